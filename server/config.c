@@ -1,0 +1,1139 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/*
+ * The keys of a configuration file, as JSON paths, each with how to read it. This table is the
+ * parser's single list of keys: lookups, "known keys" hints, range checks and
+ * config_key_name() all walk it. Sections come before their members.
+ */
+enum field_kind {
+	FIELD_SECTION,  /* an object whose members are the entries under its path */
+	FIELD_LISTEN,   /* array of listen URLs */
+	FIELD_U32,      /* integer in [min, max] */
+	FIELD_U64,      /* integer in [min, max] */
+	FIELD_LOG_LEVEL,
+	FIELD_MODE,     /* octal permission string */
+	FIELD_NAME,     /* non-empty string */
+	FIELD_ABS_PATH, /* absolute file name */
+	FIELD_RESERVED, /* a key kept for a later version: refused with `note` */
+};
+
+struct field {
+	const char *path;
+	enum field_kind kind;
+	size_t offset; /* of the member in struct config */
+	uint64_t min;
+	uint64_t max;
+	const char *note; /* FIELD_U32/U64: after the range; FIELD_RESERVED: the refusal */
+};
+
+#define MEMBER(m) offsetof(struct config, m)
+
+static const struct field fields[] = {
+	{ "listen", FIELD_LISTEN, 0, 0, 0, NULL },
+	{ "limits", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "limits.max_message_size", FIELD_U64, MEMBER(max_message_size),
+	  CONFIG_MAX_MESSAGE_SIZE_MIN, CONFIG_MAX_MESSAGE_SIZE_MAX, " (bytes: 64 KiB to 1 GiB)" },
+	{ "limits.max_handles_per_session", FIELD_U32, MEMBER(max_handles), 1,
+	  CONFIG_PER_SESSION_MAX, NULL },
+	{ "limits.max_parked_per_session", FIELD_U32, MEMBER(max_parked), 1,
+	  CONFIG_PER_SESSION_MAX, NULL },
+	{ "limits.reply_timeout_ms", FIELD_U32, MEMBER(reply_timeout_ms),
+	  CONFIG_REPLY_TIMEOUT_MS_MIN, CONFIG_REPLY_TIMEOUT_MS_MAX, " (milliseconds)" },
+	{ "log_level", FIELD_LOG_LEVEL, MEMBER(log_level), 0, 0, NULL },
+	{ "resolver_threads", FIELD_U32, MEMBER(resolver_threads), 1,
+	  CONFIG_RESOLVER_THREADS_MAX, NULL },
+	{ "ipc", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "ipc.mode", FIELD_MODE, MEMBER(ipc_mode), 0, 0777, NULL },
+	{ "ipc.group", FIELD_NAME, MEMBER(ipc_group), 0, 0, NULL },
+	{ "tls", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "tls.cert_key_file", FIELD_ABS_PATH, MEMBER(tls_cert_key_file), 0, 0, NULL },
+	{ "tls.ca_file", FIELD_ABS_PATH, MEMBER(tls_ca_file), 0, 0, NULL },
+	{ "policy", FIELD_RESERVED, 0, 0, 0,
+	  "policy rules are not supported by this version; remove the key to start without them" },
+};
+
+#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
+
+/* Longest JSON path of a known key, with room to spare; longer keys are unknown anyway. */
+#define PATH_MAX_LEN 64
+
+enum url_kind { URL_IPC, URL_ABSTRACT, URL_TCP, URL_TLS_TCP };
+
+static const struct {
+	const char *prefix;
+	enum url_kind kind;
+} schemes[] = {
+	{ "ipc://", URL_IPC },
+	{ "abstract://", URL_ABSTRACT },
+	{ "tcp://", URL_TCP },
+	{ "tls+tcp://", URL_TLS_TCP },
+};
+
+#define URL_FORMS "ipc://PATH, abstract://NAME, tcp://HOST:PORT or tls+tcp://HOST:PORT"
+
+struct listen_url {
+	enum url_kind kind;
+	const char *address; /* after the scheme, inside the URL string */
+	char host[256];      /* URL_TCP, URL_TLS_TCP: without brackets; "" for every address */
+	unsigned port;
+};
+
+/* Where a load reports its errors: "origin: path: message". */
+struct load {
+	const char *origin;
+	char *err;
+	size_t errlen;
+};
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+fail(const struct load *ld, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Report an error of the file being loaded; returns -EINVAL for the caller to pass up. */
+static int
+fail(const struct load *ld, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (path && path[0])
+		set_err(ld->err, ld->errlen, "%s: %s: %s", ld->origin, path, msg);
+	else
+		set_err(ld->err, ld->errlen, "%s: %s", ld->origin, msg);
+	return -EINVAL;
+}
+
+/* s as a JSON string literal for a message, cut after max_bytes of s with "...". */
+static void
+quote(char *buf, size_t len, const char *s, size_t max_bytes)
+{
+	size_t pos = 0;
+	size_t i;
+
+	if (len < 8) {
+		if (len > 0)
+			buf[0] = '\0';
+		return;
+	}
+	buf[pos++] = '"';
+	for (i = 0; s[i] && i < max_bytes; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[8];
+		int n;
+
+		if (c == '"' || c == '\\')
+			n = snprintf(esc, sizeof(esc), "\\%c", c);
+		else if (c == '\n')
+			n = snprintf(esc, sizeof(esc), "\\n");
+		else if (c == '\t')
+			n = snprintf(esc, sizeof(esc), "\\t");
+		else if (c == '\r')
+			n = snprintf(esc, sizeof(esc), "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			n = snprintf(esc, sizeof(esc), "\\u%04x", c);
+		else
+			n = snprintf(esc, sizeof(esc), "%c", c);
+		/* Keep room for '...', the closing quote and the NUL. */
+		if (pos + (size_t)n + 5 > len)
+			break;
+		memcpy(buf + pos, esc, (size_t)n);
+		pos += (size_t)n;
+	}
+	if (s[i]) {
+		memcpy(buf + pos, "...", 3);
+		pos += 3;
+	}
+	buf[pos++] = '"';
+	buf[pos] = '\0';
+}
+
+/* d as an exact integer, if it is one that a double holds exactly. */
+static bool
+integral(double d, int64_t *out)
+{
+	/* Written so that NaN fails too. */
+	if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0))
+		return false;
+	if ((double)(int64_t)d != d)
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
+
+/* What a JSON value is, for "got ..." in messages: -3, 1.5, true, null, the string "x". */
+static void
+describe(char *buf, size_t len, const cJSON *v)
+{
+	char quoted[80];
+	int64_t i;
+
+	if (cJSON_IsNumber(v)) {
+		if (integral(v->valuedouble, &i))
+			snprintf(buf, len, "%lld", (long long)i);
+		else
+			snprintf(buf, len, "%.15g", v->valuedouble);
+	} else if (cJSON_IsString(v)) {
+		quote(quoted, sizeof(quoted), v->valuestring, 60);
+		snprintf(buf, len, "the string %s", quoted);
+	} else if (cJSON_IsTrue(v)) {
+		snprintf(buf, len, "true");
+	} else if (cJSON_IsFalse(v)) {
+		snprintf(buf, len, "false");
+	} else if (cJSON_IsNull(v)) {
+		snprintf(buf, len, "null");
+	} else if (cJSON_IsArray(v)) {
+		snprintf(buf, len, "an array");
+	} else if (cJSON_IsObject(v)) {
+		snprintf(buf, len, "an object");
+	} else {
+		snprintf(buf, len, "an unreadable value");
+	}
+}
+
+static const struct field *
+find_field(const char *path)
+{
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		if (strcmp(fields[i].path, path) == 0)
+			return &fields[i];
+	}
+	return NULL;
+}
+
+/* The member name of a field whose parent is `parent` ("" for the top level), else NULL. */
+static const char *
+child_name(const struct field *f, const char *parent)
+{
+	size_t plen = strlen(parent);
+	const char *name = f->path;
+
+	if (plen > 0) {
+		if (strncmp(f->path, parent, plen) != 0 || f->path[plen] != '.')
+			return NULL;
+		name = f->path + plen + 1;
+	}
+	return strchr(name, '.') ? NULL : name;
+}
+
+static uint64_t
+get_uint(const struct config *cfg, const struct field *f)
+{
+	const void *p = (const char *)cfg + f->offset;
+
+	if (f->kind == FIELD_U64)
+		return *(const uint64_t *)p;
+	return *(const uint32_t *)p;
+}
+
+static void
+set_uint(struct config *cfg, const struct field *f, uint64_t value)
+{
+	void *p = (char *)cfg + f->offset;
+
+	if (f->kind == FIELD_U64)
+		*(uint64_t *)p = value;
+	else
+		*(uint32_t *)p = (uint32_t)value;
+}
+
+static char **
+string_member(struct config *cfg, const struct field *f)
+{
+	void *p = (char *)cfg + f->offset;
+
+	return p;
+}
+
+/* Case-insensitive edit distance, for "did you mean"; names longer than 63 bytes never match. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64];
+
+	if (la >= 64 || lb >= 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t above = row[j];
+			size_t cost = (a[i - 1] | 0x20) == (b[j - 1] | 0x20) ? 0 : 1;
+			size_t best = diag + cost;
+
+			if (above + 1 < best)
+				best = above + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = above;
+		}
+	}
+	return row[lb];
+}
+
+/* Whether a mistyped key plausibly meant `known`. */
+static bool
+close_to(const char *name, const char *known, size_t *score)
+{
+	size_t ln = strlen(name), lk = strlen(known);
+	size_t d = edit_distance(name, known);
+	size_t allowed = (lk > ln ? lk : ln) / 3;
+
+	if (allowed == 0)
+		allowed = 1;
+	*score = d;
+	if (d <= allowed)
+		return true;
+	/* "max_handles" for "max_handles_per_session": a prefix is a shortened name. */
+	return ln >= 4 && (strncmp(name, known, ln) == 0 || strncmp(name, known, lk) == 0);
+}
+
+static int
+unknown_key(const struct load *ld, const char *parent, const char *name)
+{
+	char known[256] = "";
+	char quoted[96];
+	char hint[128] = "";
+	const char *best = NULL;
+	size_t best_score = SIZE_MAX;
+	size_t pos = 0;
+
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		const char *child = child_name(&fields[i], parent);
+		size_t score;
+		int n;
+
+		if (!child || fields[i].kind == FIELD_RESERVED)
+			continue;
+		n = snprintf(known + pos, sizeof(known) - pos, "%s%s", pos ? ", " : "", child);
+		if (n > 0 && (size_t)n < sizeof(known) - pos)
+			pos += (size_t)n;
+		if (close_to(name, child, &score) && score < best_score) {
+			best = child;
+			best_score = score;
+		}
+	}
+	if (best)
+		snprintf(hint, sizeof(hint), "did you mean \"%s\"? ", best);
+	quote(quoted, sizeof(quoted), name, 64);
+	return fail(ld, parent, "unknown key %s (%sknown keys: %s)", quoted, hint, known);
+}
+
+static int
+parse_listen_url(struct listen_url *u, const char *url, char *err, size_t errlen)
+{
+	char quoted[160];
+	const char *colon;
+	const char *port;
+	size_t host_len;
+	char *end;
+	unsigned long port_number;
+	size_t i;
+
+	for (i = 0; url[i]; i++) {
+		unsigned char c = (unsigned char)url[i];
+
+		if (c <= 0x20 || c == 0x7f) {
+			quote(quoted, sizeof(quoted), url, 120);
+			set_err(err, errlen, "%s: a listen URL cannot contain spaces or control "
+				"characters", quoted);
+			return -EINVAL;
+		}
+	}
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		if (strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+			break;
+	}
+	if (i == sizeof(schemes) / sizeof(schemes[0])) {
+		set_err(err, errlen, "%.200s: unsupported listen URL; use " URL_FORMS, url);
+		return -EINVAL;
+	}
+	u->kind = schemes[i].kind;
+	u->address = url + strlen(schemes[i].prefix);
+	u->host[0] = '\0';
+	u->port = 0;
+
+	switch (u->kind) {
+	case URL_IPC:
+		if (!u->address[0]) {
+			set_err(err, errlen, "%s: an ipc listen URL needs a socket path, as in "
+				"ipc:///run/sockbroker/sockbroker.sock", url);
+			return -EINVAL;
+		}
+		if (strlen(u->address) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+			set_err(err, errlen, "%.200s: the socket path is %zu bytes long but a unix "
+				"socket path can have at most %zu; choose a shorter path", url,
+				strlen(u->address),
+				sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+			return -EINVAL;
+		}
+		return 0;
+	case URL_ABSTRACT:
+		if (!u->address[0]) {
+			set_err(err, errlen, "%s: an abstract listen URL needs a name, as in "
+				"abstract://sockbroker", url);
+			return -EINVAL;
+		}
+		return 0;
+	case URL_TCP:
+	case URL_TLS_TCP:
+		break;
+	}
+
+	if (u->address[0] == '[') {
+		colon = strchr(u->address, ']');
+		if (!colon) {
+			set_err(err, errlen, "%.200s: the '[' before the IPv6 address is not "
+				"closed by ']'", url);
+			return -EINVAL;
+		}
+		host_len = (size_t)(colon - u->address) - 1;
+		memcpy(u->host, u->address + 1, host_len < sizeof(u->host) ? host_len : 0);
+		colon++;
+		if (*colon != ':')
+			colon = NULL;
+	} else {
+		colon = strrchr(u->address, ':');
+		host_len = colon ? (size_t)(colon - u->address) : 0;
+		if (colon && memchr(u->address, ':', host_len)) {
+			set_err(err, errlen, "%.200s: an IPv6 address must be in brackets, as in "
+				"%s[::1]:9000", url, schemes[i].prefix);
+			return -EINVAL;
+		}
+		memcpy(u->host, u->address, host_len < sizeof(u->host) ? host_len : 0);
+	}
+	if (!colon) {
+		set_err(err, errlen, "%.200s: a listen URL of this kind needs HOST:PORT, as in "
+			"%s127.0.0.1:9000", url, schemes[i].prefix);
+		return -EINVAL;
+	}
+	if (host_len >= sizeof(u->host)) {
+		set_err(err, errlen, "%.200s: the host name is longer than %zu bytes", url,
+			sizeof(u->host) - 1);
+		return -EINVAL;
+	}
+	u->host[host_len] = '\0';
+
+	port = colon + 1;
+	errno = 0;
+	port_number = strtoul(port, &end, 10);
+	if (port[0] < '0' || port[0] > '9' || *end || errno || port_number > 65535) {
+		set_err(err, errlen, "%.200s: the port must be a number from 0 to 65535", url);
+		return -EINVAL;
+	}
+	u->port = (unsigned)port_number;
+	return 0;
+}
+
+/* Whether a tcp listener on `host` can only be reached from this machine. */
+static bool
+loopback_host(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1) {
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+	}
+	/* Empty and "*" are every address; any other name could resolve anywhere. */
+	return false;
+}
+
+static int
+append_url(struct config *cfg, const char *url)
+{
+	char **urls;
+	char *copy;
+
+	copy = strdup(url);
+	if (!copy)
+		return -ENOMEM;
+	urls = realloc(cfg->listen_urls, (cfg->n_listen_urls + 1) * sizeof(*urls));
+	if (!urls) {
+		free(copy);
+		return -ENOMEM;
+	}
+	urls[cfg->n_listen_urls++] = copy;
+	cfg->listen_urls = urls;
+	return 0;
+}
+
+static void
+free_urls(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_listen_urls; i++)
+		free(cfg->listen_urls[i]);
+	free(cfg->listen_urls);
+	cfg->listen_urls = NULL;
+	cfg->n_listen_urls = 0;
+}
+
+static int
+set_string(char **slot, const char *value)
+{
+	char *copy = NULL;
+
+	if (value) {
+		copy = strdup(value);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+void
+config_init(struct config *cfg)
+{
+	*cfg = (struct config){
+		.max_message_size = CONFIG_MAX_MESSAGE_SIZE_DEFAULT,
+		.max_handles = CONFIG_MAX_HANDLES_DEFAULT,
+		.max_parked = CONFIG_MAX_PARKED_DEFAULT,
+		.reply_timeout_ms = CONFIG_REPLY_TIMEOUT_MS_DEFAULT,
+		.resolver_threads = CONFIG_RESOLVER_THREADS_DEFAULT,
+		.log_level = LOG_LEVEL_INFO,
+		.ipc_mode = CONFIG_IPC_MODE_DEFAULT,
+	};
+}
+
+void
+config_fini(struct config *cfg)
+{
+	free_urls(cfg);
+	free(cfg->ipc_group);
+	free(cfg->tls_cert_key_file);
+	free(cfg->tls_ca_file);
+	*cfg = (struct config){ 0 };
+}
+
+/* A deep copy, so that a load can work on a draft and leave cfg alone when it fails. */
+static int
+config_copy(struct config *dst, const struct config *src)
+{
+	*dst = *src;
+	dst->listen_urls = NULL;
+	dst->n_listen_urls = 0;
+	dst->ipc_group = NULL;
+	dst->tls_cert_key_file = NULL;
+	dst->tls_ca_file = NULL;
+
+	for (size_t i = 0; i < src->n_listen_urls; i++) {
+		if (append_url(dst, src->listen_urls[i]) < 0)
+			goto err_copy;
+	}
+	if (set_string(&dst->ipc_group, src->ipc_group) < 0 ||
+	    set_string(&dst->tls_cert_key_file, src->tls_cert_key_file) < 0 ||
+	    set_string(&dst->tls_ca_file, src->tls_ca_file) < 0)
+		goto err_copy;
+	return 0;
+
+err_copy:
+	config_fini(dst);
+	return -ENOMEM;
+}
+
+int
+config_add_listen(struct config *cfg, const char *url, char *err, size_t errlen)
+{
+	struct listen_url parsed;
+	int r;
+
+	if (!url) {
+		set_err(err, errlen, "a listen URL is missing; use " URL_FORMS);
+		return -EINVAL;
+	}
+	r = parse_listen_url(&parsed, url, err, errlen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg->n_listen_urls; i++) {
+		if (strcmp(cfg->listen_urls[i], url) == 0) {
+			set_err(err, errlen, "%.200s: this listen URL is given twice; remove one",
+				url);
+			return -EINVAL;
+		}
+	}
+	r = append_url(cfg, url);
+	if (r < 0)
+		set_err(err, errlen, "%.200s: out of memory", url);
+	return r;
+}
+
+static int parse_section(const struct load *ld, const cJSON *obj, const char *path,
+			 struct config *cfg);
+
+static int
+parse_listen(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	char got[128];
+	char msg[384];
+	char path[PATH_MAX_LEN + 24];
+	const cJSON *item;
+	size_t i = 0;
+	int r;
+
+	if (!cJSON_IsArray(v)) {
+		describe(got, sizeof(got), v);
+		return fail(ld, f->path, "must be an array of URL strings such as "
+			    "[\"ipc:///run/sockbroker/sockbroker.sock\"], got %s", got);
+	}
+	/* The file's list replaces what came before it: merging lists would leave no way for a
+	 * file to drop a listener. */
+	free_urls(cfg);
+	cJSON_ArrayForEach(item, v) {
+		snprintf(path, sizeof(path), "%s[%zu]", f->path, i++);
+		if (!cJSON_IsString(item)) {
+			describe(got, sizeof(got), item);
+			return fail(ld, path, "must be a URL string (" URL_FORMS "), got %s", got);
+		}
+		r = config_add_listen(cfg, item->valuestring, msg, sizeof(msg));
+		if (r < 0) {
+			fail(ld, path, "%s", msg);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int
+parse_uint(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	char got[128];
+	int64_t value;
+
+	if (!cJSON_IsNumber(v) || !integral(v->valuedouble, &value) || value < 0 ||
+	    (uint64_t)value < f->min || (uint64_t)value > f->max) {
+		describe(got, sizeof(got), v);
+		return fail(ld, f->path, "must be an integer from %llu to %llu%s, got %s",
+			    (unsigned long long)f->min, (unsigned long long)f->max,
+			    f->note ? f->note : "", got);
+	}
+	set_uint(cfg, f, (uint64_t)value);
+	return 0;
+}
+
+static int
+parse_log_level(const struct load *ld, const struct field *f, const cJSON *v,
+		struct config *cfg)
+{
+	char got[128];
+
+	if (cJSON_IsString(v) && log_level_from_name(v->valuestring, &cfg->log_level) == 0)
+		return 0;
+	describe(got, sizeof(got), v);
+	return fail(ld, f->path, "must be one of \"error\", \"warn\", \"info\", \"debug\", got %s",
+		    got);
+}
+
+static int
+parse_mode(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	char got[128];
+	const char *s;
+	size_t len;
+
+	if (cJSON_IsNumber(v)) {
+		describe(got, sizeof(got), v);
+		return fail(ld, f->path, "must be an octal string such as \"0660\" (JSON numbers "
+			    "are decimal, so write the mode in quotes), got %s", got);
+	}
+	if (cJSON_IsString(v)) {
+		s = v->valuestring;
+		len = strlen(s);
+		if (len == 4 && s[0] == '0') {
+			s++;
+			len--;
+		}
+		if (len == 3 && strspn(s, "01234567") == 3) {
+			cfg->ipc_mode = (unsigned)strtoul(s, NULL, 8);
+			return 0;
+		}
+	}
+	describe(got, sizeof(got), v);
+	return fail(ld, f->path, "must be a permission mode of three octal digits with an optional "
+		    "leading 0, such as \"0660\", got %s", got);
+}
+
+static int
+parse_string(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	char got[128];
+	const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+	bool ok = s && s[0];
+	int r;
+
+	if (ok && f->kind == FIELD_ABS_PATH)
+		ok = s[0] == '/';
+	for (size_t i = 0; ok && s[i]; i++)
+		ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+	if (!ok) {
+		describe(got, sizeof(got), v);
+		if (f->kind == FIELD_ABS_PATH)
+			return fail(ld, f->path, "must be an absolute file name such as "
+				    "\"/etc/sockbroker/server.pem\", got %s", got);
+		return fail(ld, f->path, "must be a non-empty name without control characters, "
+			    "got %s", got);
+	}
+	r = set_string(string_member(cfg, f), s);
+	if (r < 0)
+		fail(ld, f->path, "out of memory");
+	return r;
+}
+
+static int
+parse_value(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	char got[128];
+
+	switch (f->kind) {
+	case FIELD_SECTION:
+		if (!cJSON_IsObject(v)) {
+			describe(got, sizeof(got), v);
+			return fail(ld, f->path, "must be an object ({ ... }), got %s", got);
+		}
+		return parse_section(ld, v, f->path, cfg);
+	case FIELD_LISTEN:
+		return parse_listen(ld, f, v, cfg);
+	case FIELD_U32:
+	case FIELD_U64:
+		return parse_uint(ld, f, v, cfg);
+	case FIELD_LOG_LEVEL:
+		return parse_log_level(ld, f, v, cfg);
+	case FIELD_MODE:
+		return parse_mode(ld, f, v, cfg);
+	case FIELD_NAME:
+	case FIELD_ABS_PATH:
+		return parse_string(ld, f, v, cfg);
+	case FIELD_RESERVED:
+		return fail(ld, f->path, "%s", f->note);
+	}
+	return fail(ld, f->path, "cannot be read by this version");
+}
+
+/* Apply the members of object `obj` found at `path` ("" for the top level). */
+static int
+parse_section(const struct load *ld, const cJSON *obj, const char *path, struct config *cfg)
+{
+	const cJSON *member;
+	char member_path[PATH_MAX_LEN];
+	char quoted[96];
+	int r;
+
+	cJSON_ArrayForEach(member, obj) {
+		const char *name = member->string;
+		const struct field *f = NULL;
+		int n;
+
+		/* cJSON keeps both copies of a repeated key; which one wins would be a guess. */
+		for (const cJSON *prev = obj->child; prev != member; prev = prev->next) {
+			if (strcmp(prev->string, name) == 0) {
+				quote(quoted, sizeof(quoted), name, 64);
+				return fail(ld, path, "the key %s appears twice; keep one", quoted);
+			}
+		}
+
+		n = snprintf(member_path, sizeof(member_path), "%s%s%s", path, path[0] ? "." : "",
+			     name);
+		if (!strchr(name, '.') && n > 0 && (size_t)n < sizeof(member_path))
+			f = find_field(member_path);
+		if (!f)
+			return unknown_key(ld, path, name);
+		r = parse_value(ld, f, member, cfg);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool
+json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * Where JSON text starts to run off its end: the opening quote of a string left open, else
+ * the last character when an array or object is left open; SIZE_MAX when all is closed.
+ */
+static size_t
+unclosed_from(const char *text, size_t len)
+{
+	size_t depth = 0;
+	size_t string_start = SIZE_MAX;
+
+	for (size_t i = 0; i < len; i++) {
+		if (string_start != SIZE_MAX) {
+			if (text[i] == '\\')
+				i++;
+			else if (text[i] == '"')
+				string_start = SIZE_MAX;
+		} else if (text[i] == '"') {
+			string_start = i;
+		} else if (text[i] == '{' || text[i] == '[') {
+			depth++;
+		} else if ((text[i] == '}' || text[i] == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	if (string_start != SIZE_MAX)
+		return string_start;
+	return depth > 0 ? len - 1 : SIZE_MAX;
+}
+
+/*
+ * Report a syntax error at `at` with the text around it. cJSON stops at or just past the
+ * offending character, so the excerpt shows what leads up to the position too.
+ */
+static int
+syntax_error(const struct load *ld, const char *text, size_t len, const char *at,
+	     const char *what)
+{
+	size_t offset = at && at >= text && at <= text + len ? (size_t)(at - text) : len;
+	size_t line = 1, column = 1;
+	size_t line_start = 0;
+	size_t from, to;
+	char near[48];
+	char quoted[sizeof(near) * 2 + 16];
+
+	/* cJSON reports running out of text as an error at the last character, or at the
+	 * start of a string that never ends. */
+	if (offset >= unclosed_from(text, len))
+		offset = len;
+
+	for (size_t i = 0; i < offset; i++) {
+		if (text[i] == '\n') {
+			line++;
+			column = 1;
+			line_start = i + 1;
+		} else {
+			column++;
+		}
+	}
+	if (offset >= len)
+		return fail(ld, NULL, "line %zu, column %zu: the JSON text ends too early (is a "
+			    "bracket, brace or quote not closed?)", line, column);
+
+	from = offset - line_start > 16 ? offset - 16 : line_start;
+	to = offset;
+	while (to < len && to - offset < 8 && text[to] != '\n' && text[to] != '\r')
+		to++;
+	memcpy(near, text + from, to - from);
+	near[to - from] = '\0';
+	quote(quoted, sizeof(quoted), near, sizeof(near));
+	return fail(ld, NULL, "line %zu, column %zu: %s near %s", line, column, what, quoted);
+}
+
+static int
+load_text(struct config *cfg, const char *text, size_t len, const char *origin, char *err,
+	  size_t errlen)
+{
+	struct load ld = { origin ? origin : "configuration", err, errlen };
+	struct config draft;
+	const char *end = NULL;
+	cJSON *root;
+	char got[128];
+	size_t i;
+	int r;
+
+	if (memchr(text, '\0', len))
+		return fail(&ld, NULL, "contains a NUL byte; a configuration file is JSON text");
+	for (i = 0; i < len && json_space(text[i]); i++)
+		;
+	if (i == len)
+		return fail(&ld, NULL, "is empty; a file that changes no setting is written {}");
+
+	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	if (!root)
+		return syntax_error(&ld, text, len, end, "JSON syntax error");
+	while (end < text + len && json_space(*end))
+		end++;
+	if (end < text + len) {
+		r = syntax_error(&ld, text, len, end, "unexpected text after the JSON document");
+		goto err_root;
+	}
+	if (!cJSON_IsObject(root)) {
+		describe(got, sizeof(got), root);
+		r = fail(&ld, NULL, "the top level must be a JSON object ({ ... }), got %s", got);
+		goto err_root;
+	}
+
+	r = config_copy(&draft, cfg);
+	if (r < 0) {
+		fail(&ld, NULL, "out of memory");
+		goto err_root;
+	}
+	r = parse_section(&ld, root, "", &draft);
+	if (r < 0)
+		goto err_draft;
+
+	cJSON_Delete(root);
+	config_fini(cfg);
+	*cfg = draft;
+	return 0;
+
+err_draft:
+	config_fini(&draft);
+err_root:
+	cJSON_Delete(root);
+	return r;
+}
+
+int
+config_load_string(struct config *cfg, const char *json, const char *origin, char *err,
+		   size_t errlen)
+{
+	return load_text(cfg, json, strlen(json), origin, err, errlen);
+}
+
+int
+config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct load ld = { path, err, errlen };
+	struct stat st;
+	char *text;
+	size_t len = 0;
+	int fd;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		fail(&ld, NULL, "cannot open the configuration file: %s", strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		fail(&ld, NULL, "cannot read the configuration file: %s", strerror(-r));
+		goto err_fd;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = fail(&ld, NULL, "is not a regular file; give the path of a JSON file");
+		goto err_fd;
+	}
+	if (st.st_size > CONFIG_FILE_MAX) {
+		r = -EFBIG;
+		fail(&ld, NULL, "is %lld bytes long; a configuration file may have at most %d",
+		     (long long)st.st_size, CONFIG_FILE_MAX);
+		goto err_fd;
+	}
+
+	/* One byte more than allowed, to notice a file that grew since fstat. */
+	text = malloc(CONFIG_FILE_MAX + 1);
+	if (!text) {
+		r = -ENOMEM;
+		fail(&ld, NULL, "out of memory");
+		goto err_fd;
+	}
+	for (;;) {
+		ssize_t n = read(fd, text + len, CONFIG_FILE_MAX + 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			fail(&ld, NULL, "cannot read the configuration file: %s", strerror(-r));
+			goto err_text;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_FILE_MAX) {
+			r = -EFBIG;
+			fail(&ld, NULL, "is longer than %d bytes, the most a configuration file "
+			     "may have", CONFIG_FILE_MAX);
+			goto err_text;
+		}
+	}
+
+	r = load_text(cfg, text, len, path, err, errlen);
+
+err_text:
+	free(text);
+err_fd:
+	close(fd);
+	return r;
+}
+
+int
+config_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	struct listen_url url;
+	char msg[384];
+
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		const struct field *f = &fields[i];
+		uint64_t value;
+
+		if (f->kind != FIELD_U32 && f->kind != FIELD_U64)
+			continue;
+		value = get_uint(cfg, f);
+		if (value < f->min || value > f->max) {
+			set_err(err, errlen, "%s: must be an integer from %llu to %llu%s, got %llu",
+				f->path, (unsigned long long)f->min, (unsigned long long)f->max,
+				f->note ? f->note : "", (unsigned long long)value);
+			return -EINVAL;
+		}
+	}
+	if ((unsigned)cfg->log_level > LOG_LEVEL_DEBUG) {
+		set_err(err, errlen, "log_level: must be one of \"error\", \"warn\", \"info\", "
+			"\"debug\", got the value %d", (int)cfg->log_level);
+		return -EINVAL;
+	}
+	if (cfg->ipc_mode > 0777) {
+		set_err(err, errlen, "ipc.mode: must be a permission mode from 0000 to 0777, got "
+			"0%o", cfg->ipc_mode);
+		return -EINVAL;
+	}
+	if ((cfg->tls_cert_key_file && cfg->tls_cert_key_file[0] != '/') ||
+	    (cfg->tls_ca_file && cfg->tls_ca_file[0] != '/')) {
+		set_err(err, errlen, "%s: must be an absolute file name",
+			cfg->tls_ca_file && cfg->tls_ca_file[0] != '/' ? "tls.ca_file"
+								      : "tls.cert_key_file");
+		return -EINVAL;
+	}
+
+	for (size_t i = 0; i < cfg->n_listen_urls; i++) {
+		const char *u = cfg->listen_urls[i];
+
+		if (parse_listen_url(&url, u, msg, sizeof(msg)) < 0) {
+			set_err(err, errlen, "listen[%zu]: %s", i, msg);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cfg->listen_urls[j], u) == 0) {
+				set_err(err, errlen, "%.200s: this listen URL is given twice; "
+					"remove one", u);
+				return -EINVAL;
+			}
+		}
+		if (url.kind == URL_TLS_TCP && (!cfg->tls_cert_key_file || !cfg->tls_ca_file)) {
+			set_err(err, errlen, "%.200s: a tls+tcp listener needs tls.cert_key_file "
+				"(the server's certificate and private key) and tls.ca_file (the "
+				"CA that client certificates must chain to); %s",
+				u, !cfg->tls_cert_key_file && !cfg->tls_ca_file
+					   ? "neither is set"
+				   : !cfg->tls_cert_key_file ? "tls.cert_key_file is not set"
+							     : "tls.ca_file is not set");
+			return -EINVAL;
+		}
+		if (url.kind == URL_TCP && !loopback_host(url.host)) {
+			set_err(err, errlen, "%.200s: a tcp listener on a non-loopback address "
+				"needs tls+tcp:// (or a token policy, not yet supported); refusing "
+				"to expose the broker unauthenticated", u);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void
+print_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	fputs("{\n\t\"listen\": [", out);
+	for (size_t i = 0; i < cfg->n_listen_urls; i++) {
+		fputs(i ? ",\n\t\t" : "\n\t\t", out);
+		print_string(out, cfg->listen_urls[i]);
+	}
+	fputs(cfg->n_listen_urls ? "\n\t],\n" : "],\n", out);
+
+	fprintf(out, "\t\"limits\": {\n"
+		"\t\t\"max_message_size\": %llu,\n"
+		"\t\t\"max_handles_per_session\": %lu,\n"
+		"\t\t\"max_parked_per_session\": %lu,\n"
+		"\t\t\"reply_timeout_ms\": %lu\n"
+		"\t},\n",
+		(unsigned long long)cfg->max_message_size, (unsigned long)cfg->max_handles,
+		(unsigned long)cfg->max_parked, (unsigned long)cfg->reply_timeout_ms);
+	fprintf(out, "\t\"log_level\": \"%s\",\n", log_level_name(cfg->log_level));
+	fprintf(out, "\t\"resolver_threads\": %lu,\n", (unsigned long)cfg->resolver_threads);
+
+	fprintf(out, "\t\"ipc\": {\n\t\t\"mode\": \"%04o\"", cfg->ipc_mode);
+	if (cfg->ipc_group) {
+		fputs(",\n\t\t\"group\": ", out);
+		print_string(out, cfg->ipc_group);
+	}
+	fputs("\n\t},\n", out);
+
+	fputs("\t\"tls\": {", out);
+	if (cfg->tls_cert_key_file) {
+		fputs("\n\t\t\"cert_key_file\": ", out);
+		print_string(out, cfg->tls_cert_key_file);
+	}
+	if (cfg->tls_ca_file) {
+		fputs(cfg->tls_cert_key_file ? ",\n\t\t\"ca_file\": " : "\n\t\t\"ca_file\": ", out);
+		print_string(out, cfg->tls_ca_file);
+	}
+	fputs(cfg->tls_cert_key_file || cfg->tls_ca_file ? "\n\t}\n}\n" : "}\n}\n", out);
+}
+
+const char *
+config_key_name(size_t index)
+{
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		if (fields[i].kind == FIELD_RESERVED)
+			continue;
+		if (index-- == 0)
+			return fields[i].path;
+	}
+	return NULL;
+}

@@ -1,0 +1,119 @@
+/*
+ * config: the daemon's configuration, read from a JSON file into a plain struct.
+ *
+ * Settings come in layers: config_init() sets the defaults, config_load_file() merges a file
+ * over them, and the command line may change fields after that; config_validate() then checks
+ * the combination once, before anything listens. Loading is all or nothing: a file with any
+ * error leaves the config as it was. Unknown keys are errors, so a typo never passes as a
+ * default; every error message names the file, the field as a JSON path and what is wrong.
+ * The accepted keys are exactly those of the JSON Schema shipped with the daemon (a unit test
+ * keeps the two in step). cJSON is used only inside config.c: no JSON node outlives a call.
+ *
+ * A struct config owns its strings. It is not locked: the main thread builds it before
+ * starting other threads, which afterwards only read it.
+ */
+#ifndef SOCKBROKER_CONFIG_H
+#define SOCKBROKER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+
+/* Defaults and limits of the settings; the JSON Schema documents the same numbers. */
+#define CONFIG_MAX_MESSAGE_SIZE_DEFAULT (16u * 1024 * 1024)
+#define CONFIG_MAX_MESSAGE_SIZE_MIN (64u * 1024)
+#define CONFIG_MAX_MESSAGE_SIZE_MAX (1024u * 1024 * 1024)
+#define CONFIG_MAX_HANDLES_DEFAULT 4096u
+#define CONFIG_MAX_PARKED_DEFAULT 4096u
+#define CONFIG_PER_SESSION_MAX 1000000u
+#define CONFIG_REPLY_TIMEOUT_MS_DEFAULT 10000u
+#define CONFIG_REPLY_TIMEOUT_MS_MIN 100u
+#define CONFIG_REPLY_TIMEOUT_MS_MAX 3600000u
+#define CONFIG_RESOLVER_THREADS_DEFAULT 4u
+#define CONFIG_RESOLVER_THREADS_MAX 64u
+#define CONFIG_IPC_MODE_DEFAULT 0660u
+
+/* A configuration file larger than this is refused rather than read. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+struct config {
+	/* "listen": where to accept clients, in order. Each URL is ipc://PATH,
+	 * abstract://NAME, tcp://HOST:PORT or tls+tcp://HOST:PORT. Empty means the daemon's
+	 * default (paths_default_listen_url()). */
+	char **listen_urls;
+	size_t n_listen_urls;
+
+	/* "limits": per-connection limits, announced to clients in the Hello reply. */
+	uint64_t max_message_size; /* largest request or reply, in bytes */
+	uint32_t max_handles;      /* open handles per session */
+	uint32_t max_parked;       /* operations waiting at once per session */
+	uint32_t reply_timeout_ms; /* how long a reply waits for a client that does not read */
+
+	uint32_t resolver_threads; /* threads running blocking name-service calls */
+	enum log_level log_level;
+
+	/* "ipc": the socket file of ipc:// listeners. */
+	unsigned ipc_mode; /* permission bits, at most 0777 */
+	char *ipc_group;   /* group name owning the socket file, or NULL: the daemon's */
+
+	/* "tls": required by tls+tcp:// listeners; NULL when not set. Absolute paths. */
+	char *tls_cert_key_file; /* the server's certificate and private key, PEM */
+	char *tls_ca_file;       /* CA certificates that client certificates must chain to */
+};
+
+/* Fill `cfg` with the defaults and no listen URLs. Release it with config_fini(). */
+void config_init(struct config *cfg);
+
+/* Free what `cfg` owns and leave it zeroed; calling it again is harmless. */
+void config_fini(struct config *cfg);
+
+/*
+ * Append a listen URL (copied) after checking its form: a known scheme, a non-empty address,
+ * HOST:PORT with a numeric port for tcp:// and tls+tcp://, a path short enough for a unix
+ * socket for ipc://, and not already listed. Returns 0, -EINVAL with a message in err, or
+ * -ENOMEM. `err` may be NULL; the message is cut to errlen bytes.
+ */
+int config_add_listen(struct config *cfg, const char *url, char *err, size_t errlen);
+
+/*
+ * Read the JSON file at `path` and merge its settings over `cfg`: keys present in the file
+ * replace the values in cfg ("listen" replaces the whole list), absent keys keep them.
+ * Returns 0; -EINVAL for a file that is not a valid configuration; -errno when it cannot be
+ * read; -EFBIG when larger than CONFIG_FILE_MAX; -ENOMEM. On error `cfg` is unchanged and err
+ * holds a message naming the file, e.g. "sockbrokerd.json: limits.max_handles_per_session:
+ * must be an integer from 1 to 1000000, got -3".
+ */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * As config_load_file() for JSON text already in memory. `origin` names it in messages
+ * (NULL: "configuration").
+ */
+int config_load_string(struct config *cfg, const char *json, const char *origin, char *err,
+		       size_t errlen);
+
+/*
+ * The checks that need the whole configuration, to run once all layers are applied: every
+ * field in range, tls+tcp:// listeners have tls.cert_key_file and tls.ca_file, and no plain
+ * tcp:// listener is on an address other than loopback (it would expose the broker without
+ * authentication). No listen URL at all is fine: the daemon adds its default. Returns 0 or
+ * -EINVAL with a message in err.
+ */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/*
+ * Write the configuration as a JSON document in the file's format, every setting included
+ * (for --check-config). The output loads back into the same configuration.
+ */
+void config_print(const struct config *cfg, FILE *out);
+
+/*
+ * The JSON path of the index-th key a configuration file may contain ("listen", "limits",
+ * "limits.max_message_size", ...), sections before their members; NULL past the last. For
+ * help output and for the test that keeps the JSON Schema and the parser in step.
+ */
+const char *config_key_name(size_t index);
+
+#endif

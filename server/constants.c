@@ -1,0 +1,2934 @@
+#include "constants.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+/*
+ * The kernel's headers come after the C library's: <netinet/in.h> has to be seen first so that
+ * the kernel's in6.h, which <linux/rds.h> pulls in, leaves the C library's definitions alone.
+ * <linux/in.h>, <linux/in6.h> and <linux/if.h> are never included directly: they clash with
+ * <netinet/in.h> and <net/if.h>. Every one of these headers may be missing (the kernel's headers
+ * are a package of their own on some systems); HAVE_* records the ones found, for the names that
+ * are enumerators and so cannot be tested with #ifdef.
+ */
+#ifdef __has_include
+#if __has_include(<linux/version.h>)
+#include <linux/version.h>
+#endif
+#if __has_include(<linux/can.h>)
+#include <linux/can.h>
+#endif
+#if __has_include(<linux/can/bcm.h>)
+#include <linux/can/bcm.h>
+#endif
+#if __has_include(<linux/can/isotp.h>)
+#include <linux/can/isotp.h>
+#endif
+#if __has_include(<linux/can/j1939.h>)
+#include <linux/can/j1939.h>
+#define HAVE_LINUX_CAN_J1939_H 1
+#endif
+#if __has_include(<linux/can/raw.h>)
+#include <linux/can/raw.h>
+#define HAVE_LINUX_CAN_RAW_H 1
+#endif
+#if __has_include(<linux/errqueue.h>)
+#include <linux/errqueue.h>
+#define HAVE_LINUX_ERRQUEUE_H 1
+#endif
+#if __has_include(<linux/if_alg.h>)
+#include <linux/if_alg.h>
+#endif
+#if __has_include(<linux/if_ether.h>)
+#include <linux/if_ether.h>
+#endif
+#if __has_include(<linux/if_packet.h>)
+#include <linux/if_packet.h>
+#endif
+#if __has_include(<linux/netlink.h>)
+#include <linux/netlink.h>
+#define HAVE_LINUX_NETLINK_H 1
+#endif
+#if __has_include(<linux/rds.h>)
+#include <linux/rds.h>
+#endif
+#if __has_include(<linux/tipc.h>)
+#include <linux/tipc.h>
+#define HAVE_LINUX_TIPC_H 1
+#endif
+#if __has_include(<linux/vm_sockets.h>)
+#include <linux/vm_sockets.h>
+#endif
+/* BlueZ's header, when installed, is where SOL_HCI and the BTPROTO_* numbers live. */
+#if __has_include(<bluetooth/bluetooth.h>)
+#include <bluetooth/bluetooth.h>
+#endif
+#endif
+
+/*
+ * An enumerator that appeared after its header did is guarded by the kernel release whose
+ * headers are known to have it (the release it came in, or a later one when that is not known),
+ * so that older headers still compile.
+ */
+#ifdef LINUX_VERSION_CODE
+#define KERNEL_HEADERS_AT_LEAST(major, minor) \
+	(LINUX_VERSION_CODE >= KERNEL_VERSION(major, minor, 0))
+#else
+#define KERNEL_HEADERS_AT_LEAST(major, minor) 0
+#endif
+
+/*
+ * Linux exports the UDP-Lite socket options only to the kernel itself; their numbers are part of
+ * its ABI, so they are spelled out here for the clients that want them by name.
+ */
+#if defined(__linux__) && defined(IPPROTO_UDPLITE)
+#ifndef UDPLITE_SEND_CSCOV
+#define UDPLITE_SEND_CSCOV 10
+#endif
+#ifndef UDPLITE_RECV_CSCOV
+#define UDPLITE_RECV_CSCOV 11
+#endif
+#endif
+
+/*
+ * Sorted by name in strcmp() order (the unit test checks it), so that the Hello reply carries a
+ * table clients can search with bsearch(). A name enters only if the headers define it, hence the
+ * guard around each: a macro is tested with #ifdef, an enumerator through the header that
+ * declares it (HAVE_* above; for glibc's own, glibc and the feature set that declares them)
+ * and, when it came later than the header, a kernel release.
+ * SHUT_* are required by POSIX and may be enumerators only, so they stand unguarded.
+ * Left out on purpose: the deprecated AI_IDN_* and NI_IDN_* flags (glibc warns on every use),
+ * SCM_SRCRT (glibc defines it in terms of a name it never defines), PF_* (the same numbers as
+ * AF_*), and ioctl numbers other than SIOCGIFNAME and SIOCGIFINDEX.
+ */
+/* clang-format off */
+#define ENTRY(name) { #name, name },
+
+static const struct constant table[] = {
+#ifdef AF_ALG
+	ENTRY(AF_ALG)
+#endif
+#ifdef AF_APPLETALK
+	ENTRY(AF_APPLETALK)
+#endif
+#ifdef AF_ASH
+	ENTRY(AF_ASH)
+#endif
+#ifdef AF_ATMPVC
+	ENTRY(AF_ATMPVC)
+#endif
+#ifdef AF_ATMSVC
+	ENTRY(AF_ATMSVC)
+#endif
+#ifdef AF_AX25
+	ENTRY(AF_AX25)
+#endif
+#ifdef AF_BLUETOOTH
+	ENTRY(AF_BLUETOOTH)
+#endif
+#ifdef AF_BRIDGE
+	ENTRY(AF_BRIDGE)
+#endif
+#ifdef AF_CAIF
+	ENTRY(AF_CAIF)
+#endif
+#ifdef AF_CAN
+	ENTRY(AF_CAN)
+#endif
+#ifdef AF_DECnet
+	ENTRY(AF_DECnet)
+#endif
+#ifdef AF_ECONET
+	ENTRY(AF_ECONET)
+#endif
+#ifdef AF_FILE
+	ENTRY(AF_FILE)
+#endif
+#ifdef AF_IB
+	ENTRY(AF_IB)
+#endif
+#ifdef AF_IEEE802154
+	ENTRY(AF_IEEE802154)
+#endif
+#ifdef AF_INET
+	ENTRY(AF_INET)
+#endif
+#ifdef AF_INET6
+	ENTRY(AF_INET6)
+#endif
+#ifdef AF_IPX
+	ENTRY(AF_IPX)
+#endif
+#ifdef AF_IRDA
+	ENTRY(AF_IRDA)
+#endif
+#ifdef AF_ISDN
+	ENTRY(AF_ISDN)
+#endif
+#ifdef AF_IUCV
+	ENTRY(AF_IUCV)
+#endif
+#ifdef AF_KCM
+	ENTRY(AF_KCM)
+#endif
+#ifdef AF_KEY
+	ENTRY(AF_KEY)
+#endif
+#ifdef AF_LLC
+	ENTRY(AF_LLC)
+#endif
+#ifdef AF_LOCAL
+	ENTRY(AF_LOCAL)
+#endif
+#ifdef AF_MAX
+	ENTRY(AF_MAX)
+#endif
+#ifdef AF_MCTP
+	ENTRY(AF_MCTP)
+#endif
+#ifdef AF_MPLS
+	ENTRY(AF_MPLS)
+#endif
+#ifdef AF_NETBEUI
+	ENTRY(AF_NETBEUI)
+#endif
+#ifdef AF_NETLINK
+	ENTRY(AF_NETLINK)
+#endif
+#ifdef AF_NETROM
+	ENTRY(AF_NETROM)
+#endif
+#ifdef AF_NFC
+	ENTRY(AF_NFC)
+#endif
+#ifdef AF_PACKET
+	ENTRY(AF_PACKET)
+#endif
+#ifdef AF_PHONET
+	ENTRY(AF_PHONET)
+#endif
+#ifdef AF_PPPOX
+	ENTRY(AF_PPPOX)
+#endif
+#ifdef AF_QIPCRTR
+	ENTRY(AF_QIPCRTR)
+#endif
+#ifdef AF_RDS
+	ENTRY(AF_RDS)
+#endif
+#ifdef AF_ROSE
+	ENTRY(AF_ROSE)
+#endif
+#ifdef AF_ROUTE
+	ENTRY(AF_ROUTE)
+#endif
+#ifdef AF_RXRPC
+	ENTRY(AF_RXRPC)
+#endif
+#ifdef AF_SECURITY
+	ENTRY(AF_SECURITY)
+#endif
+#ifdef AF_SMC
+	ENTRY(AF_SMC)
+#endif
+#ifdef AF_SNA
+	ENTRY(AF_SNA)
+#endif
+#ifdef AF_TIPC
+	ENTRY(AF_TIPC)
+#endif
+#ifdef AF_UNIX
+	ENTRY(AF_UNIX)
+#endif
+#ifdef AF_UNSPEC
+	ENTRY(AF_UNSPEC)
+#endif
+#ifdef AF_VSOCK
+	ENTRY(AF_VSOCK)
+#endif
+#ifdef AF_WANPIPE
+	ENTRY(AF_WANPIPE)
+#endif
+#ifdef AF_X25
+	ENTRY(AF_X25)
+#endif
+#ifdef AF_XDP
+	ENTRY(AF_XDP)
+#endif
+#ifdef AI_ADDRCONFIG
+	ENTRY(AI_ADDRCONFIG)
+#endif
+#ifdef AI_ALL
+	ENTRY(AI_ALL)
+#endif
+#ifdef AI_CANONIDN
+	ENTRY(AI_CANONIDN)
+#endif
+#ifdef AI_CANONNAME
+	ENTRY(AI_CANONNAME)
+#endif
+#ifdef AI_IDN
+	ENTRY(AI_IDN)
+#endif
+#ifdef AI_NUMERICHOST
+	ENTRY(AI_NUMERICHOST)
+#endif
+#ifdef AI_NUMERICSERV
+	ENTRY(AI_NUMERICSERV)
+#endif
+#ifdef AI_PASSIVE
+	ENTRY(AI_PASSIVE)
+#endif
+#ifdef AI_V4MAPPED
+	ENTRY(AI_V4MAPPED)
+#endif
+#ifdef ALG_OP_DECRYPT
+	ENTRY(ALG_OP_DECRYPT)
+#endif
+#ifdef ALG_OP_ENCRYPT
+	ENTRY(ALG_OP_ENCRYPT)
+#endif
+#ifdef ALG_SET_AEAD_ASSOCLEN
+	ENTRY(ALG_SET_AEAD_ASSOCLEN)
+#endif
+#ifdef ALG_SET_AEAD_AUTHSIZE
+	ENTRY(ALG_SET_AEAD_AUTHSIZE)
+#endif
+#ifdef ALG_SET_DRBG_ENTROPY
+	ENTRY(ALG_SET_DRBG_ENTROPY)
+#endif
+#ifdef ALG_SET_IV
+	ENTRY(ALG_SET_IV)
+#endif
+#ifdef ALG_SET_KEY
+	ENTRY(ALG_SET_KEY)
+#endif
+#ifdef ALG_SET_OP
+	ENTRY(ALG_SET_OP)
+#endif
+#ifdef BTPROTO_AVDTP
+	ENTRY(BTPROTO_AVDTP)
+#endif
+#ifdef BTPROTO_BNEP
+	ENTRY(BTPROTO_BNEP)
+#endif
+#ifdef BTPROTO_CMTP
+	ENTRY(BTPROTO_CMTP)
+#endif
+#ifdef BTPROTO_HCI
+	ENTRY(BTPROTO_HCI)
+#endif
+#ifdef BTPROTO_HIDP
+	ENTRY(BTPROTO_HIDP)
+#endif
+#ifdef BTPROTO_ISO
+	ENTRY(BTPROTO_ISO)
+#endif
+#ifdef BTPROTO_L2CAP
+	ENTRY(BTPROTO_L2CAP)
+#endif
+#ifdef BTPROTO_RFCOMM
+	ENTRY(BTPROTO_RFCOMM)
+#endif
+#ifdef BTPROTO_SCO
+	ENTRY(BTPROTO_SCO)
+#endif
+#ifdef CAN_BCM
+	ENTRY(CAN_BCM)
+#endif
+#ifdef CAN_EFF_FLAG
+	ENTRY(CAN_EFF_FLAG)
+#endif
+#ifdef CAN_EFF_ID_BITS
+	ENTRY(CAN_EFF_ID_BITS)
+#endif
+#ifdef CAN_EFF_MASK
+	ENTRY(CAN_EFF_MASK)
+#endif
+#ifdef CAN_ERR_FLAG
+	ENTRY(CAN_ERR_FLAG)
+#endif
+#ifdef CAN_ERR_MASK
+	ENTRY(CAN_ERR_MASK)
+#endif
+#ifdef CAN_FD_FRAME
+	ENTRY(CAN_FD_FRAME)
+#endif
+#ifdef CAN_INV_FILTER
+	ENTRY(CAN_INV_FILTER)
+#endif
+#ifdef CAN_ISOTP
+	ENTRY(CAN_ISOTP)
+#endif
+#ifdef CAN_ISOTP_CF_BROADCAST
+	ENTRY(CAN_ISOTP_CF_BROADCAST)
+#endif
+#ifdef CAN_ISOTP_CHK_PAD_DATA
+	ENTRY(CAN_ISOTP_CHK_PAD_DATA)
+#endif
+#ifdef CAN_ISOTP_CHK_PAD_LEN
+	ENTRY(CAN_ISOTP_CHK_PAD_LEN)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_EXT_ADDRESS
+	ENTRY(CAN_ISOTP_DEFAULT_EXT_ADDRESS)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_FLAGS
+	ENTRY(CAN_ISOTP_DEFAULT_FLAGS)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_FRAME_TXTIME
+	ENTRY(CAN_ISOTP_DEFAULT_FRAME_TXTIME)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_LL_MTU
+	ENTRY(CAN_ISOTP_DEFAULT_LL_MTU)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_LL_TX_DL
+	ENTRY(CAN_ISOTP_DEFAULT_LL_TX_DL)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_LL_TX_FLAGS
+	ENTRY(CAN_ISOTP_DEFAULT_LL_TX_FLAGS)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_PAD_CONTENT
+	ENTRY(CAN_ISOTP_DEFAULT_PAD_CONTENT)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_RECV_BS
+	ENTRY(CAN_ISOTP_DEFAULT_RECV_BS)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_RECV_STMIN
+	ENTRY(CAN_ISOTP_DEFAULT_RECV_STMIN)
+#endif
+#ifdef CAN_ISOTP_DEFAULT_RECV_WFTMAX
+	ENTRY(CAN_ISOTP_DEFAULT_RECV_WFTMAX)
+#endif
+#ifdef CAN_ISOTP_EXTEND_ADDR
+	ENTRY(CAN_ISOTP_EXTEND_ADDR)
+#endif
+#ifdef CAN_ISOTP_FORCE_RXSTMIN
+	ENTRY(CAN_ISOTP_FORCE_RXSTMIN)
+#endif
+#ifdef CAN_ISOTP_FORCE_TXSTMIN
+	ENTRY(CAN_ISOTP_FORCE_TXSTMIN)
+#endif
+#ifdef CAN_ISOTP_FRAME_TXTIME_ZERO
+	ENTRY(CAN_ISOTP_FRAME_TXTIME_ZERO)
+#endif
+#ifdef CAN_ISOTP_HALF_DUPLEX
+	ENTRY(CAN_ISOTP_HALF_DUPLEX)
+#endif
+#ifdef CAN_ISOTP_LISTEN_MODE
+	ENTRY(CAN_ISOTP_LISTEN_MODE)
+#endif
+#ifdef CAN_ISOTP_LL_OPTS
+	ENTRY(CAN_ISOTP_LL_OPTS)
+#endif
+#ifdef CAN_ISOTP_OPTS
+	ENTRY(CAN_ISOTP_OPTS)
+#endif
+#ifdef CAN_ISOTP_RECV_FC
+	ENTRY(CAN_ISOTP_RECV_FC)
+#endif
+#ifdef CAN_ISOTP_RX_EXT_ADDR
+	ENTRY(CAN_ISOTP_RX_EXT_ADDR)
+#endif
+#ifdef CAN_ISOTP_RX_PADDING
+	ENTRY(CAN_ISOTP_RX_PADDING)
+#endif
+#ifdef CAN_ISOTP_RX_STMIN
+	ENTRY(CAN_ISOTP_RX_STMIN)
+#endif
+#ifdef CAN_ISOTP_SF_BROADCAST
+	ENTRY(CAN_ISOTP_SF_BROADCAST)
+#endif
+#ifdef CAN_ISOTP_TX_PADDING
+	ENTRY(CAN_ISOTP_TX_PADDING)
+#endif
+#ifdef CAN_ISOTP_TX_STMIN
+	ENTRY(CAN_ISOTP_TX_STMIN)
+#endif
+#ifdef CAN_ISOTP_WAIT_TX_DONE
+	ENTRY(CAN_ISOTP_WAIT_TX_DONE)
+#endif
+#ifdef CAN_J1939
+	ENTRY(CAN_J1939)
+#endif
+#ifdef CAN_MAX_DLC
+	ENTRY(CAN_MAX_DLC)
+#endif
+#ifdef CAN_MAX_DLEN
+	ENTRY(CAN_MAX_DLEN)
+#endif
+#ifdef CAN_MAX_RAW_DLC
+	ENTRY(CAN_MAX_RAW_DLC)
+#endif
+#ifdef CAN_MCNET
+	ENTRY(CAN_MCNET)
+#endif
+#ifdef CAN_MTU
+	ENTRY(CAN_MTU)
+#endif
+#ifdef CAN_NPROTO
+	ENTRY(CAN_NPROTO)
+#endif
+#ifdef CAN_RAW
+	ENTRY(CAN_RAW)
+#endif
+#if defined(HAVE_LINUX_CAN_RAW_H)
+	ENTRY(CAN_RAW_ERR_FILTER)
+#endif
+#if defined(HAVE_LINUX_CAN_RAW_H) && KERNEL_HEADERS_AT_LEAST(3, 6)
+	ENTRY(CAN_RAW_FD_FRAMES)
+#endif
+#if defined(HAVE_LINUX_CAN_RAW_H)
+	ENTRY(CAN_RAW_FILTER)
+#endif
+#ifdef CAN_RAW_FILTER_MAX
+	ENTRY(CAN_RAW_FILTER_MAX)
+#endif
+#if defined(HAVE_LINUX_CAN_RAW_H) && KERNEL_HEADERS_AT_LEAST(4, 1)
+	ENTRY(CAN_RAW_JOIN_FILTERS)
+#endif
+#if defined(HAVE_LINUX_CAN_RAW_H)
+	ENTRY(CAN_RAW_LOOPBACK)
+#endif
+#if defined(HAVE_LINUX_CAN_RAW_H)
+	ENTRY(CAN_RAW_RECV_OWN_MSGS)
+#endif
+#if defined(HAVE_LINUX_CAN_RAW_H) && KERNEL_HEADERS_AT_LEAST(6, 0)
+	ENTRY(CAN_RAW_XL_FRAMES)
+#endif
+#ifdef CAN_RTR_FLAG
+	ENTRY(CAN_RTR_FLAG)
+#endif
+#ifdef CAN_SFF_ID_BITS
+	ENTRY(CAN_SFF_ID_BITS)
+#endif
+#ifdef CAN_SFF_MASK
+	ENTRY(CAN_SFF_MASK)
+#endif
+#ifdef CAN_TP16
+	ENTRY(CAN_TP16)
+#endif
+#ifdef CAN_TP20
+	ENTRY(CAN_TP20)
+#endif
+#ifdef E2BIG
+	ENTRY(E2BIG)
+#endif
+#ifdef EACCES
+	ENTRY(EACCES)
+#endif
+#ifdef EADDRINUSE
+	ENTRY(EADDRINUSE)
+#endif
+#ifdef EADDRNOTAVAIL
+	ENTRY(EADDRNOTAVAIL)
+#endif
+#ifdef EADV
+	ENTRY(EADV)
+#endif
+#ifdef EAFNOSUPPORT
+	ENTRY(EAFNOSUPPORT)
+#endif
+#ifdef EAGAIN
+	ENTRY(EAGAIN)
+#endif
+#ifdef EAI_ADDRFAMILY
+	ENTRY(EAI_ADDRFAMILY)
+#endif
+#ifdef EAI_AGAIN
+	ENTRY(EAI_AGAIN)
+#endif
+#ifdef EAI_ALLDONE
+	ENTRY(EAI_ALLDONE)
+#endif
+#ifdef EAI_BADFLAGS
+	ENTRY(EAI_BADFLAGS)
+#endif
+#ifdef EAI_CANCELED
+	ENTRY(EAI_CANCELED)
+#endif
+#ifdef EAI_FAIL
+	ENTRY(EAI_FAIL)
+#endif
+#ifdef EAI_FAMILY
+	ENTRY(EAI_FAMILY)
+#endif
+#ifdef EAI_IDN_ENCODE
+	ENTRY(EAI_IDN_ENCODE)
+#endif
+#ifdef EAI_INPROGRESS
+	ENTRY(EAI_INPROGRESS)
+#endif
+#ifdef EAI_INTR
+	ENTRY(EAI_INTR)
+#endif
+#ifdef EAI_MEMORY
+	ENTRY(EAI_MEMORY)
+#endif
+#ifdef EAI_NODATA
+	ENTRY(EAI_NODATA)
+#endif
+#ifdef EAI_NONAME
+	ENTRY(EAI_NONAME)
+#endif
+#ifdef EAI_NOTCANCELED
+	ENTRY(EAI_NOTCANCELED)
+#endif
+#ifdef EAI_OVERFLOW
+	ENTRY(EAI_OVERFLOW)
+#endif
+#ifdef EAI_SERVICE
+	ENTRY(EAI_SERVICE)
+#endif
+#ifdef EAI_SOCKTYPE
+	ENTRY(EAI_SOCKTYPE)
+#endif
+#ifdef EAI_SYSTEM
+	ENTRY(EAI_SYSTEM)
+#endif
+#ifdef EALREADY
+	ENTRY(EALREADY)
+#endif
+#ifdef EBADE
+	ENTRY(EBADE)
+#endif
+#ifdef EBADF
+	ENTRY(EBADF)
+#endif
+#ifdef EBADFD
+	ENTRY(EBADFD)
+#endif
+#ifdef EBADMSG
+	ENTRY(EBADMSG)
+#endif
+#ifdef EBADR
+	ENTRY(EBADR)
+#endif
+#ifdef EBADRQC
+	ENTRY(EBADRQC)
+#endif
+#ifdef EBADSLT
+	ENTRY(EBADSLT)
+#endif
+#ifdef EBFONT
+	ENTRY(EBFONT)
+#endif
+#ifdef EBUSY
+	ENTRY(EBUSY)
+#endif
+#ifdef ECANCELED
+	ENTRY(ECANCELED)
+#endif
+#ifdef ECHILD
+	ENTRY(ECHILD)
+#endif
+#ifdef ECHRNG
+	ENTRY(ECHRNG)
+#endif
+#ifdef ECOMM
+	ENTRY(ECOMM)
+#endif
+#ifdef ECONNABORTED
+	ENTRY(ECONNABORTED)
+#endif
+#ifdef ECONNREFUSED
+	ENTRY(ECONNREFUSED)
+#endif
+#ifdef ECONNRESET
+	ENTRY(ECONNRESET)
+#endif
+#ifdef EDEADLK
+	ENTRY(EDEADLK)
+#endif
+#ifdef EDEADLOCK
+	ENTRY(EDEADLOCK)
+#endif
+#ifdef EDESTADDRREQ
+	ENTRY(EDESTADDRREQ)
+#endif
+#ifdef EDOM
+	ENTRY(EDOM)
+#endif
+#ifdef EDOTDOT
+	ENTRY(EDOTDOT)
+#endif
+#ifdef EDQUOT
+	ENTRY(EDQUOT)
+#endif
+#ifdef EEXIST
+	ENTRY(EEXIST)
+#endif
+#ifdef EFAULT
+	ENTRY(EFAULT)
+#endif
+#ifdef EFBIG
+	ENTRY(EFBIG)
+#endif
+#ifdef EHOSTDOWN
+	ENTRY(EHOSTDOWN)
+#endif
+#ifdef EHOSTUNREACH
+	ENTRY(EHOSTUNREACH)
+#endif
+#ifdef EHWPOISON
+	ENTRY(EHWPOISON)
+#endif
+#ifdef EIDRM
+	ENTRY(EIDRM)
+#endif
+#ifdef EILSEQ
+	ENTRY(EILSEQ)
+#endif
+#ifdef EINPROGRESS
+	ENTRY(EINPROGRESS)
+#endif
+#ifdef EINTR
+	ENTRY(EINTR)
+#endif
+#ifdef EINVAL
+	ENTRY(EINVAL)
+#endif
+#ifdef EIO
+	ENTRY(EIO)
+#endif
+#ifdef EISCONN
+	ENTRY(EISCONN)
+#endif
+#ifdef EISDIR
+	ENTRY(EISDIR)
+#endif
+#ifdef EISNAM
+	ENTRY(EISNAM)
+#endif
+#ifdef EKEYEXPIRED
+	ENTRY(EKEYEXPIRED)
+#endif
+#ifdef EKEYREJECTED
+	ENTRY(EKEYREJECTED)
+#endif
+#ifdef EKEYREVOKED
+	ENTRY(EKEYREVOKED)
+#endif
+#ifdef EL2HLT
+	ENTRY(EL2HLT)
+#endif
+#ifdef EL2NSYNC
+	ENTRY(EL2NSYNC)
+#endif
+#ifdef EL3HLT
+	ENTRY(EL3HLT)
+#endif
+#ifdef EL3RST
+	ENTRY(EL3RST)
+#endif
+#ifdef ELIBACC
+	ENTRY(ELIBACC)
+#endif
+#ifdef ELIBBAD
+	ENTRY(ELIBBAD)
+#endif
+#ifdef ELIBEXEC
+	ENTRY(ELIBEXEC)
+#endif
+#ifdef ELIBMAX
+	ENTRY(ELIBMAX)
+#endif
+#ifdef ELIBSCN
+	ENTRY(ELIBSCN)
+#endif
+#ifdef ELNRNG
+	ENTRY(ELNRNG)
+#endif
+#ifdef ELOOP
+	ENTRY(ELOOP)
+#endif
+#ifdef EMEDIUMTYPE
+	ENTRY(EMEDIUMTYPE)
+#endif
+#ifdef EMFILE
+	ENTRY(EMFILE)
+#endif
+#ifdef EMLINK
+	ENTRY(EMLINK)
+#endif
+#ifdef EMSGSIZE
+	ENTRY(EMSGSIZE)
+#endif
+#ifdef EMULTIHOP
+	ENTRY(EMULTIHOP)
+#endif
+#ifdef ENAMETOOLONG
+	ENTRY(ENAMETOOLONG)
+#endif
+#ifdef ENAVAIL
+	ENTRY(ENAVAIL)
+#endif
+#ifdef ENETDOWN
+	ENTRY(ENETDOWN)
+#endif
+#ifdef ENETRESET
+	ENTRY(ENETRESET)
+#endif
+#ifdef ENETUNREACH
+	ENTRY(ENETUNREACH)
+#endif
+#ifdef ENFILE
+	ENTRY(ENFILE)
+#endif
+#ifdef ENOANO
+	ENTRY(ENOANO)
+#endif
+#ifdef ENOBUFS
+	ENTRY(ENOBUFS)
+#endif
+#ifdef ENOCSI
+	ENTRY(ENOCSI)
+#endif
+#ifdef ENODATA
+	ENTRY(ENODATA)
+#endif
+#ifdef ENODEV
+	ENTRY(ENODEV)
+#endif
+#ifdef ENOENT
+	ENTRY(ENOENT)
+#endif
+#ifdef ENOEXEC
+	ENTRY(ENOEXEC)
+#endif
+#ifdef ENOKEY
+	ENTRY(ENOKEY)
+#endif
+#ifdef ENOLCK
+	ENTRY(ENOLCK)
+#endif
+#ifdef ENOLINK
+	ENTRY(ENOLINK)
+#endif
+#ifdef ENOMEDIUM
+	ENTRY(ENOMEDIUM)
+#endif
+#ifdef ENOMEM
+	ENTRY(ENOMEM)
+#endif
+#ifdef ENOMSG
+	ENTRY(ENOMSG)
+#endif
+#ifdef ENONET
+	ENTRY(ENONET)
+#endif
+#ifdef ENOPKG
+	ENTRY(ENOPKG)
+#endif
+#ifdef ENOPROTOOPT
+	ENTRY(ENOPROTOOPT)
+#endif
+#ifdef ENOSPC
+	ENTRY(ENOSPC)
+#endif
+#ifdef ENOSR
+	ENTRY(ENOSR)
+#endif
+#ifdef ENOSTR
+	ENTRY(ENOSTR)
+#endif
+#ifdef ENOSYS
+	ENTRY(ENOSYS)
+#endif
+#ifdef ENOTBLK
+	ENTRY(ENOTBLK)
+#endif
+#ifdef ENOTCONN
+	ENTRY(ENOTCONN)
+#endif
+#ifdef ENOTDIR
+	ENTRY(ENOTDIR)
+#endif
+#ifdef ENOTEMPTY
+	ENTRY(ENOTEMPTY)
+#endif
+#ifdef ENOTNAM
+	ENTRY(ENOTNAM)
+#endif
+#ifdef ENOTRECOVERABLE
+	ENTRY(ENOTRECOVERABLE)
+#endif
+#ifdef ENOTSOCK
+	ENTRY(ENOTSOCK)
+#endif
+#ifdef ENOTSUP
+	ENTRY(ENOTSUP)
+#endif
+#ifdef ENOTTY
+	ENTRY(ENOTTY)
+#endif
+#ifdef ENOTUNIQ
+	ENTRY(ENOTUNIQ)
+#endif
+#ifdef ENXIO
+	ENTRY(ENXIO)
+#endif
+#ifdef EOPNOTSUPP
+	ENTRY(EOPNOTSUPP)
+#endif
+#ifdef EOVERFLOW
+	ENTRY(EOVERFLOW)
+#endif
+#ifdef EOWNERDEAD
+	ENTRY(EOWNERDEAD)
+#endif
+#ifdef EPERM
+	ENTRY(EPERM)
+#endif
+#ifdef EPFNOSUPPORT
+	ENTRY(EPFNOSUPPORT)
+#endif
+#ifdef EPIPE
+	ENTRY(EPIPE)
+#endif
+#ifdef EPROTO
+	ENTRY(EPROTO)
+#endif
+#ifdef EPROTONOSUPPORT
+	ENTRY(EPROTONOSUPPORT)
+#endif
+#ifdef EPROTOTYPE
+	ENTRY(EPROTOTYPE)
+#endif
+#ifdef ERANGE
+	ENTRY(ERANGE)
+#endif
+#ifdef EREMCHG
+	ENTRY(EREMCHG)
+#endif
+#ifdef EREMOTE
+	ENTRY(EREMOTE)
+#endif
+#ifdef EREMOTEIO
+	ENTRY(EREMOTEIO)
+#endif
+#ifdef ERESTART
+	ENTRY(ERESTART)
+#endif
+#ifdef ERFKILL
+	ENTRY(ERFKILL)
+#endif
+#ifdef EROFS
+	ENTRY(EROFS)
+#endif
+#ifdef ESHUTDOWN
+	ENTRY(ESHUTDOWN)
+#endif
+#ifdef ESOCKTNOSUPPORT
+	ENTRY(ESOCKTNOSUPPORT)
+#endif
+#ifdef ESPIPE
+	ENTRY(ESPIPE)
+#endif
+#ifdef ESRCH
+	ENTRY(ESRCH)
+#endif
+#ifdef ESRMNT
+	ENTRY(ESRMNT)
+#endif
+#ifdef ESTALE
+	ENTRY(ESTALE)
+#endif
+#ifdef ESTRPIPE
+	ENTRY(ESTRPIPE)
+#endif
+#ifdef ETH_P_ALL
+	ENTRY(ETH_P_ALL)
+#endif
+#ifdef ETIME
+	ENTRY(ETIME)
+#endif
+#ifdef ETIMEDOUT
+	ENTRY(ETIMEDOUT)
+#endif
+#ifdef ETOOMANYREFS
+	ENTRY(ETOOMANYREFS)
+#endif
+#ifdef ETXTBSY
+	ENTRY(ETXTBSY)
+#endif
+#ifdef EUCLEAN
+	ENTRY(EUCLEAN)
+#endif
+#ifdef EUNATCH
+	ENTRY(EUNATCH)
+#endif
+#ifdef EUSERS
+	ENTRY(EUSERS)
+#endif
+#ifdef EWOULDBLOCK
+	ENTRY(EWOULDBLOCK)
+#endif
+#ifdef EXDEV
+	ENTRY(EXDEV)
+#endif
+#ifdef EXFULL
+	ENTRY(EXFULL)
+#endif
+#ifdef INADDR_ALLHOSTS_GROUP
+	ENTRY(INADDR_ALLHOSTS_GROUP)
+#endif
+#ifdef INADDR_ALLRTRS_GROUP
+	ENTRY(INADDR_ALLRTRS_GROUP)
+#endif
+#ifdef INADDR_ALLSNOOPERS_GROUP
+	ENTRY(INADDR_ALLSNOOPERS_GROUP)
+#endif
+#ifdef INADDR_ANY
+	ENTRY(INADDR_ANY)
+#endif
+#ifdef INADDR_BROADCAST
+	ENTRY(INADDR_BROADCAST)
+#endif
+#ifdef INADDR_DUMMY
+	ENTRY(INADDR_DUMMY)
+#endif
+#ifdef INADDR_LOOPBACK
+	ENTRY(INADDR_LOOPBACK)
+#endif
+#ifdef INADDR_MAX_LOCAL_GROUP
+	ENTRY(INADDR_MAX_LOCAL_GROUP)
+#endif
+#ifdef INADDR_NONE
+	ENTRY(INADDR_NONE)
+#endif
+#ifdef INADDR_UNSPEC_GROUP
+	ENTRY(INADDR_UNSPEC_GROUP)
+#endif
+#ifdef IPPROTO_AH
+	ENTRY(IPPROTO_AH)
+#endif
+#ifdef IPPROTO_BEETPH
+	ENTRY(IPPROTO_BEETPH)
+#endif
+#ifdef IPPROTO_COMP
+	ENTRY(IPPROTO_COMP)
+#endif
+#ifdef IPPROTO_DCCP
+	ENTRY(IPPROTO_DCCP)
+#endif
+#ifdef IPPROTO_DSTOPTS
+	ENTRY(IPPROTO_DSTOPTS)
+#endif
+#ifdef IPPROTO_EGP
+	ENTRY(IPPROTO_EGP)
+#endif
+#ifdef IPPROTO_ENCAP
+	ENTRY(IPPROTO_ENCAP)
+#endif
+#ifdef IPPROTO_ESP
+	ENTRY(IPPROTO_ESP)
+#endif
+#ifdef IPPROTO_ETHERNET
+	ENTRY(IPPROTO_ETHERNET)
+#endif
+#ifdef IPPROTO_FRAGMENT
+	ENTRY(IPPROTO_FRAGMENT)
+#endif
+#ifdef IPPROTO_GRE
+	ENTRY(IPPROTO_GRE)
+#endif
+#ifdef IPPROTO_HOPOPTS
+	ENTRY(IPPROTO_HOPOPTS)
+#endif
+#ifdef IPPROTO_ICMP
+	ENTRY(IPPROTO_ICMP)
+#endif
+#ifdef IPPROTO_ICMPV6
+	ENTRY(IPPROTO_ICMPV6)
+#endif
+#ifdef IPPROTO_IDP
+	ENTRY(IPPROTO_IDP)
+#endif
+#ifdef IPPROTO_IGMP
+	ENTRY(IPPROTO_IGMP)
+#endif
+#ifdef IPPROTO_IP
+	ENTRY(IPPROTO_IP)
+#endif
+#ifdef IPPROTO_IPIP
+	ENTRY(IPPROTO_IPIP)
+#endif
+#ifdef IPPROTO_IPV6
+	ENTRY(IPPROTO_IPV6)
+#endif
+#if defined(IPPROTO_MAX) || defined(__GLIBC__)
+	ENTRY(IPPROTO_MAX)
+#endif
+#ifdef IPPROTO_MH
+	ENTRY(IPPROTO_MH)
+#endif
+#ifdef IPPROTO_MPLS
+	ENTRY(IPPROTO_MPLS)
+#endif
+#ifdef IPPROTO_MPTCP
+	ENTRY(IPPROTO_MPTCP)
+#endif
+#ifdef IPPROTO_MTP
+	ENTRY(IPPROTO_MTP)
+#endif
+#ifdef IPPROTO_NONE
+	ENTRY(IPPROTO_NONE)
+#endif
+#ifdef IPPROTO_PIM
+	ENTRY(IPPROTO_PIM)
+#endif
+#ifdef IPPROTO_PUP
+	ENTRY(IPPROTO_PUP)
+#endif
+#ifdef IPPROTO_RAW
+	ENTRY(IPPROTO_RAW)
+#endif
+#ifdef IPPROTO_ROUTING
+	ENTRY(IPPROTO_ROUTING)
+#endif
+#ifdef IPPROTO_RSVP
+	ENTRY(IPPROTO_RSVP)
+#endif
+#ifdef IPPROTO_SCTP
+	ENTRY(IPPROTO_SCTP)
+#endif
+#ifdef IPPROTO_TCP
+	ENTRY(IPPROTO_TCP)
+#endif
+#ifdef IPPROTO_TP
+	ENTRY(IPPROTO_TP)
+#endif
+#ifdef IPPROTO_UDP
+	ENTRY(IPPROTO_UDP)
+#endif
+#ifdef IPPROTO_UDPLITE
+	ENTRY(IPPROTO_UDPLITE)
+#endif
+#ifdef IPV6_2292DSTOPTS
+	ENTRY(IPV6_2292DSTOPTS)
+#endif
+#ifdef IPV6_2292HOPLIMIT
+	ENTRY(IPV6_2292HOPLIMIT)
+#endif
+#ifdef IPV6_2292HOPOPTS
+	ENTRY(IPV6_2292HOPOPTS)
+#endif
+#ifdef IPV6_2292PKTINFO
+	ENTRY(IPV6_2292PKTINFO)
+#endif
+#ifdef IPV6_2292PKTOPTIONS
+	ENTRY(IPV6_2292PKTOPTIONS)
+#endif
+#ifdef IPV6_2292RTHDR
+	ENTRY(IPV6_2292RTHDR)
+#endif
+#ifdef IPV6_ADDRFORM
+	ENTRY(IPV6_ADDRFORM)
+#endif
+#ifdef IPV6_ADDR_PREFERENCES
+	ENTRY(IPV6_ADDR_PREFERENCES)
+#endif
+#ifdef IPV6_ADD_MEMBERSHIP
+	ENTRY(IPV6_ADD_MEMBERSHIP)
+#endif
+#ifdef IPV6_AUTHHDR
+	ENTRY(IPV6_AUTHHDR)
+#endif
+#ifdef IPV6_AUTOFLOWLABEL
+	ENTRY(IPV6_AUTOFLOWLABEL)
+#endif
+#ifdef IPV6_CHECKSUM
+	ENTRY(IPV6_CHECKSUM)
+#endif
+#ifdef IPV6_DONTFRAG
+	ENTRY(IPV6_DONTFRAG)
+#endif
+#ifdef IPV6_DROP_MEMBERSHIP
+	ENTRY(IPV6_DROP_MEMBERSHIP)
+#endif
+#ifdef IPV6_DSTOPTS
+	ENTRY(IPV6_DSTOPTS)
+#endif
+#ifdef IPV6_FLOWINFO
+	ENTRY(IPV6_FLOWINFO)
+#endif
+#ifdef IPV6_FLOWINFO_FLOWLABEL
+	ENTRY(IPV6_FLOWINFO_FLOWLABEL)
+#endif
+#ifdef IPV6_FLOWINFO_PRIORITY
+	ENTRY(IPV6_FLOWINFO_PRIORITY)
+#endif
+#ifdef IPV6_FLOWINFO_SEND
+	ENTRY(IPV6_FLOWINFO_SEND)
+#endif
+#ifdef IPV6_FLOWLABEL_MGR
+	ENTRY(IPV6_FLOWLABEL_MGR)
+#endif
+#ifdef IPV6_FL_A_GET
+	ENTRY(IPV6_FL_A_GET)
+#endif
+#ifdef IPV6_FL_A_PUT
+	ENTRY(IPV6_FL_A_PUT)
+#endif
+#ifdef IPV6_FL_A_RENEW
+	ENTRY(IPV6_FL_A_RENEW)
+#endif
+#ifdef IPV6_FL_F_CREATE
+	ENTRY(IPV6_FL_F_CREATE)
+#endif
+#ifdef IPV6_FL_F_EXCL
+	ENTRY(IPV6_FL_F_EXCL)
+#endif
+#ifdef IPV6_FL_F_REFLECT
+	ENTRY(IPV6_FL_F_REFLECT)
+#endif
+#ifdef IPV6_FL_F_REMOTE
+	ENTRY(IPV6_FL_F_REMOTE)
+#endif
+#ifdef IPV6_FL_S_ANY
+	ENTRY(IPV6_FL_S_ANY)
+#endif
+#ifdef IPV6_FL_S_EXCL
+	ENTRY(IPV6_FL_S_EXCL)
+#endif
+#ifdef IPV6_FL_S_NONE
+	ENTRY(IPV6_FL_S_NONE)
+#endif
+#ifdef IPV6_FL_S_PROCESS
+	ENTRY(IPV6_FL_S_PROCESS)
+#endif
+#ifdef IPV6_FL_S_USER
+	ENTRY(IPV6_FL_S_USER)
+#endif
+#ifdef IPV6_FREEBIND
+	ENTRY(IPV6_FREEBIND)
+#endif
+#ifdef IPV6_HDRINCL
+	ENTRY(IPV6_HDRINCL)
+#endif
+#ifdef IPV6_HOPLIMIT
+	ENTRY(IPV6_HOPLIMIT)
+#endif
+#ifdef IPV6_HOPOPTS
+	ENTRY(IPV6_HOPOPTS)
+#endif
+#ifdef IPV6_IPSEC_POLICY
+	ENTRY(IPV6_IPSEC_POLICY)
+#endif
+#ifdef IPV6_JOIN_ANYCAST
+	ENTRY(IPV6_JOIN_ANYCAST)
+#endif
+#ifdef IPV6_JOIN_GROUP
+	ENTRY(IPV6_JOIN_GROUP)
+#endif
+#ifdef IPV6_LEAVE_ANYCAST
+	ENTRY(IPV6_LEAVE_ANYCAST)
+#endif
+#ifdef IPV6_LEAVE_GROUP
+	ENTRY(IPV6_LEAVE_GROUP)
+#endif
+#ifdef IPV6_MINHOPCOUNT
+	ENTRY(IPV6_MINHOPCOUNT)
+#endif
+#ifdef IPV6_MTU
+	ENTRY(IPV6_MTU)
+#endif
+#ifdef IPV6_MTU_DISCOVER
+	ENTRY(IPV6_MTU_DISCOVER)
+#endif
+#ifdef IPV6_MULTICAST_ALL
+	ENTRY(IPV6_MULTICAST_ALL)
+#endif
+#ifdef IPV6_MULTICAST_HOPS
+	ENTRY(IPV6_MULTICAST_HOPS)
+#endif
+#ifdef IPV6_MULTICAST_IF
+	ENTRY(IPV6_MULTICAST_IF)
+#endif
+#ifdef IPV6_MULTICAST_LOOP
+	ENTRY(IPV6_MULTICAST_LOOP)
+#endif
+#ifdef IPV6_NEXTHOP
+	ENTRY(IPV6_NEXTHOP)
+#endif
+#ifdef IPV6_ORIGDSTADDR
+	ENTRY(IPV6_ORIGDSTADDR)
+#endif
+#ifdef IPV6_PATHMTU
+	ENTRY(IPV6_PATHMTU)
+#endif
+#ifdef IPV6_PKTINFO
+	ENTRY(IPV6_PKTINFO)
+#endif
+#ifdef IPV6_PMTUDISC_DO
+	ENTRY(IPV6_PMTUDISC_DO)
+#endif
+#ifdef IPV6_PMTUDISC_DONT
+	ENTRY(IPV6_PMTUDISC_DONT)
+#endif
+#ifdef IPV6_PMTUDISC_INTERFACE
+	ENTRY(IPV6_PMTUDISC_INTERFACE)
+#endif
+#ifdef IPV6_PMTUDISC_OMIT
+	ENTRY(IPV6_PMTUDISC_OMIT)
+#endif
+#ifdef IPV6_PMTUDISC_PROBE
+	ENTRY(IPV6_PMTUDISC_PROBE)
+#endif
+#ifdef IPV6_PMTUDISC_WANT
+	ENTRY(IPV6_PMTUDISC_WANT)
+#endif
+#ifdef IPV6_PREFER_SRC_CGA
+	ENTRY(IPV6_PREFER_SRC_CGA)
+#endif
+#ifdef IPV6_PREFER_SRC_COA
+	ENTRY(IPV6_PREFER_SRC_COA)
+#endif
+#ifdef IPV6_PREFER_SRC_HOME
+	ENTRY(IPV6_PREFER_SRC_HOME)
+#endif
+#ifdef IPV6_PREFER_SRC_NONCGA
+	ENTRY(IPV6_PREFER_SRC_NONCGA)
+#endif
+#ifdef IPV6_PREFER_SRC_PUBLIC
+	ENTRY(IPV6_PREFER_SRC_PUBLIC)
+#endif
+#ifdef IPV6_PREFER_SRC_PUBTMP_DEFAULT
+	ENTRY(IPV6_PREFER_SRC_PUBTMP_DEFAULT)
+#endif
+#ifdef IPV6_PREFER_SRC_TMP
+	ENTRY(IPV6_PREFER_SRC_TMP)
+#endif
+#ifdef IPV6_PRIORITY_10
+	ENTRY(IPV6_PRIORITY_10)
+#endif
+#ifdef IPV6_PRIORITY_11
+	ENTRY(IPV6_PRIORITY_11)
+#endif
+#ifdef IPV6_PRIORITY_12
+	ENTRY(IPV6_PRIORITY_12)
+#endif
+#ifdef IPV6_PRIORITY_13
+	ENTRY(IPV6_PRIORITY_13)
+#endif
+#ifdef IPV6_PRIORITY_14
+	ENTRY(IPV6_PRIORITY_14)
+#endif
+#ifdef IPV6_PRIORITY_15
+	ENTRY(IPV6_PRIORITY_15)
+#endif
+#ifdef IPV6_PRIORITY_8
+	ENTRY(IPV6_PRIORITY_8)
+#endif
+#ifdef IPV6_PRIORITY_9
+	ENTRY(IPV6_PRIORITY_9)
+#endif
+#ifdef IPV6_PRIORITY_BULK
+	ENTRY(IPV6_PRIORITY_BULK)
+#endif
+#ifdef IPV6_PRIORITY_CONTROL
+	ENTRY(IPV6_PRIORITY_CONTROL)
+#endif
+#ifdef IPV6_PRIORITY_FILLER
+	ENTRY(IPV6_PRIORITY_FILLER)
+#endif
+#ifdef IPV6_PRIORITY_INTERACTIVE
+	ENTRY(IPV6_PRIORITY_INTERACTIVE)
+#endif
+#ifdef IPV6_PRIORITY_RESERVED1
+	ENTRY(IPV6_PRIORITY_RESERVED1)
+#endif
+#ifdef IPV6_PRIORITY_RESERVED2
+	ENTRY(IPV6_PRIORITY_RESERVED2)
+#endif
+#ifdef IPV6_PRIORITY_UNATTENDED
+	ENTRY(IPV6_PRIORITY_UNATTENDED)
+#endif
+#ifdef IPV6_PRIORITY_UNCHARACTERIZED
+	ENTRY(IPV6_PRIORITY_UNCHARACTERIZED)
+#endif
+#ifdef IPV6_RECVDSTOPTS
+	ENTRY(IPV6_RECVDSTOPTS)
+#endif
+#ifdef IPV6_RECVERR
+	ENTRY(IPV6_RECVERR)
+#endif
+#ifdef IPV6_RECVERR_RFC4884
+	ENTRY(IPV6_RECVERR_RFC4884)
+#endif
+#ifdef IPV6_RECVFRAGSIZE
+	ENTRY(IPV6_RECVFRAGSIZE)
+#endif
+#ifdef IPV6_RECVHOPLIMIT
+	ENTRY(IPV6_RECVHOPLIMIT)
+#endif
+#ifdef IPV6_RECVHOPOPTS
+	ENTRY(IPV6_RECVHOPOPTS)
+#endif
+#ifdef IPV6_RECVORIGDSTADDR
+	ENTRY(IPV6_RECVORIGDSTADDR)
+#endif
+#ifdef IPV6_RECVPATHMTU
+	ENTRY(IPV6_RECVPATHMTU)
+#endif
+#ifdef IPV6_RECVPKTINFO
+	ENTRY(IPV6_RECVPKTINFO)
+#endif
+#ifdef IPV6_RECVRTHDR
+	ENTRY(IPV6_RECVRTHDR)
+#endif
+#ifdef IPV6_RECVTCLASS
+	ENTRY(IPV6_RECVTCLASS)
+#endif
+#ifdef IPV6_ROUTER_ALERT
+	ENTRY(IPV6_ROUTER_ALERT)
+#endif
+#ifdef IPV6_ROUTER_ALERT_ISOLATE
+	ENTRY(IPV6_ROUTER_ALERT_ISOLATE)
+#endif
+#ifdef IPV6_RTHDR
+	ENTRY(IPV6_RTHDR)
+#endif
+#ifdef IPV6_RTHDRDSTOPTS
+	ENTRY(IPV6_RTHDRDSTOPTS)
+#endif
+#ifdef IPV6_RTHDR_LOOSE
+	ENTRY(IPV6_RTHDR_LOOSE)
+#endif
+#ifdef IPV6_RTHDR_STRICT
+	ENTRY(IPV6_RTHDR_STRICT)
+#endif
+#ifdef IPV6_RTHDR_TYPE_0
+	ENTRY(IPV6_RTHDR_TYPE_0)
+#endif
+#ifdef IPV6_RXDSTOPTS
+	ENTRY(IPV6_RXDSTOPTS)
+#endif
+#ifdef IPV6_RXHOPOPTS
+	ENTRY(IPV6_RXHOPOPTS)
+#endif
+#ifdef IPV6_TCLASS
+	ENTRY(IPV6_TCLASS)
+#endif
+#ifdef IPV6_TLV_CALIPSO
+	ENTRY(IPV6_TLV_CALIPSO)
+#endif
+#ifdef IPV6_TLV_HAO
+	ENTRY(IPV6_TLV_HAO)
+#endif
+#ifdef IPV6_TLV_IOAM
+	ENTRY(IPV6_TLV_IOAM)
+#endif
+#ifdef IPV6_TLV_JUMBO
+	ENTRY(IPV6_TLV_JUMBO)
+#endif
+#ifdef IPV6_TLV_PAD1
+	ENTRY(IPV6_TLV_PAD1)
+#endif
+#ifdef IPV6_TLV_PADN
+	ENTRY(IPV6_TLV_PADN)
+#endif
+#ifdef IPV6_TLV_ROUTERALERT
+	ENTRY(IPV6_TLV_ROUTERALERT)
+#endif
+#ifdef IPV6_TRANSPARENT
+	ENTRY(IPV6_TRANSPARENT)
+#endif
+#ifdef IPV6_UNICAST_HOPS
+	ENTRY(IPV6_UNICAST_HOPS)
+#endif
+#ifdef IPV6_UNICAST_IF
+	ENTRY(IPV6_UNICAST_IF)
+#endif
+#ifdef IPV6_V6ONLY
+	ENTRY(IPV6_V6ONLY)
+#endif
+#ifdef IPV6_XFRM_POLICY
+	ENTRY(IPV6_XFRM_POLICY)
+#endif
+#ifdef IP_ADD_MEMBERSHIP
+	ENTRY(IP_ADD_MEMBERSHIP)
+#endif
+#ifdef IP_ADD_SOURCE_MEMBERSHIP
+	ENTRY(IP_ADD_SOURCE_MEMBERSHIP)
+#endif
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	ENTRY(IP_BIND_ADDRESS_NO_PORT)
+#endif
+#ifdef IP_BLOCK_SOURCE
+	ENTRY(IP_BLOCK_SOURCE)
+#endif
+#ifdef IP_CHECKSUM
+	ENTRY(IP_CHECKSUM)
+#endif
+#ifdef IP_DEFAULT_MULTICAST_LOOP
+	ENTRY(IP_DEFAULT_MULTICAST_LOOP)
+#endif
+#ifdef IP_DEFAULT_MULTICAST_TTL
+	ENTRY(IP_DEFAULT_MULTICAST_TTL)
+#endif
+#ifdef IP_DROP_MEMBERSHIP
+	ENTRY(IP_DROP_MEMBERSHIP)
+#endif
+#ifdef IP_DROP_SOURCE_MEMBERSHIP
+	ENTRY(IP_DROP_SOURCE_MEMBERSHIP)
+#endif
+#ifdef IP_FREEBIND
+	ENTRY(IP_FREEBIND)
+#endif
+#ifdef IP_HDRINCL
+	ENTRY(IP_HDRINCL)
+#endif
+#ifdef IP_IPSEC_POLICY
+	ENTRY(IP_IPSEC_POLICY)
+#endif
+#ifdef IP_MAX_MEMBERSHIPS
+	ENTRY(IP_MAX_MEMBERSHIPS)
+#endif
+#ifdef IP_MINTTL
+	ENTRY(IP_MINTTL)
+#endif
+#ifdef IP_MSFILTER
+	ENTRY(IP_MSFILTER)
+#endif
+#ifdef IP_MTU
+	ENTRY(IP_MTU)
+#endif
+#ifdef IP_MTU_DISCOVER
+	ENTRY(IP_MTU_DISCOVER)
+#endif
+#ifdef IP_MULTICAST_ALL
+	ENTRY(IP_MULTICAST_ALL)
+#endif
+#ifdef IP_MULTICAST_IF
+	ENTRY(IP_MULTICAST_IF)
+#endif
+#ifdef IP_MULTICAST_LOOP
+	ENTRY(IP_MULTICAST_LOOP)
+#endif
+#ifdef IP_MULTICAST_TTL
+	ENTRY(IP_MULTICAST_TTL)
+#endif
+#ifdef IP_NODEFRAG
+	ENTRY(IP_NODEFRAG)
+#endif
+#ifdef IP_OPTIONS
+	ENTRY(IP_OPTIONS)
+#endif
+#ifdef IP_ORIGDSTADDR
+	ENTRY(IP_ORIGDSTADDR)
+#endif
+#ifdef IP_PASSSEC
+	ENTRY(IP_PASSSEC)
+#endif
+#ifdef IP_PKTINFO
+	ENTRY(IP_PKTINFO)
+#endif
+#ifdef IP_PKTOPTIONS
+	ENTRY(IP_PKTOPTIONS)
+#endif
+#ifdef IP_PMTUDISC
+	ENTRY(IP_PMTUDISC)
+#endif
+#ifdef IP_PMTUDISC_DO
+	ENTRY(IP_PMTUDISC_DO)
+#endif
+#ifdef IP_PMTUDISC_DONT
+	ENTRY(IP_PMTUDISC_DONT)
+#endif
+#ifdef IP_PMTUDISC_INTERFACE
+	ENTRY(IP_PMTUDISC_INTERFACE)
+#endif
+#ifdef IP_PMTUDISC_OMIT
+	ENTRY(IP_PMTUDISC_OMIT)
+#endif
+#ifdef IP_PMTUDISC_PROBE
+	ENTRY(IP_PMTUDISC_PROBE)
+#endif
+#ifdef IP_PMTUDISC_WANT
+	ENTRY(IP_PMTUDISC_WANT)
+#endif
+#ifdef IP_RECVERR
+	ENTRY(IP_RECVERR)
+#endif
+#ifdef IP_RECVERR_RFC4884
+	ENTRY(IP_RECVERR_RFC4884)
+#endif
+#ifdef IP_RECVFRAGSIZE
+	ENTRY(IP_RECVFRAGSIZE)
+#endif
+#ifdef IP_RECVOPTS
+	ENTRY(IP_RECVOPTS)
+#endif
+#ifdef IP_RECVORIGDSTADDR
+	ENTRY(IP_RECVORIGDSTADDR)
+#endif
+#ifdef IP_RECVRETOPTS
+	ENTRY(IP_RECVRETOPTS)
+#endif
+#ifdef IP_RECVTOS
+	ENTRY(IP_RECVTOS)
+#endif
+#ifdef IP_RECVTTL
+	ENTRY(IP_RECVTTL)
+#endif
+#ifdef IP_RETOPTS
+	ENTRY(IP_RETOPTS)
+#endif
+#ifdef IP_ROUTER_ALERT
+	ENTRY(IP_ROUTER_ALERT)
+#endif
+#ifdef IP_TOS
+	ENTRY(IP_TOS)
+#endif
+#ifdef IP_TRANSPARENT
+	ENTRY(IP_TRANSPARENT)
+#endif
+#ifdef IP_TTL
+	ENTRY(IP_TTL)
+#endif
+#ifdef IP_UNBLOCK_SOURCE
+	ENTRY(IP_UNBLOCK_SOURCE)
+#endif
+#ifdef IP_UNICAST_IF
+	ENTRY(IP_UNICAST_IF)
+#endif
+#ifdef IP_XFRM_POLICY
+	ENTRY(IP_XFRM_POLICY)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(J1939_EE_INFO_NONE)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_EE_INFO_RX_ABORT)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_EE_INFO_RX_DPO)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_EE_INFO_RX_RTS)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(J1939_EE_INFO_TX_ABORT)
+#endif
+#ifdef J1939_FILTER_MAX
+	ENTRY(J1939_FILTER_MAX)
+#endif
+#ifdef J1939_IDLE_ADDR
+	ENTRY(J1939_IDLE_ADDR)
+#endif
+#ifdef J1939_MAX_UNICAST_ADDR
+	ENTRY(J1939_MAX_UNICAST_ADDR)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(J1939_NLA_BYTES_ACKED)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_NLA_DEST_ADDR)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_NLA_DEST_NAME)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(J1939_NLA_PAD)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_NLA_PGN)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_NLA_SRC_ADDR)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_NLA_SRC_NAME)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H) && KERNEL_HEADERS_AT_LEAST(6, 1)
+	ENTRY(J1939_NLA_TOTAL_SIZE)
+#endif
+#ifdef J1939_NO_ADDR
+	ENTRY(J1939_NO_ADDR)
+#endif
+#ifdef J1939_NO_NAME
+	ENTRY(J1939_NO_NAME)
+#endif
+#ifdef J1939_NO_PGN
+	ENTRY(J1939_NO_PGN)
+#endif
+#ifdef J1939_PGN_ADDRESS_CLAIMED
+	ENTRY(J1939_PGN_ADDRESS_CLAIMED)
+#endif
+#ifdef J1939_PGN_ADDRESS_COMMANDED
+	ENTRY(J1939_PGN_ADDRESS_COMMANDED)
+#endif
+#ifdef J1939_PGN_MAX
+	ENTRY(J1939_PGN_MAX)
+#endif
+#ifdef J1939_PGN_PDU1_MAX
+	ENTRY(J1939_PGN_PDU1_MAX)
+#endif
+#ifdef J1939_PGN_REQUEST
+	ENTRY(J1939_PGN_REQUEST)
+#endif
+#ifdef MSG_BATCH
+	ENTRY(MSG_BATCH)
+#endif
+#ifdef MSG_CMSG_CLOEXEC
+	ENTRY(MSG_CMSG_CLOEXEC)
+#endif
+#ifdef MSG_CONFIRM
+	ENTRY(MSG_CONFIRM)
+#endif
+#ifdef MSG_CTRUNC
+	ENTRY(MSG_CTRUNC)
+#endif
+#ifdef MSG_DONTROUTE
+	ENTRY(MSG_DONTROUTE)
+#endif
+#ifdef MSG_DONTWAIT
+	ENTRY(MSG_DONTWAIT)
+#endif
+#ifdef MSG_EOR
+	ENTRY(MSG_EOR)
+#endif
+#ifdef MSG_ERRQUEUE
+	ENTRY(MSG_ERRQUEUE)
+#endif
+#ifdef MSG_FASTOPEN
+	ENTRY(MSG_FASTOPEN)
+#endif
+#ifdef MSG_FIN
+	ENTRY(MSG_FIN)
+#endif
+#ifdef MSG_MORE
+	ENTRY(MSG_MORE)
+#endif
+#ifdef MSG_NOSIGNAL
+	ENTRY(MSG_NOSIGNAL)
+#endif
+#ifdef MSG_OOB
+	ENTRY(MSG_OOB)
+#endif
+#ifdef MSG_PEEK
+	ENTRY(MSG_PEEK)
+#endif
+#ifdef MSG_PROXY
+	ENTRY(MSG_PROXY)
+#endif
+#ifdef MSG_RST
+	ENTRY(MSG_RST)
+#endif
+#ifdef MSG_SYN
+	ENTRY(MSG_SYN)
+#endif
+#ifdef MSG_TRUNC
+	ENTRY(MSG_TRUNC)
+#endif
+#ifdef MSG_TRYHARD
+	ENTRY(MSG_TRYHARD)
+#endif
+#ifdef MSG_WAITALL
+	ENTRY(MSG_WAITALL)
+#endif
+#ifdef MSG_WAITFORONE
+	ENTRY(MSG_WAITFORONE)
+#endif
+#ifdef MSG_ZEROCOPY
+	ENTRY(MSG_ZEROCOPY)
+#endif
+#ifdef NETLINK_ADD_MEMBERSHIP
+	ENTRY(NETLINK_ADD_MEMBERSHIP)
+#endif
+#ifdef NETLINK_AUDIT
+	ENTRY(NETLINK_AUDIT)
+#endif
+#ifdef NETLINK_BROADCAST_ERROR
+	ENTRY(NETLINK_BROADCAST_ERROR)
+#endif
+#ifdef NETLINK_CAP_ACK
+	ENTRY(NETLINK_CAP_ACK)
+#endif
+#if defined(HAVE_LINUX_NETLINK_H) && KERNEL_HEADERS_AT_LEAST(3, 10)
+	ENTRY(NETLINK_CONNECTED)
+#endif
+#ifdef NETLINK_CONNECTOR
+	ENTRY(NETLINK_CONNECTOR)
+#endif
+#ifdef NETLINK_CRYPTO
+	ENTRY(NETLINK_CRYPTO)
+#endif
+#ifdef NETLINK_DNRTMSG
+	ENTRY(NETLINK_DNRTMSG)
+#endif
+#ifdef NETLINK_DROP_MEMBERSHIP
+	ENTRY(NETLINK_DROP_MEMBERSHIP)
+#endif
+#ifdef NETLINK_ECRYPTFS
+	ENTRY(NETLINK_ECRYPTFS)
+#endif
+#ifdef NETLINK_EXT_ACK
+	ENTRY(NETLINK_EXT_ACK)
+#endif
+#ifdef NETLINK_FIB_LOOKUP
+	ENTRY(NETLINK_FIB_LOOKUP)
+#endif
+#ifdef NETLINK_FIREWALL
+	ENTRY(NETLINK_FIREWALL)
+#endif
+#ifdef NETLINK_GENERIC
+	ENTRY(NETLINK_GENERIC)
+#endif
+#ifdef NETLINK_GET_STRICT_CHK
+	ENTRY(NETLINK_GET_STRICT_CHK)
+#endif
+#ifdef NETLINK_INET_DIAG
+	ENTRY(NETLINK_INET_DIAG)
+#endif
+#ifdef NETLINK_IP6_FW
+	ENTRY(NETLINK_IP6_FW)
+#endif
+#ifdef NETLINK_ISCSI
+	ENTRY(NETLINK_ISCSI)
+#endif
+#ifdef NETLINK_KOBJECT_UEVENT
+	ENTRY(NETLINK_KOBJECT_UEVENT)
+#endif
+#ifdef NETLINK_LISTEN_ALL_NSID
+	ENTRY(NETLINK_LISTEN_ALL_NSID)
+#endif
+#ifdef NETLINK_LIST_MEMBERSHIPS
+	ENTRY(NETLINK_LIST_MEMBERSHIPS)
+#endif
+#ifdef NETLINK_NETFILTER
+	ENTRY(NETLINK_NETFILTER)
+#endif
+#ifdef NETLINK_NFLOG
+	ENTRY(NETLINK_NFLOG)
+#endif
+#ifdef NETLINK_NO_ENOBUFS
+	ENTRY(NETLINK_NO_ENOBUFS)
+#endif
+#ifdef NETLINK_PKTINFO
+	ENTRY(NETLINK_PKTINFO)
+#endif
+#ifdef NETLINK_RDMA
+	ENTRY(NETLINK_RDMA)
+#endif
+#ifdef NETLINK_ROUTE
+	ENTRY(NETLINK_ROUTE)
+#endif
+#ifdef NETLINK_RX_RING
+	ENTRY(NETLINK_RX_RING)
+#endif
+#ifdef NETLINK_SCSITRANSPORT
+	ENTRY(NETLINK_SCSITRANSPORT)
+#endif
+#ifdef NETLINK_SELINUX
+	ENTRY(NETLINK_SELINUX)
+#endif
+#ifdef NETLINK_SMC
+	ENTRY(NETLINK_SMC)
+#endif
+#ifdef NETLINK_SOCK_DIAG
+	ENTRY(NETLINK_SOCK_DIAG)
+#endif
+#ifdef NETLINK_TX_RING
+	ENTRY(NETLINK_TX_RING)
+#endif
+#if defined(HAVE_LINUX_NETLINK_H) && KERNEL_HEADERS_AT_LEAST(3, 10)
+	ENTRY(NETLINK_UNCONNECTED)
+#endif
+#ifdef NETLINK_UNUSED
+	ENTRY(NETLINK_UNUSED)
+#endif
+#ifdef NETLINK_USERSOCK
+	ENTRY(NETLINK_USERSOCK)
+#endif
+#ifdef NETLINK_XFRM
+	ENTRY(NETLINK_XFRM)
+#endif
+#ifdef NI_DGRAM
+	ENTRY(NI_DGRAM)
+#endif
+#ifdef NI_IDN
+	ENTRY(NI_IDN)
+#endif
+#ifdef NI_MAXHOST
+	ENTRY(NI_MAXHOST)
+#endif
+#ifdef NI_MAXSERV
+	ENTRY(NI_MAXSERV)
+#endif
+#ifdef NI_NAMEREQD
+	ENTRY(NI_NAMEREQD)
+#endif
+#ifdef NI_NOFQDN
+	ENTRY(NI_NOFQDN)
+#endif
+#ifdef NI_NUMERICHOST
+	ENTRY(NI_NUMERICHOST)
+#endif
+#ifdef NI_NUMERICSERV
+	ENTRY(NI_NUMERICSERV)
+#endif
+#ifdef PACKET_ADD_MEMBERSHIP
+	ENTRY(PACKET_ADD_MEMBERSHIP)
+#endif
+#ifdef PACKET_AUXDATA
+	ENTRY(PACKET_AUXDATA)
+#endif
+#ifdef PACKET_BROADCAST
+	ENTRY(PACKET_BROADCAST)
+#endif
+#ifdef PACKET_COPY_THRESH
+	ENTRY(PACKET_COPY_THRESH)
+#endif
+#ifdef PACKET_DROP_MEMBERSHIP
+	ENTRY(PACKET_DROP_MEMBERSHIP)
+#endif
+#ifdef PACKET_FANOUT
+	ENTRY(PACKET_FANOUT)
+#endif
+#ifdef PACKET_FANOUT_CBPF
+	ENTRY(PACKET_FANOUT_CBPF)
+#endif
+#ifdef PACKET_FANOUT_CPU
+	ENTRY(PACKET_FANOUT_CPU)
+#endif
+#ifdef PACKET_FANOUT_DATA
+	ENTRY(PACKET_FANOUT_DATA)
+#endif
+#ifdef PACKET_FANOUT_EBPF
+	ENTRY(PACKET_FANOUT_EBPF)
+#endif
+#ifdef PACKET_FANOUT_FLAG_DEFRAG
+	ENTRY(PACKET_FANOUT_FLAG_DEFRAG)
+#endif
+#ifdef PACKET_FANOUT_FLAG_ROLLOVER
+	ENTRY(PACKET_FANOUT_FLAG_ROLLOVER)
+#endif
+#ifdef PACKET_FANOUT_FLAG_UNIQUEID
+	ENTRY(PACKET_FANOUT_FLAG_UNIQUEID)
+#endif
+#ifdef PACKET_FANOUT_HASH
+	ENTRY(PACKET_FANOUT_HASH)
+#endif
+#ifdef PACKET_FANOUT_LB
+	ENTRY(PACKET_FANOUT_LB)
+#endif
+#ifdef PACKET_FANOUT_QM
+	ENTRY(PACKET_FANOUT_QM)
+#endif
+#ifdef PACKET_FANOUT_RND
+	ENTRY(PACKET_FANOUT_RND)
+#endif
+#ifdef PACKET_FANOUT_ROLLOVER
+	ENTRY(PACKET_FANOUT_ROLLOVER)
+#endif
+#ifdef PACKET_FASTROUTE
+	ENTRY(PACKET_FASTROUTE)
+#endif
+#ifdef PACKET_HDRLEN
+	ENTRY(PACKET_HDRLEN)
+#endif
+#ifdef PACKET_HOST
+	ENTRY(PACKET_HOST)
+#endif
+#ifdef PACKET_IGNORE_OUTGOING
+	ENTRY(PACKET_IGNORE_OUTGOING)
+#endif
+#ifdef PACKET_KERNEL
+	ENTRY(PACKET_KERNEL)
+#endif
+#ifdef PACKET_LOOPBACK
+	ENTRY(PACKET_LOOPBACK)
+#endif
+#ifdef PACKET_LOSS
+	ENTRY(PACKET_LOSS)
+#endif
+#ifdef PACKET_MR_ALLMULTI
+	ENTRY(PACKET_MR_ALLMULTI)
+#endif
+#ifdef PACKET_MR_MULTICAST
+	ENTRY(PACKET_MR_MULTICAST)
+#endif
+#ifdef PACKET_MR_PROMISC
+	ENTRY(PACKET_MR_PROMISC)
+#endif
+#ifdef PACKET_MR_UNICAST
+	ENTRY(PACKET_MR_UNICAST)
+#endif
+#ifdef PACKET_MULTICAST
+	ENTRY(PACKET_MULTICAST)
+#endif
+#ifdef PACKET_ORIGDEV
+	ENTRY(PACKET_ORIGDEV)
+#endif
+#ifdef PACKET_OTHERHOST
+	ENTRY(PACKET_OTHERHOST)
+#endif
+#ifdef PACKET_OUTGOING
+	ENTRY(PACKET_OUTGOING)
+#endif
+#ifdef PACKET_QDISC_BYPASS
+	ENTRY(PACKET_QDISC_BYPASS)
+#endif
+#ifdef PACKET_RECV_OUTPUT
+	ENTRY(PACKET_RECV_OUTPUT)
+#endif
+#ifdef PACKET_RESERVE
+	ENTRY(PACKET_RESERVE)
+#endif
+#ifdef PACKET_ROLLOVER_STATS
+	ENTRY(PACKET_ROLLOVER_STATS)
+#endif
+#ifdef PACKET_RX_RING
+	ENTRY(PACKET_RX_RING)
+#endif
+#ifdef PACKET_STATISTICS
+	ENTRY(PACKET_STATISTICS)
+#endif
+#ifdef PACKET_TIMESTAMP
+	ENTRY(PACKET_TIMESTAMP)
+#endif
+#ifdef PACKET_TX_HAS_OFF
+	ENTRY(PACKET_TX_HAS_OFF)
+#endif
+#ifdef PACKET_TX_RING
+	ENTRY(PACKET_TX_RING)
+#endif
+#ifdef PACKET_TX_TIMESTAMP
+	ENTRY(PACKET_TX_TIMESTAMP)
+#endif
+#ifdef PACKET_USER
+	ENTRY(PACKET_USER)
+#endif
+#ifdef PACKET_VERSION
+	ENTRY(PACKET_VERSION)
+#endif
+#ifdef PACKET_VNET_HDR
+	ENTRY(PACKET_VNET_HDR)
+#endif
+#if defined(HAVE_LINUX_CAN_RAW_H) && KERNEL_HEADERS_AT_LEAST(6, 0)
+	ENTRY(SCM_CAN_RAW_ERRQUEUE)
+#endif
+#ifdef SCM_CREDENTIALS
+	ENTRY(SCM_CREDENTIALS)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(SCM_J1939_DEST_ADDR)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(SCM_J1939_DEST_NAME)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(SCM_J1939_ERRQUEUE)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(SCM_J1939_PRIO)
+#endif
+#ifdef SCM_RIGHTS
+	ENTRY(SCM_RIGHTS)
+#endif
+#ifdef SCM_TIMESTAMP
+	ENTRY(SCM_TIMESTAMP)
+#endif
+#ifdef SCM_TIMESTAMPING
+	ENTRY(SCM_TIMESTAMPING)
+#endif
+#ifdef SCM_TIMESTAMPING_OPT_STATS
+	ENTRY(SCM_TIMESTAMPING_OPT_STATS)
+#endif
+#ifdef SCM_TIMESTAMPING_PKTINFO
+	ENTRY(SCM_TIMESTAMPING_PKTINFO)
+#endif
+#ifdef SCM_TIMESTAMPNS
+	ENTRY(SCM_TIMESTAMPNS)
+#endif
+#if defined(HAVE_LINUX_ERRQUEUE_H) && KERNEL_HEADERS_AT_LEAST(3, 17)
+	ENTRY(SCM_TSTAMP_ACK)
+#endif
+#if defined(HAVE_LINUX_ERRQUEUE_H) && KERNEL_HEADERS_AT_LEAST(3, 17)
+	ENTRY(SCM_TSTAMP_SCHED)
+#endif
+#if defined(HAVE_LINUX_ERRQUEUE_H) && KERNEL_HEADERS_AT_LEAST(3, 17)
+	ENTRY(SCM_TSTAMP_SND)
+#endif
+#ifdef SCM_TXTIME
+	ENTRY(SCM_TXTIME)
+#endif
+#ifdef SCM_WIFI_STATUS
+	ENTRY(SCM_WIFI_STATUS)
+#endif
+	ENTRY(SHUT_RD)
+	ENTRY(SHUT_RDWR)
+	ENTRY(SHUT_WR)
+#ifdef SIOCGIFINDEX
+	ENTRY(SIOCGIFINDEX)
+#endif
+#ifdef SIOCGIFNAME
+	ENTRY(SIOCGIFNAME)
+#endif
+#ifdef SOCK_BUF_LOCK_MASK
+	ENTRY(SOCK_BUF_LOCK_MASK)
+#endif
+#ifdef SOCK_CLOEXEC
+	ENTRY(SOCK_CLOEXEC)
+#endif
+#ifdef SOCK_DCCP
+	ENTRY(SOCK_DCCP)
+#endif
+#ifdef SOCK_DGRAM
+	ENTRY(SOCK_DGRAM)
+#endif
+#ifdef SOCK_NONBLOCK
+	ENTRY(SOCK_NONBLOCK)
+#endif
+#ifdef SOCK_PACKET
+	ENTRY(SOCK_PACKET)
+#endif
+#ifdef SOCK_RAW
+	ENTRY(SOCK_RAW)
+#endif
+#ifdef SOCK_RCVBUF_LOCK
+	ENTRY(SOCK_RCVBUF_LOCK)
+#endif
+#ifdef SOCK_RDM
+	ENTRY(SOCK_RDM)
+#endif
+#ifdef SOCK_SEQPACKET
+	ENTRY(SOCK_SEQPACKET)
+#endif
+#ifdef SOCK_SNDBUF_LOCK
+	ENTRY(SOCK_SNDBUF_LOCK)
+#endif
+#ifdef SOCK_STREAM
+	ENTRY(SOCK_STREAM)
+#endif
+#ifdef SOCK_TXREHASH_DEFAULT
+	ENTRY(SOCK_TXREHASH_DEFAULT)
+#endif
+#ifdef SOCK_TXREHASH_DISABLED
+	ENTRY(SOCK_TXREHASH_DISABLED)
+#endif
+#ifdef SOCK_TXREHASH_ENABLED
+	ENTRY(SOCK_TXREHASH_ENABLED)
+#endif
+#ifdef SOL_AAL
+	ENTRY(SOL_AAL)
+#endif
+#ifdef SOL_ALG
+	ENTRY(SOL_ALG)
+#endif
+#ifdef SOL_ATM
+	ENTRY(SOL_ATM)
+#endif
+#ifdef SOL_BLUETOOTH
+	ENTRY(SOL_BLUETOOTH)
+#endif
+#ifdef SOL_CAIF
+	ENTRY(SOL_CAIF)
+#endif
+#ifdef SOL_CAN_BASE
+	ENTRY(SOL_CAN_BASE)
+#endif
+#ifdef SOL_CAN_ISOTP
+	ENTRY(SOL_CAN_ISOTP)
+#endif
+#ifdef SOL_CAN_J1939
+	ENTRY(SOL_CAN_J1939)
+#endif
+#ifdef SOL_CAN_RAW
+	ENTRY(SOL_CAN_RAW)
+#endif
+#ifdef SOL_DCCP
+	ENTRY(SOL_DCCP)
+#endif
+#ifdef SOL_DECNET
+	ENTRY(SOL_DECNET)
+#endif
+#ifdef SOL_HCI
+	ENTRY(SOL_HCI)
+#endif
+#ifdef SOL_ICMPV6
+	ENTRY(SOL_ICMPV6)
+#endif
+#ifdef SOL_IP
+	ENTRY(SOL_IP)
+#endif
+#ifdef SOL_IPV6
+	ENTRY(SOL_IPV6)
+#endif
+#ifdef SOL_IRDA
+	ENTRY(SOL_IRDA)
+#endif
+#ifdef SOL_IUCV
+	ENTRY(SOL_IUCV)
+#endif
+#ifdef SOL_KCM
+	ENTRY(SOL_KCM)
+#endif
+#ifdef SOL_L2CAP
+	ENTRY(SOL_L2CAP)
+#endif
+#ifdef SOL_LLC
+	ENTRY(SOL_LLC)
+#endif
+#ifdef SOL_MCTP
+	ENTRY(SOL_MCTP)
+#endif
+#ifdef SOL_MPTCP
+	ENTRY(SOL_MPTCP)
+#endif
+#ifdef SOL_NETBEUI
+	ENTRY(SOL_NETBEUI)
+#endif
+#ifdef SOL_NETLINK
+	ENTRY(SOL_NETLINK)
+#endif
+#ifdef SOL_NFC
+	ENTRY(SOL_NFC)
+#endif
+#ifdef SOL_PACKET
+	ENTRY(SOL_PACKET)
+#endif
+#ifdef SOL_PNPIPE
+	ENTRY(SOL_PNPIPE)
+#endif
+#ifdef SOL_PPPOL2TP
+	ENTRY(SOL_PPPOL2TP)
+#endif
+#ifdef SOL_RAW
+	ENTRY(SOL_RAW)
+#endif
+#ifdef SOL_RDS
+	ENTRY(SOL_RDS)
+#endif
+#ifdef SOL_RFCOMM
+	ENTRY(SOL_RFCOMM)
+#endif
+#ifdef SOL_RXRPC
+	ENTRY(SOL_RXRPC)
+#endif
+#ifdef SOL_SCO
+	ENTRY(SOL_SCO)
+#endif
+#ifdef SOL_SMC
+	ENTRY(SOL_SMC)
+#endif
+#ifdef SOL_SOCKET
+	ENTRY(SOL_SOCKET)
+#endif
+#ifdef SOL_TCP
+	ENTRY(SOL_TCP)
+#endif
+#ifdef SOL_TIPC
+	ENTRY(SOL_TIPC)
+#endif
+#ifdef SOL_TLS
+	ENTRY(SOL_TLS)
+#endif
+#ifdef SOL_UDP
+	ENTRY(SOL_UDP)
+#endif
+#ifdef SOL_VSOCK
+	ENTRY(SOL_VSOCK)
+#endif
+#ifdef SOL_X25
+	ENTRY(SOL_X25)
+#endif
+#ifdef SOL_XDP
+	ENTRY(SOL_XDP)
+#endif
+#ifdef SOMAXCONN
+	ENTRY(SOMAXCONN)
+#endif
+#ifdef SO_ACCEPTCONN
+	ENTRY(SO_ACCEPTCONN)
+#endif
+#ifdef SO_ATTACH_BPF
+	ENTRY(SO_ATTACH_BPF)
+#endif
+#ifdef SO_ATTACH_FILTER
+	ENTRY(SO_ATTACH_FILTER)
+#endif
+#ifdef SO_ATTACH_REUSEPORT_CBPF
+	ENTRY(SO_ATTACH_REUSEPORT_CBPF)
+#endif
+#ifdef SO_ATTACH_REUSEPORT_EBPF
+	ENTRY(SO_ATTACH_REUSEPORT_EBPF)
+#endif
+#ifdef SO_BINDTODEVICE
+	ENTRY(SO_BINDTODEVICE)
+#endif
+#ifdef SO_BINDTOIFINDEX
+	ENTRY(SO_BINDTOIFINDEX)
+#endif
+#ifdef SO_BPF_EXTENSIONS
+	ENTRY(SO_BPF_EXTENSIONS)
+#endif
+#ifdef SO_BROADCAST
+	ENTRY(SO_BROADCAST)
+#endif
+#ifdef SO_BSDCOMPAT
+	ENTRY(SO_BSDCOMPAT)
+#endif
+#ifdef SO_BUF_LOCK
+	ENTRY(SO_BUF_LOCK)
+#endif
+#ifdef SO_BUSY_POLL
+	ENTRY(SO_BUSY_POLL)
+#endif
+#ifdef SO_BUSY_POLL_BUDGET
+	ENTRY(SO_BUSY_POLL_BUDGET)
+#endif
+#ifdef SO_CNX_ADVICE
+	ENTRY(SO_CNX_ADVICE)
+#endif
+#ifdef SO_COOKIE
+	ENTRY(SO_COOKIE)
+#endif
+#ifdef SO_DEBUG
+	ENTRY(SO_DEBUG)
+#endif
+#ifdef SO_DETACH_BPF
+	ENTRY(SO_DETACH_BPF)
+#endif
+#ifdef SO_DETACH_FILTER
+	ENTRY(SO_DETACH_FILTER)
+#endif
+#ifdef SO_DETACH_REUSEPORT_BPF
+	ENTRY(SO_DETACH_REUSEPORT_BPF)
+#endif
+#ifdef SO_DOMAIN
+	ENTRY(SO_DOMAIN)
+#endif
+#ifdef SO_DONTROUTE
+	ENTRY(SO_DONTROUTE)
+#endif
+#ifdef SO_EE_CODE_TXTIME_INVALID_PARAM
+	ENTRY(SO_EE_CODE_TXTIME_INVALID_PARAM)
+#endif
+#ifdef SO_EE_CODE_TXTIME_MISSED
+	ENTRY(SO_EE_CODE_TXTIME_MISSED)
+#endif
+#ifdef SO_EE_CODE_ZEROCOPY_COPIED
+	ENTRY(SO_EE_CODE_ZEROCOPY_COPIED)
+#endif
+#ifdef SO_EE_ORIGIN_ICMP
+	ENTRY(SO_EE_ORIGIN_ICMP)
+#endif
+#ifdef SO_EE_ORIGIN_ICMP6
+	ENTRY(SO_EE_ORIGIN_ICMP6)
+#endif
+#ifdef SO_EE_ORIGIN_LOCAL
+	ENTRY(SO_EE_ORIGIN_LOCAL)
+#endif
+#ifdef SO_EE_ORIGIN_NONE
+	ENTRY(SO_EE_ORIGIN_NONE)
+#endif
+#ifdef SO_EE_ORIGIN_TIMESTAMPING
+	ENTRY(SO_EE_ORIGIN_TIMESTAMPING)
+#endif
+#ifdef SO_EE_ORIGIN_TXSTATUS
+	ENTRY(SO_EE_ORIGIN_TXSTATUS)
+#endif
+#ifdef SO_EE_ORIGIN_TXTIME
+	ENTRY(SO_EE_ORIGIN_TXTIME)
+#endif
+#ifdef SO_EE_ORIGIN_ZEROCOPY
+	ENTRY(SO_EE_ORIGIN_ZEROCOPY)
+#endif
+#ifdef SO_EE_RFC4884_FLAG_INVALID
+	ENTRY(SO_EE_RFC4884_FLAG_INVALID)
+#endif
+#ifdef SO_ERROR
+	ENTRY(SO_ERROR)
+#endif
+#ifdef SO_GET_FILTER
+	ENTRY(SO_GET_FILTER)
+#endif
+#ifdef SO_INCOMING_CPU
+	ENTRY(SO_INCOMING_CPU)
+#endif
+#ifdef SO_INCOMING_NAPI_ID
+	ENTRY(SO_INCOMING_NAPI_ID)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(SO_J1939_ERRQUEUE)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(SO_J1939_FILTER)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(SO_J1939_PROMISC)
+#endif
+#if defined(HAVE_LINUX_CAN_J1939_H)
+	ENTRY(SO_J1939_SEND_PRIO)
+#endif
+#ifdef SO_KEEPALIVE
+	ENTRY(SO_KEEPALIVE)
+#endif
+#ifdef SO_LINGER
+	ENTRY(SO_LINGER)
+#endif
+#ifdef SO_LOCK_FILTER
+	ENTRY(SO_LOCK_FILTER)
+#endif
+#ifdef SO_MARK
+	ENTRY(SO_MARK)
+#endif
+#ifdef SO_MAX_PACING_RATE
+	ENTRY(SO_MAX_PACING_RATE)
+#endif
+#ifdef SO_MEMINFO
+	ENTRY(SO_MEMINFO)
+#endif
+#ifdef SO_NETNS_COOKIE
+	ENTRY(SO_NETNS_COOKIE)
+#endif
+#ifdef SO_NOFCS
+	ENTRY(SO_NOFCS)
+#endif
+#ifdef SO_NO_CHECK
+	ENTRY(SO_NO_CHECK)
+#endif
+#ifdef SO_OOBINLINE
+	ENTRY(SO_OOBINLINE)
+#endif
+#ifdef SO_PASSCRED
+	ENTRY(SO_PASSCRED)
+#endif
+#ifdef SO_PASSSEC
+	ENTRY(SO_PASSSEC)
+#endif
+#ifdef SO_PEEK_OFF
+	ENTRY(SO_PEEK_OFF)
+#endif
+#ifdef SO_PEERCRED
+	ENTRY(SO_PEERCRED)
+#endif
+#ifdef SO_PEERGROUPS
+	ENTRY(SO_PEERGROUPS)
+#endif
+#ifdef SO_PEERNAME
+	ENTRY(SO_PEERNAME)
+#endif
+#ifdef SO_PEERSEC
+	ENTRY(SO_PEERSEC)
+#endif
+#ifdef SO_PREFER_BUSY_POLL
+	ENTRY(SO_PREFER_BUSY_POLL)
+#endif
+#ifdef SO_PRIORITY
+	ENTRY(SO_PRIORITY)
+#endif
+#ifdef SO_PROTOCOL
+	ENTRY(SO_PROTOCOL)
+#endif
+#ifdef SO_RCVBUF
+	ENTRY(SO_RCVBUF)
+#endif
+#ifdef SO_RCVBUFFORCE
+	ENTRY(SO_RCVBUFFORCE)
+#endif
+#ifdef SO_RCVLOWAT
+	ENTRY(SO_RCVLOWAT)
+#endif
+#ifdef SO_RCVMARK
+	ENTRY(SO_RCVMARK)
+#endif
+#ifdef SO_RCVTIMEO
+	ENTRY(SO_RCVTIMEO)
+#endif
+#ifdef SO_RCVTIMEO_NEW
+	ENTRY(SO_RCVTIMEO_NEW)
+#endif
+#ifdef SO_RCVTIMEO_OLD
+	ENTRY(SO_RCVTIMEO_OLD)
+#endif
+#ifdef SO_RDS_MSG_RXPATH_LATENCY
+	ENTRY(SO_RDS_MSG_RXPATH_LATENCY)
+#endif
+#ifdef SO_RDS_TRANSPORT
+	ENTRY(SO_RDS_TRANSPORT)
+#endif
+#ifdef SO_RESERVE_MEM
+	ENTRY(SO_RESERVE_MEM)
+#endif
+#ifdef SO_REUSEADDR
+	ENTRY(SO_REUSEADDR)
+#endif
+#ifdef SO_REUSEPORT
+	ENTRY(SO_REUSEPORT)
+#endif
+#ifdef SO_RXQ_OVFL
+	ENTRY(SO_RXQ_OVFL)
+#endif
+#ifdef SO_SECURITY_AUTHENTICATION
+	ENTRY(SO_SECURITY_AUTHENTICATION)
+#endif
+#ifdef SO_SECURITY_ENCRYPTION_NETWORK
+	ENTRY(SO_SECURITY_ENCRYPTION_NETWORK)
+#endif
+#ifdef SO_SECURITY_ENCRYPTION_TRANSPORT
+	ENTRY(SO_SECURITY_ENCRYPTION_TRANSPORT)
+#endif
+#ifdef SO_SELECT_ERR_QUEUE
+	ENTRY(SO_SELECT_ERR_QUEUE)
+#endif
+#ifdef SO_SNDBUF
+	ENTRY(SO_SNDBUF)
+#endif
+#ifdef SO_SNDBUFFORCE
+	ENTRY(SO_SNDBUFFORCE)
+#endif
+#ifdef SO_SNDLOWAT
+	ENTRY(SO_SNDLOWAT)
+#endif
+#ifdef SO_SNDTIMEO
+	ENTRY(SO_SNDTIMEO)
+#endif
+#ifdef SO_SNDTIMEO_NEW
+	ENTRY(SO_SNDTIMEO_NEW)
+#endif
+#ifdef SO_SNDTIMEO_OLD
+	ENTRY(SO_SNDTIMEO_OLD)
+#endif
+#ifdef SO_TIMESTAMP
+	ENTRY(SO_TIMESTAMP)
+#endif
+#ifdef SO_TIMESTAMPING
+	ENTRY(SO_TIMESTAMPING)
+#endif
+#ifdef SO_TIMESTAMPING_NEW
+	ENTRY(SO_TIMESTAMPING_NEW)
+#endif
+#ifdef SO_TIMESTAMPING_OLD
+	ENTRY(SO_TIMESTAMPING_OLD)
+#endif
+#ifdef SO_TIMESTAMPNS
+	ENTRY(SO_TIMESTAMPNS)
+#endif
+#ifdef SO_TIMESTAMPNS_NEW
+	ENTRY(SO_TIMESTAMPNS_NEW)
+#endif
+#ifdef SO_TIMESTAMPNS_OLD
+	ENTRY(SO_TIMESTAMPNS_OLD)
+#endif
+#ifdef SO_TIMESTAMP_NEW
+	ENTRY(SO_TIMESTAMP_NEW)
+#endif
+#ifdef SO_TIMESTAMP_OLD
+	ENTRY(SO_TIMESTAMP_OLD)
+#endif
+#ifdef SO_TXREHASH
+	ENTRY(SO_TXREHASH)
+#endif
+#ifdef SO_TXTIME
+	ENTRY(SO_TXTIME)
+#endif
+#ifdef SO_TYPE
+	ENTRY(SO_TYPE)
+#endif
+#ifdef SO_VM_SOCKETS_BUFFER_MAX_SIZE
+	ENTRY(SO_VM_SOCKETS_BUFFER_MAX_SIZE)
+#endif
+#ifdef SO_VM_SOCKETS_BUFFER_MIN_SIZE
+	ENTRY(SO_VM_SOCKETS_BUFFER_MIN_SIZE)
+#endif
+#ifdef SO_VM_SOCKETS_BUFFER_SIZE
+	ENTRY(SO_VM_SOCKETS_BUFFER_SIZE)
+#endif
+#ifdef SO_VM_SOCKETS_CONNECT_TIMEOUT
+	ENTRY(SO_VM_SOCKETS_CONNECT_TIMEOUT)
+#endif
+#ifdef SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW
+	ENTRY(SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW)
+#endif
+#ifdef SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD
+	ENTRY(SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD)
+#endif
+#ifdef SO_VM_SOCKETS_NONBLOCK_TXRX
+	ENTRY(SO_VM_SOCKETS_NONBLOCK_TXRX)
+#endif
+#ifdef SO_VM_SOCKETS_PEER_HOST_VM_ID
+	ENTRY(SO_VM_SOCKETS_PEER_HOST_VM_ID)
+#endif
+#ifdef SO_VM_SOCKETS_TRUSTED
+	ENTRY(SO_VM_SOCKETS_TRUSTED)
+#endif
+#ifdef SO_WIFI_STATUS
+	ENTRY(SO_WIFI_STATUS)
+#endif
+#ifdef SO_ZEROCOPY
+	ENTRY(SO_ZEROCOPY)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_CA_CWR)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_CA_Disorder)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_CA_Loss)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_CA_Open)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_CA_Recovery)
+#endif
+#ifdef TCP_CC_INFO
+	ENTRY(TCP_CC_INFO)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_CLOSE)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_CLOSE_WAIT)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_CLOSING)
+#endif
+#ifdef TCP_CM_INQ
+	ENTRY(TCP_CM_INQ)
+#endif
+#ifdef TCP_CONGESTION
+	ENTRY(TCP_CONGESTION)
+#endif
+#ifdef TCP_COOKIE_IN_ALWAYS
+	ENTRY(TCP_COOKIE_IN_ALWAYS)
+#endif
+#ifdef TCP_COOKIE_MAX
+	ENTRY(TCP_COOKIE_MAX)
+#endif
+#ifdef TCP_COOKIE_MIN
+	ENTRY(TCP_COOKIE_MIN)
+#endif
+#ifdef TCP_COOKIE_OUT_NEVER
+	ENTRY(TCP_COOKIE_OUT_NEVER)
+#endif
+#ifdef TCP_COOKIE_PAIR_SIZE
+	ENTRY(TCP_COOKIE_PAIR_SIZE)
+#endif
+#ifdef TCP_COOKIE_TRANSACTIONS
+	ENTRY(TCP_COOKIE_TRANSACTIONS)
+#endif
+#ifdef TCP_CORK
+	ENTRY(TCP_CORK)
+#endif
+#ifdef TCP_DEFER_ACCEPT
+	ENTRY(TCP_DEFER_ACCEPT)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_ESTABLISHED)
+#endif
+#ifdef TCP_FASTOPEN
+	ENTRY(TCP_FASTOPEN)
+#endif
+#ifdef TCP_FASTOPEN_CONNECT
+	ENTRY(TCP_FASTOPEN_CONNECT)
+#endif
+#ifdef TCP_FASTOPEN_KEY
+	ENTRY(TCP_FASTOPEN_KEY)
+#endif
+#ifdef TCP_FASTOPEN_NO_COOKIE
+	ENTRY(TCP_FASTOPEN_NO_COOKIE)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_FIN_WAIT1)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_FIN_WAIT2)
+#endif
+#ifdef TCP_INFO
+	ENTRY(TCP_INFO)
+#endif
+#ifdef TCP_INQ
+	ENTRY(TCP_INQ)
+#endif
+#ifdef TCP_KEEPCNT
+	ENTRY(TCP_KEEPCNT)
+#endif
+#ifdef TCP_KEEPIDLE
+	ENTRY(TCP_KEEPIDLE)
+#endif
+#ifdef TCP_KEEPINTVL
+	ENTRY(TCP_KEEPINTVL)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_LAST_ACK)
+#endif
+#ifdef TCP_LINGER2
+	ENTRY(TCP_LINGER2)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_LISTEN)
+#endif
+#ifdef TCP_MAXSEG
+	ENTRY(TCP_MAXSEG)
+#endif
+#ifdef TCP_MAXWIN
+	ENTRY(TCP_MAXWIN)
+#endif
+#ifdef TCP_MAX_WINSHIFT
+	ENTRY(TCP_MAX_WINSHIFT)
+#endif
+#ifdef TCP_MD5SIG
+	ENTRY(TCP_MD5SIG)
+#endif
+#ifdef TCP_MD5SIG_EXT
+	ENTRY(TCP_MD5SIG_EXT)
+#endif
+#ifdef TCP_MD5SIG_FLAG_PREFIX
+	ENTRY(TCP_MD5SIG_FLAG_PREFIX)
+#endif
+#ifdef TCP_MD5SIG_MAXKEYLEN
+	ENTRY(TCP_MD5SIG_MAXKEYLEN)
+#endif
+#ifdef TCP_MSS
+	ENTRY(TCP_MSS)
+#endif
+#ifdef TCP_MSS_DEFAULT
+	ENTRY(TCP_MSS_DEFAULT)
+#endif
+#ifdef TCP_MSS_DESIRED
+	ENTRY(TCP_MSS_DESIRED)
+#endif
+#ifdef TCP_NODELAY
+	ENTRY(TCP_NODELAY)
+#endif
+#ifdef TCP_NOTSENT_LOWAT
+	ENTRY(TCP_NOTSENT_LOWAT)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_NO_QUEUE)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_QUEUES_NR)
+#endif
+#ifdef TCP_QUEUE_SEQ
+	ENTRY(TCP_QUEUE_SEQ)
+#endif
+#ifdef TCP_QUICKACK
+	ENTRY(TCP_QUICKACK)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_RECV_QUEUE)
+#endif
+#ifdef TCP_REPAIR
+	ENTRY(TCP_REPAIR)
+#endif
+#ifdef TCP_REPAIR_OFF
+	ENTRY(TCP_REPAIR_OFF)
+#endif
+#ifdef TCP_REPAIR_OFF_NO_WP
+	ENTRY(TCP_REPAIR_OFF_NO_WP)
+#endif
+#ifdef TCP_REPAIR_ON
+	ENTRY(TCP_REPAIR_ON)
+#endif
+#ifdef TCP_REPAIR_OPTIONS
+	ENTRY(TCP_REPAIR_OPTIONS)
+#endif
+#ifdef TCP_REPAIR_QUEUE
+	ENTRY(TCP_REPAIR_QUEUE)
+#endif
+#ifdef TCP_REPAIR_WINDOW
+	ENTRY(TCP_REPAIR_WINDOW)
+#endif
+#ifdef TCP_SAVED_SYN
+	ENTRY(TCP_SAVED_SYN)
+#endif
+#ifdef TCP_SAVE_SYN
+	ENTRY(TCP_SAVE_SYN)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_SEND_QUEUE)
+#endif
+#ifdef TCP_SYNCNT
+	ENTRY(TCP_SYNCNT)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_SYN_RECV)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_SYN_SENT)
+#endif
+#ifdef TCP_S_DATA_IN
+	ENTRY(TCP_S_DATA_IN)
+#endif
+#ifdef TCP_S_DATA_OUT
+	ENTRY(TCP_S_DATA_OUT)
+#endif
+#ifdef TCP_THIN_DUPACK
+	ENTRY(TCP_THIN_DUPACK)
+#endif
+#ifdef TCP_THIN_LINEAR_TIMEOUTS
+	ENTRY(TCP_THIN_LINEAR_TIMEOUTS)
+#endif
+#ifdef TCP_TIMESTAMP
+	ENTRY(TCP_TIMESTAMP)
+#endif
+#if defined(__GLIBC__) && defined(__USE_MISC)
+	ENTRY(TCP_TIME_WAIT)
+#endif
+#ifdef TCP_TX_DELAY
+	ENTRY(TCP_TX_DELAY)
+#endif
+#ifdef TCP_ULP
+	ENTRY(TCP_ULP)
+#endif
+#ifdef TCP_USER_TIMEOUT
+	ENTRY(TCP_USER_TIMEOUT)
+#endif
+#ifdef TCP_WINDOW_CLAMP
+	ENTRY(TCP_WINDOW_CLAMP)
+#endif
+#ifdef TCP_ZEROCOPY_RECEIVE
+	ENTRY(TCP_ZEROCOPY_RECEIVE)
+#endif
+#ifdef TIPC_ADDR_ID
+	ENTRY(TIPC_ADDR_ID)
+#endif
+#ifdef TIPC_ADDR_NAME
+	ENTRY(TIPC_ADDR_NAME)
+#endif
+#ifdef TIPC_ADDR_NAMESEQ
+	ENTRY(TIPC_ADDR_NAMESEQ)
+#endif
+#ifdef TIPC_CFG_SRV
+	ENTRY(TIPC_CFG_SRV)
+#endif
+#if defined(HAVE_LINUX_TIPC_H)
+	ENTRY(TIPC_CLUSTER_SCOPE)
+#endif
+#ifdef TIPC_CONN_TIMEOUT
+	ENTRY(TIPC_CONN_TIMEOUT)
+#endif
+#ifdef TIPC_CRITICAL_IMPORTANCE
+	ENTRY(TIPC_CRITICAL_IMPORTANCE)
+#endif
+#ifdef TIPC_DEST_DROPPABLE
+	ENTRY(TIPC_DEST_DROPPABLE)
+#endif
+#ifdef TIPC_HIGH_IMPORTANCE
+	ENTRY(TIPC_HIGH_IMPORTANCE)
+#endif
+#ifdef TIPC_IMPORTANCE
+	ENTRY(TIPC_IMPORTANCE)
+#endif
+#ifdef TIPC_LOW_IMPORTANCE
+	ENTRY(TIPC_LOW_IMPORTANCE)
+#endif
+#ifdef TIPC_MEDIUM_IMPORTANCE
+	ENTRY(TIPC_MEDIUM_IMPORTANCE)
+#endif
+#if defined(HAVE_LINUX_TIPC_H)
+	ENTRY(TIPC_NODE_SCOPE)
+#endif
+#ifdef TIPC_PUBLISHED
+	ENTRY(TIPC_PUBLISHED)
+#endif
+#ifdef TIPC_SRC_DROPPABLE
+	ENTRY(TIPC_SRC_DROPPABLE)
+#endif
+#ifdef TIPC_SUBSCR_TIMEOUT
+	ENTRY(TIPC_SUBSCR_TIMEOUT)
+#endif
+#ifdef TIPC_SUB_CANCEL
+	ENTRY(TIPC_SUB_CANCEL)
+#endif
+#ifdef TIPC_SUB_PORTS
+	ENTRY(TIPC_SUB_PORTS)
+#endif
+#ifdef TIPC_SUB_SERVICE
+	ENTRY(TIPC_SUB_SERVICE)
+#endif
+#ifdef TIPC_TOP_SRV
+	ENTRY(TIPC_TOP_SRV)
+#endif
+#ifdef TIPC_WAIT_FOREVER
+	ENTRY(TIPC_WAIT_FOREVER)
+#endif
+#ifdef TIPC_WITHDRAWN
+	ENTRY(TIPC_WITHDRAWN)
+#endif
+#ifdef TIPC_ZONE_SCOPE
+	ENTRY(TIPC_ZONE_SCOPE)
+#endif
+#ifdef UDPLITE_RECV_CSCOV
+	ENTRY(UDPLITE_RECV_CSCOV)
+#endif
+#ifdef UDPLITE_SEND_CSCOV
+	ENTRY(UDPLITE_SEND_CSCOV)
+#endif
+#ifdef UDP_CORK
+	ENTRY(UDP_CORK)
+#endif
+#ifdef UDP_ENCAP
+	ENTRY(UDP_ENCAP)
+#endif
+#ifdef UDP_ENCAP_ESPINUDP
+	ENTRY(UDP_ENCAP_ESPINUDP)
+#endif
+#ifdef UDP_ENCAP_ESPINUDP_NON_IKE
+	ENTRY(UDP_ENCAP_ESPINUDP_NON_IKE)
+#endif
+#ifdef UDP_ENCAP_GTP0
+	ENTRY(UDP_ENCAP_GTP0)
+#endif
+#ifdef UDP_ENCAP_GTP1U
+	ENTRY(UDP_ENCAP_GTP1U)
+#endif
+#ifdef UDP_ENCAP_L2TPINUDP
+	ENTRY(UDP_ENCAP_L2TPINUDP)
+#endif
+#ifdef UDP_GRO
+	ENTRY(UDP_GRO)
+#endif
+#ifdef UDP_NO_CHECK6_RX
+	ENTRY(UDP_NO_CHECK6_RX)
+#endif
+#ifdef UDP_NO_CHECK6_TX
+	ENTRY(UDP_NO_CHECK6_TX)
+#endif
+#ifdef UDP_SEGMENT
+	ENTRY(UDP_SEGMENT)
+#endif
+#ifdef VMADDR_CID_ANY
+	ENTRY(VMADDR_CID_ANY)
+#endif
+#ifdef VMADDR_CID_HOST
+	ENTRY(VMADDR_CID_HOST)
+#endif
+#ifdef VMADDR_CID_HYPERVISOR
+	ENTRY(VMADDR_CID_HYPERVISOR)
+#endif
+#ifdef VMADDR_CID_LOCAL
+	ENTRY(VMADDR_CID_LOCAL)
+#endif
+#ifdef VMADDR_FLAG_TO_HOST
+	ENTRY(VMADDR_FLAG_TO_HOST)
+#endif
+#ifdef VMADDR_PORT_ANY
+	ENTRY(VMADDR_PORT_ANY)
+#endif
+#ifdef VM_SOCKETS_INVALID_VERSION
+	ENTRY(VM_SOCKETS_INVALID_VERSION)
+#endif
+};
+
+#undef ENTRY
+/* clang-format on */
+
+const struct constant *
+constants_table(size_t *count)
+{
+	*count = sizeof(table) / sizeof(table[0]);
+	return table;
+}

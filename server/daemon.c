@@ -1,0 +1,279 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "resolve.h"
+
+/* Room left in a message for the envelope around a payload (seq, field
+ * tags, an address). */
+#define ENVELOPE_ROOM 4096
+
+struct posted_request {
+	struct reactor_task task;
+	struct daemon *daemon;
+	struct tx *tx;
+	uint32_t pipe_id;
+	struct request *request;
+};
+
+struct posted_pipe_event {
+	struct reactor_task task;
+	struct daemon *daemon;
+	uint32_t pipe_id;
+	bool added;
+	struct peer_identity identity;
+};
+
+static void
+run_posted_request(struct reactor_task *task)
+{
+	struct posted_request *posted = (struct posted_request *)task;
+	dispatch_request(posted->daemon, posted->tx, posted->pipe_id, posted->request);
+	free(posted);
+}
+
+static void
+run_posted_pipe_event(struct reactor_task *task)
+{
+	struct posted_pipe_event *event = (struct posted_pipe_event *)task;
+	if (event->added)
+		dispatch_session_added(event->daemon, event->pipe_id, &event->identity);
+	else
+		dispatch_session_removed(event->daemon, event->pipe_id);
+	free(event);
+}
+
+/* NNG thread: decode here, so that garbage never reaches the reactor. */
+static void
+on_request(void *userdata, struct tx *tx, uint32_t pipe_id, const void *body, size_t len)
+{
+	struct daemon *daemon = userdata;
+	struct request *request;
+	struct wire_error error;
+
+	if (wire_decode_request(body, len, &daemon->limits, &request, &error) < 0) {
+		log_debug("connection %u: bad request: %s", pipe_id, error.message);
+		dispatch_reply_bad_request(tx, &error);
+		return;
+	}
+	struct posted_request *posted = malloc(sizeof(*posted));
+	if (!posted) {
+		error.kind = ERROR_BAD_REQUEST;
+		error.errnum = ENOMEM;
+		error.seq = request->seq;
+		error.op = request->op;
+		snprintf(error.message, sizeof(error.message), "the daemon is out of memory");
+		wire_request_free(request);
+		dispatch_reply_bad_request(tx, &error);
+		return;
+	}
+	posted->task.run = run_posted_request;
+	posted->daemon = daemon;
+	posted->tx = tx;
+	posted->pipe_id = pipe_id;
+	posted->request = request;
+	reactor_post(daemon->reactor, &posted->task);
+}
+
+static void
+post_pipe_event(struct daemon *daemon, uint32_t pipe_id, bool added,
+		const struct peer_identity *identity)
+{
+	struct posted_pipe_event *event = calloc(1, sizeof(*event));
+	if (!event) {
+		log_error("out of memory for a connection event; closing connection %u", pipe_id);
+		if (added)
+			transport_disconnect(daemon->transport, pipe_id);
+		return;
+	}
+	event->task.run = run_posted_pipe_event;
+	event->daemon = daemon;
+	event->pipe_id = pipe_id;
+	event->added = added;
+	if (identity)
+		event->identity = *identity;
+	reactor_post(daemon->reactor, &event->task);
+}
+
+static void
+on_pipe_added(void *userdata, uint32_t pipe_id, const struct peer_identity *identity)
+{
+	post_pipe_event(userdata, pipe_id, true, identity);
+}
+
+static void
+on_pipe_removed(void *userdata, uint32_t pipe_id)
+{
+	post_pipe_event(userdata, pipe_id, false, NULL);
+}
+
+static const struct transport_callbacks callbacks = {
+	.pipe_added = on_pipe_added,
+	.pipe_removed = on_pipe_removed,
+	.request = on_request,
+};
+
+static void
+on_signal(struct reactor *reactor, int signo)
+{
+	log_info("received %s; stopping", strsignal(signo));
+	reactor_stop(reactor);
+}
+
+/* An ipc:// socket's directory is made if missing, so the default path
+ * works on a fresh machine. */
+static int
+prepare_ipc_directory(const char *url, char *err, size_t errlen)
+{
+	if (strncmp(url, "ipc://", 6) != 0)
+		return 0;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", url + 6);
+	char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return 0;
+	*slash = '\0';
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:;
+	int r = -errno;
+	snprintf(err, errlen, "%s: cannot create the directory %s: %s", url, path, strerror(errno));
+	return r;
+}
+
+int
+daemon_new(struct daemon **out, const struct config *config, char *err, size_t errlen)
+{
+	int r;
+	struct daemon *daemon = calloc(1, sizeof(*daemon));
+	if (!daemon) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	daemon->config = config;
+	daemon->limits.max_data_size = config->max_message_size - ENVELOPE_ROOM;
+	session_table_init(&daemon->sessions);
+
+	if ((r = reactor_new(&daemon->reactor)) < 0) {
+		snprintf(err, errlen, "cannot create the event loop: %s", strerror(-r));
+		goto err;
+	}
+	handle_table_init(&daemon->handles, daemon->reactor, dispatch_handle_ready);
+
+	/* Signals are blocked before any other thread exists, so they all
+	 * inherit the mask and only the signalfd sees SIGINT/SIGTERM. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if ((r = reactor_watch_signals(daemon->reactor, &mask, on_signal)) < 0) {
+		snprintf(err, errlen, "cannot watch signals: %s", strerror(-r));
+		goto err;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	daemon->scratch_len = daemon->limits.max_data_size;
+	if (!(daemon->scratch = malloc(daemon->scratch_len))) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory for the receive buffer");
+		goto err;
+	}
+	if ((r = resolver_new(&daemon->resolver, daemon->reactor, config->resolver_threads)) < 0) {
+		snprintf(err, errlen, "cannot start the resolver threads: %s", strerror(-r));
+		goto err;
+	}
+
+	struct transport_config tc = {
+		.max_message_size = config->max_message_size,
+		.reply_timeout_ms = (int)config->reply_timeout_ms,
+		.ipc_mode = config->ipc_mode,
+		.tls_cert_key_file = config->tls_cert_key_file,
+		.tls_ca_file = config->tls_ca_file,
+		.pool_size = 16,
+	};
+	if ((r = transport_new(&daemon->transport, &tc, &callbacks, daemon)) < 0) {
+		snprintf(err, errlen, "cannot open the NNG socket: %s", strerror(-r));
+		goto err;
+	}
+	for (size_t i = 0; i < config->n_listen_urls; i++) {
+		const char *url = config->listen_urls[i];
+		if ((r = prepare_ipc_directory(url, err, errlen)) < 0)
+			goto err;
+		if ((r = transport_listen(daemon->transport, url, err, errlen)) < 0)
+			goto err;
+	}
+	*out = daemon;
+	return 0;
+
+err:
+	daemon_free(daemon);
+	return r;
+}
+
+int
+daemon_run(struct daemon *daemon)
+{
+	int r = transport_start(daemon->transport);
+	if (r < 0) {
+		log_error("cannot post the receive contexts: %s", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < daemon->config->n_listen_urls; i++)
+		log_info("listening on %s", daemon->config->listen_urls[i]);
+
+	r = reactor_run(daemon->reactor);
+
+	/* Shutdown: no callback runs after transport_stop(); what they posted,
+	 * and what the resolver gives back, is run once more, then every
+	 * session ends (its handles closed, its waiting requests answered). */
+	daemon->stopping = true;
+	transport_stop(daemon->transport);
+	resolver_free(daemon->resolver);
+	daemon->resolver = NULL;
+	reactor_drain(daemon->reactor);
+	dispatch_end_all_sessions(daemon);
+	reactor_drain(daemon->reactor);
+	log_info("stopped");
+	return r;
+}
+
+void
+daemon_stop(struct daemon *daemon)
+{
+	reactor_stop(daemon->reactor);
+}
+
+void
+daemon_free(struct daemon *daemon)
+{
+	if (!daemon)
+		return;
+	transport_free(daemon->transport);
+	resolver_free(daemon->resolver);
+	if (daemon->reactor) {
+		reactor_drain(daemon->reactor);
+		dispatch_end_all_sessions(daemon);
+		reactor_drain(daemon->reactor);
+		handle_table_fini(&daemon->handles);
+	}
+	session_table_fini(&daemon->sessions);
+	reactor_free(daemon->reactor);
+	free(daemon->scratch);
+	free(daemon);
+}

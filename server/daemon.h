@@ -1,0 +1,55 @@
+/*
+ * The daemon: the composition root that ties the transport, the reactor,
+ * the session and handle tables and the resolver together. NNG callbacks
+ * land here, decode the request (wire) on the NNG thread and post it to the
+ * reactor thread, where dispatch runs it. Everything below `reactor` is
+ * touched only on the reactor thread.
+ */
+#ifndef SOCKBROKER_DAEMON_H
+#define SOCKBROKER_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "handle.h"
+#include "reactor.h"
+#include "session.h"
+#include "transport.h"
+#include "wire.h"
+
+struct resolver;
+
+struct daemon {
+	const struct config *config;
+	struct reactor *reactor;
+	struct transport *transport;
+	struct resolver *resolver;
+	struct session_table sessions;
+	struct handle_table handles;
+	struct wire_limits limits;
+
+	/* One receive buffer of max_data_size for the reactor thread: data
+	 * goes from the kernel into it and from it into the reply. */
+	uint8_t *scratch;
+	size_t scratch_len;
+
+	bool stopping;
+};
+
+/* Create the daemon for `config` (which must outlive it) and open its
+ * listeners. On failure `err` says why. Returns 0 or -errno. */
+int daemon_new(struct daemon **out, const struct config *config, char *err, size_t errlen);
+
+/* Serve until SIGINT or SIGTERM (or daemon_stop()), then end every
+ * session cleanly. Returns 0 or -errno. */
+int daemon_run(struct daemon *daemon);
+
+/* Ask daemon_run() to return. Any thread. */
+void daemon_stop(struct daemon *daemon);
+
+/* Free a daemon that is not running. NULL is a no-op. */
+void daemon_free(struct daemon *daemon);
+
+#endif

@@ -1,0 +1,745 @@
+#include "dispatch.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "daemon.h"
+#include "errname.h"
+#include "handle.h"
+#include "log.h"
+#include "ops/ops.h"
+#include "resolve.h"
+#include "session.h"
+#include "transport.h"
+#include "wire.h"
+
+/* How long a gap in a session's sequence numbers is waited for before the
+ * requests behind it run anyway. A gap only comes from a client that
+ * numbered its requests wrongly, or one whose request never made it. */
+#define GAP_TIMEOUT_NS (250ULL * 1000 * 1000)
+
+#define Q_READ OPF_QUEUE_READ
+#define Q_WRITE OPF_QUEUE_WRITE
+
+/* The op table. An entry without `run` answers UNSUPPORTED. */
+static const struct op_desc op_table[OP__COUNT] = {
+	[OP_UNKNOWN] = { OP_UNKNOWN, "unknown", 0, NULL },
+	[OP_HELLO] = { OP_HELLO, "hello", OPF_BEFORE_HELLO, op_hello },
+	[OP_SOCKET] = { OP_SOCKET, "socket", 0, op_socket },
+	[OP_SOCKETPAIR] = { OP_SOCKETPAIR, "socketpair", 0, op_socketpair },
+	[OP_DUP] = { OP_DUP, "dup", OPF_HANDLE, op_dup },
+	[OP_CLOSE] = { OP_CLOSE, "close", OPF_HANDLE, op_close },
+	[OP_BIND] = { OP_BIND, "bind", OPF_HANDLE | OPF_ADDRESS, op_bind },
+	[OP_LISTEN] = { OP_LISTEN, "listen", OPF_HANDLE, op_listen },
+	[OP_ACCEPT] = { OP_ACCEPT, "accept", OPF_HANDLE | Q_READ, op_accept },
+	[OP_CONNECT] = { OP_CONNECT, "connect", OPF_HANDLE | OPF_ADDRESS | Q_WRITE, op_connect },
+	[OP_SHUTDOWN] = { OP_SHUTDOWN, "shutdown", OPF_HANDLE, op_shutdown },
+	[OP_GETSOCKNAME] = { OP_GETSOCKNAME, "getsockname", OPF_HANDLE, op_getsockname },
+	[OP_GETPEERNAME] = { OP_GETPEERNAME, "getpeername", OPF_HANDLE, op_getpeername },
+	[OP_GETSOCKOPT] = { OP_GETSOCKOPT, "getsockopt", OPF_HANDLE, op_getsockopt },
+	[OP_SETSOCKOPT] = { OP_SETSOCKOPT, "setsockopt", OPF_HANDLE, op_setsockopt },
+	[OP_SETTIMEOUT] = { OP_SETTIMEOUT, "settimeout", OPF_HANDLE, op_settimeout },
+	[OP_GETTIMEOUT] = { OP_GETTIMEOUT, "gettimeout", OPF_HANDLE, op_gettimeout },
+	[OP_SET_INHERITABLE] = { OP_SET_INHERITABLE, "set_inheritable", OPF_HANDLE,
+				 op_set_inheritable },
+	[OP_GET_INHERITABLE] = { OP_GET_INHERITABLE, "get_inheritable", OPF_HANDLE,
+				 op_get_inheritable },
+	[OP_SEND] = { OP_SEND, "send", OPF_HANDLE | Q_WRITE, op_send },
+	[OP_SENDTO] = { OP_SENDTO, "sendto", OPF_HANDLE | OPF_ADDRESS | Q_WRITE, op_send },
+	[OP_SENDALL] = { OP_SENDALL, "sendall", OPF_HANDLE | Q_WRITE, op_sendall },
+	[OP_RECV] = { OP_RECV, "recv", OPF_HANDLE | Q_READ, op_recv },
+	[OP_RECVFROM] = { OP_RECVFROM, "recvfrom", OPF_HANDLE | Q_READ, op_recv },
+	[OP_SENDMSG] = { OP_SENDMSG, "sendmsg", 0, NULL },
+	[OP_RECVMSG] = { OP_RECVMSG, "recvmsg", 0, NULL },
+	[OP_SENDMSG_AFALG] = { OP_SENDMSG_AFALG, "sendmsg_afalg", 0, NULL },
+	[OP_POLL] = { OP_POLL, "poll", 0, NULL },
+	[OP_CANCEL] = { OP_CANCEL, "cancel", 0, NULL }, /* handled before the table */
+	[OP_CREATE_CONNECTION] = { OP_CREATE_CONNECTION, "create_connection", 0, NULL },
+	[OP_CREATE_SERVER] = { OP_CREATE_SERVER, "create_server", 0, NULL },
+	[OP_HAS_DUALSTACK_IPV6] = { OP_HAS_DUALSTACK_IPV6, "has_dualstack_ipv6", 0,
+				    op_has_dualstack_ipv6 },
+	[OP_HAS_IPV6] = { OP_HAS_IPV6, "has_ipv6", 0, op_has_ipv6 },
+	[OP_CMSG_SIZE] = { OP_CMSG_SIZE, "cmsg_size", 0, op_cmsg_size },
+	[OP_GETADDRINFO] = { OP_GETADDRINFO, "getaddrinfo", 0, NULL },
+	[OP_GETNAMEINFO] = { OP_GETNAMEINFO, "getnameinfo", 0, NULL },
+	[OP_GETHOSTBYNAME] = { OP_GETHOSTBYNAME, "gethostbyname", 0, NULL },
+	[OP_GETHOSTBYNAME_EX] = { OP_GETHOSTBYNAME_EX, "gethostbyname_ex", 0, NULL },
+	[OP_GETHOSTBYADDR] = { OP_GETHOSTBYADDR, "gethostbyaddr", 0, NULL },
+	[OP_GETFQDN] = { OP_GETFQDN, "getfqdn", 0, NULL },
+	[OP_GETHOSTNAME] = { OP_GETHOSTNAME, "gethostname", 0, NULL },
+	[OP_SETHOSTNAME] = { OP_SETHOSTNAME, "sethostname", 0, NULL },
+	[OP_GETPROTOBYNAME] = { OP_GETPROTOBYNAME, "getprotobyname", 0, NULL },
+	[OP_GETSERVBYNAME] = { OP_GETSERVBYNAME, "getservbyname", 0, NULL },
+	[OP_GETSERVBYPORT] = { OP_GETSERVBYPORT, "getservbyport", 0, NULL },
+	[OP_IF_NAMEINDEX] = { OP_IF_NAMEINDEX, "if_nameindex", 0, NULL },
+	[OP_IF_NAMETOINDEX] = { OP_IF_NAMETOINDEX, "if_nametoindex", 0, NULL },
+	[OP_IF_INDEXTONAME] = { OP_IF_INDEXTONAME, "if_indextoname", 0, NULL },
+};
+
+/* A request that arrived before the ones numbered ahead of it. */
+struct early_request {
+	struct tx *tx;
+	struct request *request;
+};
+
+static void run_queue(struct daemon *daemon, struct list *queue);
+
+const char *
+dispatch_op_name(enum op_code op)
+{
+	if ((unsigned)op >= OP__COUNT)
+		return "unknown";
+	return op_table[op].name;
+}
+
+static struct daemon *
+daemon_of_handle(struct handle *handle)
+{
+	return (struct daemon *)(void *)((char *)handle->table - offsetof(struct daemon, handles));
+}
+
+int
+op_fail(struct reply *reply, enum error_kind kind, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	reply->error.kind = kind;
+	reply->error.errnum = errnum;
+	va_start(ap, fmt);
+	vsnprintf(reply->error.message, sizeof(reply->error.message), fmt, ap);
+	va_end(ap);
+	return OP_FAILED;
+}
+
+static void *
+reply_alloc(void *userdata, size_t len)
+{
+	return transport_reply_buffer(userdata, len);
+}
+
+/* The one exit of every request: pack and send its reply. */
+static void
+send_reply(struct tx *tx, const struct reply *reply)
+{
+	if (wire_encode_reply(reply, reply_alloc, tx) < 0) {
+		/* A reply we cannot allocate (a huge recv under memory pressure):
+		 * say so in a small one rather than leave the client waiting. */
+		struct reply small = { .seq = reply->seq, .op = reply->op };
+		small.error.kind = ERROR_OS;
+		small.error.errnum = ENOMEM;
+		snprintf(small.error.message, sizeof(small.error.message),
+			 "the daemon is out of memory for this reply; retry with a smaller size");
+		if (wire_encode_reply(&small, reply_alloc, tx) < 0)
+			log_error("dispatch: cannot allocate even an error reply; the client "
+				  "gets an empty reply");
+	}
+	transport_reply_send(tx);
+}
+
+static void
+reply_with_error(struct tx *tx, uint64_t seq, enum op_code op, enum error_kind kind, int errnum,
+		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+reply_with_error(struct tx *tx, uint64_t seq, enum op_code op, enum error_kind kind, int errnum,
+		 const char *fmt, ...)
+{
+	struct reply reply = { .seq = seq, .op = op };
+	va_list ap;
+	reply.error.kind = kind;
+	reply.error.errnum = errnum;
+	va_start(ap, fmt);
+	vsnprintf(reply.error.message, sizeof(reply.error.message), fmt, ap);
+	va_end(ap);
+	send_reply(tx, &reply);
+}
+
+void
+dispatch_reply_bad_request(struct tx *tx, const struct wire_error *error)
+{
+	reply_with_error(tx, error->seq, error->op, ERROR_BAD_REQUEST, error->errnum, "%s",
+			 error->message);
+}
+
+/* ---- op lifetime ------------------------------------------------------ */
+
+static void op_timer_expired(struct reactor_timer *timer);
+
+static void
+op_free(struct op *op)
+{
+	op_release_progress(op);
+	if (op->handle)
+		handle_unref(op->handle);
+	wire_request_free(op->req);
+	free(op);
+}
+
+static void
+unpark(struct op *op)
+{
+	struct session *session = op->session;
+	if (list_linked(&op->handle_link))
+		list_remove(&op->handle_link);
+	if (list_linked(&op->session_link)) {
+		list_remove(&op->session_link);
+		session->n_parked--;
+		if (op->req->seq)
+			idmap_remove(&session->parked_by_seq, op->req->seq);
+	}
+	reactor_timer_cancel(op->daemon->reactor, &op->timer);
+	if (op->job) {
+		/* The lookup runs on; its result is dropped when it comes back. */
+		op->job->userdata = NULL;
+		op->job = NULL;
+	}
+	op->wait = WAIT_NONE;
+}
+
+/* Turn a handler's result into the reply, send it, and free the op. */
+static void
+complete(struct op *op, int result, struct reply *reply)
+{
+	reply->seq = op->req->seq;
+	reply->op = op->req->op;
+	if (result < 0) {
+		memset(&reply->error, 0, sizeof(reply->error));
+		reply->error.kind = ERROR_OS;
+		reply->error.errnum = -result;
+		snprintf(reply->error.message, sizeof(reply->error.message), "%s",
+			 strerror(-result));
+	}
+	if (op->handle && reply->error.kind == ERROR_NONE)
+		op->handle->op_count++;
+	log_debug("%s %llu: %s -> %s%s%s", dispatch_op_name(op->req->op),
+		  (unsigned long long)op->req->handle,
+		  reply->error.kind == ERROR_NONE ? "ok" : "error", reply->error.message,
+		  reply->error.errnum ? " " : "",
+		  reply->error.errnum ? errname_from_errno(reply->error.errnum) : "");
+	unpark(op);
+	send_reply(op->tx, reply);
+	op->tx = NULL;
+	op_free(op);
+}
+
+/* Complete a parked op from outside its queue's run (deadline, Cancel,
+ * resolver), then let what waited behind it run. */
+static void
+complete_and_continue(struct op *op, int result, struct reply *reply)
+{
+	struct daemon *daemon = op->daemon;
+	struct list *queue = op->queue;
+	struct handle *handle = op->handle ? handle_ref(op->handle) : NULL;
+
+	complete(op, result, reply);
+	if (handle) {
+		if (handle->state == HANDLE_OPEN && queue)
+			run_queue(daemon, queue);
+		handle_unref(handle);
+	}
+}
+
+static void
+complete_with_error(struct op *op, enum error_kind kind, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+complete_with_error(struct op *op, enum error_kind kind, int errnum, const char *fmt, ...)
+{
+	struct reply reply = { 0 };
+	va_list ap;
+	reply.error.kind = kind;
+	reply.error.errnum = errnum;
+	va_start(ap, fmt);
+	vsnprintf(reply.error.message, sizeof(reply.error.message), fmt, ap);
+	va_end(ap);
+	complete(op, OP_FAILED, &reply);
+}
+
+static void
+error_and_continue(struct op *op, enum error_kind kind, int errnum, const char *message)
+{
+	struct reply reply = { 0 };
+	reply.error.kind = kind;
+	reply.error.errnum = errnum;
+	snprintf(reply.error.message, sizeof(reply.error.message), "%s", message);
+	complete_and_continue(op, OP_FAILED, &reply);
+}
+
+/* Put `op` on its queue and the session's parked list. Returns 0, or
+ * -ENOBUFS when the session may not park more. */
+static int
+park(struct op *op, enum op_wait wait)
+{
+	struct session *session = op->session;
+	if (op->wait == WAIT_NONE) {
+		if (session->n_parked >= op->daemon->config->max_parked)
+			return -ENOBUFS;
+		if (op->queue)
+			list_append(op->queue, &op->handle_link);
+		list_append(&session->parked, &op->session_link);
+		session->n_parked++;
+		if (op->req->seq)
+			idmap_put(&session->parked_by_seq, op->req->seq, op);
+		if (op->deadline_ns)
+			reactor_timer_arm(op->daemon->reactor, &op->timer, op->deadline_ns);
+	}
+	op->wait = wait;
+	return 0;
+}
+
+static void
+fail_over_parked_quota(struct op *op)
+{
+	complete_with_error(op, ERROR_QUOTA, ENOBUFS,
+			    "this session already has %u operations waiting (the daemon's "
+			    "limits.max_parked_per_session); complete or cancel some first",
+			    op->daemon->config->max_parked);
+}
+
+/*
+ * Run the handler. Returns true when the op completed (and is freed), false
+ * when it is parked waiting for its fd.
+ */
+static bool
+attempt(struct op *op)
+{
+	struct reply reply = { 0 };
+	int r = op->desc->run(op, &reply);
+
+	if (r != OP_WAIT_READ && r != OP_WAIT_WRITE) {
+		complete(op, r, &reply);
+		return true;
+	}
+	if (!op->queue) {
+		log_error("dispatch: %s would block but has no queue to wait on",
+			  op->desc->name);
+		complete(op, -EAGAIN, &reply);
+		return true;
+	}
+	if (op->handle->timeout_ns == 0) {
+		/* Non-blocking mode answers at once, as the kernel would. */
+		complete(op, -EAGAIN, &reply);
+		return true;
+	}
+	if (park(op, WAIT_IO) < 0) {
+		fail_over_parked_quota(op);
+		return true;
+	}
+	return false;
+}
+
+static void
+run_queue(struct daemon *daemon, struct list *queue)
+{
+	struct list *first;
+	while ((first = list_first(queue))) {
+		struct op *op = list_entry(first, struct op, handle_link);
+		if (op->wait == WAIT_RESOLVE)
+			return;
+		if (!attempt(op))
+			return;
+	}
+}
+
+void
+dispatch_handle_ready(struct handle *handle, uint32_t events)
+{
+	struct daemon *daemon = daemon_of_handle(handle);
+
+	/* Hold the handle: a completion may end in a close of it. */
+	handle_ref(handle);
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		run_queue(daemon, &handle->parked_reads);
+	if (handle->state == HANDLE_OPEN && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		run_queue(daemon, &handle->parked_writes);
+	handle_unref(handle);
+}
+
+static void
+op_timer_expired(struct reactor_timer *timer)
+{
+	struct op *op = (struct op *)(void *)((char *)timer - offsetof(struct op, timer));
+
+	if (op->req->op == OP_CONNECT && op->req->addr.ex) {
+		/* connect_ex() reports its timeout as EAGAIN, like the reference. */
+		struct reply reply = { .shape = REPLY_CONNECT };
+		reply.connect.errnum = EAGAIN;
+		complete_and_continue(op, OP_DONE, &reply);
+		return;
+	}
+	error_and_continue(op, ERROR_TIMEOUT, ETIMEDOUT, "timed out");
+}
+
+/* ---- address resolution ----------------------------------------------- */
+
+static void
+resolved(struct resolve_job *job)
+{
+	struct op *op = job->userdata;
+	if (!op) {
+		free(job);
+		return;
+	}
+	op->job = NULL;
+	const struct address *address =
+		op->req->op == OP_SENDTO ? &op->req->send.address : &op->req->addr.address;
+	if (job->gai_error != 0) {
+		int gai = job->gai_error;
+		free(job);
+		struct reply reply = { 0 };
+		reply.error.kind = ERROR_GAI;
+		reply.error.gai_code = gai;
+		snprintf(reply.error.message, sizeof(reply.error.message), "%s",
+			 gai == EAI_CANCELED ? "name resolution cancelled: the daemon is stopping"
+					     : gai_strerror(gai));
+		complete_and_continue(op, OP_FAILED, &reply);
+		return;
+	}
+	addr_apply_resolved(address, (const struct sockaddr *)&job->result, &op->target);
+	free(job);
+	op->wait = WAIT_QUEUED;
+	if (op->queue)
+		run_queue(op->daemon, op->queue);
+	else
+		attempt(op);
+}
+
+/* Start resolving op's host name; the op waits on its queue meanwhile. */
+static void
+start_resolving(struct op *op, const struct address *address)
+{
+	struct resolve_job *job = calloc(1, sizeof(*job));
+	if (!job) {
+		complete_with_error(op, ERROR_OS, ENOMEM, "out of memory resolving %s",
+				    address->inet.host);
+		return;
+	}
+	snprintf(job->host, sizeof(job->host), "%s", address->inet.host);
+	job->family = address->family;
+	job->complete = resolved;
+	job->userdata = op;
+	if (park(op, WAIT_RESOLVE) < 0) {
+		free(job);
+		fail_over_parked_quota(op);
+		return;
+	}
+	op->job = job;
+	resolver_submit(op->daemon->resolver, job);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void
+cancel(struct daemon *daemon, struct session *session, struct tx *tx, struct request *request)
+{
+	struct op *target = idmap_get(&session->parked_by_seq, request->cancel.target_seq);
+	struct reply reply = { .seq = request->seq, .op = OP_CANCEL, .shape = REPLY_CANCEL };
+
+	reply.cancelled = target != NULL;
+	if (target) {
+		char message[96];
+		snprintf(message, sizeof(message), "%s was cancelled by the client",
+			 dispatch_op_name(target->req->op));
+		error_and_continue(target, ERROR_CANCELLED, ECANCELED, message);
+	}
+	send_reply(tx, &reply);
+	wire_request_free(request);
+}
+
+static const struct address *
+request_address(const struct request *request)
+{
+	switch (request->op) {
+	case OP_BIND:
+	case OP_CONNECT:
+		return &request->addr.address;
+	case OP_SENDTO:
+		return &request->send.address;
+	default:
+		return NULL;
+	}
+}
+
+/* Start one request, in sequence. */
+static void
+start(struct daemon *daemon, struct session *session, struct tx *tx, struct request *request)
+{
+	const struct op_desc *desc = &op_table[request->op];
+
+	if (!session->said_hello && !(desc->flags & OPF_BEFORE_HELLO)) {
+		reply_with_error(tx, request->seq, request->op, ERROR_BAD_REQUEST, EPROTO,
+				 "%s before Hello: the first request of a session must be Hello",
+				 desc->name);
+		wire_request_free(request);
+		return;
+	}
+	if (request->op == OP_CANCEL) {
+		cancel(daemon, session, tx, request);
+		return;
+	}
+	if (!desc->run) {
+		struct reply reply = { .seq = request->seq, .op = request->op };
+		reply.error.kind = ERROR_UNSUPPORTED;
+		reply.error.errnum = ENOSYS;
+		reply.error.operation = desc->name;
+		snprintf(reply.error.message, sizeof(reply.error.message),
+			 "%s is not supported by this version of sockbrokerd", desc->name);
+		send_reply(tx, &reply);
+		wire_request_free(request);
+		return;
+	}
+
+	struct op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		reply_with_error(tx, request->seq, request->op, ERROR_OS, ENOMEM,
+				 "the daemon is out of memory");
+		wire_request_free(request);
+		return;
+	}
+	op->daemon = daemon;
+	op->session = session;
+	op->tx = tx;
+	op->req = request;
+	op->desc = desc;
+	list_init(&op->handle_link);
+	list_init(&op->session_link);
+	reactor_timer_init(&op->timer, op_timer_expired);
+
+	if (desc->flags & OPF_HANDLE) {
+		struct handle *handle = handle_find(&daemon->handles, session, request->handle);
+		if (!handle) {
+			complete_with_error(op, ERROR_BAD_HANDLE, EBADF,
+					    "handle %llu is not an open socket of this session",
+					    (unsigned long long)request->handle);
+			return;
+		}
+		op->handle = handle_ref(handle);
+		if (desc->flags & OPF_QUEUE_READ)
+			op->queue = &handle->parked_reads;
+		else if (desc->flags & OPF_QUEUE_WRITE)
+			op->queue = &handle->parked_writes;
+		if (op->queue && handle->timeout_ns > 0)
+			op->deadline_ns = reactor_now_ns() + (uint64_t)handle->timeout_ns;
+	}
+
+	const struct address *address = (desc->flags & OPF_ADDRESS) ? request_address(request)
+								      : NULL;
+	if (address && (request->op != OP_SENDTO || request->send.has_address)) {
+		int r = addr_to_sockaddr(address, &op->target);
+		if (r < 0) {
+			complete_with_error(op, ERROR_BAD_REQUEST, EINVAL,
+					    "the address does not fit its family's sockaddr");
+			return;
+		}
+		if (r == ADDR_NEEDS_RESOLVE) {
+			/* A queue that is busy does not matter: the op waits on it
+			 * for its turn either way. */
+			if (op->handle && op->handle->timeout_ns == 0 &&
+			    op->queue && !list_empty(op->queue)) {
+				complete(op, -EAGAIN, &(struct reply){ 0 });
+				return;
+			}
+			start_resolving(op, address);
+			return;
+		}
+	}
+
+	if (op->queue && !list_empty(op->queue)) {
+		/* Earlier operations on this queue go first. */
+		if (op->handle->timeout_ns == 0) {
+			complete(op, -EAGAIN, &(struct reply){ 0 });
+			return;
+		}
+		if (park(op, WAIT_QUEUED) < 0)
+			fail_over_parked_quota(op);
+		return;
+	}
+	attempt(op);
+}
+
+/* Run the requests that waited for the gap before them to close. */
+static void
+drain_early(struct daemon *daemon, struct session *session)
+{
+	struct early_request *early;
+	while ((early = idmap_remove(&session->early, session->next_seq))) {
+		session->next_seq++;
+		struct tx *tx = early->tx;
+		struct request *request = early->request;
+		free(early);
+		start(daemon, session, tx, request);
+	}
+	if (session->early.count == 0)
+		reactor_timer_cancel(daemon->reactor, &session->gap_timer);
+}
+
+static void
+gap_timer_expired(struct reactor_timer *timer)
+{
+	struct session *session =
+		(struct session *)(void *)((char *)timer - offsetof(struct session, gap_timer));
+	struct daemon *daemon = session->userdata;
+	uint64_t lowest = UINT64_MAX;
+
+	for (size_t i = 0; i < session->early.capacity; i++) {
+		uint64_t seq = session->early.slots[i].id;
+		if (seq && seq < lowest)
+			lowest = seq;
+	}
+	if (lowest == UINT64_MAX)
+		return;
+	char who[160];
+	session_describe(session, who, sizeof(who));
+	log_warn("%s: requests %llu..%llu never arrived; running the ones after them. "
+		 "A client must number its requests 1, 2, 3, ... in the order it sends them",
+		 who, (unsigned long long)session->next_seq, (unsigned long long)lowest - 1);
+	session->next_seq = lowest;
+	drain_early(daemon, session);
+}
+
+void
+dispatch_request(struct daemon *daemon, struct tx *tx, uint32_t pipe_id, struct request *request)
+{
+	struct session *session = session_find(&daemon->sessions, pipe_id);
+	if (!session) {
+		/* The connection is gone already; the reply goes nowhere, but the
+		 * context must still be given back through it. */
+		reply_with_error(tx, request->seq, request->op, ERROR_OS, ECONNRESET,
+				 "the session has ended");
+		wire_request_free(request);
+		return;
+	}
+
+	uint64_t seq = request->seq;
+	if (seq == 0 || seq < session->next_seq) {
+		start(daemon, session, tx, request);
+		return;
+	}
+	if (seq == session->next_seq) {
+		session->next_seq++;
+		start(daemon, session, tx, request);
+		drain_early(daemon, session);
+		return;
+	}
+
+	struct early_request *early = NULL;
+	if (session->early.count >= daemon->config->max_parked ||
+	    idmap_get(&session->early, seq) || !(early = malloc(sizeof(*early)))) {
+		reply_with_error(tx, seq, request->op, ERROR_BAD_REQUEST, EINVAL,
+				 "request %llu arrived while request %llu is still missing, and "
+				 "it cannot wait (duplicate sequence number or too many waiting)",
+				 (unsigned long long)seq, (unsigned long long)session->next_seq);
+		wire_request_free(request);
+		return;
+	}
+	early->tx = tx;
+	early->request = request;
+	if (idmap_put(&session->early, seq, early) < 0) {
+		free(early);
+		reply_with_error(tx, seq, request->op, ERROR_OS, ENOMEM,
+				 "the daemon is out of memory");
+		wire_request_free(request);
+		return;
+	}
+	if (!reactor_timer_armed(&session->gap_timer))
+		reactor_timer_arm(daemon->reactor, &session->gap_timer,
+				  reactor_now_ns() + GAP_TIMEOUT_NS);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+void
+dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
+		       const struct peer_identity *identity)
+{
+	struct session *session;
+	int r = session_new(&daemon->sessions, pipe_id, identity, &session);
+	if (r < 0) {
+		log_error("cannot create a session for a new connection (%s): %s; closing it",
+			  identity->peer, strerror(-r));
+		transport_disconnect(daemon->transport, pipe_id);
+		return;
+	}
+	session->userdata = daemon;
+	reactor_timer_init(&session->gap_timer, gap_timer_expired);
+	char who[160];
+	session_describe(session, who, sizeof(who));
+	log_info("%s: connected", who);
+}
+
+int
+dispatch_close_handle(struct daemon *daemon, struct handle *handle)
+{
+	struct list *queues[] = { &handle->parked_reads, &handle->parked_writes };
+	for (size_t i = 0; i < 2; i++) {
+		struct list *first;
+		while ((first = list_first(queues[i]))) {
+			struct op *op = list_entry(first, struct op, handle_link);
+			/* Detach from the queue first so completing it does not
+			 * start the next one on a socket about to close. */
+			list_remove(&op->handle_link);
+			op->queue = NULL;
+			complete_with_error(op, ERROR_OS, EBADF,
+					    "the socket was closed while %s was waiting",
+					    dispatch_op_name(op->req->op));
+		}
+	}
+	return handle_close(handle);
+}
+
+static void
+end_session(struct daemon *daemon, struct session *session, const char *why)
+{
+	char who[160];
+	session_describe(session, who, sizeof(who));
+
+	reactor_timer_cancel(daemon->reactor, &session->gap_timer);
+	for (size_t i = 0; i < session->early.capacity; i++) {
+		struct early_request *early = session->early.slots[i].value;
+		if (!session->early.slots[i].id)
+			continue;
+		reply_with_error(early->tx, early->request->seq, early->request->op, ERROR_OS,
+				 ECONNRESET, "the session has ended");
+		wire_request_free(early->request);
+		free(early);
+	}
+	idmap_fini(&session->early);
+
+	size_t n_ops = session->n_parked, n_handles = session->n_handles;
+	struct list *first;
+	while ((first = list_first(&session->parked))) {
+		struct op *op = list_entry(first, struct op, session_link);
+		if (list_linked(&op->handle_link))
+			list_remove(&op->handle_link);
+		op->queue = NULL;
+		complete_with_error(op, ERROR_OS, ECONNRESET, "the session has ended");
+	}
+	while ((first = list_first(&session->handles))) {
+		struct handle *handle = list_entry(first, struct handle, session_link);
+		dispatch_close_handle(daemon, handle);
+	}
+	log_info("%s: %s; closed %zu sockets and %zu waiting operations", who, why, n_handles,
+		 n_ops);
+	session_free(&daemon->sessions, session);
+}
+
+void
+dispatch_session_removed(struct daemon *daemon, uint32_t pipe_id)
+{
+	struct session *session = session_find(&daemon->sessions, pipe_id);
+	if (session)
+		end_session(daemon, session, "disconnected");
+}
+
+void
+dispatch_end_all_sessions(struct daemon *daemon)
+{
+	struct list *first;
+	while ((first = list_first(&daemon->sessions.all)))
+		end_session(daemon, list_entry(first, struct session, link), "daemon stopping");
+}

@@ -1,0 +1,156 @@
+/* sockbrokerd: arguments, configuration, run. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "paths.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sockbrokerd [OPTIONS]\n"
+		"\n"
+		"Own real sockets and run socket operations for clients without a network of\n"
+		"their own, over NNG request/reply (see the project's README).\n"
+		"\n"
+		"Options:\n"
+		"  -l, --listen URL      listen on URL (repeatable): ipc://PATH, abstract://NAME,\n"
+		"                        tcp://HOST:PORT (loopback only), tls+tcp://HOST:PORT\n"
+		"  -c, --config FILE     read the JSON configuration FILE\n"
+		"                        (schema/config.schema.json describes it)\n"
+		"      --check-config    validate the configuration, print it, and exit\n"
+		"      --log-level LEVEL error, warn, info (default) or debug\n"
+		"  -V, --version         print the version and exit\n"
+		"  -h, --help            print this help and exit\n"
+		"\n"
+		"With no --listen and no \"listen\" in the configuration, the daemon listens on\n"
+		"ipc:///run/sockbroker/sockbroker.sock as root, else on\n"
+		"ipc://$XDG_RUNTIME_DIR/sockbroker/sockbroker.sock, else in /tmp/sockbroker-UID/.\n"
+		"Clients find it through $SOCKBROKER_URL or the same default.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct config config;
+	char err[1024];
+	const char *config_path = NULL, *log_level = NULL;
+	bool check_only = false;
+	int opt, status = EXIT_FAILURE;
+
+	config_init(&config);
+	/* Listen URLs from the command line replace the file's: they are
+	 * collected apart and applied after the file is read. */
+	char **listen = calloc((size_t)argc, sizeof(*listen));
+	size_t n_listen = 0;
+	if (!listen) {
+		fprintf(stderr, "sockbrokerd: out of memory\n");
+		return EXIT_FAILURE;
+	}
+
+	while ((opt = getopt_long(argc, argv, "l:c:Vh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			listen[n_listen++] = optarg;
+			break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'L':
+			log_level = optarg;
+			break;
+		case 'V':
+			printf("sockbrokerd %s\n", SOCKBROKER_VERSION);
+			status = EXIT_SUCCESS;
+			goto out;
+		case 'h':
+			usage(stdout);
+			status = EXIT_SUCCESS;
+			goto out;
+		default:
+			usage(stderr);
+			status = 2;
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sockbrokerd: unexpected argument '%s' (see --help)\n", argv[optind]);
+		status = 2;
+		goto out;
+	}
+
+	if (config_path && config_load_file(&config, config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockbrokerd: %s\n", err);
+		goto out;
+	}
+	if (n_listen) {
+		for (size_t i = 0; i < config.n_listen_urls; i++)
+			free(config.listen_urls[i]);
+		config.n_listen_urls = 0;
+		for (size_t i = 0; i < n_listen; i++) {
+			if (config_add_listen(&config, listen[i], err, sizeof(err)) < 0) {
+				fprintf(stderr, "sockbrokerd: --listen: %s\n", err);
+				goto out;
+			}
+		}
+	}
+	if (config.n_listen_urls == 0) {
+		char url[4200];
+		paths_default_listen_url(url, sizeof(url));
+		if (config_add_listen(&config, url, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sockbrokerd: default listen URL: %s\n", err);
+			goto out;
+		}
+	}
+	if (log_level && log_level_from_name(log_level, &config.log_level) < 0) {
+		fprintf(stderr, "sockbrokerd: --log-level: unknown level '%s' (error, warn, info, "
+				"debug)\n",
+			log_level);
+		status = 2;
+		goto out;
+	}
+	if (config_validate(&config, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockbrokerd: %s\n", err);
+		goto out;
+	}
+	if (check_only) {
+		config_print(&config, stdout);
+		status = EXIT_SUCCESS;
+		goto out;
+	}
+	log_set_level(config.log_level);
+
+	struct daemon *daemon;
+	if (daemon_new(&daemon, &config, err, sizeof(err)) < 0) {
+		log_error("cannot start: %s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < config.n_listen_urls; i++)
+		fprintf(stderr, "sockbrokerd: listening on %s\n", config.listen_urls[i]);
+	if (daemon_run(daemon) == 0)
+		status = EXIT_SUCCESS;
+	daemon_free(daemon);
+
+out:
+	free(listen);
+	config_fini(&config);
+	return status;
+}

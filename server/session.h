@@ -1,0 +1,73 @@
+/*
+ * Sessions: one per client connection (NNG pipe), created when the pipe is
+ * added and ended when it goes away. A session carries the peer's identity,
+ * its limits, the handles it owns and its parked operations, and the
+ * sequencing state that starts its requests in the order the client issued
+ * them (Request.seq), whichever NNG thread delivered them.
+ *
+ * Invariants: every handle of `handles` belongs to this session; every op of
+ * `parked` waits on this session's behalf; at session_free() both lists are
+ * empty (the dispatcher completes and closes them first). Reactor thread.
+ */
+#ifndef SOCKBROKER_SESSION_H
+#define SOCKBROKER_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "idmap.h"
+#include "list.h"
+#include "reactor.h"
+#include "transport.h"
+
+#define SESSION_SECRET_LEN 16
+
+struct session {
+	uint64_t id;
+	uint32_t pipe_id;
+	struct peer_identity identity;
+	bool said_hello;
+	char client_name[64];
+	uint8_t resume_secret[SESSION_SECRET_LEN];
+
+	struct list handles; /* handle::session_link */
+	size_t n_handles;
+	struct list parked;  /* op::session_link */
+	size_t n_parked;
+	struct idmap parked_by_seq; /* seq -> op, for Cancel */
+
+	/* Sequencing: requests with seq > next_seq wait in `early` until the
+	 * gap closes (or the gap timer gives up on it). */
+	uint64_t next_seq;
+	struct idmap early; /* seq -> struct pending_request */
+	struct reactor_timer gap_timer;
+
+	struct list link; /* session_table::all */
+	void *userdata;   /* the dispatcher's */
+};
+
+struct session_table {
+	struct idmap by_pipe;
+	struct list all; /* session::link */
+	uint64_t last_id;
+};
+
+void session_table_init(struct session_table *table);
+void session_table_fini(struct session_table *table);
+
+/* Create the session of pipe `pipe_id`. Returns 0 or -errno. */
+int session_new(struct session_table *table, uint32_t pipe_id,
+		const struct peer_identity *identity, struct session **out);
+
+/* The session of a pipe, or NULL. */
+struct session *session_find(struct session_table *table, uint32_t pipe_id);
+
+/* Take the session out of the table and free it. Its handles and parked
+ * operations must be gone (asserted); its early requests must have been
+ * drained by the caller. */
+void session_free(struct session_table *table, struct session *session);
+
+/* "session 7 (uid 1000 pid 4242, ipc)": for log lines. */
+void session_describe(const struct session *session, char *buf, size_t len);
+
+#endif

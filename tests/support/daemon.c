@@ -1,0 +1,195 @@
+#include "daemon.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 20000
+#define STOP_TIMEOUT_MS 20000
+
+int64_t
+test_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+void
+test_daemon_start(struct test_daemon *daemon, const char *config_json)
+{
+	const char *binary = getenv("SOCKBROKERD");
+	ck_assert_msg(binary, "SOCKBROKERD must name the sockbrokerd binary under test");
+
+	snprintf(daemon->dir, sizeof(daemon->dir), "/tmp/sockbroker-test-XXXXXX");
+	ck_assert_msg(mkdtemp(daemon->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(daemon->url, sizeof(daemon->url), "ipc://%s/sockbroker.sock", daemon->dir);
+	snprintf(daemon->log, sizeof(daemon->log), "%s/daemon.log", daemon->dir);
+
+	char config_path[320] = "";
+	if (config_json) {
+		snprintf(config_path, sizeof(config_path), "%s/config.json", daemon->dir);
+		FILE *f = fopen(config_path, "w");
+		ck_assert(f);
+		fputs(config_json, f);
+		fclose(f);
+	}
+
+	char socket_path[320];
+	snprintf(socket_path, sizeof(socket_path), "%s/sockbroker.sock", daemon->dir);
+
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open(daemon->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		/* Only the standard streams go to the daemon: its fd count is
+		 * part of what the tests check. */
+		for (int i = 3; i < 1024; i++)
+			close(i);
+		const char *argv[32];
+		int argc = 0;
+		char *wrapper = getenv("SOCKBROKERD_WRAPPER");
+		if (wrapper && *wrapper) {
+			wrapper = strdup(wrapper);
+			for (char *tok = strtok(wrapper, " "); tok && argc < 20;
+			     tok = strtok(NULL, " "))
+				argv[argc++] = tok;
+		}
+		argv[argc++] = binary;
+		argv[argc++] = "--listen";
+		argv[argc++] = daemon->url;
+		if (config_path[0]) {
+			argv[argc++] = "--config";
+			argv[argc++] = config_path;
+		}
+		argv[argc] = NULL;
+		execvp(argv[0], (char **)argv);
+		_exit(127);
+	}
+	daemon->pid = pid;
+
+	/* Ready when the socket file exists (listening comes with it). */
+	int64_t deadline = test_now_ms() + START_TIMEOUT_MS;
+	struct stat st;
+	while (stat(socket_path, &st) < 0) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			test_daemon_dump_log(daemon);
+			ck_abort_msg("sockbrokerd exited during start-up (status %d)", status);
+		}
+		if (test_now_ms() > deadline) {
+			test_daemon_dump_log(daemon);
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			ck_abort_msg("sockbrokerd did not listen within %d ms", START_TIMEOUT_MS);
+		}
+		sleep_ms(10);
+	}
+}
+
+static void
+remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *entry;
+	char path[600];
+	while ((entry = readdir(d))) {
+		if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+int
+test_daemon_stop(struct test_daemon *daemon)
+{
+	int status = 0, result = -1;
+	if (daemon->pid <= 0)
+		return -1;
+	kill(daemon->pid, SIGTERM);
+	int64_t deadline = test_now_ms() + STOP_TIMEOUT_MS;
+	for (;;) {
+		pid_t r = waitpid(daemon->pid, &status, WNOHANG);
+		if (r == daemon->pid) {
+			result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			break;
+		}
+		if (test_now_ms() > deadline) {
+			kill(daemon->pid, SIGKILL);
+			waitpid(daemon->pid, NULL, 0);
+			break;
+		}
+		sleep_ms(10);
+	}
+	if (result != 0)
+		test_daemon_dump_log(daemon);
+	daemon->pid = 0;
+	remove_dir(daemon->dir);
+	return result;
+}
+
+int
+test_daemon_fd_count(const struct test_daemon *daemon)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)daemon->pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int count = 0;
+	struct dirent *entry;
+	while ((entry = readdir(d)))
+		if (entry->d_name[0] != '.')
+			count++;
+	closedir(d);
+	return count;
+}
+
+int
+test_daemon_wait_fd_count(const struct test_daemon *daemon, int expected, int ms)
+{
+	int64_t deadline = test_now_ms() + ms;
+	int count;
+	while ((count = test_daemon_fd_count(daemon)) != expected && test_now_ms() < deadline)
+		sleep_ms(10);
+	return count;
+}
+
+void
+test_daemon_dump_log(const struct test_daemon *daemon)
+{
+	FILE *f = fopen(daemon->log, "r");
+	if (!f)
+		return;
+	char line[2048];
+	fprintf(stderr, "---- sockbrokerd log ----\n");
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fprintf(stderr, "---- end of log ----\n");
+	fclose(f);
+}

@@ -1,0 +1,50 @@
+/*
+ * Test fixtures that need real things: the real sockbrokerd started on an
+ * ipc:// path in a fresh temporary directory, a raw wire client for requests
+ * the C library would never send, and small real servers on loopback.
+ *
+ * Every process started here is stopped by its pid; every wait is bounded.
+ * The daemon binary comes from $SOCKBROKERD (set by the test setup); when
+ * $SOCKBROKERD_WRAPPER is set (e.g. "valgrind --error-exitcode=99
+ * --leak-check=full"), the daemon runs under it, and a daemon that does not
+ * exit 0 on SIGTERM fails the test that stops it.
+ */
+#ifndef SOCKBROKER_TEST_DAEMON_H
+#define SOCKBROKER_TEST_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct test_daemon {
+	pid_t pid;
+	char dir[256];  /* private temporary directory */
+	char url[320];  /* ipc://DIR/sockbroker.sock */
+	char log[320];  /* the daemon's stderr */
+};
+
+/* Start the daemon with `config_json` (NULL: none) written to a file in the
+ * temporary directory, and wait until it listens. Aborts the test on
+ * failure. */
+void test_daemon_start(struct test_daemon *daemon, const char *config_json);
+
+/* SIGTERM, wait (bounded), and return the exit status (0 = clean); a
+ * daemon that does not stop in time is killed and -1 returned. Removes the
+ * temporary directory. */
+int test_daemon_stop(struct test_daemon *daemon);
+
+/* Open file descriptors of the daemon process (from /proc). */
+int test_daemon_fd_count(const struct test_daemon *daemon);
+
+/* Wait up to `ms` for the daemon's fd count to be `expected`; returns the
+ * last count seen. */
+int test_daemon_wait_fd_count(const struct test_daemon *daemon, int expected, int ms);
+
+/* Print the daemon's log to stderr (for failures). */
+void test_daemon_dump_log(const struct test_daemon *daemon);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t test_now_ms(void);
+
+#endif

@@ -1,0 +1,575 @@
+/*
+ * libsockbroker's pure parts: the sb_addr helpers and sb_addr_format(),
+ * the conversion of addresses to the wire and back, the errno name table,
+ * error kinds and the default URL. No daemon is involved.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static struct sb_addr
+roundtrip(const struct sb_addr *addr)
+{
+	struct Sockbroker__V1__Address *wire;
+	struct sb_addr back;
+
+	ck_assert_int_eq(sb__addr_to_wire(addr, &wire), 0);
+	sb__addr_from_wire(&back, wire);
+	sb__addr_wire_free(wire);
+	return back;
+}
+
+static const char *
+format(const struct sb_addr *addr)
+{
+	static char buf[512];
+
+	sb_addr_format(addr, buf, sizeof(buf));
+	return buf;
+}
+
+START_TEST(addr_inet_fills_family_host_and_port)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", 8080), 0);
+	ck_assert_int_eq(addr.family, AF_INET);
+	ck_assert_str_eq(addr.host, "127.0.0.1");
+	ck_assert_uint_eq(addr.port, 8080);
+}
+END_TEST
+
+START_TEST(addr_inet_accepts_port_65535)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_inet(&addr, "", 65535), 0);
+	ck_assert_uint_eq(addr.port, 65535);
+}
+END_TEST
+
+START_TEST(addr_inet_rejects_port_above_65535)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", 65536), -EINVAL);
+}
+END_TEST
+
+START_TEST(addr_inet_rejects_host_of_256_bytes)
+{
+	struct sb_addr addr;
+	char host[257];
+
+	memset(host, 'a', 256);
+	host[256] = '\0';
+	ck_assert_int_eq(sb_addr_inet(&addr, host, 80), -EINVAL);
+	host[255] = '\0';
+	ck_assert_int_eq(sb_addr_inet(&addr, host, 80), 0);
+}
+END_TEST
+
+START_TEST(addr_inet_rejects_null_host)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_inet(&addr, NULL, 80), -EINVAL);
+}
+END_TEST
+
+START_TEST(addr_inet6_keeps_flowinfo_and_scope_id)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_inet6(&addr, "fe80::1", 443, 0xfffff, 3), 0);
+	ck_assert_int_eq(addr.family, AF_INET6);
+	ck_assert_str_eq(addr.host, "fe80::1");
+	ck_assert_uint_eq(addr.port, 443);
+	ck_assert_uint_eq(addr.flowinfo, 0xfffff);
+	ck_assert_uint_eq(addr.scope_id, 3);
+}
+END_TEST
+
+START_TEST(addr_inet6_rejects_flowinfo_above_20_bits)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_inet6(&addr, "::1", 443, 0x100000, 0), -EINVAL);
+}
+END_TEST
+
+START_TEST(addr_inet6_rejects_port_above_65535)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_inet6(&addr, "::1", 70000, 0, 0), -EINVAL);
+}
+END_TEST
+
+START_TEST(addr_unix_takes_a_path_that_fills_sun_path)
+{
+	struct sb_addr addr;
+	char path[109];
+
+	memset(path, 'p', 108);
+	path[108] = '\0';
+	ck_assert_int_eq(sb_addr_unix(&addr, path), 0);
+	ck_assert_int_eq(addr.family, AF_UNIX);
+	ck_assert(!addr.abstract);
+	ck_assert_uint_eq(addr.path_len, 108);
+	ck_assert_int_eq(memcmp(addr.path, path, 108), 0);
+}
+END_TEST
+
+START_TEST(addr_unix_rejects_path_longer_than_sun_path)
+{
+	struct sb_addr addr;
+	char path[110];
+
+	memset(path, 'p', 109);
+	path[109] = '\0';
+	ck_assert_int_eq(sb_addr_unix(&addr, path), -EINVAL);
+}
+END_TEST
+
+START_TEST(addr_unix_with_empty_path_is_unnamed)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_unix(&addr, ""), 0);
+	ck_assert_uint_eq(addr.path_len, 0);
+	ck_assert(!addr.abstract);
+}
+END_TEST
+
+START_TEST(addr_abstract_keeps_nul_bytes_inside_the_name)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_abstract(&addr, "a\0b", 3), 0);
+	ck_assert(addr.abstract);
+	ck_assert_uint_eq(addr.path_len, 3);
+	ck_assert_int_eq(memcmp(addr.path, "a\0b", 3), 0);
+}
+END_TEST
+
+START_TEST(addr_abstract_rejects_name_longer_than_107_bytes)
+{
+	struct sb_addr addr;
+	char name[108];
+
+	memset(name, 'n', sizeof(name));
+	ck_assert_int_eq(sb_addr_abstract(&addr, name, 108), -EINVAL);
+	ck_assert_int_eq(sb_addr_abstract(&addr, name, 107), 0);
+}
+END_TEST
+
+START_TEST(addr_abstract_rejects_null_name_with_a_length)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_abstract(&addr, NULL, 1), -EINVAL);
+	ck_assert_int_eq(sb_addr_abstract(&addr, NULL, 0), 0);
+}
+END_TEST
+
+START_TEST(format_inet_is_host_colon_port)
+{
+	struct sb_addr addr;
+
+	sb_addr_inet(&addr, "127.0.0.1", 80);
+	ck_assert_str_eq(format(&addr), "127.0.0.1:80");
+}
+END_TEST
+
+START_TEST(format_inet6_puts_the_host_in_brackets)
+{
+	struct sb_addr addr;
+
+	sb_addr_inet6(&addr, "::1", 80, 0, 0);
+	ck_assert_str_eq(format(&addr), "[::1]:80");
+}
+END_TEST
+
+START_TEST(format_unix_path_is_the_path)
+{
+	struct sb_addr addr;
+
+	sb_addr_unix(&addr, "/run/app.sock");
+	ck_assert_str_eq(format(&addr), "/run/app.sock");
+}
+END_TEST
+
+START_TEST(format_abstract_name_starts_with_at)
+{
+	struct sb_addr addr;
+
+	sb_addr_abstract(&addr, "name", 4);
+	ck_assert_str_eq(format(&addr), "@name");
+}
+END_TEST
+
+START_TEST(format_unnamed_unix_says_unnamed)
+{
+	struct sb_addr addr;
+
+	sb_addr_unix(&addr, "");
+	ck_assert_str_eq(format(&addr), "(unnamed)");
+}
+END_TEST
+
+START_TEST(format_escapes_unprintable_bytes)
+{
+	struct sb_addr addr;
+
+	sb_addr_abstract(&addr, "a\0\n\\", 4);
+	ck_assert_str_eq(format(&addr), "@a\\x00\\x0a\\x5c");
+}
+END_TEST
+
+START_TEST(format_other_family_shows_its_raw_bytes)
+{
+	struct sb_addr addr = { .family = AF_NETLINK, .raw_len = 3, .raw = { 0x00, 0xab, 0x10 } };
+
+	ck_assert_str_eq(format(&addr), "(family 16) 00ab10");
+}
+END_TEST
+
+START_TEST(format_truncates_to_the_buffer_length)
+{
+	struct sb_addr addr;
+	char buf[8];
+
+	sb_addr_inet(&addr, "127.0.0.1", 80);
+	memset(buf, 'x', sizeof(buf));
+	sb_addr_format(&addr, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "127.0.0");
+}
+END_TEST
+
+START_TEST(format_with_zero_length_writes_nothing)
+{
+	struct sb_addr addr;
+	char buf[1] = { 'x' };
+
+	sb_addr_inet(&addr, "127.0.0.1", 80);
+	sb_addr_format(&addr, buf, 0);
+	ck_assert_int_eq(buf[0], 'x');
+}
+END_TEST
+
+START_TEST(wire_roundtrip_keeps_an_inet_address)
+{
+	struct sb_addr addr, back;
+
+	sb_addr_inet(&addr, "example.org", 443);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_INET);
+	ck_assert_str_eq(back.host, "example.org");
+	ck_assert_uint_eq(back.port, 443);
+}
+END_TEST
+
+START_TEST(wire_roundtrip_keeps_an_inet6_address)
+{
+	struct sb_addr addr, back;
+
+	sb_addr_inet6(&addr, "fe80::1", 53, 7, 2);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_INET6);
+	ck_assert_str_eq(back.host, "fe80::1");
+	ck_assert_uint_eq(back.port, 53);
+	ck_assert_uint_eq(back.flowinfo, 7);
+	ck_assert_uint_eq(back.scope_id, 2);
+}
+END_TEST
+
+START_TEST(wire_roundtrip_keeps_unix_path_abstract_and_unnamed)
+{
+	struct sb_addr addr, back;
+
+	sb_addr_unix(&addr, "/tmp/s");
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_UNIX);
+	ck_assert(!back.abstract);
+	ck_assert_uint_eq(back.path_len, 6);
+	ck_assert_int_eq(memcmp(back.path, "/tmp/s", 6), 0);
+
+	sb_addr_abstract(&addr, "x\0y", 3);
+	back = roundtrip(&addr);
+	ck_assert(back.abstract);
+	ck_assert_uint_eq(back.path_len, 3);
+	ck_assert_int_eq(memcmp(back.path, "x\0y", 3), 0);
+
+	sb_addr_unix(&addr, "");
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_UNIX);
+	ck_assert(!back.abstract);
+	ck_assert_uint_eq(back.path_len, 0);
+}
+END_TEST
+
+START_TEST(wire_roundtrip_keeps_other_families_as_raw_bytes)
+{
+	struct sb_addr addr = { .family = 40, .raw_len = 4, .raw = { 1, 2, 3, 4 } };
+	struct sb_addr back = roundtrip(&addr);
+
+	ck_assert_int_eq(back.family, 40);
+	ck_assert_uint_eq(back.raw_len, 4);
+	ck_assert_int_eq(memcmp(back.raw, addr.raw, 4), 0);
+}
+END_TEST
+
+START_TEST(wire_rejects_a_host_without_its_nul)
+{
+	struct Sockbroker__V1__Address *wire = NULL;
+	struct sb_addr addr;
+
+	sb_addr_inet(&addr, "", 80);
+	memset(addr.host, 'h', sizeof(addr.host));
+	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
+	ck_assert_ptr_null(wire);
+}
+END_TEST
+
+START_TEST(wire_rejects_lengths_beyond_the_arrays)
+{
+	struct Sockbroker__V1__Address *wire = NULL;
+	struct sb_addr addr;
+
+	sb_addr_unix(&addr, "/tmp/s");
+	addr.path_len = sizeof(addr.path) + 1;
+	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
+	sb_addr_abstract(&addr, "n", 1);
+	addr.path_len = sizeof(addr.path);
+	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
+	addr.family = 40;
+	addr.raw_len = sizeof(addr.raw) + 1;
+	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
+	ck_assert_ptr_null(wire);
+}
+END_TEST
+
+START_TEST(wire_null_address_reads_as_unspecified)
+{
+	struct sb_addr addr;
+
+	sb_addr_inet(&addr, "127.0.0.1", 1);
+	sb__addr_from_wire(&addr, NULL);
+	ck_assert_int_eq(addr.family, AF_UNSPEC);
+	ck_assert_str_eq(addr.host, "");
+}
+END_TEST
+
+START_TEST(errno_names_map_to_this_hosts_numbers)
+{
+	ck_assert_int_eq(sb__errno_from_name("EPERM"), EPERM);
+	ck_assert_int_eq(sb__errno_from_name("E2BIG"), E2BIG);
+	ck_assert_int_eq(sb__errno_from_name("ECONNREFUSED"), ECONNREFUSED);
+	ck_assert_int_eq(sb__errno_from_name("EXDEV"), EXDEV);
+	ck_assert_int_eq(sb__errno_from_name("EHWPOISON"), EHWPOISON);
+}
+END_TEST
+
+START_TEST(errno_aliases_map_to_the_same_numbers)
+{
+	ck_assert_int_eq(sb__errno_from_name("EWOULDBLOCK"), EAGAIN);
+	ck_assert_int_eq(sb__errno_from_name("EDEADLOCK"), EDEADLK);
+	ck_assert_int_eq(sb__errno_from_name("ENOTSUP"), EOPNOTSUPP);
+}
+END_TEST
+
+START_TEST(errno_numbers_give_their_canonical_names)
+{
+	ck_assert_str_eq(sb__errno_name(EAGAIN), "EAGAIN");
+	ck_assert_str_eq(sb__errno_name(EDEADLK), "EDEADLK");
+	ck_assert_str_eq(sb__errno_name(EOPNOTSUPP), "EOPNOTSUPP");
+	ck_assert_str_eq(sb__errno_name(ETIMEDOUT), "ETIMEDOUT");
+}
+END_TEST
+
+START_TEST(errno_unknown_names_and_numbers_give_nothing)
+{
+	ck_assert_int_eq(sb__errno_from_name(NULL), 0);
+	ck_assert_int_eq(sb__errno_from_name(""), 0);
+	ck_assert_int_eq(sb__errno_from_name("EBOGUS"), 0);
+	ck_assert_int_eq(sb__errno_from_name("econnrefused"), 0);
+	ck_assert_ptr_null(sb__errno_name(0));
+	ck_assert_ptr_null(sb__errno_name(-1));
+	ck_assert_ptr_null(sb__errno_name(100000));
+}
+END_TEST
+
+START_TEST(errno_table_names_every_linux_number_up_to_ehwpoison)
+{
+	unsigned named = 0;
+
+	for (int errnum = 1; errnum <= EHWPOISON; errnum++) {
+		const char *name = sb__errno_name(errnum);
+
+		if (name == NULL)
+			continue;
+		named++;
+		ck_assert_msg(sb__errno_from_name(name) == errnum, "%s is not %d", name, errnum);
+	}
+	/* Linux leaves two numbers below EHWPOISON unused (41 and 58). */
+	ck_assert_uint_eq(named, EHWPOISON - 2);
+}
+END_TEST
+
+START_TEST(error_kinds_have_their_wire_names)
+{
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_OS), "os");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_TIMEOUT), "timeout");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_GAI), "gai");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_HERROR), "herror");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_DENIED), "denied");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_BAD_REQUEST), "bad_request");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_BAD_HANDLE), "bad_handle");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_UNSUPPORTED), "unsupported");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_QUOTA), "quota");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_CANCELLED), "cancelled");
+	ck_assert_str_eq(sb_error_kind_name(SB_ERR_TRANSPORT), "transport");
+}
+END_TEST
+
+START_TEST(error_set_names_the_errno_and_returns_it_negated)
+{
+	struct sb_error err;
+
+	ck_assert_int_eq(sb__error_set(&err, SB_ERR_TRANSPORT, ECONNRESET, "lost %d", 1),
+			 -ECONNRESET);
+	ck_assert_int_eq(err.kind, SB_ERR_TRANSPORT);
+	ck_assert_int_eq(err.errno_number, ECONNRESET);
+	ck_assert_str_eq(err.errno_name, "ECONNRESET");
+	ck_assert_str_eq(err.message, "lost 1");
+	ck_assert_int_eq(sb__error_set(NULL, SB_ERR_OS, EIO, "ignored"), -EIO);
+}
+END_TEST
+
+START_TEST(default_url_is_the_environment_variable_when_set)
+{
+	char buf[256];
+
+	setenv(SB_URL_ENV, "tcp://127.0.0.1:7000", 1);
+	ck_assert_str_eq(sb_default_url(buf, sizeof(buf)), "tcp://127.0.0.1:7000");
+}
+END_TEST
+
+START_TEST(default_url_ignores_an_empty_environment_variable)
+{
+	char buf[256], expected[256];
+
+	setenv(SB_URL_ENV, "", 1);
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	if (geteuid() == 0)
+		strcpy(expected, "ipc:///run/sockbroker/sockbroker.sock");
+	else
+		strcpy(expected, "ipc:///run/user/1000/sockbroker/sockbroker.sock");
+	ck_assert_str_eq(sb_default_url(buf, sizeof(buf)), expected);
+}
+END_TEST
+
+START_TEST(default_url_without_runtime_dir_is_per_uid_in_tmp)
+{
+	char buf[256], expected[256];
+
+	if (geteuid() == 0)
+		return;
+	unsetenv(SB_URL_ENV);
+	unsetenv("XDG_RUNTIME_DIR");
+	snprintf(expected, sizeof(expected), "ipc:///tmp/sockbroker-%u/sockbroker.sock",
+		 (unsigned)getuid());
+	ck_assert_str_eq(sb_default_url(buf, sizeof(buf)), expected);
+}
+END_TEST
+
+START_TEST(default_url_truncates_to_the_buffer)
+{
+	char buf[6];
+
+	setenv(SB_URL_ENV, "ipc:///long/path", 1);
+	ck_assert_str_eq(sb_default_url(buf, sizeof(buf)), "ipc:/");
+}
+END_TEST
+
+static Suite *
+client_addr_suite(void)
+{
+	Suite *suite = suite_create("client-addr");
+	TCase *addr = tcase_create("addr");
+	TCase *format_case = tcase_create("format");
+	TCase *wire = tcase_create("wire");
+	TCase *errors = tcase_create("errors");
+	TCase *url = tcase_create("url");
+
+	tcase_add_test(addr, addr_inet_fills_family_host_and_port);
+	tcase_add_test(addr, addr_inet_accepts_port_65535);
+	tcase_add_test(addr, addr_inet_rejects_port_above_65535);
+	tcase_add_test(addr, addr_inet_rejects_host_of_256_bytes);
+	tcase_add_test(addr, addr_inet_rejects_null_host);
+	tcase_add_test(addr, addr_inet6_keeps_flowinfo_and_scope_id);
+	tcase_add_test(addr, addr_inet6_rejects_flowinfo_above_20_bits);
+	tcase_add_test(addr, addr_inet6_rejects_port_above_65535);
+	tcase_add_test(addr, addr_unix_takes_a_path_that_fills_sun_path);
+	tcase_add_test(addr, addr_unix_rejects_path_longer_than_sun_path);
+	tcase_add_test(addr, addr_unix_with_empty_path_is_unnamed);
+	tcase_add_test(addr, addr_abstract_keeps_nul_bytes_inside_the_name);
+	tcase_add_test(addr, addr_abstract_rejects_name_longer_than_107_bytes);
+	tcase_add_test(addr, addr_abstract_rejects_null_name_with_a_length);
+	suite_add_tcase(suite, addr);
+
+	tcase_add_test(format_case, format_inet_is_host_colon_port);
+	tcase_add_test(format_case, format_inet6_puts_the_host_in_brackets);
+	tcase_add_test(format_case, format_unix_path_is_the_path);
+	tcase_add_test(format_case, format_abstract_name_starts_with_at);
+	tcase_add_test(format_case, format_unnamed_unix_says_unnamed);
+	tcase_add_test(format_case, format_escapes_unprintable_bytes);
+	tcase_add_test(format_case, format_other_family_shows_its_raw_bytes);
+	tcase_add_test(format_case, format_truncates_to_the_buffer_length);
+	tcase_add_test(format_case, format_with_zero_length_writes_nothing);
+	suite_add_tcase(suite, format_case);
+
+	tcase_add_test(wire, wire_roundtrip_keeps_an_inet_address);
+	tcase_add_test(wire, wire_roundtrip_keeps_an_inet6_address);
+	tcase_add_test(wire, wire_roundtrip_keeps_unix_path_abstract_and_unnamed);
+	tcase_add_test(wire, wire_roundtrip_keeps_other_families_as_raw_bytes);
+	tcase_add_test(wire, wire_rejects_a_host_without_its_nul);
+	tcase_add_test(wire, wire_rejects_lengths_beyond_the_arrays);
+	tcase_add_test(wire, wire_null_address_reads_as_unspecified);
+	suite_add_tcase(suite, wire);
+
+	tcase_add_test(errors, errno_names_map_to_this_hosts_numbers);
+	tcase_add_test(errors, errno_aliases_map_to_the_same_numbers);
+	tcase_add_test(errors, errno_numbers_give_their_canonical_names);
+	tcase_add_test(errors, errno_unknown_names_and_numbers_give_nothing);
+	tcase_add_test(errors, errno_table_names_every_linux_number_up_to_ehwpoison);
+	tcase_add_test(errors, error_kinds_have_their_wire_names);
+	tcase_add_test(errors, error_set_names_the_errno_and_returns_it_negated);
+	suite_add_tcase(suite, errors);
+
+	tcase_add_test(url, default_url_is_the_environment_variable_when_set);
+	tcase_add_test(url, default_url_ignores_an_empty_environment_variable);
+	tcase_add_test(url, default_url_without_runtime_dir_is_per_uid_in_tmp);
+	tcase_add_test(url, default_url_truncates_to_the_buffer);
+	suite_add_tcase(suite, url);
+	return suite;
+}
+
+int
+main(void)
+{
+	SRunner *runner = srunner_create(client_addr_suite());
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
