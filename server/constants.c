@@ -7,6 +7,7 @@
 #include <netinet/udp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h> /* struct timespec, which <linux/errqueue.h> uses without declaring it */
 
 /*
  * The kernel's headers come after the C library's: <netinet/in.h> has to be seen first so that

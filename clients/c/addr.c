@@ -133,7 +133,7 @@ append_bytes(char *buf, size_t len, size_t *pos, const char *bytes, size_t count
 void
 sb_addr_format(const struct sb_addr *addr, char *buf, size_t len)
 {
-	size_t pos = 0;
+	size_t pos = 0, path_len;
 
 	if (buf == NULL || len == 0)
 		return;
@@ -146,20 +146,18 @@ sb_addr_format(const struct sb_addr *addr, char *buf, size_t len)
 		append(buf, len, &pos, "%.*s:%u", (int)sizeof(addr->host), addr->host, addr->port);
 		break;
 	case AF_INET6:
-		append(buf, len, &pos, "[%.*s]:%u", (int)sizeof(addr->host), addr->host, addr->port);
+		append(buf, len, &pos, "[%.*s]:%u", (int)sizeof(addr->host), addr->host,
+		       addr->port);
 		break;
 	case AF_UNIX:
+		path_len = addr->path_len < sizeof(addr->path) ? addr->path_len : sizeof(addr->path);
 		if (addr->abstract) {
 			append(buf, len, &pos, "@");
-			append_bytes(buf, len, &pos, addr->path,
-				     addr->path_len < ABSTRACT_NAME_MAX ? addr->path_len
-									: ABSTRACT_NAME_MAX);
-		} else if (addr->path_len == 0) {
+			append_bytes(buf, len, &pos, addr->path, path_len);
+		} else if (path_len == 0) {
 			append(buf, len, &pos, "(unnamed)");
 		} else {
-			append_bytes(buf, len, &pos, addr->path,
-				     addr->path_len < sizeof(addr->path) ? addr->path_len
-									 : sizeof(addr->path));
+			append_bytes(buf, len, &pos, addr->path, path_len);
 		}
 		break;
 	default:

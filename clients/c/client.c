@@ -466,8 +466,6 @@ pipe_removed(nng_pipe pipe, nng_pipe_ev event, void *arg)
 static int
 context_take(struct sb_client *client, nng_ctx *ctx)
 {
-	int rv;
-
 	pthread_mutex_lock(&client->lock);
 	if (client->n_idle_contexts > 0) {
 		*ctx = client->idle_contexts[--client->n_idle_contexts];
@@ -475,8 +473,7 @@ context_take(struct sb_client *client, nng_ctx *ctx)
 		return 0;
 	}
 	pthread_mutex_unlock(&client->lock);
-	rv = nng_ctx_open(ctx, client->socket);
-	return rv;
+	return nng_ctx_open(ctx, client->socket);
 }
 
 /* Called with client->lock held. */
@@ -667,6 +664,16 @@ err_transport:
 	return r;
 }
 
+/* Called without client->lock: the call is over, sb_client_free() may go on. */
+static void
+call_end(struct sb_client *client)
+{
+	pthread_mutex_lock(&client->lock);
+	if (--client->active_calls == 0)
+		pthread_cond_broadcast(&client->calls_done);
+	pthread_mutex_unlock(&client->lock);
+}
+
 int
 sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **requests,
 	      size_t count, sb_handle handle, int expected_result,
@@ -683,21 +690,33 @@ sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **request
 	}
 	if (count == 0)
 		return 0;
-	calls = calloc(count, sizeof(*calls));
-	if (calls == NULL)
-		return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
 
+	/* Counted from here, so that sb_client_free() waits for this call. */
+	pthread_mutex_lock(&client->lock);
+	if (client->lost || client->closing) {
+		r = unusable_error(client, err);
+		pthread_mutex_unlock(&client->lock);
+		return r;
+	}
+	client->active_calls++;
+	pthread_mutex_unlock(&client->lock);
+
+	calls = calloc(count, sizeof(*calls));
+	if (calls == NULL) {
+		r = sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
+		goto end;
+	}
 	for (prepared = 0; prepared < count; prepared++) {
 		r = call_prepare(client, &calls[prepared], requests[prepared], handle, err);
 		if (r < 0)
-			goto err_prepare;
+			goto release;
 	}
 
 	pthread_mutex_lock(&client->lock);
 	if (client->lost || client->closing) {
 		r = unusable_error(client, err);
 		pthread_mutex_unlock(&client->lock);
-		goto err_prepare;
+		goto release;
 	}
 	/* Numbered and queued in one go: wire order is number order. */
 	for (size_t i = 0; i < count; i++) {
@@ -710,7 +729,6 @@ sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **request
 		nng_ctx_send(call->ctx, call->aio);
 		pending_insert(client, call);
 	}
-	client->active_calls++;
 	pthread_mutex_unlock(&client->lock);
 
 	for (size_t i = 0; i < count; i++) {
@@ -729,20 +747,15 @@ sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **request
 		pending_remove(client, &calls[i]);
 		pthread_mutex_unlock(&client->lock);
 	}
+	prepared = count;
 
-	for (size_t i = 0; i < count; i++)
-		call_release(client, &calls[i]);
-	pthread_mutex_lock(&client->lock);
-	if (--client->active_calls == 0)
-		pthread_cond_broadcast(&client->calls_done);
-	pthread_mutex_unlock(&client->lock);
-	free(calls);
-	return r;
-
-err_prepare:
+	/* Success and failure alike: the calls are over. */
+release:
 	for (size_t i = 0; i < prepared; i++)
 		call_release(client, &calls[i]);
 	free(calls);
+end:
+	call_end(client);
 	return r;
 }
 
@@ -939,6 +952,10 @@ dial_error(struct sb_client *client, struct sb_error *err, int rv)
 		errnum = ENOENT;
 		reason = strerror(ENOENT);
 	}
+	if (rv == NNG_EPEERAUTH || rv == NNG_ECRYPTO)
+		return sb__error_set(err, SB_ERR_TRANSPORT, errnum,
+				     "cannot connect to the broker at %s: %s (check %s and %s)",
+				     client->url, reason, TLS_CA_FILE_ENV, TLS_CERT_KEY_FILE_ENV);
 	return sb__error_set(err, SB_ERR_TRANSPORT, errnum,
 			     "cannot connect to the broker at %s: %s; is sockbrokerd running? "
 			     "(set %s)",
@@ -955,7 +972,10 @@ dial(struct sb_client *client, struct sb_error *err)
 
 	rv = nng_dialer_create(&dialer, client->socket, client->url);
 	if (rv != 0)
-		return dial_error(client, err, rv);
+		return sb__error_set(err, SB_ERR_TRANSPORT, errno_from_nng(rv),
+				     "cannot use '%s' as the broker's URL: %s (expected ipc://PATH, "
+				     "abstract://NAME, tcp://HOST:PORT or tls+tcp://HOST:PORT)",
+				     client->url, nng_strerror(rv));
 	if (strncmp(client->url, "tls+", 4) == 0) {
 		if (ca_file != NULL && ca_file[0] != '\0') {
 			rv = nng_dialer_set_string(dialer, NNG_OPT_TLS_CA_FILE, ca_file);

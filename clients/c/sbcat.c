@@ -96,7 +96,8 @@ static const char usage_text[] =
 	"    printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sbcat -w 5 tcp:example.org:80\n"
 	"    sbcat -v tcp-listen:8080\n"
 	"    echo ping | sbcat -t 2 udp:[::1]:5353\n"
-	"    SOCKBROKER_URL=ipc:///run/sockbroker/sockbroker.sock unshare -n sbcat tcp:127.0.0.1:8080\n";
+	"    SOCKBROKER_URL=ipc:///run/sockbroker/sockbroker.sock \\\n"
+	"        unshare -n sbcat tcp:127.0.0.1:8080\n";
 
 struct target {
 	const char *spec;

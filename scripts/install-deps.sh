@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what building, testing and benchmarking sockbroker needs on Debian 12
+# (run as root). Safe to run again.
+set -euo pipefail
+
+packages=(
+	# build
+	gcc meson ninja-build pkg-config
+	libnng-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
+	# tests
+	check valgrind iproute2 util-linux python3
+	# Python client
+	python3-protobuf protobuf-compiler
+	# benchmarks: the SOCKS5 relays compared against
+	microsocks dante-server
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
