@@ -132,16 +132,15 @@ static void
 rearm_timerfd(struct reactor *reactor)
 {
 	uint64_t next = reactor->n_timers ? reactor->timers[0]->deadline_ns : 0;
+	/* 0 means "idle" here and would disarm the timerfd: a deadline of 0 (long past) is
+	 * served as 1 ns, which has passed too. */
+	if (reactor->n_timers && next == 0)
+		next = 1;
 	if (next == reactor->timerfd_deadline_ns)
 		return;
 	struct itimerspec its = { 0 };
-	if (next) {
-		/* 0 would disarm the timerfd: an already-passed deadline is 1 ns. */
-		its.it_value.tv_sec = (time_t)(next / 1000000000ULL);
-		its.it_value.tv_nsec = (long)(next % 1000000000ULL);
-		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-			its.it_value.tv_nsec = 1;
-	}
+	its.it_value.tv_sec = (time_t)(next / 1000000000ULL);
+	its.it_value.tv_nsec = (long)(next % 1000000000ULL);
 	if (timerfd_settime(reactor->timer.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
 		log_error("reactor: arming the deadline timer failed: %s", strerror(errno));
 		return;

@@ -26,7 +26,8 @@ run_job(struct resolve_job *job)
 	struct addrinfo hints = { 0 }, *result = NULL;
 	hints.ai_family = job->family;
 	hints.ai_socktype = job->socktype;
-	hints.ai_flags = AI_ADDRCONFIG;
+	/* No AI_ADDRCONFIG: the reference resolves without it, and glibc does not count loopback
+	 * addresses as configured, so in a loopback-only namespace it made "localhost" fail. */
 
 	job->gai_error = getaddrinfo(job->host, NULL, &hints, &result);
 	if (job->gai_error == EAI_SYSTEM)

@@ -292,7 +292,7 @@ START_TEST(addr_raw_family_copies_the_bytes_after_the_family)
 {
 	struct address addr;
 	struct sockaddr_buf out;
-	const uint8_t data[] = { 0, 0, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 0, 0 };
+	const uint8_t data[] = {0, 0, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 0, 0};
 
 	memset(&addr, 0, sizeof(addr));
 	addr.family = AF_NETLINK;
@@ -463,7 +463,7 @@ END_TEST
 START_TEST(addr_apply_resolved_keeps_the_inet_port)
 {
 	struct address addr = inet("example.invalid", 443);
-	struct sockaddr_in resolved = { .sin_family = AF_INET, .sin_port = htons(1) };
+	struct sockaddr_in resolved = {.sin_family = AF_INET, .sin_port = htons(1)};
 	struct sockaddr_buf out;
 
 	resolved.sin_addr.s_addr = htonl(0x7f000001);
@@ -478,7 +478,7 @@ END_TEST
 START_TEST(addr_apply_resolved_keeps_the_inet6_port_flowinfo_and_scope_id)
 {
 	struct address addr = inet6("host.invalid", 8080, 0x12345, 4);
-	struct sockaddr_in6 resolved = { .sin6_family = AF_INET6, .sin6_scope_id = 1 };
+	struct sockaddr_in6 resolved = {.sin6_family = AF_INET6, .sin6_scope_id = 1};
 	struct sockaddr_buf out;
 
 	resolved.sin6_addr = ip6("2001:db8::5");
@@ -495,7 +495,7 @@ END_TEST
 START_TEST(addr_apply_resolved_keeps_the_resolvers_scope_when_the_address_has_none)
 {
 	struct address addr = inet6("host.invalid", 80, 0, 0);
-	struct sockaddr_in6 resolved = { .sin6_family = AF_INET6, .sin6_scope_id = 6 };
+	struct sockaddr_in6 resolved = {.sin6_family = AF_INET6, .sin6_scope_id = 6};
 	struct sockaddr_buf out;
 
 	resolved.sin6_addr = ip6("fe80::9");
@@ -570,7 +570,7 @@ END_TEST
 
 START_TEST(addr_format_sockaddr_formats_what_the_kernel_gave)
 {
-	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(1234) };
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(1234)};
 	char buf[64];
 
 	sin6.sin6_addr = ip6("2001:db8::7");
@@ -598,7 +598,8 @@ addr_suite(void)
 	tcase_add_test(to, addr_inet6_numeric_scope_suffix_sets_scope_id);
 	tcase_add_test(to, addr_inet6_interface_scope_suffix_sets_scope_id);
 	tcase_add_test(to, addr_inet6_unknown_scope_interface_is_left_to_the_resolver);
-	tcase_add_test(to, addr_inet6_host_name_needs_resolve_with_port_flowinfo_and_scope_in_place);
+	tcase_add_test(to,
+		       addr_inet6_host_name_needs_resolve_with_port_flowinfo_and_scope_in_place);
 	tcase_add_test(to, addr_unix_path_length_counts_the_terminating_nul);
 	tcase_add_test(to, addr_unix_path_filling_sun_path_has_no_nul);
 	tcase_add_test(to, addr_unix_abstract_name_has_a_leading_nul_and_exact_length);

@@ -103,9 +103,8 @@ new_handle(struct session *session, int *peer)
 	int fd, unused;
 
 	make_pair(&fd, peer ? peer : &unused);
-	ck_assert_int_eq(handle_new(&table, session, fd, AF_UNIX, SOCK_STREAM, 0, TIMEOUT_NONE,
-				    &handle),
-			 0);
+	ck_assert_int_eq(
+		handle_new(&table, session, fd, AF_UNIX, SOCK_STREAM, 0, TIMEOUT_NONE, &handle), 0);
 	ck_assert_ptr_nonnull(handle);
 	if (!peer)
 		close(unused);
@@ -234,9 +233,8 @@ START_TEST(handle_close_closes_the_fd)
 	char byte;
 
 	make_pair(&fd, &peer);
-	ck_assert_int_eq(handle_new(&table, alice, fd, AF_UNIX, SOCK_STREAM, 0, TIMEOUT_NONE,
-				    &handle),
-			 0);
+	ck_assert_int_eq(
+		handle_new(&table, alice, fd, AF_UNIX, SOCK_STREAM, 0, TIMEOUT_NONE, &handle), 0);
 	ck_assert(fd_is_open(fd));
 	ck_assert_int_eq(handle_close(handle), 0);
 	errno = 0;
@@ -328,8 +326,7 @@ START_TEST(handle_counts_follow_new_and_close_per_session)
 	ck_assert_uint_eq(alice->n_handles, 2);
 	ck_assert_uint_eq(bob->n_handles, 2);
 	ck_assert_uint_eq(table.count, 4);
-	list_for_each_safe(pos, tmp, &alice->handles)
-	{
+	list_for_each_safe(pos, tmp, &alice->handles) {
 		struct handle *h = list_entry(pos, struct handle, session_link);
 
 		ck_assert(h == a1 || h == a3);
@@ -354,9 +351,9 @@ START_TEST(handle_new_of_an_unpollable_fd_fails_and_closes_it)
 
 	/* epoll refuses what has no poll support (EPERM); the fd is the handle's either way. */
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(handle_new(&table, alice, fd, AF_UNIX, SOCK_STREAM, 0, TIMEOUT_NONE,
-				    &handle),
-			 -EPERM);
+	ck_assert_int_eq(
+		handle_new(&table, alice, fd, AF_UNIX, SOCK_STREAM, 0, TIMEOUT_NONE, &handle),
+		-EPERM);
 	ck_assert_ptr_null(handle);
 	ck_assert(!fd_is_open(fd));
 	ck_assert_uint_eq(table.count, 0);

@@ -62,7 +62,7 @@ static struct {
 	pthread_cond_t cond;
 	bool done;
 	bool fired;
-} watchdog = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false };
+} watchdog = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
 
 static void *
 watchdog_main(void *arg)
@@ -73,8 +73,9 @@ watchdog_main(void *arg)
 	deadline.tv_sec += WATCHDOG_SECONDS;
 	pthread_mutex_lock(&watchdog.lock);
 	while (!watchdog.done) {
-		if (pthread_cond_timedwait(&watchdog.cond, &watchdog.lock, &deadline) == ETIMEDOUT &&
-		    !watchdog.done) {
+		int r = pthread_cond_timedwait(&watchdog.cond, &watchdog.lock, &deadline);
+
+		if (r == ETIMEDOUT && !watchdog.done) {
 			watchdog.fired = true;
 			reactor_stop(arg);
 			break;
@@ -99,8 +100,7 @@ run_bounded(void)
 	pthread_cond_signal(&watchdog.cond);
 	pthread_mutex_unlock(&watchdog.lock);
 	pthread_join(thread, NULL);
-	ck_assert_msg(!watchdog.fired, "the reactor was not stopped within %d s",
-		      WATCHDOG_SECONDS);
+	ck_assert_msg(!watchdog.fired, "the reactor was not stopped within %d s", WATCHDOG_SECONDS);
 }
 
 /* ---- posted tasks ----------------------------------------------------------------------- */
@@ -207,7 +207,7 @@ END_TEST
 
 START_TEST(reactor_post_before_run_runs_on_the_first_turn)
 {
-	struct numbered_task task = { .task.run = numbered_run, .number = 7, .last = true };
+	struct numbered_task task = {.task.run = numbered_run, .number = 7, .last = true};
 
 	reactor_post(reactor, &task.task);
 	run_bounded();
@@ -218,9 +218,9 @@ END_TEST
 
 START_TEST(reactor_drain_runs_posted_then_deferred_tasks_without_waiting)
 {
-	struct numbered_task deferred = { .task.run = numbered_run, .number = 2 };
-	struct numbered_task first = { .task.run = numbered_run, .number = 0 };
-	struct numbered_task second = { .task.run = numbered_run, .number = 1 };
+	struct numbered_task deferred = {.task.run = numbered_run, .number = 2};
+	struct numbered_task first = {.task.run = numbered_run, .number = 0};
+	struct numbered_task second = {.task.run = numbered_run, .number = 1};
 
 	reactor_defer(reactor, &deferred.task);
 	reactor_post(reactor, &first.task);
@@ -362,11 +362,10 @@ START_TEST(reactor_timer_rearm_moves_it_later)
 }
 END_TEST
 
-static void
-arm_from_task(struct reactor_task *task);
+static void arm_from_task(struct reactor_task *task);
 
 static struct test_timer far_away;
-static struct reactor_task arm_task = { NULL, arm_from_task };
+static struct reactor_task arm_task = {NULL, arm_from_task};
 
 static void
 arm_from_task(struct reactor_task *task)
@@ -380,8 +379,9 @@ arm_from_task(struct reactor_task *task)
 START_TEST(reactor_timer_rearm_moves_it_earlier_while_running)
 {
 	timer_init(&far_away, 1, true);
-	ck_assert_int_eq(reactor_timer_arm(reactor, &far_away.timer,
-					   reactor_now_ns() + 3600 * 1000 * MS), 0);
+	ck_assert_int_eq(
+		reactor_timer_arm(reactor, &far_away.timer, reactor_now_ns() + 3600 * 1000 * MS),
+		0);
 	reactor_post(reactor, &arm_task);
 	run_bounded();
 	ck_assert_uint_eq(n_events, 1);
@@ -459,8 +459,9 @@ START_TEST(reactor_many_timers_moved_and_cancelled_fire_in_deadline_order)
 	for (int i = 0; i < MANY_TIMERS; i++) {
 		reactor_timer_init(&heap[i].timer, heap_expired);
 		heap[i].number = i;
-		ck_assert_int_eq(reactor_timer_arm(reactor, &heap[i].timer,
-						   1 + next_random(&state) % now), 0);
+		ck_assert_int_eq(
+			reactor_timer_arm(reactor, &heap[i].timer, 1 + next_random(&state) % now),
+			0);
 		armed[i] = true;
 	}
 	for (int round = 0; round < 3 * MANY_TIMERS; round++) {
@@ -471,7 +472,8 @@ START_TEST(reactor_many_timers_moved_and_cancelled_fire_in_deadline_order)
 			armed[i] = false;
 		} else {
 			ck_assert_int_eq(reactor_timer_arm(reactor, &heap[i].timer,
-							   1 + next_random(&state) % now), 0);
+							   1 + next_random(&state) % now),
+					 0);
 			armed[i] = true;
 		}
 	}
@@ -504,8 +506,10 @@ static void post_and_defer(struct reactor_task *task);
 static void past_timer_expired(struct reactor_timer *timer);
 
 static struct reactor_task defer_tasks[5] = {
-	{ NULL, post_and_defer }, { NULL, first_deferred }, { NULL, second_deferred },
-	{ NULL, next_turn },
+	{NULL, post_and_defer},
+	{NULL, first_deferred},
+	{NULL, second_deferred},
+	{NULL, next_turn},
 };
 static struct reactor_timer past_timer;
 
@@ -625,7 +629,7 @@ END_TEST
 START_TEST(reactor_add_fd_twice_is_eexist)
 {
 	int fds[2];
-	struct reactor_source source = { .ready = pipe_ready };
+	struct reactor_source source = {.ready = pipe_ready};
 
 	ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
 	source.fd = fds[0];
@@ -640,7 +644,7 @@ END_TEST
 START_TEST(reactor_add_fd_of_a_closed_fd_is_ebadf)
 {
 	int fds[2];
-	struct reactor_source source = { .ready = pipe_ready };
+	struct reactor_source source = {.ready = pipe_ready};
 
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 	close(fds[0]);
@@ -726,7 +730,8 @@ reactor_suite(void)
 	TCase *fds = tcase_create("fds");
 
 	tcase_add_checked_fixture(tasks, setup, teardown);
-	tcase_add_test(tasks, reactor_post_from_another_thread_runs_on_the_reactor_thread_in_fifo_order);
+	tcase_add_test(tasks,
+		       reactor_post_from_another_thread_runs_on_the_reactor_thread_in_fifo_order);
 	tcase_add_test(tasks,
 		       reactor_post_from_many_threads_runs_every_task_once_in_each_posters_order);
 	tcase_add_test(tasks, reactor_post_before_run_runs_on_the_first_turn);

@@ -39,15 +39,15 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool open;
-	int waiting; /* lookups blocked at the gate */
-	int lookups; /* getaddrinfo() calls */
+	int waiting;            /* lookups blocked at the gate */
+	int lookups;            /* getaddrinfo() calls */
 	bool on_reactor_thread; /* some lookup ran on the reactor thread */
-} gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0, false };
+	struct addrinfo hints;  /* of the last call */
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0, false, {0}};
 
 static pthread_t reactor_thread;
 
-typedef int getaddrinfo_fn(const char *, const char *, const struct addrinfo *,
-			   struct addrinfo **);
+typedef int getaddrinfo_fn(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 typedef int pthread_join_fn(pthread_t, void **);
 
 static getaddrinfo_fn *libc_getaddrinfo;
@@ -82,6 +82,8 @@ getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 	pthread_once(&libc_once, find_libc);
 	pthread_mutex_lock(&gate.lock);
 	gate.lookups++;
+	if (hints)
+		gate.hints = *hints;
 	if (pthread_equal(pthread_self(), reactor_thread))
 		gate.on_reactor_thread = true;
 	if (node && strcmp(node, GATED_HOST) == 0) {
@@ -156,6 +158,7 @@ setup(void)
 	gate.open = false;
 	gate.lookups = 0;
 	gate.on_reactor_thread = false;
+	memset(&gate.hints, 0, sizeof(gate.hints));
 	pthread_mutex_unlock(&gate.lock);
 	completed = 0;
 	expected = 0;
@@ -226,6 +229,38 @@ START_TEST(resolve_localhost_completes_on_the_reactor_thread_with_127_0_0_1)
 }
 END_TEST
 
+START_TEST(resolve_inet6_literal_gives_the_sockaddr_in6)
+{
+	struct test_job t;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&t.job.result;
+
+	job_init(&t, "::1", AF_INET6);
+	resolver_submit(resolver, &t.job);
+	run_until_completed(1);
+	ck_assert_int_eq(t.job.gai_error, 0);
+	ck_assert_int_eq(t.job.result_len, sizeof(struct sockaddr_in6));
+	ck_assert_int_eq(sin6->sin6_family, AF_INET6);
+	ck_assert(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+}
+END_TEST
+
+START_TEST(resolve_asks_libc_as_the_reference_does_without_ai_addrconfig)
+{
+	struct test_job t;
+
+	/* With AI_ADDRCONFIG glibc ignores loopback addresses, so in a namespace that has only
+	 * lo (a sandbox, a `--network none` container) even "localhost" would not resolve. */
+	job_init(&t, "localhost", AF_INET);
+	t.job.socktype = SOCK_DGRAM;
+	resolver_submit(resolver, &t.job);
+	run_until_completed(1);
+	ck_assert_int_eq(gate.lookups, 1);
+	ck_assert_int_eq(gate.hints.ai_family, AF_INET);
+	ck_assert_int_eq(gate.hints.ai_socktype, SOCK_DGRAM);
+	ck_assert_int_eq((gate.hints.ai_flags & AI_ADDRCONFIG), 0);
+}
+END_TEST
+
 START_TEST(resolve_of_an_invalid_name_completes_with_a_gai_error)
 {
 	struct test_job t;
@@ -253,11 +288,12 @@ START_TEST(resolve_many_jobs_complete_once_each_on_the_reactor_thread)
 	run_until_completed(N);
 	for (int i = 0; i < N; i++) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)&jobs[i].job.result;
+		in_addr_t want = i % 3 ? INADDR_LOOPBACK : 0x7f000002;
 
 		ck_assert_int_eq(jobs[i].completions, 1);
 		ck_assert(jobs[i].on_reactor_thread);
 		ck_assert_int_eq(jobs[i].job.gai_error, 0);
-		ck_assert_uint_eq(sin->sin_addr.s_addr, htonl(i % 3 ? INADDR_LOOPBACK : 0x7f000002));
+		ck_assert_uint_eq(sin->sin_addr.s_addr, htonl(want));
 	}
 	ck_assert(!gate.on_reactor_thread);
 }
@@ -355,6 +391,8 @@ resolve_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, resolve_localhost_completes_on_the_reactor_thread_with_127_0_0_1);
+	tcase_add_test(tc, resolve_inet6_literal_gives_the_sockaddr_in6);
+	tcase_add_test(tc, resolve_asks_libc_as_the_reference_does_without_ai_addrconfig);
 	tcase_add_test(tc, resolve_of_an_invalid_name_completes_with_a_gai_error);
 	tcase_add_test(tc, resolve_many_jobs_complete_once_each_on_the_reactor_thread);
 	tcase_add_test(tc, resolve_jobs_run_while_another_worker_is_blocked);

@@ -162,8 +162,7 @@ START_TEST(session_table_lists_every_live_session)
 	ck_assert(list_empty(&table.all));
 	ck_assert_int_eq(session_new(&table, 1, &identity, &a), 0);
 	ck_assert_int_eq(session_new(&table, 2, &identity, &b), 0);
-	list_for_each_safe(pos, tmp, &table.all)
-	{
+	list_for_each_safe(pos, tmp, &table.all) {
 		struct session *s = list_entry(pos, struct session, link);
 
 		ck_assert(s == a || s == b);
@@ -216,8 +215,7 @@ START_TEST(session_describe_with_credentials_names_uid_gid_pid_and_peer)
 	ck_assert_str_eq(buf, "session 1 (uid 1000 gid 100 pid 4242, ipc)");
 	snprintf(session->client_name, sizeof(session->client_name), "python-sockbroker/0.1");
 	session_describe(session, buf, sizeof(buf));
-	ck_assert_str_eq(buf,
-			 "session 1 (uid 1000 gid 100 pid 4242, ipc, python-sockbroker/0.1)");
+	ck_assert_str_eq(buf, "session 1 (uid 1000 gid 100 pid 4242, ipc, python-sockbroker/0.1)");
 	session_free(&table, session);
 }
 END_TEST
