@@ -118,7 +118,8 @@ int bench_stream_close(struct bench_stream *stream);
  * connections and serves them one at a time with `serve`, which owns the
  * connection's fd (it must close it). The thread stops within
  * BENCH_POLL_MS of bench_server_stop(); `serve` must look at
- * bench_server_stopping() at least as often.
+ * bench_server_stopping() at least as often, which bench_server_recv() does.
+ * Accepted connections have TCP_NODELAY set.
  */
 struct bench_server {
 	int listen_fd;
@@ -131,13 +132,13 @@ struct bench_server {
 	void *userdata;
 };
 
-/* Start `server`; every connection gets TCP_NODELAY. Returns 0 or -errno
- * with a message printed. */
+/* Start `server` (zeroed before). Returns 0 or -errno with a message
+ * printed. */
 int bench_server_start(struct bench_server *server, void (*serve)(struct bench_server *, int),
 		       void *userdata);
 
-/* Stop the thread and close the listening socket. A server that never
- * started is a no-op. */
+/* Stop the thread and close the listening socket. A zeroed server that
+ * never started is a no-op. */
 void bench_server_stop(struct bench_server *server);
 
 static inline bool
@@ -147,11 +148,11 @@ bench_server_stopping(struct bench_server *server)
 }
 
 /*
- * In serve(): wait until `fd` is readable. Returns 1 when it is, 0 when
- * the server is stopping or the peer stayed quiet for BENCH_IO_TIMEOUT_MS,
- * or -errno.
+ * In serve(): recv() up to `len` bytes from the connection `fd`. Returns the
+ * count; 0 at the end of the stream, when the server is stopping, or when
+ * the peer stayed quiet for BENCH_IO_TIMEOUT_MS; or -errno.
  */
-int bench_server_wait_readable(struct bench_server *server, int fd);
+ssize_t bench_server_recv(struct bench_server *server, int fd, void *buf, size_t len);
 
 /* write() all of `buf` to a kernel socket. Returns 0 or -errno. */
 int bench_write_all(int fd, const void *buf, size_t len);

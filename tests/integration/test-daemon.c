@@ -749,15 +749,6 @@ START_TEST(out_of_range_arguments_are_bad_requests_naming_the_field)
 	ck_assert(strstr(reply->error->message, "port must be 0-65535"));
 	sockbroker__v1__reply__free_unpacked(reply, NULL);
 
-	/* An operation of a later version answers UNSUPPORTED, naming it. */
-	Sockbroker__V1__Request later = SOCKBROKER__V1__REQUEST__INIT;
-	Sockbroker__V1__SendMsgRequest sendmsg_request = SOCKBROKER__V1__SEND_MSG_REQUEST__INIT;
-	later.op_case = SOCKBROKER__V1__REQUEST__OP_SENDMSG;
-	later.sendmsg = &sendmsg_request;
-	reply = raw_call(raw, &later);
-	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__UNSUPPORTED);
-	ck_assert_str_eq(reply->error->operation, "sendmsg");
-	sockbroker__v1__reply__free_unpacked(reply, NULL);
 	raw_close(raw);
 }
 END_TEST

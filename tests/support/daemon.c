@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,8 +53,6 @@ test_daemon_start(struct test_daemon *daemon, const char *config_json)
 		fclose(f);
 	}
 
-	char socket_path[320];
-	snprintf(socket_path, sizeof(socket_path), "%s/sockbroker.sock", daemon->dir);
 
 	pid_t pid = fork();
 	ck_assert(pid >= 0);
@@ -88,10 +88,16 @@ test_daemon_start(struct test_daemon *daemon, const char *config_json)
 	}
 	daemon->pid = pid;
 
-	/* Ready when the socket file exists (listening comes with it). */
+	/* Ready when an SP connection succeeds: the socket file appears at
+	 * bind(), a moment before listen(). */
 	int64_t deadline = test_now_ms() + START_TIMEOUT_MS;
-	struct stat st;
-	while (stat(socket_path, &st) < 0) {
+	for (;;) {
+		nng_socket probe;
+		ck_assert_int_eq(nng_req0_open(&probe), 0);
+		int connected = nng_dial(probe, daemon->url, NULL, 0) == 0;
+		nng_close(probe);
+		if (connected)
+			break;
 		int status;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			test_daemon_dump_log(daemon);
