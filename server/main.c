@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -33,6 +34,24 @@ usage(FILE *out)
 		"ipc:///run/sockbroker/sockbroker.sock as root, else on\n"
 		"ipc://$XDG_RUNTIME_DIR/sockbroker/sockbroker.sock, else in /tmp/sockbroker-UID/.\n"
 		"Clients find it through $SOCKBROKER_URL or the same default.\n");
+}
+
+/* Every client socket is an fd of the daemon: take the whole hard limit, as
+ * network daemons do, so that the per-session quotas and not a low default
+ * soft limit (often 1024) decide how many sockets clients may hold. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur >= limit.rlim_max)
+		return;
+	rlim_t wanted = limit.rlim_max;
+	limit.rlim_cur = wanted;
+	if (setrlimit(RLIMIT_NOFILE, &limit) < 0)
+		log_warn("cannot raise the open-file limit to %llu: %s; clients may get EMFILE "
+			 "before their quota", (unsigned long long)wanted, strerror(errno));
+	else
+		log_debug("open-file limit raised to %llu", (unsigned long long)wanted);
 }
 
 int
@@ -137,6 +156,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(config.log_level);
+	raise_fd_limit();
 
 	struct daemon *daemon;
 	if (daemon_new(&daemon, &config, err, sizeof(err)) < 0) {
