@@ -30,7 +30,8 @@ if ((quick)); then
 fi
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
 
 echo "== valgrind"
 TEST_SETUP=valgrind run_suite build

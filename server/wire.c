@@ -138,7 +138,9 @@ decode_address(const Address *msg, const char *field, struct address *out,
 			return invalid(error, EINVAL, "%s: AF_UNIX path too long (%zu bytes, at most %zu)",
 				       field, name->len, room);
 		out->un.len = name->len;
-		memcpy(out->un.path, name->data, name->len);
+		/* An empty bytes field has no data pointer at all. */
+		if (name->len)
+			memcpy(out->un.path, name->data, name->len);
 		return 0;
 	}
 	case SOCKBROKER__V1__ADDRESS__FAMILY_RAW:
