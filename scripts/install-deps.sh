@@ -10,9 +10,11 @@ packages=(
 	# tests
 	check valgrind iproute2 util-linux python3
 	# Python client
-	python3-protobuf protobuf-compiler
+	python3-protobuf protobuf-compiler python3-setuptools python3-pip openssl
 	# benchmarks: the SOCKS5 relays compared against
 	microsocks dante-server
+	# benchmarks: RPyC, compared against by bench/python_latency.py
+	python3-rpyc
 )
 
 missing=()

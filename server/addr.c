@@ -2,12 +2,64 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/can.h>
+#include <linux/if_alg.h>
+#include <linux/netlink.h>
+#include <linux/tipc.h>
+#include <linux/vm_sockets.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+
+/* The lengths the kernel's CAN protocols give for their addresses (its
+ * CAN_REQUIRED_SIZE): CAN_RAW and CAN_BCM stop after the interface index,
+ * CAN_ISOTP after the rx/tx ids, CAN_J1939 after name/pgn/addr. A sockaddr
+ * does not say which protocol made it; its length does. */
+#define CAN_LEN_ISOTP                                 \
+	(offsetof(struct sockaddr_can, can_addr.tp) + \
+	 sizeof(((struct sockaddr_can *)0)->can_addr.tp))
+#define CAN_LEN_J1939                                    \
+	(offsetof(struct sockaddr_can, can_addr.j1939) + \
+	 sizeof(((struct sockaddr_can *)0)->can_addr.j1939))
+
+/* An interface name's index in the daemon's namespace; "" is 0, which the
+ * packet and CAN families take as "any interface". Returns the index or
+ * -errno (-ENODEV: no such interface). */
+static int
+interface_index(const char *ifname)
+{
+	if (strnlen(ifname, ADDRESS_IFNAME_MAX) == ADDRESS_IFNAME_MAX)
+		return -EINVAL;
+	if (ifname[0] == '\0')
+		return 0;
+	unsigned index = if_nametoindex(ifname);
+	if (index == 0)
+		return -errno;
+	return (int)index;
+}
+
+/* The name of interface `index`, or "" for index 0 and for an interface
+ * that is gone, as the reference reports them. */
+static void
+interface_name(int index, char name[ADDRESS_IFNAME_MAX])
+{
+	name[0] = '\0';
+	if (index <= 0 || !if_indextoname((unsigned)index, name))
+		name[0] = '\0';
+}
+
+/* A sockaddr the kernel gave may be shorter than its family's struct (CAN
+ * protocols stop early): read it into a zeroed struct of full size. */
+static void
+copy_sockaddr(void *to, size_t size, const struct sockaddr *sa, socklen_t len)
+{
+	memset(to, 0, size);
+	memcpy(to, sa, (size_t)len < size ? (size_t)len : size);
+}
 
 /* A "%scope" suffix on an IPv6 host: split it off and turn it into an
  * interface index (a number or an interface name). */
@@ -98,6 +150,100 @@ addr_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
 			out->len++;
 		return 0;
 	}
+	case AF_NETLINK: {
+		struct sockaddr_nl *nl = (struct sockaddr_nl *)&out->ss;
+		nl->nl_family = AF_NETLINK;
+		nl->nl_pid = addr->netlink.pid;
+		nl->nl_groups = addr->netlink.groups;
+		out->len = sizeof(*nl);
+		return 0;
+	}
+	case AF_PACKET: {
+		struct sockaddr_ll *ll = (struct sockaddr_ll *)&out->ss;
+		if (addr->packet.halen > sizeof(ll->sll_addr))
+			return -EINVAL;
+		int index = interface_index(addr->packet.ifname);
+		if (index < 0)
+			return index;
+		ll->sll_family = AF_PACKET;
+		ll->sll_protocol = htons(addr->packet.proto);
+		ll->sll_ifindex = index;
+		ll->sll_hatype = addr->packet.hatype;
+		ll->sll_pkttype = addr->packet.pkttype;
+		ll->sll_halen = addr->packet.halen;
+		memcpy(ll->sll_addr, addr->packet.addr, addr->packet.halen);
+		out->len = sizeof(*ll);
+		return 0;
+	}
+	case AF_ALG: {
+		struct sockaddr_alg *alg = (struct sockaddr_alg *)&out->ss;
+		/* Both names must end in a NUL inside their arrays. */
+		size_t type_len = strnlen(addr->alg.type, sizeof(alg->salg_type));
+		size_t name_len = strnlen(addr->alg.name, sizeof(alg->salg_name));
+		if (type_len == sizeof(alg->salg_type) || name_len == sizeof(alg->salg_name))
+			return -EINVAL;
+		alg->salg_family = AF_ALG;
+		memcpy(alg->salg_type, addr->alg.type, type_len);
+		memcpy(alg->salg_name, addr->alg.name, name_len);
+		alg->salg_feat = addr->alg.feat;
+		alg->salg_mask = addr->alg.mask;
+		out->len = sizeof(*alg);
+		return 0;
+	}
+	case AF_VSOCK: {
+		struct sockaddr_vm *vm = (struct sockaddr_vm *)&out->ss;
+		vm->svm_family = AF_VSOCK;
+		vm->svm_cid = addr->vsock.cid;
+		vm->svm_port = addr->vsock.port;
+		out->len = sizeof(*vm);
+		return 0;
+	}
+	case AF_CAN: {
+		struct sockaddr_can *can = (struct sockaddr_can *)&out->ss;
+		int index = interface_index(addr->can.ifname);
+		if (index < 0)
+			return index;
+		can->can_family = AF_CAN;
+		can->can_ifindex = index;
+		if (addr->can.form == ADDRESS_CAN_ISOTP) {
+			can->can_addr.tp.rx_id = addr->can.rx_id;
+			can->can_addr.tp.tx_id = addr->can.tx_id;
+		} else if (addr->can.form == ADDRESS_CAN_J1939) {
+			can->can_addr.j1939.name = addr->can.j1939_name;
+			can->can_addr.j1939.pgn = addr->can.j1939_pgn;
+			can->can_addr.j1939.addr = addr->can.j1939_addr;
+		}
+		/* The whole struct, as the reference passes it: every CAN
+		 * protocol accepts it. */
+		out->len = sizeof(*can);
+		return 0;
+	}
+	case AF_TIPC: {
+		struct sockaddr_tipc *tipc = (struct sockaddr_tipc *)&out->ss;
+		tipc->family = AF_TIPC;
+		tipc->addrtype = addr->tipc.addr_type;
+		tipc->scope = addr->tipc.scope;
+		switch (addr->tipc.addr_type) {
+		case TIPC_ADDR_NAMESEQ:
+			tipc->addr.nameseq.type = addr->tipc.v1;
+			tipc->addr.nameseq.lower = addr->tipc.v2;
+			tipc->addr.nameseq.upper = addr->tipc.v3;
+			break;
+		case TIPC_ADDR_NAME:
+			tipc->addr.name.name.type = addr->tipc.v1;
+			tipc->addr.name.name.instance = addr->tipc.v2;
+			tipc->addr.name.domain = addr->tipc.v3;
+			break;
+		case TIPC_ADDR_ID:
+			tipc->addr.id.node = addr->tipc.v1;
+			tipc->addr.id.ref = addr->tipc.v2;
+			break;
+		default:
+			return -EINVAL;
+		}
+		out->len = sizeof(*tipc);
+		return 0;
+	}
 	default:
 		if (addr->family < 0 || addr->family > 0xffff ||
 		    addr->raw.len > sizeof(out->ss) - sizeof(sa_family_t))
@@ -174,6 +320,84 @@ addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out
 		}
 		return;
 	}
+	case AF_NETLINK: {
+		struct sockaddr_nl nl;
+		copy_sockaddr(&nl, sizeof(nl), sa, len);
+		out->netlink.pid = nl.nl_pid;
+		out->netlink.groups = nl.nl_groups;
+		return;
+	}
+	case AF_PACKET: {
+		struct sockaddr_ll ll;
+		copy_sockaddr(&ll, sizeof(ll), sa, len);
+		interface_name(ll.sll_ifindex, out->packet.ifname);
+		out->packet.proto = ntohs(ll.sll_protocol);
+		out->packet.pkttype = ll.sll_pkttype;
+		out->packet.hatype = ll.sll_hatype;
+		out->packet.halen =
+			ll.sll_halen < sizeof(ll.sll_addr) ? ll.sll_halen : sizeof(ll.sll_addr);
+		memcpy(out->packet.addr, ll.sll_addr, out->packet.halen);
+		return;
+	}
+	case AF_ALG: {
+		struct sockaddr_alg alg;
+		copy_sockaddr(&alg, sizeof(alg), sa, len);
+		memcpy(out->alg.type, alg.salg_type,
+		       strnlen((const char *)alg.salg_type, sizeof(alg.salg_type) - 1));
+		memcpy(out->alg.name, alg.salg_name,
+		       strnlen((const char *)alg.salg_name, sizeof(alg.salg_name) - 1));
+		out->alg.feat = alg.salg_feat;
+		out->alg.mask = alg.salg_mask;
+		return;
+	}
+	case AF_VSOCK: {
+		struct sockaddr_vm vm;
+		copy_sockaddr(&vm, sizeof(vm), sa, len);
+		out->vsock.cid = vm.svm_cid;
+		out->vsock.port = vm.svm_port;
+		return;
+	}
+	case AF_CAN: {
+		struct sockaddr_can can;
+		copy_sockaddr(&can, sizeof(can), sa, len);
+		interface_name(can.can_ifindex, out->can.ifname);
+		if ((size_t)len >= CAN_LEN_J1939) {
+			out->can.form = ADDRESS_CAN_J1939;
+			out->can.j1939_name = can.can_addr.j1939.name;
+			out->can.j1939_pgn = can.can_addr.j1939.pgn;
+			out->can.j1939_addr = can.can_addr.j1939.addr;
+		} else if ((size_t)len >= CAN_LEN_ISOTP) {
+			out->can.form = ADDRESS_CAN_ISOTP;
+			out->can.rx_id = can.can_addr.tp.rx_id;
+			out->can.tx_id = can.can_addr.tp.tx_id;
+		}
+		return;
+	}
+	case AF_TIPC: {
+		struct sockaddr_tipc tipc;
+		copy_sockaddr(&tipc, sizeof(tipc), sa, len);
+		out->tipc.addr_type = tipc.addrtype;
+		out->tipc.scope = tipc.scope;
+		switch (tipc.addrtype) {
+		case TIPC_ADDR_NAMESEQ:
+			out->tipc.v1 = tipc.addr.nameseq.type;
+			out->tipc.v2 = tipc.addr.nameseq.lower;
+			out->tipc.v3 = tipc.addr.nameseq.upper;
+			break;
+		case TIPC_ADDR_NAME:
+			out->tipc.v1 = tipc.addr.name.name.type;
+			out->tipc.v2 = tipc.addr.name.name.instance;
+			out->tipc.v3 = tipc.addr.name.domain;
+			break;
+		case TIPC_ADDR_ID:
+			out->tipc.v1 = tipc.addr.id.node;
+			out->tipc.v2 = tipc.addr.id.ref;
+			break;
+		default:
+			break;
+		}
+		return;
+	}
 	default: {
 		size_t n = (size_t)len - sizeof(sa_family_t);
 		if (n > sizeof(out->raw.data))
@@ -204,10 +428,83 @@ addr_format(const struct address *addr, char *buf, size_t len)
 			snprintf(buf, len, "%s%.*s", addr->un.abstract ? "@" : "",
 				 (int)addr->un.len, (const char *)addr->un.path);
 		break;
+	case AF_NETLINK:
+		snprintf(buf, len, "netlink %u/%u", addr->netlink.pid, addr->netlink.groups);
+		break;
+	case AF_PACKET:
+		snprintf(buf, len, "packet %s 0x%04x",
+			 addr->packet.ifname[0] ? addr->packet.ifname : "(any)",
+			 addr->packet.proto);
+		break;
+	case AF_ALG:
+		snprintf(buf, len, "alg %s %s", addr->alg.type, addr->alg.name);
+		break;
+	case AF_VSOCK:
+		snprintf(buf, len, "vsock %u:%u", addr->vsock.cid, addr->vsock.port);
+		break;
+	case AF_CAN:
+		snprintf(buf, len, "can %s", addr->can.ifname[0] ? addr->can.ifname : "(any)");
+		break;
+	case AF_TIPC:
+		snprintf(buf, len, "tipc %u %u/%u/%u", addr->tipc.addr_type, addr->tipc.v1,
+			 addr->tipc.v2, addr->tipc.v3);
+		break;
 	default:
 		snprintf(buf, len, "(family %d, %zu bytes)", addr->family, addr->raw.len);
 		break;
 	}
+}
+
+static const char *
+family_name(int family)
+{
+	switch (family) {
+	case AF_INET:
+		return "AF_INET";
+	case AF_INET6:
+		return "AF_INET6";
+	case AF_UNIX:
+		return "AF_UNIX";
+	case AF_NETLINK:
+		return "AF_NETLINK";
+	case AF_PACKET:
+		return "AF_PACKET";
+	case AF_ALG:
+		return "AF_ALG";
+	case AF_VSOCK:
+		return "AF_VSOCK";
+	case AF_CAN:
+		return "AF_CAN";
+	case AF_TIPC:
+		return "AF_TIPC";
+	default:
+		return NULL;
+	}
+}
+
+void
+addr_describe_failure(const struct address *addr, int r, char *buf, size_t len)
+{
+	const char *ifname = addr->family == AF_PACKET ? addr->packet.ifname
+			     : addr->family == AF_CAN  ? addr->can.ifname
+						       : NULL;
+	const char *family = family_name(addr->family);
+
+	if (r == -ENODEV && ifname)
+		snprintf(buf, len,
+			 "%s: the daemon's host has no network interface named \"%.*s\" "
+			 "(if_nameindex lists them)",
+			 strerror(ENODEV), ADDRESS_IFNAME_MAX, ifname);
+	else if (r != -EINVAL && ifname)
+		snprintf(buf, len, "%s: looking up network interface \"%.*s\"", strerror(-r),
+			 ADDRESS_IFNAME_MAX, ifname);
+	else if (family)
+		snprintf(buf, len, "the address does not fit an %s sockaddr", family);
+	else
+		snprintf(buf, len,
+			 "the address of family %d does not fit a sockaddr (family "
+			 "0-65535, at most %zu bytes)",
+			 addr->family, sizeof(struct sockaddr_storage) - sizeof(sa_family_t));
 }
 
 void

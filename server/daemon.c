@@ -60,8 +60,12 @@ on_request(void *userdata, struct tx *tx, uint32_t pipe_id, const void *body, si
 
 	if (wire_decode_request(body, len, &daemon->limits, &request, &error) < 0) {
 		log_debug("connection %u: bad request: %s", pipe_id, error.message);
-		dispatch_reply_bad_request(tx, &error);
-		return;
+		/* With a readable seq it must still take its turn, or every later
+		 * request of the session would wait for it. */
+		if (error.seq == 0 || !(request = wire_request_invalid(&error))) {
+			dispatch_reply_bad_request(tx, &error);
+			return;
+		}
 	}
 	struct posted_request *posted = malloc(sizeof(*posted));
 	if (!posted) {

@@ -54,31 +54,33 @@ static const struct op_desc op_table[OP__COUNT] = {
 	[OP_SENDALL] = { OP_SENDALL, "sendall", OPF_HANDLE | Q_WRITE, op_sendall },
 	[OP_RECV] = { OP_RECV, "recv", OPF_HANDLE | Q_READ, op_recv },
 	[OP_RECVFROM] = { OP_RECVFROM, "recvfrom", OPF_HANDLE | Q_READ, op_recv },
-	[OP_SENDMSG] = { OP_SENDMSG, "sendmsg", 0, NULL },
-	[OP_RECVMSG] = { OP_RECVMSG, "recvmsg", 0, NULL },
-	[OP_SENDMSG_AFALG] = { OP_SENDMSG_AFALG, "sendmsg_afalg", 0, NULL },
-	[OP_POLL] = { OP_POLL, "poll", 0, NULL },
+	[OP_SENDMSG] = { OP_SENDMSG, "sendmsg", OPF_HANDLE | OPF_ADDRESS | Q_WRITE, op_sendmsg },
+	[OP_RECVMSG] = { OP_RECVMSG, "recvmsg", OPF_HANDLE | Q_READ, op_recvmsg },
+	[OP_SENDMSG_AFALG] = { OP_SENDMSG_AFALG, "sendmsg_afalg", OPF_HANDLE | Q_WRITE,
+			       op_sendmsg_afalg },
+	[OP_POLL] = { OP_POLL, "poll", 0, op_poll },
 	[OP_CANCEL] = { OP_CANCEL, "cancel", 0, NULL }, /* handled before the table */
-	[OP_CREATE_CONNECTION] = { OP_CREATE_CONNECTION, "create_connection", 0, NULL },
-	[OP_CREATE_SERVER] = { OP_CREATE_SERVER, "create_server", 0, NULL },
+	[OP_CREATE_CONNECTION] = { OP_CREATE_CONNECTION, "create_connection", 0,
+				    op_create_connection },
+	[OP_CREATE_SERVER] = { OP_CREATE_SERVER, "create_server", OPF_ADDRESS, op_create_server },
 	[OP_HAS_DUALSTACK_IPV6] = { OP_HAS_DUALSTACK_IPV6, "has_dualstack_ipv6", 0,
 				    op_has_dualstack_ipv6 },
 	[OP_HAS_IPV6] = { OP_HAS_IPV6, "has_ipv6", 0, op_has_ipv6 },
 	[OP_CMSG_SIZE] = { OP_CMSG_SIZE, "cmsg_size", 0, op_cmsg_size },
-	[OP_GETADDRINFO] = { OP_GETADDRINFO, "getaddrinfo", 0, NULL },
-	[OP_GETNAMEINFO] = { OP_GETNAMEINFO, "getnameinfo", 0, NULL },
-	[OP_GETHOSTBYNAME] = { OP_GETHOSTBYNAME, "gethostbyname", 0, NULL },
-	[OP_GETHOSTBYNAME_EX] = { OP_GETHOSTBYNAME_EX, "gethostbyname_ex", 0, NULL },
-	[OP_GETHOSTBYADDR] = { OP_GETHOSTBYADDR, "gethostbyaddr", 0, NULL },
-	[OP_GETFQDN] = { OP_GETFQDN, "getfqdn", 0, NULL },
-	[OP_GETHOSTNAME] = { OP_GETHOSTNAME, "gethostname", 0, NULL },
-	[OP_SETHOSTNAME] = { OP_SETHOSTNAME, "sethostname", 0, NULL },
-	[OP_GETPROTOBYNAME] = { OP_GETPROTOBYNAME, "getprotobyname", 0, NULL },
-	[OP_GETSERVBYNAME] = { OP_GETSERVBYNAME, "getservbyname", 0, NULL },
-	[OP_GETSERVBYPORT] = { OP_GETSERVBYPORT, "getservbyport", 0, NULL },
-	[OP_IF_NAMEINDEX] = { OP_IF_NAMEINDEX, "if_nameindex", 0, NULL },
-	[OP_IF_NAMETOINDEX] = { OP_IF_NAMETOINDEX, "if_nametoindex", 0, NULL },
-	[OP_IF_INDEXTONAME] = { OP_IF_INDEXTONAME, "if_indextoname", 0, NULL },
+	[OP_GETADDRINFO] = { OP_GETADDRINFO, "getaddrinfo", 0, op_getaddrinfo },
+	[OP_GETNAMEINFO] = { OP_GETNAMEINFO, "getnameinfo", 0, op_getnameinfo },
+	[OP_GETHOSTBYNAME] = { OP_GETHOSTBYNAME, "gethostbyname", 0, op_gethostbyname },
+	[OP_GETHOSTBYNAME_EX] = { OP_GETHOSTBYNAME_EX, "gethostbyname_ex", 0, op_gethostbyname_ex },
+	[OP_GETHOSTBYADDR] = { OP_GETHOSTBYADDR, "gethostbyaddr", 0, op_gethostbyaddr },
+	[OP_GETFQDN] = { OP_GETFQDN, "getfqdn", 0, op_getfqdn },
+	[OP_GETHOSTNAME] = { OP_GETHOSTNAME, "gethostname", 0, op_gethostname },
+	[OP_SETHOSTNAME] = { OP_SETHOSTNAME, "sethostname", 0, op_sethostname },
+	[OP_GETPROTOBYNAME] = { OP_GETPROTOBYNAME, "getprotobyname", 0, op_getprotobyname },
+	[OP_GETSERVBYNAME] = { OP_GETSERVBYNAME, "getservbyname", 0, op_getservbyname },
+	[OP_GETSERVBYPORT] = { OP_GETSERVBYPORT, "getservbyport", 0, op_getservbyport },
+	[OP_IF_NAMEINDEX] = { OP_IF_NAMEINDEX, "if_nameindex", 0, op_if_nameindex },
+	[OP_IF_NAMETOINDEX] = { OP_IF_NAMETOINDEX, "if_nametoindex", 0, op_if_nametoindex },
+	[OP_IF_INDEXTONAME] = { OP_IF_INDEXTONAME, "if_indextoname", 0, op_if_indextoname },
 };
 
 /* A request that arrived before the ones numbered ahead of it. */
@@ -88,6 +90,8 @@ struct early_request {
 };
 
 static void run_queue(struct daemon *daemon, struct list *queue);
+static const struct address *request_address(const struct request *request);
+static bool start_job(struct op *op);
 
 const char *
 dispatch_op_name(enum op_code op)
@@ -172,6 +176,8 @@ static void op_timer_expired(struct reactor_timer *timer);
 static void
 op_free(struct op *op)
 {
+	if (op->release_state)
+		op->release_state(op);
 	op_release_progress(op);
 	if (op->handle)
 		handle_unref(op->handle);
@@ -311,6 +317,15 @@ attempt(struct op *op)
 	struct reply reply = { 0 };
 	int r = op->desc->run(op, &reply);
 
+	if (r == OP_WAIT_JOB)
+		return start_job(op);
+	if (r == OP_WAIT_EVENT) {
+		if (park(op, WAIT_EVENT) < 0) {
+			fail_over_parked_quota(op);
+			return true;
+		}
+		return false;
+	}
 	if (r != OP_WAIT_READ && r != OP_WAIT_WRITE) {
 		complete(op, r, &reply);
 		return true;
@@ -357,7 +372,26 @@ dispatch_handle_ready(struct handle *handle, uint32_t events)
 		run_queue(daemon, &handle->parked_reads);
 	if (handle->state == HANDLE_OPEN && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 		run_queue(daemon, &handle->parked_writes);
+	/* After the queues: a Poll reports what they left. */
+	if (handle->state == HANDLE_OPEN && !list_empty(&handle->poll_waiters))
+		op_poll_handle_ready(handle);
 	handle_unref(handle);
+}
+
+void
+dispatch_wake(struct op *op)
+{
+	struct reply reply = { 0 };
+	int r = op->desc->run(op, &reply);
+
+	if (r == OP_WAIT_EVENT)
+		return;
+	if (r == OP_WAIT_READ || r == OP_WAIT_WRITE || r == OP_WAIT_JOB) {
+		log_error("dispatch: %s was woken and asked for a kind of wait it cannot "
+			  "switch to", op->desc->name);
+		r = -EIO;
+	}
+	complete(op, r, &reply);
 }
 
 static void
@@ -365,6 +399,13 @@ op_timer_expired(struct reactor_timer *timer)
 {
 	struct op *op = (struct op *)(void *)((char *)timer - offsetof(struct op, timer));
 
+	if (op->req->op == OP_POLL) {
+		/* A Poll's timeout is an answer (nothing ready), not an error. */
+		struct reply reply = { 0 };
+		int r = op_poll_expired(op, &reply);
+		complete(op, r, &reply);
+		return;
+	}
 	if (op->req->op == OP_CONNECT && op->req->addr.ex) {
 		/* connect_ex() reports its timeout as EAGAIN, like the reference. */
 		struct reply reply = { .shape = REPLY_CONNECT };
@@ -375,19 +416,106 @@ op_timer_expired(struct reactor_timer *timer)
 	error_and_continue(op, ERROR_TIMEOUT, ETIMEDOUT, "timed out");
 }
 
+/* ---- work on the resolver pool ----------------------------------------- */
+
+/* Park `op` while `job` runs on the resolver pool. Returns 0, or -1 when the
+ * op was completed with an error instead (parked quota, or the daemon
+ * stopping); the job was not submitted then and is still the caller's. */
+static int
+submit_job(struct op *op, struct resolve_job *job)
+{
+	if (!op->daemon->resolver) {
+		/* Shutdown: requests posted before the transport stopped still run
+		 * once, after the workers are gone. */
+		complete_with_error(op, ERROR_OS, ECANCELED,
+				    "%s was cancelled: the daemon is stopping", op->desc->name);
+		return -1;
+	}
+	if (park(op, WAIT_RESOLVE) < 0) {
+		fail_over_parked_quota(op);
+		return -1;
+	}
+	op->job = job;
+	resolver_submit(op->daemon->resolver, job);
+	return 0;
+}
+
+static void
+release_job(struct op_job *job)
+{
+	if (job->release)
+		job->release(job);
+	else
+		free(job);
+}
+
+int
+op_wait_job(struct op *op, struct op_job *job)
+{
+	op->job = &job->job;
+	return OP_WAIT_JOB;
+}
+
+/* A handler's job is back on the reactor thread. */
+static void
+job_returned(struct resolve_job *base)
+{
+	struct op_job *job = (struct op_job *)(void *)base;
+	struct op *op = base->userdata;
+
+	if (op) {
+		struct reply reply = { 0 };
+		int r;
+
+		op->job = NULL;
+		if (base->cancelled)
+			r = op_fail(&reply, ERROR_OS, ECANCELED,
+				    "%s was cancelled: the daemon is stopping", op->desc->name);
+		else
+			r = job->finish(op, job, &reply);
+		/* The reply may point into the job: it goes out before the job is freed. */
+		complete_and_continue(op, r, &reply);
+	}
+	release_job(job);
+}
+
+/* The handler returned OP_WAIT_JOB: send its job to the pool. Returns true
+ * when the op completed (it could not wait), false when it waits. */
+static bool
+start_job(struct op *op)
+{
+	struct op_job *job = (struct op_job *)(void *)op->job;
+
+	op->job = NULL;
+	if (!job) {
+		log_error("dispatch: %s asked to wait for a job but gave none", op->desc->name);
+		complete(op, -EIO, &(struct reply){ 0 });
+		return true;
+	}
+	job->job.complete = job_returned;
+	job->job.userdata = op;
+	if (submit_job(op, &job->job) < 0) {
+		release_job(job);
+		return true;
+	}
+	return false;
+}
+
 /* ---- address resolution ----------------------------------------------- */
 
 static void
-resolved(struct resolve_job *job)
+resolved(struct resolve_job *base)
 {
-	struct op *op = job->userdata;
+	struct resolve_address_job *job = (struct resolve_address_job *)(void *)base;
+	struct op *op = base->userdata;
 	if (!op) {
 		free(job);
 		return;
 	}
 	op->job = NULL;
-	const struct address *address =
-		op->req->op == OP_SENDTO ? &op->req->send.address : &op->req->addr.address;
+	const struct address *address = request_address(op->req);
+	if (base->cancelled)
+		job->gai_error = EAI_CANCELED;
 	if (job->gai_error != 0) {
 		int gai = job->gai_error;
 		free(job);
@@ -413,7 +541,7 @@ resolved(struct resolve_job *job)
 static void
 start_resolving(struct op *op, const struct address *address)
 {
-	struct resolve_job *job = calloc(1, sizeof(*job));
+	struct resolve_address_job *job = calloc(1, sizeof(*job));
 	if (!job) {
 		complete_with_error(op, ERROR_OS, ENOMEM, "out of memory resolving %s",
 				    address->inet.host);
@@ -421,15 +549,11 @@ start_resolving(struct op *op, const struct address *address)
 	}
 	snprintf(job->host, sizeof(job->host), "%s", address->inet.host);
 	job->family = address->family;
-	job->complete = resolved;
-	job->userdata = op;
-	if (park(op, WAIT_RESOLVE) < 0) {
+	job->job.work = resolve_address_work;
+	job->job.complete = resolved;
+	job->job.userdata = op;
+	if (submit_job(op, &job->job) < 0)
 		free(job);
-		fail_over_parked_quota(op);
-		return;
-	}
-	op->job = job;
-	resolver_submit(op->daemon->resolver, job);
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -460,6 +584,11 @@ request_address(const struct request *request)
 		return &request->addr.address;
 	case OP_SENDTO:
 		return &request->send.address;
+	case OP_SENDMSG:
+		/* The destination is optional: none means the connected peer. */
+		return request->sendmsg.has_address ? &request->sendmsg.address : NULL;
+	case OP_CREATE_SERVER:
+		return &request->create_server.address;
 	default:
 		return NULL;
 	}
@@ -471,6 +600,11 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 {
 	const struct op_desc *desc = &op_table[request->op];
 
+	if (request->invalid) {
+		dispatch_reply_bad_request(tx, request->invalid);
+		wire_request_free(request);
+		return;
+	}
 	if (!session->said_hello && !(desc->flags & OPF_BEFORE_HELLO)) {
 		reply_with_error(tx, request->seq, request->op, ERROR_BAD_REQUEST, EPROTO,
 				 "%s before Hello: the first request of a session must be Hello",
@@ -532,8 +666,12 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	if (address && (request->op != OP_SENDTO || request->send.has_address)) {
 		int r = addr_to_sockaddr(address, &op->target);
 		if (r < 0) {
-			complete_with_error(op, ERROR_BAD_REQUEST, EINVAL,
-					    "the address does not fit its family's sockaddr");
+			/* -EINVAL: a malformed address; anything else is the OS's
+			 * answer to an interface name (ENODEV). */
+			char why[sizeof(((struct reply_error *)0)->message)];
+			addr_describe_failure(address, r, why, sizeof(why));
+			complete_with_error(op, r == -EINVAL ? ERROR_BAD_REQUEST : ERROR_OS, -r, "%s",
+					    why);
 			return;
 		}
 		if (r == ADDR_NEEDS_RESOLVE) {
@@ -689,6 +827,9 @@ dispatch_close_handle(struct daemon *daemon, struct handle *handle)
 					    dispatch_op_name(op->req->op));
 		}
 	}
+	/* Polls waiting on it answer now (it reads as ERROR|HANGUP) and let go
+	 * of it before its fd closes. */
+	op_poll_handle_closed(handle);
 	return handle_close(handle);
 }
 

@@ -15,6 +15,7 @@
 
 struct daemon;
 struct handle;
+struct op;
 struct peer_identity;
 struct session;
 struct tx;
@@ -44,6 +45,12 @@ int dispatch_close_handle(struct daemon *daemon, struct handle *handle);
 
 /* The fd of `handle` is ready: run its queues. */
 void dispatch_handle_ready(struct handle *handle, uint32_t events);
+
+/* A parked op that waits with OP_WAIT_EVENT has news (a readiness, a timer,
+ * a job back from the pool): run its handler again, and complete the op
+ * unless it answers OP_WAIT_EVENT once more. Reactor thread, parked ops
+ * only; the op may be freed on return. */
+void dispatch_wake(struct op *op);
 
 /* The operation's name as the reference spells it ("getsockname"). */
 const char *dispatch_op_name(enum op_code op);

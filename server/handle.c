@@ -67,6 +67,7 @@ handle_new(struct handle_table *table, struct session *session, int fd, int fami
 	handle->table = table;
 	list_init(&handle->parked_reads);
 	list_init(&handle->parked_writes);
+	list_init(&handle->poll_waiters);
 	handle->source.fd = fd;
 	handle->source.ready = handle_ready;
 	handle->free_task.run = handle_free_task;

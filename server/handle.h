@@ -43,6 +43,7 @@ struct handle {
 	struct list session_link;  /* session::handles */
 	struct list parked_reads;  /* op::handle_link */
 	struct list parked_writes; /* op::handle_link */
+	struct list poll_waiters;  /* poll_waiter::handle_link (ops/poll.c) */
 
 	struct reactor_source source;
 	struct reactor_task free_task;

@@ -20,9 +20,10 @@ struct resolver {
 	unsigned n_threads;
 };
 
-static void
-run_job(struct resolve_job *job)
+void
+resolve_address_work(struct resolve_job *base)
 {
+	struct resolve_address_job *job = (struct resolve_address_job *)(void *)base;
 	struct addrinfo hints = { 0 }, *result = NULL;
 	hints.ai_family = job->family;
 	hints.ai_socktype = job->socktype;
@@ -61,7 +62,7 @@ worker(void *arg)
 			resolver->queue_tail = NULL;
 		pthread_mutex_unlock(&resolver->lock);
 
-		run_job(job);
+		job->work(job);
 		reactor_post(resolver->reactor, &job->done);
 	}
 }
@@ -122,7 +123,7 @@ resolver_free(struct resolver *resolver)
 	 * request they serve gets its one reply. */
 	while (job) {
 		struct resolve_job *next = job->next;
-		job->gai_error = EAI_CANCELED;
+		job->cancelled = true;
 		reactor_post(resolver->reactor, &job->done);
 		job = next;
 	}
@@ -136,6 +137,7 @@ void
 resolver_submit(struct resolver *resolver, struct resolve_job *job)
 {
 	job->next = NULL;
+	job->cancelled = false;
 	job->done.run = job_done;
 	pthread_mutex_lock(&resolver->lock);
 	if (resolver->queue_tail)

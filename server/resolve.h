@@ -1,14 +1,21 @@
 /*
- * The resolver: a small pool of worker threads for the name service calls
- * that block in libc (getaddrinfo and friends), so that they never run on
- * the reactor. A job is submitted from the reactor thread, runs on a
- * worker, and comes back to the reactor thread through reactor_post(),
- * where its `complete` callback runs. A job whose requester went away is
- * abandoned (userdata set to NULL) and simply freed when it comes back.
+ * The resolver: a small pool of worker threads for the calls that block in
+ * libc (getaddrinfo, getnameinfo, gethostby*_r, getservby*_r, ...), so that
+ * they never run on the reactor. A job is submitted from the reactor thread;
+ * its `work` runs on a worker, and then it comes back to the reactor thread
+ * through reactor_post(), where its `complete` runs.
+ *
+ * A job is a struct that embeds `struct resolve_job` and carries its own
+ * arguments and results: `work` touches only those, never reactor state.
+ * A job whose requester went away is abandoned (its requester sets
+ * userdata to NULL on the reactor thread) and freed by `complete` when it
+ * comes back; nobody waits for it, so a lookup that hangs holds one worker
+ * and nothing else.
  */
 #ifndef SOCKBROKER_RESOLVE_H
 #define SOCKBROKER_RESOLVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -20,6 +27,20 @@ struct resolve_job {
 	struct reactor_task done; /* posted to the reactor when finished */
 	struct resolve_job *next; /* resolver::queue */
 
+	/* Runs on a worker thread and may block. */
+	void (*work)(struct resolve_job *job);
+	/* Runs on the reactor thread; it owns the job then. */
+	void (*complete)(struct resolve_job *job);
+	void *userdata; /* the requester's; NULL once it went away (reactor thread) */
+	/* Set when the resolver stopped before the job ran: `work` never ran. */
+	bool cancelled;
+};
+
+/* One host name to its first IP address: the lookup behind a host name in
+ * the address of bind, connect and sendto. */
+struct resolve_address_job {
+	struct resolve_job job; /* job.work = resolve_address_work */
+
 	/* Input. */
 	char host[256];
 	int family; /* AF_INET or AF_INET6 */
@@ -30,21 +51,22 @@ struct resolve_job {
 	int sys_errno; /* for EAI_SYSTEM */
 	struct sockaddr_storage result;
 	socklen_t result_len;
-
-	/* Runs on the reactor thread; it owns the job then. */
-	void (*complete)(struct resolve_job *job);
-	void *userdata;
 };
+
+/* The `work` of a struct resolve_address_job: getaddrinfo() of its host. */
+void resolve_address_work(struct resolve_job *job);
 
 /* Start `threads` workers posting results to `reactor`. Returns 0 or
  * -errno. */
 int resolver_new(struct resolver **out, struct reactor *reactor, unsigned threads);
 
-/* Stop the workers: queued jobs complete with EAI_CANCELED without
- * running; a lookup in progress is waited for. NULL is a no-op. */
+/* Stop the workers: queued jobs come back with `cancelled` set, without
+ * running; a job in progress is waited for (a lookup is bounded by the
+ * resolver's own timeouts, resolv.conf's timeout and attempts). NULL is a
+ * no-op. */
 void resolver_free(struct resolver *resolver);
 
-/* Queue a job (reactor thread). */
+/* Queue a job (reactor thread). job->work and job->complete must be set. */
 void resolver_submit(struct resolver *resolver, struct resolve_job *job);
 
 #endif

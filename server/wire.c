@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/tipc.h>
 #include <math.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -93,6 +94,141 @@ decode_port(bool has, uint32_t port, const char *field, struct address *out,
 	return 0;
 }
 
+/* An interface name (AF_PACKET, AF_CAN): absent is "", which the kernel
+ * takes as "any interface". Whether it exists is the OS's answer, found when
+ * the sockaddr is built; here only its length. */
+static int
+decode_ifname(const char *ifname, const char *field, char out[ADDRESS_IFNAME_MAX],
+	      struct wire_error *error)
+{
+	if (!ifname)
+		ifname = "";
+	size_t n = strlen(ifname);
+	if (n >= ADDRESS_IFNAME_MAX)
+		return invalid(error, EINVAL, "%s.ifname: interface names are at most %d bytes, "
+			       "got %zu", field, ADDRESS_IFNAME_MAX - 1, n);
+	memcpy(out, ifname, n + 1);
+	return 0;
+}
+
+/* A string that must fit a NUL-terminated char array of `size`. */
+static int
+decode_fixed_string(const char *value, const char *field, const char *member, char *out,
+		    size_t size, struct wire_error *error)
+{
+	if (!value)
+		return invalid(error, EINVAL, "%s.%s is required", field, member);
+	size_t n = strlen(value);
+	if (n >= size)
+		return invalid(error, EINVAL, "%s.%s: longer than %zu bytes (got %zu)", field,
+			       member, size - 1, n);
+	memcpy(out, value, n + 1);
+	return 0;
+}
+
+static int
+decode_packet(const Sockbroker__V1__PacketAddress *m, const char *field, struct address *out,
+	      struct wire_error *error)
+{
+	char member[128];
+
+	snprintf(member, sizeof(member), "%s.af_packet", field);
+	field = member;
+	out->family = AF_PACKET;
+	if (decode_ifname(m->ifname, field, out->packet.ifname, error) < 0)
+		return -EINVAL;
+	if (!m->has_proto)
+		return invalid(error, EINVAL, "%s.proto is required", field);
+	if (m->proto > 0xffff)
+		return invalid(error, EOVERFLOW, "%s.proto: must be 0-65535, got %u", field,
+			       m->proto);
+	if (m->pkttype > 0xff)
+		return invalid(error, EOVERFLOW, "%s.pkttype: must be 0-255, got %u", field,
+			       m->pkttype);
+	if (m->hatype > 0xffff)
+		return invalid(error, EOVERFLOW, "%s.hatype: must be 0-65535, got %u", field,
+			       m->hatype);
+	if (m->has_addr && m->addr.len > ADDRESS_HWADDR_MAX)
+		return invalid(error, EINVAL, "%s.addr: hardware address must be %d bytes or "
+			       "less, got %zu", field, ADDRESS_HWADDR_MAX, m->addr.len);
+	out->packet.proto = (uint16_t)m->proto;
+	out->packet.pkttype = (uint8_t)m->pkttype;
+	out->packet.hatype = (uint16_t)m->hatype;
+	if (m->has_addr && m->addr.len) {
+		out->packet.halen = (uint8_t)m->addr.len;
+		memcpy(out->packet.addr, m->addr.data, m->addr.len);
+	}
+	return 0;
+}
+
+static int
+decode_can(const Sockbroker__V1__CanAddress *m, const char *field, struct address *out,
+	   struct wire_error *error)
+{
+	bool isotp = m->has_rx_addr || m->has_tx_addr;
+	bool j1939 = m->has_j1939_name || m->has_j1939_pgn || m->has_j1939_addr;
+	char member[128];
+
+	snprintf(member, sizeof(member), "%s.af_can", field);
+	field = member;
+	out->family = AF_CAN;
+	if (decode_ifname(m->ifname, field, out->can.ifname, error) < 0)
+		return -EINVAL;
+	if (isotp && j1939)
+		return invalid(error, EINVAL, "%s: give rx_addr/tx_addr (CAN_ISOTP) or j1939_name/"
+			       "j1939_pgn/j1939_addr (CAN_J1939), not both", field);
+	if (isotp) {
+		if (!m->has_rx_addr || !m->has_tx_addr)
+			return invalid(error, EINVAL, "%s: CAN_ISOTP needs both rx_addr and "
+				       "tx_addr", field);
+		out->can.form = ADDRESS_CAN_ISOTP;
+		out->can.rx_id = m->rx_addr;
+		out->can.tx_id = m->tx_addr;
+	} else if (j1939) {
+		if (!m->has_j1939_name || !m->has_j1939_pgn || !m->has_j1939_addr)
+			return invalid(error, EINVAL, "%s: CAN_J1939 needs j1939_name, j1939_pgn "
+				       "and j1939_addr", field);
+		if (m->j1939_addr > 0xff)
+			return invalid(error, EOVERFLOW, "%s.j1939_addr: must be 0-255, got %u",
+				       field, m->j1939_addr);
+		out->can.form = ADDRESS_CAN_J1939;
+		out->can.j1939_name = m->j1939_name;
+		out->can.j1939_pgn = m->j1939_pgn;
+		out->can.j1939_addr = (uint8_t)m->j1939_addr;
+	}
+	return 0;
+}
+
+static int
+decode_tipc(const Sockbroker__V1__TipcAddress *m, const char *field, struct address *out,
+	    struct wire_error *error)
+{
+	char member[128];
+
+	snprintf(member, sizeof(member), "%s.af_tipc", field);
+	field = member;
+	out->family = AF_TIPC;
+	if (!m->has_addr_type)
+		return invalid(error, EINVAL, "%s.addr_type is required", field);
+	if (m->addr_type != TIPC_ADDR_NAMESEQ && m->addr_type != TIPC_ADDR_NAME &&
+	    m->addr_type != TIPC_ADDR_ID)
+		return invalid(error, EINVAL, "%s.addr_type: must be TIPC_ADDR_NAMESEQ (%d), "
+			       "TIPC_ADDR_NAME (%d) or TIPC_ADDR_ID (%d), got %u", field,
+			       TIPC_ADDR_NAMESEQ, TIPC_ADDR_NAME, TIPC_ADDR_ID, m->addr_type);
+	/* The kernel's scope is a signed char; negative values mean "withdraw"
+	 * to it, which is not an address. */
+	if (m->has_scope && m->scope > INT8_MAX)
+		return invalid(error, EOVERFLOW, "%s.scope: must be 0-%d, got %u", field,
+			       INT8_MAX, m->scope);
+	out->tipc.addr_type = (uint8_t)m->addr_type;
+	/* Absent: the reference's default scope. */
+	out->tipc.scope = m->has_scope ? (int8_t)m->scope : TIPC_CLUSTER_SCOPE;
+	out->tipc.v1 = m->v1;
+	out->tipc.v2 = m->v2;
+	out->tipc.v3 = m->v3;
+	return 0;
+}
+
 static int
 decode_address(const Address *msg, const char *field, struct address *out,
 	       struct wire_error *error)
@@ -156,17 +292,44 @@ decode_address(const Address *msg, const char *field, struct address *out,
 		if (out->family == AF_INET || out->family == AF_INET6 || out->family == AF_UNIX)
 			return invalid(error, EINVAL, "%s: use the af_inet/af_inet6/af_unix member "
 				       "for this family, not raw", field);
+		if (out->family == AF_NETLINK || out->family == AF_PACKET ||
+		    out->family == AF_ALG || out->family == AF_VSOCK || out->family == AF_CAN ||
+		    out->family == AF_TIPC)
+			return invalid(error, EINVAL, "%s: use the af_netlink/af_packet/af_alg/"
+				       "af_vsock/af_can/af_tipc member for this family, not raw",
+				       field);
 		return 0;
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_NETLINK:
+		out->family = AF_NETLINK;
+		out->netlink.pid = msg->af_netlink->pid;
+		out->netlink.groups = msg->af_netlink->groups;
+		return 0;
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET:
-	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG:
+		return decode_packet(msg->af_packet, field, out, error);
+	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG: {
+		const Sockbroker__V1__AlgAddress *alg = msg->af_alg;
+		out->family = AF_ALG;
+		if (decode_fixed_string(alg->type, field, "af_alg.type", out->alg.type,
+				sizeof(out->alg.type), error) < 0 ||
+		    decode_fixed_string(alg->name, field, "af_alg.name", out->alg.name,
+				sizeof(out->alg.name), error) < 0)
+			return -EINVAL;
+		out->alg.feat = alg->feat;
+		out->alg.mask = alg->mask;
+		return 0;
+	}
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_VSOCK:
+		out->family = AF_VSOCK;
+		if (!msg->af_vsock->has_cid || !msg->af_vsock->has_port)
+			return invalid(error, EINVAL, "%s.af_vsock.cid and .port are required",
+				       field);
+		out->vsock.cid = msg->af_vsock->cid;
+		out->vsock.port = msg->af_vsock->port;
+		return 0;
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN:
+		return decode_can(msg->af_can, field, out, error);
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_TIPC:
-		invalid(error, ENOSYS, "%s: this address family is not supported by this version "
-			"of sockbrokerd", field);
-		error->kind = ERROR_UNSUPPORTED;
-		return -EINVAL;
+		return decode_tipc(msg->af_tipc, field, out, error);
 	default:
 		return invalid(error, EINVAL, "%s names no address family", field);
 	}
@@ -219,6 +382,446 @@ decode_recv(const Sockbroker__V1__RecvRequest *m, const char *op, struct request
 	req->recv.bufsize = (uint64_t)m->bufsize > limits->max_data_size ? limits->max_data_size
 									  : (size_t)m->bufsize;
 	req->recv.flags = m->has_flags ? m->flags : 0;
+	return 0;
+}
+
+/* One Ancillary of a sendmsg into a plain item; bytes and names point into
+ * the message. Which decoded member fits which (level, type) is cmsg.c's
+ * to judge: it knows the kernel's structs. */
+static int
+decode_ancillary(const Sockbroker__V1__Ancillary *m, size_t index, struct cmsg_item *item,
+		 struct wire_error *error)
+{
+	if (!m->has_level || !m->has_type)
+		return invalid(error, EINVAL, "sendmsg.ancillary[%zu]: level and type are required",
+			       index);
+	item->level = m->level;
+	item->type = m->type;
+	if (m->has_data && m->decoded_case != SOCKBROKER__V1__ANCILLARY__DECODED__NOT_SET)
+		return invalid(error, EINVAL,
+			       "sendmsg.ancillary[%zu]: give either data or a decoded member, not "
+			       "both",
+			       index);
+	if (m->has_data) {
+		item->data = m->data.data;
+		item->len = m->data.len;
+	}
+	switch (m->decoded_case) {
+	case SOCKBROKER__V1__ANCILLARY__DECODED__NOT_SET:
+		item->view = CMSG_VIEW_NONE;
+		return 0;
+	case SOCKBROKER__V1__ANCILLARY__DECODED_RIGHTS:
+		item->view = CMSG_VIEW_RIGHTS;
+		item->rights.handles = m->rights->handles;
+		item->rights.count = m->rights->n_handles;
+		return 0;
+	case SOCKBROKER__V1__ANCILLARY__DECODED_CREDENTIALS: {
+		const Sockbroker__V1__Credentials *c = m->credentials;
+		if (!c->has_pid || !c->has_uid || !c->has_gid)
+			return invalid(error, EINVAL,
+				       "sendmsg.ancillary[%zu].credentials: pid, uid and gid are "
+				       "required",
+				       index);
+		item->view = CMSG_VIEW_CREDENTIALS;
+		item->credentials.pid = c->pid;
+		item->credentials.uid = c->uid;
+		item->credentials.gid = c->gid;
+		return 0;
+	}
+	case SOCKBROKER__V1__ANCILLARY__DECODED_PKTINFO: {
+		const Sockbroker__V1__PktInfo *p = m->pktinfo;
+		const char *spec_dst = p->spec_dst ? p->spec_dst : "";
+		const char *addr = p->addr ? p->addr : "";
+		if (strlen(spec_dst) >= CMSG_ADDR_TEXT_MAX || strlen(addr) >= CMSG_ADDR_TEXT_MAX)
+			return invalid(error, EINVAL,
+				       "sendmsg.ancillary[%zu].pktinfo: an address longer than %d "
+				       "characters",
+				       index, CMSG_ADDR_TEXT_MAX - 1);
+		item->view = CMSG_VIEW_PKTINFO;
+		item->pktinfo.ifindex = p->ifindex;
+		memcpy(item->pktinfo.spec_dst, spec_dst, strlen(spec_dst) + 1);
+		memcpy(item->pktinfo.addr, addr, strlen(addr) + 1);
+		return 0;
+	}
+	case SOCKBROKER__V1__ANCILLARY__DECODED_INT_VALUE:
+		item->view = CMSG_VIEW_INT;
+		item->int_value = m->int_value;
+		return 0;
+	case SOCKBROKER__V1__ANCILLARY__DECODED_TIMESTAMP:
+	case SOCKBROKER__V1__ANCILLARY__DECODED_EXTENDED_ERROR:
+		return invalid(error, EINVAL,
+			       "sendmsg.ancillary[%zu]: timestamp and extended_error are only "
+			       "received, never sent; give raw data",
+			       index);
+	default:
+		return invalid(error, EINVAL,
+			       "sendmsg.ancillary[%zu]: a decoded member this daemon does not know "
+			       "(field %d)",
+			       index, (int)m->decoded_case);
+	}
+}
+
+static int
+decode_sendmsg(const Sockbroker__V1__SendMsgRequest *m, struct request *req,
+	       const struct wire_limits *limits, struct wire_error *error)
+{
+	size_t total = 0;
+
+	if (need_handle(m->has_handle, m->handle, "sendmsg", req, error) < 0)
+		return -EINVAL;
+	req->sendmsg.flags = m->has_flags ? m->flags : 0;
+	if (m->address) {
+		if (decode_address(m->address, "sendmsg.address", &req->sendmsg.address, error) < 0)
+			return -EINVAL;
+		req->sendmsg.has_address = true;
+	}
+
+	req->sendmsg.n_buffers = m->n_buffers;
+	for (size_t i = 0; i < m->n_buffers; i++)
+		total += m->buffers[i].len;
+	if (total > limits->max_data_size)
+		return invalid(error, EMSGSIZE,
+			       "sendmsg: %zu bytes of data is more than the daemon's "
+			       "max_data_size (%zu); one message cannot be split",
+			       total, limits->max_data_size);
+	if (m->n_buffers > 0 && m->n_buffers <= IOV_MAX) {
+		req->sendmsg.buffers = calloc(m->n_buffers, sizeof(*req->sendmsg.buffers));
+		if (!req->sendmsg.buffers)
+			return invalid(error, ENOMEM, "the daemon is out of memory");
+		for (size_t i = 0; i < m->n_buffers; i++) {
+			req->sendmsg.buffers[i].iov_base = m->buffers[i].data;
+			req->sendmsg.buffers[i].iov_len = m->buffers[i].len;
+		}
+	}
+
+	/* Each item is at least a cmsghdr in the control buffer: more than fit
+	 * in the largest one the daemon builds cannot be meant. */
+	if (m->n_ancillary > CMSG_SEND_MAX / CMSG_LEN(0))
+		return invalid(error, EINVAL, "sendmsg: %zu ancillary items is more than the %zu "
+			       "that fit in %d bytes of ancillary data",
+			       m->n_ancillary, (size_t)(CMSG_SEND_MAX / CMSG_LEN(0)), CMSG_SEND_MAX);
+	if (m->n_ancillary > 0) {
+		req->sendmsg.ancillary = calloc(m->n_ancillary, sizeof(*req->sendmsg.ancillary));
+		if (!req->sendmsg.ancillary)
+			return invalid(error, ENOMEM, "the daemon is out of memory");
+		req->sendmsg.n_ancillary = m->n_ancillary;
+		for (size_t i = 0; i < m->n_ancillary; i++)
+			if (decode_ancillary(m->ancillary[i], i, &req->sendmsg.ancillary[i], error) < 0)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+decode_recvmsg(const Sockbroker__V1__RecvMsgRequest *m, struct request *req,
+	       const struct wire_limits *limits, struct wire_error *error)
+{
+	if (need_handle(m->has_handle, m->handle, "recvmsg", req, error) < 0)
+		return -EINVAL;
+	if (!m->has_bufsize)
+		return invalid(error, EINVAL, "recvmsg.bufsize is required");
+	if (m->bufsize < 0)
+		return invalid(error, EINVAL, "negative buffer size in recvmsg()");
+	if (m->has_ancbufsize && m->ancbufsize < 0)
+		return invalid(error, EINVAL, "negative ancillary buffer size in recvmsg()");
+	if (m->has_ancbufsize && m->ancbufsize > INT_MAX)
+		return invalid(error, EOVERFLOW,
+			       "invalid ancillary data buffer length in recvmsg(): %lld (a socklen_t "
+			       "holds at most %d)",
+			       (long long)m->ancbufsize, INT_MAX);
+
+	/* The reply carries the data and the decoded ancillary items: keep
+	 * room for both within the data limit. No message carries more
+	 * ancillary data than CMSG_RECV_MAX, so a larger ancbufsize changes
+	 * nothing the kernel would deliver. */
+	size_t ancbufsize = m->has_ancbufsize ? (size_t)m->ancbufsize : 0;
+	size_t anc_limit = limits->max_data_size / (2 * CMSG_REPLY_FACTOR);
+	if (anc_limit > CMSG_RECV_MAX)
+		anc_limit = CMSG_RECV_MAX;
+	if (ancbufsize > anc_limit)
+		ancbufsize = anc_limit;
+	size_t data_limit = limits->max_data_size - ancbufsize * CMSG_REPLY_FACTOR;
+	req->recvmsg.ancbufsize = ancbufsize;
+	req->recvmsg.bufsize = (uint64_t)m->bufsize > data_limit ? data_limit : (size_t)m->bufsize;
+	req->recvmsg.flags = m->has_flags ? m->flags : 0;
+	return 0;
+}
+
+static int
+decode_poll(const Sockbroker__V1__PollRequest *m, struct request *req, struct wire_error *error)
+{
+	if (m->n_items > POLL_MAX_ITEMS)
+		return invalid(error, EINVAL,
+			       "poll.items: %zu items, more than the %d one Poll may list; split "
+			       "the set over several Polls",
+			       m->n_items, POLL_MAX_ITEMS);
+	if (decode_timeout(m->has_timeout, m->timeout, "poll.timeout", &req->poll.timeout_ns,
+			   error) < 0)
+		return -EINVAL;
+	if (m->n_items == 0)
+		return 0;
+	req->poll.items = calloc(m->n_items, sizeof(*req->poll.items));
+	if (!req->poll.items) {
+		invalid(error, ENOMEM, "the daemon is out of memory for a Poll of %zu items",
+			m->n_items);
+		return -ENOMEM;
+	}
+	req->poll.n_items = m->n_items;
+	for (size_t i = 0; i < m->n_items; i++) {
+		const Sockbroker__V1__PollItem *item = m->items[i];
+		if (!item->has_handle)
+			return invalid(error, EINVAL, "poll.items[%zu].handle is required", i);
+		if (item->events & ~(uint32_t)POLL_EV_ALL)
+			return invalid(error, EINVAL,
+				       "poll.items[%zu].events: unknown bits 0x%x (known: "
+				       "POLL_READABLE, POLL_WRITABLE, POLL_ERROR, POLL_HANGUP)",
+				       i, item->events & ~(uint32_t)POLL_EV_ALL);
+		req->poll.items[i].handle = item->handle;
+		req->poll.items[i].events = item->events;
+	}
+	return 0;
+}
+
+static int
+decode_create_connection(const Sockbroker__V1__CreateConnectionRequest *m, struct request *req,
+			 struct wire_error *error)
+{
+	struct address host;
+
+	if (!m->host)
+		return invalid(error, EINVAL, "create_connection.host is required");
+	if (decode_host(m->host, "create_connection", &host, error) < 0 ||
+	    decode_port(m->has_port, m->port, "create_connection", &host, error) < 0)
+		return -EINVAL;
+	memcpy(req->create_connection.host, host.inet.host, sizeof(req->create_connection.host));
+	req->create_connection.port = host.inet.port;
+	if (decode_timeout(m->has_timeout, m->timeout, "create_connection.timeout",
+			   &req->create_connection.timeout_ns, error) < 0)
+		return -EINVAL;
+	req->create_connection.all_errors = m->has_all_errors && m->all_errors;
+	if (!m->source_address)
+		return 0;
+	if (decode_address(m->source_address, "create_connection.source_address",
+			   &req->create_connection.source, error) < 0)
+		return -EINVAL;
+	if (req->create_connection.source.family != AF_INET &&
+	    req->create_connection.source.family != AF_INET6)
+		return invalid(error, EINVAL, "create_connection.source_address must be an af_inet "
+			       "or af_inet6 (host, port) address");
+	req->create_connection.has_source = true;
+	return 0;
+}
+
+static int
+decode_create_server(const Sockbroker__V1__CreateServerRequest *m, struct request *req,
+		     struct wire_error *error)
+{
+	struct address *address = &req->create_server.address;
+
+	if (decode_address(m->address, "create_server.address", address, error) < 0)
+		return -EINVAL;
+	if (m->has_family && m->family != address->family) {
+		/* The reference reads (host, port) in the socket's family, so an
+		 * inet address given with family AF_INET6 is an IPv6 host string. */
+		bool inet = address->family == AF_INET || address->family == AF_INET6;
+		if (!inet || (m->family != AF_INET && m->family != AF_INET6))
+			return invalid(error, EINVAL, "create_server.address (family %d) does not "
+				       "fit create_server.family %d", address->family, m->family);
+		if (m->family == AF_INET)
+			address->inet.flowinfo = address->inet.scope_id = 0;
+		address->family = m->family;
+	}
+	if (m->has_dualstack_ipv6 && m->dualstack_ipv6 && address->family != AF_INET6)
+		return invalid(error, EINVAL, "dualstack_ipv6 requires AF_INET6 family");
+	req->create_server.has_backlog = m->has_backlog;
+	/* As listen(): the reference takes a negative backlog as 0. */
+	req->create_server.backlog = m->backlog < 0 ? 0 : m->backlog;
+	req->create_server.reuse_port = m->has_reuse_port && m->reuse_port;
+	req->create_server.dualstack_ipv6 = m->has_dualstack_ipv6 && m->dualstack_ipv6;
+	return decode_timeout(m->has_timeout, m->timeout, "create_server.timeout",
+			      &req->create_server.timeout_ns, error);
+}
+
+/* A string argument of a name-service request: absent is NULL (the
+ * reference's None), or refused when `required`. */
+static int
+decode_name(const char *value, bool required, size_t max, const char *field, const char **out,
+	    struct wire_error *error)
+{
+	*out = NULL;
+	if (!value) {
+		if (required)
+			return invalid(error, EINVAL, "%s is required", field);
+		return 0;
+	}
+	size_t n = strlen(value);
+	if (n > max)
+		return invalid(error, EINVAL, "%s: %zu bytes, longer than the %zu allowed", field,
+			       n, max);
+	*out = value;
+	return 0;
+}
+
+/* The name service and the interface functions. Their strings point into
+ * the message, which the request keeps. */
+static int
+decode_name_service(const Request *msg, struct request *req, bool *keep,
+		    struct wire_error *error)
+{
+	*keep = true;
+	switch (msg->op_case) {
+	case REQ(GETADDRINFO): {
+		const Sockbroker__V1__GetAddrInfoRequest *m = msg->getaddrinfo;
+		req->op = OP_GETADDRINFO;
+		/* Family, type, proto and flags go to libc as given: it judges them. */
+		req->getaddrinfo.family = m->has_family ? m->family : AF_UNSPEC;
+		req->getaddrinfo.type = m->has_type ? m->type : 0;
+		req->getaddrinfo.proto = m->has_proto ? m->proto : 0;
+		req->getaddrinfo.flags = m->has_flags ? m->flags : 0;
+		if (decode_name(m->host, false, WIRE_NAME_MAX, "getaddrinfo.host",
+				&req->getaddrinfo.host, error) < 0)
+			return -EINVAL;
+		return decode_name(m->port, false, WIRE_SERVICE_MAX, "getaddrinfo.port",
+				   &req->getaddrinfo.port, error);
+	}
+	case REQ(GETNAMEINFO): {
+		const Sockbroker__V1__GetNameInfoRequest *m = msg->getnameinfo;
+		req->op = OP_GETNAMEINFO;
+		req->getnameinfo.flags = m->has_flags ? m->flags : 0;
+		if (decode_address(m->address, "getnameinfo.address", &req->getnameinfo.address,
+				   error) < 0)
+			return -EINVAL;
+		if (req->getnameinfo.address.family != AF_INET &&
+		    req->getnameinfo.address.family != AF_INET6)
+			return invalid(error, EINVAL,
+				       "getnameinfo.address must be an af_inet or af_inet6 address "
+				       "(the reference takes a (host, port[, flowinfo, scope_id]) "
+				       "tuple)");
+		return 0;
+	}
+	case REQ(GETHOSTBYNAME):
+		req->op = OP_GETHOSTBYNAME;
+		return decode_name(msg->gethostbyname->name, true, WIRE_NAME_MAX,
+				   "gethostbyname.name", &req->name.name, error);
+	case REQ(GETHOSTBYNAME_EX):
+		req->op = OP_GETHOSTBYNAME_EX;
+		return decode_name(msg->gethostbyname_ex->name, true, WIRE_NAME_MAX,
+				   "gethostbyname_ex.name", &req->name.name, error);
+	case REQ(GETHOSTBYADDR):
+		req->op = OP_GETHOSTBYADDR;
+		return decode_name(msg->gethostbyaddr->name, true, WIRE_NAME_MAX,
+				   "gethostbyaddr.name", &req->name.name, error);
+	case REQ(GETFQDN):
+		req->op = OP_GETFQDN;
+		if (decode_name(msg->getfqdn->name, false, WIRE_NAME_MAX, "getfqdn.name",
+				&req->name.name, error) < 0)
+			return -EINVAL;
+		if (!req->name.name)
+			req->name.name = ""; /* getfqdn(): the local host */
+		return 0;
+	case REQ(GETHOSTNAME):
+		req->op = OP_GETHOSTNAME;
+		return 0;
+	case REQ(SETHOSTNAME): {
+		const Sockbroker__V1__SetHostNameRequest *m = msg->sethostname;
+		req->op = OP_SETHOSTNAME;
+		if (!m->has_name)
+			return invalid(error, EINVAL, "sethostname.name is required");
+		/* Its length is the kernel's to judge (EINVAL above 64 bytes). */
+		req->sethostname.name = m->name.data;
+		req->sethostname.len = m->name.len;
+		return 0;
+	}
+	case REQ(GETPROTOBYNAME):
+		req->op = OP_GETPROTOBYNAME;
+		return decode_name(msg->getprotobyname->name, true, WIRE_SERVICE_MAX,
+				   "getprotobyname.name", &req->name.name, error);
+	case REQ(GETSERVBYNAME): {
+		const Sockbroker__V1__GetServByNameRequest *m = msg->getservbyname;
+		req->op = OP_GETSERVBYNAME;
+		if (decode_name(m->name, true, WIRE_SERVICE_MAX, "getservbyname.name",
+				&req->getservbyname.name, error) < 0)
+			return -EINVAL;
+		return decode_name(m->proto, false, WIRE_SERVICE_MAX, "getservbyname.proto",
+				   &req->getservbyname.proto, error);
+	}
+	case REQ(GETSERVBYPORT): {
+		const Sockbroker__V1__GetServByPortRequest *m = msg->getservbyport;
+		req->op = OP_GETSERVBYPORT;
+		if (!m->has_port)
+			return invalid(error, EINVAL, "getservbyport.port is required");
+		if (m->port < 0 || m->port > 65535)
+			return invalid(error, EOVERFLOW,
+				       "getservbyport.port: port must be 0-65535, got %d", m->port);
+		req->getservbyport.port = m->port;
+		return decode_name(m->proto, false, WIRE_SERVICE_MAX, "getservbyport.proto",
+				   &req->getservbyport.proto, error);
+	}
+	case REQ(IF_NAMEINDEX):
+		req->op = OP_IF_NAMEINDEX;
+		return 0;
+	case REQ(IF_NAMETOINDEX):
+		req->op = OP_IF_NAMETOINDEX;
+		/* A name longer than IFNAMSIZ is no interface: the OS error says so. */
+		return decode_name(msg->if_nametoindex->name, true, WIRE_SERVICE_MAX,
+				   "if_nametoindex.name", &req->name.name, error);
+	case REQ(IF_INDEXTONAME): {
+		const Sockbroker__V1__IfIndexToNameRequest *m = msg->if_indextoname;
+		req->op = OP_IF_INDEXTONAME;
+		if (!m->has_index)
+			return invalid(error, EINVAL, "if_indextoname.index is required");
+		if (m->index < 0 || m->index > UINT_MAX)
+			return invalid(error, EOVERFLOW,
+				       "if_indextoname.index: must be 0-%u, got %lld", UINT_MAX,
+				       (long long)m->index);
+		req->if_indextoname.index = (unsigned)m->index;
+		return 0;
+	}
+	default:
+		return invalid(error, EINVAL, "not a name-service request (field %d)",
+			       (int)msg->op_case);
+	}
+}
+
+/* sendmsg_afalg: the control messages are built by the handler; here the
+ * buffers become an iovec pointing into the message. */
+static int
+decode_sendmsg_afalg(const Sockbroker__V1__SendMsgAfalgRequest *m, struct request *req,
+		     struct wire_error *error)
+{
+	if (need_handle(m->has_handle, m->handle, "sendmsg_afalg", req, error) < 0)
+		return -EINVAL;
+	if (!m->has_op)
+		return invalid(error, EINVAL, "sendmsg_afalg.op is required (ALG_OP_ENCRYPT or "
+			       "ALG_OP_DECRYPT)");
+	if (m->has_iv && m->iv.len > AFALG_IV_MAX)
+		return invalid(error, EINVAL, "sendmsg_afalg.iv: %zu bytes, longer than the %d "
+			       "bytes any kernel cipher takes", m->iv.len, AFALG_IV_MAX);
+	if (m->has_assoclen && m->assoclen < 0)
+		return invalid(error, EINVAL, "sendmsg_afalg.assoclen must not be negative, got %d",
+			       m->assoclen);
+	req->afalg.op = (uint32_t)m->op;
+	if (m->has_iv) {
+		/* An empty IV is still an ALG_SET_IV, as the reference sends it. */
+		req->afalg.iv = m->iv.data ? m->iv.data : (const uint8_t *)"";
+		req->afalg.iv_len = m->iv.len;
+	}
+	req->afalg.has_assoclen = m->has_assoclen;
+	req->afalg.assoclen = m->has_assoclen ? (uint32_t)m->assoclen : 0;
+	req->afalg.flags = m->has_flags ? m->flags : 0;
+	req->afalg.n_buffers = m->n_buffers;
+	if (m->n_buffers == 0 || m->n_buffers > IOV_MAX)
+		return 0;
+	req->afalg.buffers = calloc(m->n_buffers, sizeof(*req->afalg.buffers));
+	if (!req->afalg.buffers) {
+		invalid(error, ENOMEM, "the daemon is out of memory for %zu buffers",
+			m->n_buffers);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->n_buffers; i++) {
+		req->afalg.buffers[i].iov_base = m->buffers[i].data;
+		req->afalg.buffers[i].iov_len = m->buffers[i].len;
+	}
 	return 0;
 }
 
@@ -404,22 +1007,24 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 	 * UNSUPPORTED, or need none (has_ipv6). */
 	case REQ(SENDMSG):
 		req->op = OP_SENDMSG;
-		return 0;
+		*keep = true;
+		return decode_sendmsg(msg->sendmsg, req, limits, error);
 	case REQ(RECVMSG):
 		req->op = OP_RECVMSG;
-		return 0;
+		return decode_recvmsg(msg->recvmsg, req, limits, error);
 	case REQ(SENDMSG_AFALG):
 		req->op = OP_SENDMSG_AFALG;
-		return 0;
+		*keep = true;
+		return decode_sendmsg_afalg(msg->sendmsg_afalg, req, error);
 	case REQ(POLL):
 		req->op = OP_POLL;
-		return 0;
+		return decode_poll(msg->poll, req, error);
 	case REQ(CREATE_CONNECTION):
 		req->op = OP_CREATE_CONNECTION;
-		return 0;
+		return decode_create_connection(msg->create_connection, req, error);
 	case REQ(CREATE_SERVER):
 		req->op = OP_CREATE_SERVER;
-		return 0;
+		return decode_create_server(msg->create_server, req, error);
 	case REQ(HAS_DUALSTACK_IPV6):
 		req->op = OP_HAS_DUALSTACK_IPV6;
 		return 0;
@@ -435,47 +1040,20 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		req->cmsg_size.length = (size_t)msg->cmsg_size->length;
 		return 0;
 	case REQ(GETADDRINFO):
-		req->op = OP_GETADDRINFO;
-		return 0;
 	case REQ(GETNAMEINFO):
-		req->op = OP_GETNAMEINFO;
-		return 0;
 	case REQ(GETHOSTBYNAME):
-		req->op = OP_GETHOSTBYNAME;
-		return 0;
 	case REQ(GETHOSTBYNAME_EX):
-		req->op = OP_GETHOSTBYNAME_EX;
-		return 0;
 	case REQ(GETHOSTBYADDR):
-		req->op = OP_GETHOSTBYADDR;
-		return 0;
 	case REQ(GETFQDN):
-		req->op = OP_GETFQDN;
-		return 0;
 	case REQ(GETHOSTNAME):
-		req->op = OP_GETHOSTNAME;
-		return 0;
 	case REQ(SETHOSTNAME):
-		req->op = OP_SETHOSTNAME;
-		return 0;
 	case REQ(GETPROTOBYNAME):
-		req->op = OP_GETPROTOBYNAME;
-		return 0;
 	case REQ(GETSERVBYNAME):
-		req->op = OP_GETSERVBYNAME;
-		return 0;
 	case REQ(GETSERVBYPORT):
-		req->op = OP_GETSERVBYPORT;
-		return 0;
 	case REQ(IF_NAMEINDEX):
-		req->op = OP_IF_NAMEINDEX;
-		return 0;
 	case REQ(IF_NAMETOINDEX):
-		req->op = OP_IF_NAMETOINDEX;
-		return 0;
 	case REQ(IF_INDEXTONAME):
-		req->op = OP_IF_INDEXTONAME;
-		return 0;
+		return decode_name_service(msg, req, keep, error);
 	default:
 		return invalid(error, EINVAL,
 			       "the request names no operation this daemon knows (field %d); "
@@ -512,6 +1090,14 @@ wire_decode_request(const void *buf, size_t len, const struct wire_limits *limit
 	error->op = req->op;
 	if (r < 0) {
 		sockbroker__v1__request__free_unpacked(msg, NULL);
+		if (req->op == OP_POLL)
+			free(req->poll.items);
+		if (req->op == OP_SENDMSG_AFALG)
+			free(req->afalg.buffers);
+		if (req->op == OP_SENDMSG) {
+			free(req->sendmsg.buffers);
+			free(req->sendmsg.ancillary);
+		}
 		free(req);
 		return r;
 	}
@@ -523,13 +1109,36 @@ wire_decode_request(const void *buf, size_t len, const struct wire_limits *limit
 	return 0;
 }
 
+struct request *
+wire_request_invalid(const struct wire_error *error)
+{
+	struct request *req = calloc(1, sizeof(*req));
+	if (!req || !(req->invalid = malloc(sizeof(*req->invalid)))) {
+		free(req);
+		return NULL;
+	}
+	*req->invalid = *error;
+	req->op = OP_UNKNOWN;
+	req->seq = error->seq;
+	return req;
+}
+
 void
 wire_request_free(struct request *request)
 {
 	if (!request)
 		return;
+	free(request->invalid);
 	if (request->message)
 		sockbroker__v1__request__free_unpacked(request->message, NULL);
+	if (request->op == OP_POLL)
+		free(request->poll.items);
+	if (request->op == OP_SENDMSG_AFALG)
+		free(request->afalg.buffers);
+	if (request->op == OP_SENDMSG) {
+		free(request->sendmsg.buffers);
+		free(request->sendmsg.ancillary);
+	}
 	free(request);
 }
 
@@ -572,9 +1181,96 @@ struct address_msg {
 	Sockbroker__V1__InetAddress inet;
 	Sockbroker__V1__Inet6Address inet6;
 	Sockbroker__V1__UnixAddress un;
+	Sockbroker__V1__NetlinkAddress netlink;
+	Sockbroker__V1__PacketAddress packet;
+	Sockbroker__V1__AlgAddress alg;
+	Sockbroker__V1__VsockAddress vsock;
+	Sockbroker__V1__CanAddress can;
+	Sockbroker__V1__TipcAddress tipc;
 	Sockbroker__V1__RawAddress raw;
 	struct address plain;
 };
+
+/* The members of the families the reference gives as tuples of their own. */
+static void
+build_family_member(struct address_msg *m)
+{
+	const struct address *plain = &m->plain;
+
+	switch (plain->family) {
+	case AF_NETLINK:
+		sockbroker__v1__netlink_address__init(&m->netlink);
+		m->netlink.has_pid = m->netlink.has_groups = true;
+		m->netlink.pid = plain->netlink.pid;
+		m->netlink.groups = plain->netlink.groups;
+		m->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_NETLINK;
+		m->address.af_netlink = &m->netlink;
+		break;
+	case AF_PACKET:
+		sockbroker__v1__packet_address__init(&m->packet);
+		m->packet.ifname = (char *)plain->packet.ifname;
+		m->packet.has_proto = m->packet.has_pkttype = m->packet.has_hatype = true;
+		m->packet.proto = plain->packet.proto;
+		m->packet.pkttype = plain->packet.pkttype;
+		m->packet.hatype = plain->packet.hatype;
+		m->packet.has_addr = true;
+		m->packet.addr.len = plain->packet.halen;
+		m->packet.addr.data = (uint8_t *)plain->packet.addr;
+		m->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET;
+		m->address.af_packet = &m->packet;
+		break;
+	case AF_ALG:
+		sockbroker__v1__alg_address__init(&m->alg);
+		m->alg.type = (char *)plain->alg.type;
+		m->alg.name = (char *)plain->alg.name;
+		m->alg.has_feat = m->alg.has_mask = true;
+		m->alg.feat = plain->alg.feat;
+		m->alg.mask = plain->alg.mask;
+		m->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG;
+		m->address.af_alg = &m->alg;
+		break;
+	case AF_VSOCK:
+		sockbroker__v1__vsock_address__init(&m->vsock);
+		m->vsock.has_cid = m->vsock.has_port = true;
+		m->vsock.cid = plain->vsock.cid;
+		m->vsock.port = plain->vsock.port;
+		m->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_VSOCK;
+		m->address.af_vsock = &m->vsock;
+		break;
+	case AF_CAN:
+		sockbroker__v1__can_address__init(&m->can);
+		m->can.ifname = (char *)plain->can.ifname;
+		if (plain->can.form == ADDRESS_CAN_ISOTP) {
+			m->can.has_rx_addr = m->can.has_tx_addr = true;
+			m->can.rx_addr = plain->can.rx_id;
+			m->can.tx_addr = plain->can.tx_id;
+		} else if (plain->can.form == ADDRESS_CAN_J1939) {
+			m->can.has_j1939_name = m->can.has_j1939_pgn = m->can.has_j1939_addr = true;
+			m->can.j1939_name = plain->can.j1939_name;
+			m->can.j1939_pgn = plain->can.j1939_pgn;
+			m->can.j1939_addr = plain->can.j1939_addr;
+		}
+		m->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN;
+		m->address.af_can = &m->can;
+		break;
+	case AF_TIPC:
+		sockbroker__v1__tipc_address__init(&m->tipc);
+		m->tipc.has_addr_type = m->tipc.has_v1 = m->tipc.has_v2 = m->tipc.has_v3 = true;
+		m->tipc.has_scope = true;
+		m->tipc.addr_type = plain->tipc.addr_type;
+		m->tipc.v1 = plain->tipc.v1;
+		m->tipc.v2 = plain->tipc.v2;
+		m->tipc.v3 = plain->tipc.v3;
+		/* The kernel's scope is a signed char; a negative one (never in
+		 * an address the kernel gives) comes back as its byte. */
+		m->tipc.scope = (uint8_t)plain->tipc.scope;
+		m->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_TIPC;
+		m->address.af_tipc = &m->tipc;
+		break;
+	default:
+		break;
+	}
+}
 
 static Address *
 build_address(const struct sockaddr_buf *sa, struct address_msg *m)
@@ -617,6 +1313,14 @@ build_address(const struct sockaddr_buf *sa, struct address_msg *m)
 		m->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_UNIX;
 		m->address.af_unix = &m->un;
 		break;
+	case AF_NETLINK:
+	case AF_PACKET:
+	case AF_ALG:
+	case AF_VSOCK:
+	case AF_CAN:
+	case AF_TIPC:
+		build_family_member(m);
+		break;
 	default:
 		sockbroker__v1__raw_address__init(&m->raw);
 		m->raw.has_family = true;
@@ -644,6 +1348,351 @@ build_socket(const struct socket_info *info, Sockbroker__V1__SocketReply *m)
 		m->has_timeout = true;
 		m->timeout = (double)info->timeout_ns / 1e9;
 	}
+}
+
+static void
+build_error(const struct reply_error *e, Sockbroker__V1__Error *error)
+{
+	sockbroker__v1__error__init(error);
+	error->has_kind = true;
+	error->kind = (Sockbroker__V1__ErrorKind)e->kind;
+	if (e->errnum) {
+		error->has_errno_number = true;
+		error->errno_number = e->errnum;
+		const char *name = errname_from_errno(e->errnum);
+		error->errno_name = (char *)(name ? name : "EUNKNOWN");
+	}
+	error->message = (char *)e->message;
+	if (e->kind == ERROR_GAI) {
+		error->has_gai_code = true;
+		error->gai_code = e->gai_code;
+		error->gai_name = (char *)gai_name(e->gai_code);
+	}
+	if (e->kind == ERROR_HERROR) {
+		error->has_herror_code = true;
+		error->herror_code = e->herror_code;
+	}
+	error->rule = (char *)e->rule;
+	error->operation = (char *)e->operation;
+}
+
+static int
+pack_reply(const Reply *msg, void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	size_t size = sockbroker__v1__reply__get_packed_size(msg);
+	void *buf = alloc(userdata, size);
+	if (!buf)
+		return -ENOMEM;
+	sockbroker__v1__reply__pack(msg, buf);
+	return 0;
+}
+
+/* PollReply: one PollItem per ready handle, allocated for the packing. */
+static int
+encode_poll(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdata, size_t len),
+	    void *userdata)
+{
+	Sockbroker__V1__PollReply poll = SOCKBROKER__V1__POLL_REPLY__INIT;
+	size_t n = reply->poll.n_ready;
+	Sockbroker__V1__PollItem *items = calloc(n ? n : 1, sizeof(*items));
+	Sockbroker__V1__PollItem **item_ptrs = calloc(n ? n : 1, sizeof(*item_ptrs));
+	int r = -ENOMEM;
+
+	if (!items || !item_ptrs)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		sockbroker__v1__poll_item__init(&items[i]);
+		items[i].has_handle = items[i].has_events = true;
+		items[i].handle = reply->poll.ready[i].handle;
+		items[i].events = reply->poll.ready[i].events;
+		item_ptrs[i] = &items[i];
+	}
+	poll.n_ready = n;
+	poll.ready = item_ptrs;
+	msg->result_case = SOCKBROKER__V1__REPLY__RESULT_POLL;
+	msg->poll = &poll;
+	r = pack_reply(msg, alloc, userdata);
+out:
+	free(item_ptrs);
+	free(items);
+	return r;
+}
+
+/* Storage for one Ancillary message and its decoded member. */
+struct ancillary_msg {
+	Sockbroker__V1__Ancillary ancillary;
+	Sockbroker__V1__Rights rights;
+	Sockbroker__V1__Credentials credentials;
+	Sockbroker__V1__PktInfo pktinfo;
+	Sockbroker__V1__Timestamp timestamp;
+	Sockbroker__V1__ExtendedError extended_error;
+	struct address_msg offender;
+};
+
+static void
+build_ancillary(const struct cmsg_item *item, struct ancillary_msg *m)
+{
+	Sockbroker__V1__Ancillary *a = &m->ancillary;
+
+	sockbroker__v1__ancillary__init(a);
+	a->has_level = a->has_type = a->has_data = true;
+	a->level = item->level;
+	a->type = item->type;
+	a->data.data = item->data;
+	a->data.len = item->len;
+	switch (item->view) {
+	case CMSG_VIEW_RIGHTS:
+		sockbroker__v1__rights__init(&m->rights);
+		m->rights.handles = item->rights.handles;
+		m->rights.n_handles = item->rights.count;
+		a->decoded_case = SOCKBROKER__V1__ANCILLARY__DECODED_RIGHTS;
+		a->rights = &m->rights;
+		break;
+	case CMSG_VIEW_CREDENTIALS:
+		sockbroker__v1__credentials__init(&m->credentials);
+		m->credentials.has_pid = m->credentials.has_uid = m->credentials.has_gid = true;
+		m->credentials.pid = item->credentials.pid;
+		m->credentials.uid = item->credentials.uid;
+		m->credentials.gid = item->credentials.gid;
+		a->decoded_case = SOCKBROKER__V1__ANCILLARY__DECODED_CREDENTIALS;
+		a->credentials = &m->credentials;
+		break;
+	case CMSG_VIEW_PKTINFO:
+		sockbroker__v1__pkt_info__init(&m->pktinfo);
+		m->pktinfo.has_ifindex = true;
+		m->pktinfo.ifindex = item->pktinfo.ifindex;
+		if (item->pktinfo.spec_dst[0])
+			m->pktinfo.spec_dst = (char *)item->pktinfo.spec_dst;
+		m->pktinfo.addr = (char *)item->pktinfo.addr;
+		a->decoded_case = SOCKBROKER__V1__ANCILLARY__DECODED_PKTINFO;
+		a->pktinfo = &m->pktinfo;
+		break;
+	case CMSG_VIEW_INT:
+		a->decoded_case = SOCKBROKER__V1__ANCILLARY__DECODED_INT_VALUE;
+		a->int_value = item->int_value;
+		break;
+	case CMSG_VIEW_TIMESTAMP:
+		sockbroker__v1__timestamp__init(&m->timestamp);
+		m->timestamp.has_seconds = m->timestamp.has_nanoseconds = true;
+		m->timestamp.seconds = item->timestamp.seconds;
+		m->timestamp.nanoseconds = item->timestamp.nanoseconds;
+		a->decoded_case = SOCKBROKER__V1__ANCILLARY__DECODED_TIMESTAMP;
+		a->timestamp = &m->timestamp;
+		break;
+	case CMSG_VIEW_EXTENDED_ERROR: {
+		Sockbroker__V1__ExtendedError *e = &m->extended_error;
+		const char *name = errname_from_errno((int)item->extended_error.errnum);
+		sockbroker__v1__extended_error__init(e);
+		e->has_errno_number = e->has_origin = e->has_type = e->has_code = true;
+		e->has_info = e->has_data = true;
+		e->errno_number = item->extended_error.errnum;
+		if (item->extended_error.errnum)
+			e->errno_name = (char *)(name ? name : "EUNKNOWN");
+		e->origin = item->extended_error.origin;
+		e->type = item->extended_error.type;
+		e->code = item->extended_error.code;
+		e->info = item->extended_error.info;
+		e->data = item->extended_error.data;
+		if (item->extended_error.offender.len > 0)
+			e->offender = build_address(&item->extended_error.offender, &m->offender);
+		a->decoded_case = SOCKBROKER__V1__ANCILLARY__DECODED_EXTENDED_ERROR;
+		a->extended_error = e;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* RecvMsgReply: the data, one Ancillary per item, the flags and the
+ * sender's address. */
+static int
+encode_recvmsg(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdata, size_t len),
+	       void *userdata)
+{
+	Sockbroker__V1__RecvMsgReply received = SOCKBROKER__V1__RECV_MSG_REPLY__INIT;
+	struct address_msg address;
+	size_t n = reply->recvmsg.n_ancillary;
+	struct ancillary_msg *items = calloc(n ? n : 1, sizeof(*items));
+	Sockbroker__V1__Ancillary **item_ptrs = calloc(n ? n : 1, sizeof(*item_ptrs));
+	int r = -ENOMEM;
+
+	if (!items || !item_ptrs)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		build_ancillary(&reply->recvmsg.ancillary[i], &items[i]);
+		item_ptrs[i] = &items[i].ancillary;
+	}
+	received.has_data = true;
+	received.data.data = (uint8_t *)reply->recvmsg.data;
+	received.data.len = reply->recvmsg.len;
+	received.n_ancillary = n;
+	received.ancillary = item_ptrs;
+	received.has_msg_flags = true;
+	received.msg_flags = reply->recvmsg.msg_flags;
+	if (reply->recvmsg.has_address)
+		received.address = build_address(&reply->recvmsg.address, &address);
+	msg->result_case = SOCKBROKER__V1__REPLY__RESULT_RECVMSG;
+	msg->recvmsg = &received;
+	r = pack_reply(msg, alloc, userdata);
+out:
+	free(item_ptrs);
+	free(items);
+	return r;
+}
+
+/* CreateConnectionReply: the connected handle and its peer, or every
+ * attempt's error. */
+static int
+encode_create_connection(const struct reply *reply, Reply *msg,
+			 void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	Sockbroker__V1__CreateConnectionReply created =
+		SOCKBROKER__V1__CREATE_CONNECTION_REPLY__INIT;
+	Sockbroker__V1__SocketReply socket;
+	struct address_msg peer;
+	size_t n = reply->create_connection.n_attempt_errors;
+	Sockbroker__V1__Error *errors = NULL;
+	Sockbroker__V1__Error **error_ptrs = NULL;
+	int r = -ENOMEM;
+
+	if (reply->create_connection.connected) {
+		build_socket(&reply->create_connection.socket, &socket);
+		created.socket = &socket;
+		created.peer = build_address(&reply->create_connection.peer, &peer);
+	} else if (n > 0) {
+		errors = calloc(n, sizeof(*errors));
+		error_ptrs = calloc(n, sizeof(*error_ptrs));
+		if (!errors || !error_ptrs)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			build_error(&reply->create_connection.attempt_errors[i], &errors[i]);
+			error_ptrs[i] = &errors[i];
+		}
+		created.n_attempt_errors = n;
+		created.attempt_errors = error_ptrs;
+	}
+	msg->result_case = SOCKBROKER__V1__REPLY__RESULT_CREATE_CONNECTION;
+	msg->create_connection = &created;
+	r = pack_reply(msg, alloc, userdata);
+out:
+	free(error_ptrs);
+	free(errors);
+	return r;
+}
+
+/* The name-service and interface results: their messages are built here,
+ * with storage of their own, and packed. */
+static int
+encode_names(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdata, size_t len),
+	     void *userdata)
+{
+	Sockbroker__V1__GetAddrInfoReply getaddrinfo = SOCKBROKER__V1__GET_ADDR_INFO_REPLY__INIT;
+	Sockbroker__V1__GetNameInfoReply getnameinfo = SOCKBROKER__V1__GET_NAME_INFO_REPLY__INIT;
+	Sockbroker__V1__HostEntReply hostent = SOCKBROKER__V1__HOST_ENT_REPLY__INIT;
+	Sockbroker__V1__StringReply string = SOCKBROKER__V1__STRING_REPLY__INIT;
+	Sockbroker__V1__IntReply integer = SOCKBROKER__V1__INT_REPLY__INIT;
+	Sockbroker__V1__IfNameIndexReply interfaces = SOCKBROKER__V1__IF_NAME_INDEX_REPLY__INIT;
+	Sockbroker__V1__AddrInfo *infos = NULL, **info_ptrs = NULL;
+	struct address_msg *addresses = NULL;
+	Sockbroker__V1__IfEntry *entries = NULL, **entry_ptrs = NULL;
+	int r = 0;
+
+	switch (reply->shape) {
+	case REPLY_GETADDRINFO: {
+		size_t n = reply->getaddrinfo.count;
+		infos = calloc(n ? n : 1, sizeof(*infos));
+		info_ptrs = calloc(n ? n : 1, sizeof(*info_ptrs));
+		addresses = calloc(n ? n : 1, sizeof(*addresses));
+		if (!infos || !info_ptrs || !addresses) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const struct addrinfo_entry *e = &reply->getaddrinfo.entries[i];
+			sockbroker__v1__addr_info__init(&infos[i]);
+			infos[i].has_family = infos[i].has_type = infos[i].has_proto = true;
+			infos[i].family = e->family;
+			infos[i].type = e->type;
+			infos[i].proto = e->proto;
+			/* The reference gives '' when there is no canonical name. */
+			infos[i].canonname = (char *)(e->canonname ? e->canonname : "");
+			infos[i].address = build_address(&e->address, &addresses[i]);
+			info_ptrs[i] = &infos[i];
+		}
+		getaddrinfo.n_results = n;
+		getaddrinfo.results = info_ptrs;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_GETADDRINFO;
+		msg->getaddrinfo = &getaddrinfo;
+		break;
+	}
+	case REPLY_GETNAMEINFO:
+		getnameinfo.host = (char *)reply->getnameinfo.host;
+		getnameinfo.service = (char *)reply->getnameinfo.service;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_GETNAMEINFO;
+		msg->getnameinfo = &getnameinfo;
+		break;
+	case REPLY_HOSTENT:
+		/* protobuf-c's repeated strings are not const; packing only reads them. */
+		hostent.hostname = (char *)reply->hostent.hostname;
+		hostent.n_aliases = reply->hostent.n_aliases;
+		hostent.aliases = (char **)(uintptr_t)reply->hostent.aliases;
+		hostent.n_addresses = reply->hostent.n_addresses;
+		hostent.addresses = (char **)(uintptr_t)reply->hostent.addresses;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_HOSTENT;
+		msg->hostent = &hostent;
+		break;
+	case REPLY_STRING:
+		string.value = (char *)reply->text;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_STRING;
+		msg->string = &string;
+		break;
+	case REPLY_INTEGER:
+		integer.has_value = true;
+		integer.value = reply->integer;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_INTEGER;
+		msg->integer = &integer;
+		break;
+	case REPLY_IF_NAMEINDEX: {
+		size_t n = reply->if_nameindex.count;
+		entries = calloc(n ? n : 1, sizeof(*entries));
+		entry_ptrs = calloc(n ? n : 1, sizeof(*entry_ptrs));
+		if (!entries || !entry_ptrs) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			sockbroker__v1__if_entry__init(&entries[i]);
+			entries[i].has_index = true;
+			entries[i].index = reply->if_nameindex.entries[i].index;
+			entries[i].name = (char *)reply->if_nameindex.entries[i].name;
+			entry_ptrs[i] = &entries[i];
+		}
+		interfaces.n_interfaces = n;
+		interfaces.interfaces = entry_ptrs;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_IF_NAMEINDEX;
+		msg->if_nameindex = &interfaces;
+		break;
+	}
+	default:
+		r = -EINVAL;
+		goto out;
+	}
+
+	size_t size = sockbroker__v1__reply__get_packed_size(msg);
+	void *buf = alloc(userdata, size);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	sockbroker__v1__reply__pack(msg, buf);
+out:
+	free(entry_ptrs);
+	free(entries);
+	free(addresses);
+	free(info_ptrs);
+	free(infos);
+	return r;
 }
 
 int
@@ -677,27 +1726,7 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 	msg.seq = reply->seq;
 
 	if (reply->error.kind != ERROR_NONE) {
-		const struct reply_error *e = &reply->error;
-		error.has_kind = true;
-		error.kind = (Sockbroker__V1__ErrorKind)e->kind;
-		if (e->errnum) {
-			error.has_errno_number = true;
-			error.errno_number = e->errnum;
-			const char *name = errname_from_errno(e->errnum);
-			error.errno_name = (char *)(name ? name : "EUNKNOWN");
-		}
-		error.message = (char *)e->message;
-		if (e->kind == ERROR_GAI) {
-			error.has_gai_code = true;
-			error.gai_code = e->gai_code;
-			error.gai_name = (char *)gai_name(e->gai_code);
-		}
-		if (e->kind == ERROR_HERROR) {
-			error.has_herror_code = true;
-			error.herror_code = e->herror_code;
-		}
-		error.rule = (char *)e->rule;
-		error.operation = (char *)e->operation;
+		build_error(&reply->error, &error);
 		msg.error = &error;
 		goto pack;
 	}
@@ -766,7 +1795,10 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 	case REPLY_ACCEPT:
 		build_socket(&reply->accept.socket, &socket);
 		accept.socket = &socket;
-		accept.address = build_address(&reply->accept.peer, &addr_storage);
+		/* No peer address at all (AF_ALG: the reference's None) is an
+		 * absent address, not an empty one of some family. */
+		if (reply->accept.peer.len > 0)
+			accept.address = build_address(&reply->accept.peer, &addr_storage);
 		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_ACCEPT;
 		msg.accept = &accept;
 		break;
@@ -834,6 +1866,15 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_CANCEL;
 		msg.cancel = &cancel;
 		break;
+	case REPLY_GETADDRINFO:
+	case REPLY_GETNAMEINFO:
+	case REPLY_HOSTENT:
+	case REPLY_STRING:
+	case REPLY_INTEGER:
+	case REPLY_IF_NAMEINDEX:
+		/* Results with storage of their own: built and packed apart. */
+		r = encode_names(reply, &msg, alloc, userdata);
+		goto out;
 	case REPLY_CMSG_SIZE:
 		cmsg_size.has_cmsg_len = cmsg_size.has_cmsg_space = true;
 		cmsg_size.cmsg_len = reply->cmsg_size.len;
@@ -841,6 +1882,15 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_CMSG_SIZE;
 		msg.cmsg_size = &cmsg_size;
 		break;
+	case REPLY_POLL:
+		r = encode_poll(reply, &msg, alloc, userdata);
+		goto out;
+	case REPLY_RECVMSG:
+		r = encode_recvmsg(reply, &msg, alloc, userdata);
+		goto out;
+	case REPLY_CREATE_CONNECTION:
+		r = encode_create_connection(reply, &msg, alloc, userdata);
+		goto out;
 	}
 
 pack:;

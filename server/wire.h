@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "addr.h"
+#include "cmsg.h"
 
 /* Every operation of the protocol, in the order of the Request oneof. */
 enum op_code {
@@ -85,6 +88,34 @@ enum sockopt_value_kind {
 
 #define SOCKOPT_MAX_LEN 1024
 
+/* sendmsg_afalg: the longest IV taken (kernel ciphers take at most
+ * PAGE_SIZE / 8 bytes, 512 with 4 KiB pages). */
+#define AFALG_IV_MAX 1024
+
+/* Longest host name a name-service request may carry (NI_MAXHOST less its
+ * NUL), and the longest service, protocol or interface name. */
+#define WIRE_NAME_MAX 1024
+#define WIRE_SERVICE_MAX 255
+
+/* Poll readiness bits: the protocol's PollEvents values, independent of the
+ * host's POLL* numbers. ERROR and HANGUP are reported whether asked or not. */
+enum {
+	POLL_EV_READABLE = 1,
+	POLL_EV_WRITABLE = 2,
+	POLL_EV_ERROR = 4,
+	POLL_EV_HANGUP = 8,
+	POLL_EV_ALL = 15,
+};
+
+/* The most items one Poll may list. */
+#define POLL_MAX_ITEMS 65536
+
+/* One (handle, events) pair of a Poll request or reply. */
+struct poll_item {
+	uint64_t handle;
+	uint32_t events; /* POLL_EV_* */
+};
+
 struct request {
 	enum op_code op;
 	uint64_t seq;
@@ -142,13 +173,95 @@ struct request {
 			int flags;
 		} recv; /* recv, recvfrom */
 		struct {
+			/* Owned by the request, pointing into the message; NULL when
+			 * n_buffers exceeds IOV_MAX (the handler answers EMSGSIZE, as
+			 * the kernel would). */
+			struct iovec *buffers;
+			size_t n_buffers;
+			struct cmsg_item *ancillary; /* owned by the request */
+			size_t n_ancillary;
+			int flags;
+			bool has_address;
+			struct address address;
+		} sendmsg;
+		struct {
+			size_t bufsize;    /* clamped: the data limit less room for ancillary data */
+			size_t ancbufsize; /* clamped to CMSG_RECV_MAX */
+			int flags;
+		} recvmsg;
+		struct {
 			uint64_t target_seq;
 		} cancel;
 		struct {
 			size_t length;
 		} cmsg_size;
+		struct {
+			/* Owned by the request, pointing into the message; NULL when
+			 * n_buffers exceeds IOV_MAX (the handler answers EMSGSIZE, as
+			 * the kernel would). */
+			struct iovec *buffers;
+			size_t n_buffers;
+			uint32_t op;       /* ALG_OP_*, passed as is: the kernel judges it */
+			const uint8_t *iv; /* NULL: no ALG_SET_IV; into the message */
+			size_t iv_len;
+			bool has_assoclen;
+			uint32_t assoclen;
+			int flags;
+		} afalg; /* sendmsg_afalg */
+		struct {
+			const char *host; /* NULL: None; into the unpacked message */
+			const char *port; /* NULL: None; a number or a service name */
+			int family, type, proto, flags;
+		} getaddrinfo;
+		struct {
+			struct address address; /* AF_INET or AF_INET6 */
+			int flags;
+		} getnameinfo;
+		struct {
+			const char *name; /* into the unpacked message */
+		} name; /* gethostbyname(_ex), gethostbyaddr, getfqdn, getprotobyname,
+			 * if_nametoindex */
+		struct {
+			const uint8_t *name; /* into the unpacked message; no NUL */
+			size_t len;
+		} sethostname;
+		struct {
+			const char *name;  /* into the unpacked message */
+			const char *proto; /* NULL: any protocol */
+		} getservbyname;
+		struct {
+			int port;          /* 0-65535 */
+			const char *proto; /* NULL: any protocol */
+		} getservbyport;
+		struct {
+			unsigned index;
+		} if_indextoname;
+		struct {
+			struct poll_item *items; /* owned by the request */
+			size_t n_items;
+			int64_t timeout_ns;
+		} poll;
+		struct {
+			char host[ADDRESS_HOST_MAX];
+			uint16_t port;
+			int64_t timeout_ns; /* per attempt, and the new handle's mode */
+			bool has_source;
+			struct address source;
+			bool all_errors;
+		} create_connection;
+		struct {
+			struct address address; /* its family is the socket's */
+			bool has_backlog;
+			int backlog;
+			bool reuse_port, dualstack_ipv6;
+			int64_t timeout_ns;
+		} create_server;
 	};
 	void *message; /* the unpacked protobuf message, when still needed */
+	/* Set for a request that failed to decode but whose seq was readable:
+	 * it still takes its turn in the session's sequence (and is answered
+	 * with this error then), so that later requests do not wait for it. */
+	struct wire_error *invalid;
 };
 
 /* Limits wire_decode_request() enforces. */
@@ -170,6 +283,10 @@ struct wire_error {
  * invalid: `error` says which field and why) or -ENOMEM. */
 int wire_decode_request(const void *buf, size_t len, const struct wire_limits *limits,
 			struct request **out, struct wire_error *error);
+
+/* A request that stands for one that failed to decode (op OP_UNKNOWN,
+ * seq and error from `error`), or NULL when out of memory. */
+struct request *wire_request_invalid(const struct wire_error *error);
 
 /* Free a request and the message it keeps. NULL is a no-op. */
 void wire_request_free(struct request *request);
@@ -233,6 +350,24 @@ struct reply_hello {
 	const char *peer;
 };
 
+/* One result of getaddrinfo. */
+struct addrinfo_entry {
+	int family, type, proto;
+	const char *canonname; /* NULL: none */
+	struct sockaddr_buf address;
+};
+
+/* One network interface of if_nameindex. */
+struct if_entry {
+	unsigned index;
+	const char *name;
+};
+
+/* Room for a string result (NI_MAXHOST), and for a service name
+ * (NI_MAXSERV). */
+#define REPLY_TEXT_MAX 1025
+#define REPLY_SERVICE_MAX 32
+
 /* What a result looks like on the wire; the operation picks it. */
 enum reply_shape {
 	REPLY_DONE,
@@ -247,8 +382,17 @@ enum reply_shape {
 	REPLY_FLAG,
 	REPLY_SEND,
 	REPLY_RECV,
+	REPLY_RECVMSG,
 	REPLY_CANCEL,
 	REPLY_CMSG_SIZE,
+	REPLY_GETADDRINFO,
+	REPLY_GETNAMEINFO,
+	REPLY_HOSTENT,
+	REPLY_STRING,
+	REPLY_INTEGER,
+	REPLY_IF_NAMEINDEX,
+	REPLY_POLL,
+	REPLY_CREATE_CONNECTION,
 };
 
 struct reply {
@@ -286,10 +430,55 @@ struct reply {
 			bool has_address;
 			struct sockaddr_buf address;
 		} recv;
+		struct {
+			/* Borrowed until wire_encode_reply() returns. */
+			const uint8_t *data;
+			size_t len;
+			const struct cmsg_item *ancillary;
+			size_t n_ancillary;
+			int msg_flags;
+			bool has_address;
+			struct sockaddr_buf address;
+		} recvmsg;
 		bool cancelled;
 		struct {
 			uint64_t len, space;
 		} cmsg_size;
+		struct {
+			const struct addrinfo_entry *entries; /* borrowed until encoded */
+			size_t count;
+		} getaddrinfo;
+		struct {
+			char host[REPLY_TEXT_MAX];
+			char service[REPLY_SERVICE_MAX];
+		} getnameinfo;
+		struct {
+			/* Borrowed until wire_encode_reply() returns. */
+			const char *hostname;
+			const char *const *aliases;
+			size_t n_aliases;
+			const char *const *addresses;
+			size_t n_addresses;
+		} hostent;
+		char text[REPLY_TEXT_MAX]; /* REPLY_STRING */
+		int64_t integer;           /* REPLY_INTEGER */
+		struct {
+			const struct if_entry *entries; /* borrowed until encoded */
+			size_t count;
+		} if_nameindex;
+		struct {
+			const struct poll_item *ready; /* borrowed until wire_encode_reply() returns */
+			size_t n_ready;
+		} poll;
+		struct {
+			/* Connected: the handle and its peer; else (all_errors) the
+			 * error of every attempt, borrowed until encoded. */
+			bool connected;
+			struct socket_info socket;
+			struct sockaddr_buf peer;
+			const struct reply_error *attempt_errors;
+			size_t n_attempt_errors;
+		} create_connection;
 	};
 };
 

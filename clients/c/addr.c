@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,14 @@
 #define ABSTRACT_NAME_MAX (sizeof(((struct sb_addr *)0)->path) - 1)
 /* IPv6 flow labels are 20 bits. */
 #define FLOWINFO_MAX 0xfffffu
+/* The kernel's TIPC scope is a signed char. */
+#define TIPC_SCOPE_MAX 127u
+/* TIPC address types (linux/tipc.h), which this header need not pull in. */
+#define TIPC_ADDR_NAMESEQ_VALUE 1u
+#define TIPC_ADDR_ID_VALUE 3u
+#define TIPC_CLUSTER_SCOPE_VALUE 2u
+
+#define member_size(type, member) sizeof(((type *)0)->member)
 
 /*
  * One allocation for an Address and its member, so that a request can
@@ -23,11 +32,36 @@ struct wire_address {
 		Sockbroker__V1__InetAddress af_inet;
 		Sockbroker__V1__Inet6Address af_inet6;
 		Sockbroker__V1__UnixAddress af_unix;
+		Sockbroker__V1__NetlinkAddress af_netlink;
+		Sockbroker__V1__PacketAddress af_packet;
+		Sockbroker__V1__AlgAddress af_alg;
+		Sockbroker__V1__VsockAddress af_vsock;
+		Sockbroker__V1__CanAddress af_can;
+		Sockbroker__V1__TipcAddress af_tipc;
 		Sockbroker__V1__RawAddress raw;
 	} member;
-	char host[sizeof(((struct sb_addr *)0)->host)];
-	uint8_t bytes[sizeof(((struct sb_addr *)0)->raw)];
+	/* The host, an interface name, or an AF_ALG type. */
+	char host[member_size(struct sb_addr, host)];
+	/* An AF_ALG name. */
+	char name[member_size(struct sb_addr, alg.name)];
+	uint8_t bytes[member_size(struct sb_addr, raw)];
 };
+
+/* Copy a NUL-terminated string into a char array of `size`; -EINVAL when
+ * it does not fit with its NUL. */
+static int
+copy_string(char *to, size_t size, const char *from)
+{
+	size_t len;
+
+	if (from == NULL)
+		return -EINVAL;
+	len = strlen(from);
+	if (len >= size)
+		return -EINVAL;
+	memcpy(to, from, len + 1);
+	return 0;
+}
 
 int
 sb_addr_inet(struct sb_addr *addr, const char *host, unsigned port)
@@ -92,6 +126,137 @@ sb_addr_abstract(struct sb_addr *addr, const void *name, size_t len)
 	return 0;
 }
 
+int
+sb_addr_netlink(struct sb_addr *addr, uint32_t pid, uint32_t groups)
+{
+	if (addr == NULL)
+		return -EINVAL;
+	memset(addr, 0, sizeof(*addr));
+	addr->family = AF_NETLINK;
+	addr->netlink.pid = pid;
+	addr->netlink.groups = groups;
+	return 0;
+}
+
+int
+sb_addr_packet(struct sb_addr *addr, const char *ifname, unsigned proto, unsigned pkttype,
+	       unsigned hatype, const void *hwaddr, size_t hwaddr_len)
+{
+	struct sb_addr out;
+
+	if (addr == NULL || proto > UINT16_MAX || pkttype > UINT8_MAX || hatype > UINT16_MAX ||
+	    hwaddr_len > sizeof(out.packet.addr) || (hwaddr == NULL && hwaddr_len > 0))
+		return -EINVAL;
+	memset(&out, 0, sizeof(out));
+	if (copy_string(out.packet.ifname, sizeof(out.packet.ifname), ifname) < 0)
+		return -EINVAL;
+	out.family = AF_PACKET;
+	out.packet.proto = (uint16_t)proto;
+	out.packet.pkttype = (uint8_t)pkttype;
+	out.packet.hatype = (uint16_t)hatype;
+	out.packet.addr_len = hwaddr_len;
+	if (hwaddr_len > 0)
+		memcpy(out.packet.addr, hwaddr, hwaddr_len);
+	*addr = out;
+	return 0;
+}
+
+int
+sb_addr_alg(struct sb_addr *addr, const char *type, const char *name, uint32_t feat,
+	    uint32_t mask)
+{
+	struct sb_addr out;
+
+	if (addr == NULL)
+		return -EINVAL;
+	memset(&out, 0, sizeof(out));
+	if (copy_string(out.alg.type, sizeof(out.alg.type), type) < 0 ||
+	    copy_string(out.alg.name, sizeof(out.alg.name), name) < 0)
+		return -EINVAL;
+	out.family = AF_ALG;
+	out.alg.feat = feat;
+	out.alg.mask = mask;
+	*addr = out;
+	return 0;
+}
+
+int
+sb_addr_vsock(struct sb_addr *addr, uint32_t cid, uint32_t port)
+{
+	if (addr == NULL)
+		return -EINVAL;
+	memset(addr, 0, sizeof(*addr));
+	addr->family = AF_VSOCK;
+	addr->vsock.cid = cid;
+	addr->vsock.port = port;
+	return 0;
+}
+
+static int
+can_address(struct sb_addr *addr, const char *ifname, enum sb_can_form form)
+{
+	struct sb_addr out;
+
+	if (addr == NULL)
+		return -EINVAL;
+	memset(&out, 0, sizeof(out));
+	if (copy_string(out.can.ifname, sizeof(out.can.ifname), ifname) < 0)
+		return -EINVAL;
+	out.family = AF_CAN;
+	out.can.form = form;
+	*addr = out;
+	return 0;
+}
+
+int
+sb_addr_can(struct sb_addr *addr, const char *ifname)
+{
+	return can_address(addr, ifname, SB_CAN_PLAIN);
+}
+
+int
+sb_addr_can_isotp(struct sb_addr *addr, const char *ifname, uint32_t rx_addr, uint32_t tx_addr)
+{
+	int r = can_address(addr, ifname, SB_CAN_ISOTP);
+
+	if (r < 0)
+		return r;
+	addr->can.rx_addr = rx_addr;
+	addr->can.tx_addr = tx_addr;
+	return 0;
+}
+
+int
+sb_addr_can_j1939(struct sb_addr *addr, const char *ifname, uint64_t name, uint32_t pgn,
+		  uint8_t j1939_addr)
+{
+	int r = can_address(addr, ifname, SB_CAN_J1939);
+
+	if (r < 0)
+		return r;
+	addr->can.j1939_name = name;
+	addr->can.j1939_pgn = pgn;
+	addr->can.j1939_addr = j1939_addr;
+	return 0;
+}
+
+int
+sb_addr_tipc(struct sb_addr *addr, unsigned addr_type, uint32_t v1, uint32_t v2, uint32_t v3,
+	     unsigned scope)
+{
+	if (addr == NULL || addr_type < TIPC_ADDR_NAMESEQ_VALUE || addr_type > TIPC_ADDR_ID_VALUE ||
+	    scope > TIPC_SCOPE_MAX)
+		return -EINVAL;
+	memset(addr, 0, sizeof(*addr));
+	addr->family = AF_TIPC;
+	addr->tipc.addr_type = addr_type;
+	addr->tipc.v1 = v1;
+	addr->tipc.v2 = v2;
+	addr->tipc.v3 = v3;
+	addr->tipc.scope = scope;
+	return 0;
+}
+
 /*
  * Append to a bounded buffer as snprintf() does, keeping track of the
  * position so that later pieces are dropped once the buffer is full.
@@ -130,6 +295,18 @@ append_bytes(char *buf, size_t len, size_t *pos, const char *bytes, size_t count
 	}
 }
 
+/* An interface or algorithm name from a char array; "(any)" when empty. */
+static void
+append_name(char *buf, size_t len, size_t *pos, const char *name, size_t size)
+{
+	size_t n = strnlen(name, size);
+
+	if (n == 0)
+		append(buf, len, pos, "(any)");
+	else
+		append_bytes(buf, len, pos, name, n);
+}
+
 void
 sb_addr_format(const struct sb_addr *addr, char *buf, size_t len)
 {
@@ -159,6 +336,49 @@ sb_addr_format(const struct sb_addr *addr, char *buf, size_t len)
 		} else {
 			append_bytes(buf, len, &pos, addr->path, path_len);
 		}
+		break;
+	case AF_NETLINK:
+		append(buf, len, &pos, "netlink pid=%u groups=%#x", addr->netlink.pid,
+		       addr->netlink.groups);
+		break;
+	case AF_PACKET:
+		append(buf, len, &pos, "packet ");
+		append_name(buf, len, &pos, addr->packet.ifname, sizeof(addr->packet.ifname));
+		append(buf, len, &pos,
+		       " proto=0x%04x pkttype=%u hatype=%u addr=", addr->packet.proto,
+		       addr->packet.pkttype, addr->packet.hatype);
+		for (size_t i = 0; i < addr->packet.addr_len && i < sizeof(addr->packet.addr); i++)
+			append(buf, len, &pos, "%s%02x", i == 0 ? "" : ":", addr->packet.addr[i]);
+		break;
+	case AF_ALG:
+		append(buf, len, &pos, "alg ");
+		append_name(buf, len, &pos, addr->alg.type, sizeof(addr->alg.type));
+		append(buf, len, &pos, " ");
+		append_name(buf, len, &pos, addr->alg.name, sizeof(addr->alg.name));
+		if (addr->alg.feat != 0 || addr->alg.mask != 0)
+			append(buf, len, &pos, " feat=%#x mask=%#x", addr->alg.feat,
+			       addr->alg.mask);
+		break;
+	case AF_VSOCK:
+		append(buf, len, &pos, "vsock %u:%u", addr->vsock.cid, addr->vsock.port);
+		break;
+	case AF_CAN:
+		append(buf, len, &pos, "can ");
+		append_name(buf, len, &pos, addr->can.ifname, sizeof(addr->can.ifname));
+		if (addr->can.form == SB_CAN_ISOTP)
+			append(buf, len, &pos, " rx=%#x tx=%#x", addr->can.rx_addr,
+			       addr->can.tx_addr);
+		else if (addr->can.form == SB_CAN_J1939)
+			append(buf, len, &pos, " name=%#llx pgn=%#x addr=%#x",
+			       (unsigned long long)addr->can.j1939_name, addr->can.j1939_pgn,
+			       addr->can.j1939_addr);
+		break;
+	case AF_TIPC:
+		append(buf, len, &pos, "tipc type=%u %u/%u/%u scope=%u", addr->tipc.addr_type,
+		       addr->tipc.v1, addr->tipc.v2, addr->tipc.v3, addr->tipc.scope);
+		break;
+	case AF_UNSPEC:
+		append(buf, len, &pos, "(no address)");
 		break;
 	default:
 		append(buf, len, &pos, "(family %d)", addr->family);
@@ -223,6 +443,98 @@ sb__addr_to_wire(const struct sb_addr *addr, struct Sockbroker__V1__Address **ou
 		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_UNIX;
 		wire->address.af_unix = &wire->member.af_unix;
 		break;
+	case AF_NETLINK:
+		sockbroker__v1__netlink_address__init(&wire->member.af_netlink);
+		wire->member.af_netlink.has_pid = wire->member.af_netlink.has_groups = true;
+		wire->member.af_netlink.pid = addr->netlink.pid;
+		wire->member.af_netlink.groups = addr->netlink.groups;
+		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_NETLINK;
+		wire->address.af_netlink = &wire->member.af_netlink;
+		break;
+	case AF_PACKET: {
+		Sockbroker__V1__PacketAddress *packet = &wire->member.af_packet;
+
+		if (copy_string(wire->host, sizeof(addr->packet.ifname), addr->packet.ifname) < 0 ||
+		    addr->packet.addr_len > sizeof(addr->packet.addr))
+			goto err_invalid;
+		sockbroker__v1__packet_address__init(packet);
+		memcpy(wire->bytes, addr->packet.addr, addr->packet.addr_len);
+		packet->ifname = wire->host;
+		packet->has_proto = packet->has_pkttype = packet->has_hatype = true;
+		packet->proto = addr->packet.proto;
+		packet->pkttype = addr->packet.pkttype;
+		packet->hatype = addr->packet.hatype;
+		packet->has_addr = true;
+		packet->addr.data = wire->bytes;
+		packet->addr.len = addr->packet.addr_len;
+		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET;
+		wire->address.af_packet = packet;
+		break;
+	}
+	case AF_ALG: {
+		Sockbroker__V1__AlgAddress *alg = &wire->member.af_alg;
+
+		if (copy_string(wire->host, sizeof(addr->alg.type), addr->alg.type) < 0 ||
+		    copy_string(wire->name, sizeof(addr->alg.name), addr->alg.name) < 0)
+			goto err_invalid;
+		sockbroker__v1__alg_address__init(alg);
+		alg->type = wire->host;
+		alg->name = wire->name;
+		alg->has_feat = alg->has_mask = true;
+		alg->feat = addr->alg.feat;
+		alg->mask = addr->alg.mask;
+		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG;
+		wire->address.af_alg = alg;
+		break;
+	}
+	case AF_VSOCK:
+		sockbroker__v1__vsock_address__init(&wire->member.af_vsock);
+		wire->member.af_vsock.has_cid = wire->member.af_vsock.has_port = true;
+		wire->member.af_vsock.cid = addr->vsock.cid;
+		wire->member.af_vsock.port = addr->vsock.port;
+		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_VSOCK;
+		wire->address.af_vsock = &wire->member.af_vsock;
+		break;
+	case AF_CAN: {
+		Sockbroker__V1__CanAddress *can = &wire->member.af_can;
+
+		if (copy_string(wire->host, sizeof(addr->can.ifname), addr->can.ifname) < 0)
+			goto err_invalid;
+		sockbroker__v1__can_address__init(can);
+		can->ifname = wire->host;
+		if (addr->can.form == SB_CAN_ISOTP) {
+			can->has_rx_addr = can->has_tx_addr = true;
+			can->rx_addr = addr->can.rx_addr;
+			can->tx_addr = addr->can.tx_addr;
+		} else if (addr->can.form == SB_CAN_J1939) {
+			can->has_j1939_name = can->has_j1939_pgn = can->has_j1939_addr = true;
+			can->j1939_name = addr->can.j1939_name;
+			can->j1939_pgn = addr->can.j1939_pgn;
+			can->j1939_addr = addr->can.j1939_addr;
+		} else if (addr->can.form != SB_CAN_PLAIN) {
+			goto err_invalid;
+		}
+		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN;
+		wire->address.af_can = can;
+		break;
+	}
+	case AF_TIPC: {
+		Sockbroker__V1__TipcAddress *tipc = &wire->member.af_tipc;
+
+		/* Out-of-range types and scopes go to the daemon, which says what
+		 * is allowed. */
+		sockbroker__v1__tipc_address__init(tipc);
+		tipc->has_addr_type = tipc->has_v1 = tipc->has_v2 = tipc->has_v3 = true;
+		tipc->has_scope = true;
+		tipc->addr_type = addr->tipc.addr_type;
+		tipc->v1 = addr->tipc.v1;
+		tipc->v2 = addr->tipc.v2;
+		tipc->v3 = addr->tipc.v3;
+		tipc->scope = addr->tipc.scope;
+		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_TIPC;
+		wire->address.af_tipc = tipc;
+		break;
+	}
 	default:
 		if (addr->raw_len > sizeof(addr->raw))
 			goto err_invalid;
@@ -257,6 +569,14 @@ copy_host(struct sb_addr *addr, const char *host)
 {
 	if (host != NULL)
 		snprintf(addr->host, sizeof(addr->host), "%s", host);
+}
+
+/* A string from the daemon into a char array, cut to fit with its NUL. */
+static void
+copy_truncated(char *to, size_t size, const char *from)
+{
+	if (from != NULL)
+		snprintf(to, size, "%s", from);
 }
 
 static void
@@ -301,21 +621,61 @@ sb__addr_from_wire(struct sb_addr *addr, const struct Sockbroker__V1__Address *w
 		break;
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_NETLINK:
 		addr->family = AF_NETLINK;
+		addr->netlink.pid = wire->af_netlink->pid;
+		addr->netlink.groups = wire->af_netlink->groups;
 		break;
-	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET:
+	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET: {
+		const Sockbroker__V1__PacketAddress *packet = wire->af_packet;
+
 		addr->family = AF_PACKET;
+		copy_truncated(addr->packet.ifname, sizeof(addr->packet.ifname), packet->ifname);
+		addr->packet.proto = (uint16_t)packet->proto;
+		addr->packet.pkttype = (uint8_t)packet->pkttype;
+		addr->packet.hatype = (uint16_t)packet->hatype;
+		addr->packet.addr_len = packet->addr.len < sizeof(addr->packet.addr)
+						? packet->addr.len
+						: sizeof(addr->packet.addr);
+		if (addr->packet.addr_len > 0)
+			memcpy(addr->packet.addr, packet->addr.data, addr->packet.addr_len);
 		break;
+	}
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG:
 		addr->family = AF_ALG;
+		copy_truncated(addr->alg.type, sizeof(addr->alg.type), wire->af_alg->type);
+		copy_truncated(addr->alg.name, sizeof(addr->alg.name), wire->af_alg->name);
+		addr->alg.feat = wire->af_alg->feat;
+		addr->alg.mask = wire->af_alg->mask;
 		break;
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_VSOCK:
 		addr->family = AF_VSOCK;
+		addr->vsock.cid = wire->af_vsock->cid;
+		addr->vsock.port = wire->af_vsock->port;
 		break;
-	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN:
+	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN: {
+		const Sockbroker__V1__CanAddress *can = wire->af_can;
+
 		addr->family = AF_CAN;
+		copy_truncated(addr->can.ifname, sizeof(addr->can.ifname), can->ifname);
+		if (can->has_j1939_name || can->has_j1939_pgn || can->has_j1939_addr) {
+			addr->can.form = SB_CAN_J1939;
+			addr->can.j1939_name = can->j1939_name;
+			addr->can.j1939_pgn = can->j1939_pgn;
+			addr->can.j1939_addr = (uint8_t)can->j1939_addr;
+		} else if (can->has_rx_addr || can->has_tx_addr) {
+			addr->can.form = SB_CAN_ISOTP;
+			addr->can.rx_addr = can->rx_addr;
+			addr->can.tx_addr = can->tx_addr;
+		}
 		break;
+	}
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_TIPC:
 		addr->family = AF_TIPC;
+		addr->tipc.addr_type = wire->af_tipc->addr_type;
+		addr->tipc.v1 = wire->af_tipc->v1;
+		addr->tipc.v2 = wire->af_tipc->v2;
+		addr->tipc.v3 = wire->af_tipc->v3;
+		addr->tipc.scope =
+			wire->af_tipc->has_scope ? wire->af_tipc->scope : TIPC_CLUSTER_SCOPE_VALUE;
 		break;
 	case SOCKBROKER__V1__ADDRESS__FAMILY_RAW:
 		addr->family = wire->raw->family;

@@ -86,6 +86,13 @@ int sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **req
 		  size_t count, sb_handle handle, int expected_result,
 		  struct Sockbroker__V1__Reply **replies, struct sb_error *err);
 
+/*
+ * The handle under which sb_poll() registers its calls: no handle id is
+ * ever this large, so sb_cancel_handle() of it (what sb_cancel_polls() does)
+ * finds exactly the polls.
+ */
+#define SB__POLL_HANDLE UINT64_MAX
+
 /* Free a reply from sb__call(); NULL is a no-op. */
 void sb__reply_free(struct Sockbroker__V1__Reply *reply);
 
@@ -111,8 +118,8 @@ void sb__addr_wire_free(struct Sockbroker__V1__Address *wire);
 
 /*
  * Fill `addr` from a wire Address (borrowed; NULL gives family AF_UNSPEC).
- * Families without an sb_addr form (netlink, packet, ...) keep only their
- * family, except `raw`, whose bytes are copied (truncated to the array).
+ * Every member has its sb_addr form; `raw` bytes and names longer than
+ * their arrays are truncated to them.
  */
 void sb__addr_from_wire(struct sb_addr *addr, const struct Sockbroker__V1__Address *wire);
 

@@ -606,6 +606,64 @@ sb_sendall(struct sb_client *c, sb_handle h, const void *buf, size_t len, int fl
 	return r;
 }
 
+ssize_t
+sb_sendmsg_afalg(struct sb_client *c, sb_handle h, const struct iovec *iov, size_t iovcnt,
+		 int op, const void *iv, size_t ivlen, int assoclen, int flags,
+		 struct sb_error *err)
+{
+	Sockbroker__V1__SendMsgAfalgRequest args = SOCKBROKER__V1__SEND_MSG_AFALG_REQUEST__INIT;
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__Reply *reply;
+	ProtobufCBinaryData *buffers = NULL;
+	uint64_t count;
+	int r;
+
+	if (iov == NULL && iovcnt > 0)
+		return missing_argument(err, "iov");
+	if (iv == NULL && ivlen > 0)
+		return missing_argument(err, "iv");
+	if (iovcnt > 0) {
+		buffers = calloc(iovcnt, sizeof(*buffers));
+		if (buffers == NULL)
+			return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_base == NULL && iov[i].iov_len > 0) {
+			free(buffers);
+			return missing_argument(err, "iov[].iov_base");
+		}
+		buffers[i] = bytes_of(iov[i].iov_base, iov[i].iov_len);
+	}
+	args.has_handle = true;
+	args.handle = h;
+	args.n_buffers = iovcnt;
+	args.buffers = buffers;
+	args.has_op = true;
+	args.op = op;
+	if (iv != NULL) {
+		args.has_iv = true;
+		args.iv = bytes_of(iv, ivlen);
+	}
+	/* -1 is "not given", as the reference's default; other negative values
+	 * are the daemon's to refuse. */
+	if (assoclen != -1) {
+		args.has_assoclen = true;
+		args.assoclen = assoclen;
+	}
+	args.has_flags = true;
+	args.flags = flags;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_SENDMSG_AFALG;
+	request.sendmsg_afalg = &args;
+
+	r = sb__call(c, &request, h, SOCKBROKER__V1__REPLY__RESULT_SEND, &reply, err);
+	free(buffers);
+	if (r < 0)
+		return r;
+	count = reply->send->count;
+	sb__reply_free(reply);
+	return count > SSIZE_MAX ? SSIZE_MAX : (ssize_t)count;
+}
+
 static ssize_t
 recv_call(struct sb_client *c, Sockbroker__V1__Request__OpCase op, sb_handle h, void *buf,
 	  size_t len, int flags, struct sb_addr *from, struct sb_error *err)

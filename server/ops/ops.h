@@ -15,6 +15,15 @@
  *                 handle's queue with its deadline and calls the handler
  *                 again when the fd is ready. Progress that must survive the
  *                 wait goes into op->progress / op->buffer.
+ *   OP_WAIT_JOB   (through op_wait_job()) the operation needs a libc call
+ *                 that may block: it runs on the resolver pool while the op
+ *                 waits parked, and the job's `finish` fills the reply.
+ *   OP_WAIT_EVENT the handler arranged its own wake-up (Poll's waiters on
+ *                 handles, create_connection's attempt socket and timer):
+ *                 the op is parked on the session with op->deadline_ns, and
+ *                 dispatch_wake() runs the handler again when the wake-up
+ *                 comes. Its state lives in op->state, freed by
+ *                 op->release_state when the op ends, whichever way.
  * Handlers run on the reactor thread and never block.
  */
 #ifndef SOCKBROKER_OPS_H
@@ -26,6 +35,7 @@
 #include "../addr.h"
 #include "../list.h"
 #include "../reactor.h"
+#include "../resolve.h"
 #include "../wire.h"
 
 struct daemon;
@@ -39,13 +49,17 @@ enum op_result {
 	OP_WAIT_READ = 1,
 	OP_WAIT_WRITE = 2,
 	OP_FAILED = 3,
+	OP_WAIT_JOB = 4,
+	OP_WAIT_EVENT = 5,
 };
 
 enum op_wait {
 	WAIT_NONE,    /* running, not parked */
 	WAIT_QUEUED,  /* behind earlier operations on the same queue */
 	WAIT_IO,      /* the fd would block */
-	WAIT_RESOLVE, /* the address's host name is being resolved */
+	WAIT_RESOLVE, /* a resolver job runs for it (a host name in its address, or a
+		       * name-service call) */
+	WAIT_EVENT,   /* the handler's own wake-up (OP_WAIT_EVENT) */
 };
 
 struct op {
@@ -69,6 +83,11 @@ struct op {
 	size_t progress; /* bytes sent (sendall) or received (MSG_WAITALL) */
 	uint8_t *buffer; /* MSG_WAITALL accumulation */
 	bool started;    /* connect: the kernel connect() was issued */
+
+	/* A handler's own state across OP_WAIT_EVENT waits; release_state (when
+	 * set) frees it as the op ends, however it ends. */
+	void *state;
+	void (*release_state)(struct op *op);
 };
 
 /* Table entry flags. */
@@ -86,6 +105,29 @@ struct op_desc {
 	unsigned flags;
 	int (*run)(struct op *op, struct reply *reply);
 };
+
+/*
+ * Work a handler hands to the resolver pool (resolve.h) because its libc call
+ * may block (the name service). Embed it first in a struct that carries the
+ * call's arguments, copied (the op may be gone while the worker runs), and
+ * its results; set job.work (worker thread) and `finish`, and return
+ * op_wait_job(). The dispatcher sets job.complete and job.userdata.
+ */
+struct op_job {
+	struct resolve_job job;
+	/* Reactor thread, after job.work ran: fill the reply as a handler does
+	 * (OP_DONE, -errno or OP_FAILED). The reply may point into the job. */
+	int (*finish)(struct op *op, struct op_job *job, struct reply *reply);
+	/* Free the job and what it owns (NULL: free()). Called exactly once,
+	 * also for a job whose op was cancelled or whose session ended. */
+	void (*release)(struct op_job *job);
+};
+
+/* Run `job` on the resolver pool; the op waits parked (Cancel and the end of
+ * the session complete it at once, and the job's result is then dropped).
+ * The dispatcher owns the job from here. Returns OP_WAIT_JOB, for the
+ * handler's `return op_wait_job(op, job);`. */
+int op_wait_job(struct op *op, struct op_job *job);
 
 /* Fill reply->error as a request error (kind BAD_REQUEST etc.) and return
  * OP_FAILED, for a handler's `return op_fail(...)`. */
@@ -121,6 +163,56 @@ int op_get_inheritable(struct op *op, struct reply *reply);
 int op_send(struct op *op, struct reply *reply);
 int op_sendall(struct op *op, struct reply *reply);
 int op_recv(struct op *op, struct reply *reply);
+
+/* Messages with ancillary data (ops/msg.c): scatter/gather data, control
+ * messages through cmsg.c, SCM_RIGHTS between handles and fds. */
+int op_sendmsg(struct op *op, struct reply *reply);
+int op_recvmsg(struct op *op, struct reply *reply);
+
+/* The name service, on the resolver pool (ops/resolve.c). */
+int op_getaddrinfo(struct op *op, struct reply *reply);
+int op_getnameinfo(struct op *op, struct reply *reply);
+int op_gethostbyname(struct op *op, struct reply *reply);
+int op_gethostbyname_ex(struct op *op, struct reply *reply);
+int op_gethostbyaddr(struct op *op, struct reply *reply);
+int op_getfqdn(struct op *op, struct reply *reply);
+int op_getprotobyname(struct op *op, struct reply *reply);
+int op_getservbyname(struct op *op, struct reply *reply);
+int op_getservbyport(struct op *op, struct reply *reply);
+
+/* The host's name (ops/host.c). */
+int op_gethostname(struct op *op, struct reply *reply);
+int op_sethostname(struct op *op, struct reply *reply);
+
+/* Network interfaces (ops/iface.c). */
+int op_if_nameindex(struct op *op, struct reply *reply);
+int op_if_nametoindex(struct op *op, struct reply *reply);
+int op_if_indextoname(struct op *op, struct reply *reply);
+
+/* The session may open `wanted` more handles; else fills reply->error
+ * (QUOTA, EMFILE, naming the limit) and returns OP_FAILED (ops/socket.c). */
+int op_over_handle_quota(struct op *op, struct reply *reply, size_t wanted);
+
+/* Poll (ops/poll.c). op_poll_expired() answers a Poll whose timeout ran
+ * out; op_poll_handle_ready() and op_poll_handle_closed() wake the Polls
+ * waiting on a handle (from dispatch_handle_ready() and
+ * dispatch_close_handle(); the latter detaches them all). */
+int op_poll(struct op *op, struct reply *reply);
+int op_poll_expired(struct op *op, struct reply *reply);
+void op_poll_handle_ready(struct handle *handle);
+void op_poll_handle_closed(struct handle *handle);
+
+/* create_connection and create_server (ops/create.c). */
+int op_create_connection(struct op *op, struct reply *reply);
+int op_create_server(struct op *op, struct reply *reply);
+
+/* AF_ALG (ops/alg.c). */
+int op_sendmsg_afalg(struct op *op, struct reply *reply);
+
+/* The control buffer of sendmsg_afalg for `req` (ALG_SET_OP, then
+ * ALG_SET_IV and ALG_SET_AEAD_ASSOCLEN when given) in `buf` of `size`
+ * bytes. Returns its length (msg_controllen), or 0 when it does not fit. */
+size_t op_afalg_control(const struct request *req, void *buf, size_t size);
 
 /* Free what an op's handler kept across waits (op->buffer). */
 void op_release_progress(struct op *op);

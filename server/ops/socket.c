@@ -28,6 +28,12 @@ over_handle_quota(struct op *op, struct reply *reply, size_t wanted)
 		       op->session->n_handles, daemon->config->max_handles);
 }
 
+int
+op_over_handle_quota(struct op *op, struct reply *reply, size_t wanted)
+{
+	return over_handle_quota(op, reply, wanted);
+}
+
 static void
 describe(const struct handle *handle, struct socket_info *info)
 {
@@ -150,9 +156,13 @@ op_accept(struct op *op, struct reply *reply)
 
 	if ((r = over_handle_quota(op, reply, 1)))
 		return r;
-	reply->accept.peer.len = sizeof(reply->accept.peer.ss);
-	int fd = accept4(op->handle->fd, (struct sockaddr *)&reply->accept.peer.ss,
-			 &reply->accept.peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	/* An AF_ALG operation socket has no address: asked for one, the kernel
+	 * fails the accept with ECONNABORTED. Its peer is none (len 0), as the
+	 * reference's. */
+	bool alg = op->handle->family == AF_ALG;
+	reply->accept.peer.len = alg ? 0 : sizeof(reply->accept.peer.ss);
+	int fd = accept4(op->handle->fd, alg ? NULL : (struct sockaddr *)&reply->accept.peer.ss,
+			 alg ? NULL : &reply->accept.peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return errno == EAGAIN ? OP_WAIT_READ : -errno;
 	/* The reference's rule: the new socket takes the default timeout, and

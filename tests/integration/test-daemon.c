@@ -753,6 +753,46 @@ START_TEST(out_of_range_arguments_are_bad_requests_naming_the_field)
 }
 END_TEST
 
+START_TEST(a_request_that_fails_to_decode_still_takes_its_turn_in_sequence)
+{
+	struct raw_client *raw = raw_connect(daemon_under_test.url, 0);
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__RecvRequest recv_request = SOCKBROKER__V1__RECV_REQUEST__INIT;
+	recv_request.has_handle = recv_request.has_bufsize = true;
+	recv_request.handle = 1;
+	recv_request.bufsize = -1;
+	request.has_seq = true;
+	request.seq = 1;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_RECV;
+	request.recv = &recv_request;
+	Sockbroker__V1__Reply *reply = raw_call(raw, &request);
+	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__BAD_REQUEST);
+	ck_assert_uint_eq(reply->seq, 1);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	Sockbroker__V1__Request hello = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello_request = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+	hello.has_seq = true;
+	hello.seq = 2;
+	hello.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	hello.hello = &hello_request;
+	reply = raw_call(raw, &hello);
+	ck_assert_ptr_null(reply->error);
+	ck_assert_uint_eq(reply->seq, 2);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(raw);
+
+	/* Had seq 1 not been consumed, seq 2 would have waited for the gap
+	 * timer, which says so in the log. */
+	FILE *f = fopen(daemon_under_test.log, "r");
+	char line[2048];
+	while (f && fgets(line, sizeof(line), f))
+		ck_assert_msg(!strstr(line, "never arrived"), "sequence gap: %s", line);
+	if (f)
+		fclose(f);
+}
+END_TEST
+
 START_TEST(socket_errors_are_the_kernels)
 {
 	sb_handle h;
@@ -962,6 +1002,7 @@ daemon_suite(void)
 		{ "garbage", garbage_request_answers_bad_request_and_the_daemon_keeps_serving },
 		{ "hello", requests_before_hello_are_refused },
 		{ "bad-args", out_of_range_arguments_are_bad_requests_naming_the_field },
+		{ "bad-seq", a_request_that_fails_to_decode_still_takes_its_turn_in_sequence },
 		{ "socket-errors", socket_errors_are_the_kernels },
 		{ "bind-errors", bind_and_listen_errors_are_the_kernels },
 		{ "sockopt", socket_options_in_int_and_bytes_forms },

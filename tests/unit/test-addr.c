@@ -1,6 +1,9 @@
 /*
- * Unit tests of server/addr.c: struct address <-> sockaddr for AF_INET, AF_INET6, AF_UNIX and
- * raw families, applying a resolver's answer, and the log format.
+ * Unit tests of server/addr.c: struct address <-> sockaddr for AF_INET, AF_INET6, AF_UNIX,
+ * AF_NETLINK, AF_PACKET, AF_ALG, AF_VSOCK, AF_CAN, AF_TIPC and raw families, applying a
+ * resolver's answer, failure messages, and the log format. The conversions need no kernel
+ * support for the families: they only build and read structs ("lo" stands in for any
+ * interface).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -14,6 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+
+#include <linux/can.h>
+#include <linux/if_alg.h>
+#include <linux/netlink.h>
+#include <linux/tipc.h>
+#include <linux/vm_sockets.h>
+#include <netpacket/packet.h>
 
 #include "addr.h"
 
@@ -295,11 +305,11 @@ START_TEST(addr_raw_family_copies_the_bytes_after_the_family)
 	const uint8_t data[] = {0, 0, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 0, 0};
 
 	memset(&addr, 0, sizeof(addr));
-	addr.family = AF_NETLINK;
+	addr.family = AF_APPLETALK;
 	addr.raw.len = sizeof(data);
 	memcpy(addr.raw.data, data, sizeof(data));
 	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
-	ck_assert_int_eq(out.ss.ss_family, AF_NETLINK);
+	ck_assert_int_eq(out.ss.ss_family, AF_APPLETALK);
 	ck_assert_int_eq(out.len, sizeof(sa_family_t) + sizeof(data));
 	ck_assert_mem_eq((const char *)&out.ss + sizeof(sa_family_t), data, sizeof(data));
 }
@@ -327,7 +337,7 @@ START_TEST(addr_raw_data_longer_than_a_sockaddr_is_einval)
 	struct sockaddr_buf out;
 
 	memset(&addr, 0, sizeof(addr));
-	addr.family = AF_PACKET;
+	addr.family = AF_APPLETALK;
 	addr.raw.len = sizeof(struct sockaddr_storage) - sizeof(sa_family_t) + 1;
 	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), -EINVAL);
 	addr.raw.len = ADDRESS_RAW_MAX;
@@ -435,7 +445,7 @@ START_TEST(addr_from_sockaddr_round_trips_a_raw_family)
 	struct address addr, back;
 
 	memset(&addr, 0, sizeof(addr));
-	addr.family = AF_NETLINK;
+	addr.family = AF_APPLETALK;
 	addr.raw.len = 12;
 	memcpy(addr.raw.data, "0123456789ab", 12);
 	back = round_trip(&addr);
@@ -551,9 +561,9 @@ START_TEST(addr_format_names_the_family_of_raw_addresses)
 	struct address addr;
 
 	memset(&addr, 0, sizeof(addr));
-	addr.family = 16;
+	addr.family = AF_APPLETALK;
 	addr.raw.len = 12;
-	ck_assert_str_eq(format(&addr), "(family 16, 12 bytes)");
+	ck_assert_str_eq(format(&addr), "(family 5, 12 bytes)");
 }
 END_TEST
 
@@ -579,6 +589,382 @@ START_TEST(addr_format_sockaddr_formats_what_the_kernel_gave)
 }
 END_TEST
 
+/* ---- the families with tuples of their own ---------------------------------------------- */
+
+static struct address
+family_only(int family)
+{
+	struct address addr;
+
+	memset(&addr, 0, sizeof(addr));
+	addr.family = family;
+	return addr;
+}
+
+static unsigned
+lo_index(void)
+{
+	unsigned index = if_nametoindex("lo");
+
+	ck_assert_uint_ne(index, 0);
+	return index;
+}
+
+START_TEST(addr_netlink_is_a_sockaddr_nl_with_pid_and_groups)
+{
+	struct address addr = family_only(AF_NETLINK);
+	struct sockaddr_buf out;
+	const struct sockaddr_nl *nl = (const struct sockaddr_nl *)&out.ss;
+
+	addr.netlink.pid = 4242;
+	addr.netlink.groups = 0x11;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_int_eq(out.len, sizeof(struct sockaddr_nl));
+	ck_assert_int_eq(nl->nl_family, AF_NETLINK);
+	ck_assert_uint_eq(nl->nl_pid, 4242);
+	ck_assert_uint_eq(nl->nl_groups, 0x11);
+}
+END_TEST
+
+START_TEST(addr_packet_looks_up_the_interface_and_puts_proto_in_network_order)
+{
+	struct address addr = family_only(AF_PACKET);
+	struct sockaddr_buf out;
+	const struct sockaddr_ll *ll = (const struct sockaddr_ll *)&out.ss;
+
+	strcpy(addr.packet.ifname, "lo");
+	addr.packet.proto = 0x0800;
+	addr.packet.pkttype = 4;
+	addr.packet.hatype = 772;
+	addr.packet.halen = 6;
+	memcpy(addr.packet.addr, "\x02\x00\x00\x00\x00\x01", 6);
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_int_eq(out.len, sizeof(struct sockaddr_ll));
+	ck_assert_int_eq(ll->sll_family, AF_PACKET);
+	ck_assert_int_eq(ll->sll_ifindex, (int)lo_index());
+	ck_assert_uint_eq(ll->sll_protocol, htons(0x0800));
+	ck_assert_uint_eq(ll->sll_pkttype, 4);
+	ck_assert_uint_eq(ll->sll_hatype, 772);
+	ck_assert_uint_eq(ll->sll_halen, 6);
+	ck_assert_mem_eq(ll->sll_addr, "\x02\x00\x00\x00\x00\x01", 6);
+}
+END_TEST
+
+START_TEST(addr_packet_empty_interface_name_is_index_0)
+{
+	struct address addr = family_only(AF_PACKET);
+	struct sockaddr_buf out;
+
+	addr.packet.proto = 3;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_int_eq(((const struct sockaddr_ll *)&out.ss)->sll_ifindex, 0);
+}
+END_TEST
+
+START_TEST(addr_unknown_interface_is_enodev_and_the_message_names_it)
+{
+	struct address packet = family_only(AF_PACKET), can = family_only(AF_CAN);
+	struct sockaddr_buf out;
+	char why[256];
+
+	strcpy(packet.packet.ifname, "nosuch-if0");
+	ck_assert_int_eq(addr_to_sockaddr(&packet, &out), -ENODEV);
+	addr_describe_failure(&packet, -ENODEV, why, sizeof(why));
+	ck_assert_ptr_nonnull(strstr(why, "\"nosuch-if0\""));
+	ck_assert_ptr_nonnull(strstr(why, strerror(ENODEV)));
+
+	strcpy(can.can.ifname, "nosuch-can0");
+	ck_assert_int_eq(addr_to_sockaddr(&can, &out), -ENODEV);
+	addr_describe_failure(&can, -ENODEV, why, sizeof(why));
+	ck_assert_ptr_nonnull(strstr(why, "\"nosuch-can0\""));
+}
+END_TEST
+
+START_TEST(addr_malformed_addresses_are_einval_naming_their_family)
+{
+	struct address packet = family_only(AF_PACKET), alg = family_only(AF_ALG);
+	struct address tipc = family_only(AF_TIPC);
+	struct sockaddr_buf out;
+	char why[256];
+
+	packet.packet.halen = ADDRESS_HWADDR_MAX + 1;
+	ck_assert_int_eq(addr_to_sockaddr(&packet, &out), -EINVAL);
+	addr_describe_failure(&packet, -EINVAL, why, sizeof(why));
+	ck_assert_ptr_nonnull(strstr(why, "AF_PACKET"));
+
+	memset(packet.packet.ifname, 'i', sizeof(packet.packet.ifname));
+	packet.packet.halen = 0;
+	ck_assert_int_eq(addr_to_sockaddr(&packet, &out), -EINVAL);
+
+	/* Names that fill their arrays leave no room for the NUL. */
+	memset(alg.alg.type, 't', sizeof(alg.alg.type));
+	ck_assert_int_eq(addr_to_sockaddr(&alg, &out), -EINVAL);
+	memset(alg.alg.type, 0, sizeof(alg.alg.type));
+	memset(alg.alg.name, 'n', sizeof(alg.alg.name));
+	ck_assert_int_eq(addr_to_sockaddr(&alg, &out), -EINVAL);
+	addr_describe_failure(&alg, -EINVAL, why, sizeof(why));
+	ck_assert_ptr_nonnull(strstr(why, "AF_ALG"));
+
+	tipc.tipc.addr_type = 9;
+	ck_assert_int_eq(addr_to_sockaddr(&tipc, &out), -EINVAL);
+}
+END_TEST
+
+START_TEST(addr_alg_copies_type_and_name_with_their_nuls)
+{
+	struct address addr = family_only(AF_ALG);
+	struct sockaddr_buf out;
+	const struct sockaddr_alg *alg = (const struct sockaddr_alg *)&out.ss;
+	char longest[ADDRESS_ALG_NAME_MAX];
+
+	strcpy(addr.alg.type, "skcipher");
+	strcpy(addr.alg.name, "cbc(aes)");
+	addr.alg.feat = 1;
+	addr.alg.mask = 2;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_int_eq(out.len, sizeof(struct sockaddr_alg));
+	ck_assert_int_eq(alg->salg_family, AF_ALG);
+	ck_assert_str_eq((const char *)alg->salg_type, "skcipher");
+	ck_assert_str_eq((const char *)alg->salg_name, "cbc(aes)");
+	ck_assert_uint_eq(alg->salg_feat, 1);
+	ck_assert_uint_eq(alg->salg_mask, 2);
+
+	memset(longest, 'n', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	memcpy(addr.alg.name, longest, sizeof(longest));
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_str_eq((const char *)alg->salg_name, longest);
+}
+END_TEST
+
+START_TEST(addr_vsock_carries_cid_and_port)
+{
+	struct address addr = family_only(AF_VSOCK);
+	struct sockaddr_buf out;
+	const struct sockaddr_vm *vm = (const struct sockaddr_vm *)&out.ss;
+
+	addr.vsock.cid = VMADDR_CID_LOCAL;
+	addr.vsock.port = 5000;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_int_eq(out.len, sizeof(struct sockaddr_vm));
+	ck_assert_int_eq(vm->svm_family, AF_VSOCK);
+	ck_assert_uint_eq(vm->svm_cid, VMADDR_CID_LOCAL);
+	ck_assert_uint_eq(vm->svm_port, 5000);
+}
+END_TEST
+
+START_TEST(addr_can_fills_the_tuple_of_its_form)
+{
+	struct address addr = family_only(AF_CAN);
+	struct sockaddr_buf out;
+	const struct sockaddr_can *can = (const struct sockaddr_can *)&out.ss;
+
+	strcpy(addr.can.ifname, "lo");
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_int_eq(out.len, sizeof(struct sockaddr_can));
+	ck_assert_int_eq(can->can_family, AF_CAN);
+	ck_assert_int_eq(can->can_ifindex, (int)lo_index());
+	ck_assert_uint_eq(can->can_addr.j1939.name, 0);
+
+	addr.can.form = ADDRESS_CAN_ISOTP;
+	addr.can.rx_id = 0x123;
+	addr.can.tx_id = 0x80000321;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_uint_eq(can->can_addr.tp.rx_id, 0x123);
+	ck_assert_uint_eq(can->can_addr.tp.tx_id, 0x80000321);
+
+	addr.can.form = ADDRESS_CAN_J1939;
+	addr.can.j1939_name = 0x1122334455667788ULL;
+	addr.can.j1939_pgn = 0x12300;
+	addr.can.j1939_addr = 0x80;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_uint_eq(can->can_addr.j1939.name, 0x1122334455667788ULL);
+	ck_assert_uint_eq(can->can_addr.j1939.pgn, 0x12300);
+	ck_assert_uint_eq(can->can_addr.j1939.addr, 0x80);
+
+	addr.can.ifname[0] = '\0';
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_int_eq(can->can_ifindex, 0);
+}
+END_TEST
+
+START_TEST(addr_tipc_maps_v1_v2_v3_by_address_type)
+{
+	struct address addr = family_only(AF_TIPC);
+	struct sockaddr_buf out;
+	const struct sockaddr_tipc *tipc = (const struct sockaddr_tipc *)&out.ss;
+
+	addr.tipc.addr_type = TIPC_ADDR_NAMESEQ;
+	addr.tipc.scope = TIPC_NODE_SCOPE;
+	addr.tipc.v1 = 1000;
+	addr.tipc.v2 = 1;
+	addr.tipc.v3 = 9;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_int_eq(out.len, sizeof(struct sockaddr_tipc));
+	ck_assert_int_eq(tipc->family, AF_TIPC);
+	ck_assert_int_eq(tipc->addrtype, TIPC_ADDR_NAMESEQ);
+	ck_assert_int_eq(tipc->scope, TIPC_NODE_SCOPE);
+	ck_assert_uint_eq(tipc->addr.nameseq.type, 1000);
+	ck_assert_uint_eq(tipc->addr.nameseq.lower, 1);
+	ck_assert_uint_eq(tipc->addr.nameseq.upper, 9);
+
+	addr.tipc.addr_type = TIPC_ADDR_NAME;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_uint_eq(tipc->addr.name.name.type, 1000);
+	ck_assert_uint_eq(tipc->addr.name.name.instance, 1);
+	ck_assert_uint_eq(tipc->addr.name.domain, 9);
+
+	addr.tipc.addr_type = TIPC_ADDR_ID;
+	ck_assert_int_eq(addr_to_sockaddr(&addr, &out), 0);
+	ck_assert_uint_eq(tipc->addr.id.node, 1000);
+	ck_assert_uint_eq(tipc->addr.id.ref, 1);
+}
+END_TEST
+
+START_TEST(addr_from_sockaddr_round_trips_the_tuple_families)
+{
+	struct address nl = family_only(AF_NETLINK), alg = family_only(AF_ALG);
+	struct address vm = family_only(AF_VSOCK), tipc = family_only(AF_TIPC), back;
+
+	nl.netlink.pid = 7;
+	nl.netlink.groups = 3;
+	back = round_trip(&nl);
+	ck_assert_uint_eq(back.netlink.pid, 7);
+	ck_assert_uint_eq(back.netlink.groups, 3);
+
+	strcpy(alg.alg.type, "hash");
+	strcpy(alg.alg.name, "sha256");
+	alg.alg.feat = 5;
+	back = round_trip(&alg);
+	ck_assert_str_eq(back.alg.type, "hash");
+	ck_assert_str_eq(back.alg.name, "sha256");
+	ck_assert_uint_eq(back.alg.feat, 5);
+
+	vm.vsock.cid = VMADDR_CID_ANY;
+	vm.vsock.port = VMADDR_PORT_ANY;
+	back = round_trip(&vm);
+	ck_assert_uint_eq(back.vsock.cid, VMADDR_CID_ANY);
+	ck_assert_uint_eq(back.vsock.port, VMADDR_PORT_ANY);
+
+	tipc.tipc.addr_type = TIPC_ADDR_NAME;
+	tipc.tipc.scope = TIPC_CLUSTER_SCOPE;
+	tipc.tipc.v1 = 18888;
+	tipc.tipc.v2 = 17;
+	back = round_trip(&tipc);
+	ck_assert_uint_eq(back.tipc.addr_type, TIPC_ADDR_NAME);
+	ck_assert_int_eq(back.tipc.scope, TIPC_CLUSTER_SCOPE);
+	ck_assert_uint_eq(back.tipc.v1, 18888);
+	ck_assert_uint_eq(back.tipc.v2, 17);
+	ck_assert_uint_eq(back.tipc.v3, 0);
+}
+END_TEST
+
+START_TEST(addr_from_sockaddr_names_the_packet_interface_as_the_reference)
+{
+	struct sockaddr_ll ll;
+	struct address back;
+
+	memset(&ll, 0, sizeof(ll));
+	ll.sll_family = AF_PACKET;
+	ll.sll_protocol = htons(0x0800);
+	ll.sll_ifindex = (int)lo_index();
+	ll.sll_pkttype = PACKET_OUTGOING;
+	ll.sll_hatype = 772;
+	ll.sll_halen = 6;
+	addr_from_sockaddr((const struct sockaddr *)&ll, sizeof(ll), &back);
+	ck_assert_int_eq(back.family, AF_PACKET);
+	ck_assert_str_eq(back.packet.ifname, "lo");
+	ck_assert_uint_eq(back.packet.proto, 0x0800);
+	ck_assert_uint_eq(back.packet.pkttype, PACKET_OUTGOING);
+	ck_assert_uint_eq(back.packet.hatype, 772);
+	ck_assert_uint_eq(back.packet.halen, 6);
+
+	/* Index 0, or an interface that is gone: "", as the reference. */
+	ll.sll_ifindex = 0;
+	addr_from_sockaddr((const struct sockaddr *)&ll, sizeof(ll), &back);
+	ck_assert_str_eq(back.packet.ifname, "");
+	ll.sll_ifindex = 0x7ffffff0;
+	addr_from_sockaddr((const struct sockaddr *)&ll, sizeof(ll), &back);
+	ck_assert_str_eq(back.packet.ifname, "");
+
+	/* A halen beyond sll_addr is cut to it. */
+	ll.sll_halen = 200;
+	addr_from_sockaddr((const struct sockaddr *)&ll, sizeof(ll), &back);
+	ck_assert_uint_eq(back.packet.halen, ADDRESS_HWADDR_MAX);
+}
+END_TEST
+
+START_TEST(addr_from_sockaddr_reads_the_can_form_from_the_kernels_length)
+{
+	struct sockaddr_can can;
+	struct address back;
+
+	memset(&can, 0, sizeof(can));
+	can.can_family = AF_CAN;
+	can.can_ifindex = (int)lo_index();
+	can.can_addr.tp.rx_id = 0x11;
+	can.can_addr.tp.tx_id = 0x22;
+	/* CAN_RAW and CAN_BCM stop after the index. */
+	addr_from_sockaddr((const struct sockaddr *)&can, 8, &back);
+	ck_assert_int_eq(back.family, AF_CAN);
+	ck_assert_str_eq(back.can.ifname, "lo");
+	ck_assert_int_eq(back.can.form, ADDRESS_CAN_PLAIN);
+	/* CAN_ISOTP after the ids. */
+	addr_from_sockaddr((const struct sockaddr *)&can, 16, &back);
+	ck_assert_int_eq(back.can.form, ADDRESS_CAN_ISOTP);
+	ck_assert_uint_eq(back.can.rx_id, 0x11);
+	ck_assert_uint_eq(back.can.tx_id, 0x22);
+	/* CAN_J1939 gives the whole struct. */
+	can.can_addr.j1939.name = 0xabcdef;
+	can.can_addr.j1939.pgn = 0x3ffff;
+	can.can_addr.j1939.addr = 0xfe;
+	addr_from_sockaddr((const struct sockaddr *)&can, sizeof(can), &back);
+	ck_assert_int_eq(back.can.form, ADDRESS_CAN_J1939);
+	ck_assert_uint_eq(back.can.j1939_name, 0xabcdef);
+	ck_assert_uint_eq(back.can.j1939_pgn, 0x3ffff);
+	ck_assert_uint_eq(back.can.j1939_addr, 0xfe);
+}
+END_TEST
+
+START_TEST(addr_from_sockaddr_reads_alg_names_without_their_nul)
+{
+	struct sockaddr_alg alg;
+	struct address back;
+
+	memset(&alg, 'x', sizeof(alg));
+	alg.salg_family = AF_ALG;
+	alg.salg_feat = alg.salg_mask = 0;
+	addr_from_sockaddr((const struct sockaddr *)&alg, sizeof(alg), &back);
+	ck_assert_uint_eq(strlen(back.alg.type), ADDRESS_ALG_TYPE_MAX - 1);
+	ck_assert_uint_eq(strlen(back.alg.name), ADDRESS_ALG_NAME_MAX - 1);
+}
+END_TEST
+
+START_TEST(addr_format_writes_the_tuple_families)
+{
+	struct address nl = family_only(AF_NETLINK), packet = family_only(AF_PACKET);
+	struct address alg = family_only(AF_ALG), vm = family_only(AF_VSOCK);
+	struct address can = family_only(AF_CAN), tipc = family_only(AF_TIPC);
+
+	nl.netlink.pid = 12;
+	ck_assert_str_eq(format(&nl), "netlink 12/0");
+	strcpy(packet.packet.ifname, "lo");
+	packet.packet.proto = 0x800;
+	ck_assert_str_eq(format(&packet), "packet lo 0x0800");
+	strcpy(alg.alg.type, "hash");
+	strcpy(alg.alg.name, "sha256");
+	ck_assert_str_eq(format(&alg), "alg hash sha256");
+	vm.vsock.cid = 1;
+	vm.vsock.port = 1234;
+	ck_assert_str_eq(format(&vm), "vsock 1:1234");
+	ck_assert_str_eq(format(&can), "can (any)");
+	tipc.tipc.addr_type = 2;
+	tipc.tipc.v1 = 1000;
+	tipc.tipc.v2 = 1;
+	ck_assert_str_eq(format(&tipc), "tipc 2 1000/1/0");
+}
+END_TEST
+
 static Suite *
 addr_suite(void)
 {
@@ -587,6 +973,7 @@ addr_suite(void)
 	TCase *from = tcase_create("addr_from_sockaddr");
 	TCase *resolved = tcase_create("addr_apply_resolved");
 	TCase *fmt = tcase_create("addr_format");
+	TCase *families = tcase_create("tuple families");
 
 	tcase_add_test(to, addr_inet_empty_host_is_inaddr_any);
 	tcase_add_test(to, addr_inet_broadcast_is_inaddr_broadcast);
@@ -634,6 +1021,22 @@ addr_suite(void)
 	tcase_add_test(fmt, addr_format_truncates_to_the_buffer);
 	tcase_add_test(fmt, addr_format_sockaddr_formats_what_the_kernel_gave);
 	suite_add_tcase(s, fmt);
+
+	tcase_add_test(families, addr_netlink_is_a_sockaddr_nl_with_pid_and_groups);
+	tcase_add_test(families, addr_packet_looks_up_the_interface_and_puts_proto_in_network_order);
+	tcase_add_test(families, addr_packet_empty_interface_name_is_index_0);
+	tcase_add_test(families, addr_unknown_interface_is_enodev_and_the_message_names_it);
+	tcase_add_test(families, addr_malformed_addresses_are_einval_naming_their_family);
+	tcase_add_test(families, addr_alg_copies_type_and_name_with_their_nuls);
+	tcase_add_test(families, addr_vsock_carries_cid_and_port);
+	tcase_add_test(families, addr_can_fills_the_tuple_of_its_form);
+	tcase_add_test(families, addr_tipc_maps_v1_v2_v3_by_address_type);
+	tcase_add_test(families, addr_from_sockaddr_round_trips_the_tuple_families);
+	tcase_add_test(families, addr_from_sockaddr_names_the_packet_interface_as_the_reference);
+	tcase_add_test(families, addr_from_sockaddr_reads_the_can_form_from_the_kernels_length);
+	tcase_add_test(families, addr_from_sockaddr_reads_alg_names_without_their_nul);
+	tcase_add_test(families, addr_format_writes_the_tuple_families);
+	suite_add_tcase(s, families);
 	return s;
 }
 

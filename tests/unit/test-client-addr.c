@@ -235,9 +235,9 @@ END_TEST
 
 START_TEST(format_other_family_shows_its_raw_bytes)
 {
-	struct sb_addr addr = { .family = AF_NETLINK, .raw_len = 3, .raw = { 0x00, 0xab, 0x10 } };
+	struct sb_addr addr = { .family = AF_APPLETALK, .raw_len = 3, .raw = { 0x00, 0xab, 0x10 } };
 
-	ck_assert_str_eq(format(&addr), "(family 16) 00ab10");
+	ck_assert_str_eq(format(&addr), "(family 5) 00ab10");
 }
 END_TEST
 
@@ -317,10 +317,10 @@ END_TEST
 
 START_TEST(wire_roundtrip_keeps_other_families_as_raw_bytes)
 {
-	struct sb_addr addr = { .family = 40, .raw_len = 4, .raw = { 1, 2, 3, 4 } };
+	struct sb_addr addr = { .family = AF_APPLETALK, .raw_len = 4, .raw = { 1, 2, 3, 4 } };
 	struct sb_addr back = roundtrip(&addr);
 
-	ck_assert_int_eq(back.family, 40);
+	ck_assert_int_eq(back.family, AF_APPLETALK);
 	ck_assert_uint_eq(back.raw_len, 4);
 	ck_assert_int_eq(memcmp(back.raw, addr.raw, 4), 0);
 }
@@ -349,7 +349,7 @@ START_TEST(wire_rejects_lengths_beyond_the_arrays)
 	sb_addr_abstract(&addr, "n", 1);
 	addr.path_len = sizeof(addr.path);
 	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
-	addr.family = 40;
+	addr.family = AF_APPLETALK;
 	addr.raw_len = sizeof(addr.raw) + 1;
 	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
 	ck_assert_ptr_null(wire);
@@ -364,6 +364,186 @@ START_TEST(wire_null_address_reads_as_unspecified)
 	sb__addr_from_wire(&addr, NULL);
 	ck_assert_int_eq(addr.family, AF_UNSPEC);
 	ck_assert_str_eq(addr.host, "");
+}
+END_TEST
+
+/* ---- the families with tuples of their own ---------------------------------------------- */
+
+START_TEST(addr_family_helpers_fill_their_members)
+{
+	struct sb_addr addr;
+
+	ck_assert_int_eq(sb_addr_netlink(&addr, 77, 1), 0);
+	ck_assert_int_eq(addr.family, AF_NETLINK);
+	ck_assert_uint_eq(addr.netlink.pid, 77);
+	ck_assert_uint_eq(addr.netlink.groups, 1);
+
+	ck_assert_int_eq(sb_addr_packet(&addr, "lo", 0x0800, 4, 772, "\0\0\0\0\0\0", 6), 0);
+	ck_assert_int_eq(addr.family, AF_PACKET);
+	ck_assert_str_eq(addr.packet.ifname, "lo");
+	ck_assert_uint_eq(addr.packet.proto, 0x0800);
+	ck_assert_uint_eq(addr.packet.pkttype, 4);
+	ck_assert_uint_eq(addr.packet.hatype, 772);
+	ck_assert_uint_eq(addr.packet.addr_len, 6);
+
+	ck_assert_int_eq(sb_addr_alg(&addr, "skcipher", "cbc(aes)", 0, 0), 0);
+	ck_assert_int_eq(addr.family, AF_ALG);
+	ck_assert_str_eq(addr.alg.type, "skcipher");
+	ck_assert_str_eq(addr.alg.name, "cbc(aes)");
+
+	ck_assert_int_eq(sb_addr_vsock(&addr, 1, 1234), 0);
+	ck_assert_int_eq(addr.family, AF_VSOCK);
+	ck_assert_uint_eq(addr.vsock.cid, 1);
+	ck_assert_uint_eq(addr.vsock.port, 1234);
+
+	ck_assert_int_eq(sb_addr_can(&addr, ""), 0);
+	ck_assert_int_eq(addr.family, AF_CAN);
+	ck_assert_int_eq(addr.can.form, SB_CAN_PLAIN);
+	ck_assert_int_eq(sb_addr_can_isotp(&addr, "vcan0", 0x123, 0x321), 0);
+	ck_assert_int_eq(addr.can.form, SB_CAN_ISOTP);
+	ck_assert_str_eq(addr.can.ifname, "vcan0");
+	ck_assert_uint_eq(addr.can.tx_addr, 0x321);
+	ck_assert_int_eq(sb_addr_can_j1939(&addr, "vcan0", 42, 0x40000, 0xff), 0);
+	ck_assert_int_eq(addr.can.form, SB_CAN_J1939);
+	ck_assert_uint_eq(addr.can.j1939_name, 42);
+	ck_assert_uint_eq(addr.can.j1939_addr, 0xff);
+
+	ck_assert_int_eq(sb_addr_tipc(&addr, 2, 1000, 1, 0, 3), 0);
+	ck_assert_int_eq(addr.family, AF_TIPC);
+	ck_assert_uint_eq(addr.tipc.addr_type, 2);
+	ck_assert_uint_eq(addr.tipc.scope, 3);
+}
+END_TEST
+
+START_TEST(addr_family_helpers_reject_what_does_not_fit)
+{
+	struct sb_addr addr;
+	char name64[65];
+
+	memset(name64, 'n', 64);
+	name64[64] = '\0';
+	ck_assert_int_eq(sb_addr_packet(&addr, "0123456789abcdef", 3, 0, 0, NULL, 0), -EINVAL);
+	ck_assert_int_eq(sb_addr_packet(&addr, "lo", 0x10000, 0, 0, NULL, 0), -EINVAL);
+	ck_assert_int_eq(sb_addr_packet(&addr, "lo", 3, 256, 0, NULL, 0), -EINVAL);
+	ck_assert_int_eq(sb_addr_packet(&addr, "lo", 3, 0, 0, "123456789", 9), -EINVAL);
+	ck_assert_int_eq(sb_addr_packet(&addr, "lo", 3, 0, 0, NULL, 1), -EINVAL);
+	ck_assert_int_eq(sb_addr_packet(&addr, NULL, 3, 0, 0, NULL, 0), -EINVAL);
+	ck_assert_int_eq(sb_addr_alg(&addr, "0123456789abcd", "x", 0, 0), -EINVAL);
+	ck_assert_int_eq(sb_addr_alg(&addr, "hash", name64, 0, 0), -EINVAL);
+	name64[63] = '\0';
+	ck_assert_int_eq(sb_addr_alg(&addr, "hash", name64, 0, 0), 0);
+	ck_assert_int_eq(sb_addr_can(&addr, "0123456789abcdef"), -EINVAL);
+	ck_assert_int_eq(sb_addr_tipc(&addr, 0, 0, 0, 0, 2), -EINVAL);
+	ck_assert_int_eq(sb_addr_tipc(&addr, 4, 0, 0, 0, 2), -EINVAL);
+	ck_assert_int_eq(sb_addr_tipc(&addr, 1, 0, 0, 0, 128), -EINVAL);
+	ck_assert_int_eq(sb_addr_netlink(NULL, 0, 0), -EINVAL);
+}
+END_TEST
+
+START_TEST(wire_roundtrip_keeps_every_tuple_family)
+{
+	struct sb_addr addr, back;
+
+	sb_addr_netlink(&addr, 5, 6);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_NETLINK);
+	ck_assert_uint_eq(back.netlink.pid, 5);
+	ck_assert_uint_eq(back.netlink.groups, 6);
+
+	sb_addr_packet(&addr, "eth0", 0x86dd, 2, 1, "\x01\x02\x03", 3);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_PACKET);
+	ck_assert_str_eq(back.packet.ifname, "eth0");
+	ck_assert_uint_eq(back.packet.proto, 0x86dd);
+	ck_assert_uint_eq(back.packet.pkttype, 2);
+	ck_assert_uint_eq(back.packet.hatype, 1);
+	ck_assert_uint_eq(back.packet.addr_len, 3);
+	ck_assert_int_eq(memcmp(back.packet.addr, "\x01\x02\x03", 3), 0);
+
+	sb_addr_alg(&addr, "hash", "hmac(sha256)", 1, 2);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_ALG);
+	ck_assert_str_eq(back.alg.type, "hash");
+	ck_assert_str_eq(back.alg.name, "hmac(sha256)");
+	ck_assert_uint_eq(back.alg.feat, 1);
+	ck_assert_uint_eq(back.alg.mask, 2);
+
+	sb_addr_vsock(&addr, 0xffffffffu, 9);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_VSOCK);
+	ck_assert_uint_eq(back.vsock.cid, 0xffffffffu);
+	ck_assert_uint_eq(back.vsock.port, 9);
+
+	sb_addr_can(&addr, "can0");
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_CAN);
+	ck_assert_str_eq(back.can.ifname, "can0");
+	ck_assert_int_eq(back.can.form, SB_CAN_PLAIN);
+	sb_addr_can_isotp(&addr, "can0", 1, 2);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.can.form, SB_CAN_ISOTP);
+	ck_assert_uint_eq(back.can.rx_addr, 1);
+	ck_assert_uint_eq(back.can.tx_addr, 2);
+	sb_addr_can_j1939(&addr, "can0", 0x1122334455667788ULL, 0x12345, 0x80);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.can.form, SB_CAN_J1939);
+	ck_assert_uint_eq(back.can.j1939_name, 0x1122334455667788ULL);
+	ck_assert_uint_eq(back.can.j1939_pgn, 0x12345);
+	ck_assert_uint_eq(back.can.j1939_addr, 0x80);
+
+	sb_addr_tipc(&addr, 1, 18888, 10, 20, 1);
+	back = roundtrip(&addr);
+	ck_assert_int_eq(back.family, AF_TIPC);
+	ck_assert_uint_eq(back.tipc.addr_type, 1);
+	ck_assert_uint_eq(back.tipc.v1, 18888);
+	ck_assert_uint_eq(back.tipc.v2, 10);
+	ck_assert_uint_eq(back.tipc.v3, 20);
+	ck_assert_uint_eq(back.tipc.scope, 1);
+}
+END_TEST
+
+START_TEST(wire_rejects_tuple_family_names_without_their_nul)
+{
+	struct Sockbroker__V1__Address *wire = NULL;
+	struct sb_addr addr;
+
+	sb_addr_packet(&addr, "lo", 3, 0, 0, NULL, 0);
+	memset(addr.packet.ifname, 'i', sizeof(addr.packet.ifname));
+	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
+	sb_addr_packet(&addr, "lo", 3, 0, 0, NULL, 0);
+	addr.packet.addr_len = 9;
+	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
+	sb_addr_alg(&addr, "hash", "sha1", 0, 0);
+	memset(addr.alg.name, 'n', sizeof(addr.alg.name));
+	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
+	sb_addr_can(&addr, "can0");
+	addr.can.form = (enum sb_can_form)7;
+	ck_assert_int_eq(sb__addr_to_wire(&addr, &wire), -EINVAL);
+	ck_assert_ptr_null(wire);
+}
+END_TEST
+
+START_TEST(format_writes_the_tuple_families)
+{
+	struct sb_addr addr;
+
+	sb_addr_netlink(&addr, 12, 0);
+	ck_assert_str_eq(format(&addr), "netlink pid=12 groups=0");
+	sb_addr_packet(&addr, "lo", 0x0800, 0, 772, "\0\0\0\0\0\x01", 6);
+	ck_assert_str_eq(format(&addr),
+			 "packet lo proto=0x0800 pkttype=0 hatype=772 addr=00:00:00:00:00:01");
+	sb_addr_alg(&addr, "hash", "sha256", 0, 0);
+	ck_assert_str_eq(format(&addr), "alg hash sha256");
+	sb_addr_vsock(&addr, 1, 5000);
+	ck_assert_str_eq(format(&addr), "vsock 1:5000");
+	sb_addr_can(&addr, "");
+	ck_assert_str_eq(format(&addr), "can (any)");
+	sb_addr_can_isotp(&addr, "vcan0", 0x123, 0x321);
+	ck_assert_str_eq(format(&addr), "can vcan0 rx=0x123 tx=0x321");
+	sb_addr_tipc(&addr, 2, 1000, 1, 0, 2);
+	ck_assert_str_eq(format(&addr), "tipc type=2 1000/1/0 scope=2");
+	sb__addr_from_wire(&addr, NULL);
+	ck_assert_str_eq(format(&addr), "(no address)");
 }
 END_TEST
 
@@ -523,6 +703,11 @@ client_addr_suite(void)
 	tcase_add_test(addr, addr_abstract_keeps_nul_bytes_inside_the_name);
 	tcase_add_test(addr, addr_abstract_rejects_name_longer_than_107_bytes);
 	tcase_add_test(addr, addr_abstract_rejects_null_name_with_a_length);
+	tcase_add_test(addr, addr_family_helpers_fill_their_members);
+	tcase_add_test(addr, addr_family_helpers_reject_what_does_not_fit);
+	tcase_add_test(wire, wire_roundtrip_keeps_every_tuple_family);
+	tcase_add_test(wire, wire_rejects_tuple_family_names_without_their_nul);
+	tcase_add_test(format_case, format_writes_the_tuple_families);
 	suite_add_tcase(suite, addr);
 
 	tcase_add_test(format_case, format_inet_is_host_colon_port);

@@ -129,7 +129,7 @@ static struct reactor *reactor;
 static struct resolver *resolver;
 
 struct test_job {
-	struct resolve_job job;
+	struct resolve_address_job job;
 	int completions;
 	bool on_reactor_thread;
 };
@@ -179,7 +179,8 @@ job_init(struct test_job *t, const char *host, int family)
 	snprintf(t->job.host, sizeof(t->job.host), "%s", host);
 	t->job.family = family;
 	t->job.socktype = SOCK_STREAM;
-	t->job.complete = on_complete;
+	t->job.job.work = resolve_address_work;
+	t->job.job.complete = on_complete;
 	t->job.gai_error = INT_MIN; /* so that "never written" shows */
 }
 
@@ -215,7 +216,7 @@ START_TEST(resolve_localhost_completes_on_the_reactor_thread_with_127_0_0_1)
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)&t.job.result;
 
 	job_init(&t, "localhost", AF_INET);
-	resolver_submit(resolver, &t.job);
+	resolver_submit(resolver, &t.job.job);
 	run_until_completed(1);
 	ck_assert_int_eq(t.completions, 1);
 	ck_assert(t.on_reactor_thread);
@@ -235,7 +236,7 @@ START_TEST(resolve_inet6_literal_gives_the_sockaddr_in6)
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&t.job.result;
 
 	job_init(&t, "::1", AF_INET6);
-	resolver_submit(resolver, &t.job);
+	resolver_submit(resolver, &t.job.job);
 	run_until_completed(1);
 	ck_assert_int_eq(t.job.gai_error, 0);
 	ck_assert_int_eq(t.job.result_len, sizeof(struct sockaddr_in6));
@@ -252,7 +253,7 @@ START_TEST(resolve_asks_libc_as_the_reference_does_without_ai_addrconfig)
 	 * lo (a sandbox, a `--network none` container) even "localhost" would not resolve. */
 	job_init(&t, "localhost", AF_INET);
 	t.job.socktype = SOCK_DGRAM;
-	resolver_submit(resolver, &t.job);
+	resolver_submit(resolver, &t.job.job);
 	run_until_completed(1);
 	ck_assert_int_eq(gate.lookups, 1);
 	ck_assert_int_eq(gate.hints.ai_family, AF_INET);
@@ -266,7 +267,7 @@ START_TEST(resolve_of_an_invalid_name_completes_with_a_gai_error)
 	struct test_job t;
 
 	job_init(&t, "name.invalid", AF_INET);
-	resolver_submit(resolver, &t.job);
+	resolver_submit(resolver, &t.job.job);
 	run_until_completed(1);
 	ck_assert_int_eq(t.completions, 1);
 	ck_assert(t.on_reactor_thread);
@@ -283,7 +284,7 @@ START_TEST(resolve_many_jobs_complete_once_each_on_the_reactor_thread)
 
 	for (int i = 0; i < N; i++) {
 		job_init(&jobs[i], i % 3 ? "localhost" : "127.0.0.2", AF_INET);
-		resolver_submit(resolver, &jobs[i].job);
+		resolver_submit(resolver, &jobs[i].job.job);
 	}
 	run_until_completed(N);
 	for (int i = 0; i < N; i++) {
@@ -305,10 +306,10 @@ START_TEST(resolve_jobs_run_while_another_worker_is_blocked)
 
 	job_init(&blocked, GATED_HOST, AF_INET);
 	job_init(&quick, "localhost", AF_INET);
-	resolver_submit(resolver, &blocked.job);
+	resolver_submit(resolver, &blocked.job.job);
 	wait_for_gate(1);
 	/* One worker is stuck in a slow lookup; the other still serves. */
-	resolver_submit(resolver, &quick.job);
+	resolver_submit(resolver, &quick.job.job);
 	run_until_completed(1);
 	ck_assert_int_eq(quick.completions, 1);
 	ck_assert_int_eq(quick.job.gai_error, 0);
@@ -329,7 +330,7 @@ START_TEST(resolver_free_waits_for_a_lookup_in_progress)
 	struct test_job busy;
 
 	job_init(&busy, GATED_HOST, AF_INET);
-	resolver_submit(resolver, &busy.job);
+	resolver_submit(resolver, &busy.job.job);
 	wait_for_gate(1);
 	resolver_free(resolver);
 	resolver = NULL;
@@ -342,7 +343,7 @@ START_TEST(resolver_free_waits_for_a_lookup_in_progress)
 }
 END_TEST
 
-START_TEST(resolver_free_with_queued_jobs_completes_them_with_eai_canceled)
+START_TEST(resolver_free_with_queued_jobs_completes_them_as_cancelled)
 {
 	enum { QUEUED = 3 };
 	struct test_job busy[2], queued[QUEUED];
@@ -350,12 +351,12 @@ START_TEST(resolver_free_with_queued_jobs_completes_them_with_eai_canceled)
 	/* Both workers busy, three jobs waiting behind them. */
 	for (int i = 0; i < 2; i++) {
 		job_init(&busy[i], GATED_HOST, AF_INET);
-		resolver_submit(resolver, &busy[i].job);
+		resolver_submit(resolver, &busy[i].job.job);
 	}
 	wait_for_gate(2);
 	for (int i = 0; i < QUEUED; i++) {
 		job_init(&queued[i], "localhost", AF_INET);
-		resolver_submit(resolver, &queued[i].job);
+		resolver_submit(resolver, &queued[i].job.job);
 	}
 	resolver_free(resolver);
 	resolver = NULL;
@@ -366,7 +367,9 @@ START_TEST(resolver_free_with_queued_jobs_completes_them_with_eai_canceled)
 	for (int i = 0; i < QUEUED; i++) {
 		ck_assert_int_eq(queued[i].completions, 1);
 		ck_assert(queued[i].on_reactor_thread);
-		ck_assert_int_eq(queued[i].job.gai_error, EAI_CANCELED);
+		/* Cancelled: the lookup never ran, so its output is as it was. */
+		ck_assert(queued[i].job.job.cancelled);
+		ck_assert_int_eq(queued[i].job.gai_error, INT_MIN);
 	}
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(busy[i].completions, 1);
@@ -374,6 +377,47 @@ START_TEST(resolver_free_with_queued_jobs_completes_them_with_eai_canceled)
 	}
 	/* The queued names were never looked up. */
 	ck_assert_int_eq(gate.lookups, 2);
+}
+END_TEST
+
+struct custom_job {
+	struct resolve_job job;
+	bool worked_on_reactor_thread;
+	int value;
+	int completions;
+};
+
+static void
+custom_work(struct resolve_job *job)
+{
+	struct custom_job *c = (struct custom_job *)job;
+
+	c->worked_on_reactor_thread = pthread_equal(pthread_self(), reactor_thread);
+	c->value = 42;
+}
+
+static void
+custom_complete(struct resolve_job *job)
+{
+	struct custom_job *c = (struct custom_job *)job;
+
+	c->completions++;
+	if (++completed == expected)
+		reactor_stop(reactor);
+}
+
+START_TEST(resolve_runs_any_work_function_on_a_worker_and_completes_on_the_reactor)
+{
+	struct custom_job c = { .job = { .work = custom_work, .complete = custom_complete } };
+
+	resolver_submit(resolver, &c.job);
+	run_until_completed(1);
+	ck_assert_int_eq(c.completions, 1);
+	ck_assert(!c.worked_on_reactor_thread);
+	ck_assert_int_eq(c.value, 42);
+	ck_assert(!c.job.cancelled);
+	/* No getaddrinfo() was involved. */
+	ck_assert_int_eq(gate.lookups, 0);
 }
 END_TEST
 
@@ -397,7 +441,8 @@ resolve_suite(void)
 	tcase_add_test(tc, resolve_many_jobs_complete_once_each_on_the_reactor_thread);
 	tcase_add_test(tc, resolve_jobs_run_while_another_worker_is_blocked);
 	tcase_add_test(tc, resolver_free_waits_for_a_lookup_in_progress);
-	tcase_add_test(tc, resolver_free_with_queued_jobs_completes_them_with_eai_canceled);
+	tcase_add_test(tc, resolver_free_with_queued_jobs_completes_them_as_cancelled);
+	tcase_add_test(tc, resolve_runs_any_work_function_on_a_worker_and_completes_on_the_reactor);
 	tcase_add_test(tc, resolver_free_of_null_is_a_noop);
 	suite_add_tcase(s, tc);
 	return s;

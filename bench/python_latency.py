@@ -1,0 +1,246 @@
+#!/usr/bin/python3
+"""Per-operation latency of the Python client, side by side.
+
+The same socket work three ways, in one run on one machine:
+- direct: the standard socket module (the kernel, no broker);
+- sockbroker: the Python client (clients/python) through sockbrokerd;
+- rpyc: RPyC remote socket objects (a classic RPyC server on loopback
+  holds the sockets; the client calls their methods over RPyC).
+
+Operations: a 64-byte echo round trip, getsockname, setsockopt,
+socket+connect+close, and a 1 MiB echo. The echo server is a separate
+process. The table gives medians in microseconds and the ratios
+sockbroker/direct and rpyc/sockbroker (below 1: RPyC is faster).
+
+usage: bench/python_latency.py [--build DIR] [--url URL] [--count N] [--quick]
+  --build DIR  build tree with server/sockbrokerd and the generated
+               tests/python/sockbroker_pb2.py (default: ./build)
+  --url URL    use a running daemon instead of starting one
+  --count N    iterations per operation (default 2000; bulk: N/20)
+  --quick      a few iterations, to check that everything runs
+
+Needs python3-protobuf and python3-rpyc (scripts/install-deps.sh). Every
+process started here is stopped by its pid before the script exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+ECHO_SERVER = """\
+import socket, sys, threading
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(128)
+print(listener.getsockname()[1], flush=True)
+def echo(conn):
+    with conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while True:
+            data = conn.recv(1 << 20)
+            if not data:
+                return
+            conn.sendall(data)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=echo, args=(conn,), daemon=True).start()
+"""
+
+RPYC_SERVER = """\
+import sys
+from rpyc.core.service import ClassicService
+from rpyc.utils.server import ThreadedServer
+server = ThreadedServer(ClassicService, hostname="127.0.0.1", port=0,
+                        protocol_config={"allow_all_attrs": True, "allow_public_attrs": True})
+print(server.port, flush=True)
+server.start()
+"""
+
+
+class Processes:
+    """Children started here, stopped by pid."""
+
+    def __init__(self) -> None:
+        self.children: List[subprocess.Popen] = []
+
+    def start(self, argv: List[str], **kwargs: Any) -> subprocess.Popen:
+        child = subprocess.Popen(argv, **kwargs)
+        self.children.append(child)
+        return child
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+
+
+def read_port(child: subprocess.Popen, what: str) -> int:
+    line = child.stdout.readline() if child.stdout else b""
+    if not line.strip():
+        raise SystemExit(f"python_latency: the {what} did not start")
+    return int(line)
+
+
+def recv_exactly(sock: Any, n: int) -> None:
+    got = 0
+    while got < n:
+        data = sock.recv(n - got)
+        if not data:
+            raise SystemExit("python_latency: the echo server closed the connection")
+        got += len(data)
+
+
+def measure(op: Callable[[], None], count: int, warmup: int) -> float:
+    """Median microseconds of op over count runs."""
+    for _ in range(warmup):
+        op()
+    samples = []
+    clock = time.perf_counter_ns
+    for _ in range(count):
+        start = clock()
+        op()
+        samples.append(clock() - start)
+    return statistics.median(samples) / 1000.0
+
+
+def run_suite(module: Any, echo_port: int, count: int) -> Dict[str, float]:
+    """The operations over `module`, something with the socket module's API."""
+    results = {}
+    small = b"x" * 64
+    bulk = os.urandom(1 << 20)
+    conn = module.create_connection(("127.0.0.1", echo_port))
+    conn.setsockopt(module.IPPROTO_TCP, module.TCP_NODELAY, 1)
+
+    def echo_64() -> None:
+        conn.sendall(small)
+        recv_exactly(conn, 64)
+
+    def echo_1mib() -> None:
+        conn.sendall(bulk)
+        recv_exactly(conn, len(bulk))
+
+    def connect_close() -> None:
+        s = module.socket(module.AF_INET, module.SOCK_STREAM)
+        s.connect(("127.0.0.1", echo_port))
+        s.close()
+
+    warmup = max(10, count // 10)
+    results["echo 64 B"] = measure(echo_64, count, warmup)
+    results["getsockname"] = measure(conn.getsockname, count, warmup)
+    results["setsockopt"] = measure(
+        lambda: conn.setsockopt(module.IPPROTO_TCP, module.TCP_NODELAY, 1), count, warmup)
+    results["socket+connect+close"] = measure(connect_close, max(10, count // 4), warmup // 4)
+    results["echo 1 MiB"] = measure(echo_1mib, max(5, count // 20), 3)
+    conn.close()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--url")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    count = 50 if args.quick else args.count
+
+    sys.path[:0] = [os.path.join(args.build, "tests", "python"),
+                    os.path.join(ROOT, "clients", "python")]
+    try:
+        import sockbroker
+    except ImportError as e:
+        raise SystemExit(f"python_latency: cannot import the client ({e}); build "
+                         f"{args.build} first (ninja -C {args.build})")
+    try:
+        import rpyc
+    except ImportError:
+        rpyc = None
+        print("python_latency: python3-rpyc is missing: the rpyc column is left out",
+              file=sys.stderr)
+
+    processes = Processes()
+    tmp = tempfile.mkdtemp(prefix="sockbroker-bench-")
+    try:
+        url = args.url
+        if not url:
+            daemon = os.path.join(args.build, "server", "sockbrokerd")
+            if not os.access(daemon, os.X_OK):
+                raise SystemExit(f"python_latency: {daemon} is missing: build first or "
+                                 "give --url")
+            path = os.path.join(tmp, "sockbroker.sock")
+            url = f"ipc://{path}"
+            processes.start([daemon, "--listen", url, "--log-level", "warn"],
+                            stderr=open(os.path.join(tmp, "daemon.log"), "wb"))
+            deadline = time.monotonic() + 20
+            while not os.path.exists(path):
+                if time.monotonic() > deadline:
+                    raise SystemExit("python_latency: sockbrokerd did not start")
+                time.sleep(0.01)
+
+        echo = processes.start([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE)
+        echo_port = read_port(echo, "echo server")
+
+        columns: Dict[str, Dict[str, float]] = {}
+        columns["direct"] = run_suite(socket, echo_port, count)
+        client = sockbroker.connect(url)
+        columns["sockbroker"] = run_suite(client, echo_port, count)
+        client.close()
+        if rpyc is not None:
+            server = processes.start([sys.executable, "-c", RPYC_SERVER],
+                                     stdout=subprocess.PIPE)
+            rpyc_port = read_port(server, "RPyC server")
+            deadline = time.monotonic() + 20
+            while True:  # it listens only once start() runs
+                try:
+                    conn = rpyc.classic.connect("127.0.0.1", rpyc_port)
+                    break
+                except ConnectionRefusedError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("python_latency: the RPyC server did not listen")
+                    time.sleep(0.05)
+            columns["rpyc"] = run_suite(conn.modules.socket, echo_port, count)
+            conn.close()
+    finally:
+        processes.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    names = list(columns["direct"])
+    header = f"{'operation':<22}{'direct us':>11}{'sockbroker us':>15}"
+    if "rpyc" in columns:
+        header += f"{'rpyc us':>11}"
+    header += f"{'broker/direct':>15}"
+    if "rpyc" in columns:
+        header += f"{'rpyc/broker':>13}"
+    print(f"python client latency, medians of {count} runs (bulk: {max(5, count // 20)})")
+    print(header)
+    for name in names:
+        direct, broker = columns["direct"][name], columns["sockbroker"][name]
+        line = f"{name:<22}{direct:>11.1f}{broker:>15.1f}"
+        if "rpyc" in columns:
+            line += f"{columns['rpyc'][name]:>11.1f}"
+        line += f"{broker / direct:>15.1f}"
+        if "rpyc" in columns:
+            line += f"{columns['rpyc'][name] / broker:>13.2f}"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

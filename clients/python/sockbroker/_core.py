@@ -1,0 +1,351 @@
+"""The call machinery: sessions, requests in flight, replies matched by id.
+
+One ``Core`` talks to one daemon URL over one connection at a time. That
+connection is a broker *session*: the daemon ties every handle to it and
+closes them all when it ends. The first request of a session is Hello.
+
+Calls:
+- any thread may call; requests are numbered (``Request.seq`` 1, 2, 3, ...)
+  and written under one send lock, so the order on the wire is the order of
+  the numbers, and the daemon starts them in that order;
+- each request carries an SP request id; one reader thread per session reads
+  replies and hands each to the thread waiting for its id, so any number of
+  calls may be in flight at once (a blocking recv does not hold up others);
+- nothing is ever resent, and there is no timeout on this side: the daemon
+  applies the socket's timeout, a blocking recv may wait for hours;
+- when the connection drops, every waiting call fails with
+  BrokerConnectionError, the session's sockets are dead, and the next call
+  opens a new session.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Set
+
+from . import _errors
+from ._constants import Constants
+from ._errors import BrokerProtocolError
+from ._pb import pb
+from ._transport import Connection, default_url
+
+__all__ = ["Core", "Session"]
+
+__version__ = "0.1.0"
+
+PROTOCOL_VERSION = 1
+DEFAULT_MAX_DATA_SIZE = 1 << 20
+TOKEN_ENV = "SOCKBROKER_TOKEN"
+
+_REQUEST_ID = struct.Struct(">I")
+
+_all_cores: "weakref.WeakSet[Core]" = weakref.WeakSet()
+
+
+def _seq_prefix(seq: int) -> bytes:
+    """Field 1 (``seq``) as a varint: protobuf takes fields in any order, so
+    it goes in front of the already serialized request."""
+    out = bytearray(b"\x08")
+    while True:
+        byte = seq & 0x7F
+        seq >>= 7
+        if seq:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class _Call:
+    """One request in flight. ``lock`` is held until the reply is in."""
+
+    __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker")
+
+    def __init__(self, seq: int, request_id: int) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.seq = seq
+        self.request_id = request_id
+        self.data: Optional[bytes] = None
+        self.error: Optional[Callable[[], BaseException]] = None
+        self.discard = False
+        self.waker: Optional[Callable[[], None]] = None
+
+    def done(self) -> bool:
+        return self.data is not None or self.error is not None
+
+
+class Session:
+    """One connection to the daemon and what its Hello said."""
+
+    def __init__(self, url: str, conn: Connection) -> None:
+        self.url = url
+        self.conn = conn
+        self.lost = False
+        self.lost_reason = ""
+        self.seq = 0
+        self.request_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
+        self.pending: Dict[int, _Call] = {}
+        self.hello: Any = None
+        self.max_data_size = DEFAULT_MAX_DATA_SIZE
+        self.constants = Constants()
+        self.has_ipv6: Optional[bool] = None
+        self.unsupported: Set[str] = set()
+        self.cmsg_sizes: Dict[int, Any] = {}
+        self.reader: Optional[threading.Thread] = None
+
+
+class Core:
+    """The connection to one daemon, and the calls on it.
+
+    ``url`` defaults to $SOCKBROKER_URL or the daemon's default path;
+    ``token`` to $SOCKBROKER_TOKEN. Nothing happens until the first call.
+    """
+
+    def __init__(self, url: Optional[str] = None, *, token: Optional[str] = None,
+                 client_name: Optional[str] = None) -> None:
+        self.url = url or default_url()
+        self._token = token if token is not None else os.environ.get(TOKEN_ENV)
+        self._client_name = client_name or f"python-sockbroker/{__version__}"
+        self._session: Optional[Session] = None
+        self._send_lock = threading.Lock()
+        self._connect_lock = threading.Lock()
+        self._session_hooks: List[Callable[[Session], None]] = []
+        self._closed = False
+        _all_cores.add(self)
+
+    # ---- sessions ----------------------------------------------------------
+
+    def session(self) -> Session:
+        """The live session, connecting (and saying Hello) if there is none."""
+        session = self._session
+        if session is not None and not session.lost:
+            return session
+        with self._connect_lock:
+            session = self._session
+            if session is not None and not session.lost:
+                return session
+            if self._closed:
+                raise _errors.BrokerConnectionError(
+                    "this sockbroker client was closed; create a new one")
+            session = self._open_session()
+            self._session = session
+        for hook in list(self._session_hooks):
+            hook(session)
+        return session
+
+    def _open_session(self) -> Session:
+        conn = Connection(self.url)
+        session = Session(self.url, conn)
+        reader = threading.Thread(target=self._read_replies, args=(session,),
+                                  name=f"sockbroker-reader {self.url}", daemon=True)
+        session.reader = reader
+        reader.start()
+        hello = pb.HelloRequest(protocol_version=PROTOCOL_VERSION,
+                                client_name=f"{self._client_name} (pid {os.getpid()})")
+        if self._token:
+            hello.token = self._token
+        try:
+            hello_call = self._send(session, pb.Request(hello=hello).SerializeToString())
+            ipv6_call = self._send(session, pb.Request(has_ipv6=pb.Empty()).SerializeToString())
+            reply = self._wait(session, hello_call, "hello")
+            try:
+                session.has_ipv6 = self._wait(session, ipv6_call, "flag").value
+            except OSError:
+                session.has_ipv6 = None
+        except BaseException:
+            self._lose(session, "the session could not be started")
+            raise
+        session.hello = reply
+        if reply.max_data_size:
+            session.max_data_size = reply.max_data_size
+        session.constants = Constants({c.name: c.value for c in reply.constants})
+        return session
+
+    def add_session_hook(self, hook: Callable[[Session], None]) -> None:
+        """Call ``hook(session)`` after each new session's Hello."""
+        self._session_hooks.append(hook)
+
+    def close(self) -> None:
+        """End the session: the daemon closes all of its sockets."""
+        with self._connect_lock:
+            self._closed = True
+            session = self._session
+        if session is not None:
+            self._lose(session, "the client was closed")
+
+    def _lose(self, session: Session, why: str) -> None:
+        """Mark the session lost and fail every call waiting on it."""
+        with self._send_lock:
+            if session.lost:
+                return
+            session.lost = True
+            session.lost_reason = why
+        # The reader wakes up from the shutdown and closes the connection.
+        session.conn.shutdown()
+        self._fail_pending(session)
+
+    def _fail_pending(self, session: Session) -> None:
+        pending = session.pending
+        url, why = session.url, session.lost_reason
+        while pending:
+            try:
+                _, call = pending.popitem()
+            except KeyError:
+                break
+            call.error = lambda: _errors.connection_lost(url, why)
+            call.lock.release()
+            if call.waker is not None:
+                call.waker()
+
+    def _read_replies(self, session: Session) -> None:
+        why = "the broker closed the connection"
+        try:
+            conn = session.conn
+            pending = session.pending
+            while True:
+                data = conn.recv()
+                if len(data) < 4:
+                    raise BrokerProtocolError(f"the broker at {session.url} sent a reply "
+                                              "without a request id")
+                (request_id,) = _REQUEST_ID.unpack_from(data)
+                call = pending.pop(request_id & 0x7FFFFFFF, None)
+                if call is None or call.discard:
+                    continue
+                call.data = data
+                call.lock.release()
+                if call.waker is not None:
+                    call.waker()
+        except BrokerProtocolError as e:
+            why = str(e)
+        except OSError as e:
+            if not session.lost:
+                why = f"{e.strerror or e}"
+        except BaseException as e:  # pragma: no cover - a bug in this thread
+            why = f"the reader failed: {e!r}"
+        finally:
+            self._lose(session, why)
+            session.conn.close()
+
+    # ---- calls -------------------------------------------------------------
+
+    def _send(self, session: Session, body: bytes) -> _Call:
+        """Number and send one serialized Request; the reply comes to the
+        returned call."""
+        with self._send_lock:
+            if session.lost:
+                if session is self._session or session.hello is None:
+                    raise _errors.connection_lost(session.url, session.lost_reason)
+                raise _errors.stale_socket(session.url)
+            session.seq += 1
+            seq = session.seq
+            session.request_id = (session.request_id + 1) & 0x7FFFFFFF
+            call = _Call(seq, session.request_id)
+            session.pending[call.request_id] = call
+            try:
+                session.conn.send((_REQUEST_ID.pack(call.request_id | 0x80000000),
+                                   _seq_prefix(seq), body))
+            except OSError as e:
+                session.pending.pop(call.request_id, None)
+                failure = e
+            else:
+                return call
+        self._lose(session, f"sending failed: {failure.strerror or failure}")
+        raise _errors.connection_lost(session.url, session.lost_reason)
+
+    def _wait(self, session: Session, call: _Call, expect: str) -> Any:
+        """Wait for a call's reply; return its ``expect`` result member."""
+        try:
+            call.lock.acquire()
+        except BaseException:
+            # Interrupted (KeyboardInterrupt): the daemon still runs the
+            # operation; cancel it if it waits, and drop its reply.
+            self._abandon(session, call)
+            raise
+        if call.error is not None:
+            raise call.error()
+        reply = pb.Reply.FromString(memoryview(call.data)[4:])  # type: ignore[index]
+        if reply.HasField("error"):
+            exc = _errors.from_wire(reply.error)
+            if isinstance(exc, _errors.UnsupportedOperation):
+                session.unsupported.add(exc.operation or expect)
+            raise exc
+        which = reply.WhichOneof("result")
+        if which != expect or (reply.seq and reply.seq != call.seq):
+            self._lose(session, f"the broker answered request {call.seq} with {which!r} "
+                       f"(seq {reply.seq}) where {expect!r} was expected")
+            raise BrokerProtocolError(f"the broker at {session.url} sent a reply that does "
+                                      "not match its request; the connection was closed")
+        return getattr(reply, expect)
+
+    def _abandon(self, session: Session, call: _Call) -> None:
+        call.discard = True
+        if call.done() or session.lost:
+            return
+        try:
+            cancel = pb.Request(cancel=pb.CancelRequest(target_seq=call.seq))
+            self._send(session, cancel.SerializeToString()).discard = True
+        except OSError:
+            pass
+
+    def call(self, request: Any, expect: str, session: Optional[Session] = None) -> Any:
+        """Send a Request and return its reply's ``expect`` member.
+
+        ``session``: the session a socket belongs to (its calls fail once
+        that session is gone); None for the live one.
+        """
+        if session is None:
+            session = self.session()
+        call = self._send(session, request.SerializeToString())
+        return self._wait(session, call, expect)
+
+    def call_nowait(self, request: Any, session: Session) -> None:
+        """Send a Request whose reply nobody waits for (a close from GC)."""
+        if session.lost:
+            return
+        try:
+            self._send(session, request.SerializeToString()).discard = True
+        except OSError:
+            pass
+
+    def start(self, request: Any, session: Optional[Session] = None) -> _Call:
+        """Send a Request; finish it with ``finish()``. For pipelining."""
+        if session is None:
+            session = self.session()
+        return self._send(session, request.SerializeToString())
+
+    def finish(self, session: Session, call: _Call, expect: str) -> Any:
+        """Wait for a call sent with ``start()``."""
+        return self._wait(session, call, expect)
+
+    # ---- what Hello said ---------------------------------------------------
+
+    @property
+    def constants(self) -> Constants:
+        """The daemon's constants (connecting if needed)."""
+        return self.session().constants
+
+    @property
+    def server_info(self) -> Any:
+        """The daemon's HelloReply (version, limits, identity, constants)."""
+        return self.session().hello
+
+
+def _after_fork_in_child() -> None:
+    # The child shares the parent's connection; it must neither use it nor
+    # shut it down. It gets a session of its own on its next call.
+    for core in list(_all_cores):
+        session = core._session
+        core._send_lock = threading.Lock()
+        core._connect_lock = threading.Lock()
+        if session is not None:
+            session.lost = True
+            session.lost_reason = "the process forked; a child cannot use its parent's session"
+            session.pending = {}
+            session.conn.detach_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,136 @@
+"""install(): route the standard library's sockets through the broker.
+
+After ``install()``, the standard ``socket`` module's constructors and
+functions are sockbroker's (socket, socketpair, create_connection,
+getaddrinfo and the rest of the name service, ...), ``select.select`` and
+``select.poll`` handle brokered sockets, and every selector class of
+``selectors`` is BrokerSelector, so that code written for the standard
+modules (http.client, urllib, socketserver, ...) runs unmodified. What was
+created before keeps working as it was. ``ssl`` wraps brokered sockets with
+a TLS engine in memory (see _tls).
+
+Not patched: ``socket.close(fd)`` and ``socket.dup(fd)`` (they act on OS
+descriptors), ``select.epoll`` and friends, and asyncio's event loops, which
+need OS descriptors.
+"""
+
+from __future__ import annotations
+
+import select as _stdselect
+import selectors as _stdselectors
+import socket as _stdsocket
+import ssl as _stdssl
+import sys
+from typing import Any, Dict, Optional, Tuple
+
+from . import _default
+
+__all__ = ["install", "installed", "uninstall"]
+
+# What install() replaced: (module, name) -> original (or _MISSING).
+_saved: Dict[Tuple[Any, str], Any] = {}
+_MISSING = object()
+
+_SOCKET_FUNCTIONS = (
+    "socket", "SocketType", "socketpair", "fromfd", "create_connection", "create_server",
+    "has_dualstack_ipv6", "getaddrinfo", "getnameinfo", "gethostbyname", "gethostbyname_ex",
+    "gethostbyaddr", "getfqdn", "gethostname", "sethostname", "getprotobyname",
+    "getservbyname", "getservbyport", "if_nameindex", "if_nametoindex", "if_indextoname",
+    "send_fds", "recv_fds", "CMSG_LEN", "CMSG_SPACE", "getdefaulttimeout",
+    "setdefaulttimeout", "inet_pton", "inet_ntop",
+)
+# The standard socket class, and the C module's default timeout, before any
+# install(): the standard library's own sockets keep using them.
+_RealSocket = _stdsocket.socket
+_real_setdefaulttimeout = _stdsocket.setdefaulttimeout
+
+_SELECTOR_CLASSES = ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector",
+                     "DevpollSelector", "KqueueSelector")
+
+
+def _patch(module: Any, name: str, value: Any) -> None:
+    key = (module, name)
+    if key not in _saved:
+        _saved[key] = getattr(module, name, _MISSING)
+    setattr(module, name, value)
+
+
+def _real_accept(self: Any) -> Tuple[Any, Any]:
+    """socket.socket.accept of the standard class, which builds the accepted
+    socket with the module's ``socket`` name; after install() that name is
+    sockbroker's, so real sockets accept with the real class instead."""
+    fd, address = self._accept()
+    sock = _RealSocket(self.family, self.type, self.proto, fileno=fd)
+    if _stdsocket.getdefaulttimeout() is None and self.gettimeout():
+        sock.setblocking(True)
+    return sock, address
+
+
+def _setdefaulttimeout(timeout: Optional[float]) -> None:
+    """setdefaulttimeout() for brokered and real sockets alike."""
+    import sockbroker
+    sockbroker.setdefaulttimeout(timeout)
+    _real_setdefaulttimeout(timeout)
+
+
+def installed() -> bool:
+    """Whether install() is in effect."""
+    return bool(_saved)
+
+
+def install(url: Optional[str] = None, *, connect: bool = True) -> None:
+    """Make the standard socket, select and selectors modules use the broker.
+
+    url: the broker (default $SOCKBROKER_URL or the daemon's default path).
+    connect: reach the daemon now, so that a missing daemon is reported here
+    rather than at the program's first socket; this also loads the daemon's
+    constants into the socket module.
+    """
+    import sockbroker
+
+    from . import _tls
+    from . import select as broker_select
+    from .selectors import BrokerSelector
+
+    client = _default.set_url(url) if url is not None else _default.get()
+    if connect:
+        client.session()
+
+    # A default timeout set before install() keeps applying.
+    sockbroker.setdefaulttimeout(_stdsocket.getdefaulttimeout())
+    for name in _SOCKET_FUNCTIONS:
+        _patch(_stdsocket, name, getattr(sockbroker, name))
+    _patch(_stdsocket, "setdefaulttimeout", _setdefaulttimeout)
+    _patch(_RealSocket, "accept", _real_accept)
+    _patch(_stdsocket, "has_ipv6", sockbroker.has_ipv6)
+    for name in sockbroker._constant_names:
+        value = getattr(sockbroker, name, None)
+        if value is not None and getattr(_stdsocket, name, None) != value:
+            _patch(_stdsocket, name, value)
+    for name in ("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"):
+        if getattr(sockbroker, name) is not getattr(_stdsocket, name):
+            _patch(_stdsocket, name, getattr(sockbroker, name))
+
+    _patch(_stdselect, "select", broker_select.select)
+    _patch(_stdselect, "poll", broker_select.poll)
+    for name in _SELECTOR_CLASSES:
+        if hasattr(_stdselectors, name):
+            _patch(_stdselectors, name, BrokerSelector)
+    socketserver = sys.modules.get("socketserver")
+    if socketserver is not None and hasattr(socketserver, "_ServerSelector"):
+        _patch(socketserver, "_ServerSelector", BrokerSelector)
+
+    _patch(_stdssl.SSLContext, "wrap_socket", _tls.wrap_socket_patched)
+
+
+def uninstall() -> None:
+    """Undo install(): what is created from now on is local again."""
+    for (module, name), original in reversed(list(_saved.items())):
+        if original is _MISSING:
+            try:
+                delattr(module, name)
+            except AttributeError:
+                pass
+        else:
+            setattr(module, name, original)
+    _saved.clear()

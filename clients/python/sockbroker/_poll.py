@@ -1,0 +1,194 @@
+"""Waiting for readiness of brokered sockets and local file descriptors.
+
+Brokered sockets have no file descriptor here: the daemon's Poll operation
+waits for them (one request per broker session, all its handles at once).
+Local descriptors (pipes, terminals, real sockets) are waited for with the
+kernel's poll(). A wait on both at once sends the Poll requests, waits on
+the local descriptors plus a wake-up pipe that a Poll reply writes to, then
+cancels the Poll requests still waiting (Cancel names them by seq).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import select as _stdselect
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import _errors
+from ._pb import pb
+from ._socket import is_live_handle, socket
+
+__all__ = ["READABLE", "WRITABLE", "ERROR", "HANGUP", "brokered", "wait", "Waker"]
+
+# PollEvents of the wire (independent of the host's POLL* values).
+READABLE = 1
+WRITABLE = 2
+ERROR = 4
+HANGUP = 8
+
+# Captured at import: install() replaces select.poll.
+_real_poll = _stdselect.poll
+_POLLIN = _stdselect.POLLIN
+
+
+def brokered(obj: Any) -> Optional[socket]:
+    """The brokered socket behind obj, or None for anything else.
+
+    Recognised: a sockbroker socket, its makefile() objects (at any layer),
+    and objects holding one as ``socket`` or ``sock`` (socketserver's
+    servers, http.client's connections).
+    """
+    for _ in range(6):
+        if isinstance(obj, socket):
+            return obj
+        for attr in ("_sock", "raw", "buffer", "socket", "sock"):
+            inner = getattr(obj, attr, None)
+            if inner is not None and not callable(inner):
+                obj = inner
+                break
+        else:
+            return None
+    return obj if isinstance(obj, socket) else None
+
+
+def local_fd(fd: int) -> int:
+    """Check that an int given as a local file descriptor is not a brokered
+    socket's handle id (a mistake that would wait on an unrelated fd)."""
+    if is_live_handle(fd):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise ValueError(
+                f"{fd} is the handle id of a brokered socket (its fileno()), not a file "
+                "descriptor of this process: pass the socket object itself. Code that "
+                "waits on bare file descriptors (asyncio's event loops) cannot wait on "
+                "brokered sockets") from None
+    return fd
+
+
+class Waker:
+    """A pipe that a Poll reply (on the reader thread) writes to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._write_fd >= 0:
+                try:
+                    os.write(self._write_fd, b"x")
+                except OSError:
+                    pass
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.read_fd, 512):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            if self._write_fd >= 0:
+                os.close(self._write_fd)
+                os.close(self.read_fd)
+                self._write_fd = self.read_fd = -1
+
+
+def _local_poll(items: List[Tuple[int, int]], timeout: Optional[float]) -> Dict[int, int]:
+    """poll() on local descriptors; timeout in seconds (None: forever)."""
+    poller = _real_poll()
+    for fd, mask in items:
+        poller.register(fd, mask)
+    if timeout is None:
+        ms = None
+    else:
+        ms = max(0, math.ceil(timeout * 1000))
+    ready: Dict[int, int] = {}
+    for fd, revents in poller.poll(ms):
+        ready[fd] = ready.get(fd, 0) | revents
+    return ready
+
+
+def _poll_request(items: Dict[int, int], timeout: Optional[float]) -> Any:
+    request = pb.PollRequest()
+    for handle, events in items.items():
+        request.items.add(handle=handle, events=events)
+    if timeout is not None:
+        request.timeout = max(0.0, timeout)
+    return pb.Request(poll=request)
+
+
+def wait(broker: List[Tuple[socket, int]], local: List[Tuple[int, int]],
+         timeout: Optional[float], waker: Optional[Waker] = None
+         ) -> Tuple[Dict[socket, int], Dict[int, int]]:
+    """Wait until a brokered socket or a local fd is ready, or timeout.
+
+    ``broker``: (socket, READABLE|WRITABLE bits); ``local``: (fd, POLL*
+    mask). Returns ({socket: ready bits}, {fd: revents}). Closed sockets
+    must not be passed.
+    """
+    groups: Dict[Any, Tuple[Any, Any, Dict[int, int], Dict[int, List[socket]]]] = {}
+    for sock, events in broker:
+        session = sock._session
+        if session.lost:
+            raise _errors.stale_socket(session.url)
+        group = groups.get(id(session))
+        if group is None:
+            group = groups[id(session)] = (sock._core, session, {}, {})
+        handle = sock._handle
+        group[2][handle] = group[2].get(handle, 0) | events | ERROR | HANGUP
+        group[3].setdefault(handle, []).append(sock)
+    if not groups:
+        return {}, _local_poll(local, timeout)
+
+    def collect(group: Any, reply: Any, into: Dict[socket, int]) -> None:
+        for item in reply.ready:
+            for sock in group[3].get(item.handle, ()):
+                into[sock] = into.get(sock, 0) | item.events
+
+    ready: Dict[socket, int] = {}
+    if len(groups) == 1 and not local:
+        group = next(iter(groups.values()))
+        reply = group[0].call(_poll_request(group[2], timeout), "poll", group[1])
+        collect(group, reply, ready)
+        return ready, {}
+
+    own_waker = waker is None
+    if waker is None:
+        waker = Waker()
+    try:
+        calls = []
+        for group in groups.values():
+            call = group[0].start(_poll_request(group[2], timeout), group[1])
+            call.waker = waker.wake
+            calls.append((group, call))
+        answered = any(call.done() for _, call in calls)
+        local_ready = _local_poll(local + [(waker.read_fd, _POLLIN)],
+                                  0.0 if answered else timeout)
+        local_ready.pop(waker.read_fd, None)
+        waker.drain()
+        for group, call in calls:
+            if not call.done():
+                try:
+                    group[0].start(pb.Request(cancel=pb.CancelRequest(target_seq=call.seq)),
+                                   group[1]).discard = True
+                except OSError:
+                    pass
+        failure: Optional[BaseException] = None
+        for group, call in calls:
+            call.waker = None
+            try:
+                collect(group, group[0].finish(group[1], call, "poll"), ready)
+            except OSError as e:
+                if getattr(e, "broker_kind", None) != "cancelled" and failure is None:
+                    failure = e
+        if failure is not None:
+            raise failure
+        return ready, local_ready
+    finally:
+        if own_waker:
+            waker.close()

@@ -1,0 +1,747 @@
+"""The brokered socket object: the reference's socket class over handles.
+
+A ``socket`` holds a handle id of one broker session; every method is one
+request to the daemon (or, for makefile, the ``_into`` variants, sendfile and
+the timeout getters, client-side code over those requests). The daemon keeps
+the socket's state, its timeout mode included; this object caches the mode
+it set so that gettimeout() needs no round trip.
+
+``fileno()`` returns the handle id: a number that names the socket in calls
+to the broker (``socket(fileno=...)``, ``fromfd``, ``send_fds``), never an OS
+file descriptor of this process. Do not pass it to os.*, select.select or the
+standard selectors; use sockbroker.select and sockbroker.selectors.
+"""
+
+from __future__ import annotations
+
+import array
+import io
+import math
+import operator
+import socket as _stdsocket
+import sys
+import warnings
+import weakref
+from collections import deque
+from typing import Any, Deque, Iterable, List, Optional, Tuple
+
+from . import _address, _default
+from ._constants import to_enum
+from ._core import Core, Session
+from ._errors import BrokerConnectionError, os_error
+from ._pb import pb
+
+__all__ = ["socket", "SocketType", "getdefaulttimeout", "setdefaulttimeout"]
+
+# Requests of a pipelined sendall/sendfile that may be in flight at once.
+PIPELINE_WINDOW = 4
+# Chunk size for sendfile (bounded further by the daemon's max_data_size).
+SENDFILE_BLOCK = 1 << 20
+
+SocketIO = _stdsocket.SocketIO
+_GLOBAL_DEFAULT_TIMEOUT = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
+
+_default_timeout: Optional[float] = None
+
+# Live brokered sockets by handle id, to tell a handle id passed where a
+# file descriptor is expected (select, selectors) from a real descriptor.
+_live: "weakref.WeakValueDictionary[int, socket]" = weakref.WeakValueDictionary()
+
+
+def is_live_handle(number: int) -> bool:
+    """Whether number is the handle id of an open brokered socket here."""
+    sock = _live.get(number)
+    return sock is not None and sock._handle == number
+
+
+def _timeout_value(value: Any) -> Optional[float]:
+    """A timeout argument checked as the reference checks it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an "
+                            "integer") from None
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError("Invalid value NaN (not a number)")
+    if value < 0:
+        raise ValueError("Timeout value out of range")
+    return value
+
+
+def getdefaulttimeout() -> Optional[float]:
+    """Default timeout in seconds for new sockets (None: blocking)."""
+    return _default_timeout
+
+
+def setdefaulttimeout(timeout: Optional[float]) -> None:
+    """Set the default timeout in seconds for new sockets (None: blocking)."""
+    global _default_timeout
+    _default_timeout = _timeout_value(timeout)
+
+
+def _index(value: Any) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an "
+                        "integer") from None
+
+
+def _bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    try:
+        return memoryview(data).tobytes()
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'"
+                        ) from None
+
+
+def _timeout_of(reply: Any) -> Optional[float]:
+    return reply.timeout if reply.HasField("timeout") else None
+
+
+class socket:  # noqa: N801 (the reference's name)
+    """A brokered socket: socket(family=AF_INET, type=SOCK_STREAM, proto=0,
+    fileno=None, *, client=None).
+
+    ``fileno``, when given, is a handle id of this client's session (from
+    ``detach()`` or ``recv_fds()``): the object takes it over. ``client``
+    is the sockbroker client to use (default: the module's, from
+    $SOCKBROKER_URL).
+    """
+
+    __module__ = "sockbroker"
+    __slots__ = ("__weakref__", "_core", "_session", "_handle", "_family", "_type",
+                 "_proto", "_timeout", "_closed", "_io_refs")
+
+    def __init__(self, family: int = -1, type: int = -1, proto: int = -1,  # noqa: A002
+                 fileno: Optional[int] = None, *, client: Optional[Core] = None) -> None:
+        self._handle: Optional[int] = None
+        self._closed = False
+        self._io_refs = 0
+        core = client if client is not None else _default.get()
+        session = core.session()
+        consts = session.constants
+        self._core = core
+        self._session = session
+        if fileno is None:
+            if family is None or family == -1:
+                family = consts["AF_INET"]
+            if type is None or type == -1:
+                type = consts["SOCK_STREAM"]
+            if proto is None or proto == -1:
+                proto = 0
+            family, type, proto = _index(family), _index(type), _index(proto)
+            request = pb.SocketRequest(family=family, type=type, proto=proto)
+            if _default_timeout is not None:
+                request.timeout = _default_timeout
+            reply = core.call(pb.Request(socket=request), "socket", session)
+            self._adopt(reply)
+            sys.audit("socket.__new__", self, family, type, proto)
+            return
+        handle = _index(fileno)
+        if handle < 0:
+            raise ValueError("negative file descriptor")
+        self._handle = handle
+        sol = consts["SOL_SOCKET"]
+        try:
+            if family is None or family == -1:
+                family = self.getsockopt(sol, consts["SO_DOMAIN"])
+            if type is None or type == -1:
+                type = self.getsockopt(sol, consts["SO_TYPE"])
+            if proto is None or proto == -1:
+                proto = self.getsockopt(sol, consts["SO_PROTOCOL"])
+            reply = core.call(pb.Request(gettimeout=pb.HandleRequest(handle=handle)),
+                              "timeout", session)
+        except BaseException:
+            self._handle = None
+            raise
+        self._family, self._type, self._proto = family, type, proto
+        self._timeout = _timeout_of(reply)
+        _live[handle] = self
+
+    def _adopt(self, reply: Any) -> None:
+        self._handle = reply.handle
+        _live[reply.handle] = self
+        self._family = reply.family
+        self._type = reply.type
+        self._proto = reply.proto
+        self._timeout = _timeout_of(reply)
+
+    @classmethod
+    def _wrap(cls, core: Core, session: Session, reply: Any) -> "socket":
+        """A socket object for a handle the daemon just created."""
+        sock = cls.__new__(cls)
+        sock._closed = False
+        sock._io_refs = 0
+        sock._core = core
+        sock._session = session
+        sock._adopt(reply)
+        return sock
+
+    # ---- plumbing ----------------------------------------------------------
+
+    def _call(self, request: Any, expect: str) -> Any:
+        if self._handle is None:
+            raise os_error("EBADF")
+        return self._core.call(request, expect, self._session)
+
+    def _const(self, name: str) -> Optional[int]:
+        return self._session.constants.get(name)
+
+    def _encode_address(self, address: Any, caller: str) -> Any:
+        return _address.encode(self._const, self._family, address, self._proto, caller)
+
+    def _decode_address(self, msg: Any) -> Any:
+        return _address.decode(msg, self._proto, self._const)
+
+    @property
+    def _h(self) -> int:
+        if self._handle is None:
+            raise os_error("EBADF")
+        return self._handle
+
+    # ---- attributes --------------------------------------------------------
+
+    @property
+    def family(self) -> int:
+        """The socket's address family (an AddressFamily member when known)."""
+        return to_enum(self._family, self._session.constants.AddressFamily)
+
+    @property
+    def type(self) -> int:  # noqa: A003
+        """The socket's type (a SocketKind member when known)."""
+        return to_enum(self._type, self._session.constants.SocketKind)
+
+    @property
+    def proto(self) -> int:
+        """The socket's protocol number."""
+        return self._proto
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """The timeout in seconds, None in blocking mode (as gettimeout())."""
+        return self._timeout
+
+    @property
+    def client(self) -> Core:
+        """The sockbroker client this socket belongs to."""
+        return self._core
+
+    def __repr__(self) -> str:
+        closed = getattr(self, "_closed", False)
+        handle = self._handle if self._handle is not None else -1
+        text = (f"<{type(self).__module__}.{type(self).__qualname__}"
+                f"{' [closed]' if closed else ''} handle={handle}, "
+                f"family={self.family}, type={self.type}, proto={self._proto}")
+        if not closed and self._handle is not None and not self._session.lost:
+            try:
+                text += f", laddr={self.getsockname()!r}"
+            except (OSError, TypeError, ValueError):
+                pass
+            try:
+                text += f", raddr={self.getpeername()!r}"
+            except (OSError, TypeError, ValueError):
+                pass
+        return text + ">"
+
+    def __getstate__(self) -> Any:
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+    def __enter__(self) -> "socket":
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        if not self._closed:
+            self.close()
+
+    def __del__(self) -> None:
+        try:
+            handle = self._handle
+        except AttributeError:
+            return
+        if handle is None:
+            return
+        try:
+            warnings.warn(f"unclosed brokered socket handle={handle}", ResourceWarning,
+                          source=self)
+        except Exception:
+            pass
+        try:
+            self._handle = None
+            self._core.call_nowait(pb.Request(close=pb.HandleRequest(handle=handle)),
+                                   self._session)
+        except Exception:
+            pass
+
+    # ---- lifecycle ---------------------------------------------------------
+
+    def fileno(self) -> int:
+        """The handle id (-1 once closed). Not an OS file descriptor: it names
+        this socket in calls to the broker of the same client."""
+        return self._handle if self._handle is not None else -1
+
+    def close(self) -> None:
+        """Close the socket (once the last makefile() object is closed)."""
+        self._closed = True
+        if self._io_refs <= 0:
+            self._real_close()
+
+    def _real_close(self) -> None:
+        handle = self._handle
+        if handle is None:
+            return
+        self._handle = None
+        if self._session.lost:
+            return  # the daemon closed it with its session
+        try:
+            self._core.call(pb.Request(close=pb.HandleRequest(handle=handle)), "done",
+                            self._session)
+        except BrokerConnectionError:
+            pass
+
+    def _decref_socketios(self) -> None:
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._closed:
+            self.close()
+
+    def detach(self) -> int:
+        """Close the object without closing the handle; return the handle id."""
+        self._closed = True
+        handle = self._handle
+        self._handle = None
+        return handle if handle is not None else -1
+
+    def dup(self) -> "socket":
+        """A new socket object for a duplicate of the handle."""
+        reply = self._call(pb.Request(dup=pb.HandleRequest(handle=self._h)), "socket")
+        return type(self)._wrap(self._core, self._session, reply)
+
+    def bind(self, address: Any) -> None:
+        """Bind the socket to address."""
+        sys.audit("socket.bind", self, address)
+        msg = self._encode_address(address, "bind")
+        self._call(pb.Request(bind=pb.BindRequest(handle=self._h, address=msg)), "done")
+
+    def listen(self, backlog: Optional[int] = None) -> None:
+        """Enable a server to accept connections."""
+        request = pb.ListenRequest(handle=self._h)
+        if backlog is not None:
+            request.backlog = max(0, min(_index(backlog), 2**31 - 1))
+        self._call(pb.Request(listen=request), "done")
+
+    def accept(self) -> Tuple["socket", Any]:
+        """Accept a connection: (new socket, peer address)."""
+        request = pb.AcceptRequest(handle=self._h)
+        if _default_timeout is not None:
+            request.default_timeout = _default_timeout
+        reply = self._call(pb.Request(accept=request), "accept")
+        sock = socket._wrap(self._core, self._session, reply.socket)
+        return sock, self._decode_address(reply.address)
+
+    def connect(self, address: Any) -> None:
+        """Connect to a remote socket at address."""
+        sys.audit("socket.connect", self, address)
+        msg = self._encode_address(address, "connect")
+        self._call(pb.Request(connect=pb.ConnectRequest(handle=self._h, address=msg)), "done")
+
+    def connect_ex(self, address: Any) -> int:
+        """Like connect(), but return the errno of the connect itself (0 on
+        success) instead of raising it."""
+        sys.audit("socket.connect", self, address)
+        msg = self._encode_address(address, "connect_ex")
+        reply = self._call(pb.Request(connect=pb.ConnectRequest(
+            handle=self._h, address=msg, ex=True)), "connect")
+        if not reply.errno_number:
+            return 0
+        from ._errors import local_errno
+        return local_errno(reply.errno_name, reply.errno_number) or reply.errno_number
+
+    def shutdown(self, how: int) -> None:
+        """Shut down one or both halves of the connection."""
+        self._call(pb.Request(shutdown=pb.ShutdownRequest(handle=self._h, how=_index(how))),
+                   "done")
+
+    def getsockname(self) -> Any:
+        """The socket's own address."""
+        reply = self._call(pb.Request(getsockname=pb.HandleRequest(handle=self._h)), "address")
+        return self._decode_address(reply.address)
+
+    def getpeername(self) -> Any:
+        """The address of the peer the socket is connected to."""
+        reply = self._call(pb.Request(getpeername=pb.HandleRequest(handle=self._h)), "address")
+        return self._decode_address(reply.address)
+
+    # ---- options and modes -------------------------------------------------
+
+    def getsockopt(self, level: int, optname: int, buflen: Optional[int] = None) -> Any:
+        """An option's value: an int, or up to buflen bytes."""
+        request = pb.GetSockOptRequest(handle=self._h, level=_index(level),
+                                       optname=_index(optname))
+        if buflen is not None:
+            buflen = _index(buflen)
+            if not 0 < buflen <= 1024:
+                raise OSError("getsockopt buflen out of range")
+            request.buflen = buflen
+        reply = self._call(pb.Request(getsockopt=request), "getsockopt")
+        if reply.WhichOneof("value") == "int_value":
+            return reply.int_value
+        return reply.bytes_value
+
+    def setsockopt(self, level: int, optname: int, value: Any,
+                   optlen: Optional[int] = None) -> None:
+        """Set an option: setsockopt(level, optname, int | buffer) or
+        setsockopt(level, optname, None, optlen)."""
+        request = pb.SetSockOptRequest(handle=self._h, level=_index(level),
+                                       optname=_index(optname))
+        if optlen is not None:
+            if value is not None:
+                raise TypeError("setsockopt() takes value None when optlen is given")
+            request.null_optlen = _index(optlen)
+        elif value is None:
+            raise TypeError("setsockopt() with value None needs optlen")
+        elif isinstance(value, int):
+            if not -2**31 <= value < 2**31:
+                raise OverflowError("Python int too large to convert to C int")
+            request.int_value = value
+        else:
+            data = _bytes(value)
+            request.bytes_value = data
+        self._call(pb.Request(setsockopt=request), "done")
+
+    def settimeout(self, value: Optional[float]) -> None:
+        """Set the timeout: None blocking, 0.0 non-blocking, else seconds."""
+        timeout = _timeout_value(value)
+        request = pb.SetTimeoutRequest(handle=self._h)
+        if timeout is not None:
+            request.timeout = timeout
+        self._call(pb.Request(settimeout=request), "done")
+        self._timeout = timeout
+
+    def gettimeout(self) -> Optional[float]:
+        """The timeout in seconds, or None in blocking mode."""
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        """setblocking(True) is settimeout(None), setblocking(False) settimeout(0.0)."""
+        self.settimeout(None if flag else 0.0)
+
+    def getblocking(self) -> bool:
+        """False in non-blocking mode (timeout 0.0), True otherwise."""
+        return self._timeout != 0.0
+
+    def get_inheritable(self) -> bool:
+        """The handle's inheritable flag (kept by the daemon, for the daemon's
+        fd; it does not make this process's children inherit anything)."""
+        reply = self._call(pb.Request(get_inheritable=pb.HandleRequest(handle=self._h)), "flag")
+        return reply.value
+
+    def set_inheritable(self, inheritable: bool) -> None:
+        """Set the handle's inheritable flag (see get_inheritable())."""
+        self._call(pb.Request(set_inheritable=pb.SetInheritableRequest(
+            handle=self._h, inheritable=bool(inheritable))), "done")
+
+    # ---- receiving ---------------------------------------------------------
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Receive up to bufsize bytes."""
+        bufsize = _index(bufsize)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        reply = self._call(pb.Request(recv=pb.RecvRequest(
+            handle=self._h, bufsize=bufsize, flags=_index(flags))), "recv")
+        return reply.data
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> Tuple[bytes, Any]:
+        """Receive up to bufsize bytes: (data, sender address or None)."""
+        bufsize = _index(bufsize)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recvfrom")
+        reply = self._call(pb.Request(recvfrom=pb.RecvRequest(
+            handle=self._h, bufsize=bufsize, flags=_index(flags))), "recv")
+        address = self._decode_address(reply.address) if reply.HasField("address") else None
+        return reply.data, address
+
+    @staticmethod
+    def _target(buffer: Any, nbytes: int, caller: str) -> Tuple[memoryview, int]:
+        view = memoryview(buffer)
+        if view.readonly:
+            raise TypeError(f"{caller}() argument 1 must be read-write bytes-like object, "
+                            f"not {type(buffer).__name__}")
+        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+        nbytes = _index(nbytes)
+        if nbytes < 0:
+            raise ValueError(f"negative buffersize in {caller}")
+        if nbytes == 0:
+            nbytes = len(view)
+        elif nbytes > len(view):
+            raise ValueError("buffer too small for requested bytes")
+        return view, nbytes
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive into buffer (up to nbytes, default its size); return the count."""
+        view, nbytes = self._target(buffer, nbytes, "recv_into")
+        reply = self._call(pb.Request(recv=pb.RecvRequest(
+            handle=self._h, bufsize=nbytes, flags=_index(flags))), "recv")
+        data = reply.data
+        view[:len(data)] = data
+        return reply.count if reply.HasField("count") else len(data)
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Tuple[int, Any]:
+        """Receive into buffer: (count, sender address or None)."""
+        view, nbytes = self._target(buffer, nbytes, "recvfrom_into")
+        reply = self._call(pb.Request(recvfrom=pb.RecvRequest(
+            handle=self._h, bufsize=nbytes, flags=_index(flags))), "recv")
+        data = reply.data
+        view[:len(data)] = data
+        address = self._decode_address(reply.address) if reply.HasField("address") else None
+        return (reply.count if reply.HasField("count") else len(data)), address
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0,
+                flags: int = 0) -> Tuple[bytes, List[Tuple[int, int, bytes]], int, Any]:
+        """Receive data and ancillary data: (data, ancdata, msg_flags, address).
+
+        File descriptors received with SCM_RIGHTS are new handles of this
+        session; their ids come as a native int array, as the reference's
+        fds do (wrap them with socket(fileno=id)).
+        """
+        bufsize, ancbufsize = _index(bufsize), _index(ancbufsize)
+        if bufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        if ancbufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        reply = self._call(pb.Request(recvmsg=pb.RecvMsgRequest(
+            handle=self._h, bufsize=bufsize, ancbufsize=ancbufsize, flags=_index(flags))),
+            "recvmsg")
+        ancdata = []
+        for anc in reply.ancillary:
+            data = anc.data
+            if anc.WhichOneof("decoded") == "rights" and not data:
+                data = array.array("i", anc.rights.handles).tobytes()
+            ancdata.append((anc.level, anc.type, data))
+        address = self._decode_address(reply.address) if reply.HasField("address") else None
+        return reply.data, ancdata, reply.msg_flags, address
+
+    def recvmsg_into(self, buffers: Iterable[Any], ancbufsize: int = 0,
+                     flags: int = 0) -> Tuple[int, List[Tuple[int, int, bytes]], int, Any]:
+        """recvmsg() scattering the data into buffers: (nbytes, ancdata,
+        msg_flags, address)."""
+        views = []
+        for buffer in buffers:
+            view = memoryview(buffer)
+            if view.readonly:
+                raise TypeError("recvmsg_into() argument 1 must be an iterable of "
+                                "single-segment read-write buffers")
+            views.append(view.cast("B") if view.format != "B" or view.ndim != 1 else view)
+        total = sum(len(v) for v in views)
+        data, ancdata, msg_flags, address = self.recvmsg(total, ancbufsize, flags)
+        offset = 0
+        for view in views:
+            if offset >= len(data):
+                break
+            chunk = data[offset:offset + len(view)]
+            view[:len(chunk)] = chunk
+            offset += len(chunk)
+        return len(data), ancdata, msg_flags, address
+
+    # ---- sending -----------------------------------------------------------
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """Send data; return the number of bytes sent (maybe fewer than given)."""
+        data = _bytes(data)
+        limit = self._session.max_data_size
+        if len(data) > limit:
+            data = data[:limit]  # a partial send, as the kernel may do
+        reply = self._call(pb.Request(send=pb.SendRequest(
+            handle=self._h, data=data, flags=_index(flags))), "send")
+        return reply.count
+
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+        """sendto(data, address) or sendto(data, flags, address)."""
+        if address is None:
+            flags, address = 0, flags_or_address
+        else:
+            flags = _index(flags_or_address)
+        sys.audit("socket.sendto", self, address)
+        data = _bytes(data)
+        msg = self._encode_address(address, "sendto")
+        reply = self._call(pb.Request(sendto=pb.SendRequest(
+            handle=self._h, data=data, flags=flags, address=msg)), "send")
+        return reply.count
+
+    def _send_pipelined(self, chunks: Iterable[bytes], flags: int) -> int:
+        """Send chunks as consecutive sendall requests, a few in flight;
+        return the count the daemon confirmed."""
+        session, core, handle = self._session, self._core, self._h
+        if self._handle is None:
+            raise os_error("EBADF")
+        in_flight: Deque[Any] = deque()
+        confirmed = 0
+        try:
+            for chunk in chunks:
+                in_flight.append(core.start(pb.Request(sendall=pb.SendRequest(
+                    handle=handle, data=chunk, flags=flags)), session))
+                if len(in_flight) >= PIPELINE_WINDOW:
+                    confirmed += core.finish(session, in_flight.popleft(), "send").count
+            while in_flight:
+                confirmed += core.finish(session, in_flight.popleft(), "send").count
+        finally:
+            for call in in_flight:
+                call.discard = True
+        return confirmed
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """Send all of data; the socket's timeout bounds the whole call.
+
+        Data above the daemon's max_data_size goes as several pipelined
+        requests, which the daemon runs in order.
+        """
+        flags = _index(flags)
+        limit = self._session.max_data_size
+        if isinstance(data, bytes) and len(data) <= limit:
+            self._call(pb.Request(sendall=pb.SendRequest(
+                handle=self._h, data=data, flags=flags)), "send")
+            return
+        try:
+            view = memoryview(data).cast("B")
+        except TypeError:
+            view = memoryview(_bytes(data))
+        if len(view) <= limit:
+            self._call(pb.Request(sendall=pb.SendRequest(
+                handle=self._h, data=view.tobytes(), flags=flags)), "send")
+            return
+        self._send_pipelined((view[i:i + limit].tobytes()
+                              for i in range(0, len(view), limit)), flags)
+
+    def sendmsg(self, buffers: Iterable[Any], ancdata: Iterable[Any] = (), flags: int = 0,
+                address: Any = None) -> int:
+        """Send data gathered from buffers, with ancillary data; return the
+        byte count. SCM_RIGHTS items carry handle ids (a native int array, as
+        fileno() gives them); the daemon passes their sockets."""
+        request = pb.SendMsgRequest(handle=self._h, flags=_index(flags))
+        request.buffers.extend(_bytes(b) for b in buffers)
+        sol, rights = self._const("SOL_SOCKET"), self._const("SCM_RIGHTS")
+        for item in ancdata:
+            try:
+                level, type_, data = item
+            except (TypeError, ValueError):
+                raise TypeError("sendmsg() ancillary data items must be (level, type, "
+                                "data) tuples") from None
+            anc = request.ancillary.add(level=_index(level), type=_index(type_))
+            data = _bytes(data)
+            if anc.level == sol and anc.type == rights:
+                ids = array.array("i")
+                ids.frombytes(data[:len(data) - len(data) % ids.itemsize])
+                anc.rights.handles.extend(ids)
+            else:
+                anc.data = data
+        if address is not None:
+            sys.audit("socket.sendmsg", self, address)
+            request.address.CopyFrom(self._encode_address(address, "sendmsg"))
+        reply = self._call(pb.Request(sendmsg=request), "send")
+        return reply.count
+
+    def sendmsg_afalg(self, msg: Iterable[Any] = (), *, op: int, iv: Any = None,
+                      assoclen: Optional[int] = None, flags: int = 0) -> int:
+        """sendmsg() for an AF_ALG socket: operation, IV and AEAD length."""
+        request = pb.SendMsgAfalgRequest(handle=self._h, op=_index(op), flags=_index(flags))
+        request.buffers.extend(_bytes(b) for b in msg)
+        if iv is not None:
+            request.iv = _bytes(iv)
+        if assoclen is not None:
+            assoclen = _index(assoclen)
+            if assoclen < 0:
+                raise TypeError("assoclen must be positive")
+            request.assoclen = assoclen
+        reply = self._call(pb.Request(sendmsg_afalg=request), "send")
+        return reply.count
+
+    def _check_sendfile_params(self, file: Any, offset: int, count: Optional[int]) -> None:
+        if "b" not in getattr(file, "mode", "b"):
+            raise ValueError("file should be opened in binary mode")
+        if not self._type & self._const("SOCK_STREAM"):  # type: ignore[operator]
+            raise ValueError("only SOCK_STREAM type sockets are supported")
+        if count is not None:
+            if not isinstance(count, int):
+                raise TypeError(f"count must be a positive integer (got {count!r})")
+            if count <= 0:
+                raise ValueError(f"count must be a positive integer (got {count!r})")
+
+    def sendfile(self, file: Any, offset: int = 0, count: Optional[int] = None) -> int:
+        """Send a binary file's contents until EOF (or count bytes); return
+        the count sent. The file is read here and its data pipelined to the
+        daemon; file.tell() afterwards is just past what was sent."""
+        self._check_sendfile_params(file, offset, count)
+        if self._timeout == 0:
+            raise ValueError("non-blocking sockets are not supported")
+        if offset:
+            file.seek(offset)
+        block = min(SENDFILE_BLOCK, self._session.max_data_size)
+        sent = 0
+
+        def chunks() -> Iterable[bytes]:
+            remaining = count
+            while remaining is None or remaining > 0:
+                size = block if remaining is None else min(block, remaining)
+                data = file.read(size)
+                if not data:
+                    return
+                if remaining is not None:
+                    remaining -= len(data)
+                yield bytes(data)
+
+        try:
+            sent = self._send_pipelined(chunks(), 0)
+        finally:
+            if hasattr(file, "seek"):
+                try:
+                    file.seek(offset + sent)
+                except OSError:
+                    pass
+        return sent
+
+    # ---- file objects ------------------------------------------------------
+
+    def makefile(self, mode: str = "r", buffering: Optional[int] = None, *,
+                 encoding: Optional[str] = None, errors: Optional[str] = None,
+                 newline: Optional[str] = None) -> Any:
+        """A file object on the socket, as the reference's (SocketIO under
+        the standard io buffering and text layers)."""
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
+        writing = "w" in mode
+        reading = "r" in mode or not writing
+        binary = "b" in mode
+        rawmode = ("r" if reading else "") + ("w" if writing else "")
+        raw = SocketIO(self, rawmode)
+        self._io_refs += 1
+        if buffering is None:
+            buffering = -1
+        if buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if not binary:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buffer: Any
+        if reading and writing:
+            buffer = io.BufferedRWPair(raw, raw, buffering)
+        elif reading:
+            buffer = io.BufferedReader(raw, buffering)
+        else:
+            buffer = io.BufferedWriter(raw, buffering)
+        if binary:
+            return buffer
+        encoding = io.text_encoding(encoding)
+        text = io.TextIOWrapper(buffer, encoding, errors, newline)
+        text.mode = mode  # type: ignore[misc]
+        return text
+
+
+SocketType = socket

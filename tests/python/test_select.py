@@ -1,0 +1,161 @@
+"""Readiness through the daemon's Poll: sockbroker.select.select/poll and
+BrokerSelector, over many brokered sockets and mixed with local pipes."""
+
+from __future__ import annotations
+
+import os
+import time
+import unittest
+
+import sbtest
+import sockbroker
+from sockbroker import select as bselect
+from sockbroker import selectors as bselectors
+
+
+class SelectorTest(sbtest.BrokerTestCase):
+    def test_selector_over_100_brokered_sockets(self) -> None:
+        pairs = [self.pair() for _ in range(50)]
+        selector = bselectors.BrokerSelector()
+        self.addCleanup(selector.close)
+        for i, (a, b) in enumerate(pairs):
+            selector.register(a, bselectors.EVENT_READ, ("a", i))
+            selector.register(b, bselectors.EVENT_READ, ("b", i))
+        self.assertEqual(len(selector.get_map()), 100)
+        with sbtest.unsupported_skips(self):
+            self.assertEqual(selector.select(0), [])
+        writers = [3, 17, 42]
+        for i in writers:
+            pairs[i][0].sendall(b"x")
+        ready = selector.select(5)
+        self.assertEqual(sorted(key.data for key, _ in ready), [("b", i) for i in writers])
+        self.assertTrue(all(events == bselectors.EVENT_READ for _, events in ready))
+        key = selector.get_key(pairs[3][1])
+        self.assertEqual(key.data, ("b", 3))
+        self.assertEqual(key.fd, pairs[3][1].fileno())
+        selector.modify(pairs[0][0], bselectors.EVENT_WRITE, "w")
+        ready = selector.select(5)
+        self.assertIn(("w", bselectors.EVENT_WRITE), [(k.data, e) for k, e in ready])
+        selector.unregister(pairs[0][0])
+        with self.assertRaises(KeyError):
+            selector.unregister(pairs[0][0])
+
+    def test_selector_timeout_and_hangup(self) -> None:
+        a, b = self.pair()
+        selector = bselectors.DefaultSelector()
+        self.addCleanup(selector.close)
+        selector.register(b, bselectors.EVENT_READ)
+        start = time.monotonic()
+        with sbtest.unsupported_skips(self):
+            self.assertEqual(selector.select(0.2), [])
+        self.assertGreaterEqual(time.monotonic() - start, 0.15)
+        a.close()
+        ready = selector.select(5)
+        self.assertEqual(len(ready), 1)
+        self.assertEqual(b.recv(10), b"")
+
+    def test_selector_mixes_brokered_and_local(self) -> None:
+        a, b = self.pair()
+        read_fd, write_fd = os.pipe()
+        self.addCleanup(os.close, read_fd)
+        self.addCleanup(os.close, write_fd)
+        selector = bselectors.BrokerSelector()
+        self.addCleanup(selector.close)
+        selector.register(b, bselectors.EVENT_READ, "broker")
+        selector.register(read_fd, bselectors.EVENT_READ, "pipe")
+        os.write(write_fd, b"x")
+        with sbtest.unsupported_skips(self):
+            ready = selector.select(5)
+        self.assertEqual([k.data for k, _ in ready], ["pipe"])
+        os.read(read_fd, 10)
+        a.sendall(b"y")
+        ready = selector.select(5)
+        self.assertEqual([k.data for k, _ in ready], ["broker"])
+        # Nothing ready: the timeout holds for both kinds at once.
+        b.recv(10)
+        start = time.monotonic()
+        self.assertEqual(selector.select(0.2), [])
+        self.assertGreaterEqual(time.monotonic() - start, 0.15)
+
+    def test_closed_socket_is_dropped(self) -> None:
+        a, b = self.pair()
+        c, d = self.pair()
+        selector = bselectors.BrokerSelector()
+        self.addCleanup(selector.close)
+        selector.register(b, bselectors.EVENT_READ)
+        selector.register(d, bselectors.EVENT_READ)
+        b.close()
+        c.sendall(b"z")
+        with sbtest.unsupported_skips(self):
+            ready = selector.select(5)
+        self.assertEqual([k.fileobj for k, _ in ready], [d])
+
+
+    def test_a_handle_id_given_as_a_descriptor_is_refused(self) -> None:
+        socks = [self.sock() for _ in range(8)]
+        for s in socks:
+            try:
+                os.fstat(s.fileno())
+            except OSError:
+                break
+        else:
+            self.skipTest("every handle id is also an open descriptor here")
+        selector = bselectors.BrokerSelector()
+        self.addCleanup(selector.close)
+        with self.assertRaises(ValueError) as cm:
+            selector.register(s.fileno(), bselectors.EVENT_READ)
+        self.assertIn("pass the socket object", str(cm.exception))
+        with self.assertRaises(ValueError):
+            bselect.select([s.fileno()], [], [], 0)
+
+
+class SelectFunctionsTest(sbtest.BrokerTestCase):
+    def test_select(self) -> None:
+        a, b = self.pair()
+        with sbtest.unsupported_skips(self):
+            self.assertEqual(bselect.select([b], [], [], 0), ([], [], []))
+        r, w, x = bselect.select([b], [a], [], 5)
+        self.assertEqual((r, w, x), ([], [a], []))
+        a.sendall(b"data")
+        r, w, x = bselect.select([a, b], [], [], 5)
+        self.assertEqual(r, [b])
+        with self.assertRaises(ValueError):
+            bselect.select([b], [], [], -1)
+        closed = sockbroker.socket()
+        closed.close()
+        with self.assertRaises(ValueError):
+            bselect.select([closed], [], [], 0)
+
+    def test_select_with_a_local_pipe(self) -> None:
+        a, b = self.pair()
+        read_fd, write_fd = os.pipe()
+        self.addCleanup(os.close, read_fd)
+        self.addCleanup(os.close, write_fd)
+        os.write(write_fd, b"x")
+        with sbtest.unsupported_skips(self):
+            r, _, _ = bselect.select([b, read_fd], [], [], 5)
+        self.assertEqual(r, [read_fd])
+        # Only local descriptors: the kernel's select answers alone.
+        self.assertEqual(bselect.select([read_fd], [], [], 0)[0], [read_fd])
+
+    def test_poll_object(self) -> None:
+        a, b = self.pair()
+        poller = bselect.poll()
+        poller.register(b, bselect.POLLIN)
+        poller.register(a, bselect.POLLOUT)
+        with sbtest.unsupported_skips(self):
+            result = poller.poll(1000)
+        self.assertEqual(result, [(a.fileno(), bselect.POLLOUT)])
+        poller.modify(a, bselect.POLLIN)
+        a.sendall(b"x")
+        self.assertEqual(poller.poll(1000), [(b.fileno(), bselect.POLLIN)])
+        poller.unregister(b)
+        self.assertEqual(poller.poll(0), [])
+        with self.assertRaises(KeyError):
+            poller.unregister(b)
+        with self.assertRaises(FileNotFoundError):
+            poller.modify(b, bselect.POLLIN)
+
+
+if __name__ == "__main__":
+    unittest.main()
