@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "list.h"
 #include "log.h"
@@ -44,7 +47,34 @@ struct transport {
 	unsigned n_idle;
 	unsigned n_receiving;
 	bool stopping;
+
+	/* Listeners, kept so that the watchdog can restart a stuck one. */
+	struct listener_entry *listeners;
+	size_t n_listeners;
+	pthread_t watchdog;
+	bool watchdog_running;
+	pthread_cond_t watchdog_wake; /* with lock; signalled by transport_stop() */
 };
+
+struct listener_entry {
+	char *url;
+	nng_listener listener;
+	bool watched; /* ipc:// or abstract://: probed by the watchdog */
+};
+
+/*
+ * The watchdog works around a defect of NNG 1.5 (fixed upstream in later
+ * releases): a connection that goes away during the SP handshake ends the
+ * listener's accept loop, so one careless or hostile local process could
+ * stop every later client from connecting. Every WATCHDOG_PERIOD_MS the
+ * watchdog dials each ipc/abstract listener from inside the daemon; one that
+ * does not complete a handshake within WATCHDOG_PROBE_MS is closed and opened
+ * again (sessions already connected are not affected).
+ */
+#define WATCHDOG_PERIOD_MS 2000
+#define WATCHDOG_PROBE_MS 5000
+
+static void init_monotonic_cond(pthread_cond_t *cond);
 
 /* More idle contexts than this are closed rather than kept. */
 #define MAX_IDLE_TX 64
@@ -295,6 +325,9 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
 			if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_PID, &pid) == 0)
 				identity.pid = (pid_t)pid;
 		}
+		/* The watchdog's own probe is not a client. */
+		if (identity.has_credentials && identity.pid == getpid())
+			return;
 		bool verified = false;
 		if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0)
 			identity.tls_verified = verified;
@@ -318,6 +351,7 @@ transport_new(struct transport **out, const struct transport_config *config,
 	transport->callbacks = callbacks;
 	transport->userdata = userdata;
 	pthread_mutex_init(&transport->lock, NULL);
+	init_monotonic_cond(&transport->watchdog_wake);
 	list_init(&transport->all_tx);
 
 	if ((rv = nng_rep0_open(&transport->socket)) != 0) {
@@ -342,13 +376,15 @@ transport_new(struct transport **out, const struct transport_config *config,
 err:
 	if (transport->socket_open)
 		nng_close(transport->socket);
+	pthread_cond_destroy(&transport->watchdog_wake);
 	pthread_mutex_destroy(&transport->lock);
 	free(transport);
 	return -errno_from_nng(rv);
 }
 
-int
-transport_listen(struct transport *transport, const char *url, char *err, size_t errlen)
+static int
+open_listener(struct transport *transport, const char *url, nng_listener *out, char *err,
+	      size_t errlen)
 {
 	nng_listener listener;
 	int rv;
@@ -387,6 +423,7 @@ transport_listen(struct transport *transport, const char *url, char *err, size_t
 	what = "start listening";
 	if ((rv = nng_listener_start(listener, 0)) != 0)
 		goto fail_close;
+	*out = listener;
 	return 0;
 
 fail_close:
@@ -397,8 +434,131 @@ fail:
 }
 
 int
+transport_listen(struct transport *transport, const char *url, char *err, size_t errlen)
+{
+	struct listener_entry *entries =
+		realloc(transport->listeners, (transport->n_listeners + 1) * sizeof(*entries));
+	if (!entries) {
+		snprintf(err, errlen, "%s: out of memory", url);
+		return -ENOMEM;
+	}
+	transport->listeners = entries;
+	struct listener_entry *entry = &entries[transport->n_listeners];
+	if (!(entry->url = strdup(url))) {
+		snprintf(err, errlen, "%s: out of memory", url);
+		return -ENOMEM;
+	}
+	int r = open_listener(transport, url, &entry->listener, err, errlen);
+	if (r < 0) {
+		free(entry->url);
+		return r;
+	}
+	entry->watched = strncmp(url, "ipc://", 6) == 0 || strncmp(url, "abstract://", 11) == 0;
+	transport->n_listeners++;
+	return 0;
+}
+
+static void
+deadline_in_ms(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static void
+init_monotonic_cond(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* Whether the listener at `url` serves: a request (an empty one, which
+ * any daemon answers with an error) must get its reply in time. A listener
+ * whose accept loop has stopped still completes handshakes, but never hands
+ * the connection to the socket, so the request goes unanswered. Resource
+ * failures here count as answering: only a listener seen not to serve is
+ * restarted. */
+static bool
+listener_answers(const char *url)
+{
+	nng_socket socket;
+	nng_msg *reply = NULL;
+	bool answered = true;
+
+	if (nng_req0_open(&socket) != 0)
+		return true;
+	if (nng_socket_set_ms(socket, NNG_OPT_RECVTIMEO, WATCHDOG_PROBE_MS) == 0 &&
+	    nng_socket_set_ms(socket, NNG_OPT_SENDTIMEO, WATCHDOG_PROBE_MS) == 0 &&
+	    nng_socket_set_ms(socket, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) == 0 &&
+	    nng_dial(socket, url, NULL, 0) == 0) {
+		int rv = nng_send(socket, "", 0, 0);
+		if (rv == 0)
+			rv = nng_recvmsg(socket, &reply, 0);
+		answered = rv != NNG_ETIMEDOUT;
+		nng_msg_free(reply);
+	}
+	nng_close(socket);
+	return answered;
+}
+
+static void
+restart_listener(struct transport *transport, struct listener_entry *entry)
+{
+	char err[512];
+	log_warn("transport: %s stopped accepting connections (a client dropped its "
+		 "connection during the handshake, a defect of this NNG version); restarting "
+		 "the listener, connected clients are not affected",
+		 entry->url);
+	nng_listener_close(entry->listener);
+	if (strncmp(entry->url, "ipc://", 6) == 0)
+		unlink(entry->url + 6);
+	if (open_listener(transport, entry->url, &entry->listener, err, sizeof(err)) < 0)
+		log_error("transport: cannot restart the listener: %s; retrying in %d ms", err,
+			  WATCHDOG_PERIOD_MS);
+}
+
+static void *
+watchdog(void *arg)
+{
+	struct transport *transport = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&transport->lock);
+	while (!transport->stopping) {
+		deadline_in_ms(&deadline, WATCHDOG_PERIOD_MS);
+		pthread_cond_timedwait(&transport->watchdog_wake, &transport->lock, &deadline);
+		for (size_t i = 0; i < transport->n_listeners && !transport->stopping; i++) {
+			struct listener_entry *entry = &transport->listeners[i];
+			if (!entry->watched)
+				continue;
+			pthread_mutex_unlock(&transport->lock);
+			bool answers = listener_answers(entry->url);
+			pthread_mutex_lock(&transport->lock);
+			if (!answers && !transport->stopping)
+				restart_listener(transport, entry);
+		}
+	}
+	pthread_mutex_unlock(&transport->lock);
+	return NULL;
+}
+
+int
 transport_start(struct transport *transport)
 {
+	bool watched = false;
+	for (size_t i = 0; i < transport->n_listeners; i++)
+		watched |= transport->listeners[i].watched;
+	if (watched && pthread_create(&transport->watchdog, NULL, watchdog, transport) == 0)
+		transport->watchdog_running = true;
+
 	for (unsigned i = 0; i < transport->config.pool_size; i++)
 		post_receive(transport);
 	pthread_mutex_lock(&transport->lock);
@@ -416,7 +576,12 @@ transport_stop(struct transport *transport)
 		return;
 	}
 	transport->stopping = true;
+	pthread_cond_signal(&transport->watchdog_wake);
 	pthread_mutex_unlock(&transport->lock);
+	if (transport->watchdog_running) {
+		pthread_join(transport->watchdog, NULL);
+		transport->watchdog_running = false;
+	}
 
 	/* Closing the socket aborts every receive and send; nng_aio_stop then
 	 * waits for each callback, so none runs after we return. No new tx
@@ -444,6 +609,10 @@ transport_free(struct transport *transport)
 		nng_aio_free(tx->aio);
 		free(tx);
 	}
+	for (size_t i = 0; i < transport->n_listeners; i++)
+		free(transport->listeners[i].url);
+	free(transport->listeners);
+	pthread_cond_destroy(&transport->watchdog_wake);
 	pthread_mutex_destroy(&transport->lock);
 	free(transport);
 }

@@ -12,8 +12,8 @@
 #include "sockbroker.pb-c.h"
 
 static int
-address_argument(const struct sb_addr *addr, const char *name,
-		 Sockbroker__V1__Address **wire, struct sb_error *err)
+address_argument(const struct sb_addr *addr, const char *name, Sockbroker__V1__Address **wire,
+		 struct sb_error *err)
 {
 	int r = sb__addr_to_wire(addr, wire);
 
@@ -83,8 +83,7 @@ sb_create_connection(struct sb_client *c, const char *host, unsigned port, doubl
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_CREATE_CONNECTION;
 	request.create_connection = &args;
 
-	r = sb__call(c, &request, 0, SOCKBROKER__V1__REPLY__RESULT_CREATE_CONNECTION, &reply,
-		     err);
+	r = sb__call(c, &request, 0, SOCKBROKER__V1__REPLY__RESULT_CREATE_CONNECTION, &reply, err);
 	sb__addr_wire_free(args.source_address);
 	if (r < 0)
 		return r;

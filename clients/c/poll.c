@@ -44,7 +44,7 @@ fill_revents(struct sb_pollitem *items, size_t n, const Sockbroker__V1__PollRepl
 		qsort(ready, poll->n_ready, sizeof(*ready), compare_entries);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct ready_entry key = { .handle = items[i].handle };
+		struct ready_entry key = {.handle = items[i].handle};
 		const struct ready_entry *found = NULL;
 
 		if (ready != NULL)
@@ -62,8 +62,8 @@ fill_revents(struct sb_pollitem *items, size_t n, const Sockbroker__V1__PollRepl
 }
 
 int
-sb_poll(struct sb_client *c, struct sb_pollitem *items, size_t n, double timeout,
-	size_t *n_ready, struct sb_error *err)
+sb_poll(struct sb_client *c, struct sb_pollitem *items, size_t n, double timeout, size_t *n_ready,
+	struct sb_error *err)
 {
 	Sockbroker__V1__PollRequest args = SOCKBROKER__V1__POLL_REQUEST__INIT;
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;

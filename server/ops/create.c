@@ -94,8 +94,8 @@ lookup_work(struct resolve_job *base)
 	struct lookup_job *job = (struct lookup_job *)(void *)base;
 	/* No AI_ADDRCONFIG: the reference's create_connection passes no flags,
 	 * and a loopback-only namespace would lose "localhost" with it. */
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 
 	job->gai_error = getaddrinfo(job->host, job->port, &hints, &job->result);
 	if (job->gai_error == 0 && job->source_host[0]) {
@@ -145,9 +145,9 @@ lookup_complete(struct resolve_job *base)
 static void
 state_free_task(struct reactor_task *task)
 {
-	struct connect_state *state = (struct connect_state *)(void *)((char *)task -
-								       offsetof(struct connect_state,
-										free_task));
+	struct connect_state *state =
+		(struct connect_state *)(void *)((char *)task -
+						 offsetof(struct connect_state, free_task));
 	free(state);
 }
 
@@ -193,9 +193,9 @@ connect_release(struct op *op)
 static void
 attempt_ready(struct reactor_source *source, uint32_t events)
 {
-	struct connect_state *state = (struct connect_state *)(void *)((char *)source -
-								       offsetof(struct connect_state,
-										source));
+	struct connect_state *state =
+		(struct connect_state *)(void *)((char *)source -
+						 offsetof(struct connect_state, source));
 	if (state->op && state->watching)
 		dispatch_wake(state->op);
 }
@@ -203,9 +203,9 @@ attempt_ready(struct reactor_source *source, uint32_t events)
 static void
 attempt_timer_expired(struct reactor_timer *timer)
 {
-	struct connect_state *state = (struct connect_state *)(void *)((char *)timer -
-								       offsetof(struct connect_state,
-										timer));
+	struct connect_state *state =
+		(struct connect_state *)(void *)((char *)timer -
+						 offsetof(struct connect_state, timer));
 	if (!state->op)
 		return;
 	state->timed_out = true;
@@ -296,9 +296,8 @@ attempt_start(struct op *op, struct connect_state *state, const struct addrinfo 
 		return attempt_failed(state, ERROR_OS, -r, 0);
 	}
 	state->watching = true;
-	if (timeout_ns > 0 &&
-	    reactor_timer_arm(state->reactor, &state->timer,
-			      reactor_now_ns() + (uint64_t)timeout_ns) < 0)
+	if (timeout_ns > 0 && reactor_timer_arm(state->reactor, &state->timer,
+						reactor_now_ns() + (uint64_t)timeout_ns) < 0)
 		return attempt_failed(state, ERROR_OS, ENOMEM, 0);
 	return ATTEMPT_WAITING;
 }
@@ -311,7 +310,7 @@ attempt_check(struct connect_state *state)
 		return attempt_failed(state, ERROR_TIMEOUT, ETIMEDOUT, 0);
 	/* SO_ERROR means something only once the connect has finished, which
 	 * is when the socket turns writable. */
-	struct pollfd pfd = { .fd = state->fd, .events = POLLOUT };
+	struct pollfd pfd = {.fd = state->fd, .events = POLLOUT};
 	if (poll(&pfd, 1, 0) == 0)
 		return ATTEMPT_WAITING;
 	int error = 0;
@@ -486,7 +485,7 @@ op_create_server(struct op *op, struct reply *reply)
 			       "SO_REUSEPORT not supported on this platform");
 #endif
 	if (req->create_server.dualstack_ipv6) {
-		struct reply probe = { 0 };
+		struct reply probe = {0};
 		op_has_dualstack_ipv6(op, &probe);
 		if (!probe.flag)
 			return op_fail(reply, ERROR_BAD_REQUEST, EINVAL,
@@ -527,8 +526,8 @@ op_create_server(struct op *op, struct reply *reply)
 		r = -errno;
 		goto err_fd;
 	}
-	if ((r = handle_new(&op->daemon->handles, op->session, fd, address->family, SOCK_STREAM,
-			    0, req->create_server.timeout_ns, &handle)) < 0)
+	if ((r = handle_new(&op->daemon->handles, op->session, fd, address->family, SOCK_STREAM, 0,
+			    req->create_server.timeout_ns, &handle)) < 0)
 		return r;
 	reply->shape = REPLY_SOCKET;
 	reply->socket.handle = handle->id;

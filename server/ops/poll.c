@@ -162,8 +162,8 @@ poll_begin(struct op *op, struct reply *reply)
 			state->waiters[state->n - 1].events |= items[i].events;
 			continue;
 		}
-		struct handle *handle = handle_find(&op->daemon->handles, op->session,
-						    items[i].handle);
+		struct handle *handle =
+			handle_find(&op->daemon->handles, op->session, items[i].handle);
 		if (!handle)
 			return op_fail(reply, ERROR_BAD_HANDLE, EBADF,
 				       "poll.items: handle %llu is not an open socket of this "
@@ -286,7 +286,7 @@ list_move_all(struct list *from, struct list *to)
 void
 op_poll_handle_ready(struct handle *handle)
 {
-	struct pollfd pfd = { .fd = handle->fd, .events = POLLIN | POLLOUT };
+	struct pollfd pfd = {.fd = handle->fd, .events = POLLIN | POLLOUT};
 	struct list pending, *first;
 
 	if (poll(&pfd, 1, 0) <= 0)

@@ -11,8 +11,7 @@
 
 #define DUAL_NAME "dual.sockbroker.test"
 
-typedef int getaddrinfo_fn(const char *, const char *, const struct addrinfo *,
-			   struct addrinfo **);
+typedef int getaddrinfo_fn(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 
 int
 getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -20,7 +19,7 @@ getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 {
 	getaddrinfo_fn *next;
 	void *sym;
-	struct addrinfo numeric = { 0 }, *v6 = NULL, *v4 = NULL, *last;
+	struct addrinfo numeric = {0}, *v6 = NULL, *v4 = NULL, *last;
 	int r;
 
 	/* Through memcpy: ISO C has no conversion from void * to a function pointer. */

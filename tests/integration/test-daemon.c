@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -793,6 +794,37 @@ START_TEST(a_request_that_fails_to_decode_still_takes_its_turn_in_sequence)
 }
 END_TEST
 
+/*
+ * NNG 1.5 stops accepting after a connection drops mid-handshake; the
+ * daemon's watchdog must notice and restart the listener.
+ */
+START_TEST(a_connection_dropped_during_the_handshake_does_not_stop_the_listener)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/sockbroker.sock", daemon_under_test.dir);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	ck_assert(strlen(path) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	for (int i = 0; i < 3; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+		close(fd);
+	}
+	/* A client caught while the listener is stuck sees its connection
+	 * lost once; within the watchdog's period a new one is served. */
+	struct sb_client *late = NULL;
+	struct sb_error err;
+	int64_t deadline = test_now_ms() + 30000;
+	while (sb_client_new(&late, daemon_under_test.url, "late", &err) < 0 &&
+	       test_now_ms() < deadline)
+		sleep_ms(100);
+	ck_assert_msg(late, "no client was served after the dropped handshakes: %s", err.message);
+	sb_handle h;
+	ck_assert_int_eq(sb_socket(late, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	sb_client_free(late);
+}
+END_TEST
+
 START_TEST(socket_errors_are_the_kernels)
 {
 	sb_handle h;
@@ -1003,6 +1035,8 @@ daemon_suite(void)
 		{ "hello", requests_before_hello_are_refused },
 		{ "bad-args", out_of_range_arguments_are_bad_requests_naming_the_field },
 		{ "bad-seq", a_request_that_fails_to_decode_still_takes_its_turn_in_sequence },
+		{ "dropped-handshake",
+		  a_connection_dropped_during_the_handshake_does_not_stop_the_listener },
 		{ "socket-errors", socket_errors_are_the_kernels },
 		{ "bind-errors", bind_and_listen_errors_are_the_kernels },
 		{ "sockopt", socket_options_in_int_and_bytes_forms },

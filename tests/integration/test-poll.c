@@ -43,7 +43,7 @@ static int baseline_fds;
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -144,7 +144,7 @@ bound_udp_socket(uint16_t *port)
 static void
 send_datagram(uint16_t port, const char *text)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
@@ -157,7 +157,7 @@ send_datagram(uint16_t port, const char *text)
 static int
 direct_listener(int family, uint16_t *port)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -187,7 +187,7 @@ direct_listener(int family, uint16_t *port)
 static int
 direct_connect(int family, uint16_t port)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
@@ -248,8 +248,8 @@ static void *
 poll_thread(void *arg)
 {
 	struct poll_job *job = arg;
-	job->result = sb_poll(job->client, job->items, job->n, job->timeout, &job->n_ready,
-			      &job->err);
+	job->result =
+		sb_poll(job->client, job->items, job->n, job->timeout, &job->n_ready, &job->err);
 	job->returned_at = now_seconds();
 	return NULL;
 }
@@ -315,8 +315,9 @@ raw_session_open(struct raw_session *session)
 	struct raw_pending pending;
 
 	ck_assert_int_eq(nng_req0_open(&session->socket), 0);
-	ck_assert_int_eq(nng_socket_set_ms(session->socket, NNG_OPT_REQ_RESENDTIME,
-					   NNG_DURATION_INFINITE), 0);
+	ck_assert_int_eq(
+		nng_socket_set_ms(session->socket, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE),
+		0);
 	ck_assert_int_eq(nng_dial(session->socket, daemon_under_test.url, NULL, 0), 0);
 	session->next_seq = 1;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
@@ -387,8 +388,8 @@ START_TEST(poll_reports_the_readable_one_of_two_udp_sockets)
 	sb_handle a = bound_udp_socket(&port_a), b = bound_udp_socket(&port_b);
 	send_datagram(port_b, "for b");
 	struct sb_pollitem items[] = {
-		{ .handle = a, .events = SB_POLL_READABLE },
-		{ .handle = b, .events = SB_POLL_READABLE },
+		{.handle = a, .events = SB_POLL_READABLE},
+		{.handle = b, .events = SB_POLL_READABLE},
 	};
 	size_t n_ready = 99;
 	ck_assert_int_eq(sb_poll(client, items, 2, 5.0, &n_ready, &err), 0);
@@ -411,7 +412,7 @@ START_TEST(poll_reports_a_connected_tcp_socket_writable_and_not_readable)
 	int peer;
 	sb_handle h = brokered_tcp_pair(&peer);
 	struct sb_pollitem items[] = {
-		{ .handle = h, .events = SB_POLL_READABLE | SB_POLL_WRITABLE },
+		{.handle = h, .events = SB_POLL_READABLE | SB_POLL_WRITABLE},
 	};
 	size_t n_ready;
 	ck_assert_int_eq(sb_poll(client, items, 1, 0.0, &n_ready, &err), 0);
@@ -434,7 +435,7 @@ START_TEST(poll_wakes_when_a_nonblocking_connect_completes)
 	int r = sb_connect(client, h, &addr, &err);
 	ck_assert_msg(r == 0 || r == -EINPROGRESS, "connect: %d %s", r, err.message);
 
-	struct sb_pollitem item = { .handle = h, .events = SB_POLL_WRITABLE };
+	struct sb_pollitem item = {.handle = h, .events = SB_POLL_WRITABLE};
 	size_t n_ready;
 	ck_assert_int_eq(sb_poll(client, &item, 1, 5.0, &n_ready, &err), 0);
 	ck_assert_uint_eq(n_ready, 1);
@@ -450,15 +451,15 @@ START_TEST(poll_wakes_with_hangup_and_error_when_the_peer_resets)
 {
 	int peer;
 	sb_handle h = brokered_tcp_pair(&peer);
-	struct sb_pollitem item = { .handle = h, .events = SB_POLL_WRITABLE };
+	struct sb_pollitem item = {.handle = h, .events = SB_POLL_WRITABLE};
 	/* Writable at once: ask for readable only, so that the poll parks. */
 	item.events = SB_POLL_READABLE;
-	struct poll_job job = { .client = client, .items = &item, .n = 1,
-				.timeout = SB_TIMEOUT_NONE };
+	struct poll_job job = {
+		.client = client, .items = &item, .n = 1, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
 	sleep_ms(200);
-	struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+	struct linger linger = {.l_onoff = 1, .l_linger = 0};
 	setsockopt(peer, SOL_SOCKET, SO_LINGER, &linger, sizeof(linger));
 	close(peer);
 	pthread_join(thread, NULL);
@@ -474,7 +475,7 @@ START_TEST(poll_reports_an_unconnected_tcp_socket_as_hung_up)
 {
 	struct sb_error err;
 	sb_handle h = brokered_socket(AF_INET, SOCK_STREAM);
-	struct sb_pollitem item = { .handle = h, .events = SB_POLL_READABLE };
+	struct sb_pollitem item = {.handle = h, .events = SB_POLL_READABLE};
 	size_t n_ready;
 	ck_assert_int_eq(sb_poll(client, &item, 1, 0.0, &n_ready, &err), 0);
 	ck_assert_uint_eq(n_ready, 1);
@@ -489,9 +490,9 @@ START_TEST(poll_merges_a_handle_listed_twice)
 	sb_handle h = bound_udp_socket(&port);
 	send_datagram(port, "x");
 	struct sb_pollitem items[] = {
-		{ .handle = h, .events = SB_POLL_READABLE },
-		{ .handle = h, .events = SB_POLL_WRITABLE },
-		{ .handle = h, .events = 0 },
+		{.handle = h, .events = SB_POLL_READABLE},
+		{.handle = h, .events = SB_POLL_WRITABLE},
+		{.handle = h, .events = 0},
 	};
 	size_t n_ready;
 	ck_assert_int_eq(sb_poll(client, items, 3, 1.0, &n_ready, &err), 0);
@@ -509,7 +510,7 @@ START_TEST(poll_with_timeout_zero_answers_at_once_with_nothing)
 	struct sb_error err;
 	uint16_t port;
 	sb_handle h = bound_udp_socket(&port);
-	struct sb_pollitem item = { .handle = h, .events = SB_POLL_READABLE, .revents = 77 };
+	struct sb_pollitem item = {.handle = h, .events = SB_POLL_READABLE, .revents = 77};
 	size_t n_ready = 99;
 	int64_t start = test_now_ms();
 	ck_assert_int_eq(sb_poll(client, &item, 1, 0.0, &n_ready, &err), 0);
@@ -525,7 +526,7 @@ START_TEST(poll_with_a_short_timeout_answers_empty_after_it)
 	struct sb_error err;
 	uint16_t port;
 	sb_handle h = bound_udp_socket(&port);
-	struct sb_pollitem item = { .handle = h, .events = SB_POLL_READABLE };
+	struct sb_pollitem item = {.handle = h, .events = SB_POLL_READABLE};
 	size_t n_ready = 99;
 	int64_t start = test_now_ms();
 	ck_assert_int_eq(sb_poll(client, &item, 1, 0.2, &n_ready, &err), 0);
@@ -549,11 +550,11 @@ START_TEST(poll_wakes_when_data_arrives_from_another_thread)
 	uint16_t port_a, port_b;
 	sb_handle a = bound_udp_socket(&port_a), b = bound_udp_socket(&port_b);
 	struct sb_pollitem items[] = {
-		{ .handle = a, .events = SB_POLL_READABLE },
-		{ .handle = b, .events = SB_POLL_READABLE },
+		{.handle = a, .events = SB_POLL_READABLE},
+		{.handle = b, .events = SB_POLL_READABLE},
 	};
-	struct poll_job job = { .client = client, .items = items, .n = 2,
-				.timeout = SB_TIMEOUT_NONE };
+	struct poll_job job = {
+		.client = client, .items = items, .n = 2, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
 	sleep_ms(200);
@@ -574,9 +575,9 @@ START_TEST(cancel_polls_completes_a_parked_poll_with_ecanceled)
 	struct sb_error err;
 	uint16_t port;
 	sb_handle h = bound_udp_socket(&port);
-	struct sb_pollitem item = { .handle = h, .events = SB_POLL_READABLE };
-	struct poll_job job = { .client = client, .items = &item, .n = 1,
-				.timeout = SB_TIMEOUT_NONE };
+	struct sb_pollitem item = {.handle = h, .events = SB_POLL_READABLE};
+	struct poll_job job = {
+		.client = client, .items = &item, .n = 1, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
 
@@ -617,7 +618,7 @@ START_TEST(cancel_by_seq_completes_a_parked_poll_and_a_later_one_parks_again)
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__PollRequest poll_args = SOCKBROKER__V1__POLL_REQUEST__INIT;
 	Sockbroker__V1__PollItem item = SOCKBROKER__V1__POLL_ITEM__INIT;
-	Sockbroker__V1__PollItem *item_ptrs[] = { &item };
+	Sockbroker__V1__PollItem *item_ptrs[] = {&item};
 	item.has_handle = item.has_events = true;
 	item.handle = h;
 	item.events = SOCKBROKER__V1__POLL_EVENTS__POLL_READABLE;
@@ -660,8 +661,8 @@ START_TEST(poll_of_a_foreign_or_unknown_handle_is_ebadf_naming_it)
 	ck_assert_int_eq(sb_socket(other, AF_INET, SOCK_DGRAM, 0, &theirs, &err), 0);
 
 	struct sb_pollitem items[] = {
-		{ .handle = mine, .events = SB_POLL_READABLE },
-		{ .handle = theirs, .events = SB_POLL_READABLE },
+		{.handle = mine, .events = SB_POLL_READABLE},
+		{.handle = theirs, .events = SB_POLL_READABLE},
 	};
 	size_t n_ready;
 	ck_assert_int_eq(sb_poll(client, items, 2, 0.0, &n_ready, &err), -EBADF);
@@ -687,7 +688,7 @@ START_TEST(poll_bad_input_is_a_bad_request_naming_the_field)
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__PollRequest poll_args = SOCKBROKER__V1__POLL_REQUEST__INIT;
 	Sockbroker__V1__PollItem item = SOCKBROKER__V1__POLL_ITEM__INIT;
-	Sockbroker__V1__PollItem *item_ptrs[] = { &item };
+	Sockbroker__V1__PollItem *item_ptrs[] = {&item};
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_POLL;
 	request.poll = &poll_args;
 	poll_args.n_items = 1;
@@ -709,8 +710,8 @@ START_TEST(poll_bad_input_is_a_bad_request_naming_the_field)
 
 	/* Far more items than the session has sockets (it has none), and more
 	 * than any Poll may list. */
-	size_t sizes[] = { 1000, 65537 };
-	const char *fragments[] = { "list each socket once", "more than the 65536" };
+	size_t sizes[] = {1000, 65537};
+	const char *fragments[] = {"list each socket once", "more than the 65536"};
 	for (size_t s = 0; s < 2; s++) {
 		Sockbroker__V1__PollItem **many = calloc(sizes[s], sizeof(*many));
 		ck_assert(many);
@@ -738,11 +739,11 @@ START_TEST(closing_a_handle_during_a_poll_reports_it_as_error_and_hangup)
 	uint16_t port_a, port_b;
 	sb_handle a = bound_udp_socket(&port_a), b = bound_udp_socket(&port_b);
 	struct sb_pollitem items[] = {
-		{ .handle = a, .events = SB_POLL_READABLE },
-		{ .handle = b, .events = SB_POLL_READABLE },
+		{.handle = a, .events = SB_POLL_READABLE},
+		{.handle = b, .events = SB_POLL_READABLE},
 	};
-	struct poll_job job = { .client = client, .items = items, .n = 2,
-				.timeout = SB_TIMEOUT_NONE };
+	struct poll_job job = {
+		.client = client, .items = items, .n = 2, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
 	sleep_ms(200);
@@ -776,8 +777,7 @@ START_TEST(a_session_ending_during_a_poll_leaves_nothing_behind)
 				 0);
 		items[i].events = SB_POLL_READABLE;
 	}
-	struct poll_job job = { .client = other, .items = items, .n = 8,
-				.timeout = SB_TIMEOUT_NONE };
+	struct poll_job job = {.client = other, .items = items, .n = 8, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
 	sleep_ms(200);
@@ -822,8 +822,8 @@ START_TEST(poll_over_5000_udp_sockets_answers_the_one_made_readable)
 	ck_assert_uint_eq(n_ready, 0);
 
 	/* Parked on all of them, woken by one datagram. */
-	struct poll_job job = { .client = client, .items = items, .n = MANY_HANDLES,
-				.timeout = SB_TIMEOUT_NONE };
+	struct poll_job job = {
+		.client = client, .items = items, .n = MANY_HANDLES, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
 	sleep_ms(500);
@@ -838,8 +838,7 @@ START_TEST(poll_over_5000_udp_sockets_answers_the_one_made_readable)
 
 	/* Ready at the start: answered by the first check. */
 	start = now_seconds();
-	ck_assert_int_eq(sb_poll(client, items, MANY_HANDLES, SB_TIMEOUT_NONE, &n_ready, &err),
-			 0);
+	ck_assert_int_eq(sb_poll(client, items, MANY_HANDLES, SB_TIMEOUT_NONE, &n_ready, &err), 0);
 	double ready_at_start = now_seconds() - start;
 	ck_assert_uint_eq(n_ready, 1);
 	ck_assert_uint_eq(items[chosen].revents, SB_POLL_READABLE);
@@ -955,8 +954,7 @@ check_all_errors(const char *host, size_t expected, size_t ipv4_at)
 
 	/* Room for one: the count still says how many failed. */
 	n_errors = 1;
-	r = sb_create_connection(client, host, port, 2.0, NULL, &h, NULL, errors, &n_errors,
-				 &err);
+	r = sb_create_connection(client, host, port, 2.0, NULL, &h, NULL, errors, &n_errors, &err);
 	ck_assert_int_lt(r, 0);
 	ck_assert_uint_eq(n_errors, expected);
 
@@ -977,7 +975,7 @@ END_TEST
 START_TEST(create_connection_with_all_errors_to_localhost_lists_its_addresses)
 {
 	/* As the host's own resolver has it: one address or two. */
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *result;
 	ck_assert_int_eq(getaddrinfo("localhost", NULL, &hints, &result), 0);
 	size_t expected = 0, ipv4_at = 0;
@@ -1048,8 +1046,8 @@ START_TEST(create_connection_binds_the_source_address_first)
 	/* A source of the other family cannot be bound: the reference's
 	 * gaierror for an address of the wrong family. */
 	sb_addr_inet6(&source, "::1", 0, 0, 0);
-	int r = sb_create_connection(client, "127.0.0.1", server.port, 5.0, &source, &h, NULL,
-				     NULL, NULL, &err);
+	int r = sb_create_connection(client, "127.0.0.1", server.port, 5.0, &source, &h, NULL, NULL,
+				     NULL, &err);
 	ck_assert_int_lt(r, 0);
 	ck_assert_int_eq(err.kind, SB_ERR_GAI);
 	ck_assert_int_eq(err.gai_code, EAI_ADDRFAMILY);
@@ -1065,7 +1063,7 @@ END_TEST
 static int
 full_listener(uint16_t *port, int *fillers, int *n_fillers)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -1078,7 +1076,7 @@ full_listener(uint16_t *port, int *fillers, int *n_fillers)
 		int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		connect(c, (struct sockaddr *)&sin, sizeof(sin));
 		fillers[(*n_fillers)++] = c;
-		struct pollfd pfd = { .fd = c, .events = POLLOUT };
+		struct pollfd pfd = {.fd = c, .events = POLLOUT};
 		if (poll(&pfd, 1, 200) == 0)
 			break; /* this one hangs: the queue is full */
 	}
@@ -1101,8 +1099,8 @@ START_TEST(create_connection_with_a_timeout_to_a_non_answering_address_times_out
 	struct sb_error err;
 	sb_handle h;
 	int64_t start = test_now_ms();
-	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", port, 0.3, NULL, &h, NULL,
-					      NULL, NULL, &err),
+	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", port, 0.3, NULL, &h, NULL, NULL,
+					      NULL, &err),
 			 -ETIMEDOUT);
 	ck_assert_int_ge(test_now_ms() - start, 290);
 	ck_assert_int_eq(err.kind, SB_ERR_TIMEOUT);
@@ -1110,8 +1108,8 @@ START_TEST(create_connection_with_a_timeout_to_a_non_answering_address_times_out
 
 	/* In non-blocking mode each attempt fails at once with EINPROGRESS, as
 	 * the reference's connect does. */
-	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", port, 0.0, NULL, &h, NULL,
-					      NULL, NULL, &err),
+	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", port, 0.0, NULL, &h, NULL, NULL,
+					      NULL, &err),
 			 -EINPROGRESS);
 	close_full_listener(listener, fillers, n_fillers);
 	assert_fds_back_to_baseline();
@@ -1175,24 +1173,23 @@ START_TEST(create_connection_bad_input_and_lookup_failures)
 	ck_assert_int_eq(err.kind, SB_ERR_GAI);
 	ck_assert_int_ne(err.gai_code, 0);
 	/* A port out of range. */
-	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", 70000, 5.0, NULL, &h, NULL,
-					      NULL, NULL, &err),
+	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", 70000, 5.0, NULL, &h, NULL, NULL,
+					      NULL, &err),
 			 -EOVERFLOW);
 	ck_assert_int_eq(err.kind, SB_ERR_BAD_REQUEST);
 	ck_assert_msg(strstr(err.message, "create_connection.port"), "%s", err.message);
 	/* A negative timeout. */
-	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", 80, -2.0, NULL, &h, NULL,
-					      NULL, NULL, &err),
+	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", 80, -2.0, NULL, &h, NULL, NULL,
+					      NULL, &err),
 			 -EINVAL);
 	ck_assert_msg(strstr(err.message, "Timeout value out of range"), "%s", err.message);
 	/* A source that is no (host, port). */
 	struct sb_addr source;
 	sb_addr_unix(&source, "/nowhere");
-	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", 80, 5.0, &source, &h, NULL,
-					      NULL, NULL, &err),
+	ck_assert_int_eq(sb_create_connection(client, "127.0.0.1", 80, 5.0, &source, &h, NULL, NULL,
+					      NULL, &err),
 			 -EINVAL);
-	ck_assert_msg(strstr(err.message, "create_connection.source_address"), "%s",
-		      err.message);
+	ck_assert_msg(strstr(err.message, "create_connection.source_address"), "%s", err.message);
 
 	/* What the library never sends: no host, no port. */
 	struct raw_client *raw = raw_connect(daemon_under_test.url, 1);
@@ -1227,14 +1224,13 @@ START_TEST(create_server_listens_with_reuseaddr)
 	sb_handle server, conn;
 	int value = 0;
 	sb_addr_inet(&addr, "127.0.0.1", 0);
-	ck_assert_int_eq(sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, false, false,
-					  &server, &err),
-			 0);
+	ck_assert_int_eq(
+		sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, false, false, &server, &err),
+		0);
 	ck_assert_int_eq(sb_getsockopt_int(client, server, SOL_SOCKET, SO_REUSEADDR, &value, &err),
 			 0);
 	ck_assert_int_ne(value, 0);
-	ck_assert_int_eq(sb_getsockopt_int(client, server, SOL_SOCKET, SO_ACCEPTCONN, &value,
-					   &err),
+	ck_assert_int_eq(sb_getsockopt_int(client, server, SOL_SOCKET, SO_ACCEPTCONN, &value, &err),
 			 0);
 	ck_assert_int_ne(value, 0);
 	int fd = direct_connect(AF_INET, port_of(server));
@@ -1263,21 +1259,21 @@ START_TEST(create_server_with_reuse_port_shares_the_port)
 	sb_handle first, second, plain;
 	int value = 0;
 	sb_addr_inet(&addr, "127.0.0.1", 0);
-	ck_assert_int_eq(sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, true, false,
-					  &first, &err),
-			 0);
+	ck_assert_int_eq(
+		sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, true, false, &first, &err),
+		0);
 	ck_assert_int_eq(sb_getsockopt_int(client, first, SOL_SOCKET, SO_REUSEPORT, &value, &err),
 			 0);
 	ck_assert_int_ne(value, 0);
 	sb_addr_inet(&addr, "127.0.0.1", port_of(first));
-	ck_assert_int_eq(sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, true, false,
-					  &second, &err),
-			 0);
+	ck_assert_int_eq(
+		sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, true, false, &second, &err),
+		0);
 	/* Without reuse_port the port is taken: the kernel's errno, and the
 	 * reference's message naming the address. */
-	ck_assert_int_eq(sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, false, false,
-					  &plain, &err),
-			 -EADDRINUSE);
+	ck_assert_int_eq(
+		sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, false, false, &plain, &err),
+		-EADDRINUSE);
 	ck_assert_int_eq(err.kind, SB_ERR_OS);
 	ck_assert_str_eq(err.errno_name, "EADDRINUSE");
 	char where[96];
@@ -1299,9 +1295,9 @@ START_TEST(create_server_on_an_address_in_use_is_eaddrinuse)
 	int busy = direct_listener(AF_INET, &port);
 	ck_assert_int_ge(busy, 0);
 	sb_addr_inet(&addr, "127.0.0.1", port);
-	ck_assert_int_eq(sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, false, false, &h,
-					  &err),
-			 -EADDRINUSE);
+	ck_assert_int_eq(
+		sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, false, false, &h, &err),
+		-EADDRINUSE);
 	ck_assert_msg(strstr(err.message, "while attempting to bind on address"), "%s",
 		      err.message);
 	close(busy);
@@ -1319,8 +1315,8 @@ START_TEST(create_server_dualstack_accepts_ipv4_and_ipv6)
 	ck_assert_int_eq(sb_has_dualstack_ipv6(client, &dualstack, &err), 0);
 	int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int off = 0;
-	bool expected = probe >= 0 &&
-			setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0;
+	bool expected =
+		probe >= 0 && setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0;
 	if (probe >= 0)
 		close(probe);
 	ck_assert_int_eq(dualstack, expected);
@@ -1358,8 +1354,8 @@ START_TEST(create_server_dualstack_accepts_ipv4_and_ipv6)
 	sb_close(client, server, NULL);
 
 	/* Without dualstack an AF_INET6 server is IPv6 only, explicitly. */
-	ck_assert_int_eq(sb_create_server(client, &addr, AF_INET6, SB_BACKLOG_DEFAULT, false,
-					  false, &server, &err),
+	ck_assert_int_eq(sb_create_server(client, &addr, AF_INET6, SB_BACKLOG_DEFAULT, false, false,
+					  &server, &err),
 			 0);
 	ck_assert_int_eq(sb_getsockopt_int(client, server, IPPROTO_IPV6, IPV6_V6ONLY, &value, &err),
 			 0);
@@ -1375,9 +1371,9 @@ START_TEST(create_server_bad_input_is_the_references_valueerror)
 	struct sb_addr addr;
 	sb_handle h;
 	sb_addr_inet(&addr, "127.0.0.1", 0);
-	ck_assert_int_eq(sb_create_server(client, &addr, AF_INET, SB_BACKLOG_DEFAULT, false, true,
-					  &h, &err),
-			 -EINVAL);
+	ck_assert_int_eq(
+		sb_create_server(client, &addr, AF_INET, SB_BACKLOG_DEFAULT, false, true, &h, &err),
+		-EINVAL);
 	ck_assert_int_eq(err.kind, SB_ERR_BAD_REQUEST);
 	ck_assert_str_eq(err.message, "dualstack_ipv6 requires AF_INET6 family");
 
@@ -1390,8 +1386,8 @@ START_TEST(create_server_bad_input_is_the_references_valueerror)
 
 	/* An inet host read as IPv6 (family AF_INET6) does not resolve. */
 	sb_addr_inet(&addr, "127.0.0.1", 0);
-	ck_assert_int_lt(sb_create_server(client, &addr, AF_INET6, SB_BACKLOG_DEFAULT, false,
-					  false, &h, &err),
+	ck_assert_int_lt(sb_create_server(client, &addr, AF_INET6, SB_BACKLOG_DEFAULT, false, false,
+					  &h, &err),
 			 0);
 	ck_assert_int_eq(err.kind, SB_ERR_GAI);
 
@@ -1415,37 +1411,37 @@ poll_suite(void)
 		const TTest *test;
 		int timeout;
 	} cases[] = {
-		{ "readable", poll_reports_the_readable_one_of_two_udp_sockets, 60 },
-		{ "writable", poll_reports_a_connected_tcp_socket_writable_and_not_readable, 60 },
-		{ "connect-wake", poll_wakes_when_a_nonblocking_connect_completes, 60 },
-		{ "hangup", poll_wakes_with_hangup_and_error_when_the_peer_resets, 60 },
-		{ "unconnected", poll_reports_an_unconnected_tcp_socket_as_hung_up, 60 },
-		{ "duplicates", poll_merges_a_handle_listed_twice, 60 },
-		{ "timeout-zero", poll_with_timeout_zero_answers_at_once_with_nothing, 60 },
-		{ "timeout", poll_with_a_short_timeout_answers_empty_after_it, 60 },
-		{ "wake", poll_wakes_when_data_arrives_from_another_thread, 60 },
-		{ "cancel", cancel_polls_completes_a_parked_poll_with_ecanceled, 60 },
-		{ "cancel-seq", cancel_by_seq_completes_a_parked_poll_and_a_later_one_parks_again,
-		  60 },
-		{ "foreign", poll_of_a_foreign_or_unknown_handle_is_ebadf_naming_it, 60 },
-		{ "bad-input", poll_bad_input_is_a_bad_request_naming_the_field, 60 },
-		{ "close", closing_a_handle_during_a_poll_reports_it_as_error_and_hangup, 60 },
-		{ "session-end", a_session_ending_during_a_poll_leaves_nothing_behind, 60 },
-		{ "many", poll_over_5000_udp_sockets_answers_the_one_made_readable, 300 },
-		{ "cc", create_connection_connects_and_reports_the_peer, 60 },
-		{ "cc-refused", create_connection_to_a_closed_port_is_econnrefused, 60 },
-		{ "cc-all-errors-localhost",
-		  create_connection_with_all_errors_to_localhost_lists_its_addresses, 60 },
-		{ "cc-source", create_connection_binds_the_source_address_first, 60 },
-		{ "cc-timeout", create_connection_with_a_timeout_to_a_non_answering_address_times_out,
-		  60 },
-		{ "cc-cancel", create_connection_cancelled_midway_leaves_nothing_behind, 60 },
-		{ "cc-bad-input", create_connection_bad_input_and_lookup_failures, 60 },
-		{ "cs", create_server_listens_with_reuseaddr, 60 },
-		{ "cs-reuse-port", create_server_with_reuse_port_shares_the_port, 60 },
-		{ "cs-in-use", create_server_on_an_address_in_use_is_eaddrinuse, 60 },
-		{ "cs-dualstack", create_server_dualstack_accepts_ipv4_and_ipv6, 60 },
-		{ "cs-bad-input", create_server_bad_input_is_the_references_valueerror, 60 },
+		{"readable", poll_reports_the_readable_one_of_two_udp_sockets, 60},
+		{"writable", poll_reports_a_connected_tcp_socket_writable_and_not_readable, 60},
+		{"connect-wake", poll_wakes_when_a_nonblocking_connect_completes, 60},
+		{"hangup", poll_wakes_with_hangup_and_error_when_the_peer_resets, 60},
+		{"unconnected", poll_reports_an_unconnected_tcp_socket_as_hung_up, 60},
+		{"duplicates", poll_merges_a_handle_listed_twice, 60},
+		{"timeout-zero", poll_with_timeout_zero_answers_at_once_with_nothing, 60},
+		{"timeout", poll_with_a_short_timeout_answers_empty_after_it, 60},
+		{"wake", poll_wakes_when_data_arrives_from_another_thread, 60},
+		{"cancel", cancel_polls_completes_a_parked_poll_with_ecanceled, 60},
+		{"cancel-seq", cancel_by_seq_completes_a_parked_poll_and_a_later_one_parks_again,
+		 60},
+		{"foreign", poll_of_a_foreign_or_unknown_handle_is_ebadf_naming_it, 60},
+		{"bad-input", poll_bad_input_is_a_bad_request_naming_the_field, 60},
+		{"close", closing_a_handle_during_a_poll_reports_it_as_error_and_hangup, 60},
+		{"session-end", a_session_ending_during_a_poll_leaves_nothing_behind, 60},
+		{"many", poll_over_5000_udp_sockets_answers_the_one_made_readable, 300},
+		{"cc", create_connection_connects_and_reports_the_peer, 60},
+		{"cc-refused", create_connection_to_a_closed_port_is_econnrefused, 60},
+		{"cc-all-errors-localhost",
+		 create_connection_with_all_errors_to_localhost_lists_its_addresses, 60},
+		{"cc-source", create_connection_binds_the_source_address_first, 60},
+		{"cc-timeout",
+		 create_connection_with_a_timeout_to_a_non_answering_address_times_out, 60},
+		{"cc-cancel", create_connection_cancelled_midway_leaves_nothing_behind, 60},
+		{"cc-bad-input", create_connection_bad_input_and_lookup_failures, 60},
+		{"cs", create_server_listens_with_reuseaddr, 60},
+		{"cs-reuse-port", create_server_with_reuse_port_shares_the_port, 60},
+		{"cs-in-use", create_server_on_an_address_in_use_is_eaddrinuse, 60},
+		{"cs-dualstack", create_server_dualstack_accepts_ipv4_and_ipv6, 60},
+		{"cs-bad-input", create_server_bad_input_is_the_references_valueerror, 60},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
