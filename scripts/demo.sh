@@ -16,7 +16,7 @@ if [[ $EUID -ne 0 ]]; then
 fi
 
 scripts/install-deps.sh
-[[ -d build ]] || meson setup build -Dtests=false -Dbench=false >/dev/null
+[[ -d build ]] || meson setup build >/dev/null
 ninja -C build >/dev/null
 
 work=$(mktemp -d)

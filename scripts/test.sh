@@ -24,7 +24,7 @@ run_suite() {
 }
 
 echo "== build and test"
-run_suite build
+run_suite build -Dtests=true
 if ((quick)); then
 	exit 0
 fi

@@ -800,6 +800,14 @@ END_TEST
  */
 START_TEST(a_connection_dropped_during_the_handshake_does_not_stop_the_listener)
 {
+	/* The stuck listener NNG leaves behind leaks inside NNG: a daemon with
+	 * leak checking off for this one. */
+	sb_client_free(client);
+	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	daemon_under_test.leaks_expected = true;
+	start_with(NULL);
+	daemon_under_test.leaks_expected = false;
+
 	char path[300];
 	snprintf(path, sizeof(path), "%s/sockbroker.sock", daemon_under_test.dir);
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
