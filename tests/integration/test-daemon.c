@@ -804,9 +804,10 @@ START_TEST(a_connection_dropped_during_the_handshake_does_not_stop_the_listener)
 	 * leak checking off for this one. */
 	sb_client_free(client);
 	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
-	daemon_under_test.leaks_expected = true;
-	start_with(NULL);
-	daemon_under_test.leaks_expected = false;
+	test_daemon_start_leaky(&daemon_under_test, NULL);
+	struct sb_error start_err;
+	ck_assert_int_eq(sb_client_new(&client, daemon_under_test.url, "test-daemon", &start_err),
+			 0);
 
 	char path[300];
 	snprintf(path, sizeof(path), "%s/sockbroker.sock", daemon_under_test.dir);

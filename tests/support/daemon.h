@@ -22,16 +22,18 @@ struct test_daemon {
 	char dir[256];  /* private temporary directory */
 	char url[320];  /* ipc://DIR/sockbroker.sock */
 	char log[320];  /* the daemon's stderr */
-	/* Set before test_daemon_start() for a test that drives the daemon into
-	 * a library defect that leaks (the NNG listener restart): leak checking
-	 * of that daemon is turned off, everything else stays on. */
-	bool leaks_expected;
+	bool leaks_expected; /* see test_daemon_start_leaky() */
 };
 
 /* Start the daemon with `config_json` (NULL: none) written to a file in the
  * temporary directory, and wait until it listens. Aborts the test on
  * failure. */
 void test_daemon_start(struct test_daemon *daemon, const char *config_json);
+
+/* The same, for a test that drives the daemon into a library defect that
+ * leaks (the NNG listener restart): leak checking of that daemon is off,
+ * every other check stays on. */
+void test_daemon_start_leaky(struct test_daemon *daemon, const char *config_json);
 
 /* SIGTERM, wait (bounded), and return the exit status (0 = clean); a
  * daemon that does not stop in time is killed and -1 returned. Removes the
