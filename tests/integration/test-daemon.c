@@ -23,20 +23,16 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fixture.h"
 #include "raw.h"
 #include "servers.h"
 #include "sockbroker.h"
 
-static struct test_daemon daemon_under_test;
-static struct sb_client *client;
 
 static void
 start_with(const char *config_json)
 {
-	struct sb_error err;
-	test_daemon_start(&daemon_under_test, config_json);
-	int r = sb_client_new(&client, daemon_under_test.url, "test-daemon", &err);
-	ck_assert_msg(r == 0, "sb_client_new: %s", err.message);
+	fixture_start(config_json, "test-daemon");
 }
 
 static void
@@ -48,9 +44,7 @@ setup(void)
 static void
 teardown(void)
 {
-	sb_client_free(client);
-	client = NULL;
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	fixture_stop();
 }
 
 static sb_handle
@@ -585,13 +579,6 @@ recv_and_wait(void *arg)
 	return NULL;
 }
 
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 START_TEST(close_completes_a_parked_recv_with_ebadf)
 {
 	sb_handle h;
@@ -606,7 +593,7 @@ START_TEST(close_completes_a_parked_recv_with_ebadf)
 	struct parked_recv job = { .h = h };
 	pthread_t thread;
 	pthread_create(&thread, NULL, recv_and_wait, &job);
-	sleep_ms(100);
+	test_sleep_ms(100);
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 	pthread_join(thread, NULL);
 	ck_assert_int_eq(job.result, -EBADF);
@@ -631,7 +618,7 @@ START_TEST(cancel_completes_a_parked_recv_with_ecanceled)
 	pthread_create(&thread, NULL, recv_and_wait, &job);
 	unsigned cancelled = 0;
 	for (int i = 0; i < 100 && cancelled == 0; i++) {
-		sleep_ms(20);
+		test_sleep_ms(20);
 		ck_assert_int_eq(sb_cancel_handle(client, h, &cancelled, &err), 0);
 	}
 	pthread_join(thread, NULL);
@@ -805,9 +792,7 @@ START_TEST(a_connection_dropped_during_the_handshake_does_not_stop_the_listener)
 	sb_client_free(client);
 	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
 	test_daemon_start_leaky(&daemon_under_test, NULL);
-	struct sb_error start_err;
-	ck_assert_int_eq(sb_client_new(&client, daemon_under_test.url, "test-daemon", &start_err),
-			 0);
+	fixture_connect("test-daemon");
 
 	char path[300];
 	snprintf(path, sizeof(path), "%s/sockbroker.sock", daemon_under_test.dir);
@@ -826,7 +811,7 @@ START_TEST(a_connection_dropped_during_the_handshake_does_not_stop_the_listener)
 	int64_t deadline = test_now_ms() + 30000;
 	while (sb_client_new(&late, daemon_under_test.url, "late", &err) < 0 &&
 	       test_now_ms() < deadline)
-		sleep_ms(100);
+		test_sleep_ms(100);
 	ck_assert_msg(late, "no client was served after the dropped handshakes: %s", err.message);
 	sb_handle h;
 	ck_assert_int_eq(sb_socket(late, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
@@ -939,8 +924,8 @@ START_TEST(a_client_killed_while_its_recv_is_parked_leaves_no_fd_behind)
 	/* Its session brings a socket, and the recv parks. */
 	int64_t deadline = test_now_ms() + 5000;
 	while (test_daemon_fd_count(&daemon_under_test) <= baseline && test_now_ms() < deadline)
-		sleep_ms(10);
-	sleep_ms(100);
+		test_sleep_ms(10);
+	test_sleep_ms(100);
 	ck_assert_int_gt(test_daemon_fd_count(&daemon_under_test), baseline);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
@@ -1014,10 +999,7 @@ static Suite *
 daemon_suite(void)
 {
 	Suite *s = suite_create("daemon");
-	struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct fixture_case cases[] = {
 		{ "tcp", tcp_echo_over_ipv4 },
 		{ "tcp6", tcp_echo_over_ipv6 },
 		{ "resolve", tcp_connect_by_host_name_resolves_in_the_daemon },
@@ -1053,23 +1035,12 @@ daemon_suite(void)
 		{ "killed-client", a_client_killed_while_its_recv_is_parked_leaves_no_fd_behind },
 		{ "sandbox", sbcat_under_unshare_reaches_loopback_while_a_direct_connect_fails },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 60);
 	return s;
 }
 
 int
 main(void)
 {
-	signal(SIGPIPE, SIG_IGN);
-	SRunner *runner = srunner_create(daemon_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fixture_run(daemon_suite());
 }

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fixture.h"
 #include "raw.h"
 #include "sockbroker.h"
 
@@ -54,27 +55,19 @@
 #define MAX_READS 500
 #define IO_TIMEOUT 5.0
 
-static struct test_daemon daemon_under_test;
-static struct sb_client *client;
 static int baseline_fds;
 
 static void
 setup(void)
 {
-	struct sb_error err;
-
-	test_daemon_start(&daemon_under_test, NULL);
-	int r = sb_client_new(&client, daemon_under_test.url, "test-families", &err);
-	ck_assert_msg(r == 0, "sb_client_new: %s", err.message);
+	fixture_start(NULL, "test-families");
 	baseline_fds = test_daemon_fd_count(&daemon_under_test);
 }
 
 static void
 teardown(void)
 {
-	sb_client_free(client);
-	client = NULL;
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	fixture_stop();
 }
 
 static void skip(const char *test, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1053,10 +1046,7 @@ static Suite *
 families_suite(void)
 {
 	Suite *s = suite_create("families");
-	struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct fixture_case cases[] = {
 		{"netlink", netlink_route_dump_lists_lo_and_getsockname_gives_the_pid},
 		{"netlink-eaddrinuse", netlink_bind_to_a_taken_port_id_is_eaddrinuse},
 		{"packet", packet_socket_on_lo_captures_a_udp_datagram_with_the_references_address},
@@ -1076,23 +1066,12 @@ families_suite(void)
 		{"unknown-family", an_unknown_family_number_is_eafnosupport},
 		{"bad-addresses", malformed_family_addresses_are_bad_requests_naming_the_field},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 60);
 	return s;
 }
 
 int
 main(void)
 {
-	signal(SIGPIPE, SIG_IGN);
-	SRunner *runner = srunner_create(families_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fixture_run(families_suite());
 }

@@ -28,20 +28,16 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fixture.h"
 #include "raw.h"
 #include "servers.h"
 #include "sockbroker.h"
 
-static struct test_daemon daemon_under_test;
-static struct sb_client *client;
 
 static void
 start_with(const char *config_json)
 {
-	struct sb_error err;
-	test_daemon_start(&daemon_under_test, config_json);
-	int r = sb_client_new(&client, daemon_under_test.url, "test-msg", &err);
-	ck_assert_msg(r == 0, "sb_client_new: %s", err.message);
+	fixture_start(config_json, "test-msg");
 }
 
 static void
@@ -53,16 +49,7 @@ setup(void)
 static void
 teardown(void)
 {
-	sb_client_free(client);
-	client = NULL;
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	fixture_stop();
 }
 
 static sb_handle
@@ -810,7 +797,7 @@ START_TEST(ip_recverr_with_msg_errqueue_reports_the_icmp_error_and_its_offender)
 	while (n == -EAGAIN && test_now_ms() < deadline) {
 		n = sb_recvmsg(client, h, 64, 512, MSG_ERRQUEUE, &msg, &err);
 		if (n == -EAGAIN)
-			sleep_ms(10);
+			test_sleep_ms(10);
 	}
 	ck_assert_msg(n == 4, "recvmsg(MSG_ERRQUEUE): %zd %s", n, err.message);
 	ck_assert(memcmp(msg->data, "lost", 4) == 0); /* the datagram that failed */
@@ -1321,10 +1308,7 @@ static Suite *
 msg_suite(void)
 {
 	Suite *s = suite_create("msg");
-	struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct fixture_case cases[] = {
 		{ "pktinfo", udp_recvmsg_decodes_ip_pktinfo },
 		{ "pktinfo6", udp6_recvmsg_decodes_ipv6_pktinfo },
 		{ "timestampns", udp_recvmsg_decodes_so_timestampns },
@@ -1356,23 +1340,12 @@ msg_suite(void)
 		  sendfile_refuses_what_the_reference_refuses_and_counts_what_went_out },
 		{ "leaks", no_fd_is_left_behind_after_all_of_it },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 60);
 	return s;
 }
 
 int
 main(void)
 {
-	signal(SIGPIPE, SIG_IGN);
-	SRunner *runner = srunner_create(msg_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fixture_run(msg_suite());
 }

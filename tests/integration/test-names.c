@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fixture.h"
 #include "raw.h"
 #include "sockbroker.h"
 
@@ -48,8 +49,6 @@
 #define GATED_NAME "pending.gate.sockbroker.test"
 #define RAW_TIMEOUT_MS 10000
 
-static struct test_daemon daemon_under_test;
-static struct sb_client *client;
 static char gate_dir[64];
 
 /* ---- daemon start-up variants --------------------------------------------------------- */
@@ -57,9 +56,7 @@ static char gate_dir[64];
 static void
 connect_client(void)
 {
-	struct sb_error err;
-	int r = sb_client_new(&client, daemon_under_test.url, "test-names", &err);
-	ck_assert_msg(r == 0, "sb_client_new: %s", err.message);
+	fixture_connect("test-names");
 }
 
 /* Set (value non-NULL) or unset `name`, returning a copy of its old value. */
@@ -109,9 +106,7 @@ teardown(void)
 {
 	/* A lookup still held at the gate would keep the daemon from stopping. */
 	open_gate();
-	sb_client_free(client);
-	client = NULL;
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	fixture_stop();
 	if (gate_dir[0]) {
 		char path[128];
 		snprintf(path, sizeof(path), "%s/open", gate_dir);
@@ -130,9 +125,7 @@ start_gated(const char *config_json)
 {
 	const char *lib = getenv("SOCKBROKER_TEST_GATE_LIB");
 	ck_assert_msg(lib, "SOCKBROKER_TEST_GATE_LIB must name the names-gate module");
-	sb_client_free(client);
-	client = NULL;
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	fixture_stop();
 
 	snprintf(gate_dir, sizeof(gate_dir), "/tmp/sockbroker-gate-XXXXXX");
 	ck_assert(mkdtemp(gate_dir));
@@ -200,9 +193,7 @@ start_in_new_uts_namespace(const char *test)
 	self[n] = '\0';
 	ck_assert_msg(!strchr(self, ' '), "the test's path must not contain spaces: %s", self);
 
-	sb_client_free(client);
-	client = NULL;
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	fixture_stop();
 	const char *inner = getenv("SOCKBROKERD_WRAPPER");
 	snprintf(wrapper, sizeof(wrapper), "%s %s%s%s", self, UTS_WRAPPER_FLAG,
 		 inner && *inner ? " " : "", inner && *inner ? inner : "");
@@ -1454,10 +1445,7 @@ static Suite *
 names_suite(void)
 {
 	Suite *s = suite_create("names");
-	struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct fixture_case cases[] = {
 		{"getaddrinfo", getaddrinfo_of_localhost_and_numeric_hosts_is_libcs_answer},
 		{"getaddrinfo-service", getaddrinfo_takes_service_names},
 		{"getaddrinfo-errors", getaddrinfo_failures_are_gai_errors},
@@ -1485,13 +1473,7 @@ names_suite(void)
 		{"quota", a_pending_lookup_counts_against_the_parked_quota},
 		{"concurrent", many_concurrent_lookups_from_two_sessions_all_complete},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 60);
 	return s;
 }
 
@@ -1515,10 +1497,5 @@ main(int argc, char **argv)
 	if (argc > 2 && strcmp(argv[1], UTS_WRAPPER_FLAG) == 0)
 		return exec_in_new_uts_namespace(argv + 2);
 
-	signal(SIGPIPE, SIG_IGN);
-	SRunner *runner = srunner_create(names_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fixture_run(names_suite());
 }

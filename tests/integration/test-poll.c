@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fixture.h"
 #include "raw.h"
 #include "servers.h"
 #include "sockbroker.h"
@@ -36,28 +37,17 @@
 #define MANY_HANDLES 5000
 #define CONFIG "{\"limits\": {\"max_handles_per_session\": 10000}}"
 
-static struct test_daemon daemon_under_test;
-static struct sb_client *client;
 static int baseline_fds;
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 static void
 connect_client(void)
 {
-	struct sb_error err;
-	int r = sb_client_new(&client, daemon_under_test.url, "test-poll", &err);
-	ck_assert_msg(r == 0, "sb_client_new: %s", err.message);
+	fixture_connect("test-poll");
 	/* The fixture's readiness probe is a connection too, which the daemon
 	 * drops a moment later: count once the number holds still. */
 	baseline_fds = test_daemon_fd_count(&daemon_under_test);
 	for (int i = 0; i < 40; i++) {
-		sleep_ms(50);
+		test_sleep_ms(50);
 		int count = test_daemon_fd_count(&daemon_under_test);
 		if (count == baseline_fds)
 			break;
@@ -94,9 +84,7 @@ setup_dual_hosts(void)
 static void
 teardown(void)
 {
-	sb_client_free(client);
-	client = NULL;
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	fixture_stop();
 }
 
 static double
@@ -458,7 +446,7 @@ START_TEST(poll_wakes_with_hangup_and_error_when_the_peer_resets)
 		.client = client, .items = &item, .n = 1, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
-	sleep_ms(200);
+	test_sleep_ms(200);
 	struct linger linger = {.l_onoff = 1, .l_linger = 0};
 	setsockopt(peer, SOL_SOCKET, SO_LINGER, &linger, sizeof(linger));
 	close(peer);
@@ -557,7 +545,7 @@ START_TEST(poll_wakes_when_data_arrives_from_another_thread)
 		.client = client, .items = items, .n = 2, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
-	sleep_ms(200);
+	test_sleep_ms(200);
 	double sent_at = now_seconds();
 	send_datagram(port_a, "wake up");
 	pthread_join(thread, NULL);
@@ -584,7 +572,7 @@ START_TEST(cancel_polls_completes_a_parked_poll_with_ecanceled)
 	/* A poll waits on no single handle: cancelling the handle's calls
 	 * leaves it alone. */
 	unsigned cancelled = 99;
-	sleep_ms(100);
+	test_sleep_ms(100);
 	ck_assert_int_eq(sb_cancel_handle(client, h, &cancelled, &err), 0);
 	ck_assert_uint_eq(cancelled, 0);
 
@@ -592,7 +580,7 @@ START_TEST(cancel_polls_completes_a_parked_poll_with_ecanceled)
 	for (int i = 0; i < 100 && cancelled == 0; i++) {
 		ck_assert_int_eq(sb_cancel_polls(client, &cancelled, &err), 0);
 		if (cancelled == 0)
-			sleep_ms(20);
+			test_sleep_ms(20);
 	}
 	pthread_join(thread, NULL);
 	ck_assert_uint_eq(cancelled, 1);
@@ -632,7 +620,7 @@ START_TEST(cancel_by_seq_completes_a_parked_poll_and_a_later_one_parks_again)
 		raw_start(&session, &request, &pending);
 		bool cancelled = false;
 		for (int i = 0; i < 100 && !cancelled; i++) {
-			sleep_ms(20);
+			test_sleep_ms(20);
 			cancelled = raw_cancel(&session, pending.seq);
 		}
 		ck_assert(cancelled);
@@ -746,7 +734,7 @@ START_TEST(closing_a_handle_during_a_poll_reports_it_as_error_and_hangup)
 		.client = client, .items = items, .n = 2, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
-	sleep_ms(200);
+	test_sleep_ms(200);
 	ck_assert_int_eq(sb_close(client, a, &err), 0);
 	pthread_join(thread, NULL);
 	ck_assert_msg(job.result == 0, "poll: %s", job.err.message);
@@ -780,7 +768,7 @@ START_TEST(a_session_ending_during_a_poll_leaves_nothing_behind)
 	struct poll_job job = {.client = other, .items = items, .n = 8, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
-	sleep_ms(200);
+	test_sleep_ms(200);
 	sb_client_free(other);
 	pthread_join(thread, NULL);
 	ck_assert_int_eq(job.result, -ECONNRESET);
@@ -826,7 +814,7 @@ START_TEST(poll_over_5000_udp_sockets_answers_the_one_made_readable)
 		.client = client, .items = items, .n = MANY_HANDLES, .timeout = SB_TIMEOUT_NONE};
 	pthread_t thread;
 	pthread_create(&thread, NULL, poll_thread, &job);
-	sleep_ms(500);
+	test_sleep_ms(500);
 	double sent_at = now_seconds();
 	send_datagram(local.port, "the one");
 	pthread_join(thread, NULL);
@@ -1139,7 +1127,7 @@ START_TEST(create_connection_cancelled_midway_leaves_nothing_behind)
 	int64_t deadline = test_now_ms() + 5000;
 	while (test_daemon_fd_count(&daemon_under_test) < baseline_fds + 2 &&
 	       test_now_ms() < deadline)
-		sleep_ms(10);
+		test_sleep_ms(10);
 	ck_assert(raw_cancel(&session, pending.seq));
 	Sockbroker__V1__Reply *reply = raw_finish(&pending);
 	ck_assert(reply->error);
@@ -1154,7 +1142,7 @@ START_TEST(create_connection_cancelled_midway_leaves_nothing_behind)
 	deadline = test_now_ms() + 5000;
 	while (test_daemon_fd_count(&daemon_under_test) < baseline_fds + 2 &&
 	       test_now_ms() < deadline)
-		sleep_ms(10);
+		test_sleep_ms(10);
 	nng_close(session.socket);
 	nng_aio_free(pending.aio);
 	assert_fds_back_to_baseline();
@@ -1406,50 +1394,39 @@ static Suite *
 poll_suite(void)
 {
 	Suite *s = suite_create("poll");
-	struct {
-		const char *name;
-		const TTest *test;
-		int timeout;
-	} cases[] = {
-		{"readable", poll_reports_the_readable_one_of_two_udp_sockets, 60},
-		{"writable", poll_reports_a_connected_tcp_socket_writable_and_not_readable, 60},
-		{"connect-wake", poll_wakes_when_a_nonblocking_connect_completes, 60},
-		{"hangup", poll_wakes_with_hangup_and_error_when_the_peer_resets, 60},
-		{"unconnected", poll_reports_an_unconnected_tcp_socket_as_hung_up, 60},
-		{"duplicates", poll_merges_a_handle_listed_twice, 60},
-		{"timeout-zero", poll_with_timeout_zero_answers_at_once_with_nothing, 60},
-		{"timeout", poll_with_a_short_timeout_answers_empty_after_it, 60},
-		{"wake", poll_wakes_when_data_arrives_from_another_thread, 60},
-		{"cancel", cancel_polls_completes_a_parked_poll_with_ecanceled, 60},
-		{"cancel-seq", cancel_by_seq_completes_a_parked_poll_and_a_later_one_parks_again,
-		 60},
-		{"foreign", poll_of_a_foreign_or_unknown_handle_is_ebadf_naming_it, 60},
-		{"bad-input", poll_bad_input_is_a_bad_request_naming_the_field, 60},
-		{"close", closing_a_handle_during_a_poll_reports_it_as_error_and_hangup, 60},
-		{"session-end", a_session_ending_during_a_poll_leaves_nothing_behind, 60},
-		{"many", poll_over_5000_udp_sockets_answers_the_one_made_readable, 300},
-		{"cc", create_connection_connects_and_reports_the_peer, 60},
-		{"cc-refused", create_connection_to_a_closed_port_is_econnrefused, 60},
+	const struct fixture_case cases[] = {
+		{"readable", poll_reports_the_readable_one_of_two_udp_sockets},
+		{"writable", poll_reports_a_connected_tcp_socket_writable_and_not_readable},
+		{"connect-wake", poll_wakes_when_a_nonblocking_connect_completes},
+		{"hangup", poll_wakes_with_hangup_and_error_when_the_peer_resets},
+		{"unconnected", poll_reports_an_unconnected_tcp_socket_as_hung_up},
+		{"duplicates", poll_merges_a_handle_listed_twice},
+		{"timeout-zero", poll_with_timeout_zero_answers_at_once_with_nothing},
+		{"timeout", poll_with_a_short_timeout_answers_empty_after_it},
+		{"wake", poll_wakes_when_data_arrives_from_another_thread},
+		{"cancel", cancel_polls_completes_a_parked_poll_with_ecanceled},
+		{"cancel-seq", cancel_by_seq_completes_a_parked_poll_and_a_later_one_parks_again},
+		{"foreign", poll_of_a_foreign_or_unknown_handle_is_ebadf_naming_it},
+		{"bad-input", poll_bad_input_is_a_bad_request_naming_the_field},
+		{"close", closing_a_handle_during_a_poll_reports_it_as_error_and_hangup},
+		{"session-end", a_session_ending_during_a_poll_leaves_nothing_behind},
+		{"many", poll_over_5000_udp_sockets_answers_the_one_made_readable},
+		{"cc", create_connection_connects_and_reports_the_peer},
+		{"cc-refused", create_connection_to_a_closed_port_is_econnrefused},
 		{"cc-all-errors-localhost",
-		 create_connection_with_all_errors_to_localhost_lists_its_addresses, 60},
-		{"cc-source", create_connection_binds_the_source_address_first, 60},
+		 create_connection_with_all_errors_to_localhost_lists_its_addresses},
+		{"cc-source", create_connection_binds_the_source_address_first},
 		{"cc-timeout",
-		 create_connection_with_a_timeout_to_a_non_answering_address_times_out, 60},
-		{"cc-cancel", create_connection_cancelled_midway_leaves_nothing_behind, 60},
-		{"cc-bad-input", create_connection_bad_input_and_lookup_failures, 60},
-		{"cs", create_server_listens_with_reuseaddr, 60},
-		{"cs-reuse-port", create_server_with_reuse_port_shares_the_port, 60},
-		{"cs-in-use", create_server_on_an_address_in_use_is_eaddrinuse, 60},
-		{"cs-dualstack", create_server_dualstack_accepts_ipv4_and_ipv6, 60},
-		{"cs-bad-input", create_server_bad_input_is_the_references_valueerror, 60},
+		 create_connection_with_a_timeout_to_a_non_answering_address_times_out},
+		{"cc-cancel", create_connection_cancelled_midway_leaves_nothing_behind},
+		{"cc-bad-input", create_connection_bad_input_and_lookup_failures},
+		{"cs", create_server_listens_with_reuseaddr},
+		{"cs-reuse-port", create_server_with_reuse_port_shares_the_port},
+		{"cs-in-use", create_server_on_an_address_in_use_is_eaddrinuse},
+		{"cs-dualstack", create_server_dualstack_accepts_ipv4_and_ipv6},
+		{"cs-bad-input", create_server_bad_input_is_the_references_valueerror},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_set_timeout(tc, cases[i].timeout);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 300);
 	/* With a name that has both loopback addresses on every machine. */
 	TCase *tc = tcase_create("cc-all-errors");
 	tcase_add_checked_fixture(tc, setup_dual_hosts, teardown);
@@ -1462,7 +1439,6 @@ poll_suite(void)
 int
 main(void)
 {
-	signal(SIGPIPE, SIG_IGN);
 	/* The daemon inherits the limit: the Poll over many handles needs
 	 * room for them. */
 	struct rlimit limit;
@@ -1470,9 +1446,5 @@ main(void)
 		limit.rlim_cur = limit.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &limit);
 	}
-	SRunner *runner = srunner_create(poll_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fixture_run(poll_suite());
 }
