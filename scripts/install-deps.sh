@@ -6,9 +6,11 @@ set -euo pipefail
 packages=(
 	# build
 	gcc meson ninja-build pkg-config
-	libnng-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
+	libnng-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcap-dev
 	# tests
 	check valgrind iproute2 util-linux python3
+	# tests: examples and audit lines against the JSON Schemas (tests/schema)
+	python3-jsonschema
 	# Python client
 	python3-protobuf protobuf-compiler python3-setuptools python3-pip openssl
 	# benchmarks: the SOCKS5 relays compared against

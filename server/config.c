@@ -1,4 +1,6 @@
 #include "config.h"
+#include "audit.h"
+#include "config-policy.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -29,6 +31,10 @@ enum field_kind {
 	FIELD_NAME,     /* non-empty string */
 	FIELD_ABS_PATH, /* absolute file name */
 	FIELD_RESERVED, /* a key kept for a later version: refused with `note` */
+	FIELD_POLICY,   /* the policy object, read by config-policy.c */
+	FIELD_EVENTS,   /* array of audit event names, or "*" */
+	FIELD_TOKENS,   /* array of {"name", "sha256"} */
+	FIELD_TRANSPORTS, /* array of transport names (policy_transport_name()) */
 };
 
 struct field {
@@ -59,11 +65,21 @@ static const struct field fields[] = {
 	{ "ipc", FIELD_SECTION, 0, 0, 0, NULL },
 	{ "ipc.mode", FIELD_MODE, MEMBER(ipc_mode), 0, 0777, NULL },
 	{ "ipc.group", FIELD_NAME, MEMBER(ipc_group), 0, 0, NULL },
+	{ "ipc.owner", FIELD_NAME, MEMBER(ipc_owner), 0, 0, NULL },
+	{ "ipc.directory_mode", FIELD_MODE, MEMBER(ipc_directory_mode), 0, 0777, NULL },
+	{ "privileges", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "privileges.user", FIELD_NAME, MEMBER(privileges_user), 0, 0, NULL },
+	{ "privileges.group", FIELD_NAME, MEMBER(privileges_group), 0, 0, NULL },
 	{ "tls", FIELD_SECTION, 0, 0, 0, NULL },
 	{ "tls.cert_key_file", FIELD_ABS_PATH, MEMBER(tls_cert_key_file), 0, 0, NULL },
 	{ "tls.ca_file", FIELD_ABS_PATH, MEMBER(tls_ca_file), 0, 0, NULL },
-	{ "policy", FIELD_RESERVED, 0, 0, 0,
-	  "policy rules are not supported by this version; remove the key to start without them" },
+	{ "auth", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "auth.tokens", FIELD_TOKENS, 0, 0, 0, NULL },
+	{ "auth.require_token", FIELD_TRANSPORTS, 0, 0, 0, NULL },
+	{ "audit", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "audit.file", FIELD_ABS_PATH, MEMBER(audit_file), 0, 0, NULL },
+	{ "audit.events", FIELD_EVENTS, 0, 0, 0, NULL },
+	{ "policy", FIELD_POLICY, 0, 0, 0, NULL },
 };
 
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -526,6 +542,72 @@ set_string(char **slot, const char *value)
 	return 0;
 }
 
+static void
+free_events(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_audit_events; i++)
+		free(cfg->audit_events[i]);
+	free(cfg->audit_events);
+	cfg->audit_events = NULL;
+	cfg->n_audit_events = 0;
+}
+
+/* Replace the audit events with copies of names[0..n); NULL names: the default set. The list
+ * is kept non-NULL even when empty, since an empty list (denials only) is not the default. */
+static int
+set_events(struct config *cfg, const char *const *names, size_t n)
+{
+	char **events = NULL;
+	size_t i = 0;
+
+	if (names) {
+		events = calloc(n + 1, sizeof(*events));
+		if (!events)
+			return -ENOMEM;
+		for (; i < n; i++) {
+			events[i] = strdup(names[i]);
+			if (!events[i])
+				goto err_events;
+		}
+	}
+	free_events(cfg);
+	cfg->audit_events = events;
+	cfg->n_audit_events = names ? n : 0;
+	return 0;
+
+err_events:
+	while (i-- > 0)
+		free(events[i]);
+	free(events);
+	return -ENOMEM;
+}
+
+static void
+free_tokens(struct config *cfg)
+{
+	free(cfg->tokens);
+	cfg->tokens = NULL;
+	cfg->n_tokens = 0;
+}
+
+/* Replace the tokens with a copy of tokens[0..n). */
+static int
+set_tokens(struct config *cfg, const struct config_token *tokens, size_t n)
+{
+	struct config_token *copy = NULL;
+
+	if (n > 0) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, tokens, n * sizeof(*copy));
+	}
+	free_tokens(cfg);
+	cfg->tokens = copy;
+	cfg->n_tokens = n;
+	return 0;
+}
+
 void
 config_init(struct config *cfg)
 {
@@ -537,6 +619,7 @@ config_init(struct config *cfg)
 		.resolver_threads = CONFIG_RESOLVER_THREADS_DEFAULT,
 		.log_level = LOG_LEVEL_INFO,
 		.ipc_mode = CONFIG_IPC_MODE_DEFAULT,
+		.ipc_directory_mode = CONFIG_IPC_DIRECTORY_MODE_DEFAULT,
 	};
 }
 
@@ -545,8 +628,18 @@ config_fini(struct config *cfg)
 {
 	free_urls(cfg);
 	free(cfg->ipc_group);
+	free(cfg->ipc_owner);
+	free(cfg->privileges_user);
+	free(cfg->privileges_group);
 	free(cfg->tls_cert_key_file);
 	free(cfg->tls_ca_file);
+	free(cfg->audit_file);
+	free_events(cfg);
+	free_tokens(cfg);
+	if (cfg->policy) {
+		policy_fini(cfg->policy);
+		free(cfg->policy);
+	}
 	*cfg = (struct config){ 0 };
 }
 
@@ -558,16 +651,33 @@ config_copy(struct config *dst, const struct config *src)
 	dst->listen_urls = NULL;
 	dst->n_listen_urls = 0;
 	dst->ipc_group = NULL;
+	dst->ipc_owner = NULL;
+	dst->privileges_user = NULL;
+	dst->privileges_group = NULL;
 	dst->tls_cert_key_file = NULL;
 	dst->tls_ca_file = NULL;
+	dst->audit_file = NULL;
+	dst->audit_events = NULL;
+	dst->n_audit_events = 0;
+	dst->tokens = NULL;
+	dst->n_tokens = 0;
+	/* The draft starts without the policy: one read from the file goes in
+	 * its place, else the draft takes over cfg's when the load succeeds. */
+	dst->policy = NULL;
 
 	for (size_t i = 0; i < src->n_listen_urls; i++) {
 		if (append_url(dst, src->listen_urls[i]) < 0)
 			goto err_copy;
 	}
 	if (set_string(&dst->ipc_group, src->ipc_group) < 0 ||
+	    set_string(&dst->ipc_owner, src->ipc_owner) < 0 ||
+	    set_string(&dst->privileges_user, src->privileges_user) < 0 ||
+	    set_string(&dst->privileges_group, src->privileges_group) < 0 ||
 	    set_string(&dst->tls_cert_key_file, src->tls_cert_key_file) < 0 ||
-	    set_string(&dst->tls_ca_file, src->tls_ca_file) < 0)
+	    set_string(&dst->tls_ca_file, src->tls_ca_file) < 0 ||
+	    set_string(&dst->audit_file, src->audit_file) < 0 ||
+	    set_events(dst, (const char *const *)src->audit_events, src->n_audit_events) < 0 ||
+	    set_tokens(dst, src->tokens, src->n_tokens) < 0)
 		goto err_copy;
 	return 0;
 
@@ -688,7 +798,7 @@ parse_mode(const struct load *ld, const struct field *f, const cJSON *v, struct 
 			len--;
 		}
 		if (len == 3 && strspn(s, "01234567") == 3) {
-			cfg->ipc_mode = (unsigned)strtoul(s, NULL, 8);
+			*(unsigned *)((char *)cfg + f->offset) = (unsigned)strtoul(s, NULL, 8);
 			return 0;
 		}
 	}
@@ -723,6 +833,275 @@ parse_string(const struct load *ld, const struct field *f, const cJSON *v, struc
 	return r;
 }
 
+/* "audit.events": event names from audit_event_names, "*" among them for every event, or
+ * "*" alone. The list replaces the one before it, like "listen". */
+static int
+parse_events(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	static const char *const every[] = { "*" };
+	char got[128];
+	char path[PATH_MAX_LEN + 24];
+	char known[400];
+	const char **names;
+	const cJSON *item;
+	size_t n, i = 0;
+	size_t pos = 0;
+	int r = 0;
+
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "*") == 0) {
+		r = set_events(cfg, every, 1);
+		if (r < 0)
+			fail(ld, f->path, "out of memory");
+		return r;
+	}
+	if (!cJSON_IsArray(v)) {
+		describe(got, sizeof(got), v);
+		return fail(ld, f->path, "must be an array of audit event names such as "
+			    "[\"socket.connect\", \"socket.bind\"], or \"*\" for every event, got %s",
+			    got);
+	}
+	for (size_t k = 0; audit_event_names[k]; k++) {
+		int w = snprintf(known + pos, sizeof(known) - pos, "%s%s", k ? ", " : "",
+				 audit_event_names[k]);
+		if (w < 0 || (size_t)w >= sizeof(known) - pos)
+			break;
+		pos += (size_t)w;
+	}
+	n = (size_t)cJSON_GetArraySize(v);
+	names = calloc(n + 1, sizeof(*names));
+	if (!names) {
+		fail(ld, f->path, "out of memory");
+		return -ENOMEM;
+	}
+	cJSON_ArrayForEach(item, v) {
+		const char *name = cJSON_IsString(item) ? item->valuestring : NULL;
+		bool found = name && strcmp(name, "*") == 0;
+		const char *hint = NULL;
+		size_t best = SIZE_MAX;
+
+		snprintf(path, sizeof(path), "%s[%zu]", f->path, i);
+		for (size_t k = 0; name && !found && audit_event_names[k]; k++) {
+			size_t score;
+
+			found = strcmp(name, audit_event_names[k]) == 0;
+			if (!found && close_to(name, audit_event_names[k], &score) && score < best) {
+				best = score;
+				hint = audit_event_names[k];
+			}
+		}
+		if (!name) {
+			describe(got, sizeof(got), item);
+			r = fail(ld, path, "must be an audit event name (a string), got %s", got);
+			goto out;
+		}
+		if (!found) {
+			quote(got, sizeof(got), name, 64);
+			if (hint)
+				r = fail(ld, path, "unknown audit event %s (did you mean \"%s\"?); the "
+					 "events are %s, or \"*\" for every event", got, hint, known);
+			else
+				r = fail(ld, path, "unknown audit event %s; the events are %s, or \"*\" "
+					 "for every event", got, known);
+			goto out;
+		}
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(names[k], name) == 0) {
+				r = fail(ld, path, "the event \"%s\" is listed twice; keep one", name);
+				goto out;
+			}
+		}
+		names[i++] = name;
+	}
+	r = set_events(cfg, names, i);
+	if (r < 0)
+		fail(ld, f->path, "out of memory");
+out:
+	free(names);
+	return r;
+}
+
+/* A "policy" replaces the whole policy of the layers below it. */
+static int
+parse_policy(const struct load *ld, const cJSON *v, struct config *cfg)
+{
+	char msg[512];
+	struct policy *policy;
+	int r = config_parse_policy(v, &policy, msg, sizeof(msg));
+	if (r < 0)
+		return fail(ld, NULL, "%s", msg);
+	if (cfg->policy) {
+		policy_fini(cfg->policy);
+		free(cfg->policy);
+	}
+	cfg->policy = policy;
+	return 0;
+}
+
+static bool
+token_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= CONFIG_TOKEN_NAME_MAX &&
+	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+		       len;
+}
+
+/* One entry of "auth.tokens" at `path` into *token. */
+static int
+parse_token(const struct load *ld, const char *path, const cJSON *item,
+	    struct config_token *token)
+{
+	char got[128];
+	char member_path[PATH_MAX_LEN + 48];
+	const cJSON *member, *name = NULL, *hash = NULL;
+
+	if (!cJSON_IsObject(item)) {
+		/* A string here may be a token written where its entry goes: not quoted. */
+		if (cJSON_IsString(item))
+			snprintf(got, sizeof(got), "a string of %zu characters",
+				 strlen(item->valuestring));
+		else
+			describe(got, sizeof(got), item);
+		return fail(ld, path, "must be an object {\"name\": ..., \"sha256\": ...}, got %s",
+			    got);
+	}
+	cJSON_ArrayForEach(member, item) {
+		const cJSON **slot = strcmp(member->string, "name") == 0     ? &name
+				     : strcmp(member->string, "sha256") == 0 ? &hash
+									     : NULL;
+
+		quote(got, sizeof(got), member->string, 64);
+		if (!slot)
+			return fail(ld, path, "unknown key %s (known keys: name, sha256)", got);
+		if (*slot)
+			return fail(ld, path, "the key %s appears twice; keep one", got);
+		*slot = member;
+	}
+	if (!name || !hash)
+		return fail(ld, path, "needs both \"name\" and \"sha256\"; \"%s\" is missing",
+			    name ? "sha256" : "name");
+
+	snprintf(member_path, sizeof(member_path), "%s.name", path);
+	if (!cJSON_IsString(name) || !token_name_ok(name->valuestring)) {
+		describe(got, sizeof(got), name);
+		return fail(ld, member_path, "must be 1 to %d characters among letters, digits, "
+			    "'.', '_' and '-', got %s", CONFIG_TOKEN_NAME_MAX, got);
+	}
+	snprintf(member_path, sizeof(member_path), "%s.sha256", path);
+	if (!cJSON_IsString(hash) || sha256_from_hex(hash->valuestring, token->sha256) < 0) {
+		/* Never quoted back: it may be the token itself, pasted where its hash goes. */
+		if (cJSON_IsString(hash))
+			snprintf(got, sizeof(got), "a string of %zu characters",
+				 strlen(hash->valuestring));
+		else
+			describe(got, sizeof(got), hash);
+		return fail(ld, member_path, "must be the SHA-256 of the token as 64 hexadecimal "
+			    "digits, never the token itself (make it with: printf %%s \"$TOKEN\" | "
+			    "sha256sum), got %s", got);
+	}
+	memcpy(token->name, name->valuestring, strlen(name->valuestring) + 1);
+	return 0;
+}
+
+/* "auth.tokens": the list replaces the one before it, like "listen". */
+static int
+parse_tokens(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	char got[128];
+	char path[PATH_MAX_LEN + 24];
+	struct config_token *tokens;
+	const cJSON *item;
+	size_t n, i = 0;
+	int r;
+
+	if (!cJSON_IsArray(v)) {
+		describe(got, sizeof(got), v);
+		return fail(ld, f->path, "must be an array of tokens such as [{\"name\": \"ci\", "
+			    "\"sha256\": \"<64 hexadecimal digits>\"}], got %s", got);
+	}
+	n = (size_t)cJSON_GetArraySize(v);
+	tokens = calloc(n ? n : 1, sizeof(*tokens));
+	if (!tokens) {
+		fail(ld, f->path, "out of memory");
+		return -ENOMEM;
+	}
+	cJSON_ArrayForEach(item, v) {
+		snprintf(path, sizeof(path), "%s[%zu]", f->path, i);
+		r = parse_token(ld, path, item, &tokens[i]);
+		if (r < 0)
+			goto out;
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(tokens[k].name, tokens[i].name) == 0) {
+				r = fail(ld, path, "the name \"%s\" is taken by %s[%zu]; token "
+					 "names must be unique", tokens[i].name, f->path, k);
+				goto out;
+			}
+			if (sha256_equal(tokens[k].sha256, tokens[i].sha256)) {
+				r = fail(ld, path, "has the same sha256 as %s[%zu] (\"%s\"): one "
+					 "token would have two names; give each name its own token",
+					 f->path, k, tokens[k].name);
+				goto out;
+			}
+		}
+		i++;
+	}
+	r = set_tokens(cfg, tokens, i);
+	if (r < 0)
+		fail(ld, f->path, "out of memory");
+out:
+	free(tokens);
+	return r;
+}
+
+/* "auth.require_token": transport names; the list replaces the one before it. */
+static int
+parse_transports(const struct load *ld, const struct field *f, const cJSON *v,
+		 struct config *cfg)
+{
+	char got[128];
+	char path[PATH_MAX_LEN + 24];
+	char known[96];
+	const cJSON *item;
+	unsigned mask = 0;
+	size_t i = 0, pos = 0;
+
+	for (int t = 0; t < POLICY_TRANSPORT__COUNT; t++) {
+		int w = snprintf(known + pos, sizeof(known) - pos, "%s\"%s\"",
+				 t == 0 ? "" : t + 1 < POLICY_TRANSPORT__COUNT ? ", " : " and ",
+				 policy_transport_name((enum policy_transport)t));
+		if (w < 0 || (size_t)w >= sizeof(known) - pos)
+			break;
+		pos += (size_t)w;
+	}
+	if (!cJSON_IsArray(v)) {
+		describe(got, sizeof(got), v);
+		return fail(ld, f->path, "must be an array of transports among %s, such as "
+			    "[\"tcp\"], got %s", known, got);
+	}
+	cJSON_ArrayForEach(item, v) {
+		int found = -1;
+
+		snprintf(path, sizeof(path), "%s[%zu]", f->path, i++);
+		for (int t = 0; cJSON_IsString(item) && t < POLICY_TRANSPORT__COUNT; t++) {
+			if (strcmp(item->valuestring,
+				   policy_transport_name((enum policy_transport)t)) == 0)
+				found = t;
+		}
+		if (found < 0) {
+			describe(got, sizeof(got), item);
+			return fail(ld, path, "must be one of the transports %s, got %s", known,
+				    got);
+		}
+		if (mask & (1u << found))
+			return fail(ld, path, "the transport \"%s\" is listed twice; keep one",
+				    item->valuestring);
+		mask |= 1u << found;
+	}
+	cfg->require_token = mask;
+	return 0;
+}
+
 static int
 parse_value(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
 {
@@ -749,6 +1128,14 @@ parse_value(const struct load *ld, const struct field *f, const cJSON *v, struct
 		return parse_string(ld, f, v, cfg);
 	case FIELD_RESERVED:
 		return fail(ld, f->path, "%s", f->note);
+	case FIELD_POLICY:
+		return parse_policy(ld, v, cfg);
+	case FIELD_EVENTS:
+		return parse_events(ld, f, v, cfg);
+	case FIELD_TOKENS:
+		return parse_tokens(ld, f, v, cfg);
+	case FIELD_TRANSPORTS:
+		return parse_transports(ld, f, v, cfg);
 	}
 	return fail(ld, f->path, "cannot be read by this version");
 }
@@ -910,6 +1297,10 @@ load_text(struct config *cfg, const char *text, size_t len, const char *origin, 
 		goto err_draft;
 
 	cJSON_Delete(root);
+	if (!draft.policy) {
+		draft.policy = cfg->policy;
+		cfg->policy = NULL;
+	}
 	config_fini(cfg);
 	*cfg = draft;
 	return 0;
@@ -997,6 +1388,28 @@ err_fd:
 	return r;
 }
 
+/* A policy condition on a token name that auth.tokens lacks could never hold: most likely a
+ * typo, which would otherwise pass in silence. "*" is any token. */
+static int
+check_token_names(const struct config *cfg, const char *what, const char *name,
+		  const struct policy_identity_match *who, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < who->n_tokens; i++) {
+		bool known = strcmp(who->tokens[i], "*") == 0;
+
+		for (size_t k = 0; !known && k < cfg->n_tokens; k++)
+			known = strcmp(cfg->tokens[k].name, who->tokens[i]) == 0;
+		if (!known) {
+			set_err(err, errlen, "policy: %s \"%.64s\" names the token \"%.64s\", "
+				"which auth.tokens does not have, so it could never apply; add "
+				"the token to auth.tokens or correct the name", what, name,
+				who->tokens[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int
 config_validate(const struct config *cfg, char *err, size_t errlen)
 {
@@ -1027,12 +1440,52 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 			"0%o", cfg->ipc_mode);
 		return -EINVAL;
 	}
+	if (cfg->ipc_directory_mode > 0777) {
+		set_err(err, errlen, "ipc.directory_mode: must be a permission mode from 0000 to "
+			"0777, got 0%o", cfg->ipc_directory_mode);
+		return -EINVAL;
+	}
+	if (cfg->privileges_group && !cfg->privileges_user) {
+		set_err(err, errlen, "privileges.group: needs privileges.user (the user the daemon "
+			"switches to); set it too, or remove privileges.group");
+		return -EINVAL;
+	}
 	if ((cfg->tls_cert_key_file && cfg->tls_cert_key_file[0] != '/') ||
 	    (cfg->tls_ca_file && cfg->tls_ca_file[0] != '/')) {
 		set_err(err, errlen, "%s: must be an absolute file name",
 			cfg->tls_ca_file && cfg->tls_ca_file[0] != '/' ? "tls.ca_file"
 								      : "tls.cert_key_file");
 		return -EINVAL;
+	}
+	if (cfg->audit_file && cfg->audit_file[0] != '/') {
+		set_err(err, errlen, "audit.file: must be an absolute file name");
+		return -EINVAL;
+	}
+	if (cfg->require_token >> POLICY_TRANSPORT__COUNT) {
+		set_err(err, errlen, "auth.require_token: names a transport this version does not "
+			"know (mask 0x%x)", cfg->require_token);
+		return -EINVAL;
+	}
+	if (cfg->require_token && cfg->n_tokens == 0) {
+		int t = __builtin_ctz(cfg->require_token);
+
+		set_err(err, errlen, "auth.require_token: lists \"%s\" but auth.tokens has no "
+			"token, so no client could say Hello there; add a token (its name and "
+			"SHA-256) to auth.tokens, or empty auth.require_token",
+			policy_transport_name((enum policy_transport)t));
+		return -EINVAL;
+	}
+	for (size_t i = 0; cfg->policy && i < cfg->policy->n_rules; i++) {
+		const struct policy_rule *rule = &cfg->policy->rules[i];
+
+		if (check_token_names(cfg, "rule", rule->name, &rule->who, err, errlen) < 0)
+			return -EINVAL;
+	}
+	for (size_t i = 0; cfg->policy && i < cfg->policy->n_quotas; i++) {
+		const struct policy_quota *quota = &cfg->policy->quotas[i];
+
+		if (check_token_names(cfg, "quota", quota->name, &quota->who, err, errlen) < 0)
+			return -EINVAL;
 	}
 
 	for (size_t i = 0; i < cfg->n_listen_urls; i++) {
@@ -1059,9 +1512,10 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 							     : "tls.ca_file is not set");
 			return -EINVAL;
 		}
-		if (url.kind == URL_TCP && !loopback_host(url.host)) {
+		if (url.kind == URL_TCP && !loopback_host(url.host) &&
+		    !(cfg->require_token & (1u << POLICY_TRANSPORT_TCP))) {
 			set_err(err, errlen, "%.200s: a tcp listener on a non-loopback address "
-				"needs tls+tcp:// (or a token policy, not yet supported); refusing "
+				"needs tls+tcp:// or list \"tcp\" in auth.require_token; refusing "
 				"to expose the broker unauthenticated", u);
 			return -EINVAL;
 		}
@@ -1089,7 +1543,9 @@ print_string(FILE *out, const char *s)
 void
 config_print(const struct config *cfg, FILE *out)
 {
-	fputs("{\n\t\"listen\": [", out);
+	fputs("{\n", out);
+	config_print_policy(cfg->policy, out);
+	fputs("\t\"listen\": [", out);
 	for (size_t i = 0; i < cfg->n_listen_urls; i++) {
 		fputs(i ? ",\n\t\t" : "\n\t\t", out);
 		print_string(out, cfg->listen_urls[i]);
@@ -1112,7 +1568,58 @@ config_print(const struct config *cfg, FILE *out)
 		fputs(",\n\t\t\"group\": ", out);
 		print_string(out, cfg->ipc_group);
 	}
+	if (cfg->ipc_owner) {
+		fputs(",\n\t\t\"owner\": ", out);
+		print_string(out, cfg->ipc_owner);
+	}
+	fprintf(out, ",\n\t\t\"directory_mode\": \"%04o\"", cfg->ipc_directory_mode);
 	fputs("\n\t},\n", out);
+
+	fputs("\t\"privileges\": {", out);
+	if (cfg->privileges_user) {
+		fputs("\n\t\t\"user\": ", out);
+		print_string(out, cfg->privileges_user);
+	}
+	if (cfg->privileges_group) {
+		fputs(cfg->privileges_user ? ",\n\t\t\"group\": " : "\n\t\t\"group\": ", out);
+		print_string(out, cfg->privileges_group);
+	}
+	fputs(cfg->privileges_user || cfg->privileges_group ? "\n\t},\n" : "},\n", out);
+
+	fputs("\t\"audit\": {", out);
+	if (cfg->audit_file) {
+		fputs("\n\t\t\"file\": ", out);
+		print_string(out, cfg->audit_file);
+		fputc(',', out);
+	}
+	/* The default set is printed as the list it is, so the output says what is audited. */
+	const char *const *events = cfg->audit_events ? (const char *const *)cfg->audit_events
+						      : audit_default_events;
+	fputs("\n\t\t\"events\": [", out);
+	for (size_t i = 0; events[i]; i++) {
+		fputs(i ? ", " : "", out);
+		print_string(out, events[i]);
+	}
+	fputs("]\n\t},\n", out);
+
+	fputs("\t\"auth\": {\n\t\t\"tokens\": [", out);
+	for (size_t i = 0; i < cfg->n_tokens; i++) {
+		char hex[SHA256_HEX_LEN + 1];
+
+		sha256_to_hex(cfg->tokens[i].sha256, hex);
+		fputs(i ? ",\n\t\t\t{\"name\": " : "\n\t\t\t{\"name\": ", out);
+		print_string(out, cfg->tokens[i].name);
+		fprintf(out, ", \"sha256\": \"%s\"}", hex);
+	}
+	fputs(cfg->n_tokens ? "\n\t\t],\n" : "],\n", out);
+	fputs("\t\t\"require_token\": [", out);
+	for (int t = 0, n = 0; t < POLICY_TRANSPORT__COUNT; t++) {
+		if (!(cfg->require_token & (1u << t)))
+			continue;
+		fputs(n++ ? ", " : "", out);
+		print_string(out, policy_transport_name((enum policy_transport)t));
+	}
+	fputs("]\n\t},\n", out);
 
 	fputs("\t\"tls\": {", out);
 	if (cfg->tls_cert_key_file) {

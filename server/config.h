@@ -20,6 +20,8 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "policy.h"
+#include "sha256.h"
 
 /* Defaults and limits of the settings; the JSON Schema documents the same numbers. */
 #define CONFIG_MAX_MESSAGE_SIZE_DEFAULT (16u * 1024 * 1024)
@@ -34,9 +36,20 @@
 #define CONFIG_RESOLVER_THREADS_DEFAULT 4u
 #define CONFIG_RESOLVER_THREADS_MAX 64u
 #define CONFIG_IPC_MODE_DEFAULT 0660u
+#define CONFIG_IPC_DIRECTORY_MODE_DEFAULT 0750u
 
 /* A configuration file larger than this is refused rather than read. */
 #define CONFIG_FILE_MAX (1024 * 1024)
+
+/* The longest token name: 1 to 63 characters of [A-Za-z0-9._-]. */
+#define CONFIG_TOKEN_NAME_MAX 63
+
+/* One access token of "auth.tokens": its name and the SHA-256 of the token. The token itself
+ * is never in the configuration (nor anywhere in the daemon's memory past a Hello). */
+struct config_token {
+	char name[CONFIG_TOKEN_NAME_MAX + 1];
+	uint8_t sha256[SHA256_DIGEST_LEN];
+};
 
 struct config {
 	/* "listen": where to accept clients, in order. Each URL is ipc://PATH,
@@ -57,10 +70,33 @@ struct config {
 	/* "ipc": the socket file of ipc:// listeners. */
 	unsigned ipc_mode; /* permission bits, at most 0777 */
 	char *ipc_group;   /* group name owning the socket file, or NULL: the daemon's */
+	char *ipc_owner;   /* user name owning the socket file, or NULL: the daemon's */
+	unsigned ipc_directory_mode; /* of the socket's directory when the daemon creates it */
+
+	/* "privileges": who the daemon becomes once its listeners are open (privileges.h). */
+	char *privileges_user;  /* user name or id, or NULL: stay who it was started as */
+	char *privileges_group; /* group name or id, or NULL: the user's primary group */
 
 	/* "tls": required by tls+tcp:// listeners; NULL when not set. Absolute paths. */
 	char *tls_cert_key_file; /* the server's certificate and private key, PEM */
 	char *tls_ca_file;       /* CA certificates that client certificates must chain to */
+
+	/* "auth": who may say Hello. A Hello may carry a token; one whose SHA-256 matches an
+	 * entry of `tokens` authenticates the session under that entry's name. */
+	struct config_token *tokens; /* names unique, hashes unique */
+	size_t n_tokens;
+	unsigned require_token; /* 1u << enum policy_transport: a Hello on a connection of
+				 * these transports needs a valid token */
+
+	/* "audit": where audit records go and which events are written (audit.h). */
+	char *audit_file;    /* absolute path; NULL: standard error */
+	char **audit_events; /* names from audit_event_names or "*", NULL-terminated; NULL:
+			      * audit_default_events. An empty list (denials only) is non-NULL. */
+	size_t n_audit_events;
+
+	/* "policy": the rules every operation passes; NULL for the built-in default
+	 * (policy_init_default()). Owned by the config. */
+	struct policy *policy;
 };
 
 /* Fill `cfg` with the defaults and no listen URLs. Release it with config_fini(). */
@@ -96,10 +132,11 @@ int config_load_string(struct config *cfg, const char *json, const char *origin,
 
 /*
  * The checks that need the whole configuration, to run once all layers are applied: every
- * field in range, tls+tcp:// listeners have tls.cert_key_file and tls.ca_file, and no plain
- * tcp:// listener is on an address other than loopback (it would expose the broker without
- * authentication). No listen URL at all is fine: the daemon adds its default. Returns 0 or
- * -EINVAL with a message in err.
+ * field in range, tls+tcp:// listeners have tls.cert_key_file and tls.ca_file, no plain
+ * tcp:// listener is on an address other than loopback unless auth.require_token lists "tcp"
+ * (it would expose the broker without authentication), and auth.require_token lists
+ * transports only when auth.tokens has a token. No listen URL at all is fine: the daemon adds
+ * its default. Returns 0 or -EINVAL with a message in err.
  */
 int config_validate(const struct config *cfg, char *err, size_t errlen);
 

@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "audit.h"
 #include "dispatch.h"
 #include "log.h"
+#include "privileges.h"
 #include "resolve.h"
 
 /* Room left in a message for the envelope around a payload (seq, field
@@ -132,9 +136,13 @@ on_signal(struct reactor *reactor, int signo)
 }
 
 /* An ipc:// socket's directory is made if missing, so the default path
- * works on a fresh machine. */
+ * works on a fresh machine: its parents as `mkdir -p` would, the directory
+ * itself with ipc.directory_mode, owned by the user the daemon serves as
+ * (it removes and re-creates its socket there after dropping privileges)
+ * and the ipc group. A directory that exists is left as it is. */
 static int
-prepare_ipc_directory(const char *url, char *err, size_t errlen)
+prepare_ipc_directory(const char *url, unsigned mode, const struct privileges_config *privileges,
+		      char *err, size_t errlen)
 {
 	if (strncmp(url, "ipc://", 6) != 0)
 		return 0;
@@ -152,8 +160,29 @@ prepare_ipc_directory(const char *url, char *err, size_t errlen)
 			goto fail;
 		*p = '/';
 	}
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	if (mkdir(path, 0700) < 0) {
+		if (errno == EEXIST)
+			return 0;
 		goto fail;
+	}
+	/* Mode before owner: once given away, changing the mode would need CAP_FOWNER. */
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		goto fail;
+	if (fchmod(fd, mode) < 0 ||
+	    (privileges && privileges->ipc_chown &&
+	     fchown(fd, privileges->uid, privileges->ipc_gid) < 0)) {
+		int r = -errno;
+		close(fd);
+		snprintf(err, errlen, "%s: cannot set the mode 0%o and owner uid %lu, gid %lu of "
+			 "the directory %s: %s", url, mode,
+			 (unsigned long)(privileges ? privileges->uid : geteuid()),
+			 (unsigned long)(privileges ? privileges->ipc_gid : getegid()), path,
+			 strerror(-r));
+		return r;
+	}
+	close(fd);
+	log_info("%s: created the directory %s (mode 0%o)", url, path, mode);
 	return 0;
 fail:;
 	int r = -errno;
@@ -161,8 +190,32 @@ fail:;
 	return r;
 }
 
+/* After dropping privileges: an ipc socket whose directory the daemon can no
+ * longer write to stays behind when it stops, and cannot be re-created if
+ * the listener must restart. Worth a warning, not a refusal: it serves. */
+static void
+check_ipc_directory(const char *url)
+{
+	if (strncmp(url, "ipc://", 6) != 0)
+		return;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", url + 6);
+	char *slash = strrchr(path, '/');
+	if (!slash)
+		return;
+	if (slash == path)
+		slash++;
+	*slash = '\0';
+	if (faccessat(AT_FDCWD, path, W_OK | X_OK, AT_EACCESS) < 0)
+		log_warn("%s: after dropping privileges the daemon cannot write to the directory "
+			 "%s (%s), so it cannot remove its socket file when it stops; let the daemon "
+			 "create the directory, or give it to the daemon's user",
+			 url, path, strerror(errno));
+}
+
 int
-daemon_new(struct daemon **out, const struct config *config, char *err, size_t errlen)
+daemon_new(struct daemon **out, const struct config *config,
+	   const struct privileges_config *privileges, char *err, size_t errlen)
 {
 	int r;
 	struct daemon *daemon = calloc(1, sizeof(*daemon));
@@ -173,6 +226,36 @@ daemon_new(struct daemon **out, const struct config *config, char *err, size_t e
 	daemon->config = config;
 	daemon->limits.max_data_size = config->max_message_size - ENVELOPE_ROOM;
 	session_table_init(&daemon->sessions);
+	quota_table_init(&daemon->quotas);
+
+	if (config->policy) {
+		daemon->policy = config->policy;
+	} else if ((r = policy_init_default(&daemon->builtin_policy)) < 0) {
+		snprintf(err, errlen, "out of memory for the default policy");
+		goto err;
+	} else {
+		daemon->policy = &daemon->builtin_policy;
+		log_info("policy: the built-in default (TCP and UDP anywhere but link-local and "
+			 "cloud metadata addresses, binds to ports >= 1024, name resolution; see "
+			 "the README to change it)");
+	}
+
+	/* While this is the only thread: every thread made from here on inherits
+	 * no_new_privs and the narrowed capability sets. */
+	unsigned needed_caps = policy_needed_caps(daemon->policy);
+	if (privileges && (r = privileges_prepare(privileges, needed_caps, err, errlen)) < 0)
+		goto err;
+
+	/* Before anything listens: a daemon that cannot audit must not serve. */
+	struct audit_config audit_config = {
+		.file = config->audit_file,
+		.events = (const char *const *)config->audit_events,
+		.n_events = config->n_audit_events,
+	};
+	if ((r = audit_open(&daemon->audit, &audit_config, err, errlen)) < 0)
+		goto err;
+	log_info("audit: records go to %s",
+		 config->audit_file ? config->audit_file : "standard error");
 
 	if ((r = reactor_new(&daemon->reactor)) < 0) {
 		snprintf(err, errlen, "cannot create the event loop: %s", strerror(-r));
@@ -207,6 +290,9 @@ daemon_new(struct daemon **out, const struct config *config, char *err, size_t e
 		.max_message_size = config->max_message_size,
 		.reply_timeout_ms = (int)config->reply_timeout_ms,
 		.ipc_mode = config->ipc_mode,
+		.ipc_chown = privileges && privileges->ipc_chown,
+		.ipc_uid = privileges ? privileges->ipc_uid : (uid_t)-1,
+		.ipc_gid = privileges ? privileges->ipc_gid : (gid_t)-1,
 		.tls_cert_key_file = config->tls_cert_key_file,
 		.tls_ca_file = config->tls_ca_file,
 		.pool_size = 16,
@@ -217,10 +303,20 @@ daemon_new(struct daemon **out, const struct config *config, char *err, size_t e
 	}
 	for (size_t i = 0; i < config->n_listen_urls; i++) {
 		const char *url = config->listen_urls[i];
-		if ((r = prepare_ipc_directory(url, err, errlen)) < 0)
+		if ((r = prepare_ipc_directory(url, config->ipc_directory_mode, privileges, err,
+						 errlen)) < 0)
 			goto err;
 		if ((r = transport_listen(daemon->transport, url, err, errlen)) < 0)
 			goto err;
+	}
+
+	/* The listeners are open and nothing is served yet. This thread runs the
+	 * reactor, hence every operation: it alone keeps the needed capabilities. */
+	if (privileges) {
+		if ((r = privileges_drop(privileges, needed_caps, err, errlen)) < 0)
+			goto err;
+		for (size_t i = 0; i < config->n_listen_urls; i++)
+			check_ipc_directory(config->listen_urls[i]);
 	}
 	*out = daemon;
 	return 0;
@@ -276,8 +372,12 @@ daemon_free(struct daemon *daemon)
 		reactor_drain(daemon->reactor);
 		handle_table_fini(&daemon->handles);
 	}
+	/* After the sessions ended: their last records are written. */
+	audit_close(daemon->audit);
 	session_table_fini(&daemon->sessions);
+	quota_table_fini(&daemon->quotas);
 	reactor_free(daemon->reactor);
+	policy_fini(&daemon->builtin_policy);
 	free(daemon->scratch);
 	free(daemon);
 }

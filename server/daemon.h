@@ -14,11 +14,14 @@
 
 #include "config.h"
 #include "handle.h"
+#include "policy.h"
+#include "quota.h"
 #include "reactor.h"
 #include "session.h"
 #include "transport.h"
 #include "wire.h"
 
+struct audit;
 struct resolver;
 
 struct daemon {
@@ -29,6 +32,10 @@ struct daemon {
 	struct session_table sessions;
 	struct handle_table handles;
 	struct wire_limits limits;
+	const struct policy *policy;  /* config->policy, or &builtin_policy */
+	struct policy builtin_policy; /* the default, when the config has none */
+	struct quota_table quotas;    /* the identities' accounts */
+	struct audit *audit;  /* where audit records go */
 
 	/* One receive buffer of max_data_size for the reactor thread: data
 	 * goes from the kernel into it and from it into the reply. */
@@ -39,8 +46,13 @@ struct daemon {
 };
 
 /* Create the daemon for `config` (which must outlive it) and open its
- * listeners. On failure `err` says why. Returns 0 or -errno. */
-int daemon_new(struct daemon **out, const struct config *config, char *err, size_t errlen);
+ * listeners, then drop privileges as `privileges` says (privileges.h; NULL:
+ * leave them, and the ipc files' ownership, as they are). Must be called
+ * before the process has other threads, on the thread that will call
+ * daemon_run(). On failure `err` says why. Returns 0 or -errno. */
+struct privileges_config;
+int daemon_new(struct daemon **out, const struct config *config,
+	       const struct privileges_config *privileges, char *err, size_t errlen);
 
 /* Serve until SIGINT or SIGTERM (or daemon_stop()), then end every
  * session cleanly. Returns 0 or -errno. */

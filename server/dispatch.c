@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/epoll.h>
 
 #include "daemon.h"
 #include "errname.h"
 #include "handle.h"
 #include "log.h"
+#include "audit.h"
+#include "quota.h"
 #include "ops/ops.h"
 #include "resolve.h"
 #include "session.h"
@@ -179,6 +182,9 @@ op_free(struct op *op)
 	if (op->release_state)
 		op->release_state(op);
 	op_release_progress(op);
+	if (op->path_fd >= 0)
+		close(op->path_fd);
+	free(op->unix_path);
 	if (op->handle)
 		handle_unref(op->handle);
 	wire_request_free(op->req);
@@ -194,6 +200,8 @@ unpark(struct op *op)
 	if (list_linked(&op->session_link)) {
 		list_remove(&op->session_link);
 		session->n_parked--;
+		if (session->quota)
+			session->quota->parked--;
 		if (op->req->seq)
 			idmap_remove(&session->parked_by_seq, op->req->seq);
 	}
@@ -204,6 +212,19 @@ unpark(struct op *op)
 		op->job = NULL;
 	}
 	op->wait = WAIT_NONE;
+}
+
+/* The session said Hello (its identity is now whole, token included): the
+ * first quota matching it applies. */
+static void
+attach_quota(struct daemon *daemon, struct session *session)
+{
+	struct policy_identity id;
+	op_identity(session, &id);
+	const struct policy_quota *limits = policy_quota_for(daemon->policy, &id);
+	if (quota_acquire(&daemon->quotas, limits, &id, session->id, &session->quota) < 0)
+		log_error("out of memory for the quota account of session %llu; it runs "
+			  "without its quota", (unsigned long long)session->id);
 }
 
 /* Turn a handler's result into the reply, send it, and free the op. */
@@ -221,6 +242,11 @@ complete(struct op *op, int result, struct reply *reply)
 	}
 	if (op->handle && reply->error.kind == ERROR_NONE)
 		op->handle->op_count++;
+	op_account(op);
+	if (!op->audited)
+		op_audit(op, reply);
+	if (op->req->op == OP_HELLO && reply->error.kind == ERROR_NONE && !op->session->quota)
+		attach_quota(op->daemon, op->session);
 	log_debug("%s %llu: %s -> %s%s%s", dispatch_op_name(op->req->op),
 		  (unsigned long long)op->req->handle,
 		  reply->error.kind == ERROR_NONE ? "ok" : "error", reply->error.message,
@@ -285,10 +311,14 @@ park(struct op *op, enum op_wait wait)
 	if (op->wait == WAIT_NONE) {
 		if (session->n_parked >= op->daemon->config->max_parked)
 			return -ENOBUFS;
+		if (!quota_parked_fit(session->quota))
+			return -EDQUOT;
 		if (op->queue)
 			list_append(op->queue, &op->handle_link);
 		list_append(&session->parked, &op->session_link);
 		session->n_parked++;
+		if (session->quota)
+			session->quota->parked++;
 		if (op->req->seq)
 			idmap_put(&session->parked_by_seq, op->req->seq, op);
 		if (op->deadline_ns)
@@ -301,6 +331,20 @@ park(struct op *op, enum op_wait wait)
 static void
 fail_over_parked_quota(struct op *op)
 {
+	const struct quota_account *account = op->session->quota;
+	if (account && !quota_parked_fit(account)) {
+		op->audited = true; /* recorded below, as the refusal it is */
+		struct reply reply = { 0 };
+		reply.error.kind = ERROR_QUOTA;
+		reply.error.errnum = ENOBUFS;
+		snprintf(reply.error.message, sizeof(reply.error.message),
+			 "%s would wait, but quota \"%s\" allows %u waiting operations and "
+			 "they are all in use; complete or cancel some first",
+			 op->desc->name, account->limits->name, account->limits->max_parked);
+		op_refused(op, &reply, AUDIT_QUOTA, account->limits->name);
+		complete(op, OP_FAILED, &reply);
+		return;
+	}
 	complete_with_error(op, ERROR_QUOTA, ENOBUFS,
 			    "this session already has %u operations waiting (the daemon's "
 			    "limits.max_parked_per_session); complete or cancel some first",
@@ -315,7 +359,16 @@ static bool
 attempt(struct op *op)
 {
 	struct reply reply = { 0 };
-	int r = op->desc->run(op, &reply);
+	int r;
+
+	if (!op->admitted) {
+		if ((r = op_admit(op, &reply)) != 0) {
+			complete(op, r, &reply);
+			return true;
+		}
+		op->admitted = true;
+	}
+	r = op->desc->run(op, &reply);
 
 	if (r == OP_WAIT_JOB)
 		return start_job(op);
@@ -640,6 +693,7 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	op->tx = tx;
 	op->req = request;
 	op->desc = desc;
+	op->path_fd = -1;
 	list_init(&op->handle_link);
 	list_init(&op->session_link);
 	reactor_timer_init(&op->timer, op_timer_expired);
@@ -680,6 +734,11 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 			if (op->handle && op->handle->timeout_ns == 0 &&
 			    op->queue && !list_empty(op->queue)) {
 				complete(op, -EAGAIN, &(struct reply){ 0 });
+				return;
+			}
+			struct reply reply = { 0 };
+			if ((r = op_admit_host(op, address->inet.host, &reply)) != 0) {
+				complete(op, r, &reply);
 				return;
 			}
 			start_resolving(op, address);
@@ -791,6 +850,29 @@ dispatch_request(struct daemon *daemon, struct tx *tx, uint32_t pipe_id, struct 
 
 /* ---- sessions ----------------------------------------------------------- */
 
+/* A session's own audit record: its start (reason NULL: no arguments), or its
+ * end with what the end cleaned up. */
+static void
+audit_session(struct daemon *daemon, const struct session *session, const char *event,
+	      const char *reason, size_t handles_closed, size_t ops_cancelled)
+{
+	if (!audit_wants(daemon->audit, event))
+		return;
+	struct audit_record record = {
+		.event = event,
+		.session = session->id,
+		.peer = &session->identity,
+		.token_name = session->token_name[0] ? session->token_name : NULL,
+		.client_name = session->client_name,
+	};
+	if (reason) {
+		audit_arg_int(&record, "handles_closed", (int64_t)handles_closed);
+		audit_arg_int(&record, "ops_cancelled", (int64_t)ops_cancelled);
+		audit_arg_string(&record, "reason", reason);
+	}
+	audit_write(daemon->audit, &record);
+}
+
 void
 dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 		       const struct peer_identity *identity)
@@ -808,6 +890,7 @@ dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 	char who[160];
 	session_describe(session, who, sizeof(who));
 	log_info("%s: connected", who);
+	audit_session(daemon, session, "sockbroker.session.start", NULL, 0, 0);
 }
 
 int
@@ -866,6 +949,9 @@ end_session(struct daemon *daemon, struct session *session, const char *why)
 	}
 	log_info("%s: %s; closed %zu sockets and %zu waiting operations", who, why, n_handles,
 		 n_ops);
+	audit_session(daemon, session, "sockbroker.session.end", why, n_handles, n_ops);
+	quota_release(session->quota);
+	session->quota = NULL;
 	session_free(&daemon->sessions, session);
 }
 

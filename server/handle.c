@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "quota.h"
 #include "session.h"
 
 static void
@@ -23,6 +24,7 @@ handle_free_task(struct reactor_task *task)
 {
 	struct handle *handle =
 		(struct handle *)(void *)((char *)task - offsetof(struct handle, free_task));
+	free(handle->bound_path);
 	free(handle);
 }
 
@@ -81,6 +83,8 @@ handle_new(struct handle_table *table, struct session *session, int fd, int fami
 		goto err_map;
 	list_append(&session->handles, &handle->session_link);
 	session->n_handles++;
+	if (session->quota)
+		session->quota->handles++;
 	table->count++;
 	*out = handle;
 	return 0;
@@ -129,6 +133,8 @@ handle_close(struct handle *handle)
 	idmap_remove(&table->by_id, handle->id);
 	list_remove(&handle->session_link);
 	handle->session->n_handles--;
+	if (handle->session->quota)
+		handle->session->quota->handles--;
 	table->count--;
 	reactor_del_fd(table->reactor, &handle->source);
 	if (close(handle->fd) < 0)

@@ -50,6 +50,9 @@ struct handle {
 	struct handle_table *table;
 
 	uint64_t bytes_in, bytes_out, op_count;
+	/* AF_UNIX bound through a pinned directory (ops/permit.c): the path the
+	 * client named, which getsockname reports; NULL otherwise. */
+	char *bound_path;
 };
 
 struct handle_table {

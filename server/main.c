@@ -10,6 +10,10 @@
 #include "daemon.h"
 #include "log.h"
 #include "paths.h"
+#include "sha256.h"
+#include "wire.h"
+#include "policy.h"
+#include "privileges.h"
 
 static void
 usage(FILE *out)
@@ -22,10 +26,13 @@ usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -l, --listen URL      listen on URL (repeatable): ipc://PATH, abstract://NAME,\n"
-		"                        tcp://HOST:PORT (loopback only), tls+tcp://HOST:PORT\n"
+		"                        tcp://HOST:PORT (loopback only, unless\n"
+		"                        auth.require_token lists tcp), tls+tcp://HOST:PORT\n"
 		"  -c, --config FILE     read the JSON configuration FILE\n"
 		"                        (schema/config.schema.json describes it)\n"
 		"      --check-config    validate the configuration, print it, and exit\n"
+		"      --hash-token      read an access token from standard input and print\n"
+		"                        its SHA-256, for auth.tokens, and exit\n"
 		"      --log-level LEVEL error, warn, info (default) or debug\n"
 		"  -V, --version         print the version and exit\n"
 		"  -h, --help            print this help and exit\n"
@@ -54,6 +61,49 @@ raise_fd_limit(void)
 		log_debug("open-file limit raised to %llu", (unsigned long long)wanted);
 }
 
+/* --hash-token: the SHA-256 of a token read from standard input (never from
+ * the command line, where other users could see it), as sha256sum prints it.
+ * One trailing line break is not part of the token, so that `echo` and a
+ * token typed at a terminal hash like `printf %s "$TOKEN" | sha256sum`. */
+static int
+hash_token(void)
+{
+	char token[WIRE_TOKEN_MAX + 3];
+	uint8_t digest[SHA256_DIGEST_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	size_t len = fread(token, 1, sizeof(token), stdin);
+	int status = EXIT_FAILURE;
+
+	if (ferror(stdin)) {
+		fprintf(stderr, "sockbrokerd: --hash-token: cannot read standard input: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	if (len > 0 && token[len - 1] == '\n')
+		len--;
+	if (len > 0 && token[len - 1] == '\r')
+		len--;
+	if (len == 0) {
+		fprintf(stderr, "sockbrokerd: --hash-token: standard input holds no token; "
+				"write the token to it, as in: printf %%s \"$TOKEN\" | "
+				"sockbrokerd --hash-token\n");
+		goto out;
+	}
+	if (len > WIRE_TOKEN_MAX || memchr(token, '\0', len)) {
+		fprintf(stderr, "sockbrokerd: --hash-token: a token is at most %d bytes long "
+				"and holds no NUL byte\n",
+			WIRE_TOKEN_MAX);
+		goto out;
+	}
+	sha256_digest(token, len, digest);
+	sha256_to_hex(digest, hex);
+	printf("%s\n", hex);
+	status = EXIT_SUCCESS;
+out:
+	explicit_bzero(token, sizeof(token));
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -61,6 +111,7 @@ main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "hash-token", no_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -96,6 +147,9 @@ main(int argc, char **argv)
 		case 'L':
 			log_level = optarg;
 			break;
+		case 'H':
+			status = hash_token();
+			goto out;
 		case 'V':
 			printf("sockbrokerd %s\n", SOCKBROKER_VERSION);
 			status = EXIT_SUCCESS;
@@ -150,8 +204,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "sockbrokerd: %s\n", err);
 		goto out;
 	}
+	/* Users and groups are looked up once, before anything listens; a name
+	 * that does not exist stops --check-config too. */
+	struct privileges_config privileges;
+	if (privileges_resolve(&config, &privileges, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockbrokerd: %s\n", err);
+		goto out;
+	}
 	if (check_only) {
+		/* The file form on stdout (it loads back), the effective rules as
+		 * an operator reads them on stderr. */
 		config_print(&config, stdout);
+		struct policy builtin = { 0 };
+		if (config.policy || policy_init_default(&builtin) == 0)
+			policy_print(config.policy ? config.policy : &builtin, stderr);
+		policy_fini(&builtin);
 		status = EXIT_SUCCESS;
 		goto out;
 	}
@@ -159,7 +226,7 @@ main(int argc, char **argv)
 	raise_fd_limit();
 
 	struct daemon *daemon;
-	if (daemon_new(&daemon, &config, err, sizeof(err)) < 0) {
+	if (daemon_new(&daemon, &config, &privileges, err, sizeof(err)) < 0) {
 		log_error("cannot start: %s", err);
 		goto out;
 	}

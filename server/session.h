@@ -22,13 +22,18 @@
 
 #define SESSION_SECRET_LEN 16
 
+struct quota_account;
+
 struct session {
 	uint64_t id;
 	uint32_t pipe_id;
 	struct peer_identity identity;
 	bool said_hello;
 	char client_name[64];
+	char token_name[64]; /* the token Hello authenticated with; "" for none */
 	uint8_t resume_secret[SESSION_SECRET_LEN];
+
+	struct quota_account *quota; /* shared with the identity's other sessions; NULL: none */
 
 	struct list handles; /* handle::session_link */
 	size_t n_handles;

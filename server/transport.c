@@ -287,16 +287,20 @@ format_peer(nng_pipe pipe, struct peer_identity *identity)
 	switch (sa.s_family) {
 	case NNG_AF_IPC:
 		snprintf(identity->peer, sizeof(identity->peer), "ipc");
+		identity->transport = POLICY_TRANSPORT_IPC;
 		break;
 	case NNG_AF_ABSTRACT:
 		snprintf(identity->peer, sizeof(identity->peer), "abstract");
+		identity->transport = POLICY_TRANSPORT_ABSTRACT;
 		break;
 	case NNG_AF_INET:
+		identity->transport = POLICY_TRANSPORT_TCP;
 		inet_ntop(AF_INET, &sa.s_in.sa_addr, host, sizeof(host));
 		snprintf(identity->peer, sizeof(identity->peer), "tcp %s:%u", host,
 			 ntohs(sa.s_in.sa_port));
 		break;
 	case NNG_AF_INET6:
+		identity->transport = POLICY_TRANSPORT_TCP;
 		inet_ntop(AF_INET6, sa.s_in6.sa_addr, host, sizeof(host));
 		snprintf(identity->peer, sizeof(identity->peer), "tcp [%s]:%u", host,
 			 ntohs(sa.s_in6.sa_port));
@@ -329,8 +333,12 @@ pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
 		if (identity.has_credentials && identity.pid == getpid())
 			return;
 		bool verified = false;
-		if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0)
+		/* Only a TLS pipe has the option: that is how tls+tcp:// tells
+		 * itself apart from tcp://. */
+		if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0) {
 			identity.tls_verified = verified;
+			identity.transport = POLICY_TRANSPORT_TLS;
+		}
 		transport->callbacks->pipe_added(transport->userdata, pipe_id, &identity);
 	} else if (event == NNG_PIPE_EV_REM_POST) {
 		transport->callbacks->pipe_removed(transport->userdata, pipe_id);
@@ -433,6 +441,24 @@ fail:
 	return -errno_from_nng(rv);
 }
 
+/* NNG creates an ipc socket file as the daemon, with no option for its owner: it is
+ * given away here, before transport_start() serves anyone. lchown: a symlink planted in
+ * the socket's place is never followed. */
+static int
+chown_socket_file(struct transport *transport, const char *url, char *err, size_t errlen)
+{
+	if (strncmp(url, "ipc://", 6) != 0 || !transport->config.ipc_chown)
+		return 0;
+	if (lchown(url + 6, transport->config.ipc_uid, transport->config.ipc_gid) < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "%s: cannot give the socket file to uid %lu, gid %lu "
+			 "(ipc.owner, ipc.group): %s", url, (unsigned long)transport->config.ipc_uid,
+			 (unsigned long)transport->config.ipc_gid, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int
 transport_listen(struct transport *transport, const char *url, char *err, size_t errlen)
 {
@@ -449,6 +475,8 @@ transport_listen(struct transport *transport, const char *url, char *err, size_t
 		return -ENOMEM;
 	}
 	int r = open_listener(transport, url, &entry->listener, err, errlen);
+	if (r == 0 && (r = chown_socket_file(transport, url, err, errlen)) < 0)
+		nng_listener_close(entry->listener);
 	if (r < 0) {
 		free(entry->url);
 		return r;
@@ -523,6 +551,11 @@ restart_listener(struct transport *transport, struct listener_entry *entry)
 	if (open_listener(transport, entry->url, &entry->listener, err, sizeof(err)) < 0)
 		log_error("transport: cannot restart the listener: %s; retrying in %d ms", err,
 			  WATCHDOG_PERIOD_MS);
+	/* After dropping privileges the daemon may no longer give the file away (a new
+	 * owner needs CAP_CHOWN): the listener serves on, with the daemon as owner. */
+	else if (chown_socket_file(transport, entry->url, err, sizeof(err)) < 0)
+		log_warn("transport: the restarted listener keeps the daemon's ownership: %s",
+			 err);
 }
 
 static void *

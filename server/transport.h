@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "policy.h"
+
 struct transport;
 
 /* One received request awaiting its reply. Owned by the transport; whoever
@@ -33,6 +35,7 @@ struct peer_identity {
 	gid_t gid;
 	pid_t pid;
 	bool tls_verified; /* a client certificate was verified (tls+tcp://) */
+	enum policy_transport transport; /* which kind of listener accepted it */
 	char peer[96];     /* "ipc", "tcp 127.0.0.1:40112", ... */
 };
 
@@ -52,6 +55,9 @@ struct transport_config {
 	size_t max_message_size;   /* NNG_OPT_RECVMAXSZ of every listener */
 	int reply_timeout_ms;      /* how long a reply may wait for the client */
 	unsigned ipc_mode;         /* permissions of ipc socket files */
+	bool ipc_chown;            /* give ipc socket files to ipc_uid:ipc_gid once created */
+	uid_t ipc_uid;
+	gid_t ipc_gid;
 	const char *tls_cert_key_file;
 	const char *tls_ca_file;
 	unsigned pool_size;        /* contexts kept posted for receive */

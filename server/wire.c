@@ -839,6 +839,15 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		if (m->client_name)
 			snprintf(req->hello.client_name, sizeof(req->hello.client_name), "%s",
 				 m->client_name);
+		if (m->token && m->token[0]) {
+			size_t len = strlen(m->token);
+			if (len > WIRE_TOKEN_MAX)
+				return invalid(error, EINVAL, "hello.token: %zu bytes, longer "
+					       "than the %d bytes a token may have", len,
+					       WIRE_TOKEN_MAX);
+			req->hello.token = m->token;
+			*keep = true;
+		}
 		return 0;
 	}
 	case REQ(SOCKET): {
@@ -1129,6 +1138,9 @@ wire_request_free(struct request *request)
 	if (!request)
 		return;
 	free(request->invalid);
+	/* The token is a secret: it does not stay in freed memory. */
+	if (request->op == OP_HELLO && request->hello.token)
+		explicit_bzero((char *)request->hello.token, strlen(request->hello.token));
 	if (request->message)
 		sockbroker__v1__request__free_unpacked(request->message, NULL);
 	if (request->op == OP_POLL)
@@ -1774,6 +1786,8 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 		identity.has_tls_verified = true;
 		identity.tls_verified = h->tls_verified;
 		identity.peer = (char *)h->peer;
+		if (h->token_name && h->token_name[0])
+			identity.token_name = (char *)h->token_name;
 		hello.identity = &identity;
 		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_HELLO;
 		msg.hello = &hello;

@@ -97,6 +97,9 @@ enum sockopt_value_kind {
 #define WIRE_NAME_MAX 1024
 #define WIRE_SERVICE_MAX 255
 
+/* The longest access token a Hello may carry, in bytes. */
+#define WIRE_TOKEN_MAX 4096
+
 /* Poll readiness bits: the protocol's PollEvents values, independent of the
  * host's POLL* numbers. ERROR and HANGUP are reported whether asked or not. */
 enum {
@@ -124,6 +127,10 @@ struct request {
 		struct {
 			uint32_t protocol_version;
 			char client_name[64];
+			/* The access token, NULL when none (or empty) was given; into
+			 * the unpacked message, wiped by wire_request_free(). A
+			 * secret: never logged, audited or echoed. */
+			const char *token;
 		} hello;
 		struct {
 			int family, type, proto;
@@ -348,6 +355,7 @@ struct reply_hello {
 	int64_t uid, gid, pid;
 	bool tls_verified;
 	const char *peer;
+	const char *token_name; /* the token that authenticated the session; NULL or "": none */
 };
 
 /* One result of getaddrinfo. */

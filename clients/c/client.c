@@ -895,6 +895,18 @@ store_hello(struct sb_client *client, const Sockbroker__V1__HelloReply *hello,
 	info->max_handles = hello->has_max_handles ? hello->max_handles : 0;
 	info->max_parked = hello->has_max_parked ? hello->max_parked : 0;
 	info->session_id = hello->has_session_id ? hello->session_id : 0;
+	if (hello->identity != NULL) {
+		const Sockbroker__V1__Identity *id = hello->identity;
+
+		info->has_credentials = id->has_uid && id->has_gid && id->has_pid;
+		info->uid = id->has_uid ? id->uid : -1;
+		info->gid = id->has_gid ? id->gid : -1;
+		info->pid = id->has_pid ? id->pid : -1;
+		info->tls_verified = id->has_tls_verified && id->tls_verified;
+		snprintf(info->token_name, sizeof(info->token_name), "%s",
+			 id->token_name != NULL ? id->token_name : "");
+		snprintf(info->peer, sizeof(info->peer), "%s", id->peer != NULL ? id->peer : "");
+	}
 
 	if (hello->n_constants == 0)
 		return 0;
@@ -918,7 +930,8 @@ store_hello(struct sb_client *client, const Sockbroker__V1__HelloReply *hello,
 }
 
 static int
-say_hello(struct sb_client *client, const char *client_name, struct sb_error *err)
+say_hello(struct sb_client *client, const char *client_name, const char *token,
+	  struct sb_error *err)
 {
 	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
@@ -928,6 +941,8 @@ say_hello(struct sb_client *client, const char *client_name, struct sb_error *er
 	hello.has_protocol_version = true;
 	hello.protocol_version = SB_PROTOCOL_VERSION;
 	hello.client_name = (char *)(client_name != NULL ? client_name : "libsockbroker");
+	if (token != NULL && token[0] != '\0')
+		hello.token = (char *)token;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
 	request.hello = &hello;
 
@@ -963,10 +978,13 @@ dial_error(struct sb_client *client, struct sb_error *err, int rv)
 }
 
 static int
-dial(struct sb_client *client, struct sb_error *err)
+dial(struct sb_client *client, const struct sb_client_options *options, struct sb_error *err)
 {
-	const char *ca_file = getenv(TLS_CA_FILE_ENV);
-	const char *cert_key_file = getenv(TLS_CERT_KEY_FILE_ENV);
+	const char *ca_file = options->tls_ca_file != NULL ? options->tls_ca_file
+							   : getenv(TLS_CA_FILE_ENV);
+	const char *cert_key_file = options->tls_cert_key_file != NULL
+					    ? options->tls_cert_key_file
+					    : getenv(TLS_CERT_KEY_FILE_ENV);
 	nng_dialer dialer;
 	int rv;
 
@@ -1051,10 +1069,25 @@ int
 sb_client_new(struct sb_client **out, const char *url, const char *client_name,
 	      struct sb_error *err)
 {
+	struct sb_client_options options = { .url = url, .client_name = client_name };
+
+	return sb_client_new_with(out, &options, err);
+}
+
+int
+sb_client_new_with(struct sb_client **out, const struct sb_client_options *options,
+		   struct sb_error *err)
+{
+	static const struct sb_client_options defaults = { 0 };
 	char default_url[4096];
 	struct sb_client *client;
+	const char *url, *token;
 	int rv, r;
 
+	if (options == NULL)
+		options = &defaults;
+	url = options->url;
+	token = options->token != NULL ? options->token : getenv(SB_TOKEN_ENV);
 	sb__error_clear(err);
 	if (out == NULL)
 		return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "no place for the client");
@@ -1088,10 +1121,10 @@ sb_client_new(struct sb_client **out, const char *url, const char *client_name,
 	nng_pipe_notify(client->socket, NNG_PIPE_EV_ADD_PRE, pipe_added, client);
 	nng_pipe_notify(client->socket, NNG_PIPE_EV_REM_POST, pipe_removed, client);
 
-	r = dial(client, err);
+	r = dial(client, options, err);
 	if (r < 0)
 		goto err_connection;
-	r = say_hello(client, client_name, err);
+	r = say_hello(client, options->client_name, token, err);
 	if (r < 0)
 		goto err_connection;
 

@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"    sbcat - connect stdin and stdout to a socket opened by sockbrokerd\n"
 	"\n"
 	"SYNOPSIS\n"
-	"    sbcat [--broker URL] [-t SECONDS] [-w SECONDS] [-v] ADDRESS\n"
+	"    sbcat [--broker URL] [--token-file FILE] [-t SECONDS] [-w SECONDS] [-v]\n"
+	"          ADDRESS\n"
 	"    sbcat --help\n"
 	"\n"
 	"DESCRIPTION\n"
@@ -70,6 +71,11 @@ static const char usage_text[] =
 	"        ipc:///run/sockbroker/sockbroker.sock, else\n"
 	"        ipc://$XDG_RUNTIME_DIR/sockbroker/sockbroker.sock, else\n"
 	"        ipc:///tmp/sockbroker-UID/sockbroker.sock.\n"
+	"    --token-file FILE\n"
+	"        Give the broker the access token in FILE (a trailing line break is\n"
+	"        not part of it), for brokers configured with tokens. Default:\n"
+	"        $SOCKBROKER_TOKEN. There is no option for the token itself: other\n"
+	"        users of the machine can read a command line.\n"
 	"    -t SECONDS\n"
 	"        The socket's timeout: a connect, accept, send or recv that takes\n"
 	"        longer fails (\"sbcat: recv: timed out\"). On a datagram socket whose\n"
@@ -83,6 +89,7 @@ static const char usage_text[] =
 	"\n"
 	"ENVIRONMENT\n"
 	"    SOCKBROKER_URL                 the broker's URL (see --broker)\n"
+	"    SOCKBROKER_TOKEN               the access token (see --token-file)\n"
 	"    SOCKBROKER_TLS_CA_FILE         CA certificates for tls+tcp:// brokers\n"
 	"    SOCKBROKER_TLS_CERT_KEY_FILE   client certificate and key for tls+tcp://\n"
 	"\n"
@@ -109,6 +116,7 @@ struct target {
 
 struct options {
 	const char *broker_url;
+	const char *token_file;
 	double timeout;
 	double connect_timeout;
 	bool verbose;
@@ -319,12 +327,14 @@ parse_options(struct options *options, int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "broker", required_argument, NULL, 'b' },
+		{ "token-file", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int option;
 
 	options->broker_url = NULL;
+	options->token_file = NULL;
 	options->timeout = SB_TIMEOUT_NONE;
 	options->connect_timeout = SB_TIMEOUT_NONE;
 	options->verbose = false;
@@ -333,6 +343,9 @@ parse_options(struct options *options, int argc, char **argv)
 		switch (option) {
 		case 'b':
 			options->broker_url = optarg;
+			break;
+		case 'T':
+			options->token_file = optarg;
 			break;
 		case 't':
 			options->timeout = parse_seconds("-t", optarg);
@@ -357,6 +370,42 @@ parse_options(struct options *options, int argc, char **argv)
 	if (optind + 1 < argc)
 		usage_error("one ADDRESS only, not '%s' too", argv[optind + 1]);
 	parse_target(&options->target, argv[optind]);
+}
+
+/*
+ * Read the token in `path` into buf (len bytes, NUL-terminated), without its
+ * trailing line break. Returns 0, or -1 after saying on stderr what is
+ * wrong (never the token).
+ */
+static int
+read_token_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "sbcat: --token-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, len - 1, f);
+	if (ferror(f)) {
+		fprintf(stderr, "sbcat: --token-file %s: %s\n", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || n >= len - 2 || strlen(buf) != n) {
+		fprintf(stderr, "sbcat: --token-file %s: %s\n", path,
+			n == 0 ? "the file is empty; it should hold the token"
+			       : "not a token: one line of at most 4096 bytes without NUL bytes");
+		return -1;
+	}
+	return 0;
 }
 
 /* The daemon's number for a constant; this host's if it announced none. */
@@ -584,6 +633,8 @@ main(int argc, char **argv)
 	struct options options;
 	struct bridge bridge;
 	char default_url[4096];
+	char token[4096 + 3];
+	struct sb_client_options client_options = { .client_name = "sbcat/" SOCKBROKER_VERSION };
 	const char *url;
 	struct sb_client *client;
 	struct sb_error err;
@@ -596,7 +647,15 @@ main(int argc, char **argv)
 
 	url = options.broker_url != NULL ? options.broker_url
 					 : sb_default_url(default_url, sizeof(default_url));
-	if (sb_client_new(&client, url, "sbcat/" SOCKBROKER_VERSION, &err) < 0) {
+	client_options.url = url;
+	if (options.token_file != NULL) {
+		if (read_token_file(options.token_file, token, sizeof(token)) < 0)
+			return EXIT_OPERATION;
+		client_options.token = token;
+	}
+	r = sb_client_new_with(&client, &client_options, &err);
+	explicit_bzero(token, sizeof(token));
+	if (r < 0) {
 		fprintf(stderr, "sbcat: %s\n", err.message);
 		return EXIT_OPERATION;
 	}
@@ -606,9 +665,11 @@ main(int argc, char **argv)
 		struct sb_server_info info;
 
 		sb_client_info(client, &info);
-		fprintf(stderr, "sbcat: session %llu with %s at %s\n",
+		fprintf(stderr, "sbcat: session %llu with %s at %s%s%s%s\n",
 			(unsigned long long)info.session_id,
-			info.server_version[0] != '\0' ? info.server_version : "the broker", url);
+			info.server_version[0] != '\0' ? info.server_version : "the broker", url,
+			info.token_name[0] != '\0' ? " (token \"" : "", info.token_name,
+			info.token_name[0] != '\0' ? "\")" : "");
 	}
 
 	memset(&bridge, 0, sizeof(bridge));

@@ -33,6 +33,10 @@ extern "C" {
 /* Environment variable naming the broker URL; see sb_default_url(). */
 #define SB_URL_ENV "SOCKBROKER_URL"
 
+/* Environment variable holding the access token sent in Hello, for daemons
+ * configured with tokens; see struct sb_client_options. */
+#define SB_TOKEN_ENV "SOCKBROKER_TOKEN"
+
 /* A timeout of "None": the handle is in blocking mode. */
 #define SB_TIMEOUT_NONE (-1.0)
 
@@ -177,11 +181,37 @@ struct sb_client;
 
 /*
  * Connect to the broker at `url` (NULL: sb_default_url()) and say Hello.
- * `client_name` goes to the daemon's logs (NULL: "libsockbroker").
+ * `client_name` goes to the daemon's logs (NULL: "libsockbroker"). The
+ * other settings are the defaults of struct sb_client_options (the token
+ * from $SOCKBROKER_TOKEN, TLS files from the environment).
  * On success *out owns a new client; free it with sb_client_free().
  */
 int sb_client_new(struct sb_client **out, const char *url, const char *client_name,
 		  struct sb_error *err);
+
+/* How sb_client_new_with() connects. Zero-initialise it and set what
+ * differs from the defaults; the strings are only read during the call. */
+struct sb_client_options {
+	const char *url;         /* NULL: sb_default_url() */
+	const char *client_name; /* NULL: "libsockbroker" */
+	/* The access token for a daemon configured with tokens. NULL: the value
+	 * of $SOCKBROKER_TOKEN when it is set and not empty; "": no token. A
+	 * token the daemon does not know fails with -EACCES (kind
+	 * SB_ERR_DENIED), as does a missing one where the daemon requires one.
+	 * Prefer the environment or a file to a command-line argument, which
+	 * other users of the machine can read. */
+	const char *token;
+	/* tls+tcp:// only: the CA certificates (PEM) the daemon's certificate
+	 * must chain to, and this client's certificate followed by its private
+	 * key (PEM), which the daemon requires. NULL: $SOCKBROKER_TLS_CA_FILE
+	 * and $SOCKBROKER_TLS_CERT_KEY_FILE; "": none. */
+	const char *tls_ca_file;
+	const char *tls_cert_key_file;
+};
+
+/* sb_client_new() with every setting of `options` (NULL: all defaults). */
+int sb_client_new_with(struct sb_client **out, const struct sb_client_options *options,
+		       struct sb_error *err);
 
 /* Close the connection: the daemon closes every handle of the session.
  * Calls still in flight return -ECONNRESET. NULL is a no-op. */
@@ -199,6 +229,12 @@ struct sb_server_info {
 	uint32_t max_handles;
 	uint32_t max_parked;
 	uint64_t session_id;
+	/* The identity the daemon sees for this connection. */
+	bool has_credentials; /* uid, gid and pid are set (ipc://, abstract://) */
+	int64_t uid, gid, pid;
+	bool tls_verified;    /* the daemon verified this client's certificate */
+	char token_name[64];  /* the name of the token that authenticated; "" for none */
+	char peer[96];        /* the daemon's view of the peer ("ipc", "tcp 127.0.0.1:40112") */
 };
 
 /* What the daemon said in its Hello reply. */

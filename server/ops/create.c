@@ -36,6 +36,7 @@
 #include "../dispatch.h"
 #include "../handle.h"
 #include "../log.h"
+#include "../policy.h"
 #include "../resolve.h"
 #include "../session.h"
 #include "ops.h"
@@ -231,6 +232,17 @@ attempt_failed(struct connect_state *state, enum error_kind kind, int errnum, in
 	return ATTEMPT_FAILED;
 }
 
+/* The policy refused the attempt: its error is the attempt's. The refusal
+ * wrote its own audit record; the op's final one is still to come. */
+static enum attempt_result
+attempt_denied(struct op *op, struct connect_state *state, const struct reply *denial)
+{
+	state->errors[state->n_errors++] = denial->error;
+	op->audited = false;
+	end_attempt(state, false);
+	return ATTEMPT_FAILED;
+}
+
 /*
  * The source address in the candidate's family, as the reference's bind()
  * of a (host, port) tuple reads it in the socket's family: "" is that
@@ -271,6 +283,21 @@ attempt_start(struct op *op, struct connect_state *state, const struct addrinfo 
 	int r;
 
 	state->current = ai;
+	struct reply denial = { 0 };
+	struct policy_request question = {
+		.op = POLICY_OP_CREATE,
+		.has_socket = true,
+		.family = ai->ai_family,
+		.type = SOCK_STREAM,
+		.proto = ai->ai_protocol,
+	};
+	if (op_permit(op, &question, &denial))
+		return attempt_denied(op, state, &denial);
+	question.op = POLICY_OP_CONNECT;
+	question.addr = ai->ai_addr;
+	question.addrlen = ai->ai_addrlen;
+	if (op_permit(op, &question, &denial))
+		return attempt_denied(op, state, &denial);
 	state->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			   ai->ai_protocol);
 	if (state->fd < 0)
@@ -280,6 +307,11 @@ attempt_start(struct op *op, struct connect_state *state, const struct addrinfo 
 		int gai = source_sockaddr(state, ai->ai_family, &source);
 		if (gai)
 			return attempt_failed(state, ERROR_GAI, 0, gai);
+		question.op = POLICY_OP_BIND;
+		question.addr = (const struct sockaddr *)&source.ss;
+		question.addrlen = source.len;
+		if (op_permit(op, &question, &denial))
+			return attempt_denied(op, state, &denial);
 		if (bind(state->fd, (struct sockaddr *)&source.ss, source.len) < 0)
 			return attempt_failed(state, ERROR_OS, errno, 0);
 	}
@@ -373,6 +405,11 @@ connect_begin(struct op *op, struct reply *reply)
 	int r;
 
 	if ((r = op_over_handle_quota(op, reply, 1)))
+		return r;
+	if (req->create_connection.has_source &&
+	    addr_to_sockaddr(&req->create_connection.source, &(struct sockaddr_buf){ 0 }) ==
+		    ADDR_NEEDS_RESOLVE &&
+	    (r = op_admit_host(op, req->create_connection.source.inet.host, reply)))
 		return r;
 	if (!op->daemon->resolver)
 		return op_fail(reply, ERROR_OS, ECANCELED,

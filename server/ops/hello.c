@@ -1,10 +1,118 @@
+/*
+ * Hello: the first request of a session. It names the client, may carry an
+ * access token, and answers the daemon's limits, constants and the identity
+ * the daemon sees.
+ *
+ * A token is checked by its SHA-256 against every entry of auth.tokens (the
+ * configuration holds hashes only); a match names the session after the
+ * entry. A wrong token, or none on a transport listed in
+ * auth.require_token, is refused with DENIED/EACCES: the session stays open
+ * without having said Hello, so the client may try again. The first Hello
+ * that succeeds fixes the session's identity; a later Hello is answered the
+ * same and changes nothing. The token itself is never logged, audited or
+ * echoed: only the entry's name is.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "../audit.h"
 #include "../constants.h"
 #include "../daemon.h"
 #include "../log.h"
 #include "../session.h"
+#include "sha256.h"
 #include "ops.h"
+
+#define HELLO_EVENT "sockbroker.hello"
+
+/* Refuse this Hello: reply DENIED/EACCES with the message, log it at warn
+ * level and audit it (`rule` names the configuration that decided). */
+static int
+refuse(struct op *op, struct reply *reply, const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+refuse(struct op *op, struct reply *reply, const char *rule, const char *fmt, ...)
+{
+	struct session *session = op->session;
+	char who[160];
+	va_list ap;
+
+	memset(&reply->error, 0, sizeof(reply->error));
+	reply->error.kind = ERROR_DENIED;
+	reply->error.errnum = EACCES;
+	reply->error.rule = rule;
+	va_start(ap, fmt);
+	vsnprintf(reply->error.message, sizeof(reply->error.message), fmt, ap);
+	va_end(ap);
+
+	session_describe(session, who, sizeof(who));
+	log_warn("%s: Hello refused (%s): %s", who, rule, reply->error.message);
+
+	struct audit_record record = {
+		.event = HELLO_EVENT,
+		.session = session->id,
+		.peer = &session->identity,
+		.client_name = session->client_name,
+		.decision = AUDIT_DENY,
+		.rule = rule,
+		.errnum = EACCES,
+		.error_kind = "denied",
+		.message = reply->error.message,
+	};
+	audit_arg_bool(&record, "token_given", op->req->hello.token != NULL);
+	audit_write(op->daemon->audit, &record);
+	op->audited = true;
+	return OP_FAILED;
+}
+
+/* The configured token whose hash is the hash of `token`, or NULL. */
+static const struct config_token *
+find_token(const struct config *config, const char *token)
+{
+	const struct config_token *match = NULL;
+	uint8_t digest[SHA256_DIGEST_LEN];
+
+	sha256_digest(token, strlen(token), digest);
+	/* Every entry is compared, so the time taken does not tell which one
+	 * matched, or whether one did. */
+	for (size_t i = 0; i < config->n_tokens; i++) {
+		bool equal = sha256_equal(digest, config->tokens[i].sha256);
+		if (equal && !match)
+			match = &config->tokens[i];
+	}
+	explicit_bzero(digest, sizeof(digest));
+	return match;
+}
+
+/* Decide the first Hello of a session: 0 (session->token_name set when a
+ * token matched) or OP_FAILED with the refusal in reply. */
+static int
+authenticate(struct op *op, struct reply *reply)
+{
+	const struct config *config = op->daemon->config;
+	struct session *session = op->session;
+	const char *token = op->req->hello.token;
+	enum policy_transport transport = session->identity.transport;
+
+	if (token) {
+		const struct config_token *match = find_token(config, token);
+		if (!match)
+			return refuse(op, reply, "auth.tokens",
+				      "the token given in Hello is not valid for this daemon; "
+				      "check the token or ask the operator for one");
+		snprintf(session->token_name, sizeof(session->token_name), "%s", match->name);
+		return 0;
+	}
+	if (config->require_token & (1u << transport))
+		return refuse(op, reply, "auth.require_token",
+			      "this daemon requires a token on %s connections; pass one in Hello "
+			      "(SOCKBROKER_TOKEN)",
+			      policy_transport_name(transport));
+	return 0;
+}
 
 int
 op_hello(struct op *op, struct reply *reply)
@@ -13,16 +121,35 @@ op_hello(struct op *op, struct reply *reply)
 	struct daemon *daemon = op->daemon;
 	const struct request *req = op->req;
 
+	/* Hello has no policy question; its one record is written here. */
+	op->audited = true;
 	if (!session->said_hello) {
 		char who[160];
-		session->said_hello = true;
 		memcpy(session->client_name, req->hello.client_name, sizeof(session->client_name));
+		int r = authenticate(op, reply);
+		if (r != 0)
+			return r;
+		session->said_hello = true;
 		session_describe(session, who, sizeof(who));
 		if (req->hello.protocol_version != 1)
 			log_info("%s: speaks protocol version %u; this daemon speaks 1",
 				 who, req->hello.protocol_version);
+		else if (session->token_name[0])
+			log_debug("%s: hello with the token \"%s\"", who, session->token_name);
 		else
 			log_debug("%s: hello", who);
+
+		struct audit_record record = {
+			.event = HELLO_EVENT,
+			.session = session->id,
+			.peer = &session->identity,
+			.token_name = session->token_name[0] ? session->token_name : NULL,
+			.client_name = session->client_name,
+			.decision = AUDIT_ALLOW,
+		};
+		audit_arg_string(&record, "token",
+				 session->token_name[0] ? session->token_name : NULL);
+		audit_write(daemon->audit, &record);
 	}
 
 	reply->shape = REPLY_HELLO;
@@ -43,5 +170,6 @@ op_hello(struct op *op, struct reply *reply)
 	hello->pid = session->identity.pid;
 	hello->tls_verified = session->identity.tls_verified;
 	hello->peer = session->identity.peer;
+	hello->token_name = session->token_name;
 	return OP_DONE;
 }

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "../addr.h"
+#include "../audit.h"
 #include "../list.h"
 #include "../reactor.h"
 #include "../resolve.h"
@@ -88,6 +89,14 @@ struct op {
 	 * set) frees it as the op ends, however it ends. */
 	void *state;
 	void (*release_state)(struct op *op);
+
+	/* The gate (ops/permit.c). */
+	bool admitted;         /* op_admit() passed */
+	bool audited;          /* a refusal already wrote the op's audit record */
+	const char *rule;      /* the policy rule that allowed it; NULL: none asked */
+	char *unix_path;       /* an AF_UNIX target's name as the client gave it */
+	int path_fd;           /* what op->target points at through /proc; -1: none */
+	uint64_t bytes_out_before, bytes_in_before; /* the handle's counters at admission */
 };
 
 /* Table entry flags. */
@@ -133,6 +142,31 @@ int op_wait_job(struct op *op, struct op_job *job);
  * OP_FAILED, for a handler's `return op_fail(...)`. */
 int op_fail(struct reply *reply, enum error_kind kind, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * The gate (ops/permit.c). op_admit(): the session's quotas, then the policy
+ * on what the op asks (its resolved address; an AF_UNIX path is pinned), run
+ * once before the op first runs: 0 to go on, OP_FAILED with reply->error
+ * filled (the refusal logged and audited), or -errno. op_admit_host(): the
+ * policy on resolving a host name of the op's address, before the lookup.
+ * op_permit(): one policy question of a handler's own (create_connection's
+ * attempts); 0 or OP_FAILED as op_admit(). op_account() charges the bytes the
+ * op moved to the session's quota; op_audit() writes the op's audit record
+ * if its event is wanted; both run as the op completes. op_identity(): the
+ * session's identity as the policy sees it.
+ */
+struct policy_request;
+struct policy_identity;
+int op_admit(struct op *op, struct reply *reply);
+int op_admit_host(struct op *op, const char *host, struct reply *reply);
+int op_permit(struct op *op, const struct policy_request *request, struct reply *reply);
+void op_account(struct op *op);
+void op_audit(struct op *op, const struct reply *reply);
+void op_identity(const struct session *session, struct policy_identity *identity);
+/* Log and audit a refusal whose reply->error is filled (decision AUDIT_DENY
+ * or AUDIT_QUOTA, by `rule`); returns OP_FAILED. */
+int op_refused(struct op *op, const struct reply *reply, enum audit_decision decision,
+	       const char *rule);
 
 /* The socket lifecycle (ops/socket.c). */
 int op_hello(struct op *op, struct reply *reply);

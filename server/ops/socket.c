@@ -3,13 +3,18 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../daemon.h"
 #include "../dispatch.h"
+#include "../audit.h"
 #include "../handle.h"
+#include "../quota.h"
 #include "../session.h"
 #include "ops.h"
 
@@ -20,6 +25,17 @@ static int
 over_handle_quota(struct op *op, struct reply *reply, size_t wanted)
 {
 	struct daemon *daemon = op->daemon;
+	const struct quota_account *account = op->session->quota;
+	if (!quota_handles_fit(account, wanted)) {
+		reply->error.kind = ERROR_QUOTA;
+		reply->error.errnum = EMFILE;
+		snprintf(reply->error.message, sizeof(reply->error.message),
+			 "quota \"%s\" allows %u open sockets and %s already holds %u; close "
+			 "some first", account->limits->name, account->limits->max_handles,
+			 account->sessions > 1 ? "this identity's sessions" : "this session",
+			 account->handles);
+		return op_refused(op, reply, AUDIT_QUOTA, account->limits->name);
+	}
 	if (op->session->n_handles + wanted <= daemon->config->max_handles)
 		return 0;
 	return op_fail(reply, ERROR_QUOTA, EMFILE,
@@ -134,6 +150,12 @@ op_bind(struct op *op, struct reply *reply)
 {
 	if (bind(op->handle->fd, (struct sockaddr *)&op->target.ss, op->target.len) < 0)
 		return -errno;
+	if (op->path_fd >= 0 && op->unix_path) {
+		/* The kernel keeps the /proc/self/fd name the bind went through;
+		 * the client named the path. */
+		free(op->handle->bound_path);
+		op->handle->bound_path = strdup(op->unix_path);
+	}
 	reply->shape = REPLY_DONE;
 	return OP_DONE;
 }
@@ -242,7 +264,18 @@ name_of(struct op *op, struct reply *reply,
 int
 op_getsockname(struct op *op, struct reply *reply)
 {
-	return name_of(op, reply, getsockname);
+	int r = name_of(op, reply, getsockname);
+	const char *path = op->handle->bound_path;
+	if (r == OP_DONE && path) {
+		struct sockaddr_un *un = (struct sockaddr_un *)(void *)&reply->address.ss;
+		size_t n = strlen(path);
+		if (n < sizeof(un->sun_path)) {
+			memcpy(un->sun_path, path, n + 1);
+			reply->address.len =
+				(socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+		}
+	}
+	return r;
 }
 
 int

@@ -62,6 +62,8 @@ make_seeds(uint8_t seeds[][FUZZ_INPUT_MAX], size_t *lens)
 	req.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
 	req.hello = &hello;
 	lens[n] = pack(&req, seeds[n]), n++;
+	hello.token = "fuzz-token";
+	lens[n] = pack(&req, seeds[n]), n++;
 
 	sock.has_family = sock.has_type = sock.has_timeout = 1;
 	sock.family = AF_INET6;

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -57,6 +58,11 @@ class Daemon:
         argv = [daemon_binary(), "--listen", self.url]
         for url in extra_listen:
             argv += ["--listen", url]
+        # Tests of operations run under an allow-all policy unless they bring
+        # their own; the policy has its own tests.
+        settings = json.loads(config) if config is not None else {}
+        settings.setdefault("policy", {"rules": [{"name": "tests-allow-all", "allow": True}]})
+        config = json.dumps(settings)
         if config is not None:
             config_path = os.path.join(self.dir, "config.json")
             with open(config_path, "w") as f:

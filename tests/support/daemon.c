@@ -51,6 +51,17 @@ void
 test_daemon_start(struct test_daemon *daemon, const char *config_json)
 {
 	daemon->leaks_expected = false;
+	daemon->builtin_policy = false;
+	daemon->extra_listen = NULL;
+	start(daemon, config_json);
+}
+
+void
+test_daemon_start_builtin_policy(struct test_daemon *daemon, const char *config_json)
+{
+	daemon->leaks_expected = false;
+	daemon->builtin_policy = true;
+	daemon->extra_listen = NULL;
 	start(daemon, config_json);
 }
 
@@ -58,6 +69,18 @@ void
 test_daemon_start_leaky(struct test_daemon *daemon, const char *config_json)
 {
 	daemon->leaks_expected = true;
+	daemon->builtin_policy = false;
+	daemon->extra_listen = NULL;
+	start(daemon, config_json);
+}
+
+void
+test_daemon_start_listening(struct test_daemon *daemon, const char *config_json,
+			    const char *extra_url)
+{
+	daemon->leaks_expected = false;
+	daemon->builtin_policy = false;
+	daemon->extra_listen = extra_url;
 	start(daemon, config_json);
 }
 
@@ -73,11 +96,24 @@ start(struct test_daemon *daemon, const char *config_json)
 	snprintf(daemon->log, sizeof(daemon->log), "%s/daemon.log", daemon->dir);
 
 	char config_path[320] = "";
-	if (config_json) {
+	if (config_json || !daemon->builtin_policy) {
 		snprintf(config_path, sizeof(config_path), "%s/config.json", daemon->dir);
 		FILE *f = fopen(config_path, "w");
 		ck_assert(f);
-		fputs(config_json, f);
+		if (!config_json)
+			config_json = "{}";
+		if (daemon->builtin_policy || strstr(config_json, "\"policy\"")) {
+			fputs(config_json, f);
+		} else {
+			/* The object's members after the policy of the tests. */
+			const char *rest = strchr(config_json, '{');
+			ck_assert_msg(rest, "a test configuration is a JSON object");
+			rest++;
+			while (*rest == ' ' || *rest == '\n' || *rest == '\t')
+				rest++;
+			fprintf(f, "{\"policy\": %s%s%s", TEST_ALLOW_ALL_POLICY,
+				*rest == '}' ? "" : ", ", rest);
+		}
 		fclose(f);
 	}
 
@@ -116,6 +152,10 @@ start(struct test_daemon *daemon, const char *config_json)
 		argv[argc++] = binary;
 		argv[argc++] = "--listen";
 		argv[argc++] = daemon->url;
+		if (daemon->extra_listen) {
+			argv[argc++] = "--listen";
+			argv[argc++] = daemon->extra_listen;
+		}
 		if (config_path[0]) {
 			argv[argc++] = "--config";
 			argv[argc++] = config_path;

@@ -23,12 +23,28 @@ struct test_daemon {
 	char url[320];  /* ipc://DIR/sockbroker.sock */
 	char log[320];  /* the daemon's stderr */
 	bool leaks_expected; /* see test_daemon_start_leaky() */
+	bool builtin_policy; /* see test_daemon_start_builtin_policy() */
+	const char *extra_listen; /* see test_daemon_start_listening() */
 };
+
+/* The policy the tests of operations run under: everything allowed, so that
+ * they exercise the operations and not the policy (tests/integration/
+ * test-security.c exercises the policy). */
+#define TEST_ALLOW_ALL_POLICY "{\"rules\": [{\"name\": \"tests-allow-all\", \"allow\": true}]}"
 
 /* Start the daemon with `config_json` (NULL: none) written to a file in the
  * temporary directory, and wait until it listens. Aborts the test on
- * failure. */
+ * failure. A configuration without "policy" gets TEST_ALLOW_ALL_POLICY. */
 void test_daemon_start(struct test_daemon *daemon, const char *config_json);
+
+/* The same, with one more listener: `extra_url` (a tcp:// or tls+tcp://
+ * URL, borrowed until the daemon stops) besides the ipc:// one. */
+void test_daemon_start_listening(struct test_daemon *daemon, const char *config_json,
+				 const char *extra_url);
+
+/* The same, with the daemon's built-in default policy when config_json has
+ * no "policy" of its own. */
+void test_daemon_start_builtin_policy(struct test_daemon *daemon, const char *config_json);
 
 /* The same, for a test that drives the daemon into a library defect that
  * leaks (the NNG listener restart): leak checking of that daemon is off,

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,10 @@ START_TEST(config_init_sets_the_documented_defaults)
 	ck_assert_int_eq(cfg.log_level, LOG_LEVEL_INFO);
 	ck_assert_uint_eq(cfg.ipc_mode, 0660);
 	ck_assert_ptr_null(cfg.ipc_group);
+	ck_assert_ptr_null(cfg.ipc_owner);
+	ck_assert_uint_eq(cfg.ipc_directory_mode, 0750);
+	ck_assert_ptr_null(cfg.privileges_user);
+	ck_assert_ptr_null(cfg.privileges_group);
 	ck_assert_ptr_null(cfg.tls_cert_key_file);
 	ck_assert_ptr_null(cfg.tls_ca_file);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
@@ -336,7 +341,8 @@ START_TEST(config_rejects_an_unknown_key_naming_it)
 {
 	assert_rejected("{\"listn\": []}",
 			"test.json: unknown key \"listn\" (did you mean \"listen\"? known keys: "
-			"listen, limits, log_level, resolver_threads, ipc, tls)");
+			"listen, limits, log_level, resolver_threads, ipc, privileges, tls, auth, audit, "
+			"policy)");
 }
 END_TEST
 
@@ -455,11 +461,11 @@ START_TEST(config_rejects_a_top_level_that_is_not_an_object)
 }
 END_TEST
 
-START_TEST(config_rejects_the_policy_key_as_not_supported)
+START_TEST(config_rejects_a_policy_without_rules)
 {
 	assert_rejected("{\"policy\": {}}",
-			"test.json: policy: policy rules are not supported by this version; remove "
-			"the key to start without them");
+			"test.json: policy.rules: must be an array of rules (an empty one denies "
+			"everything), got nothing");
 }
 END_TEST
 
@@ -678,7 +684,7 @@ START_TEST(config_validate_refuses_plain_tcp_on_a_non_loopback_address)
 	ck_assert_int_eq(config_add_listen(&cfg, "tcp://0.0.0.0:9000", err, sizeof(err)), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "tcp://0.0.0.0:9000: a tcp listener on a non-loopback address "
-			      "needs tls+tcp:// (or a token policy, not yet supported); refusing "
+			      "needs tls+tcp:// or list \"tcp\" in auth.require_token; refusing "
 			      "to expose the broker unauthenticated");
 	for (size_t i = 0; i < sizeof(exposed) / sizeof(exposed[0]); i++) {
 		config_fini(&cfg);
@@ -793,7 +799,6 @@ START_TEST(config_key_name_lists_sections_before_their_members)
 		const char *dot = strchr(key, '.');
 
 		n++;
-		ck_assert_msg(strcmp(key, "policy") != 0, "the reserved key is listed");
 		if (dot) {
 			size_t parent_len = (size_t)(dot - key);
 			bool parent_seen = false;
@@ -808,10 +813,467 @@ START_TEST(config_key_name_lists_sections_before_their_members)
 			ck_assert_msg(parent_seen, "%s comes before its section", key);
 		}
 	}
-	ck_assert_uint_eq(n, 14);
+	ck_assert_uint_ge(n, 18); /* every key of this version, "policy" included */
 	ck_assert_ptr_null(config_key_name(n));
 }
 END_TEST
+
+START_TEST(config_reads_the_audit_section)
+{
+	ck_assert_ptr_null(cfg.audit_file);
+	ck_assert_ptr_null(cfg.audit_events);
+	ck_assert_msg(load("{\"audit\": {\"file\": \"/var/log/a.jsonl\", "
+			   "\"events\": [\"socket.connect\", \"sockbroker.hello\"]}}") == 0,
+		      "%s", err);
+	ck_assert_str_eq(cfg.audit_file, "/var/log/a.jsonl");
+	ck_assert_uint_eq(cfg.n_audit_events, 2);
+	ck_assert_str_eq(cfg.audit_events[0], "socket.connect");
+	ck_assert_str_eq(cfg.audit_events[1], "sockbroker.hello");
+	ck_assert_ptr_null(cfg.audit_events[2]);
+
+	/* A later layer without "audit" keeps it; a failed one leaves it alone. */
+	ck_assert_msg(load("{\"log_level\": \"debug\"}") == 0, "%s", err);
+	ck_assert_str_eq(cfg.audit_events[1], "sockbroker.hello");
+	ck_assert_int_eq(load("{\"audit\": {\"events\": [\"nope\"]}}"), -EINVAL);
+	ck_assert_uint_eq(cfg.n_audit_events, 2);
+	ck_assert_str_eq(cfg.audit_file, "/var/log/a.jsonl");
+}
+END_TEST
+
+START_TEST(config_audit_events_take_a_star_alone_or_an_empty_list)
+{
+	ck_assert_msg(load("{\"audit\": {\"events\": \"*\"}}") == 0, "%s", err);
+	ck_assert_uint_eq(cfg.n_audit_events, 1);
+	ck_assert_str_eq(cfg.audit_events[0], "*");
+	ck_assert_msg(load("{\"audit\": {\"events\": [\"*\", \"socket.bind\"]}}") == 0, "%s", err);
+	ck_assert_uint_eq(cfg.n_audit_events, 2);
+	/* Empty: denials only, which is not the default (NULL). */
+	ck_assert_msg(load("{\"audit\": {\"events\": []}}") == 0, "%s", err);
+	ck_assert_ptr_nonnull(cfg.audit_events);
+	ck_assert_uint_eq(cfg.n_audit_events, 0);
+}
+END_TEST
+
+START_TEST(config_rejects_an_unknown_audit_event_listing_the_events)
+{
+	assert_rejected_with("{\"audit\": {\"events\": [\"socket.bind\", \"socket.conect\"]}}",
+			     "test.json: audit.events[1]: unknown audit event \"socket.conect\" "
+			     "(did you mean \"socket.connect\"?); the events are socket.__new__, "
+			     "socket.bind, ");
+	/* The whole list fits in the message. */
+	assert_rejected_with("{\"audit\": {\"events\": [\"bogus\"]}}",
+			     "socket.sethostname, sockbroker.session.start, sockbroker.session.end, "
+			     "sockbroker.hello, or \"*\" for every event");
+	assert_rejected("{\"audit\": {\"events\": [7]}}",
+			"test.json: audit.events[0]: must be an audit event name (a string), got 7");
+	assert_rejected_with("{\"audit\": {\"events\": \"socket.bind\"}}",
+			     "test.json: audit.events: must be an array of audit event names");
+	assert_rejected("{\"audit\": {\"events\": [\"socket.bind\", \"socket.bind\"]}}",
+			"test.json: audit.events[1]: the event \"socket.bind\" is listed twice; "
+			"keep one");
+	assert_rejected_with("{\"audit\": {\"file\": \"audit.log\"}}",
+			     "test.json: audit.file: must be an absolute file name");
+	assert_rejected_with("{\"audit\": {\"event\": []}}",
+			     "test.json: audit: unknown key \"event\" (did you mean \"events\"?");
+}
+END_TEST
+
+START_TEST(config_print_shows_the_audit_settings_and_loads_back)
+{
+	struct config copy;
+	char *printed = print_config(&cfg);
+
+	/* The default set is printed as the list it is. */
+	ck_assert_msg(strstr(printed, "\"audit\": {\n\t\t\"events\": [\"sockbroker.session.start\", "
+				      "\"sockbroker.session.end\", \"sockbroker.hello\", "
+				      "\"socket.bind\", \"socket.connect\", "
+				      "\"socket.sethostname\"]\n\t}"),
+		      "%s", printed);
+	free(printed);
+
+	ck_assert_msg(load("{\"audit\": {\"file\": \"/var/log/a\\\"b.jsonl\", \"events\": []}}") == 0,
+		      "%s", err);
+	printed = print_config(&cfg);
+	config_init(&copy);
+	ck_assert_msg(config_load_string(&copy, printed, "printed", err, sizeof(err)) == 0,
+		      "%s\n%s", err, printed);
+	ck_assert_str_eq(copy.audit_file, "/var/log/a\"b.jsonl");
+	ck_assert_ptr_nonnull(copy.audit_events);
+	ck_assert_uint_eq(copy.n_audit_events, 0);
+	config_fini(&copy);
+	free(printed);
+}
+END_TEST
+
+/* SHA-256 of "alpha" and of "beta", as sha256sum prints them. */
+#define ALPHA_HASH "8ed3f6ad685b959ead7022518e1af76cd816f8e8ec7ccdda1ed4018e8f2223f8"
+#define BETA_HASH "f44e64e75f3948e9f73f8dfa94721c4ce8cbb4f265c4790c702b2d41cfbf2753"
+
+START_TEST(config_reads_the_auth_section)
+{
+	uint8_t alpha[SHA256_DIGEST_LEN];
+
+	ck_assert_uint_eq(cfg.n_tokens, 0);
+	ck_assert_uint_eq(cfg.require_token, 0);
+	ck_assert_msg(load("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" ALPHA_HASH
+			   "\"}, {\"sha256\": \"" BETA_HASH "\", \"name\": \"Side-car_2.x\"}], "
+			   "\"require_token\": [\"tcp\", \"abstract\"]}}") == 0,
+		      "%s", err);
+	ck_assert_uint_eq(cfg.n_tokens, 2);
+	ck_assert_str_eq(cfg.tokens[0].name, "ci");
+	sha256_digest("alpha", 5, alpha);
+	ck_assert_mem_eq(cfg.tokens[0].sha256, alpha, SHA256_DIGEST_LEN);
+	ck_assert_str_eq(cfg.tokens[1].name, "Side-car_2.x");
+	ck_assert_uint_eq(cfg.require_token,
+			  (1u << POLICY_TRANSPORT_TCP) | (1u << POLICY_TRANSPORT_ABSTRACT));
+	ck_assert_msg(config_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+
+	/* A later layer without "auth" keeps it; a failed one leaves it alone; each list of a
+	 * later layer replaces the one before. */
+	ck_assert_msg(load("{\"log_level\": \"debug\"}") == 0, "%s", err);
+	ck_assert_uint_eq(cfg.n_tokens, 2);
+	ck_assert_int_eq(load("{\"auth\": {\"tokens\": [{\"name\": \"x\", \"sha256\": \"00\"}]}}"),
+			 -EINVAL);
+	ck_assert_uint_eq(cfg.n_tokens, 2);
+	ck_assert_msg(load("{\"auth\": {\"tokens\": [{\"name\": \"only\", \"sha256\": \""
+			   BETA_HASH "\"}], \"require_token\": []}}") == 0, "%s", err);
+	ck_assert_uint_eq(cfg.n_tokens, 1);
+	ck_assert_str_eq(cfg.tokens[0].name, "only");
+	ck_assert_uint_eq(cfg.require_token, 0);
+}
+END_TEST
+
+START_TEST(config_accepts_an_upper_case_hash)
+{
+	char upper[SHA256_HEX_LEN + 1];
+	char json[256];
+	uint8_t alpha[SHA256_DIGEST_LEN];
+
+	for (size_t i = 0; i <= SHA256_HEX_LEN; i++)
+		upper[i] = (char)toupper((unsigned char)ALPHA_HASH[i]);
+	snprintf(json, sizeof(json),
+		 "{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"%s\"}]}}", upper);
+	ck_assert_msg(load(json) == 0, "%s", err);
+	sha256_digest("alpha", 5, alpha);
+	ck_assert_mem_eq(cfg.tokens[0].sha256, alpha, SHA256_DIGEST_LEN);
+}
+END_TEST
+
+START_TEST(config_rejects_a_bad_hash_without_quoting_it)
+{
+	/* The value may be the token itself: the message gives its length, never the text. */
+	assert_rejected("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": "
+			"\"s3cret-token\"}]}}",
+			"test.json: auth.tokens[0].sha256: must be the SHA-256 of the token as 64 "
+			"hexadecimal digits, never the token itself (make it with: printf %s "
+			"\"$TOKEN\" | sha256sum), got a string of 12 characters");
+	ck_assert_ptr_null(strstr(err, "s3cret"));
+	assert_rejected_with("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \""
+			     ALPHA_HASH "0\"}]}}", "got a string of 65 characters");
+	assert_rejected_with("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \""
+			     "g" ALPHA_HASH "\"}]}}", "auth.tokens[0].sha256: must be the SHA-256");
+	assert_rejected_with("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": 5}]}}",
+			     "auth.tokens[0].sha256: must be the SHA-256 of the token as 64 "
+			     "hexadecimal digits, never the token itself (make it with: printf "
+			     "%s \"$TOKEN\" | sha256sum), got 5");
+}
+END_TEST
+
+START_TEST(config_rejects_token_names_that_are_empty_long_or_odd)
+{
+	static const char *const bad[] = {
+		"\"\"",
+		"\"a b\"",
+		"\"ci/prod\"",
+		"\"caf\\u00e9\"",
+		"\"0123456789012345678901234567890123456789012345678901234567890123\"",
+		"7",
+		"null",
+	};
+	char json[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"auth\": {\"tokens\": [{\"name\": %s, "
+			 "\"sha256\": \"" ALPHA_HASH "\"}]}}", bad[i]);
+		assert_rejected_with(json, "test.json: auth.tokens[0].name: must be 1 to 63 "
+				     "characters among letters, digits, '.', '_' and '-', got ");
+	}
+	/* 63 characters is the longest name. */
+	ck_assert_msg(load("{\"auth\": {\"tokens\": [{\"name\": "
+			   "\"012345678901234567890123456789012345678901234567890123456789012\", "
+			   "\"sha256\": \"" ALPHA_HASH "\"}]}}") == 0, "%s", err);
+	ck_assert_uint_eq(strlen(cfg.tokens[0].name), 63);
+}
+END_TEST
+
+START_TEST(config_rejects_duplicate_token_names_and_hashes)
+{
+	assert_rejected("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" ALPHA_HASH
+			"\"}, {\"name\": \"ci\", \"sha256\": \"" BETA_HASH "\"}]}}",
+			"test.json: auth.tokens[1]: the name \"ci\" is taken by auth.tokens[0]; "
+			"token names must be unique");
+	assert_rejected("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" ALPHA_HASH
+			"\"}, {\"name\": \"cd\", \"sha256\": \"" ALPHA_HASH "\"}]}}",
+			"test.json: auth.tokens[1]: has the same sha256 as auth.tokens[0] "
+			"(\"ci\"): one token would have two names; give each name its own token");
+}
+END_TEST
+
+START_TEST(config_rejects_malformed_token_entries)
+{
+	assert_rejected("{\"auth\": {\"tokens\": {\"ci\": \"" ALPHA_HASH "\"}}}",
+			"test.json: auth.tokens: must be an array of tokens such as [{\"name\": "
+			"\"ci\", \"sha256\": \"<64 hexadecimal digits>\"}], got an object");
+	assert_rejected("{\"auth\": {\"tokens\": [\"" ALPHA_HASH "\"]}}",
+			"test.json: auth.tokens[0]: must be an object {\"name\": ..., \"sha256\": "
+			"...}, got a string of 64 characters");
+	assert_rejected("{\"auth\": {\"tokens\": [{\"name\": \"ci\"}]}}",
+			"test.json: auth.tokens[0]: needs both \"name\" and \"sha256\"; \"sha256\" "
+			"is missing");
+	assert_rejected("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"token\": \"x\", "
+			"\"sha256\": \"" ALPHA_HASH "\"}]}}",
+			"test.json: auth.tokens[0]: unknown key \"token\" (known keys: name, "
+			"sha256)");
+	assert_rejected("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"name\": \"cd\", "
+			"\"sha256\": \"" ALPHA_HASH "\"}]}}",
+			"test.json: auth.tokens[0]: the key \"name\" appears twice; keep one");
+	assert_rejected_with("{\"auth\": {\"token\": []}}",
+			     "test.json: auth: unknown key \"token\" (did you mean \"tokens\"?");
+}
+END_TEST
+
+START_TEST(config_rejects_unknown_or_repeated_transports_in_require_token)
+{
+	assert_rejected("{\"auth\": {\"require_token\": [\"tls\"]}}",
+			"test.json: auth.require_token[0]: must be one of the transports \"ipc\", "
+			"\"abstract\", \"tcp\" and \"tls+tcp\", got the string \"tls\"");
+	assert_rejected("{\"auth\": {\"require_token\": [\"tcp\", \"tcp\"]}}",
+			"test.json: auth.require_token[1]: the transport \"tcp\" is listed twice; "
+			"keep one");
+	assert_rejected_with("{\"auth\": {\"require_token\": \"tcp\"}}",
+			     "test.json: auth.require_token: must be an array of transports "
+			     "among \"ipc\", \"abstract\", \"tcp\" and \"tls+tcp\", such as "
+			     "[\"tcp\"], got the string \"tcp\"");
+}
+END_TEST
+
+START_TEST(config_validate_needs_a_token_for_require_token)
+{
+	ck_assert_msg(load("{\"auth\": {\"require_token\": [\"ipc\"]}}") == 0, "%s", err);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "auth.require_token: lists \"ipc\" but auth.tokens has no token, "
+			      "so no client could say Hello there; add a token (its name and "
+			      "SHA-256) to auth.tokens, or empty auth.require_token");
+	ck_assert_msg(load("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" ALPHA_HASH
+			   "\"}]}}") == 0, "%s", err);
+	ck_assert_msg(config_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(config_validate_accepts_non_loopback_tcp_only_when_tokens_required)
+{
+	ck_assert_int_eq(config_add_listen(&cfg, "tcp://0.0.0.0:9000", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_add_listen(&cfg, "tcp://[::]:9001", err, sizeof(err)), 0);
+	ck_assert_msg(load("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" ALPHA_HASH
+			   "\"}]}}") == 0, "%s", err);
+	/* Tokens alone are not enough: a client could still come without one. */
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "or list \"tcp\" in auth.require_token"));
+	/* Requiring a token elsewhere does not cover tcp. */
+	ck_assert_msg(load("{\"auth\": {\"require_token\": [\"ipc\", \"tls+tcp\"]}}") == 0, "%s",
+		      err);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(load("{\"auth\": {\"require_token\": [\"tcp\"]}}") == 0, "%s", err);
+	ck_assert_msg(config_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(config_validate_refuses_a_policy_naming_a_token_auth_lacks)
+{
+	ck_assert_msg(load("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" ALPHA_HASH
+			   "\"}]}, \"policy\": {\"rules\": [{\"name\": \"ci-anything\", "
+			   "\"allow\": true, \"tokens\": [\"ci\"]}, {\"name\": \"any-token\", "
+			   "\"allow\": true, \"tokens\": [\"*\"]}]}}") == 0, "%s", err);
+	ck_assert_msg(config_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+
+	ck_assert_msg(load("{\"policy\": {\"rules\": [{\"name\": \"ci-anything\", "
+			   "\"allow\": true, \"tokens\": [\"ci\", \"cd\"]}]}}") == 0, "%s", err);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "policy: rule \"ci-anything\" names the token \"cd\", which "
+			      "auth.tokens does not have, so it could never apply; add the token to "
+			      "auth.tokens or correct the name");
+
+	ck_assert_msg(load("{\"policy\": {\"rules\": [{\"name\": \"all\", \"allow\": true}], "
+			   "\"quotas\": [{\"name\": \"ops\", \"tokens\": [\"ops\"], "
+			   "\"max_handles\": 5}]}}") == 0, "%s", err);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "policy: quota \"ops\" names the token \"ops\""), "%s", err);
+}
+END_TEST
+
+START_TEST(config_print_shows_the_auth_section_and_loads_back)
+{
+	struct config copy;
+	char *printed = print_config(&cfg);
+
+	ck_assert_msg(strstr(printed, "\"auth\": {\n\t\t\"tokens\": [],\n"
+				      "\t\t\"require_token\": []\n\t}"), "%s", printed);
+	free(printed);
+
+	ck_assert_msg(load("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" ALPHA_HASH
+			   "\"}, {\"name\": \"cd\", \"sha256\": \"" BETA_HASH "\"}], "
+			   "\"require_token\": [\"tls+tcp\", \"ipc\"]}}") == 0, "%s", err);
+	printed = print_config(&cfg);
+	ck_assert_msg(strstr(printed, "\"auth\": {\n\t\t\"tokens\": [\n"
+				      "\t\t\t{\"name\": \"ci\", \"sha256\": \"" ALPHA_HASH "\"},\n"
+				      "\t\t\t{\"name\": \"cd\", \"sha256\": \"" BETA_HASH "\"}\n"
+				      "\t\t],\n\t\t\"require_token\": [\"ipc\", \"tls+tcp\"]\n\t}"),
+		      "%s", printed);
+	config_init(&copy);
+	ck_assert_msg(config_load_string(&copy, printed, "printed", err, sizeof(err)) == 0,
+		      "%s\n%s", err, printed);
+	ck_assert_uint_eq(copy.n_tokens, 2);
+	ck_assert_mem_eq(copy.tokens[1].sha256, cfg.tokens[1].sha256, SHA256_DIGEST_LEN);
+	ck_assert_uint_eq(copy.require_token, cfg.require_token);
+	config_fini(&copy);
+	free(printed);
+}
+END_TEST
+
+/* ---- "privileges", "ipc.owner" and "ipc.directory_mode" ---------------------------------- */
+
+START_TEST(config_reads_the_privileges_section_and_the_ipc_ownership)
+{
+	ck_assert_msg(load("{\"privileges\": {\"user\": \"nobody\", \"group\": \"nogroup\"}, "
+			   "\"ipc\": {\"owner\": \"app\", \"group\": \"sockbroker\", "
+			   "\"directory_mode\": \"0710\", \"mode\": \"0600\"}}") == 0, "%s", err);
+	ck_assert_str_eq(cfg.privileges_user, "nobody");
+	ck_assert_str_eq(cfg.privileges_group, "nogroup");
+	ck_assert_str_eq(cfg.ipc_owner, "app");
+	ck_assert_str_eq(cfg.ipc_group, "sockbroker");
+	ck_assert_uint_eq(cfg.ipc_directory_mode, 0710);
+	ck_assert_uint_eq(cfg.ipc_mode, 0600);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(config_privileges_in_a_later_file_replace_only_what_it_sets)
+{
+	ck_assert_msg(load("{\"privileges\": {\"user\": \"nobody\"}, "
+			   "\"ipc\": {\"directory_mode\": \"700\"}}") == 0, "%s", err);
+	ck_assert_msg(load("{\"privileges\": {\"group\": \"65534\"}}") == 0, "%s", err);
+	ck_assert_str_eq(cfg.privileges_user, "nobody");
+	ck_assert_str_eq(cfg.privileges_group, "65534");
+	ck_assert_uint_eq(cfg.ipc_directory_mode, 0700);
+	/* The mode fields are separate: one does not write the other. */
+	ck_assert_uint_eq(cfg.ipc_mode, 0660);
+}
+END_TEST
+
+START_TEST(config_rejects_bad_privileges_values_naming_the_field)
+{
+	assert_rejected("{\"privileges\": {\"user\": \"\"}}",
+			"test.json: privileges.user: must be a non-empty name without control "
+			"characters, got the string \"\"");
+	assert_rejected("{\"privileges\": {\"group\": 65534}}",
+			"test.json: privileges.group: must be a non-empty name without control "
+			"characters, got 65534");
+	assert_rejected_with("{\"ipc\": {\"owner\": \"a\\nb\"}}",
+			     "test.json: ipc.owner: must be a non-empty name");
+	assert_rejected("{\"privileges\": \"nobody\"}",
+			"test.json: privileges: must be an object ({ ... }), got the string "
+			"\"nobody\"");
+	assert_rejected_with("{\"privileges\": {\"usr\": \"nobody\"}}",
+			     "test.json: privileges: unknown key \"usr\" (did you mean \"user\"? "
+			     "known keys: user, group)");
+	ck_assert_ptr_null(cfg.privileges_user);
+}
+END_TEST
+
+START_TEST(config_reads_ipc_directory_mode_as_an_octal_string)
+{
+	assert_rejected("{\"ipc\": {\"directory_mode\": 750}}",
+			"test.json: ipc.directory_mode: must be an octal string such as \"0660\" "
+			"(JSON numbers are decimal, so write the mode in quotes), got 750");
+	assert_rejected_with("{\"ipc\": {\"directory_mode\": \"0780\"}}",
+			     "test.json: ipc.directory_mode: must be a permission mode");
+	assert_rejected_with("{\"ipc\": {\"directory_mode\": \"2750\"}}",
+			     "got the string \"2750\"");
+	ck_assert_uint_eq(cfg.ipc_directory_mode, 0750);
+}
+END_TEST
+
+START_TEST(config_validate_checks_the_privileges_fields)
+{
+	ck_assert_msg(load("{\"privileges\": {\"group\": \"nogroup\"}}") == 0, "%s", err);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "privileges.group: needs privileges.user (the user the daemon "
+			      "switches to); set it too, or remove privileges.group");
+	ck_assert_msg(load("{\"privileges\": {\"user\": \"nobody\"}}") == 0, "%s", err);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	cfg.ipc_directory_mode = 01750;
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "ipc.directory_mode: must be a permission mode from 0000 to 0777, "
+			      "got 01750");
+}
+END_TEST
+
+START_TEST(config_print_shows_the_privileges_and_loads_back)
+{
+	struct config copy;
+	char *first;
+	char *second;
+
+	ck_assert_msg(load("{\"privileges\": {\"user\": \"nobody\", \"group\": \"nogroup\"}, "
+			   "\"ipc\": {\"owner\": \"app\", \"directory_mode\": \"0711\"}}") == 0,
+		      "%s", err);
+	first = print_config(&cfg);
+	ck_assert_msg(strstr(first, "\t\"privileges\": {\n\t\t\"user\": \"nobody\",\n"
+				    "\t\t\"group\": \"nogroup\"\n\t},\n"), "%s", first);
+	ck_assert_msg(strstr(first, "\"owner\": \"app\",\n\t\t\"directory_mode\": \"0711\""),
+		      "%s", first);
+
+	config_init(&copy);
+	ck_assert_msg(config_load_string(&copy, first, "printed", err, sizeof(err)) == 0, "%s\n%s",
+		      err, first);
+	second = print_config(&copy);
+	ck_assert_str_eq(first, second);
+	ck_assert_str_eq(copy.privileges_group, "nogroup");
+	ck_assert_uint_eq(copy.ipc_directory_mode, 0711);
+	config_fini(&copy);
+	free(first);
+	free(second);
+}
+END_TEST
+
+START_TEST(config_print_shows_an_empty_privileges_section_by_default)
+{
+	char *printed = print_config(&cfg);
+
+	ck_assert_msg(strstr(printed, "\t\"privileges\": {},\n"), "%s", printed);
+	ck_assert_msg(strstr(printed, "\"directory_mode\": \"0750\""), "%s", printed);
+	free(printed);
+}
+END_TEST
+
+static Suite *
+config_privileges_suite(void)
+{
+	Suite *s = suite_create("config-privileges");
+	TCase *tc = tcase_create("privileges");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, config_reads_the_privileges_section_and_the_ipc_ownership);
+	tcase_add_test(tc, config_privileges_in_a_later_file_replace_only_what_it_sets);
+	tcase_add_test(tc, config_rejects_bad_privileges_values_naming_the_field);
+	tcase_add_test(tc, config_reads_ipc_directory_mode_as_an_octal_string);
+	tcase_add_test(tc, config_validate_checks_the_privileges_fields);
+	tcase_add_test(tc, config_print_shows_the_privileges_and_loads_back);
+	tcase_add_test(tc, config_print_shows_an_empty_privileges_section_by_default);
+	suite_add_tcase(s, tc);
+	return s;
+}
 
 static Suite *
 config_suite(void)
@@ -822,6 +1284,8 @@ config_suite(void)
 	TCase *listen = tcase_create("listen");
 	TCase *validate = tcase_create("validate");
 	TCase *print = tcase_create("print");
+	TCase *audit = tcase_create("audit");
+	TCase *auth = tcase_create("auth");
 
 	tcase_add_checked_fixture(files, setup, teardown);
 	tcase_add_test(files, config_loads_the_full_example);
@@ -847,7 +1311,7 @@ config_suite(void)
 	tcase_add_test(load_tc, config_rejects_text_after_the_json_document);
 	tcase_add_test(load_tc, config_rejects_an_empty_file_saying_how_to_write_none);
 	tcase_add_test(load_tc, config_rejects_a_top_level_that_is_not_an_object);
-	tcase_add_test(load_tc, config_rejects_the_policy_key_as_not_supported);
+	tcase_add_test(load_tc, config_rejects_a_policy_without_rules);
 	tcase_add_test(load_tc, config_a_failed_load_leaves_the_config_unchanged);
 	tcase_add_test(load_tc, config_reads_ipc_mode_as_an_octal_string);
 	tcase_add_test(load_tc, config_rejects_a_numeric_ipc_mode_explaining_the_quotes);
@@ -882,6 +1346,27 @@ config_suite(void)
 	tcase_add_test(print, config_print_of_the_defaults_loads_back);
 	tcase_add_test(print, config_key_name_lists_sections_before_their_members);
 	suite_add_tcase(s, print);
+
+	tcase_add_checked_fixture(audit, setup, teardown);
+	tcase_add_test(audit, config_reads_the_audit_section);
+	tcase_add_test(audit, config_audit_events_take_a_star_alone_or_an_empty_list);
+	tcase_add_test(audit, config_rejects_an_unknown_audit_event_listing_the_events);
+	tcase_add_test(audit, config_print_shows_the_audit_settings_and_loads_back);
+	suite_add_tcase(s, audit);
+
+	tcase_add_checked_fixture(auth, setup, teardown);
+	tcase_add_test(auth, config_reads_the_auth_section);
+	tcase_add_test(auth, config_accepts_an_upper_case_hash);
+	tcase_add_test(auth, config_rejects_a_bad_hash_without_quoting_it);
+	tcase_add_test(auth, config_rejects_token_names_that_are_empty_long_or_odd);
+	tcase_add_test(auth, config_rejects_duplicate_token_names_and_hashes);
+	tcase_add_test(auth, config_rejects_malformed_token_entries);
+	tcase_add_test(auth, config_rejects_unknown_or_repeated_transports_in_require_token);
+	tcase_add_test(auth, config_validate_needs_a_token_for_require_token);
+	tcase_add_test(auth, config_validate_accepts_non_loopback_tcp_only_when_tokens_required);
+	tcase_add_test(auth, config_validate_refuses_a_policy_naming_a_token_auth_lacks);
+	tcase_add_test(auth, config_print_shows_the_auth_section_and_loads_back);
+	suite_add_tcase(s, auth);
 	return s;
 }
 
@@ -889,6 +1374,8 @@ int
 main(void)
 {
 	SRunner *runner = srunner_create(config_suite());
+
+	srunner_add_suite(runner, config_privileges_suite());
 	int failed;
 
 	srunner_run_all(runner, CK_NORMAL);

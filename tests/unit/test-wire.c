@@ -543,6 +543,45 @@ START_TEST(wire_decodes_hello_with_a_truncated_client_name)
 }
 END_TEST
 
+START_TEST(wire_decodes_the_hello_token_and_refuses_an_overlong_one)
+{
+	Request msg = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest m = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+	char token[WIRE_TOKEN_MAX + 2];
+	struct request *req;
+
+	msg.op_case = OP(HELLO);
+	msg.hello = &m;
+	req = decode_ok(&msg);
+	ck_assert_ptr_null(req->hello.token);
+	wire_request_free(req);
+
+	/* An empty token is no token. */
+	m.token = "";
+	req = decode_ok(&msg);
+	ck_assert_ptr_null(req->hello.token);
+	wire_request_free(req);
+
+	m.token = "s3cret";
+	req = decode_ok(&msg);
+	ck_assert_str_eq(req->hello.token, "s3cret");
+	wire_request_free(req);
+
+	memset(token, 't', WIRE_TOKEN_MAX);
+	token[WIRE_TOKEN_MAX] = '\0';
+	m.token = token;
+	req = decode_ok(&msg);
+	ck_assert_uint_eq(strlen(req->hello.token), WIRE_TOKEN_MAX);
+	wire_request_free(req);
+
+	token[WIRE_TOKEN_MAX] = 't';
+	token[WIRE_TOKEN_MAX + 1] = '\0';
+	struct wire_error error = decode_invalid(&msg, EINVAL, "hello.token: 4097 bytes, longer "
+						 "than the 4096 bytes a token may have");
+	ck_assert_ptr_null(strstr(error.message, "ttt"));
+}
+END_TEST
+
 START_TEST(wire_decodes_a_negative_listen_backlog_as_zero)
 {
 	Request msg = SOCKBROKER__V1__REQUEST__INIT;
@@ -1934,6 +1973,28 @@ START_TEST(wire_encodes_hello_with_limits_constants_and_identity)
 	ck_assert(!msg->hello->identity->has_uid);
 	ck_assert(!msg->hello->identity->has_gid);
 	ck_assert(!msg->hello->identity->has_pid);
+	ck_assert_ptr_null(msg->hello->identity->token_name);
+	sockbroker__v1__reply__free_unpacked(msg, NULL);
+}
+END_TEST
+
+START_TEST(wire_encodes_the_token_name_of_the_session)
+{
+	struct reply *reply = hello_reply(true);
+	Reply *msg;
+
+	reply->hello.token_name = "ci";
+	reply->hello.tls_verified = true;
+	msg = encode(reply);
+	ck_assert_str_eq(msg->hello->identity->token_name, "ci");
+	ck_assert(msg->hello->identity->tls_verified);
+	sockbroker__v1__reply__free_unpacked(msg, NULL);
+
+	/* "" is no token: the field stays absent. */
+	reply = hello_reply(true);
+	reply->hello.token_name = "";
+	msg = encode(reply);
+	ck_assert_ptr_null(msg->hello->identity->token_name);
 	sockbroker__v1__reply__free_unpacked(msg, NULL);
 }
 END_TEST
@@ -2899,6 +2960,7 @@ wire_suite(void)
 	tcase_add_test(valid, wire_decodes_getsockopt_with_and_without_buflen);
 	tcase_add_test(valid, wire_decodes_settimeout_none_zero_and_seconds);
 	tcase_add_test(valid, wire_decodes_hello_with_a_truncated_client_name);
+	tcase_add_test(valid, wire_decodes_the_hello_token_and_refuses_an_overlong_one);
 	tcase_add_test(valid, wire_decodes_a_negative_listen_backlog_as_zero);
 	tcase_add_test(valid, wire_decodes_cancel_with_its_target);
 	tcase_add_test(valid, wire_request_free_of_null_is_a_noop);
@@ -2952,6 +3014,7 @@ wire_suite(void)
 	tcase_add_test(encode_tc, wire_encodes_accept_with_the_socket_and_the_peer);
 	tcase_add_test(encode_tc, wire_encodes_the_small_result_shapes);
 	tcase_add_test(encode_tc, wire_encodes_hello_with_limits_constants_and_identity);
+	tcase_add_test(encode_tc, wire_encodes_the_token_name_of_the_session);
 	tcase_add_test(encode_tc, wire_encode_reply_answers_enomem_when_alloc_returns_null);
 	tcase_add_test(valid, wire_decodes_sendmsg_buffers_items_and_address);
 	tcase_add_test(invalid, wire_rejects_malformed_sendmsg_items_naming_them);

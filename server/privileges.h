@@ -1,0 +1,96 @@
+/*
+ * privileges: run with the least privilege the policy needs (libcap).
+ *
+ * Started as root, the daemon opens its listeners, then privileges_drop() switches it to the
+ * configured user ("privileges.user", and "privileges.group" or that user's primary group)
+ * and keeps only the capabilities among CAP_NET_BIND_SERVICE, CAP_NET_RAW and CAP_NET_ADMIN
+ * that the policy needs (policy_needed_caps()), in the permitted and effective sets; the
+ * bounding, inheritable and ambient sets hold nothing else, and no_new_privs is set.
+ * CAP_SYS_ADMIN (sethostname) is never kept after switching user: it is nearly root, and
+ * keeping it would undo the switch; the daemon says so and sethostname answers EPERM.
+ *
+ * Started as root with no user configured (or "root"), the daemon stays uid 0 with a warning,
+ * but still drops every capability the policy does not need, CAP_SYS_ADMIN being kept only
+ * when the policy allows sethostname: the operator chose root, and a policy rule asks for it.
+ * A uid-0 process without CAP_DAC_OVERRIDE still owns what root owns, so the daemon keeps
+ * doing its own housekeeping (removing its ipc socket files, writing the audit file it
+ * opened) in root's directories; in directories root does not own it may no longer.
+ *
+ * Root may hold less than every capability (in a container): sets only ever shrink, so the
+ * daemon keeps what it needs among what it holds and logs what the policy needs that it
+ * lacks; without CAP_SETPCAP the bounding set is left alone (no_new_privs still keeps any
+ * execve from granting capabilities).
+ *
+ * Started unprivileged, nothing changes but no_new_privs; the daemon logs which policy
+ * features cannot work for lack of which capability.
+ *
+ * Threads: capability sets, the bounding set and no_new_privs belong to each thread, and
+ * NNG's and the resolver's threads exist before the listeners open. privileges_prepare(),
+ * called before any thread is created, sets no_new_privs and narrows every set to what the
+ * start-up needs, so all threads inherit that. privileges_drop() then runs on the thread
+ * that serves operations (the main thread, which runs the reactor): glibc applies
+ * setgroups/setgid/setuid to every thread of the process, and every other thread, without
+ * PR_SET_KEEPCAPS, thereby loses all its capabilities; only the calling thread keeps the
+ * needed ones. Threads created afterwards inherit the calling thread's state. With no user
+ * to switch to, the other threads keep the start-up set (see privileges_prepare()).
+ */
+#ifndef SOCKBROKER_PRIVILEGES_H
+#define SOCKBROKER_PRIVILEGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct config;
+
+/* Who the daemon runs as and who owns its ipc files, resolved from the configuration by
+ * privileges_resolve(). */
+struct privileges_config {
+	bool user_configured; /* "privileges.user" is set */
+	bool switch_user;     /* ... and names a user other than root, and the daemon is root */
+	uid_t uid;            /* the user the daemon serves as: the configured one, else euid */
+	gid_t gid;            /* its group: configured, the user's primary group, or egid */
+	char user[64];        /* names for messages ("nobody", or "uid 1234") */
+	char group[64];
+
+	/* ipc:// socket files: owner ("ipc.owner", else the daemon's user) and group
+	 * ("ipc.group", else the daemon's group). The directory the daemon creates for its
+	 * socket belongs to the daemon's user (it removes and re-creates its socket there)
+	 * and to the same group. */
+	bool ipc_chown; /* ownership differs from the creator's: apply it after creating */
+	uid_t ipc_uid;
+	gid_t ipc_gid;
+};
+
+/*
+ * Look up "privileges.user", "privileges.group", "ipc.owner" and "ipc.group" of `cfg` in the
+ * system's user and group databases and fill `out`. A name may also be a decimal id. Returns
+ * 0, -ENOENT when a name does not exist (err names the field and says what to do), or another
+ * -errno when the lookup itself failed. Reads geteuid()/getegid() for the defaults.
+ */
+int privileges_resolve(const struct config *cfg, struct privileges_config *out, char *err,
+		       size_t errlen);
+
+/*
+ * Before the daemon creates any thread: set no_new_privs and, when running as root, narrow
+ * the permitted, effective and bounding sets to `needed_caps` (POLICY_CAP_*, as
+ * privileges_drop() keeps them) plus what opening listeners and switching user need:
+ * CAP_NET_BIND_SERVICE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SETPCAP, CAP_CHOWN when
+ * the ipc files change hands, and CAP_SETUID and CAP_SETGID when switching user.
+ * Inheritable and ambient are emptied.
+ * Returns 0 or -errno with a message in err.
+ */
+int privileges_prepare(const struct privileges_config *cfg, unsigned needed_caps, char *err,
+		       size_t errlen);
+
+/*
+ * After the listeners are open and before serving, on the thread that runs operations:
+ * switch user and keep `needed_caps` as described above, then check that it took (ids, the
+ * capability sets, the bounding set, no_new_privs). Logs one line saying who the daemon
+ * runs as and what it kept, or, unprivileged, what the policy asks that cannot work.
+ * Returns 0, or -errno with a message in err: the daemon must then not serve.
+ */
+int privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char *err,
+		    size_t errlen);
+
+#endif

@@ -1,0 +1,700 @@
+/*
+ * Identity through the real daemon: access tokens in Hello (auth.tokens, auth.require_token)
+ * and TLS client certificates (tls+tcp://). A right token names the session; a wrong one, or
+ * none where one is required, is refused with DENIED/EACCES while the session stays open for
+ * a Hello with the right one; a TLS client without a certificate from the configured CA never
+ * gets a session. In every case the daemon goes on serving everyone else, the refusal is in
+ * its log and its audit records, and the token itself appears nowhere.
+ *
+ * The TLS cases make a throwaway CA and certificates with the openssl tool in a temporary
+ * directory of their own; without the tool they say SKIP on stderr. Every daemon is stopped
+ * by pid and every wait is bounded; traffic stays on loopback.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "fixture.h"
+#include "raw.h"
+#include "sockbroker.h"
+
+/* Two tokens and their SHA-256, as `printf %s TOKEN | sha256sum` prints them. */
+#define CI_TOKEN "ci-token-1f8a04c2"
+#define CI_HASH "91b39df0b0457b3fd948384f9ef9ec161d624ca44c606458b2a88e4d447fccdd"
+#define OPS_TOKEN "ops-token-77b2e9d1"
+#define OPS_HASH "4d3ce9b645d5406581251eda948784d65dd0880a4895d70f9a4aac1907a46eeb"
+#define WRONG_TOKEN "wrong-token-5d0c3a"
+
+#define TOKENS_JSON \
+	"\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" CI_HASH "\"}, " \
+	"{\"name\": \"ops\", \"sha256\": \"" OPS_HASH "\"}]"
+
+/* Debug logging, so that even the most detailed log is shown to lack the tokens. */
+#define CONFIG_TOKENS "{\"log_level\": \"debug\", \"auth\": {" TOKENS_JSON "}}"
+#define CONFIG_IPC_REQUIRES_A_TOKEN \
+	"{\"log_level\": \"debug\", \"auth\": {" TOKENS_JSON ", \"require_token\": [\"ipc\"]}}"
+
+#define OPENSSL_TIMEOUT_MS 60000
+/* How long a closed connection may take to be gone from the daemon. */
+#define SETTLE_MS 5000
+
+/* The TLS case's certificates, "" when it made none. */
+static char cert_dir[64];
+
+static void remove_certificates(void);
+
+static void
+setup(void)
+{
+	client = NULL;
+	cert_dir[0] = '\0';
+}
+
+static void
+teardown(void)
+{
+	/* A case that skipped started no daemon. */
+	if (daemon_under_test.pid > 0) {
+		fixture_stop();
+	} else {
+		sb_client_free(client);
+		client = NULL;
+	}
+	if (cert_dir[0])
+		remove_certificates();
+}
+
+static void
+start_daemon(const char *config_json)
+{
+	test_daemon_start(&daemon_under_test, config_json);
+}
+
+/* A client of `url` (NULL: the daemon's ipc:// URL) with these settings; returns what
+ * sb_client_new_with() returned. */
+static int
+connect_with(struct sb_client **out, const char *url, const char *token, const char *ca_file,
+	     const char *cert_key_file, struct sb_error *err)
+{
+	struct sb_client_options options = {
+		.url = url ? url : daemon_under_test.url,
+		.client_name = "test-identity",
+		.token = token,
+		.tls_ca_file = ca_file,
+		.tls_cert_key_file = cert_key_file,
+	};
+	*out = NULL;
+	return sb_client_new_with(out, &options, err);
+}
+
+/* Close `client` and wait until the daemon holds `fds` descriptors again:
+ * refused sessions and connections left nothing behind. */
+static void
+assert_back_to(int fds)
+{
+	sb_client_free(client);
+	client = NULL;
+	ck_assert_int_eq(test_daemon_wait_fd_count(&daemon_under_test, fds, SETTLE_MS), fds);
+}
+
+/* A socketpair round trip: the client's session serves operations. */
+static void
+assert_serves(struct sb_client *c)
+{
+	sb_handle pair[2];
+	struct sb_error err;
+	char buf[16];
+
+	ck_assert_msg(sb_socketpair(c, AF_UNIX, SOCK_STREAM, 0, pair, &err) == 0, "%s",
+		      err.message);
+	ck_assert_int_eq(sb_send(c, pair[0], "ping", 4, 0, &err), 4);
+	ck_assert_int_eq(sb_recv(c, pair[1], buf, sizeof(buf), 0, &err), 4);
+	ck_assert_mem_eq(buf, "ping", 4);
+	ck_assert_int_eq(sb_close(c, pair[0], &err), 0);
+	ck_assert_int_eq(sb_close(c, pair[1], &err), 0);
+}
+
+/* The daemon's log (its stderr, where the audit records go too), NUL-terminated. */
+static char *
+read_log(void)
+{
+	FILE *f = fopen(daemon_under_test.log, "r");
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+
+	ck_assert_msg(f, "cannot open the daemon's log %s", daemon_under_test.log);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? 2 * cap : 65536;
+			text = realloc(text, cap);
+			ck_assert_ptr_nonnull(text);
+		}
+		size_t n = fread(text + len, 1, cap - len - 1, f);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	fclose(f);
+	text[len] = '\0';
+	return text;
+}
+
+/* Wait (bounded) until the daemon's log has a line containing both parts. */
+static void
+assert_log_line(const char *part, const char *other_part)
+{
+	int64_t deadline = test_now_ms() + 5000;
+	for (;;) {
+		char *log = read_log();
+		bool found = false;
+		for (char *line = strtok(log, "\n"); line && !found; line = strtok(NULL, "\n"))
+			found = strstr(line, part) && (!other_part || strstr(line, other_part));
+		free(log);
+		if (found)
+			return;
+		if (test_now_ms() > deadline) {
+			test_daemon_dump_log(&daemon_under_test);
+			ck_abort_msg("the daemon's log has no line with \"%s\"%s%s%s", part,
+				     other_part ? " and \"" : "", other_part ? other_part : "",
+				     other_part ? "\"" : "");
+		}
+		test_sleep_ms(20);
+	}
+}
+
+/* No token, right or wrong, is in the log or the audit records. */
+static void
+assert_log_has_no_token(void)
+{
+	char *log = read_log();
+	ck_assert_msg(!strstr(log, CI_TOKEN) && !strstr(log, OPS_TOKEN) &&
+			      !strstr(log, WRONG_TOKEN),
+		      "a token is in the daemon's log:\n%s", log);
+	free(log);
+}
+
+/* A Hello on a raw session, with `token` (NULL: none). */
+static Sockbroker__V1__Reply *
+raw_hello(struct raw_client *raw, const char *token)
+{
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+
+	hello.has_protocol_version = true;
+	hello.protocol_version = 1;
+	hello.client_name = "test-identity raw";
+	hello.token = (char *)token;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello;
+	Sockbroker__V1__Reply *reply = raw_call(raw, &request);
+	ck_assert_ptr_nonnull(reply);
+	return reply;
+}
+
+static void
+assert_denied(const Sockbroker__V1__Reply *reply, const char *message_part)
+{
+	ck_assert_msg(reply->error, "Hello was not refused");
+	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__DENIED);
+	ck_assert_str_eq(reply->error->errno_name, "EACCES");
+	ck_assert_msg(strstr(reply->error->message, message_part), "message \"%s\" lacks \"%s\"",
+		      reply->error->message, message_part);
+}
+
+/* A Hello that succeeded, with the token name the daemon reported ("" for none). */
+static void
+assert_hello_ok(const Sockbroker__V1__Reply *reply, const char *token_name)
+{
+	ck_assert_msg(!reply->error, "Hello refused: %s", reply->error->message);
+	ck_assert_int_eq(reply->result_case, SOCKBROKER__V1__REPLY__RESULT_HELLO);
+	ck_assert_ptr_nonnull(reply->hello->identity);
+	const char *name = reply->hello->identity->token_name;
+	ck_assert_str_eq(name ? name : "", token_name);
+}
+
+/* A Socket request on a raw session: its reply. */
+static Sockbroker__V1__Reply *
+raw_socket(struct raw_client *raw)
+{
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__SocketRequest socket_request = SOCKBROKER__V1__SOCKET_REQUEST__INIT;
+
+	socket_request.has_family = true;
+	socket_request.family = AF_INET;
+	socket_request.has_type = true;
+	socket_request.type = SOCK_DGRAM;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_SOCKET;
+	request.socket = &socket_request;
+	Sockbroker__V1__Reply *reply = raw_call(raw, &request);
+	ck_assert_ptr_nonnull(reply);
+	return reply;
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+START_TEST(a_right_token_names_the_session)
+{
+	struct sb_server_info info;
+	struct sb_error err;
+	struct sb_client *ops;
+
+	start_daemon(CONFIG_TOKENS);
+	ck_assert_msg(connect_with(&client, NULL, CI_TOKEN, NULL, NULL, &err) == 0, "%s",
+		      err.message);
+	sb_client_info(client, &info);
+	ck_assert_str_eq(info.token_name, "ci");
+	ck_assert(info.has_credentials);
+	ck_assert_int_eq(info.uid, (int64_t)getuid());
+	ck_assert_int_eq(info.pid, (int64_t)getpid());
+	ck_assert(!info.tls_verified);
+	ck_assert_str_eq(info.peer, "ipc");
+	assert_serves(client);
+
+	ck_assert_msg(connect_with(&ops, NULL, OPS_TOKEN, NULL, NULL, &err) == 0, "%s",
+		      err.message);
+	sb_client_info(ops, &info);
+	ck_assert_str_eq(info.token_name, "ops");
+	sb_client_free(ops);
+
+	/* Without a token, where none is required: a session without a token name. */
+	ck_assert_msg(connect_with(&ops, NULL, "", NULL, NULL, &err) == 0, "%s", err.message);
+	sb_client_info(ops, &info);
+	ck_assert_str_eq(info.token_name, "");
+	sb_client_free(ops);
+
+	/* The audit record of the Hello names the token, never shows it. */
+	assert_log_line("\"sockbroker.hello\"", "\"ci\"");
+	assert_log_has_no_token();
+}
+END_TEST
+
+START_TEST(the_token_comes_from_sockbroker_token_in_the_environment)
+{
+	struct sb_server_info info;
+	struct sb_error err;
+
+	start_daemon(CONFIG_TOKENS);
+	ck_assert_int_eq(setenv(SB_TOKEN_ENV, OPS_TOKEN, 1), 0);
+	int r = sb_client_new(&client, daemon_under_test.url, "test-identity", &err);
+	unsetenv(SB_TOKEN_ENV);
+	ck_assert_msg(r == 0, "%s", err.message);
+	sb_client_info(client, &info);
+	ck_assert_str_eq(info.token_name, "ops");
+	sb_client_free(client);
+	client = NULL;
+
+	/* An explicit token wins over the environment; "" means none at all. */
+	ck_assert_int_eq(setenv(SB_TOKEN_ENV, WRONG_TOKEN, 1), 0);
+	r = connect_with(&client, NULL, CI_TOKEN, NULL, NULL, &err);
+	ck_assert_msg(r == 0, "%s", err.message);
+	sb_client_info(client, &info);
+	ck_assert_str_eq(info.token_name, "ci");
+	sb_client_free(client);
+	r = connect_with(&client, NULL, "", NULL, NULL, &err);
+	unsetenv(SB_TOKEN_ENV);
+	ck_assert_msg(r == 0, "%s", err.message);
+	sb_client_info(client, &info);
+	ck_assert_str_eq(info.token_name, "");
+}
+END_TEST
+
+START_TEST(a_wrong_token_is_eacces_and_the_session_may_say_hello_again)
+{
+	struct sb_server_info info;
+	struct sb_error err;
+	struct sb_client *other;
+
+	start_daemon(CONFIG_TOKENS);
+	int fds = test_daemon_fd_count(&daemon_under_test);
+
+	/* The C library gives up on the connection. */
+	ck_assert_int_eq(connect_with(&other, NULL, WRONG_TOKEN, NULL, NULL, &err), -EACCES);
+	ck_assert_ptr_null(other);
+	ck_assert_int_eq(err.kind, SB_ERR_DENIED);
+	ck_assert_str_eq(err.errno_name, "EACCES");
+	ck_assert_str_eq(err.message, "the token given in Hello is not valid for this daemon; "
+				      "check the token or ask the operator for one");
+
+	/* One session: a wrong token, a request before a good Hello, then the right token. */
+	struct raw_client *raw = raw_connect(daemon_under_test.url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(raw, WRONG_TOKEN);
+	assert_denied(reply, "not valid for this daemon");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	reply = raw_socket(raw);
+	ck_assert_ptr_nonnull(reply->error);
+	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__BAD_REQUEST);
+	ck_assert_msg(strstr(reply->error->message, "before Hello"), "%s", reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	/* Meanwhile another session is served. */
+	ck_assert_msg(connect_with(&client, NULL, OPS_TOKEN, NULL, NULL, &err) == 0, "%s",
+		      err.message);
+	assert_serves(client);
+
+	reply = raw_hello(raw, CI_TOKEN);
+	assert_hello_ok(reply, "ci");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_socket(raw);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	/* A later Hello changes nothing: not with another valid token, not with a wrong one. */
+	reply = raw_hello(raw, OPS_TOKEN);
+	assert_hello_ok(reply, "ci");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_hello(raw, WRONG_TOKEN);
+	assert_hello_ok(reply, "ci");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(raw);
+
+	assert_serves(client);
+	sb_client_info(client, &info);
+	ck_assert_str_eq(info.token_name, "ops");
+
+	/* Logged at warn level and audited as a denial, without the token. */
+	assert_log_line("Hello refused (auth.tokens): the token given in Hello is not valid",
+			NULL);
+	assert_log_line("\"sockbroker.hello\"", "\"deny\"");
+	assert_log_has_no_token();
+	assert_back_to(fds);
+}
+END_TEST
+
+START_TEST(a_token_is_refused_by_a_daemon_without_tokens)
+{
+	struct sb_error err;
+
+	start_daemon("{}");
+	ck_assert_int_eq(connect_with(&client, NULL, CI_TOKEN, NULL, NULL, &err), -EACCES);
+	ck_assert_int_eq(err.kind, SB_ERR_DENIED);
+	ck_assert_msg(connect_with(&client, NULL, "", NULL, NULL, &err) == 0, "%s", err.message);
+	assert_serves(client);
+	assert_log_has_no_token();
+}
+END_TEST
+
+START_TEST(require_token_on_ipc_refuses_a_hello_without_one)
+{
+	struct sb_server_info info;
+	struct sb_error err;
+	struct sb_client *other;
+
+	start_daemon(CONFIG_IPC_REQUIRES_A_TOKEN);
+	ck_assert_int_eq(connect_with(&other, NULL, "", NULL, NULL, &err), -EACCES);
+	ck_assert_int_eq(err.kind, SB_ERR_DENIED);
+	ck_assert_str_eq(err.errno_name, "EACCES");
+	ck_assert_str_eq(err.message, "this daemon requires a token on ipc connections; pass one "
+				      "in Hello (SOCKBROKER_TOKEN)");
+	ck_assert_int_eq(connect_with(&other, NULL, WRONG_TOKEN, NULL, NULL, &err), -EACCES);
+	ck_assert_msg(strstr(err.message, "not valid"), "%s", err.message);
+
+	/* The same session: refused without a token, served with one. */
+	struct raw_client *raw = raw_connect(daemon_under_test.url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(raw, NULL);
+	assert_denied(reply, "requires a token on ipc connections");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_hello(raw, OPS_TOKEN);
+	assert_hello_ok(reply, "ops");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_socket(raw);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(raw);
+
+	ck_assert_msg(connect_with(&client, NULL, CI_TOKEN, NULL, NULL, &err) == 0, "%s",
+		      err.message);
+	sb_client_info(client, &info);
+	ck_assert_str_eq(info.token_name, "ci");
+	assert_serves(client);
+
+	assert_log_line("Hello refused (auth.require_token)", NULL);
+	assert_log_line("\"sockbroker.hello\"", "\"auth.require_token\"");
+	assert_log_has_no_token();
+}
+END_TEST
+
+START_TEST(an_overlong_token_is_a_bad_request_naming_the_field)
+{
+	struct sb_error err;
+	char *token = malloc(4098);
+
+	ck_assert_ptr_nonnull(token);
+	memset(token, 't', 4097);
+	token[4097] = '\0';
+	start_daemon(CONFIG_TOKENS);
+	struct raw_client *raw = raw_connect(daemon_under_test.url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(raw, token);
+	ck_assert_ptr_nonnull(reply->error);
+	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__BAD_REQUEST);
+	ck_assert_str_eq(reply->error->message, "hello.token: 4097 bytes, longer than the 4096 "
+						"bytes a token may have");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_hello(raw, CI_TOKEN);
+	assert_hello_ok(reply, "ci");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(raw);
+	free(token);
+
+	ck_assert_msg(connect_with(&client, NULL, OPS_TOKEN, NULL, NULL, &err) == 0, "%s",
+		      err.message);
+	assert_serves(client);
+}
+END_TEST
+
+/* ---- TLS client certificates --------------------------------------------- */
+
+/* Run openssl with `args` in cert_dir, its output discarded; false when it fails. */
+static bool
+openssl(const char *const *args)
+{
+	const char *argv[32];
+	int argc = 0;
+
+	argv[argc++] = "openssl";
+	for (size_t i = 0; args[i] && argc < 31; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || chdir(cert_dir) < 0)
+			_exit(126);
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execvp(argv[0], (char **)argv);
+		_exit(127);
+	}
+	int64_t deadline = test_now_ms() + OPENSSL_TIMEOUT_MS;
+	int status;
+	for (;;) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (test_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return false;
+		}
+		test_sleep_ms(10);
+	}
+}
+
+/* Write cert_dir/NAME.pem: NAME.crt followed by NAME.key. */
+static void
+concatenate(const char *name)
+{
+	char path[128], part[128], buf[4096];
+	snprintf(path, sizeof(path), "%s/%s.pem", cert_dir, name);
+	FILE *out = fopen(path, "w");
+	ck_assert_ptr_nonnull(out);
+	for (int i = 0; i < 2; i++) {
+		snprintf(part, sizeof(part), "%s/%s.%s", cert_dir, name, i == 0 ? "crt" : "key");
+		FILE *in = fopen(part, "r");
+		ck_assert_msg(in, "openssl made no %s", part);
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+		fclose(in);
+	}
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+/* Make key NAME.key and NAME.crt, signed by CA_NAME (ca.pem/ca.key style files). */
+static bool
+make_signed(const char *name, const char *subject, const char *ca_name, const char *extfile)
+{
+	char key[64], csr[64], crt[64], ca[64], ca_key[64];
+	snprintf(key, sizeof(key), "%s.key", name);
+	snprintf(csr, sizeof(csr), "%s.csr", name);
+	snprintf(crt, sizeof(crt), "%s.crt", name);
+	snprintf(ca, sizeof(ca), "%s.crt", ca_name);
+	snprintf(ca_key, sizeof(ca_key), "%s.key", ca_name);
+	const char *request[] = { "req", "-newkey", "ec", "-pkeyopt",
+				  "ec_paramgen_curve:prime256v1", "-nodes", "-subj", subject,
+				  "-keyout", key, "-out", csr, NULL };
+	const char *sign[] = { "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+			       "-CAcreateserial", "-days", "2", "-out", crt,
+			       extfile ? "-extfile" : NULL, extfile, NULL };
+	return openssl(request) && openssl(sign);
+}
+
+static bool
+make_ca(const char *name, const char *subject)
+{
+	char key[64], crt[64];
+	snprintf(key, sizeof(key), "%s.key", name);
+	snprintf(crt, sizeof(crt), "%s.crt", name);
+	const char *args[] = { "req", "-x509", "-newkey", "ec", "-pkeyopt",
+			       "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+			       subject, "-keyout", key, "-out", crt, NULL };
+	return openssl(args);
+}
+
+/*
+ * A CA ("ca"), a server certificate for 127.0.0.1 signed by it ("server"), a client
+ * certificate signed by it ("client"), and a client certificate signed by another CA
+ * ("stranger"), as NAME.pem files in cert_dir. False (having said SKIP) when the openssl tool
+ * is missing or cannot make them.
+ */
+static bool
+make_certificates(const char *test)
+{
+	snprintf(cert_dir, sizeof(cert_dir), "/tmp/sockbroker-certs-XXXXXX");
+	ck_assert_msg(mkdtemp(cert_dir), "mkdtemp: %s", strerror(errno));
+
+	char ext[128];
+	snprintf(ext, sizeof(ext), "%s/server.ext", cert_dir);
+	FILE *f = fopen(ext, "w");
+	ck_assert_ptr_nonnull(f);
+	/* The C client checks the URL's host against the certificate's DNS names. */
+	fputs("subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+
+	const char *version[] = { "version", NULL };
+	if (!openssl(version)) {
+		fprintf(stderr, "SKIP %s: the openssl tool is missing, so no test certificates "
+				"can be made\n", test);
+		return false;
+	}
+	ck_assert_msg(make_ca("ca", "/CN=sockbroker test CA") &&
+			      make_signed("server", "/CN=127.0.0.1", "ca", "server.ext") &&
+			      make_signed("client", "/CN=test client", "ca", NULL) &&
+			      make_ca("otherca", "/CN=another CA") &&
+			      make_signed("stranger", "/CN=stranger", "otherca", NULL),
+		      "openssl failed to make the test certificates");
+	concatenate("server");
+	concatenate("client");
+	concatenate("stranger");
+	return true;
+}
+
+static void
+remove_certificates(void)
+{
+	static const char *const files[] = {
+		"ca.crt", "ca.key", "ca.srl", "otherca.crt", "otherca.key", "otherca.srl",
+		"server.ext", "server.key", "server.csr", "server.crt", "server.pem",
+		"client.key", "client.csr", "client.crt", "client.pem",
+		"stranger.key", "stranger.csr", "stranger.crt", "stranger.pem",
+	};
+	char path[128];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", cert_dir, files[i]);
+		unlink(path);
+	}
+	rmdir(cert_dir);
+	cert_dir[0] = '\0';
+}
+
+static uint16_t
+free_tcp_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+START_TEST(a_tls_client_with_a_certificate_is_verified_and_one_without_is_refused)
+{
+	char tls_url[64], config[1024], ca[128], server[128], client_pem[128], stranger[128];
+	struct sb_server_info info;
+	struct sb_error err;
+	struct sb_client *other;
+
+	if (!make_certificates("tls"))
+		return;
+	snprintf(ca, sizeof(ca), "%s/ca.crt", cert_dir);
+	snprintf(server, sizeof(server), "%s/server.pem", cert_dir);
+	snprintf(client_pem, sizeof(client_pem), "%s/client.pem", cert_dir);
+	snprintf(stranger, sizeof(stranger), "%s/stranger.pem", cert_dir);
+	snprintf(tls_url, sizeof(tls_url), "tls+tcp://127.0.0.1:%u", free_tcp_port());
+	/* Tokens required on tls+tcp:// too: the transport is told apart from tcp://. */
+	snprintf(config, sizeof(config),
+		 "{\"tls\": {\"cert_key_file\": \"%s\", \"ca_file\": \"%s\"}, "
+		 "\"auth\": {" TOKENS_JSON ", \"require_token\": [\"tls+tcp\"]}}",
+		 server, ca);
+	test_daemon_start_listening(&daemon_under_test, config, tls_url);
+	int fds = test_daemon_fd_count(&daemon_under_test);
+
+	ck_assert_msg(connect_with(&client, tls_url, CI_TOKEN, ca, client_pem, &err) == 0,
+		      "%s", err.message);
+	sb_client_info(client, &info);
+	ck_assert(info.tls_verified);
+	ck_assert(!info.has_credentials);
+	ck_assert_str_eq(info.token_name, "ci");
+	ck_assert_msg(strncmp(info.peer, "tcp 127.0.0.1:", 14) == 0, "peer \"%s\"", info.peer);
+	assert_serves(client);
+
+	/* A verified certificate without the required token. */
+	ck_assert_int_eq(connect_with(&other, tls_url, "", ca, client_pem, &err), -EACCES);
+	ck_assert_int_eq(err.kind, SB_ERR_DENIED);
+	ck_assert_str_eq(err.message, "this daemon requires a token on tls+tcp connections; pass "
+				      "one in Hello (SOCKBROKER_TOKEN)");
+
+	/* No certificate, or one from another CA: the connection itself is refused. */
+	ck_assert_int_lt(connect_with(&other, tls_url, CI_TOKEN, ca, "", &err), 0);
+	ck_assert_ptr_null(other);
+	ck_assert_int_eq(err.kind, SB_ERR_TRANSPORT);
+	ck_assert_int_lt(connect_with(&other, tls_url, CI_TOKEN, ca, stranger, &err), 0);
+	ck_assert_int_eq(err.kind, SB_ERR_TRANSPORT);
+
+	/* The daemon goes on serving, over TLS and ipc alike; ipc needs no token here. */
+	assert_serves(client);
+	ck_assert_msg(connect_with(&other, NULL, "", NULL, NULL, &err) == 0, "%s", err.message);
+	sb_client_info(other, &info);
+	ck_assert(!info.tls_verified);
+	ck_assert_str_eq(info.token_name, "");
+	assert_serves(other);
+	sb_client_free(other);
+	ck_assert_msg(connect_with(&other, tls_url, OPS_TOKEN, ca, client_pem, &err) == 0,
+		      "%s", err.message);
+	assert_serves(other);
+	sb_client_free(other);
+
+	assert_log_has_no_token();
+	assert_back_to(fds);
+}
+END_TEST
+
+static Suite *
+identity_suite(void)
+{
+	Suite *s = suite_create("identity");
+	const struct fixture_case cases[] = {
+		{ "right-token", a_right_token_names_the_session },
+		{ "token-env", the_token_comes_from_sockbroker_token_in_the_environment },
+		{ "wrong-token", a_wrong_token_is_eacces_and_the_session_may_say_hello_again },
+		{ "token-without-tokens", a_token_is_refused_by_a_daemon_without_tokens },
+		{ "require-token", require_token_on_ipc_refuses_a_hello_without_one },
+		{ "overlong-token", an_overlong_token_is_a_bad_request_naming_the_field },
+		{ "tls", a_tls_client_with_a_certificate_is_verified_and_one_without_is_refused },
+	};
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
+	return s;
+}
+
+int
+main(void)
+{
+	return fixture_run(identity_suite());
+}

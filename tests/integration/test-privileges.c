@@ -1,0 +1,746 @@
+/*
+ * The daemon's privileges, seen from outside: started as root with
+ * privileges.user "nobody", it runs as nobody with only the capabilities its
+ * policy needs (checked in /proc/PID/status of the process and of each of its
+ * threads), no_new_privs set; the directory it creates for its ipc socket and
+ * the socket file have the configured owner, group and modes; it still serves
+ * through the C client (a TCP echo on 127.0.0.1, a bind below 1024, a raw
+ * socket: the capabilities it kept) and answers sethostname with the kernel's
+ * EPERM (the capability it never keeps); it stops cleanly and removes its
+ * socket file, also when NNG's listener defect makes it re-create the socket
+ * after the switch. Started as root without a user it stays root with the
+ * needed capabilities only, and still does its housekeeping; started as a
+ * root lacking some capabilities it keeps what it has and says what cannot
+ * work; a socket directory it did not make is left alone, with a warning. A
+ * user or group that does not exist stops it at start-up with a message
+ * naming the field.
+ *
+ * Everything here needs root: without it every case says SKIP. main() moves
+ * the program into a UTS namespace of its own when it can, so that even a
+ * sethostname that got through would rename only that namespace (the case
+ * sets the name the host already has, too).
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "fixture.h"
+#include "servers.h"
+#include "sockbroker.h"
+
+#define START_TIMEOUT_MS 20000
+
+/* The permissive policy of the tests: it needs CAP_NET_BIND_SERVICE, CAP_NET_RAW,
+ * CAP_NET_ADMIN and CAP_SYS_ADMIN. */
+#define ALLOW_ALL "\"policy\": " TEST_ALLOW_ALL_POLICY
+
+/* Those capabilities as /proc/PID/status prints a mask: the three network ones, and with
+ * CAP_SYS_ADMIN (kept only by a daemon that stays root). */
+#define NET_CAPS "0000000000003400"
+#define NET_AND_SYS_ADMIN_CAPS "0000000000203400"
+#define NO_CAPS "0000000000000000"
+
+/* This program, run again as a client under another user (see connect_as()). */
+static char self_path[4096];
+#define CONNECT_AS_ARG "--connect-as-client"
+
+static struct test_daemon priv_daemon;
+static char run_dir[264];     /* the directory the daemon creates: DIR/run */
+static char socket_path[280]; /* run_dir/sb.sock */
+/* Make run_dir before starting the daemon, as root's (see spawn()). */
+static bool precreate_run_dir;
+/* The daemon will be driven into NNG's listener defect, which leaks inside NNG: no leak
+ * checking for it under valgrind (every other check stays). */
+static bool leaks_expected;
+/* Capabilities (numbers) the daemon is started without, as root in a container may be:
+ * dropped from the bounding set before exec. */
+static const int *start_without;
+static size_t n_start_without;
+static uid_t nobody_uid;
+static gid_t nobody_gid;
+/* A group other than nobody's and root's for ipc.group ("daemon" on Debian). */
+static gid_t ipc_gid;
+static char ipc_group[64];
+
+static bool
+root_and_nobody(const char *test)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP %s: switching user needs root\n", test);
+		return false;
+	}
+	if (!getpwnam("nobody")) {
+		fprintf(stderr, "SKIP %s: this system has no user \"nobody\"\n", test);
+		return false;
+	}
+	return true;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void
+setup(void)
+{
+	struct passwd *pw = getpwnam("nobody");
+	struct group *gr = getgrnam("daemon");
+
+	memset(&priv_daemon, 0, sizeof(priv_daemon));
+	precreate_run_dir = false;
+	leaks_expected = false;
+	start_without = NULL;
+	n_start_without = 0;
+	if (pw) {
+		nobody_uid = pw->pw_uid;
+		nobody_gid = pw->pw_gid;
+	}
+	/* Any group but nobody's and root's shows that ipc.group is applied. */
+	ipc_gid = gr ? gr->gr_gid : 4242;
+	snprintf(ipc_group, sizeof(ipc_group), "%s", gr ? "daemon" : "4242");
+}
+
+static void
+teardown(void)
+{
+	if (priv_daemon.pid > 0) {
+		kill(priv_daemon.pid, SIGKILL);
+		waitpid(priv_daemon.pid, NULL, 0);
+		priv_daemon.pid = 0;
+	}
+	if (priv_daemon.dir[0])
+		nftw(priv_daemon.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	priv_daemon.dir[0] = '\0';
+}
+
+static bool
+log_contains(const char *text)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen(priv_daemon.log, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Fork the daemon on ipc://DIR/run/sb.sock, a directory it has to create (unless
+ * precreate_run_dir), with
+ * `config_json` (an object's members, without braces). DIR is searchable by all, so a
+ * daemon that became nobody can still reach its own directory. Returns once the daemon
+ * says it listens (true) or has exited (false, its status in *status).
+ */
+static bool
+spawn(const char *config_json, int *status)
+{
+	const char *binary = getenv("SOCKBROKERD");
+	char config_path[320];
+
+	ck_assert_msg(binary, "SOCKBROKERD must name the sockbrokerd binary under test");
+	snprintf(priv_daemon.dir, sizeof(priv_daemon.dir), "/tmp/sockbroker-priv-XXXXXX");
+	ck_assert_msg(mkdtemp(priv_daemon.dir), "mkdtemp: %s", strerror(errno));
+	ck_assert_int_eq(chmod(priv_daemon.dir, 0755), 0);
+	snprintf(run_dir, sizeof(run_dir), "%s/run", priv_daemon.dir);
+	snprintf(socket_path, sizeof(socket_path), "%s/sb.sock", run_dir);
+	snprintf(priv_daemon.url, sizeof(priv_daemon.url), "ipc://%s", socket_path);
+	snprintf(priv_daemon.log, sizeof(priv_daemon.log), "%s/daemon.log", priv_daemon.dir);
+	snprintf(config_path, sizeof(config_path), "%s/config.json", priv_daemon.dir);
+	if (precreate_run_dir)
+		ck_assert_int_eq(mkdir(run_dir, 0755), 0);
+
+	FILE *f = fopen(config_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "{%s}\n", config_json);
+	fclose(f);
+
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(priv_daemon.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		for (int i = 3; i < 1024; i++)
+			close(i);
+		for (size_t i = 0; i < n_start_without; i++)
+			if (prctl(PR_CAPBSET_DROP, start_without[i], 0, 0, 0) < 0)
+				_exit(126);
+		const char *argv[32];
+		int argc = 0;
+		char *wrapper = getenv("SOCKBROKERD_WRAPPER");
+		if (wrapper && *wrapper) {
+			wrapper = strdup(wrapper);
+			for (char *tok = strtok(wrapper, " "); tok && argc < 20;
+			     tok = strtok(NULL, " "))
+				argv[argc++] = tok;
+			/* valgrind's gdbserver pipes in /tmp, made as root, could not be
+			 * removed by a daemon that became nobody. */
+			if (strstr(argv[0], "valgrind"))
+				argv[argc++] = "--vgdb=no";
+			if (strstr(argv[0], "valgrind") && leaks_expected)
+				argv[argc++] = "--leak-check=no";
+		}
+		if (leaks_expected) {
+			const char *asan = getenv("ASAN_OPTIONS");
+			char asan_options[512];
+			snprintf(asan_options, sizeof(asan_options), "%s%sdetect_leaks=0",
+				 asan ? asan : "", asan && *asan ? ":" : "");
+			setenv("ASAN_OPTIONS", asan_options, 1);
+		}
+		argv[argc++] = binary;
+		argv[argc++] = "--listen";
+		argv[argc++] = priv_daemon.url;
+		argv[argc++] = "--config";
+		argv[argc++] = config_path;
+		argv[argc] = NULL;
+		execvp(argv[0], (char **)argv);
+		_exit(127);
+	}
+	priv_daemon.pid = pid;
+
+	int64_t deadline = test_now_ms() + START_TIMEOUT_MS;
+	for (;;) {
+		if (log_contains("sockbrokerd: listening on "))
+			return true;
+		if (waitpid(pid, status, WNOHANG) == pid) {
+			priv_daemon.pid = 0;
+			return false;
+		}
+		if (test_now_ms() > deadline) {
+			test_daemon_dump_log(&priv_daemon);
+			ck_abort_msg("sockbrokerd did neither listen nor exit within %d ms",
+				     START_TIMEOUT_MS);
+		}
+		test_sleep_ms(10);
+	}
+}
+
+static void
+start(const char *config_json)
+{
+	int status;
+
+	if (!spawn(config_json, &status)) {
+		test_daemon_dump_log(&priv_daemon);
+		ck_abort_msg("sockbrokerd exited during start-up (status %d)", status);
+	}
+}
+
+/* SIGTERM and wait: the daemon must exit 0 (under valgrind: without errors or leaks). */
+static void
+stop(void)
+{
+	int status = -1;
+
+	ck_assert_int_eq(kill(priv_daemon.pid, SIGTERM), 0);
+	int64_t deadline = test_now_ms() + START_TIMEOUT_MS;
+	while (waitpid(priv_daemon.pid, &status, WNOHANG) != priv_daemon.pid) {
+		if (test_now_ms() > deadline) {
+			test_daemon_dump_log(&priv_daemon);
+			ck_abort_msg("sockbrokerd did not stop within %d ms", START_TIMEOUT_MS);
+		}
+		test_sleep_ms(10);
+	}
+	priv_daemon.pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		test_daemon_dump_log(&priv_daemon);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "sockbrokerd did not exit cleanly (status 0x%x)", status);
+}
+
+/* A field of /proc/PID[/task/TID]/status, after the tab(s). */
+static bool
+status_field(const char *status_path, const char *name, char *value, size_t len)
+{
+	char line[512];
+	size_t n = strlen(name);
+	bool found = false;
+	FILE *f = fopen(status_path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			const char *v = line + n + 1;
+			v += strspn(v, "\t ");
+			snprintf(value, len, "%s", v);
+			value[strcspn(value, "\n")] = '\0';
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void
+assert_status(const char *status_path, const char *name, const char *expected)
+{
+	char value[256];
+
+	ck_assert_msg(status_field(status_path, name, value, sizeof(value)), "%s: no %s line",
+		      status_path, name);
+	ck_assert_msg(strcmp(value, expected) == 0, "%s: %s is \"%s\", expected \"%s\"",
+		      status_path, name, value, expected);
+}
+
+/* Every id of a Uid:/Gid: line ("65534\t65534\t65534\t65534"). */
+static void
+assert_ids(const char *status_path, const char *name, unsigned long id)
+{
+	char expected[128];
+
+	snprintf(expected, sizeof(expected), "%lu\t%lu\t%lu\t%lu", id, id, id, id);
+	assert_status(status_path, name, expected);
+}
+
+static void
+assert_path(const char *path, uid_t uid, gid_t gid, mode_t mode, mode_t type)
+{
+	struct stat st;
+
+	ck_assert_msg(lstat(path, &st) == 0, "%s: %s", path, strerror(errno));
+	ck_assert_msg((st.st_mode & S_IFMT) == type, "%s: wrong file type 0%o", path,
+		      st.st_mode & S_IFMT);
+	ck_assert_msg(st.st_uid == uid && st.st_gid == gid, "%s: owner %lu:%lu, expected %lu:%lu",
+		      path, (unsigned long)st.st_uid, (unsigned long)st.st_gid, (unsigned long)uid,
+		      (unsigned long)gid);
+	ck_assert_msg((st.st_mode & 07777) == mode, "%s: mode 0%o, expected 0%o", path,
+		      st.st_mode & 07777, mode);
+}
+
+static struct sb_client *
+connect_client(void)
+{
+	struct sb_client *c = NULL;
+	struct sb_error err;
+
+	ck_assert_msg(sb_client_new(&c, priv_daemon.url, "test-privileges", &err) == 0,
+		      "sb_client_new: %s", err.message);
+	return c;
+}
+
+/* A TCP echo through the daemon to a server on 127.0.0.1. */
+static void
+assert_serves(struct sb_client *c)
+{
+	struct echo_server server;
+	struct sb_addr addr;
+	struct sb_error err;
+	sb_handle h;
+	char buf[16] = "";
+
+	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", server.port), 0);
+	ck_assert_msg(sb_connect(c, h, &addr, &err) == 0, "connect: %s", err.message);
+	ck_assert_int_eq(sb_sendall(c, h, "ping", 4, 0, &err), 0);
+	ck_assert_int_eq(sb_recv(c, h, buf, sizeof(buf) - 1, 0, &err), 4);
+	ck_assert_str_eq(buf, "ping");
+	ck_assert_int_eq(sb_close(c, h, &err), 0);
+	echo_server_stop(&server);
+}
+
+/* A bind on 127.0.0.1 below 1024 (CAP_NET_BIND_SERVICE): the first free port from 1023 down. */
+static void
+assert_binds_below_1024(struct sb_client *c)
+{
+	struct sb_addr addr;
+	struct sb_error err;
+	sb_handle h;
+	int r = -EADDRINUSE;
+
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	for (unsigned port = 1023; port > 900 && r == -EADDRINUSE; port--) {
+		ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", port), 0);
+		r = sb_bind(c, h, &addr, &err);
+	}
+	ck_assert_msg(r == 0, "bind below 1024: %s (%s)", err.errno_name, err.message);
+	ck_assert_int_eq(sb_close(c, h, &err), 0);
+}
+
+START_TEST(switching_to_nobody_keeps_only_the_network_capabilities_the_policy_needs)
+{
+	char config[512];
+	char status_path[64];
+	char task_dir[64];
+
+	if (!root_and_nobody("switching_to_nobody"))
+		return;
+	snprintf(config, sizeof(config),
+		 ALLOW_ALL ", \"privileges\": {\"user\": \"nobody\"}, "
+		 "\"ipc\": {\"group\": \"%s\", \"mode\": \"0660\", \"directory_mode\": \"0750\"}",
+		 ipc_group);
+	start(config);
+
+	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
+	assert_ids(status_path, "Uid", nobody_uid);
+	assert_ids(status_path, "Gid", nobody_gid);
+	assert_status(status_path, "CapEff", NET_CAPS);
+	assert_status(status_path, "CapPrm", NET_CAPS);
+	assert_status(status_path, "CapBnd", NET_CAPS);
+	assert_status(status_path, "CapInh", NO_CAPS);
+	assert_status(status_path, "CapAmb", NO_CAPS);
+	assert_status(status_path, "NoNewPrivs", "1");
+
+	/* Every thread is nobody with no_new_privs; those NNG and the resolver made before
+	 * the switch have no capability left. */
+	snprintf(task_dir, sizeof(task_dir), "/proc/%d/task", (int)priv_daemon.pid);
+	DIR *tasks = opendir(task_dir);
+	struct dirent *entry;
+	int threads = 0, without_caps = 0;
+	ck_assert_ptr_nonnull(tasks);
+	while ((entry = readdir(tasks))) {
+		char path[400];
+		char caps[64];
+
+		if (entry->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", task_dir, entry->d_name);
+		if (!status_field(path, "CapEff", caps, sizeof(caps)))
+			continue; /* a thread that just ended */
+		threads++;
+		assert_ids(path, "Uid", nobody_uid);
+		assert_status(path, "NoNewPrivs", "1");
+		ck_assert_msg(strcmp(caps, NO_CAPS) == 0 || strcmp(caps, NET_CAPS) == 0,
+			      "%s: CapEff %s", path, caps);
+		without_caps += strcmp(caps, NO_CAPS) == 0;
+	}
+	closedir(tasks);
+	ck_assert_int_gt(threads, 1);
+	ck_assert_int_gt(without_caps, 0);
+
+	ck_assert(log_contains("privileges: running as user nobody"));
+	ck_assert(log_contains("capabilities kept: CAP_NET_BIND_SERVICE, CAP_NET_RAW, "
+			       "CAP_NET_ADMIN; no_new_privs set"));
+	ck_assert(log_contains("so sethostname will fail with EPERM"));
+
+	/* The directory belongs to the daemon's user, the socket can be used by the group. */
+	assert_path(run_dir, nobody_uid, ipc_gid, 0750, S_IFDIR);
+	assert_path(socket_path, nobody_uid, ipc_gid, 0660, S_IFSOCK);
+
+	struct sb_client *c = connect_client();
+	assert_serves(c);
+	assert_binds_below_1024(c);
+
+	struct sb_error err;
+	sb_handle raw;
+	ck_assert_msg(sb_socket(c, AF_INET, SOCK_RAW, IPPROTO_ICMP, &raw, &err) == 0,
+		      "a raw socket (CAP_NET_RAW): %s", err.message);
+	ck_assert_int_eq(sb_close(c, raw, &err), 0);
+
+	/* The host's own name: a no-op even if it got through. */
+	char name[256];
+	ck_assert_int_eq(gethostname(name, sizeof(name)), 0);
+	ck_assert_int_eq(sb_sethostname(c, name, strlen(name), &err), -EPERM);
+	ck_assert_int_eq(err.kind, SB_ERR_OS);
+	ck_assert_str_eq(err.errno_name, "EPERM");
+
+	sb_client_free(c);
+	stop();
+	ck_assert_msg(access(socket_path, F_OK) < 0 && errno == ENOENT,
+		      "the socket file is still there after the daemon stopped");
+}
+END_TEST
+
+/*
+ * NNG 1.5 stops accepting after a connection drops mid-handshake and the daemon's watchdog
+ * restarts the listener: after the switch to nobody it re-creates its socket in its own
+ * directory and gives it to the ipc group again (a supplementary group of the daemon's).
+ */
+START_TEST(a_listener_restarted_after_the_switch_keeps_its_owner_group_and_mode)
+{
+	char config[256];
+
+	if (!root_and_nobody("a_listener_restarted_after_the_switch"))
+		return;
+	leaks_expected = true;
+	snprintf(config, sizeof(config),
+		 "\"privileges\": {\"user\": \"nobody\"}, \"ipc\": {\"group\": \"%s\"}",
+		 ipc_group);
+	start(config);
+
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	ck_assert(strlen(socket_path) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, socket_path, strlen(socket_path) + 1);
+	for (int i = 0; i < 3; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+		close(fd);
+	}
+	int64_t deadline = test_now_ms() + 30000;
+	while (!log_contains("restarting the listener") && test_now_ms() < deadline)
+		test_sleep_ms(100);
+	if (!log_contains("restarting the listener")) {
+		fprintf(stderr, "SKIP a_listener_restarted_after_the_switch: this NNG kept "
+			"accepting after dropped handshakes, so nothing was restarted\n");
+		stop();
+		return;
+	}
+	struct sb_client *late = NULL;
+	struct sb_error err;
+	while (sb_client_new(&late, priv_daemon.url, "late", &err) < 0 &&
+	       test_now_ms() < deadline)
+		test_sleep_ms(100);
+	ck_assert_msg(late, "no client was served after the restart: %s", err.message);
+	assert_serves(late);
+	sb_client_free(late);
+	ck_assert(!log_contains("the restarted listener keeps the daemon's ownership"));
+	assert_path(socket_path, nobody_uid, ipc_gid, 0660, S_IFSOCK);
+	stop();
+}
+END_TEST
+
+START_TEST(ipc_owner_lets_that_user_connect_and_others_not)
+{
+	if (!root_and_nobody("ipc_owner"))
+		return;
+	/* Staying root; the socket is nobody's alone, its directory searchable by all. */
+	start(ALLOW_ALL ", \"ipc\": {\"owner\": \"nobody\", \"mode\": \"0600\", "
+			"\"directory_mode\": \"0711\"}");
+	assert_path(run_dir, 0, 0, 0711, S_IFDIR);
+	assert_path(socket_path, nobody_uid, 0, 0600, S_IFSOCK);
+
+	/* A client process as nobody, and one as another unprivileged user. A fresh
+	 * process: NNG, already used by this one, cannot be used across fork(). */
+	const uid_t users[] = { nobody_uid, nobody_uid - 1 };
+	const int expected[] = { 0, EACCES };
+	for (size_t i = 0; i < 2; i++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			if (setgroups(0, NULL) < 0 || setgid(nobody_gid) < 0 || setuid(users[i]) < 0)
+				_exit(100);
+			execl(self_path, self_path, CONNECT_AS_ARG, priv_daemon.url, (char *)NULL);
+			_exit(127);
+		}
+		int status;
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == expected[i],
+			      "uid %lu: exit status 0x%x, expected %d", (unsigned long)users[i],
+			      status, expected[i]);
+	}
+
+	stop();
+	ck_assert_int_eq(access(socket_path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(root_without_a_user_keeps_only_the_needed_capabilities_and_its_housekeeping)
+{
+	char status_path[64];
+
+	if (!root_and_nobody("root_without_a_user"))
+		return;
+	start(ALLOW_ALL);
+	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
+	assert_ids(status_path, "Uid", 0);
+	assert_status(status_path, "CapEff", NET_AND_SYS_ADMIN_CAPS);
+	assert_status(status_path, "CapPrm", NET_AND_SYS_ADMIN_CAPS);
+	assert_status(status_path, "CapBnd", NET_AND_SYS_ADMIN_CAPS);
+	assert_status(status_path, "NoNewPrivs", "1");
+	ck_assert(log_contains("privileges: the daemon runs as root (uid 0)"));
+	ck_assert(log_contains("set \"privileges\": {\"user\": \"NAME\"}"));
+	assert_path(run_dir, 0, 0, 0750, S_IFDIR);
+	assert_path(socket_path, 0, 0, 0660, S_IFSOCK);
+
+	struct sb_client *c = connect_client();
+	assert_serves(c);
+	sb_client_free(c);
+	stop();
+	ck_assert_int_eq(access(socket_path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(the_default_policy_as_root_keeps_no_capability_and_still_serves)
+{
+	char status_path[64];
+
+	if (!root_and_nobody("the_default_policy"))
+		return;
+	/* No "policy": the built-in default, which needs no capability. */
+	start("\"privileges\": {\"user\": \"nobody\", \"group\": \"nogroup\"}");
+	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
+	assert_ids(status_path, "Uid", nobody_uid);
+	assert_status(status_path, "CapEff", NO_CAPS);
+	assert_status(status_path, "CapPrm", NO_CAPS);
+	assert_status(status_path, "CapBnd", NO_CAPS);
+	assert_status(status_path, "NoNewPrivs", "1");
+	ck_assert(log_contains("capabilities kept: none"));
+
+	struct sb_client *c = connect_client();
+	assert_serves(c);
+	sb_client_free(c);
+	stop();
+	ck_assert_int_eq(access(socket_path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(a_socket_directory_the_daemon_cannot_write_to_is_left_alone_with_a_warning)
+{
+	if (!root_and_nobody("a_socket_directory_the_daemon_cannot_write_to"))
+		return;
+	precreate_run_dir = true;
+	start("\"privileges\": {\"user\": \"nobody\"}");
+	/* Not the daemon's: neither mode nor owner changed. */
+	assert_path(run_dir, 0, 0, 0755, S_IFDIR);
+	assert_path(socket_path, nobody_uid, nobody_gid, 0660, S_IFSOCK);
+	ck_assert(log_contains("after dropping privileges the daemon cannot write to the "
+			       "directory"));
+
+	struct sb_client *c = connect_client();
+	assert_serves(c);
+	sb_client_free(c);
+	stop();
+	/* It serves and stops cleanly; only its socket file stays behind (the next start
+	 * as root replaces it). */
+	ck_assert_int_eq(access(socket_path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(root_lacking_capabilities_keeps_what_it_has_and_says_what_cannot_work)
+{
+	static const int lacking[] = { CAP_NET_ADMIN, CAP_SETPCAP, CAP_DAC_READ_SEARCH };
+	char status_path[64];
+
+	if (!root_and_nobody("root_lacking_capabilities"))
+		return;
+	start_without = lacking;
+	n_start_without = sizeof(lacking) / sizeof(lacking[0]);
+	start(ALLOW_ALL ", \"privileges\": {\"user\": \"nobody\"}");
+	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
+	assert_ids(status_path, "Uid", nobody_uid);
+	/* CAP_NET_BIND_SERVICE and CAP_NET_RAW, without CAP_NET_ADMIN. */
+	assert_status(status_path, "CapEff", "0000000000002400");
+	assert_status(status_path, "CapPrm", "0000000000002400");
+	assert_status(status_path, "NoNewPrivs", "1");
+	ck_assert(log_contains("capabilities kept: CAP_NET_BIND_SERVICE, CAP_NET_RAW;"));
+	ck_assert(log_contains("the daemon was started without capabilities the policy needs: "
+			       "SO_MARK, IP_TRANSPARENT and netlink changes (needs "
+			       "CAP_NET_ADMIN)"));
+	ck_assert(log_contains("without CAP_SETPCAP the bounding set is left as it was"));
+
+	struct sb_client *c = connect_client();
+	assert_serves(c);
+	sb_client_free(c);
+	stop();
+}
+END_TEST
+
+START_TEST(unknown_users_and_groups_stop_the_start_naming_the_field)
+{
+	static const struct {
+		const char *config;
+		const char *message;
+	} cases[] = {
+		{ "\"privileges\": {\"user\": \"sockbroker-no-such-user\"}",
+		  "sockbrokerd: privileges.user: there is no user \"sockbroker-no-such-user\" on "
+		  "this system" },
+		{ "\"privileges\": {\"user\": \"nobody\", \"group\": \"sockbroker-no-such-group\"}",
+		  "sockbrokerd: privileges.group: there is no group \"sockbroker-no-such-group\"" },
+		{ "\"ipc\": {\"owner\": \"sockbroker-no-such-user\"}",
+		  "sockbrokerd: ipc.owner: there is no user \"sockbroker-no-such-user\"" },
+		{ "\"ipc\": {\"group\": \"sockbroker-no-such-group\"}",
+		  "sockbrokerd: ipc.group: there is no group \"sockbroker-no-such-group\"" },
+		{ "\"privileges\": {\"group\": \"nogroup\"}",
+		  "sockbrokerd: privileges.group: needs privileges.user" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int status = 0;
+
+		ck_assert_msg(!spawn(cases[i].config, &status), "started with %s", cases[i].config);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "%s: status 0x%x",
+			      cases[i].config, status);
+		if (!log_contains(cases[i].message))
+			test_daemon_dump_log(&priv_daemon);
+		ck_assert_msg(log_contains(cases[i].message), "the log lacks: %s",
+			      cases[i].message);
+		/* Refused before anything listened. */
+		ck_assert_int_eq(access(run_dir, F_OK), -1);
+		teardown();
+	}
+}
+END_TEST
+
+/* The client of ipc_owner_lets_that_user_connect_and_others_not: exit 0 when the daemon at
+ * `url` answers Hello, else the errno of the failure. */
+static int
+connect_as_client(const char *url)
+{
+	struct sb_client *c = NULL;
+	struct sb_error err;
+	int r = sb_client_new(&c, url, "test-privileges-user", &err);
+
+	sb_client_free(c);
+	if (r < 0)
+		fprintf(stderr, "client as uid %lu: %s (%s)\n", (unsigned long)getuid(),
+			err.message, err.errno_name);
+	return r < 0 ? -r : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], CONNECT_AS_ARG) == 0)
+		return connect_as_client(argv[2]);
+	if (!realpath(argv[0], self_path)) {
+		fprintf(stderr, "test-privileges: cannot find this program (%s): %s\n", argv[0],
+			strerror(errno));
+		return EXIT_FAILURE;
+	}
+
+	Suite *s = suite_create("privileges");
+	const struct fixture_case cases[] = {
+		{ "switch-user", switching_to_nobody_keeps_only_the_network_capabilities_the_policy_needs },
+		{ "ipc-owner", ipc_owner_lets_that_user_connect_and_others_not },
+		{ "listener-restart",
+		  a_listener_restarted_after_the_switch_keeps_its_owner_group_and_mode },
+		{ "root-without-user",
+		  root_without_a_user_keeps_only_the_needed_capabilities_and_its_housekeeping },
+		{ "default-policy", the_default_policy_as_root_keeps_no_capability_and_still_serves },
+		{ "fewer-capabilities",
+		  root_lacking_capabilities_keeps_what_it_has_and_says_what_cannot_work },
+		{ "existing-directory",
+		  a_socket_directory_the_daemon_cannot_write_to_is_left_alone_with_a_warning },
+		{ "unknown-names", unknown_users_and_groups_stop_the_start_naming_the_field },
+	};
+
+	if (geteuid() == 0 && unshare(CLONE_NEWUTS) < 0)
+		fprintf(stderr, "note: no UTS namespace of our own (%s); the sethostname check "
+			"sets the host's current name\n", strerror(errno));
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
+	return fixture_run(s);
+}
