@@ -8,8 +8,10 @@
  * `unshare -n`, and the test configures the namespace through the daemon's pid.
  *
  * A family or feature this kernel lacks is reported as "SKIP <test>: <reason> (<errno>)" on
- * stderr, never passed in silence. Every daemon started here is stopped by pid, every loop is
- * bounded in count and time, and traffic stays on loopback or in the test's namespace.
+ * stderr, never passed in silence: the meson file runs each case as a test of its own, and a
+ * case that skipped is reported by meson as SKIP. Every daemon started here is stopped by
+ * pid, every loop is bounded in count and time, and traffic stays on loopback or in the
+ * test's namespace.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -68,20 +70,6 @@ static void
 teardown(void)
 {
 	fixture_stop();
-}
-
-static void skip(const char *test, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-skip(const char *test, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "SKIP %s: ", test);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* The handles a test opened are closed: the daemon holds no more fds than when it started. */
@@ -282,7 +270,7 @@ START_TEST(packet_socket_on_lo_captures_a_udp_datagram_with_the_references_addre
 	sb_handle h;
 
 	if (try_socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL), &h, &err) < 0) {
-		skip("packet", "socket(AF_PACKET) is refused: %s (%s)", err.message,
+		test_skip("packet", "socket(AF_PACKET) is refused: %s (%s)", err.message,
 		     err.errno_name);
 		return;
 	}
@@ -344,7 +332,7 @@ START_TEST(packet_bind_to_an_unknown_interface_is_enodev_naming_it)
 	sb_handle h;
 
 	if (try_socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL), &h, &err) < 0) {
-		skip("packet-enodev", "socket(AF_PACKET) is refused: %s (%s)", err.message,
+		test_skip("packet-enodev", "socket(AF_PACKET) is refused: %s (%s)", err.message,
 		     err.errno_name);
 		return;
 	}
@@ -380,13 +368,13 @@ alg_socket(const char *test, const char *type, const char *name, sb_handle *h)
 
 	if (try_socket(AF_ALG, SOCK_SEQPACKET, 0, h, &err) < 0) {
 		ck_assert_str_eq(err.errno_name, "EAFNOSUPPORT");
-		skip(test, "this kernel has no AF_ALG: socket(AF_ALG) is %s", err.errno_name);
+		test_skip(test, "this kernel has no AF_ALG: socket(AF_ALG) is %s", err.errno_name);
 		return false;
 	}
 	ck_assert_int_eq(sb_addr_alg(&addr, type, name, 0, 0), 0);
 	int r = sb_bind(client, *h, &addr, &err);
 	if (r == -ENOENT) {
-		skip(test, "this kernel has no %s \"%s\" (bind: ENOENT)", type, name);
+		test_skip(test, "this kernel has no %s \"%s\" (bind: ENOENT)", type, name);
 		sb_close(client, *h, NULL);
 		return false;
 	}
@@ -477,7 +465,7 @@ START_TEST(alg_bind_to_an_unknown_algorithm_is_the_kernels_error)
 	sb_handle h;
 
 	if (try_socket(AF_ALG, SOCK_SEQPACKET, 0, &h, &err) < 0) {
-		skip("alg-unknown", "this kernel has no AF_ALG: socket(AF_ALG) is %s",
+		test_skip("alg-unknown", "this kernel has no AF_ALG: socket(AF_ALG) is %s",
 		     err.errno_name);
 		return;
 	}
@@ -574,11 +562,11 @@ START_TEST(raw_icmp_echo_to_loopback_gets_its_reply)
 
 	if (strcmp(read_proc("/proc/sys/net/ipv4/icmp_echo_ignore_all", ignore, sizeof(ignore)),
 		   "1\n") == 0) {
-		skip("raw-icmp", "this host ignores ICMP echo requests (icmp_echo_ignore_all)");
+		test_skip("raw-icmp", "this host ignores ICMP echo requests (icmp_echo_ignore_all)");
 		return;
 	}
 	if (try_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP, &h, &err) < 0) {
-		skip("raw-icmp", "socket(SOCK_RAW, IPPROTO_ICMP) is refused: %s (%s)", err.message,
+		test_skip("raw-icmp", "socket(SOCK_RAW, IPPROTO_ICMP) is refused: %s (%s)", err.message,
 		     err.errno_name);
 		return;
 	}
@@ -629,7 +617,7 @@ START_TEST(udplite_round_trip_with_checksum_coverage)
 	sb_handle receiver, sender;
 
 	if (try_socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE, &receiver, &err) < 0) {
-		skip("udplite", "this kernel has no UDP-Lite: %s (%s)", err.message,
+		test_skip("udplite", "this kernel has no UDP-Lite: %s (%s)", err.message,
 		     err.errno_name);
 		return;
 	}
@@ -676,7 +664,7 @@ START_TEST(vsock_over_the_loopback_transport)
 	sb_handle listener;
 
 	if (try_socket(AF_VSOCK, SOCK_STREAM, 0, &listener, &err) < 0) {
-		skip("vsock", "this kernel has no AF_VSOCK: socket(AF_VSOCK) is %s",
+		test_skip("vsock", "this kernel has no AF_VSOCK: socket(AF_VSOCK) is %s",
 		     err.errno_name);
 		return;
 	}
@@ -692,7 +680,7 @@ START_TEST(vsock_over_the_loopback_transport)
 	if (r < 0) {
 		/* Without vsock_loopback the kernel has no local CID to bind. */
 		ck_assert_int_eq(err.kind, SB_ERR_OS);
-		skip("vsock", "no vsock loopback transport: bind to (VMADDR_CID_LOCAL, %u) is %s",
+		test_skip("vsock", "no vsock loopback transport: bind to (VMADDR_CID_LOCAL, %u) is %s",
 		     port, err.errno_name);
 		sb_close(client, listener, NULL);
 		assert_no_fd_left();
@@ -828,13 +816,13 @@ START_TEST(can_raw_frames_on_a_vcan_interface_in_the_tests_namespace)
 	r = sb_socket(c, AF_CAN, SOCK_RAW, CAN_RAW, &tx, &err);
 	if (r < 0) {
 		ck_assert_int_eq(err.kind, SB_ERR_OS);
-		skip("can", "this kernel has no AF_CAN: socket(AF_CAN, SOCK_RAW, CAN_RAW) is %s",
+		test_skip("can", "this kernel has no AF_CAN: socket(AF_CAN, SOCK_RAW, CAN_RAW) is %s",
 		     err.errno_name);
 		goto out;
 	}
 	if (ip_in(&netns_daemon, out, sizeof(out), "link", "add", "vcan0", "type", "vcan", NULL) !=
 	    0) {
-		skip("can", "cannot create a vcan interface (is the vcan module there?): %s", out);
+		test_skip("can", "cannot create a vcan interface (is the vcan module there?): %s", out);
 		sb_close(c, tx, NULL);
 		goto out;
 	}
@@ -892,7 +880,7 @@ START_TEST(packet_frames_cross_a_veth_pair_in_the_tests_namespace)
 	ck_assert_msg(r == 0, "sb_client_new: %s", err.message);
 	if (ip_in(&netns_daemon, out, sizeof(out), "link", "add", "sbve0", "type", "veth", "peer",
 		  "name", "sbve1", NULL) != 0) {
-		skip("packet-netns", "cannot create a veth pair: %s", out);
+		test_skip("packet-netns", "cannot create a veth pair: %s", out);
 		goto out;
 	}
 	ck_assert_msg(ip_in(&netns_daemon, out, sizeof(out), "link", "set", "sbve0", "up", NULL) ==
@@ -943,7 +931,7 @@ START_TEST(tipc_rdm_datagram_by_service_name)
 	sb_handle server, sender;
 
 	if (try_socket(AF_TIPC, SOCK_RDM, 0, &server, &err) < 0) {
-		skip("tipc", "this kernel has no AF_TIPC: socket(AF_TIPC, SOCK_RDM) is %s",
+		test_skip("tipc", "this kernel has no AF_TIPC: socket(AF_TIPC, SOCK_RDM) is %s",
 		     err.errno_name);
 		return;
 	}

@@ -565,8 +565,7 @@ make_certificates(const char *test)
 
 	const char *version[] = { "version", NULL };
 	if (!openssl(version)) {
-		fprintf(stderr, "SKIP %s: the openssl tool is missing, so no test certificates "
-				"can be made\n", test);
+		test_skip(test, "the openssl tool is missing, so no test certificates can be made");
 		return false;
 	}
 	ck_assert_msg(make_ca("ca", "/CN=sockbroker test CA") &&

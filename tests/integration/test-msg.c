@@ -168,7 +168,7 @@ START_TEST(udp6_recvmsg_decodes_ipv6_pktinfo)
 	int probe = socket(AF_INET6, SOCK_DGRAM, 0);
 	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	if (!has_ipv6 || probe < 0 || bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)) < 0) {
-		fprintf(stderr, "SKIP udp6_recvmsg_decodes_ipv6_pktinfo: no IPv6 loopback here\n");
+		test_skip("udp6_recvmsg_decodes_ipv6_pktinfo", "no IPv6 loopback here");
 		if (probe >= 0)
 			close(probe);
 		return;

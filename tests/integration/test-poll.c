@@ -784,8 +784,8 @@ START_TEST(poll_over_5000_udp_sockets_answers_the_one_made_readable)
 	struct rlimit limit;
 	getrlimit(RLIMIT_NOFILE, &limit);
 	if (limit.rlim_cur < MANY_HANDLES + 200) {
-		fprintf(stderr, "SKIP poll over %d handles: the fd limit is %llu\n", MANY_HANDLES,
-			(unsigned long long)limit.rlim_cur);
+		test_skip("poll over many handles", "%d handles need more than the fd limit %llu",
+			  MANY_HANDLES, (unsigned long long)limit.rlim_cur);
 		return;
 	}
 	struct sb_pollitem *items = calloc(MANY_HANDLES, sizeof(*items));
@@ -918,7 +918,7 @@ check_all_errors(const char *host, size_t expected, size_t ipv4_at)
 	int probe = direct_connect(AF_INET6, port);
 	if (probe >= 0) {
 		close(probe);
-		fprintf(stderr, "SKIP all_errors: [::1]:%u happens to be open\n", port);
+		test_skip("all_errors", "[::1]:%u happens to be open", port);
 		return;
 	}
 
@@ -1309,7 +1309,7 @@ START_TEST(create_server_dualstack_accepts_ipv4_and_ipv6)
 		close(probe);
 	ck_assert_int_eq(dualstack, expected);
 	if (!dualstack) {
-		fprintf(stderr, "SKIP dualstack: no dual-stack IPv6 on this host\n");
+		test_skip("dualstack", "no dual-stack IPv6 on this host");
 		return;
 	}
 	sb_addr_inet6(&addr, "", 0, 0, 0);

@@ -84,11 +84,11 @@ static bool
 root_and_nobody(const char *test)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP %s: switching user needs root\n", test);
+		test_skip(test, "switching user needs root");
 		return false;
 	}
 	if (!getpwnam("nobody")) {
-		fprintf(stderr, "SKIP %s: this system has no user \"nobody\"\n", test);
+		test_skip(test, "this system has no user \"nobody\"");
 		return false;
 	}
 	return true;
@@ -503,8 +503,9 @@ START_TEST(a_listener_restarted_after_the_switch_keeps_its_owner_group_and_mode)
 	while (!log_contains("restarting the listener") && test_now_ms() < deadline)
 		test_sleep_ms(100);
 	if (!log_contains("restarting the listener")) {
-		fprintf(stderr, "SKIP a_listener_restarted_after_the_switch: this NNG kept "
-			"accepting after dropped handshakes, so nothing was restarted\n");
+		test_skip("a_listener_restarted_after_the_switch",
+			  "this NNG kept accepting after dropped handshakes, so nothing was "
+			  "restarted");
 		stop();
 		return;
 	}

@@ -1,11 +1,27 @@
 #include "fixture.h"
 
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 struct test_daemon daemon_under_test;
 struct sb_client *client;
+
+/* Check runs each case in a child of its own: the skips are counted in a
+ * page that parent and children share. */
+struct skip_record {
+	unsigned skipped;
+	char names[1024]; /* "a b c" */
+};
+static struct skip_record *skips;
+
+#define MAX_CASES 128
+static const char *case_names[MAX_CASES];
+static size_t n_case_names;
 
 void
 fixture_connect(const char *client_name)
@@ -38,10 +54,30 @@ test_sleep_ms(int ms)
 }
 
 void
+test_skip(const char *test, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "SKIP %s: ", test);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (!skips)
+		return;
+	__atomic_add_fetch(&skips->skipped, 1, __ATOMIC_SEQ_CST);
+	size_t used = strnlen(skips->names, sizeof(skips->names));
+	snprintf(skips->names + used, sizeof(skips->names) - used, "%s%s", used ? " " : "",
+		 test);
+}
+
+void
 fixture_add_cases(Suite *suite, const struct fixture_case *cases, size_t n,
 		  void (*setup)(void), void (*teardown)(void), int timeout)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (n_case_names < MAX_CASES)
+			case_names[n_case_names++] = cases[i].name;
 		TCase *tc = tcase_create(cases[i].name);
 		tcase_add_checked_fixture(tc, setup, teardown);
 		tcase_set_timeout(tc, timeout);
@@ -50,13 +86,71 @@ fixture_add_cases(Suite *suite, const struct fixture_case *cases, size_t n,
 	}
 }
 
+/* FIXTURE_EXPECT_CASES: the program's cases and the list are the same set. */
+static int
+check_expected_cases(const char *expected)
+{
+	int status = EXIT_SUCCESS;
+	for (size_t i = 0; i < n_case_names; i++) {
+		size_t len = strlen(case_names[i]);
+		const char *at = expected;
+		bool found = false;
+		while (!found && (at = strstr(at, case_names[i]))) {
+			found = (at == expected || at[-1] == ' ') && (at[len] == ' ' || !at[len]);
+			at += len;
+		}
+		if (!found) {
+			printf("case \"%s\" is not run by the meson file: add it to the list of "
+			       "cases there\n",
+			       case_names[i]);
+			status = EXIT_FAILURE;
+		}
+	}
+	size_t n_expected = 0;
+	for (const char *at = expected; *at;) {
+		at += strspn(at, " ");
+		if (*at)
+			n_expected++;
+		at += strcspn(at, " ");
+	}
+	if (n_expected != n_case_names) {
+		printf("the meson file lists %zu cases, the program has %zu: remove the ones it "
+		       "no longer has\n",
+		       n_expected, n_case_names);
+		status = EXIT_FAILURE;
+	}
+	if (status == EXIT_SUCCESS)
+		printf("the meson file runs all %zu cases\n", n_case_names);
+	return status;
+}
+
 int
 fixture_run(Suite *suite)
 {
+	const char *expected = getenv("FIXTURE_EXPECT_CASES");
+	if (expected) {
+		srunner_free(srunner_create(suite)); /* frees the suite */
+		return check_expected_cases(expected);
+	}
 	signal(SIGPIPE, SIG_IGN);
+	skips = mmap(NULL, sizeof(*skips), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+		     0);
+	if (skips == MAP_FAILED)
+		skips = NULL;
 	SRunner *runner = srunner_create(suite);
 	srunner_run_all(runner, CK_NORMAL);
 	int failed = srunner_ntests_failed(runner);
+	int ran = srunner_ntests_run(runner);
 	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	int status = failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (skips && skips->skipped) {
+		printf("%u of %d cases skipped (see SKIP on stderr): %s\n", skips->skipped, ran,
+		       skips->names);
+		if (!failed && skips->skipped >= (unsigned)ran)
+			status = 77;
+	}
+	if (skips)
+		munmap(skips, sizeof(*skips));
+	skips = NULL;
+	return status;
 }

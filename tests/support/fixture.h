@@ -40,7 +40,19 @@ struct fixture_case {
 void fixture_add_cases(Suite *suite, const struct fixture_case *cases, size_t n,
 		       void (*setup)(void), void (*teardown)(void), int timeout);
 
-/* Run the suite (SIGPIPE ignored) and return the process's exit status. */
+/* Say that the running case cannot test what it is for on this host, and
+ * why ("SKIP <test>: <reason>" on stderr); the case then returns. The skip is
+ * counted across Check's fork: a run whose every case skipped exits 77, which
+ * meson reports as SKIP, and a run with some skipped says which on stdout.
+ * Never a pass in disguise: a case that skips has asserted nothing. */
+void test_skip(const char *test, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Run the suite (SIGPIPE ignored) and return the process's exit status: 0,
+ * 1 when a case failed, or 77 when every case that ran skipped. The meson
+ * files run some programs one case at a time (CK_RUN_CASE) so that each
+ * skip is reported on its own; with FIXTURE_EXPECT_CASES set (the names of
+ * those meson tests, space-separated), it runs nothing and fails unless the
+ * program's cases are exactly those. */
 int fixture_run(Suite *suite);
 
 #endif
