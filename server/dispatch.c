@@ -489,6 +489,7 @@ submit_job(struct op *op, struct resolve_job *job)
 		return -1;
 	}
 	op->job = job;
+	job->owner = op->session->id;
 	resolver_submit(op->daemon->resolver, job);
 	return 0;
 }

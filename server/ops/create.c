@@ -443,6 +443,7 @@ connect_begin(struct op *op, struct reply *reply)
 	job->job.work = lookup_work;
 	job->job.complete = lookup_complete;
 	job->job.userdata = state;
+	job->job.owner = op->session->id;
 	state->job = job;
 	resolver_submit(op->daemon->resolver, &job->job);
 	return OP_WAIT_EVENT;

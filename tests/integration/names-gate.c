@@ -5,8 +5,8 @@
  * the test needs, while it cancels the lookup, ends its session, or checks
  * that other sessions are still served. No network, no sleeps in the test.
  *
- * $SOCKBROKER_TEST_GATE names a directory. A gated lookup creates the file
- * "reached" there (the test waits for it), then waits until a file "open"
+ * $SOCKBROKER_TEST_GATE names a directory. A gated lookup adds a byte to the
+ * file "reached" there (the test waits for it to hold as many as it sent), then waits until a file "open"
  * exists (polling; at most GATE_MAX_MS), and answers EAI_NONAME. Every
  * other name goes to libc's getaddrinfo().
  */
@@ -45,9 +45,12 @@ wait_at_gate(void)
 		return;
 	snprintf(reached, sizeof(reached), "%s/reached", dir);
 	snprintf(open_path, sizeof(open_path), "%s/open", dir);
-	int fd = open(reached, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd >= 0)
+	int fd = open(reached, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		ssize_t n = write(fd, "r", 1);
+		(void)n;
 		close(fd);
+	}
 	for (int waited = 0; waited < GATE_MAX_MS && stat(open_path, &st) < 0;
 	     waited += GATE_POLL_MS)
 		nanosleep(&pause, NULL);

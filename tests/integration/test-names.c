@@ -145,19 +145,26 @@ start_gated(const char *config_json)
 	connect_client();
 }
 
-/* Wait (at most 10 s) until a lookup reached the gate. */
+/* Wait (at most 10 s) until `n` lookups reached the gate. */
 static void
-wait_for_gate(void)
+wait_for_gate_n(int n)
 {
 	char path[128];
 	struct stat st;
 	int64_t deadline = test_now_ms() + 10000;
 	snprintf(path, sizeof(path), "%s/reached", gate_dir);
-	while (stat(path, &st) < 0) {
-		ck_assert_msg(test_now_ms() < deadline, "no lookup reached the gate within 10 s");
+	while (stat(path, &st) < 0 || st.st_size < n) {
+		ck_assert_msg(test_now_ms() < deadline, "%d lookups did not reach the gate within 10 s",
+			      n);
 		struct timespec pause = {0, 5000000L};
 		nanosleep(&pause, NULL);
 	}
+}
+
+static void
+wait_for_gate(void)
+{
+	wait_for_gate_n(1);
 }
 
 /* Whether this process may create a UTS namespace (CAP_SYS_ADMIN). Tried in
@@ -185,7 +192,7 @@ start_in_new_uts_namespace(const char *test)
 {
 	char why[128], self[PATH_MAX], wrapper[PATH_MAX + 512];
 	if (!can_unshare_uts(why, sizeof(why))) {
-		fprintf(stderr, "SKIP %s: %s\n", test, why);
+		test_skip(test, "%s", why);
 		return false;
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -475,8 +482,8 @@ START_TEST(getaddrinfo_takes_service_names)
 {
 	struct servent *local = getservbyname("http", "tcp");
 	if (!local) {
-		fprintf(stderr, "SKIP getaddrinfo_takes_service_names: this host's services "
-				"database has no http/tcp\n");
+		test_skip("getaddrinfo_takes_service_names",
+			  "this host's services database has no http/tcp");
 		return;
 	}
 	struct sb_addrinfo *results;
@@ -1346,6 +1353,50 @@ START_TEST(a_hung_lookup_stalls_neither_its_session_nor_others)
 }
 END_TEST
 
+/* One session's hung lookups fill every resolver thread the daemon started with, and one more
+ * waits behind them: another session's lookups are still answered (the pool grows for them),
+ * and the waiting one runs once its session's share is free. */
+START_TEST(hung_lookups_filling_the_pool_stall_only_their_own_session)
+{
+	enum { THREADS = 2 };
+	struct raw_session s;
+	struct sb_addrinfo *results;
+	struct sb_error err;
+	size_t count;
+	nng_ctx pending[THREADS + 1];
+
+	start_gated("{\"resolver_threads\": 2}");
+	raw_open(&s);
+	for (int i = 0; i < THREADS + 1; i++)
+		pending[i] = raw_send_getaddrinfo(&s, (uint64_t)i + 1, GATED_NAME);
+	wait_for_gate_n(THREADS);
+
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(sb_getaddrinfo(client, "localhost", "80", AF_INET, SOCK_STREAM, 0,
+						0, &results, &count, &err),
+				 0);
+		ck_assert_uint_ge(count, 1);
+		sb_addrinfo_free(results);
+	}
+	/* Only its share ran: the third lookup never reached the gate. */
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/reached", gate_dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, THREADS);
+
+	open_gate();
+	for (int i = 0; i < THREADS + 1; i++) {
+		Sockbroker__V1__Reply *reply = raw_receive(pending[i]);
+		ck_assert_ptr_nonnull(reply->error);
+		ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__GAI);
+		ck_assert_int_eq(reply->error->gai_code, EAI_NONAME);
+		sockbroker__v1__reply__free_unpacked(reply, NULL);
+	}
+	nng_close(s.socket);
+}
+END_TEST
+
 START_TEST(a_pending_lookup_counts_against_the_parked_quota)
 {
 	struct raw_session s;
@@ -1470,6 +1521,7 @@ names_suite(void)
 		{"cancel", cancel_completes_a_pending_lookup_once_and_drops_its_result},
 		{"session-end", a_session_that_ends_during_a_lookup_leaves_nothing_behind},
 		{"hung", a_hung_lookup_stalls_neither_its_session_nor_others},
+		{"hung-pool", hung_lookups_filling_the_pool_stall_only_their_own_session},
 		{"quota", a_pending_lookup_counts_against_the_parked_quota},
 		{"concurrent", many_concurrent_lookups_from_two_sessions_all_complete},
 	};

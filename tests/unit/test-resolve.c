@@ -421,6 +421,64 @@ START_TEST(resolve_runs_any_work_function_on_a_worker_and_completes_on_the_react
 }
 END_TEST
 
+START_TEST(resolve_one_owner_takes_at_most_its_share_and_others_get_a_new_worker)
+{
+	struct test_job hung[3], other;
+
+	/* Owner 1 fills its share of the two workers; its third job waits. */
+	for (int i = 0; i < 3; i++) {
+		job_init(&hung[i], GATED_HOST, AF_INET);
+		hung[i].job.job.owner = 1;
+		resolver_submit(resolver, &hung[i].job.job);
+	}
+	wait_for_gate(2);
+	ck_assert_uint_eq(resolver_thread_count(resolver), 2);
+
+	/* Owner 2 is not held up by them: the pool grows for its lookup. */
+	job_init(&other, "localhost", AF_INET);
+	other.job.job.owner = 2;
+	resolver_submit(resolver, &other.job.job);
+	run_until_completed(1);
+	ck_assert_int_eq(other.completions, 1);
+	ck_assert_int_eq(other.job.gai_error, 0);
+	ck_assert_uint_eq(resolver_thread_count(resolver), 3);
+	pthread_mutex_lock(&gate.lock);
+	ck_assert_int_eq(gate.waiting, 2); /* the third of owner 1 never started */
+	pthread_mutex_unlock(&gate.lock);
+
+	/* Once owner 1's lookups end, its queued one runs (a gated name broadcasts when a
+	 * lookup of it starts). A reactor runs once: the completions come with the drain. */
+	open_gate();
+	struct timespec deadline;
+	int r = 0;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	pthread_mutex_lock(&gate.lock);
+	while (gate.lookups < 4 && r == 0)
+		r = pthread_cond_timedwait(&gate.cond, &gate.lock, &deadline);
+	pthread_mutex_unlock(&gate.lock);
+	ck_assert_msg(r == 0, "owner 1's queued lookup did not start within 5 s");
+	resolver_free(resolver);
+	resolver = NULL;
+	reactor_drain(reactor);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(hung[i].completions, 1);
+		ck_assert(!hung[i].job.job.cancelled);
+		ck_assert_int_eq(hung[i].job.gai_error, EAI_NONAME);
+	}
+}
+END_TEST
+
+START_TEST(resolver_new_refuses_a_pool_size_out_of_range)
+{
+	struct resolver *r = NULL;
+
+	ck_assert_int_eq(resolver_new(&r, reactor, 0), -EINVAL);
+	ck_assert_int_eq(resolver_new(&r, reactor, RESOLVER_MAX_THREADS + 1), -EINVAL);
+	ck_assert_ptr_null(r);
+}
+END_TEST
+
 START_TEST(resolver_free_of_null_is_a_noop)
 {
 	resolver_free(NULL);
@@ -443,6 +501,8 @@ resolve_suite(void)
 	tcase_add_test(tc, resolver_free_waits_for_a_lookup_in_progress);
 	tcase_add_test(tc, resolver_free_with_queued_jobs_completes_them_as_cancelled);
 	tcase_add_test(tc, resolve_runs_any_work_function_on_a_worker_and_completes_on_the_reactor);
+	tcase_add_test(tc, resolve_one_owner_takes_at_most_its_share_and_others_get_a_new_worker);
+	tcase_add_test(tc, resolver_new_refuses_a_pool_size_out_of_range);
 	tcase_add_test(tc, resolver_free_of_null_is_a_noop);
 	suite_add_tcase(s, tc);
 	return s;
