@@ -196,6 +196,45 @@ START_TEST(udp6_recvmsg_decodes_ipv6_pktinfo)
 }
 END_TEST
 
+START_TEST(udp6_recvmsg_decodes_ipv6_hoplimit_and_tclass)
+{
+	bool has_ipv6;
+	struct sb_error err;
+	ck_assert_int_eq(sb_has_ipv6(client, &has_ipv6, &err), 0);
+	int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	if (!has_ipv6 || probe < 0 || bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)) < 0) {
+		test_skip("udp6_recvmsg_decodes_ipv6_hoplimit_and_tclass", "no IPv6 loopback here");
+		if (probe >= 0)
+			close(probe);
+		return;
+	}
+	close(probe);
+
+	uint16_t port;
+	struct sb_msg *msg;
+	sb_handle h = bound_udp(AF_INET6, &port);
+	set_int_option(h, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+	set_int_option(h, IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
+	int tx = direct_udp_to(AF_INET6, port, 0);
+	int hops = 7, tclass = 0x20;
+	ck_assert_int_eq(setsockopt(tx, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)), 0);
+	ck_assert_int_eq(setsockopt(tx, IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof(tclass)), 0);
+	ck_assert_int_eq(send(tx, "hop", 3, 0), 3);
+	ck_assert_int_eq(sb_recvmsg(client, h, 8, 2 * cmsg_space(sizeof(int)), 0, &msg, &err), 3);
+	const struct sb_cmsg *got_hops = find_item(msg, IPPROTO_IPV6, IPV6_HOPLIMIT);
+	const struct sb_cmsg *got_tclass = find_item(msg, IPPROTO_IPV6, IPV6_TCLASS);
+	ck_assert_ptr_nonnull(got_hops);
+	ck_assert_ptr_nonnull(got_tclass);
+	ck_assert_int_eq(got_hops->view, SB_CMSG_INT);
+	ck_assert_int_eq(got_hops->int_value, 7);
+	ck_assert_int_eq(got_tclass->view, SB_CMSG_INT);
+	ck_assert_int_eq(got_tclass->int_value, 0x20);
+	sb_msg_free(msg);
+	close(tx);
+}
+END_TEST
+
 START_TEST(udp_recvmsg_decodes_so_timestampns)
 {
 	uint16_t port;
@@ -215,6 +254,32 @@ START_TEST(udp_recvmsg_decodes_so_timestampns)
 	ck_assert_int_le(ts->timestamp.seconds, now.tv_sec);
 	ck_assert_int_ge(ts->timestamp.seconds, now.tv_sec - 10);
 	ck_assert_int_ge(ts->timestamp.nanoseconds, 0);
+	ck_assert_int_lt(ts->timestamp.nanoseconds, 1000000000);
+	sb_msg_free(msg);
+	close(tx);
+}
+END_TEST
+
+START_TEST(udp_recvmsg_decodes_so_timestamp_in_microseconds)
+{
+	uint16_t port;
+	struct sb_msg *msg;
+	struct sb_error err;
+	struct timespec now;
+	sb_handle h = bound_udp(AF_INET, &port);
+	set_int_option(h, SOL_SOCKET, SO_TIMESTAMP, 1);
+	int tx = direct_udp_to(AF_INET, port, 0);
+	ck_assert_int_eq(send(tx, "u", 1, 0), 1);
+	ck_assert_int_eq(
+		sb_recvmsg(client, h, 8, cmsg_space(sizeof(struct timeval)), 0, &msg, &err), 1);
+	clock_gettime(CLOCK_REALTIME, &now);
+	const struct sb_cmsg *ts = find_item(msg, SOL_SOCKET, SO_TIMESTAMP);
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_int_eq(ts->view, SB_CMSG_TIMESTAMP);
+	ck_assert_uint_eq(ts->len, sizeof(struct timeval));
+	ck_assert_int_le(ts->timestamp.seconds, now.tv_sec);
+	ck_assert_int_ge(ts->timestamp.seconds, now.tv_sec - 10);
+	ck_assert_int_eq(ts->timestamp.nanoseconds % 1000, 0); /* whole microseconds */
 	ck_assert_int_lt(ts->timestamp.nanoseconds, 1000000000);
 	sb_msg_free(msg);
 	close(tx);
@@ -817,6 +882,50 @@ START_TEST(ip_recverr_with_msg_errqueue_reports_the_icmp_error_and_its_offender)
 }
 END_TEST
 
+START_TEST(ipv6_recverr_with_msg_errqueue_reports_the_icmpv6_error_and_its_offender)
+{
+	struct sb_error err;
+	struct sb_msg *msg = NULL;
+	struct sb_addr to;
+	int probe = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(lo6);
+	if (probe < 0 || bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)) < 0) {
+		test_skip("ipv6_recverr", "no IPv6 loopback here");
+		if (probe >= 0)
+			close(probe);
+		return;
+	}
+	ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&lo6, &len), 0);
+	close(probe); /* its port is closed now */
+
+	sb_handle h = new_socket(AF_INET6, SOCK_DGRAM);
+	set_int_option(h, IPPROTO_IPV6, IPV6_RECVERR, 1);
+	sb_addr_inet6(&to, "::1", ntohs(lo6.sin6_port), 0, 0);
+	ck_assert_int_eq(sb_sendto(client, h, "gone", 4, 0, &to, &err), 4);
+	ssize_t n = -EAGAIN;
+	int64_t deadline = test_now_ms() + 5000;
+	while (n == -EAGAIN && test_now_ms() < deadline) {
+		n = sb_recvmsg(client, h, 64, 512, MSG_ERRQUEUE, &msg, &err);
+		if (n == -EAGAIN)
+			test_sleep_ms(10);
+	}
+	ck_assert_msg(n == 4, "recvmsg(MSG_ERRQUEUE): %zd %s", n, err.message);
+	ck_assert(memcmp(msg->data, "gone", 4) == 0);
+	const struct sb_cmsg *e = find_item(msg, IPPROTO_IPV6, IPV6_RECVERR);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->view, SB_CMSG_EXTENDED_ERROR);
+	ck_assert_str_eq(e->extended_error.errno_name, "ECONNREFUSED");
+	ck_assert_uint_eq(e->extended_error.origin, SO_EE_ORIGIN_ICMP6);
+	ck_assert_uint_eq(e->extended_error.type, 1); /* destination unreachable */
+	ck_assert_uint_eq(e->extended_error.code, 4); /* port unreachable */
+	ck_assert(e->extended_error.has_offender);
+	ck_assert_int_eq(e->extended_error.offender.family, AF_INET6);
+	ck_assert_str_eq(e->extended_error.offender.host, "::1");
+	sb_msg_free(msg);
+}
+END_TEST
+
 /* ---- bad input through the raw wire ------------------------------------------------- */
 
 static uint64_t
@@ -1311,6 +1420,8 @@ msg_suite(void)
 	const struct fixture_case cases[] = {
 		{ "pktinfo", udp_recvmsg_decodes_ip_pktinfo },
 		{ "pktinfo6", udp6_recvmsg_decodes_ipv6_pktinfo },
+		{ "hoplimit6", udp6_recvmsg_decodes_ipv6_hoplimit_and_tclass },
+		{ "timestamp", udp_recvmsg_decodes_so_timestamp_in_microseconds },
 		{ "timestampns", udp_recvmsg_decodes_so_timestampns },
 		{ "ttl-tos", udp_recvmsg_decodes_ip_ttl_and_ip_tos },
 		{ "trunc", msg_trunc_and_msg_ctrunc_are_reported_as_the_kernel_reports_them },
@@ -1327,6 +1438,8 @@ msg_suite(void)
 		{ "credentials",
 		  scm_credentials_with_so_passcred_are_decoded_and_only_the_daemons_own_are_sent },
 		{ "recverr", ip_recverr_with_msg_errqueue_reports_the_icmp_error_and_its_offender },
+		{ "recverr6",
+		  ipv6_recverr_with_msg_errqueue_reports_the_icmpv6_error_and_its_offender },
 		{ "recvmsg-bad",
 		  recvmsg_bad_sizes_are_bad_requests_and_large_ancbufsize_is_clamped },
 		{ "sendmsg-bad", sendmsg_malformed_items_are_bad_requests_naming_them },
