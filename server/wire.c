@@ -836,6 +836,13 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		const Sockbroker__V1__HelloRequest *m = msg->hello;
 		req->op = OP_HELLO;
 		req->hello.protocol_version = m->has_protocol_version ? m->protocol_version : 1;
+		/* This daemon keeps no session beyond its connection. A client
+		 * asking to resume one learns it here, before it counts on
+		 * handles that are gone; the session stays as it was. */
+		if (m->has_resume_secret && m->resume_secret.len > 0)
+			return invalid(error, ESTALE, "hello.resume_secret: this daemon cannot "
+				       "resume sessions; say Hello without a resume secret to start "
+				       "a new session");
 		if (m->client_name)
 			snprintf(req->hello.client_name, sizeof(req->hello.client_name), "%s",
 				 m->client_name);
@@ -1012,8 +1019,8 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		req->cancel.target_seq = msg->cancel->target_seq;
 		return 0;
 
-	/* The rest carry no arguments the daemon reads yet: they answer
-	 * UNSUPPORTED, or need none (has_ipv6). */
+	/* Message I/O, Poll and the module functions; has_dualstack_ipv6 and
+	 * has_ipv6 carry no arguments. */
 	case REQ(SENDMSG):
 		req->op = OP_SENDMSG;
 		*keep = true;

@@ -278,8 +278,8 @@ struct wire_limits {
 
 /* Error details for a request that cannot be decoded. */
 struct wire_error {
-	int kind;           /* enum error_kind: BAD_REQUEST, or UNSUPPORTED */
-	int errnum;         /* EINVAL, EOVERFLOW, ENOMEM, ENOSYS */
+	int kind;           /* enum error_kind: always ERROR_BAD_REQUEST */
+	int errnum;         /* EINVAL, EOVERFLOW, EMSGSIZE, ENOMEM, ESTALE */
 	char message[256];  /* names the field and why */
 	uint64_t seq;       /* the request's seq if it could be read, else 0 */
 	enum op_code op;    /* the operation if it could be read */

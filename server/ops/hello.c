@@ -11,6 +11,10 @@
  * that succeeds fixes the session's identity; a later Hello is answered the
  * same and changes nothing. The token itself is never logged, audited or
  * echoed: only the entry's name is.
+ *
+ * Sessions are not resumed: a session ends with its connection. A Hello
+ * that brings a resume secret never gets here; wire.c answers it
+ * BAD_REQUEST/ESTALE, and the session may say a plain Hello after it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -161,6 +165,8 @@ op_hello(struct op *op, struct reply *reply)
 	hello->max_handles = daemon->config->max_handles;
 	hello->max_parked = daemon->config->max_parked;
 	hello->session_id = session->id;
+	/* The protocol has room for resuming; this daemon hands out a secret
+	 * that nothing accepts back. */
 	hello->resume_secret = session->resume_secret;
 	hello->resume_secret_len = sizeof(session->resume_secret);
 	hello->constants = constants_table(&hello->n_constants);

@@ -487,7 +487,8 @@ START_TEST(sendmsg_afalg_gathers_buffers_and_well_formed_control_messages)
 	char got[32], path[320];
 	uint8_t iv[16] = {0};
 
-	/* The C library has no socketpair: two bound unix datagram sockets instead. */
+	/* Two bound unix datagram sockets, the first connected to the second, carry the
+	 * messages (a pair from sb_socketpair(AF_UNIX, SOCK_DGRAM) would serve as well). */
 	snprintf(path, sizeof(path), "%s/afalg-a", daemon_under_test.dir);
 	sb_addr_unix(&first, path);
 	snprintf(path, sizeof(path), "%s/afalg-b", daemon_under_test.dir);

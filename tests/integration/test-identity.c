@@ -4,7 +4,9 @@
  * none where one is required, is refused with DENIED/EACCES while the session stays open for
  * a Hello with the right one; a TLS client without a certificate from the configured CA never
  * gets a session. In every case the daemon goes on serving everyone else, the refusal is in
- * its log and its audit records, and the token itself appears nowhere.
+ * its log and its audit records, and the token itself appears nowhere. A Hello that asks to
+ * resume a session is BAD_REQUEST/ESTALE (this daemon resumes none), and a plain Hello on the
+ * same connection then starts afresh.
  *
  * The TLS cases make a throwaway CA and certificates with the openssl tool in a temporary
  * directory of their own; without the tool they say SKIP on stderr. Every daemon is stopped
@@ -675,6 +677,101 @@ START_TEST(a_tls_client_with_a_certificate_is_verified_and_one_without_is_refuse
 }
 END_TEST
 
+/* ---- session resume ------------------------------------------------------ */
+
+/* A Hello on a raw session that asks to resume the session of `secret`. */
+static Sockbroker__V1__Reply *
+raw_hello_resuming(struct raw_client *raw, const uint8_t *secret, size_t len)
+{
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+
+	hello.has_protocol_version = true;
+	hello.protocol_version = 1;
+	hello.client_name = "test-identity resume";
+	hello.has_resume_secret = true;
+	hello.resume_secret.data = (uint8_t *)secret;
+	hello.resume_secret.len = len;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello;
+	Sockbroker__V1__Reply *reply = raw_call(raw, &request);
+	ck_assert_ptr_nonnull(reply);
+	return reply;
+}
+
+static void
+assert_cannot_resume(const Sockbroker__V1__Reply *reply)
+{
+	ck_assert_msg(reply->error, "a Hello with a resume secret was not refused");
+	ck_assert_int_eq(reply->result_case, SOCKBROKER__V1__REPLY__RESULT__NOT_SET);
+	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__BAD_REQUEST);
+	ck_assert_int_eq(reply->error->errno_number, ESTALE);
+	ck_assert_str_eq(reply->error->errno_name, "ESTALE");
+	ck_assert_str_eq(reply->error->message,
+			 "hello.resume_secret: this daemon cannot resume sessions; say Hello "
+			 "without a resume secret to start a new session");
+}
+
+START_TEST(a_resume_secret_is_estale_and_a_plain_hello_then_starts_afresh)
+{
+	struct sb_error err;
+	uint8_t secret[64];
+	size_t secret_len;
+
+	start_daemon("{}");
+	int fds = test_daemon_fd_count(&daemon_under_test);
+
+	/* A session that had a socket open, and the secret its Hello gave, before its
+	 * connection went away. */
+	struct raw_client *first = raw_connect(daemon_under_test.url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(first, NULL);
+	assert_hello_ok(reply, "");
+	ck_assert(reply->hello->has_resume_secret);
+	secret_len = reply->hello->resume_secret.len;
+	ck_assert_uint_gt(secret_len, 0);
+	ck_assert_uint_le(secret_len, sizeof(secret));
+	memcpy(secret, reply->hello->resume_secret.data, secret_len);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_socket(first);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(first);
+
+	/* A new connection asking to resume it: refused, and it has not said Hello. */
+	struct raw_client *raw = raw_connect(daemon_under_test.url, 0);
+	reply = raw_hello_resuming(raw, secret, secret_len);
+	assert_cannot_resume(reply);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_socket(raw);
+	ck_assert_ptr_nonnull(reply->error);
+	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__BAD_REQUEST);
+	ck_assert_msg(strstr(reply->error->message, "before Hello"), "%s", reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	/* A plain Hello on the same connection starts afresh, and the session serves. */
+	reply = raw_hello(raw, NULL);
+	assert_hello_ok(reply, "");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_socket(raw);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	/* Once Hello succeeded, a resume secret is still refused and changes nothing. */
+	reply = raw_hello_resuming(raw, secret, secret_len);
+	assert_cannot_resume(reply);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = raw_socket(raw);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(raw);
+
+	/* The daemon goes on serving, and nothing of either session is left behind. */
+	ck_assert_msg(connect_with(&client, NULL, "", NULL, NULL, &err) == 0, "%s", err.message);
+	assert_serves(client);
+	assert_back_to(fds);
+}
+END_TEST
+
 static Suite *
 identity_suite(void)
 {
@@ -687,6 +784,7 @@ identity_suite(void)
 		{ "require-token", require_token_on_ipc_refuses_a_hello_without_one },
 		{ "overlong-token", an_overlong_token_is_a_bad_request_naming_the_field },
 		{ "tls", a_tls_client_with_a_certificate_is_verified_and_one_without_is_refused },
+		{ "resume-secret", a_resume_secret_is_estale_and_a_plain_hello_then_starts_afresh },
 	};
 	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
 	return s;

@@ -582,6 +582,47 @@ START_TEST(wire_decodes_the_hello_token_and_refuses_an_overlong_one)
 }
 END_TEST
 
+START_TEST(wire_refuses_a_hello_resume_secret_with_estale)
+{
+	Request msg = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest m = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+	uint8_t secret[16];
+	struct request *req;
+
+	m.has_protocol_version = true;
+	m.protocol_version = 1;
+	m.client_name = "resumer";
+	msg.has_seq = true;
+	msg.seq = 9;
+	msg.op_case = OP(HELLO);
+	msg.hello = &m;
+
+	/* An empty secret asks for nothing: a plain Hello. */
+	m.has_resume_secret = true;
+	m.resume_secret.len = 0;
+	m.resume_secret.data = NULL;
+	req = decode_ok(&msg);
+	ck_assert_int_eq(req->op, OP_HELLO);
+	ck_assert_str_eq(req->hello.client_name, "resumer");
+	wire_request_free(req);
+
+	/* This daemon resumes no session: the client learns it, and how to go on. */
+	memset(secret, 0x5a, sizeof(secret));
+	m.resume_secret.len = sizeof(secret);
+	m.resume_secret.data = secret;
+	struct wire_error error = decode_invalid(&msg, ESTALE, "");
+	ck_assert_str_eq(error.message, "hello.resume_secret: this daemon cannot resume sessions; "
+					"say Hello without a resume secret to start a new session");
+	ck_assert_uint_eq(error.seq, 9);
+	ck_assert_int_eq(error.op, OP_HELLO);
+
+	/* A token beside it changes nothing, and is not echoed. */
+	m.token = "s3cret";
+	error = decode_invalid(&msg, ESTALE, "hello.resume_secret: this daemon cannot resume");
+	ck_assert_ptr_null(strstr(error.message, "s3cret"));
+}
+END_TEST
+
 START_TEST(wire_decodes_a_negative_listen_backlog_as_zero)
 {
 	Request msg = SOCKBROKER__V1__REQUEST__INIT;
@@ -2967,6 +3008,7 @@ wire_suite(void)
 	suite_add_tcase(s, valid);
 
 	tcase_add_test(invalid, wire_rejects_recv_without_a_handle_naming_the_field);
+	tcase_add_test(invalid, wire_refuses_a_hello_resume_secret_with_estale);
 	tcase_add_test(invalid, wire_rejects_operations_on_a_handle_without_one);
 	tcase_add_test(invalid, wire_rejects_negative_recv_bufsize_naming_the_field);
 	tcase_add_test(invalid, wire_rejects_recv_without_a_bufsize);
