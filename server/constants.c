@@ -1,6 +1,7 @@
 #include "constants.h"
 
 #include <errno.h>
+#include <net/ethernet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -941,6 +942,18 @@ static const struct constant table[] = {
 #endif
 #ifdef ESTRPIPE
 	ENTRY(ESTRPIPE)
+#endif
+#ifdef ETHERTYPE_ARP
+	ENTRY(ETHERTYPE_ARP)
+#endif
+#ifdef ETHERTYPE_IP
+	ENTRY(ETHERTYPE_IP)
+#endif
+#ifdef ETHERTYPE_IPV6
+	ENTRY(ETHERTYPE_IPV6)
+#endif
+#ifdef ETHERTYPE_VLAN
+	ENTRY(ETHERTYPE_VLAN)
 #endif
 #ifdef ETH_P_ALL
 	ENTRY(ETH_P_ALL)

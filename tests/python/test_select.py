@@ -4,6 +4,8 @@ BrokerSelector, over many brokered sockets and mixed with local pipes."""
 from __future__ import annotations
 
 import os
+import select as stdselect
+import socket as stdsocket
 import time
 import unittest
 
@@ -155,6 +157,85 @@ class SelectFunctionsTest(sbtest.BrokerTestCase):
             poller.unregister(b)
         with self.assertRaises(FileNotFoundError):
             poller.modify(b, bselect.POLLIN)
+
+
+class PollConstantsTest(sbtest.BrokerTestCase):
+    NAMES = ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL", "POLLRDNORM",
+             "POLLRDBAND", "POLLWRNORM", "POLLWRBAND", "POLLMSG", "POLLRDHUP", "PIPE_BUF")
+
+    def test_the_constants_are_the_standard_modules(self) -> None:
+        for name in self.NAMES:
+            self.assertIn(name, bselect.__all__)
+            if hasattr(stdselect, name):
+                self.assertEqual(getattr(bselect, name), getattr(stdselect, name), name)
+
+    def test_pollrdhup_is_reported_with_a_hangup(self) -> None:
+        a, b = self.pair()
+        poller = bselect.poll()
+        poller.register(b, bselect.POLLIN | bselect.POLLRDHUP)
+        with sbtest.unsupported_skips(self):
+            self.assertEqual(poller.poll(0), [])
+        a.close()
+        [(handle, revents)] = poller.poll(5000)
+        self.assertEqual(handle, b.fileno())
+        for bit in (bselect.POLLIN, bselect.POLLHUP, bselect.POLLRDHUP):
+            self.assertTrue(revents & bit, hex(revents))
+
+    def test_pollrdhup_unasked_is_not_reported(self) -> None:
+        a, b = self.pair()
+        poller = bselect.poll()
+        poller.register(b, bselect.POLLIN)
+        a.close()
+        with sbtest.unsupported_skips(self):
+            [(_, revents)] = poller.poll(5000)
+        self.assertTrue(revents & bselect.POLLHUP)
+        self.assertFalse(revents & bselect.POLLRDHUP)
+
+    def test_band_and_message_bits_are_never_reported_for_brokered_sockets(self) -> None:
+        a, b = self.pair()
+        a.sendall(b"x")  # b is readable, both are writable
+        poller = bselect.poll()
+        for sock in (a, b):
+            poller.register(sock, bselect.POLLRDBAND | bselect.POLLWRBAND | bselect.POLLMSG)
+        with sbtest.unsupported_skips(self):
+            self.assertEqual(poller.poll(0), [])
+
+    def test_local_descriptors_get_the_kernels_bits(self) -> None:
+        local, peer = stdsocket.socketpair()
+        self.addCleanup(local.close)
+        self.addCleanup(peer.close)
+        poller = bselect.poll()
+        poller.register(local, bselect.POLLRDHUP)
+        self.assertEqual(poller.poll(0), [])
+        peer.shutdown(stdsocket.SHUT_WR)
+        [(fd, revents)] = poller.poll(5000)
+        self.assertEqual(fd, local.fileno())
+        self.assertTrue(revents & bselect.POLLRDHUP)
+
+
+class SelectorAliasesTest(sbtest.BrokerTestCase):
+    NAMES = ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector")
+
+    def test_the_standard_names_are_the_brokered_selector(self) -> None:
+        for name in self.NAMES:
+            self.assertIs(getattr(bselectors, name), bselectors.BrokerSelector, name)
+            self.assertIn(name, bselectors.__all__)
+
+    def test_a_selector_by_a_standard_name_waits_on_brokered_sockets(self) -> None:
+        a, b = self.pair()
+        for name in self.NAMES:
+            selector = getattr(bselectors, name)()
+            self.addCleanup(selector.close)
+            selector.register(b, bselectors.EVENT_READ, name)
+            with sbtest.unsupported_skips(self):
+                self.assertEqual(selector.select(0), [])
+            a.sendall(b"x")
+            self.assertEqual([key.data for key, _ in selector.select(5)], [name])
+            self.assertEqual(b.recv(10), b"x")
+            with self.assertRaises(KeyError):
+                selector.register(b, bselectors.EVENT_READ)
+            with self.assertRaises(ValueError):
+                selector.register(a, 0)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,17 @@ daemon. The first session's Hello reply then updates them with the daemon's
 table: names the daemon adds appear, and a group of names on which the daemon
 disagrees (a daemon on another kind of system) takes the daemon's values.
 On the usual set-up (daemon and client on the same system) nothing changes.
+A constant this platform lacks (``TCP_INQ`` on an older Python) can be read
+before that first call: reading it connects the default client, as the first
+call would, and looks it up in the daemon's table. ``dir()`` and ``__all__``
+list the names known so far, without connecting.
 
 ``fileno()`` returns the socket's handle id, not an OS file descriptor.
 """
 
 from __future__ import annotations
 
+import re as _re
 import socket as _stdsocket
 from typing import Any, List, Optional, Tuple
 
@@ -51,14 +56,34 @@ MsgFlag = _constants.MsgFlag
 AddressInfo = _constants.AddressInfo
 has_ipv6: bool = _stdsocket.has_ipv6
 # String constants (Bluetooth addresses): the same wherever the daemon runs.
+# (Not the standard module's private ones, such as _LOCALHOST.)
 _string_constants = {name: value for name, value in vars(_stdsocket).items()
-                     if name.isupper() and isinstance(value, str)}
+                     if name[:1].isupper() and name.isupper() and isinstance(value, str)}
 globals().update(_string_constants)
+
+# What __all__ lists besides the constants.
+_PUBLIC_NAMES = frozenset({
+    "AddressFamily", "AddressInfo", "BrokerConnectionError", "BrokerProtocolError",
+    "CMSG_LEN", "CMSG_SPACE", "Client", "MsgFlag", "SocketIO", "SocketKind",
+    "SocketType", "UnsupportedOperation", "close", "connect", "create_connection",
+    "create_server", "default_client", "default_url", "dup", "error", "fromfd",
+    "gaierror", "getaddrinfo", "getdefaulttimeout", "getfqdn", "gethostbyaddr",
+    "gethostbyname", "gethostbyname_ex", "gethostname", "getnameinfo", "getprotobyname",
+    "getservbyname", "getservbyport", "has_dualstack_ipv6", "has_ipv6", "herror",
+    "htonl", "htons", "if_indextoname", "if_nameindex", "if_nametoindex", "inet_aton",
+    "inet_ntoa", "inet_ntop", "inet_pton", "install", "installed", "ntohl", "ntohs",
+    "recv_fds", "send_fds", "set_default_url", "setdefaulttimeout", "sethostname",
+    "socket", "socketpair", "timeout", "uninstall",
+})
+
+
+def _all_names() -> List[str]:
+    return sorted(_constant_names | set(_string_constants) | _PUBLIC_NAMES)
 
 
 def _apply_session(session: _Session) -> None:
     """Publish the default client's daemon constants as module attributes."""
-    global _constant_names, has_ipv6
+    global _constant_names, has_ipv6, __all__
     namespace = globals()
     consts = session.constants
     for name in _constant_names - set(consts.values):
@@ -66,6 +91,7 @@ def _apply_session(session: _Session) -> None:
     namespace.update(consts.values)
     namespace.update(consts.enums)
     _constant_names = set(consts.values)
+    __all__ = _all_names()
     if session.has_ipv6 is not None:
         has_ipv6 = session.has_ipv6
 
@@ -247,20 +273,37 @@ def _constants_now() -> Any:
     return {name: namespace.get(name) for name in ("AF_INET", "AF_INET6")}
 
 
+# A name that reads as a constant: upper case before its first underscore
+# (TCP_INQ, CAPI, and the kernel's TCP_CA_Open alike).
+_CONSTANT_NAME = _re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Za-z0-9]+)*")
+
+
+def __getattr__(name: str) -> Any:
+    """A constant this platform lacks, from the daemon's table (PEP 562).
+
+    Reading it connects the default client, as its first call would; after
+    that, the daemon's names are plain module attributes. Whatever goes
+    wrong is an AttributeError, so that getattr() and hasattr() behave as
+    for any missing name.
+    """
+    if not _CONSTANT_NAME.fullmatch(name):
+        raise AttributeError(f"module 'sockbroker' has no attribute {name!r}")
+    client = _default.get()
+    try:
+        session = client.session()
+    except Exception as e:
+        raise AttributeError(
+            f"module 'sockbroker' has no attribute {name!r}: this platform has no such "
+            f"constant, and the broker at {client.url} could not be asked for it ({e})"
+        ) from e
+    value = session.constants.values.get(name)
+    if value is None:
+        raise AttributeError(f"module 'sockbroker' has no attribute {name!r}: neither this "
+                             f"platform nor the broker at {client.url} has that constant")
+    return value
+
+
 from . import select, selectors  # noqa: E402  (they use the names above)
 from ._install import install, installed, uninstall  # noqa: E402
 
-__all__ = sorted(
-    _constant_names | set(_string_constants) | {
-        "AddressFamily", "AddressInfo", "BrokerConnectionError", "BrokerProtocolError",
-        "CMSG_LEN", "CMSG_SPACE", "Client", "MsgFlag", "SocketIO", "SocketKind",
-        "SocketType", "UnsupportedOperation", "close", "connect", "create_connection",
-        "create_server", "default_client", "default_url", "dup", "error", "fromfd",
-        "gaierror", "getaddrinfo", "getdefaulttimeout", "getfqdn", "gethostbyaddr",
-        "gethostbyname", "gethostbyname_ex", "gethostname", "getnameinfo", "getprotobyname",
-        "getservbyname", "getservbyport", "has_dualstack_ipv6", "has_ipv6", "herror",
-        "htonl", "htons", "if_indextoname", "if_nameindex", "if_nametoindex", "inet_aton",
-        "inet_ntoa", "inet_ntop", "inet_pton", "install", "installed", "ntohl", "ntohs",
-        "recv_fds", "send_fds", "set_default_url", "setdefaulttimeout", "sethostname",
-        "socket", "socketpair", "timeout", "uninstall",
-    })
+__all__ = _all_names()

@@ -20,12 +20,14 @@ import socket as _stdsocket
 import sys
 from typing import Any, List, Optional, Tuple
 
-from . import _address
+from . import _address, _default, _errors
 from ._constants import to_enum
 from ._core import Core
 from ._errors import UnsupportedOperation, from_wire
 from ._pb import pb
-from ._socket import _GLOBAL_DEFAULT_TIMEOUT, _index, _timeout_value, getdefaulttimeout, socket
+from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, _index, _timeout_value, default_timeout_of,
+                      socket)
+from ._socket import setdefaulttimeout as _set_module_default_timeout
 
 __all__ = ["Client", "send_fds", "recv_fds"]
 
@@ -47,16 +49,42 @@ class Client(Core):
     """A client of one sockbroker daemon, with the socket module's functions.
 
     ``Client(url)`` (or ``sockbroker.connect(url)``) connects on its first
-    call. Constants are attributes (``client.AF_INET``), with the daemon's
-    values. ``close()`` ends the session: the daemon closes its sockets.
+    call. Its methods and attributes mirror the module: the functions, the
+    default timeout (its own), the local helpers (inet_*, hton*/ntoh*), the
+    exception classes, and the constants (``client.AF_INET``), which are
+    always the daemon's values.
+
+    ``close()`` ends the session: the daemon closes all of its sockets.
+    ``close_handle(fd)`` closes one handle by id, what the module's
+    ``sockbroker.close(fd)`` (the reference's ``socket.close(fd)``) does.
     """
 
     __module__ = "sockbroker"
 
+    # The module's exception classes.
+    error = _errors.error
+    timeout = _errors.timeout
+    gaierror = _errors.gaierror
+    herror = _errors.herror
+
+    # Pure functions: computed here, without the daemon.
+    htonl = staticmethod(_stdsocket.htonl)
+    htons = staticmethod(_stdsocket.htons)
+    ntohl = staticmethod(_stdsocket.ntohl)
+    ntohs = staticmethod(_stdsocket.ntohs)
+    inet_aton = staticmethod(_stdsocket.inet_aton)
+    inet_ntoa = staticmethod(_stdsocket.inet_ntoa)
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or not name[:1].isupper():
             raise AttributeError(name)
-        constants = self.constants
+        # Anything that goes wrong is an AttributeError, so that getattr()
+        # and hasattr() behave as for any missing attribute.
+        try:
+            constants = self.constants
+        except Exception as e:
+            raise AttributeError(f"the broker at {self.url} could not be asked for the "
+                                 f"constant {name} ({e})") from e
         if name in constants.enums:
             return constants.enums[name]
         try:
@@ -76,6 +104,41 @@ class Client(Core):
     def _const(self, name: str) -> Optional[int]:
         return self.constants.get(name)
 
+    # ---- the default timeout -----------------------------------------------
+
+    def getdefaulttimeout(self) -> Optional[float]:
+        """The default timeout in seconds of this client's new sockets (None:
+        blocking): the one set with setdefaulttimeout(), else the module's."""
+        return default_timeout_of(self)
+
+    def setdefaulttimeout(self, timeout: Optional[float]) -> None:
+        """Set the default timeout in seconds of this client's new sockets
+        (None: blocking). For the module's default client this is
+        sockbroker.setdefaulttimeout()."""
+        if _default.is_default(self):
+            _set_module_default_timeout(timeout)
+            return
+        self._default_timeout = _timeout_value(timeout)
+        self._default_timeout_is_own = True
+
+    # ---- pure functions ----------------------------------------------------
+
+    def _local_family(self, family: int) -> int:
+        session = self._session
+        if session is None:
+            return family  # nothing said otherwise: this platform's numbers
+        return _local_family(session.constants, family)
+
+    def inet_pton(self, address_family: int, ip_string: str) -> bytes:
+        """Pack an IPv4/IPv6 address string (family: this client's AF_INET or
+        AF_INET6)."""
+        return _stdsocket.inet_pton(self._local_family(address_family), ip_string)
+
+    def inet_ntop(self, address_family: int, packed_ip: Any) -> str:
+        """Format a packed IPv4/IPv6 address (family: this client's AF_INET
+        or AF_INET6)."""
+        return _stdsocket.inet_ntop(self._local_family(address_family), packed_ip)
+
     # ---- creating sockets --------------------------------------------------
 
     def socket(self, family: int = -1, type: int = -1, proto: int = -1,  # noqa: A002
@@ -92,7 +155,7 @@ class Client(Core):
             family=_index(consts["AF_UNIX"] if family is None else family),
             type=_index(consts["SOCK_STREAM"] if type is None else type),
             proto=_index(proto))
-        timeout = getdefaulttimeout()
+        timeout = self.getdefaulttimeout()
         if timeout is not None:
             request.timeout = timeout
         reply = self.call(pb.Request(socketpair=request), "socketpair", session)
@@ -125,7 +188,7 @@ class Client(Core):
         name resolves to, and return the connected socket."""
         host, port = address
         if timeout is _GLOBAL_DEFAULT_TIMEOUT:
-            timeout = getdefaulttimeout()
+            timeout = self.getdefaulttimeout()
         timeout = _timeout_value(timeout)
         if not _op_unsupported(self, "create_connection"):
             try:
@@ -226,7 +289,7 @@ class Client(Core):
                                                      "create_server"))
             if backlog is not None:
                 request.backlog = max(0, _index(backlog))
-            timeout = getdefaulttimeout()
+            timeout = self.getdefaulttimeout()
             if timeout is not None:
                 request.timeout = timeout
             try:

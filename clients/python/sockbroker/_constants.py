@@ -25,7 +25,7 @@ import re
 import socket as _stdsocket
 from typing import Dict, Mapping, Optional, Type
 
-__all__ = ["Constants", "local_table", "to_enum"]
+__all__ = ["Constants", "STANDARD_VALUES", "local_table", "to_enum"]
 
 _ERRNO_NAME = re.compile(r"E[A-Z0-9]+")
 
@@ -38,17 +38,31 @@ ENUM_SPECS = (
 )
 
 
+# Names whose values a standard fixes, the same on every system, for a
+# Python whose socket module predates them: the IEEE 802 EtherTypes of
+# <net/ethernet.h> (the standard module has them from Python 3.12 on).
+STANDARD_VALUES = {
+    "ETHERTYPE_ARP": 0x0806,
+    "ETHERTYPE_IP": 0x0800,
+    "ETHERTYPE_IPV6": 0x86DD,
+    "ETHERTYPE_VLAN": 0x8100,
+}
+
+
 def _group(name: str) -> str:
     return name.split("_", 1)[0]
 
 
 def local_table() -> Dict[str, int]:
-    """This platform's socket constants, from the standard module."""
+    """This platform's socket constants, from the standard module (and
+    STANDARD_VALUES where it lacks them)."""
     table = {}
     for name in _stdsocket.__all__:
         value = getattr(_stdsocket, name, None)
         if isinstance(value, int) and not isinstance(value, bool) and name[:1].isupper():
             table[name] = int(value)
+    for name, value in STANDARD_VALUES.items():
+        table.setdefault(name, value)
     return table
 
 

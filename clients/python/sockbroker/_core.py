@@ -115,6 +115,10 @@ class Core:
         self._connect_lock = threading.Lock()
         self._session_hooks: List[Callable[[Session], None]] = []
         self._closed = False
+        # The client's own default timeout for new sockets, once set
+        # (Client.setdefaulttimeout); until then the module's applies.
+        self._default_timeout: Optional[float] = None
+        self._default_timeout_is_own = False
         _all_cores.add(self)
 
     # ---- sessions ----------------------------------------------------------

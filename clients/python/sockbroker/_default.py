@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional
 if TYPE_CHECKING:
     from ._api import Client
 
-__all__ = ["get", "set_url", "on_new_client"]
+__all__ = ["get", "is_default", "set_url", "on_new_client"]
 
 _lock = threading.Lock()
 _client: "Optional[Client]" = None
@@ -22,6 +22,11 @@ def get() -> "Client":
     if client is not None:
         return client
     return _create()
+
+
+def is_default(client: "Client") -> bool:
+    """Whether client is the module's default client now."""
+    return client is _client
 
 
 def _create() -> "Client":

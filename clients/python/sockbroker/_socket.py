@@ -83,6 +83,14 @@ def setdefaulttimeout(timeout: Optional[float]) -> None:
     _default_timeout = _timeout_value(timeout)
 
 
+def default_timeout_of(core: Core) -> Optional[float]:
+    """The default timeout of core's new sockets: its own when it has one
+    (Client.setdefaulttimeout), else the module's."""
+    if core._default_timeout_is_own:
+        return core._default_timeout
+    return _default_timeout
+
+
 def _index(value: Any) -> int:
     try:
         return operator.index(value)
@@ -138,8 +146,9 @@ class socket:  # noqa: N801 (the reference's name)
                 proto = 0
             family, type, proto = _index(family), _index(type), _index(proto)
             request = pb.SocketRequest(family=family, type=type, proto=proto)
-            if _default_timeout is not None:
-                request.timeout = _default_timeout
+            timeout = default_timeout_of(core)
+            if timeout is not None:
+                request.timeout = timeout
             reply = core.call(pb.Request(socket=request), "socket", session)
             self._adopt(reply)
             sys.audit("socket.__new__", self, family, type, proto)
@@ -339,8 +348,9 @@ class socket:  # noqa: N801 (the reference's name)
     def accept(self) -> Tuple["socket", Any]:
         """Accept a connection: (new socket, peer address)."""
         request = pb.AcceptRequest(handle=self._h)
-        if _default_timeout is not None:
-            request.default_timeout = _default_timeout
+        timeout = default_timeout_of(self._core)
+        if timeout is not None:
+            request.default_timeout = timeout
         reply = self._call(pb.Request(accept=request), "accept")
         sock = socket._wrap(self._core, self._session, reply.socket)
         return sock, self._decode_address(reply.address)

@@ -8,6 +8,15 @@ Pass brokered sockets as objects, never as their fileno(): a handle id is
 not a file descriptor of this process, and an int is always taken as one.
 select()'s xlist (exceptional conditions, i.e. out-of-band data) is not
 reported for brokered sockets: the wire's Poll has no such event.
+
+The POLL* constants are the standard module's, so local descriptors get
+exactly what the kernel's poll() says. For brokered sockets the daemon's Poll
+knows readable, writable, error and hang-up: POLLIN/POLLRDNORM,
+POLLOUT/POLLWRNORM, POLLERR and POLLHUP map to those; POLLRDHUP is reported
+together with POLLHUP (a peer's half-close alone, shutdown(SHUT_WR) or a TCP
+FIN, shows as POLLIN, with recv() returning b""); POLLPRI, POLLRDBAND,
+POLLWRBAND and POLLMSG are accepted in a mask but never reported for brokered
+sockets. PIPE_BUF is this system's, about its local pipes.
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._poll import ERROR, HANGUP, READABLE, WRITABLE, brokered, local_fd, wait
 
-__all__ = ["select", "poll", "error", "POLLIN", "POLLPRI", "POLLOUT", "POLLERR",
-           "POLLHUP", "POLLNVAL", "POLLRDNORM", "POLLWRNORM"]
+__all__ = ["select", "poll", "error", "PIPE_BUF", "POLLIN", "POLLPRI", "POLLOUT", "POLLERR",
+           "POLLHUP", "POLLNVAL", "POLLRDNORM", "POLLRDBAND", "POLLWRNORM", "POLLWRBAND",
+           "POLLMSG", "POLLRDHUP"]
 
 error = OSError
 POLLIN = _stdselect.POLLIN
@@ -27,8 +37,14 @@ POLLOUT = _stdselect.POLLOUT
 POLLERR = _stdselect.POLLERR
 POLLHUP = _stdselect.POLLHUP
 POLLNVAL = _stdselect.POLLNVAL
+# Where the standard module lacks one: the nearest bit, or Linux's value.
 POLLRDNORM = getattr(_stdselect, "POLLRDNORM", POLLIN)
 POLLWRNORM = getattr(_stdselect, "POLLWRNORM", POLLOUT)
+POLLRDBAND = getattr(_stdselect, "POLLRDBAND", 0x080)
+POLLWRBAND = getattr(_stdselect, "POLLWRBAND", 0x200)
+POLLMSG = getattr(_stdselect, "POLLMSG", 0x400)
+POLLRDHUP = getattr(_stdselect, "POLLRDHUP", 0x2000)
+PIPE_BUF = getattr(_stdselect, "PIPE_BUF", 512)  # 512: POSIX's least
 
 _select_real = _stdselect.select
 
@@ -66,7 +82,8 @@ def _from_poll_bits(bits: int, mask: int) -> int:
     if bits & ERROR:
         revents |= POLLERR
     if bits & HANGUP:
-        revents |= POLLHUP
+        # After a hang-up the peer sends nothing more: what POLLRDHUP says.
+        revents |= POLLHUP | (mask & POLLRDHUP)
     return revents
 
 

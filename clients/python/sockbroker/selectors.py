@@ -6,6 +6,11 @@ register file objects, then select() for the ready ones. Brokered sockets
 socketserver's servers) are waited for with the daemon's Poll operation,
 anything else with the kernel, both in one select() call. Register brokered
 sockets as objects: a bare int is always taken as a local file descriptor.
+
+``DefaultSelector``, ``SelectSelector``, ``PollSelector`` and
+``EpollSelector`` are all ``BrokerSelector``, as they are in the standard
+module after ``install()``, so that code naming one of them works. There is
+no epoll descriptor behind any of them (no ``fileno()``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from ._poll import ERROR, HANGUP, READABLE, WRITABLE, Waker, brokered, local_fd, wait
 
 __all__ = ["BaseSelector", "BrokerSelector", "DefaultSelector", "EVENT_READ", "EVENT_WRITE",
-           "SelectorKey"]
+           "EpollSelector", "PollSelector", "SelectSelector", "SelectorKey"]
 
 EVENT_READ = _stdselectors.EVENT_READ
 EVENT_WRITE = _stdselectors.EVENT_WRITE
@@ -148,3 +153,6 @@ class BrokerSelector(_stdselectors.BaseSelector):
 
 
 DefaultSelector = BrokerSelector
+SelectSelector = BrokerSelector
+PollSelector = BrokerSelector
+EpollSelector = BrokerSelector
