@@ -326,6 +326,9 @@ err:
 	return r;
 }
 
+/* How long a stopping daemon waits for its last answers to be sent. */
+#define SHUTDOWN_FLUSH_MS 1000
+
 int
 daemon_run(struct daemon *daemon)
 {
@@ -339,13 +342,19 @@ daemon_run(struct daemon *daemon)
 
 	r = reactor_run(daemon->reactor);
 
-	/* Shutdown: no callback runs after transport_stop(); what they posted,
-	 * and what the resolver gives back, is run once more, then every
-	 * session ends (its handles closed, its waiting requests answered). */
+	/* Shutdown: what the resolver gives back and what NNG's callbacks
+	 * posted is run once more; every session ends (its handles closed, its
+	 * waiting requests answered) while the connections are still up, and
+	 * those answers get a moment to reach their clients. Then no callback
+	 * runs after transport_stop(); sessions and requests that came in
+	 * meanwhile end the same way, their replies dropped with the socket. */
 	daemon->stopping = true;
-	transport_stop(daemon->transport);
 	resolver_free(daemon->resolver);
 	daemon->resolver = NULL;
+	reactor_drain(daemon->reactor);
+	dispatch_end_all_sessions(daemon);
+	transport_flush(daemon->transport, SHUTDOWN_FLUSH_MS);
+	transport_stop(daemon->transport);
 	reactor_drain(daemon->reactor);
 	dispatch_end_all_sessions(daemon);
 	reactor_drain(daemon->reactor);

@@ -923,13 +923,16 @@ end_session(struct daemon *daemon, struct session *session, const char *why)
 	char who[160];
 	session_describe(session, who, sizeof(who));
 
+	const char *ended = daemon->stopping ? "the daemon is stopping; its sockets are closed "
+					       "(connect again once it is back)"
+					     : "the session has ended";
 	reactor_timer_cancel(daemon->reactor, &session->gap_timer);
 	for (size_t i = 0; i < session->early.capacity; i++) {
 		struct early_request *early = session->early.slots[i].value;
 		if (!session->early.slots[i].id)
 			continue;
 		reply_with_error(early->tx, early->request->seq, early->request->op, ERROR_OS,
-				 ECONNRESET, "the session has ended");
+				 ECONNRESET, "%s", ended);
 		wire_request_free(early->request);
 		free(early);
 	}
@@ -942,7 +945,7 @@ end_session(struct daemon *daemon, struct session *session, const char *why)
 		if (list_linked(&op->handle_link))
 			list_remove(&op->handle_link);
 		op->queue = NULL;
-		complete_with_error(op, ERROR_OS, ECONNRESET, "the session has ended");
+		complete_with_error(op, ERROR_OS, ECONNRESET, "%s", ended);
 	}
 	while ((first = list_first(&session->handles))) {
 		struct handle *handle = list_entry(first, struct handle, session_link);

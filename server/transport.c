@@ -46,7 +46,10 @@ struct transport {
 	struct tx *idle;        /* tx::next_idle, guarded by lock */
 	unsigned n_idle;
 	unsigned n_receiving;
+	unsigned n_sending;     /* replies handed to NNG and not yet sent */
+	pthread_cond_t sent;    /* with lock; signalled when n_sending drops to 0 */
 	bool stopping;
+	bool closed;            /* the socket is closed: replies are dropped */
 
 	/* Listeners, kept so that the watchdog can restart a stuck one. */
 	struct listener_entry *listeners;
@@ -241,6 +244,12 @@ on_received(struct tx *tx)
 static void
 on_sent(struct tx *tx)
 {
+	struct transport *transport = tx->transport;
+	pthread_mutex_lock(&transport->lock);
+	if (--transport->n_sending == 0)
+		pthread_cond_broadcast(&transport->sent);
+	pthread_mutex_unlock(&transport->lock);
+
 	int rv = nng_aio_result(tx->aio);
 	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(tx->aio));
@@ -360,6 +369,7 @@ transport_new(struct transport **out, const struct transport_config *config,
 	transport->userdata = userdata;
 	pthread_mutex_init(&transport->lock, NULL);
 	init_monotonic_cond(&transport->watchdog_wake);
+	init_monotonic_cond(&transport->sent);
 	list_init(&transport->all_tx);
 
 	if ((rv = nng_rep0_open(&transport->socket)) != 0) {
@@ -385,6 +395,7 @@ err:
 	if (transport->socket_open)
 		nng_close(transport->socket);
 	pthread_cond_destroy(&transport->watchdog_wake);
+	pthread_cond_destroy(&transport->sent);
 	pthread_mutex_destroy(&transport->lock);
 	free(transport);
 	return -errno_from_nng(rv);
@@ -618,7 +629,11 @@ transport_stop(struct transport *transport)
 
 	/* Closing the socket aborts every receive and send; nng_aio_stop then
 	 * waits for each callback, so none runs after we return. No new tx
-	 * is created once `stopping` is set. */
+	 * is created once `stopping` is set, and no reply is sent once
+	 * `closed` is. */
+	pthread_mutex_lock(&transport->lock);
+	transport->closed = true;
+	pthread_mutex_unlock(&transport->lock);
 	nng_close(transport->socket);
 	transport->socket_open = false;
 	struct list *pos, *tmp;
@@ -646,6 +661,7 @@ transport_free(struct transport *transport)
 		free(transport->listeners[i].url);
 	free(transport->listeners);
 	pthread_cond_destroy(&transport->watchdog_wake);
+	pthread_cond_destroy(&transport->sent);
 	pthread_mutex_destroy(&transport->lock);
 	free(transport);
 }
@@ -665,12 +681,51 @@ transport_reply_buffer(struct tx *tx, size_t len)
 }
 
 void
+transport_flush(struct transport *transport, int timeout_ms)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&transport->lock);
+	int r = 0;
+	while (transport->n_sending > 0 && r == 0)
+		r = pthread_cond_timedwait(&transport->sent, &transport->lock, &deadline);
+	if (transport->n_sending > 0)
+		log_warn("transport: %u replies were still unsent after %d ms; their clients see "
+			 "the connection close instead",
+			 transport->n_sending, timeout_ms);
+	pthread_mutex_unlock(&transport->lock);
+}
+
+void
 transport_reply_send(struct tx *tx)
 {
+	struct transport *transport = tx->transport;
+	pthread_mutex_lock(&transport->lock);
+	bool closed = transport->closed;
+	if (!closed)
+		transport->n_sending++;
+	pthread_mutex_unlock(&transport->lock);
+	if (closed) {
+		/* Stopped: the socket is gone, and with it the client's connection. */
+		nng_msg_free(tx->reply);
+		tx->reply = NULL;
+		tx->state = TX_IDLE;
+		return;
+	}
 	if (!tx->reply && nng_msg_alloc(&tx->reply, 0) != 0) {
 		/* Nothing can be said to this client: give the context back; its
 		 * request is dropped and the client sees its connection's fate. */
 		log_error("transport: out of memory for a reply on connection %u", tx->pipe_id);
+		pthread_mutex_lock(&transport->lock);
+		if (--transport->n_sending == 0)
+			pthread_cond_broadcast(&transport->sent);
+		pthread_mutex_unlock(&transport->lock);
 		tx->state = TX_SENDING;
 		recycle(tx);
 		return;

@@ -76,9 +76,16 @@ int transport_listen(struct transport *transport, const char *url, char *err, si
  * -errno. */
 int transport_start(struct transport *transport);
 
+/* Wait until every reply handed to transport_reply_send() so far has been
+ * sent (or failed), for at most `timeout_ms`; says in the log when some were
+ * not. The daemon calls it when it stops, after answering every waiting
+ * operation and before transport_stop(), so that those answers reach their
+ * clients. Must not be called from an NNG callback. */
+void transport_flush(struct transport *transport, int timeout_ms);
+
 /* Stop: close the socket and listeners, abort everything in flight, and
  * wait until no callback is running. Requests received but not answered
- * may still be answered (the reply is discarded). */
+ * may still be answered: the reply is discarded (and freed). */
 void transport_stop(struct transport *transport);
 
 /* Free a stopped transport. Every tx must have been answered. NULL is a
