@@ -522,6 +522,17 @@ send_call(struct sb_client *c, Sockbroker__V1__Request__OpCase op, sb_handle h,
 
 	if (buf == NULL && len > 0)
 		return missing_argument(err, "buf");
+	if (len > sb__client_max_data_size(c)) {
+		/* One request carries at most max_data_size bytes. send may take
+		 * fewer bytes than it is given, as the kernel's does; a datagram
+		 * cannot be cut. */
+		if (op != SOCKBROKER__V1__REQUEST__OP_SEND)
+			return sb__error_set(err, SB_ERR_BAD_REQUEST, EMSGSIZE,
+					     "sendto of %zu bytes is more than the broker's "
+					     "max_data_size (%zu); one datagram cannot be split",
+					     len, sb__client_max_data_size(c));
+		len = sb__client_max_data_size(c);
+	}
 	if (to != NULL) {
 		r = address_argument(to, &args.address, err);
 		if (r < 0)

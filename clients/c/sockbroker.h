@@ -312,8 +312,10 @@ int sb_setblocking(struct sb_client *c, sb_handle h, bool blocking, struct sb_er
 int sb_getblocking(struct sb_client *c, sb_handle h, bool *blocking, struct sb_error *err);
 
 /* Data transfer. send/sendto/recv/recvfrom return the byte count or a
- * negative errno. sb_sendall returns 0 once every byte was taken; data
- * larger than the daemon's max_data_size is sent as pipelined pieces. */
+ * negative errno. sb_send sends at most the daemon's max_data_size bytes (a
+ * partial send, as the kernel may make one); sb_sendto of more is EMSGSIZE
+ * (kind bad_request). sb_sendall returns 0 once every byte was taken; data
+ * larger than max_data_size is sent as pipelined pieces. */
 ssize_t sb_send(struct sb_client *c, sb_handle h, const void *buf, size_t len, int flags,
 		struct sb_error *err);
 ssize_t sb_sendto(struct sb_client *c, sb_handle h, const void *buf, size_t len, int flags,
