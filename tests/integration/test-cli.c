@@ -462,6 +462,23 @@ START_TEST(sbcat_udp_sends_each_read_as_a_datagram_and_prints_the_replies)
 }
 END_TEST
 
+/* The example program: a brokered socket passed with SCM_RIGHTS over a brokered socketpair,
+ * then a datagram received through it with recvmsg and its IP_PKTINFO printed. */
+START_TEST(the_fdpass_example_passes_a_socket_and_prints_its_ancillary_data)
+{
+	const char *path = getenv("FDPASS");
+	ck_assert_msg(path, "FDPASS must name the fdpass example program");
+	const char *args[] = { path, daemon_under_test.url, NULL };
+	char out[1024] = "", err[1024] = "";
+	int status = run(args, NULL, out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(status == 0, "fdpass exited %d: %s", status, err);
+	ck_assert_msg(strstr(out, "was passed and arrived as handle"), "fdpass printed: %s", out);
+	ck_assert_msg(strstr(out, "received \"hello\" from 127.0.0.1:"), "fdpass printed: %s", out);
+	ck_assert_msg(strstr(out, "IP_PKTINFO: ifindex 1, spec_dst 127.0.0.1, addr 127.0.0.1"),
+		      "fdpass printed: %s", out);
+}
+END_TEST
+
 START_TEST(sbcat_unix_reaches_a_server_in_a_directory_the_policy_allows)
 {
 	/* The built-in policy allows no AF_UNIX path: this daemon's allows one
@@ -941,6 +958,7 @@ cli_suite(void)
 		  sbcat_with_a_timeout_against_a_server_that_never_answers_exits_1_timed_out },
 		{ "sbcat-refused", sbcat_connect_to_a_closed_port_exits_1_naming_the_errno },
 		{ "sbcat-usage", sbcat_usage_errors_exit_2_saying_what_is_wrong },
+		{ "example-fdpass", the_fdpass_example_passes_a_socket_and_prints_its_ancillary_data },
 	};
 	const struct fixture_case daemon_cases[] = {
 		{ "version-help", sockbrokerd_version_and_help_print_on_stdout_and_exit_0 },
