@@ -160,20 +160,30 @@ START_TEST(udp_recvmsg_decodes_ip_pktinfo)
 }
 END_TEST
 
-START_TEST(udp6_recvmsg_decodes_ipv6_pktinfo)
+/* Whether the daemon and this host have an IPv6 loopback; otherwise `test` is reported
+ * skipped. */
+static bool
+has_ipv6_loopback(const char *test)
 {
 	bool has_ipv6;
 	struct sb_error err;
 	ck_assert_int_eq(sb_has_ipv6(client, &has_ipv6, &err), 0);
-	int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+	int probe = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	if (!has_ipv6 || probe < 0 || bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)) < 0) {
-		test_skip("udp6_recvmsg_decodes_ipv6_pktinfo", "no IPv6 loopback here");
-		if (probe >= 0)
-			close(probe);
+	bool usable = has_ipv6 && probe >= 0 &&
+		      bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)) == 0;
+	if (probe >= 0)
+		close(probe);
+	if (!usable)
+		test_skip(test, "no IPv6 loopback here");
+	return usable;
+}
+
+START_TEST(udp6_recvmsg_decodes_ipv6_pktinfo)
+{
+	struct sb_error err;
+	if (!has_ipv6_loopback("udp6_recvmsg_decodes_ipv6_pktinfo"))
 		return;
-	}
-	close(probe);
 
 	uint16_t port;
 	struct sb_msg *msg;
@@ -198,18 +208,9 @@ END_TEST
 
 START_TEST(udp6_recvmsg_decodes_ipv6_hoplimit_and_tclass)
 {
-	bool has_ipv6;
 	struct sb_error err;
-	ck_assert_int_eq(sb_has_ipv6(client, &has_ipv6, &err), 0);
-	int probe = socket(AF_INET6, SOCK_DGRAM, 0);
-	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	if (!has_ipv6 || probe < 0 || bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)) < 0) {
-		test_skip("udp6_recvmsg_decodes_ipv6_hoplimit_and_tclass", "no IPv6 loopback here");
-		if (probe >= 0)
-			close(probe);
+	if (!has_ipv6_loopback("udp6_recvmsg_decodes_ipv6_hoplimit_and_tclass"))
 		return;
-	}
-	close(probe);
 
 	uint16_t port;
 	struct sb_msg *msg;
@@ -887,15 +888,12 @@ START_TEST(ipv6_recverr_with_msg_errqueue_reports_the_icmpv6_error_and_its_offen
 	struct sb_error err;
 	struct sb_msg *msg = NULL;
 	struct sb_addr to;
+	if (!has_ipv6_loopback("ipv6_recverr"))
+		return;
 	int probe = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	socklen_t len = sizeof(lo6);
-	if (probe < 0 || bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)) < 0) {
-		test_skip("ipv6_recverr", "no IPv6 loopback here");
-		if (probe >= 0)
-			close(probe);
-		return;
-	}
+	ck_assert_int_eq(bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)), 0);
 	ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&lo6, &len), 0);
 	close(probe); /* its port is closed now */
 
