@@ -1300,11 +1300,10 @@ START_TEST(a_request_over_the_max_message_size_drops_only_its_own_connection)
 	/* A client caught while the listener is stuck sees its connection
 	 * lost; within the watchdog's period a new one is served. */
 	struct sb_client *late = NULL;
-	int64_t deadline = test_now_ms() + 30000;
-	while (sb_client_new(&late, daemon_under_test.url, "late", &err) < 0 &&
-	       test_now_ms() < deadline)
-		test_sleep_ms(100);
-	ck_assert_msg(late, "no new client was served: %s", err.message);
+	ck_assert_msg(test_wait_until_accepting(daemon_under_test.url, 30000),
+		      "the listener answered no handshake within 30 s");
+	ck_assert_msg(sb_client_new(&late, daemon_under_test.url, "late", &err) == 0,
+		      "no new client was served: %s", err.message);
 	struct sb_server_info info;
 	sb_client_info(late, &info);
 	ck_assert_uint_eq(info.max_message_size, 65536);

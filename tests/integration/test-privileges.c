@@ -511,10 +511,10 @@ START_TEST(a_listener_restarted_after_the_switch_keeps_its_owner_group_and_mode)
 	}
 	struct sb_client *late = NULL;
 	struct sb_error err;
-	while (sb_client_new(&late, priv_daemon.url, "late", &err) < 0 &&
-	       test_now_ms() < deadline)
-		test_sleep_ms(100);
-	ck_assert_msg(late, "no client was served after the restart: %s", err.message);
+	ck_assert_msg(test_wait_until_accepting(priv_daemon.url, (int)(deadline - test_now_ms())),
+		      "the restarted listener answered no handshake");
+	ck_assert_msg(sb_client_new(&late, priv_daemon.url, "late", &err) == 0,
+		      "no client was served after the restart: %s", err.message);
 	assert_serves(late);
 	sb_client_free(late);
 	ck_assert(!log_contains("the restarted listener keeps the daemon's ownership"));

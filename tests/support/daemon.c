@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -273,4 +276,72 @@ test_daemon_dump_log(const struct test_daemon *daemon)
 		fputs(line, stderr);
 	fprintf(stderr, "---- end of log ----\n");
 	fclose(f);
+}
+
+/* One SP handshake as a REQ peer: true when the listener answered within `ms`. */
+static bool
+handshake_answered(const char *path, int ms)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return false;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	static const unsigned char hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	unsigned char answer[8];
+	size_t got = 0;
+	bool answered = false;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+	    write(fd, hello, sizeof(hello)) == (ssize_t)sizeof(hello)) {
+		int64_t deadline = test_now_ms() + ms;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		while (got < sizeof(answer) && test_now_ms() < deadline &&
+		       poll(&pfd, 1, (int)(deadline - test_now_ms())) > 0) {
+			ssize_t n = read(fd, answer + got, sizeof(answer) - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		answered = got == sizeof(answer) && answer[1] == 'S' && answer[2] == 'P';
+	}
+	close(fd);
+	return answered;
+}
+
+bool
+test_wait_until_accepting(const char *url, int ms)
+{
+	if (strncmp(url, "ipc://", 6) != 0)
+		return false;
+	int64_t deadline = test_now_ms() + ms;
+	while (test_now_ms() < deadline) {
+		if (handshake_answered(url + 6, 1500))
+			return true;
+		struct timespec pause = { 0, 100 * 1000000L };
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+bool
+test_daemon_wait_log(const struct test_daemon *daemon, const char *text, int ms)
+{
+	int64_t deadline = test_now_ms() + ms;
+	for (;;) {
+		FILE *log = fopen(daemon->log, "r");
+		char line[1024];
+		bool found = false;
+		while (log && !found && fgets(line, sizeof(line), log))
+			found = strstr(line, text) != NULL;
+		if (log)
+			fclose(log);
+		if (found)
+			return true;
+		if (test_now_ms() >= deadline)
+			return false;
+		struct timespec pause = { 0, 50 * 1000000L };
+		nanosleep(&pause, NULL);
+	}
 }

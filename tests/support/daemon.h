@@ -63,6 +63,18 @@ int test_daemon_fd_count(const struct test_daemon *daemon);
  * last count seen. */
 int test_daemon_wait_fd_count(const struct test_daemon *daemon, int expected, int ms);
 
+/* Wait up to `ms` until the daemon's ipc:// listener at `url` completes an
+ * SP handshake (a listener NNG stopped answers none until the daemon restarts
+ * it). Each probe that gets no answer within a moment is closed unanswered,
+ * which a stuck listener never sees; one that is answered is closed after the
+ * handshake. Probing with raw sockets keeps the client library out of the
+ * stuck period, where NNG 1.5 leaks in the client's dialer. A probe waits long
+ * enough (1.5 s) that a working but slow daemon is never dropped mid-handshake. */
+bool test_wait_until_accepting(const char *url, int ms);
+
+/* Wait up to `ms` until the daemon's log has a line containing `text`. */
+bool test_daemon_wait_log(const struct test_daemon *daemon, const char *text, int ms);
+
 /* Print the daemon's log to stderr (for failures). */
 void test_daemon_dump_log(const struct test_daemon *daemon);
 
