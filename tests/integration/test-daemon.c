@@ -818,6 +818,9 @@ START_TEST(a_connection_dropped_during_the_handshake_does_not_stop_the_listener)
 	sb_handle h;
 	ck_assert_int_eq(sb_socket(late, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
 	sb_client_free(late);
+	/* The client connected before the restart kept its session. */
+	ck_assert_msg(sb_socket(client, AF_INET, SOCK_STREAM, 0, &h, &err) == 0,
+		      "the session connected before the restart is gone: %s", err.message);
 }
 END_TEST
 
