@@ -11,7 +11,9 @@
  *      poll_waiters list and parks (OP_WAIT_EVENT) with its deadline.
  *   3. A readiness edge of a handle with waiters (dispatch_handle_ready())
  *      checks that one fd with poll(2). A waiter whose events are ready
- *      records them and wakes its Poll, which answers with that handle.
+ *      records them, and its Poll is woken at the end of the reactor turn
+ *      (once, however many of its handles turned ready in that turn): it
+ *      answers with every handle whose edge arrived in the turn.
  * Steps 1 and 2 run in one handler call on the reactor thread: readiness
  * that arrives between them is an edge that epoll keeps and delivers on a
  * later turn, when the waiter is linked, so no re-check is needed. Step 3
@@ -20,9 +22,9 @@
  *
  * A woken Poll answers only what woke it, without another pass over the
  * whole set: any other handle was not ready at step 1 and has had no edge
- * since, or its edge is still on its way in this very reactor turn, and the
- * caller's next Poll finds it in its step 1. That keeps the wake-up O(1) in
- * system calls however large the set (a poll(2) of 5000 sockets costs
+ * since (an edge still on its way arrives in a later turn, and the caller's
+ * next Poll finds it in its step 1). That keeps the wake-up O(1) in system
+ * calls however large the set (a poll(2) of 5000 sockets costs
  * milliseconds); the rest of a Poll's end is unlinking its waiters.
  *
  * A handle closed while a Poll waits on it is reported as POLL_ERROR |
@@ -61,7 +63,15 @@ struct poll_waiter {
 	uint32_t revents; /* what woke the Poll through this handle, if anything */
 };
 
+/* A wake-up deferred to the end of the reactor turn. It outlives the Poll when
+ * the Poll ends first (then `op` is NULL), and frees itself when it runs. */
+struct poll_wake {
+	struct reactor_task task;
+	struct op *op;
+};
+
 struct poll_state {
+	struct poll_wake *wake;  /* pending wake-up, or NULL */
 	size_t n;                /* distinct handles */
 	struct pollfd *fds;      /* n: step 1's check; freed once parked */
 	struct poll_item *ready; /* n: the reply's storage */
@@ -108,6 +118,8 @@ poll_release(struct op *op)
 {
 	struct poll_state *state = op->state;
 
+	if (state->wake)
+		state->wake->op = NULL;
 	for (size_t i = 0; i < state->n; i++) {
 		struct poll_waiter *waiter = &state->waiters[i];
 		if (list_linked(&waiter->handle_link))
@@ -283,6 +295,37 @@ list_move_all(struct list *from, struct list *to)
 	list_init(from);
 }
 
+static void
+run_wake(struct reactor_task *task)
+{
+	struct poll_wake *wake = (struct poll_wake *)(void *)task;
+	struct op *op = wake->op;
+	free(wake);
+	if (!op)
+		return;
+	((struct poll_state *)op->state)->wake = NULL;
+	dispatch_wake(op);
+}
+
+/* Wake `op` at the end of this reactor turn, once, so that the other edges
+ * of the turn are in its answer too. */
+static void
+wake_at_end_of_turn(struct op *op)
+{
+	struct poll_state *state = op->state;
+	if (state->wake)
+		return;
+	struct poll_wake *wake = malloc(sizeof(*wake));
+	if (!wake) {
+		dispatch_wake(op); /* at once, then: the answer is still right */
+		return;
+	}
+	wake->task.run = run_wake;
+	wake->op = op;
+	state->wake = wake;
+	reactor_defer(op->daemon->reactor, &wake->task);
+}
+
 void
 op_poll_handle_ready(struct handle *handle)
 {
@@ -305,9 +348,9 @@ op_poll_handle_ready(struct handle *handle)
 		struct poll_waiter *waiter = list_entry(first, struct poll_waiter, handle_link);
 		list_remove(first);
 		list_append(&handle->poll_waiters, first);
-		waiter->revents = ready & (waiter->events | ALWAYS_REPORTED);
+		waiter->revents |= ready & (waiter->events | ALWAYS_REPORTED);
 		if (waiter->revents)
-			dispatch_wake(waiter->op);
+			wake_at_end_of_turn(waiter->op);
 	}
 }
 
@@ -322,6 +365,6 @@ op_poll_handle_closed(struct handle *handle)
 		handle_unref(waiter->handle);
 		waiter->handle = NULL;
 		waiter->revents = POLL_EV_ERROR | POLL_EV_HANGUP;
-		dispatch_wake(waiter->op);
+		wake_at_end_of_turn(waiter->op);
 	}
 }

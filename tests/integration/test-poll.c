@@ -558,6 +558,32 @@ START_TEST(poll_wakes_when_data_arrives_from_another_thread)
 }
 END_TEST
 
+/* Two handles of one socket (dup) turn readable on the same kernel event: the waiting Poll
+ * answers once, with both, not with whichever edge came first. */
+START_TEST(a_waiting_poll_answers_every_handle_that_turned_ready_in_the_same_turn)
+{
+	uint16_t port;
+	struct sb_error err;
+	sb_handle a = bound_udp_socket(&port), twin;
+	ck_assert_int_eq(sb_dup(client, a, &twin, &err), 0);
+	struct sb_pollitem items[] = {
+		{.handle = a, .events = SB_POLL_READABLE},
+		{.handle = twin, .events = SB_POLL_READABLE},
+	};
+	struct poll_job job = {
+		.client = client, .items = items, .n = 2, .timeout = SB_TIMEOUT_NONE};
+	pthread_t thread;
+	pthread_create(&thread, NULL, poll_thread, &job);
+	test_sleep_ms(200);
+	send_datagram(port, "both");
+	pthread_join(thread, NULL);
+	ck_assert_msg(job.result == 0, "poll: %s", job.err.message);
+	ck_assert_uint_eq(job.n_ready, 2);
+	ck_assert_uint_eq(items[0].revents, SB_POLL_READABLE);
+	ck_assert_uint_eq(items[1].revents, SB_POLL_READABLE);
+}
+END_TEST
+
 START_TEST(cancel_polls_completes_a_parked_poll_with_ecanceled)
 {
 	struct sb_error err;
@@ -1404,6 +1430,7 @@ poll_suite(void)
 		{"timeout-zero", poll_with_timeout_zero_answers_at_once_with_nothing},
 		{"timeout", poll_with_a_short_timeout_answers_empty_after_it},
 		{"wake", poll_wakes_when_data_arrives_from_another_thread},
+		{"wake-together", a_waiting_poll_answers_every_handle_that_turned_ready_in_the_same_turn},
 		{"cancel", cancel_polls_completes_a_parked_poll_with_ecanceled},
 		{"cancel-seq", cancel_by_seq_completes_a_parked_poll_and_a_later_one_parks_again},
 		{"foreign", poll_of_a_foreign_or_unknown_handle_is_ebadf_naming_it},
