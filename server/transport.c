@@ -34,9 +34,6 @@ struct tx {
 	struct tx *next_idle;
 };
 
-/* Stuck listeners kept open for their clients (see the watchdog below). */
-#define MAX_RETIRED_LISTENERS 16
-
 struct transport {
 	nng_socket socket;
 	bool socket_open;
@@ -57,12 +54,6 @@ struct transport {
 	/* Listeners, kept so that the watchdog can restart a stuck one. */
 	struct listener_entry *listeners;
 	size_t n_listeners;
-	/* Stuck ipc listeners replaced by a new one, kept open for the clients
-	 * they had accepted (closing a listener closes its pipes); the oldest
-	 * goes when there would be more than MAX_RETIRED_LISTENERS. Closed with
-	 * the socket. Guarded by lock. */
-	nng_listener retired[MAX_RETIRED_LISTENERS];
-	size_t n_retired;
 	pthread_t watchdog;
 	bool watchdog_running;
 	pthread_cond_t watchdog_wake; /* with lock; signalled by transport_stop() */
@@ -149,6 +140,15 @@ err_free:
 	return NULL;
 }
 
+/* Wait for the next request on `tx`, for as long as it takes: the aio may
+ * still carry the timeout of the reply it sent last. */
+static void
+receive(struct tx *tx)
+{
+	nng_aio_set_timeout(tx->aio, NNG_DURATION_INFINITE);
+	nng_ctx_recv(tx->ctx, tx->aio);
+}
+
 /* Post one receive context, reusing an idle one when there is one. */
 static void
 post_receive(struct transport *transport)
@@ -174,7 +174,7 @@ post_receive(struct transport *transport)
 	}
 	tx->state = TX_RECEIVING;
 	tx->pipe_id = 0;
-	nng_ctx_recv(tx->ctx, tx->aio);
+	receive(tx);
 }
 
 /* A reply went out (or failed): keep the context for reuse, or top the
@@ -217,7 +217,7 @@ recycle(struct tx *tx)
 	pthread_mutex_unlock(&transport->lock);
 	tx->state = TX_RECEIVING;
 	tx->pipe_id = 0;
-	nng_ctx_recv(tx->ctx, tx->aio);
+	receive(tx);
 }
 
 static void
@@ -545,66 +545,47 @@ listener_answers(const char *url)
 		return true;
 	if (nng_socket_set_ms(socket, NNG_OPT_RECVTIMEO, WATCHDOG_PROBE_MS) == 0 &&
 	    nng_socket_set_ms(socket, NNG_OPT_SENDTIMEO, WATCHDOG_PROBE_MS) == 0 &&
-	    nng_socket_set_ms(socket, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) == 0 &&
-	    nng_dial(socket, url, NULL, 0) == 0) {
-		int rv = nng_send(socket, "", 0, 0);
-		if (rv == 0)
-			rv = nng_recvmsg(socket, &reply, 0);
-		answered = rv != NNG_ETIMEDOUT;
-		nng_msg_free(reply);
+	    nng_socket_set_ms(socket, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) == 0) {
+		int rv = nng_dial(socket, url, NULL, 0);
+		if (rv == 0) {
+			rv = nng_send(socket, "", 0, 0);
+			if (rv == 0)
+				rv = nng_recvmsg(socket, &reply, 0);
+			answered = rv != NNG_ETIMEDOUT;
+			nng_msg_free(reply);
+		} else {
+			/* Nothing listens there (a restart that failed): try again. */
+			answered = rv != NNG_ECONNREFUSED && rv != NNG_ENOENT;
+		}
 	}
 	nng_close(socket);
 	return answered;
 }
 
-/* Keep a replaced listener open for the clients it accepted. Called with the lock held. */
-static void
-retire_listener(struct transport *transport, nng_listener listener)
-{
-	if (transport->n_retired == MAX_RETIRED_LISTENERS) {
-		log_warn("transport: %d listeners were restarted since the oldest one still open; "
-			 "closing it, with the connections it accepted",
-			 MAX_RETIRED_LISTENERS);
-		nng_listener_close(transport->retired[0]);
-		memmove(&transport->retired[0], &transport->retired[1],
-			(MAX_RETIRED_LISTENERS - 1) * sizeof(transport->retired[0]));
-		transport->n_retired--;
-	}
-	transport->retired[transport->n_retired++] = listener;
-}
-
 /*
- * Closing a listener closes every connection it accepted, so a stuck ipc
- * listener is not closed: its socket file is removed and a new listener
- * binds the path, while the old one stays open (unreachable by name) for
- * the clients it already has. An abstract name cannot be taken while the
- * old listener holds it: that one is closed, and its clients must
- * reconnect.
+ * Closing a listener closes every connection it accepted (NNG has no way to
+ * keep them), so the clients connected through a stuck listener lose their
+ * sessions when it is restarted. Keeping the stuck one open instead is no
+ * better: the connections queued on its socket keep NNG's poller thread
+ * spinning. The log says what happens.
  */
 static void
 restart_listener(struct transport *transport, struct listener_entry *entry)
 {
 	char err[512];
-	bool ipc = strncmp(entry->url, "ipc://", 6) == 0;
 	log_warn("transport: %s stopped accepting connections (a client dropped its "
 		 "connection during the handshake, a defect of this NNG version); restarting "
-		 "the listener, %s",
-		 entry->url,
-		 ipc ? "connected clients are not affected"
-		     : "which disconnects the clients connected through it");
-	nng_listener stuck = entry->listener;
-	if (ipc)
+		 "the listener, which disconnects the clients connected through it (they "
+		 "connect again and start new sessions)",
+		 entry->url);
+	nng_listener_close(entry->listener);
+	if (strncmp(entry->url, "ipc://", 6) == 0)
 		unlink(entry->url + 6);
-	else
-		nng_listener_close(stuck);
 	if (open_listener(transport, entry->url, &entry->listener, err, sizeof(err)) < 0) {
-		entry->listener = stuck; /* tried again on the next round */
 		log_error("transport: cannot restart the listener: %s; retrying in %d ms", err,
 			  WATCHDOG_PERIOD_MS);
 		return;
 	}
-	if (ipc)
-		retire_listener(transport, stuck);
 	/* After dropping privileges the daemon may no longer give the file away (a new
 	 * owner needs CAP_CHOWN): the listener serves on, with the daemon as owner. */
 	if (chown_socket_file(transport, entry->url, err, sizeof(err)) < 0)
