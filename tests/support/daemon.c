@@ -317,7 +317,7 @@ test_wait_until_accepting(const char *url, int ms)
 		return false;
 	int64_t deadline = test_now_ms() + ms;
 	while (test_now_ms() < deadline) {
-		if (handshake_answered(url + 6, 1500))
+		if (handshake_answered(url + 6, 10000))
 			return true;
 		struct timespec pause = { 0, 100 * 1000000L };
 		nanosleep(&pause, NULL);

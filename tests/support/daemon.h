@@ -69,7 +69,8 @@ int test_daemon_wait_fd_count(const struct test_daemon *daemon, int expected, in
  * which a stuck listener never sees; one that is answered is closed after the
  * handshake. Probing with raw sockets keeps the client library out of the
  * stuck period, where NNG 1.5 leaks in the client's dialer. A probe waits long
- * enough (1.5 s) that a working but slow daemon is never dropped mid-handshake. */
+ * enough (10 s) that a working but slow daemon (under valgrind, on a busy machine) is
+ * never dropped mid-handshake, which would itself stop the listener. */
 bool test_wait_until_accepting(const char *url, int ms);
 
 /* Wait up to `ms` until the daemon's log has a line containing `text`. */
