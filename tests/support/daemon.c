@@ -19,20 +19,6 @@
 #define START_TIMEOUT_MS 20000
 #define STOP_TIMEOUT_MS 20000
 
-int64_t
-test_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
 
 static bool
 log_says_listening(const struct test_daemon *daemon)
@@ -187,7 +173,7 @@ start(struct test_daemon *daemon, const char *config_json)
 			waitpid(pid, NULL, 0);
 			ck_abort_msg("sockbrokerd did not listen within %d ms", START_TIMEOUT_MS);
 		}
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 }
 
@@ -228,7 +214,7 @@ test_daemon_stop(struct test_daemon *daemon)
 			waitpid(daemon->pid, NULL, 0);
 			break;
 		}
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	if (result != 0)
 		test_daemon_dump_log(daemon);
@@ -260,7 +246,7 @@ test_daemon_wait_fd_count(const struct test_daemon *daemon, int expected, int ms
 	int64_t deadline = test_now_ms() + ms;
 	int count;
 	while ((count = test_daemon_fd_count(daemon)) != expected && test_now_ms() < deadline)
-		sleep_ms(10);
+		test_sleep_ms(10);
 	return count;
 }
 
@@ -319,8 +305,7 @@ test_wait_until_accepting(const char *url, int ms)
 	while (test_now_ms() < deadline) {
 		if (handshake_answered(url + 6, 10000))
 			return true;
-		struct timespec pause = { 0, 100 * 1000000L };
-		nanosleep(&pause, NULL);
+		test_sleep_ms(100);
 	}
 	return false;
 }
@@ -341,7 +326,6 @@ test_daemon_wait_log(const struct test_daemon *daemon, const char *text, int ms)
 			return true;
 		if (test_now_ms() >= deadline)
 			return false;
-		struct timespec pause = { 0, 50 * 1000000L };
-		nanosleep(&pause, NULL);
+		test_sleep_ms(50);
 	}
 }

@@ -13,6 +13,8 @@
 #define SOCKBROKER_TEST_DAEMON_H
 
 #include <stdbool.h>
+
+#include "clock.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -79,7 +81,5 @@ bool test_daemon_wait_log(const struct test_daemon *daemon, const char *text, in
 /* Print the daemon's log to stderr (for failures). */
 void test_daemon_dump_log(const struct test_daemon *daemon);
 
-/* Milliseconds of CLOCK_MONOTONIC. */
-int64_t test_now_ms(void);
 
 #endif

@@ -47,13 +47,6 @@ fixture_stop(void)
 }
 
 void
-test_sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-void
 test_skip(const char *test, const char *fmt, ...)
 {
 	va_list ap;

@@ -27,9 +27,6 @@ void fixture_connect(const char *client_name);
 /* Free `client` and stop the daemon, which must exit cleanly. */
 void fixture_stop(void);
 
-/* Sleep for `ms` milliseconds. */
-void test_sleep_ms(int ms);
-
 struct fixture_case {
 	const char *name;
 	const TTest *test;

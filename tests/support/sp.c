@@ -1,4 +1,5 @@
 #include "sp.h"
+#include "clock.h"
 
 #include <check.h>
 #include <errno.h>
@@ -22,27 +23,12 @@
 #define SP_PROTO_REP 0x31
 #define IPC_MSG_TYPE 0x01
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-/* Wait until fd is readable or `deadline_ms` (now_ms()) passes. Returns 1, or 0 on timeout. */
+/* Wait until fd is readable or `deadline_ms` (test_now_ms()) passes. Returns 1, or 0 on timeout. */
 static int
 wait_readable(int fd, int64_t deadline_ms)
 {
 	for (;;) {
-		int64_t left = deadline_ms - now_ms();
+		int64_t left = deadline_ms - test_now_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -100,15 +86,15 @@ write_all(int fd, const void *buf, size_t len)
 static void
 reap(pid_t pid)
 {
-	int64_t deadline = now_ms() + CHILD_TIMEOUT_MS;
+	int64_t deadline = test_now_ms() + CHILD_TIMEOUT_MS;
 	int status;
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() > deadline) {
+		if (test_now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			ck_abort_msg("the child connecting to the server did not exit in time");
 		}
-		sleep_ms(1);
+		test_sleep_ms(1);
 	}
 }
 
@@ -143,7 +129,7 @@ sp_connect(struct sp_client *client, const char *url)
 	const uint8_t hello[8] = {0, 'S', 'P', 0, 0, SP_PROTO_REQ, 0, 0};
 	uint8_t answer[8];
 	ck_assert_int_eq(write_all(fd, hello, sizeof(hello)), 0);
-	int r = read_exactly(fd, answer, sizeof(answer), now_ms() + HANDSHAKE_TIMEOUT_MS);
+	int r = read_exactly(fd, answer, sizeof(answer), test_now_ms() + HANDSHAKE_TIMEOUT_MS);
 	ck_assert_msg(r == 0, "no SP handshake from %s: %s", url, strerror(-r));
 	const uint8_t expected[8] = {0, 'S', 'P', 0, 0, SP_PROTO_REP, 0, 0};
 	ck_assert_msg(memcmp(answer, expected, sizeof(expected)) == 0,
@@ -181,10 +167,10 @@ int
 sp_recv(struct sp_client *client, uint32_t *id, uint8_t **body, size_t *len, int timeout_ms)
 {
 	uint8_t header[13];
-	if (!wait_readable(client->fd, now_ms() + timeout_ms))
+	if (!wait_readable(client->fd, test_now_ms() + timeout_ms))
 		return -ETIMEDOUT;
 	/* A frame has begun: the rest of it must follow. */
-	int64_t deadline = now_ms() + FRAME_TIMEOUT_MS;
+	int64_t deadline = test_now_ms() + FRAME_TIMEOUT_MS;
 	int r = read_exactly(client->fd, header, 9, deadline);
 	if (r == -ECONNRESET)
 		return r;
@@ -216,12 +202,12 @@ sp_recv(struct sp_client *client, uint32_t *id, uint8_t **body, size_t *len, int
 int
 sp_wait_closed(struct sp_client *client, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = test_now_ms() + timeout_ms;
 	for (;;) {
 		uint32_t id;
 		uint8_t *body;
 		size_t len;
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - test_now_ms();
 		int r = sp_recv(client, &id, &body, &len, left > 0 ? (int)left : 0);
 		if (r == -ECONNRESET)
 			return 1;

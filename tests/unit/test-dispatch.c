@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "clock.h"
 #include "daemon.h"
 #include "sockbroker.pb-c.h"
 #include "sp.h"
@@ -64,18 +65,6 @@ run_daemon(void *arg)
 	return NULL;
 }
 
-static void
-deadline_after_ms(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* daemon_stop() from this thread; daemon_run() must return within WAIT_MS. Returns its
  * result. */
 static int
@@ -84,7 +73,7 @@ stop_daemon(void)
 	struct timespec deadline;
 	ck_assert(daemon_running);
 	daemon_stop(daemon_under_test);
-	deadline_after_ms(&deadline, WAIT_MS);
+	test_deadline_after_ms(&deadline, WAIT_MS);
 	pthread_mutex_lock(&run.lock);
 	int r = 0;
 	while (!run.returned && r == 0)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "sp.h"
+#include "clock.h"
 #include "transport.h"
 
 #define WAIT_MS 10000
@@ -116,39 +117,12 @@ static const struct transport_callbacks callbacks = {
 	.request = on_request,
 };
 
-static void
-deadline_after_ms(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* Wait up to WAIT_MS until at least `n` requests were seen. */
 static bool
 wait_requests(size_t n)
 {
 	struct timespec deadline;
-	deadline_after_ms(&deadline, WAIT_MS);
+	test_deadline_after_ms(&deadline, WAIT_MS);
 	pthread_mutex_lock(&seen.lock);
 	int r = 0;
 	while (seen.n_requests < n && r == 0)
@@ -164,7 +138,7 @@ wait_request_from(uint32_t pipe_id)
 {
 	struct timespec deadline;
 	struct seen_request *found = NULL;
-	deadline_after_ms(&deadline, WAIT_MS);
+	test_deadline_after_ms(&deadline, WAIT_MS);
 	pthread_mutex_lock(&seen.lock);
 	for (int r = 0; !found && r == 0;) {
 		for (size_t i = 0; i < seen.n_requests && !found; i++)
@@ -184,7 +158,7 @@ wait_added_by(pid_t pid, struct peer_identity *identity)
 {
 	struct timespec deadline;
 	uint32_t pipe_id = 0;
-	deadline_after_ms(&deadline, WAIT_MS);
+	test_deadline_after_ms(&deadline, WAIT_MS);
 	pthread_mutex_lock(&seen.lock);
 	for (int r = 0; !pipe_id && r == 0;) {
 		for (size_t i = 0; i < seen.n_added && !pipe_id; i++) {
@@ -215,7 +189,7 @@ static bool
 wait_removed(uint32_t pipe_id, int ms)
 {
 	struct timespec deadline;
-	deadline_after_ms(&deadline, ms);
+	test_deadline_after_ms(&deadline, ms);
 	pthread_mutex_lock(&seen.lock);
 	int r = 0;
 	while (!was_removed_locked(pipe_id) && r == 0)
@@ -640,9 +614,9 @@ END_TEST
 
 START_TEST(transport_flush_returns_at_once_when_no_reply_is_pending)
 {
-	int64_t start = now_ms();
+	int64_t start = test_now_ms();
 	transport_flush(transport, 20000);
-	ck_assert_int_lt(now_ms() - start, 5000);
+	ck_assert_int_lt(test_now_ms() - start, 5000);
 
 	/* And after a reply went out. */
 	nng_socket client = nng_client();
@@ -650,9 +624,9 @@ START_TEST(transport_flush_returns_at_once_when_no_reply_is_pending)
 	ck_assert(wait_requests(1));
 	answer(&seen.requests[0], "done", 4);
 	assert_nng_reply(client, "done");
-	start = now_ms();
+	start = test_now_ms();
 	transport_flush(transport, 20000);
-	ck_assert_int_lt(now_ms() - start, 5000);
+	ck_assert_int_lt(test_now_ms() - start, 5000);
 }
 END_TEST
 
@@ -699,9 +673,9 @@ START_TEST(transport_flush_gives_up_after_its_timeout_when_a_reply_stays_unsent)
 {
 	uint32_t pipe_id;
 	struct sp_client *client = client_with_a_reply_stuck(&pipe_id);
-	int64_t start = now_ms();
+	int64_t start = test_now_ms();
 	transport_flush(transport, 300);
-	int64_t waited = now_ms() - start;
+	int64_t waited = test_now_ms() - start;
 	ck_assert_msg(waited >= 290, "transport_flush returned after %lld ms, with a reply unsent",
 		      (long long)waited);
 	ck_assert_int_lt(waited, 10000);
@@ -742,7 +716,7 @@ START_TEST(transport_flush_waits_until_a_pending_reply_is_sent)
 	pthread_t thread;
 	ck_assert_int_eq(pthread_create(&thread, NULL, flush_thread, &call), 0);
 
-	sleep_ms(200);
+	test_sleep_ms(200);
 	pthread_mutex_lock(&call.lock);
 	bool returned_early = call.done;
 	pthread_mutex_unlock(&call.lock);
@@ -751,7 +725,7 @@ START_TEST(transport_flush_waits_until_a_pending_reply_is_sent)
 
 	/* Well inside its 60 s: it returned because the replies went out. */
 	struct timespec deadline;
-	deadline_after_ms(&deadline, WAIT_MS);
+	test_deadline_after_ms(&deadline, WAIT_MS);
 	pthread_mutex_lock(&call.lock);
 	int r = 0;
 	while (!call.done && r == 0)
@@ -814,9 +788,9 @@ START_TEST(transport_closes_a_connection_that_does_not_read_its_replies_in_time)
 	ck_assert_msg(wait_removed(pipe_id, WAIT_MS),
 		      "a client that reads no replies kept its connection");
 	/* The reply that timed out was dropped with its connection: nothing is pending. */
-	int64_t start = now_ms();
+	int64_t start = test_now_ms();
 	transport_flush(transport, 20000);
-	ck_assert_int_lt(now_ms() - start, 5000);
+	ck_assert_int_lt(test_now_ms() - start, 5000);
 }
 END_TEST
 
