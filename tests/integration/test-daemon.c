@@ -47,16 +47,6 @@ teardown(void)
 	fixture_stop();
 }
 
-static sb_handle
-tcp_socket(int family)
-{
-	sb_handle h;
-	struct sb_error err;
-	int r = sb_socket(client, family, SOCK_STREAM, 0, &h, &err);
-	ck_assert_msg(r == 0, "socket: %s", err.message);
-	return h;
-}
-
 static void
 connect_to(sb_handle h, int family, const char *host, uint16_t port)
 {
@@ -70,31 +60,15 @@ connect_to(sb_handle h, int family, const char *host, uint16_t port)
 	ck_assert_msg(r == 0, "connect %s:%u: %s", host, port, err.message);
 }
 
-static void
-echo_round_trip(sb_handle h, const char *text)
-{
-	char buf[256];
-	struct sb_error err;
-	size_t len = strlen(text), got = 0;
-	ck_assert_int_eq(sb_sendall(client, h, text, len, 0, &err), 0);
-	while (got < len) {
-		ssize_t n = sb_recv(client, h, buf + got, sizeof(buf) - got, 0, &err);
-		ck_assert_msg(n > 0, "recv: %zd %s", n, err.message);
-		got += (size_t)n;
-	}
-	ck_assert_int_eq(got, len);
-	ck_assert(memcmp(buf, text, len) == 0);
-}
-
 /* ---- TCP, UDP, UNIX ----------------------------------------------------- */
 
 START_TEST(tcp_echo_over_ipv4)
 {
 	struct echo_server server;
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	connect_to(h, AF_INET, "127.0.0.1", server.port);
-	echo_round_trip(h, "hello over ipv4");
+	fixture_echo(h, "hello over ipv4");
 
 	struct sb_addr peer, local;
 	struct sb_error err;
@@ -116,9 +90,9 @@ START_TEST(tcp_echo_over_ipv6)
 		test_skip("tcp_echo_over_ipv6", "no IPv6 on this host");
 		return;
 	}
-	sb_handle h = tcp_socket(AF_INET6);
+	sb_handle h = fixture_socket(AF_INET6, SOCK_STREAM);
 	connect_to(h, AF_INET6, "::1", server.port);
-	echo_round_trip(h, "hello over ipv6");
+	fixture_echo(h, "hello over ipv6");
 	struct sb_addr peer;
 	struct sb_error err;
 	ck_assert_int_eq(sb_getpeername(client, h, &peer, &err), 0);
@@ -133,9 +107,9 @@ START_TEST(tcp_connect_by_host_name_resolves_in_the_daemon)
 {
 	struct echo_server server;
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	connect_to(h, AF_INET, "localhost", server.port);
-	echo_round_trip(h, "by name");
+	fixture_echo(h, "by name");
 	sb_close(client, h, NULL);
 	echo_server_stop(&server);
 }
@@ -145,7 +119,7 @@ START_TEST(connect_to_an_unknown_host_name_is_a_gai_error)
 {
 	struct sb_addr addr;
 	struct sb_error err;
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "no-such-host.invalid", 80);
 	int r = sb_connect(client, h, &addr, &err);
 	ck_assert_int_lt(r, 0);
@@ -184,12 +158,12 @@ START_TEST(unix_path_echo)
 	char path[300];
 	snprintf(path, sizeof(path), "%s/echo.sock", daemon_under_test.dir);
 	ck_assert_int_eq(echo_server_start_unix(&server, path, 0), 0);
-	sb_handle h = tcp_socket(AF_UNIX);
+	sb_handle h = fixture_socket(AF_UNIX, SOCK_STREAM);
 	struct sb_addr addr;
 	struct sb_error err;
 	ck_assert_int_eq(sb_addr_unix(&addr, path), 0);
 	ck_assert_int_eq(sb_connect(client, h, &addr, &err), 0);
-	echo_round_trip(h, "over a unix path");
+	fixture_echo(h, "over a unix path");
 	struct sb_addr peer;
 	ck_assert_int_eq(sb_getpeername(client, h, &peer, &err), 0);
 	ck_assert_int_eq(peer.family, AF_UNIX);
@@ -208,12 +182,12 @@ START_TEST(unix_abstract_echo)
 	char name[64];
 	snprintf(name, sizeof(name), "sockbroker-test-%d", (int)getpid());
 	ck_assert_int_eq(echo_server_start_unix(&server, name, 1), 0);
-	sb_handle h = tcp_socket(AF_UNIX);
+	sb_handle h = fixture_socket(AF_UNIX, SOCK_STREAM);
 	struct sb_addr addr;
 	struct sb_error err;
 	ck_assert_int_eq(sb_addr_abstract(&addr, name, strlen(name)), 0);
 	ck_assert_int_eq(sb_connect(client, h, &addr, &err), 0);
-	echo_round_trip(h, "over an abstract name");
+	fixture_echo(h, "over an abstract name");
 	struct sb_addr peer;
 	ck_assert_int_eq(sb_getpeername(client, h, &peer, &err), 0);
 	ck_assert(peer.abstract);
@@ -228,13 +202,13 @@ START_TEST(brokered_listener_accepts_a_brokered_connection)
 {
 	struct sb_addr addr, bound, peer;
 	struct sb_error err;
-	sb_handle listener = tcp_socket(AF_INET), conn, accepted;
+	sb_handle listener = fixture_socket(AF_INET, SOCK_STREAM), conn, accepted;
 	ck_assert_int_eq(sb_setsockopt_int(client, listener, SOL_SOCKET, SO_REUSEADDR, 1, &err), 0);
 	sb_addr_inet(&addr, "127.0.0.1", 0);
 	ck_assert_int_eq(sb_bind(client, listener, &addr, &err), 0);
 	ck_assert_int_eq(sb_listen(client, listener, SB_BACKLOG_DEFAULT, &err), 0);
 	ck_assert_int_eq(sb_getsockname(client, listener, &bound, &err), 0);
-	conn = tcp_socket(AF_INET);
+	conn = fixture_socket(AF_INET, SOCK_STREAM);
 	connect_to(conn, AF_INET, "127.0.0.1", bound.port);
 	ck_assert_int_eq(sb_accept(client, listener, &accepted, &peer, &err), 0);
 	ck_assert_str_eq(peer.host, "127.0.0.1");
@@ -259,7 +233,7 @@ START_TEST(msg_peek_leaves_the_data_for_the_next_recv)
 	struct sb_error err;
 	char buf[32];
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	connect_to(h, AF_INET, "127.0.0.1", server.port);
 	ck_assert_int_eq(sb_sendall(client, h, "peekaboo", 8, 0, &err), 0);
 	ssize_t n = sb_recv(client, h, buf, 4, MSG_PEEK | MSG_WAITALL, &err);
@@ -292,7 +266,7 @@ START_TEST(msg_waitall_in_blocking_mode_waits_for_the_whole_buffer)
 {
 	struct sb_error err;
 	struct sb_addr addr, bound;
-	sb_handle listener = tcp_socket(AF_INET), a = tcp_socket(AF_INET), b;
+	sb_handle listener = fixture_socket(AF_INET, SOCK_STREAM), a = fixture_socket(AF_INET, SOCK_STREAM), b;
 	sb_addr_inet(&addr, "127.0.0.1", 0);
 	sb_bind(client, listener, &addr, &err);
 	sb_listen(client, listener, 1, &err);
@@ -317,7 +291,7 @@ START_TEST(msg_dontwait_answers_eagain_in_blocking_mode)
 	struct sb_error err;
 	char buf[8];
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	connect_to(h, AF_INET, "127.0.0.1", server.port);
 	ck_assert_int_eq(sb_recv(client, h, buf, sizeof(buf), MSG_DONTWAIT, &err), -EAGAIN);
 	ck_assert_str_eq(err.errno_name, "EAGAIN");
@@ -334,7 +308,7 @@ START_TEST(recv_in_timeout_mode_answers_timed_out)
 	struct sb_error err;
 	char buf[8];
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	connect_to(h, AF_INET, "127.0.0.1", server.port);
 	ck_assert_int_eq(sb_settimeout(client, h, 0.2, &err), 0);
 	double timeout;
@@ -348,7 +322,7 @@ START_TEST(recv_in_timeout_mode_answers_timed_out)
 	ck_assert_str_eq(err.message, "timed out");
 	ck_assert_int_ge(elapsed, 190);
 	/* The socket still works after a timeout. */
-	echo_round_trip(h, "after the timeout");
+	fixture_echo(h, "after the timeout");
 	sb_close(client, h, NULL);
 	echo_server_stop(&server);
 }
@@ -361,7 +335,7 @@ START_TEST(nonblocking_recv_answers_eagain)
 	char buf[8];
 	bool blocking;
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	connect_to(h, AF_INET, "127.0.0.1", server.port);
 	ck_assert_int_eq(sb_getblocking(client, h, &blocking, &err), 0);
 	ck_assert(blocking);
@@ -398,7 +372,7 @@ END_TEST
 START_TEST(connect_to_a_closed_port_is_econnrefused_by_name)
 {
 	struct sb_error err;
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	struct sb_addr addr;
 	sb_addr_inet(&addr, "127.0.0.1", closed_tcp_port());
 	ck_assert_int_eq(sb_connect(client, h, &addr, &err), -ECONNREFUSED);
@@ -407,7 +381,7 @@ START_TEST(connect_to_a_closed_port_is_econnrefused_by_name)
 	ck_assert_str_eq(err.message, strerror(ECONNREFUSED));
 
 	int result = -1;
-	sb_handle h2 = tcp_socket(AF_INET);
+	sb_handle h2 = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_connect_ex(client, h2, &addr, &result, &err), 0);
 	ck_assert_int_eq(result, ECONNREFUSED);
 }
@@ -447,7 +421,7 @@ START_TEST(connect_with_a_timeout_to_a_non_answering_address_times_out)
 	int listener = full_listener(&port, fillers, &n_fillers);
 	struct sb_error err;
 	struct sb_addr addr;
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_settimeout(client, h, 0.3, &err), 0);
 	sb_addr_inet(&addr, "127.0.0.1", port);
 	int64_t start = test_now_ms();
@@ -458,7 +432,7 @@ START_TEST(connect_with_a_timeout_to_a_non_answering_address_times_out)
 
 	/* connect_ex reports its timeout as EAGAIN, as the reference does. */
 	int result = 0;
-	sb_handle h2 = tcp_socket(AF_INET);
+	sb_handle h2 = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_settimeout(client, h2, 0.2, &err);
 	ck_assert_int_eq(sb_connect_ex(client, h2, &addr, &result, &err), 0);
 	ck_assert_int_eq(result, EAGAIN);
@@ -472,7 +446,7 @@ START_TEST(accept_in_timeout_mode_times_out)
 {
 	struct sb_error err;
 	struct sb_addr addr;
-	sb_handle listener = tcp_socket(AF_INET), conn;
+	sb_handle listener = fixture_socket(AF_INET, SOCK_STREAM), conn;
 	sb_addr_inet(&addr, "127.0.0.1", 0);
 	sb_bind(client, listener, &addr, &err);
 	ck_assert_int_eq(sb_listen(client, listener, 4, &err), 0);
@@ -485,7 +459,7 @@ END_TEST
 START_TEST(negative_or_nan_timeouts_are_bad_requests)
 {
 	struct sb_error err;
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_lt(sb_settimeout(client, h, -5.0, &err), 0);
 	ck_assert_int_eq(err.kind, SB_ERR_BAD_REQUEST);
 	ck_assert(strstr(err.message, "out of range"));
@@ -510,7 +484,7 @@ START_TEST(pipelined_sendall_pieces_arrive_in_order)
 
 	struct sb_error err;
 	struct sb_addr addr, bound;
-	sb_handle listener = tcp_socket(AF_INET), a = tcp_socket(AF_INET), b;
+	sb_handle listener = fixture_socket(AF_INET, SOCK_STREAM), a = fixture_socket(AF_INET, SOCK_STREAM), b;
 	sb_addr_inet(&addr, "127.0.0.1", 0);
 	sb_bind(client, listener, &addr, &err);
 	sb_listen(client, listener, 1, &err);
@@ -639,7 +613,7 @@ START_TEST(a_handle_of_another_session_is_ebadf)
 	struct sb_client *other;
 	struct sb_error err;
 	ck_assert_int_eq(sb_client_new(&other, daemon_under_test.url, "other", &err), 0);
-	sb_handle mine = tcp_socket(AF_INET);
+	sb_handle mine = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_close(other, mine, &err), -EBADF);
 	ck_assert_int_eq(err.kind, SB_ERR_BAD_HANDLE);
 	ck_assert_str_eq(err.errno_name, "EBADF");
@@ -671,9 +645,9 @@ START_TEST(garbage_request_answers_bad_request_and_the_daemon_keeps_serving)
 	/* Everyone else is still served. */
 	struct echo_server server;
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	connect_to(h, AF_INET, "127.0.0.1", server.port);
-	echo_round_trip(h, "still serving");
+	fixture_echo(h, "still serving");
 	sb_close(client, h, NULL);
 	echo_server_stop(&server);
 }
@@ -832,7 +806,7 @@ START_TEST(an_idle_connection_waits_past_the_reply_timeout_without_complaint)
 	sb_client_free(client);
 	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
 	fixture_start("{\"limits\": {\"reply_timeout_ms\": 200}}", "test-daemon");
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	test_sleep_ms(800);
 	ck_assert_msg(!test_daemon_wait_log(&daemon_under_test, "receiving a request failed", 0),
 		      "a waiting receive timed out");
@@ -858,7 +832,7 @@ START_TEST(bind_and_listen_errors_are_the_kernels)
 {
 	struct sb_error err;
 	struct sb_addr addr, bound;
-	sb_handle a = tcp_socket(AF_INET), b = tcp_socket(AF_INET), u;
+	sb_handle a = fixture_socket(AF_INET, SOCK_STREAM), b = fixture_socket(AF_INET, SOCK_STREAM), u;
 	sb_addr_inet(&addr, "127.0.0.1", 0);
 	ck_assert_int_eq(sb_bind(client, a, &addr, &err), 0);
 	ck_assert_int_eq(sb_listen(client, a, 1, &err), 0);
@@ -878,7 +852,7 @@ END_TEST
 START_TEST(socket_options_in_int_and_bytes_forms)
 {
 	struct sb_error err;
-	sb_handle h = tcp_socket(AF_INET);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	int value = 0;
 	ck_assert_int_eq(sb_setsockopt_int(client, h, SOL_SOCKET, SO_REUSEADDR, 1, &err), 0);
 	ck_assert_int_eq(sb_getsockopt_int(client, h, SOL_SOCKET, SO_REUSEADDR, &value, &err), 0);

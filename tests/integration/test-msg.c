@@ -52,39 +52,12 @@ teardown(void)
 	fixture_stop();
 }
 
-static sb_handle
-new_socket(int family, int type)
-{
-	sb_handle h;
-	struct sb_error err;
-	int r = sb_socket(client, family, type, 0, &h, &err);
-	ck_assert_msg(r == 0, "socket: %s", err.message);
-	return h;
-}
-
 static void
 set_int_option(sb_handle h, int level, int name, int value)
 {
 	struct sb_error err;
 	int r = sb_setsockopt_int(client, h, level, name, value, &err);
 	ck_assert_msg(r == 0, "setsockopt(%d, %d): %s", level, name, err.message);
-}
-
-/* A brokered UDP socket bound to loopback; its port in *port. */
-static sb_handle
-bound_udp(int family, uint16_t *port)
-{
-	struct sb_addr addr, local;
-	struct sb_error err;
-	sb_handle h = new_socket(family, SOCK_DGRAM);
-	if (family == AF_INET6)
-		sb_addr_inet6(&addr, "::1", 0, 0, 0);
-	else
-		sb_addr_inet(&addr, "127.0.0.1", 0);
-	ck_assert_msg(sb_bind(client, h, &addr, &err) == 0, "bind: %s", err.message);
-	ck_assert_int_eq(sb_getsockname(client, h, &local, &err), 0);
-	*port = local.port;
-	return h;
 }
 
 /* A direct kernel UDP socket connected to a loopback port; optionally with
@@ -133,7 +106,7 @@ START_TEST(udp_recvmsg_decodes_ip_pktinfo)
 	uint16_t port;
 	struct sb_msg *msg;
 	struct sb_error err;
-	sb_handle h = bound_udp(AF_INET, &port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	set_int_option(h, IPPROTO_IP, IP_PKTINFO, 1);
 	int tx = direct_udp_to(AF_INET, port, 0);
 	ck_assert_int_eq(send(tx, "pktinfo", 7, 0), 7);
@@ -187,7 +160,7 @@ START_TEST(udp6_recvmsg_decodes_ipv6_pktinfo)
 
 	uint16_t port;
 	struct sb_msg *msg;
-	sb_handle h = bound_udp(AF_INET6, &port);
+	sb_handle h = fixture_bound_udp(AF_INET6, &port);
 	set_int_option(h, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
 	int tx = direct_udp_to(AF_INET6, port, 0);
 	ck_assert_int_eq(send(tx, "six", 3, 0), 3);
@@ -214,7 +187,7 @@ START_TEST(udp6_recvmsg_decodes_ipv6_hoplimit_and_tclass)
 
 	uint16_t port;
 	struct sb_msg *msg;
-	sb_handle h = bound_udp(AF_INET6, &port);
+	sb_handle h = fixture_bound_udp(AF_INET6, &port);
 	set_int_option(h, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
 	set_int_option(h, IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
 	int tx = direct_udp_to(AF_INET6, port, 0);
@@ -242,7 +215,7 @@ START_TEST(udp_recvmsg_decodes_so_timestampns)
 	struct sb_msg *msg;
 	struct sb_error err;
 	struct timespec now;
-	sb_handle h = bound_udp(AF_INET, &port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	set_int_option(h, SOL_SOCKET, SO_TIMESTAMPNS, 1);
 	int tx = direct_udp_to(AF_INET, port, 0);
 	ck_assert_int_eq(send(tx, "t", 1, 0), 1);
@@ -267,7 +240,7 @@ START_TEST(udp_recvmsg_decodes_so_timestamp_in_microseconds)
 	struct sb_msg *msg;
 	struct sb_error err;
 	struct timespec now;
-	sb_handle h = bound_udp(AF_INET, &port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	set_int_option(h, SOL_SOCKET, SO_TIMESTAMP, 1);
 	int tx = direct_udp_to(AF_INET, port, 0);
 	ck_assert_int_eq(send(tx, "u", 1, 0), 1);
@@ -292,7 +265,7 @@ START_TEST(udp_recvmsg_decodes_ip_ttl_and_ip_tos)
 	uint16_t port;
 	struct sb_msg *msg;
 	struct sb_error err;
-	sb_handle h = bound_udp(AF_INET, &port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	set_int_option(h, IPPROTO_IP, IP_RECVTTL, 1);
 	set_int_option(h, IPPROTO_IP, IP_RECVTOS, 1);
 	int tx = direct_udp_to(AF_INET, port, 0x10);
@@ -344,7 +317,7 @@ START_TEST(msg_trunc_and_msg_ctrunc_are_reported_as_the_kernel_reports_them)
 	struct sb_msg *msg;
 	struct sb_error err;
 	char big[100];
-	sb_handle h = bound_udp(AF_INET, &port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	set_int_option(h, IPPROTO_IP, IP_PKTINFO, 1);
 	int tx = direct_udp_to(AF_INET, port, 0);
 
@@ -410,7 +383,7 @@ START_TEST(recvmsg_waits_times_out_and_answers_eagain_by_mode)
 	uint16_t port;
 	struct sb_msg *msg;
 	struct sb_error err;
-	sb_handle h = bound_udp(AF_INET, &port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 
 	ck_assert_int_eq(sb_settimeout(client, h, 0.2, &err), 0);
 	ck_assert_int_eq(sb_recvmsg(client, h, 8, 0, 0, &msg, &err), -ETIMEDOUT);
@@ -421,7 +394,7 @@ START_TEST(recvmsg_waits_times_out_and_answers_eagain_by_mode)
 	ck_assert_str_eq(err.errno_name, "EAGAIN");
 	/* The OS error path: an unconnected TCP socket's recvmsg is the kernel's
 	 * ENOTCONN. */
-	sb_handle tcp = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle tcp = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_recvmsg(client, tcp, 8, 0, 0, &msg, &err), -ENOTCONN);
 	ck_assert_int_eq(err.kind, SB_ERR_OS);
 	ck_assert_str_eq(err.errno_name, "ENOTCONN");
@@ -437,7 +410,7 @@ START_TEST(sendmsg_gathers_buffers_to_an_address_and_to_a_name)
 	struct sb_error err;
 	char buf[64];
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_DGRAM), 0);
-	sb_handle h = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_DGRAM);
 	struct iovec parts[3] = { { "ab", 2 }, { "cd", 2 }, { "ef", 2 } };
 
 	sb_addr_inet(&to, "127.0.0.1", server.port);
@@ -469,7 +442,7 @@ END_TEST
 START_TEST(sendmsg_errors_are_the_kernels_and_bad_items_are_named)
 {
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_DGRAM);
 	struct iovec part = { "x", 1 };
 
 	/* No address on an unconnected datagram socket. */
@@ -525,25 +498,10 @@ connected_to_echo(struct echo_server *server)
 	struct sb_addr addr;
 	struct sb_error err;
 	ck_assert_int_eq(echo_server_start(server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "127.0.0.1", server->port);
 	ck_assert_msg(sb_connect(client, h, &addr, &err) == 0, "connect: %s", err.message);
 	return h;
-}
-
-static void
-echo_through(sb_handle h, const char *text)
-{
-	char buf[128];
-	struct sb_error err;
-	size_t len = strlen(text), got = 0;
-	ck_assert_int_eq(sb_sendall(client, h, text, len, 0, &err), 0);
-	while (got < len) {
-		ssize_t n = sb_recv(client, h, buf + got, sizeof(buf) - got, 0, &err);
-		ck_assert_msg(n > 0, "recv: %zd %s", n, err.message);
-		got += (size_t)n;
-	}
-	ck_assert(memcmp(buf, text, len) == 0);
 }
 
 START_TEST(scm_rights_passes_a_brokered_socket_as_a_new_handle)
@@ -576,7 +534,7 @@ START_TEST(scm_rights_passes_a_brokered_socket_as_a_new_handle)
 	/* The new handle is the same connection: data really goes through it,
 	 * also once the original handle is closed. */
 	ck_assert_int_eq(sb_close(client, conn, &err), 0);
-	echo_through(passed, "through the passed socket");
+	fixture_echo(passed, "through the passed socket");
 	int type;
 	ck_assert_int_eq(sb_getsockopt_int(client, passed, SOL_SOCKET, SO_TYPE, &type, &err), 0);
 	ck_assert_int_eq(type, SOCK_STREAM);
@@ -593,7 +551,7 @@ START_TEST(scm_rights_passes_a_brokered_socket_as_a_new_handle)
 	ck_assert_int_eq(flags, 0);
 	ck_assert(memcmp(buf, "ab", 2) == 0);
 	ck_assert_int_eq(sb_close(client, passed, &err), 0);
-	echo_through(got[0], "and back");
+	fixture_echo(got[0], "and back");
 	sb_close(client, got[0], NULL);
 	echo_server_stop(&server);
 }
@@ -603,7 +561,7 @@ START_TEST(scm_rights_naming_another_sessions_handle_is_ebadf_and_sends_nothing)
 {
 	struct sb_client *other;
 	struct sb_error err;
-	sb_handle theirs[2], mine = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle theirs[2], mine = fixture_socket(AF_INET, SOCK_DGRAM);
 	char buf[8];
 	ck_assert_int_eq(sb_client_new(&other, daemon_under_test.url, "other", &err), 0);
 	ck_assert_int_eq(sb_socketpair(other, AF_UNIX, SOCK_STREAM, 0, theirs, &err), 0);
@@ -701,7 +659,7 @@ START_TEST(scm_rights_from_outside_adopts_sockets_and_closes_other_descriptors)
 	/* direct[0] is blocking: the daemon takes it non-blocking. */
 	fd_sender_start(&sender, (int[]){ pipe_fds[0], direct[0] }, 2);
 
-	sb_handle h = new_socket(AF_UNIX, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_UNIX, SOCK_STREAM);
 	int baseline = test_daemon_fd_count(&daemon_under_test);
 	ck_assert_int_eq(sb_addr_unix(&addr, sender.path), 0);
 	ck_assert_int_eq(sb_connect(client, h, &addr, &err), 0);
@@ -743,7 +701,7 @@ START_TEST(scm_rights_over_the_handle_quota_closes_what_arrived)
 	struct sb_msg *msg;
 	sb_handle pair[2];
 	socket_pair(pair);
-	sb_handle h = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_DGRAM);
 	int baseline = test_daemon_fd_count(&daemon_under_test);
 
 	ck_assert_int_eq(sb_send_fds(client, pair[0], "q", 1, &h, 1, &err), 1);
@@ -754,7 +712,7 @@ START_TEST(scm_rights_over_the_handle_quota_closes_what_arrived)
 	ck_assert_int_eq(test_daemon_wait_fd_count(&daemon_under_test, baseline, 5000), baseline);
 	/* The session goes on. */
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
-	h = new_socket(AF_INET, SOCK_DGRAM);
+	h = fixture_socket(AF_INET, SOCK_DGRAM);
 }
 END_TEST
 
@@ -764,8 +722,8 @@ START_TEST(scm_rights_cut_by_a_small_buffer_leaves_no_fd_behind)
 	struct sb_msg *msg;
 	sb_handle pair[2], socks[2];
 	socket_pair(pair);
-	socks[0] = new_socket(AF_INET, SOCK_DGRAM);
-	socks[1] = new_socket(AF_INET, SOCK_DGRAM);
+	socks[0] = fixture_socket(AF_INET, SOCK_DGRAM);
+	socks[1] = fixture_socket(AF_INET, SOCK_DGRAM);
 	int baseline = test_daemon_fd_count(&daemon_under_test);
 
 	ck_assert_int_eq(sb_send_fds(client, pair[0], "c", 1, socks, 2, &err), 1);
@@ -849,7 +807,7 @@ START_TEST(ip_recverr_with_msg_errqueue_reports_the_icmp_error_and_its_offender)
 	struct sb_error err;
 	struct sb_msg *msg = NULL;
 	struct sb_addr to;
-	sb_handle h = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_DGRAM);
 	set_int_option(h, IPPROTO_IP, IP_RECVERR, 1);
 
 	/* An empty error queue never waits, even in blocking mode. */
@@ -897,7 +855,7 @@ START_TEST(ipv6_recverr_with_msg_errqueue_reports_the_icmpv6_error_and_its_offen
 	ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&lo6, &len), 0);
 	close(probe); /* its port is closed now */
 
-	sb_handle h = new_socket(AF_INET6, SOCK_DGRAM);
+	sb_handle h = fixture_socket(AF_INET6, SOCK_DGRAM);
 	set_int_option(h, IPPROTO_IPV6, IPV6_RECVERR, 1);
 	sb_addr_inet6(&to, "::1", ntohs(lo6.sin6_port), 0, 0);
 	ck_assert_int_eq(sb_sendto(client, h, "gone", 4, 0, &to, &err), 4);
@@ -994,7 +952,7 @@ START_TEST(recvmsg_bad_sizes_are_bad_requests_and_large_ancbufsize_is_clamped)
 	uint16_t port;
 	struct sb_msg *msg;
 	struct sb_error err;
-	sb_handle u = bound_udp(AF_INET, &port);
+	sb_handle u = fixture_bound_udp(AF_INET, &port);
 	set_int_option(u, IPPROTO_IP, IP_PKTINFO, 1);
 	int tx = direct_udp_to(AF_INET, port, 0);
 	ck_assert_int_eq(send(tx, "big", 3, 0), 3);
@@ -1123,7 +1081,7 @@ START_TEST(dup_makes_a_second_handle_on_the_same_socket)
 	ck_assert_int_eq(sb_gettimeout(client, copy, &timeout, &err), 0);
 	ck_assert(timeout == 7.5);
 	ck_assert_int_eq(sb_close(client, conn, &err), 0);
-	echo_through(copy, "through the copy");
+	fixture_echo(copy, "through the copy");
 
 	ck_assert_int_eq(sb_dup(client, conn, &copy, &err), -EBADF);
 	ck_assert_int_eq(err.kind, SB_ERR_BAD_HANDLE);
@@ -1139,7 +1097,7 @@ START_TEST(dup_over_the_handle_quota_is_emfile)
 	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
 	start_with("{\"limits\": {\"max_handles_per_session\": 1}}");
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM), copy;
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM), copy;
 	ck_assert_int_eq(sb_dup(client, h, &copy, &err), -EMFILE);
 	ck_assert_int_eq(err.kind, SB_ERR_QUOTA);
 }
@@ -1150,7 +1108,7 @@ START_TEST(inheritable_flag_is_set_and_read_back)
 	struct sb_error err;
 	struct sb_client *other;
 	bool inheritable = true;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_get_inheritable(client, h, &inheritable, &err), 0);
 	ck_assert(!inheritable);
 	ck_assert_int_eq(sb_set_inheritable(client, h, true, &err), 0);
@@ -1251,7 +1209,7 @@ sink_start(struct sink *sink, size_t limit)
 	sink->joined = false;
 	sink->data = malloc(limit);
 	ck_assert_int_eq(pthread_create(&sink->thread, NULL, sink_run, sink), 0);
-	sb_handle h = new_socket(AF_UNIX, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_UNIX, SOCK_STREAM);
 	ck_assert_int_eq(sb_addr_unix(&addr, sink->path), 0);
 	ck_assert_int_eq(sb_connect(client, h, &addr, &err), 0);
 	return h;
@@ -1325,12 +1283,12 @@ START_TEST(sendfile_refuses_what_the_reference_refuses_and_counts_what_went_out)
 	size_t sent = 99;
 	int fd = file_of(4096);
 
-	sb_handle udp = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle udp = fixture_socket(AF_INET, SOCK_DGRAM);
 	ck_assert_int_eq(sb_sendfile(client, udp, fd, 0, 0, &sent, &err), -EINVAL);
 	ck_assert_int_eq(err.kind, SB_ERR_BAD_REQUEST);
 	ck_assert_str_eq(err.message, "only SOCK_STREAM type sockets are supported");
 	ck_assert_uint_eq(sent, 0);
-	sb_handle tcp = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle tcp = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_setblocking(client, tcp, false, &err), 0);
 	ck_assert_int_eq(sb_sendfile(client, tcp, fd, 0, 0, &sent, &err), -EINVAL);
 	ck_assert_str_eq(err.message, "non-blocking sockets are not supported");

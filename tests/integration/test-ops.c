@@ -95,23 +95,13 @@ teardown(void)
 
 /* ---- through the C library ---------------------------------------------- */
 
-static sb_handle
-new_socket(int family, int type)
-{
-	sb_handle h;
-	struct sb_error err;
-	int r = sb_socket(client, family, type, 0, &h, &err);
-	ck_assert_msg(r == 0, "socket: %s", err.message);
-	return h;
-}
-
 /* A brokered TCP listener on 127.0.0.1, its port in *port. */
 static sb_handle
 new_listener(uint16_t *port)
 {
 	struct sb_addr addr, bound;
 	struct sb_error err;
-	sb_handle listener = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle listener = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "127.0.0.1", 0);
 	ck_assert_int_eq(sb_bind(client, listener, &addr, &err), 0);
 	ck_assert_int_eq(sb_listen(client, listener, 4, &err), 0);
@@ -128,25 +118,11 @@ connected_pair(sb_handle *a, sb_handle *b)
 	struct sb_error err;
 	uint16_t port;
 	sb_handle listener = new_listener(&port);
-	*a = new_socket(AF_INET, SOCK_STREAM);
+	*a = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "127.0.0.1", port);
 	ck_assert_int_eq(sb_connect(client, *a, &addr, &err), 0);
 	ck_assert_int_eq(sb_accept(client, listener, b, NULL, &err), 0);
 	ck_assert_int_eq(sb_close(client, listener, &err), 0);
-}
-
-/* A brokered UDP socket bound to 127.0.0.1, its port in *port. */
-static sb_handle
-bound_udp(uint16_t *port)
-{
-	struct sb_addr addr, bound;
-	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_DGRAM);
-	sb_addr_inet(&addr, "127.0.0.1", 0);
-	ck_assert_int_eq(sb_bind(client, h, &addr, &err), 0);
-	ck_assert_int_eq(sb_getsockname(client, h, &bound, &err), 0);
-	*port = bound.port;
-	return h;
 }
 
 static void
@@ -287,7 +263,7 @@ expect_still_serving(struct raw_client *raw)
 	uint64_t h = raw_socket(raw, AF_INET, SOCK_STREAM);
 	expect_done(raw_handle_op(raw, OP(CLOSE), true, h));
 	struct sb_error err;
-	sb_handle mine = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle mine = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_close(client, mine, &err), 0);
 	ck_assert_int_eq(kill(daemon_under_test.pid, 0), 0);
 }
@@ -336,7 +312,7 @@ START_TEST(socket_with_a_protocol_or_type_the_kernel_refuses_is_its_errno_by_nam
 			EPROTONOSUPPORT, "EPROTONOSUPPORT");
 	/* A type number out of range goes to the kernel, which judges it. */
 	expect_os_error(sb_socket(client, AF_INET, 4242, 0, &h, &err), &err, EINVAL, "EINVAL");
-	h = new_socket(AF_INET, SOCK_STREAM);
+	h = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 }
 END_TEST
@@ -376,7 +352,7 @@ END_TEST
 START_TEST(close_twice_is_ebadf_of_kind_bad_handle)
 {
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_DGRAM);
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 	ck_assert_int_eq(sb_close(client, h, &err), -EBADF);
 	ck_assert_int_eq(err.kind, SB_ERR_BAD_HANDLE);
@@ -386,7 +362,7 @@ START_TEST(close_twice_is_ebadf_of_kind_bad_handle)
 	ck_assert_int_eq(sb_getsockname(client, h, &addr, &err), -EBADF);
 	ck_assert_int_eq(err.kind, SB_ERR_BAD_HANDLE);
 	/* Ids are never reused: a new socket has another. */
-	sb_handle next = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle next = fixture_socket(AF_INET, SOCK_DGRAM);
 	ck_assert_uint_ne(next, h);
 	ck_assert_int_eq(sb_close(client, next, &err), 0);
 }
@@ -413,7 +389,7 @@ START_TEST(listen_on_a_udp_socket_is_eopnotsupp_by_name)
 {
 	struct sb_error err;
 	uint16_t port;
-	sb_handle u = bound_udp(&port);
+	sb_handle u = fixture_bound_udp(AF_INET, &port);
 	expect_os_error(sb_listen(client, u, 1, &err), &err, EOPNOTSUPP, "EOPNOTSUPP");
 	/* The socket is untouched: it still receives. */
 	struct sb_addr to;
@@ -429,17 +405,17 @@ START_TEST(listen_with_a_negative_backlog_is_taken_as_zero_and_still_accepts)
 {
 	struct sb_addr addr, bound;
 	struct sb_error err;
-	sb_handle listener = new_socket(AF_INET, SOCK_STREAM), conn, accepted;
+	sb_handle listener = fixture_socket(AF_INET, SOCK_STREAM), conn, accepted;
 	sb_addr_inet(&addr, "127.0.0.1", 0);
 	ck_assert_int_eq(sb_bind(client, listener, &addr, &err), 0);
 	ck_assert_int_eq(sb_listen(client, listener, -5, &err), 0);
 	ck_assert_int_eq(sb_getsockname(client, listener, &bound, &err), 0);
-	conn = new_socket(AF_INET, SOCK_STREAM);
+	conn = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "127.0.0.1", bound.port);
 	ck_assert_int_eq(sb_connect(client, conn, &addr, &err), 0);
 	ck_assert_int_eq(sb_accept(client, listener, &accepted, NULL, &err), 0);
 	/* And the default backlog (none given) works as well. */
-	sb_handle other = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle other = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "127.0.0.1", 0);
 	ck_assert_int_eq(sb_bind(client, other, &addr, &err), 0);
 	ck_assert_int_eq(sb_listen(client, other, SB_BACKLOG_DEFAULT, &err), 0);
@@ -466,12 +442,12 @@ END_TEST
 START_TEST(accept_on_a_socket_that_is_not_listening_is_einval_by_name)
 {
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM), conn;
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM), conn;
 	/* Blocking mode: the error comes at once, it does not park. */
 	int64_t start = test_now_ms();
 	expect_os_error(sb_accept(client, h, &conn, NULL, &err), &err, EINVAL, "EINVAL");
 	ck_assert_int_lt(test_now_ms() - start, 5000);
-	sb_handle u = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle u = fixture_socket(AF_INET, SOCK_DGRAM);
 	expect_os_error(sb_accept(client, u, &conn, NULL, &err), &err, EOPNOTSUPP, "EOPNOTSUPP");
 }
 END_TEST
@@ -498,7 +474,7 @@ START_TEST(accept_with_a_negative_default_timeout_or_no_handle_is_a_bad_request)
 
 	/* The listener still accepts. */
 	struct sb_addr addr;
-	sb_handle c = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle c = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "127.0.0.1", port);
 	ck_assert_int_eq(sb_connect(client, c, &addr, &err), 0);
 	ck_assert_int_eq(sb_accept(client, listener, &conn, NULL, &err), 0);
@@ -514,7 +490,7 @@ START_TEST(connect_ex_to_a_listening_server_gives_result_0_and_connects)
 	struct sb_error err;
 	char buf[16];
 	ck_assert_int_eq(echo_server_start(&server, AF_INET, SOCK_STREAM), 0);
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "127.0.0.1", server.port);
 	int result = -1;
 	ck_assert_int_eq(sb_connect_ex(client, h, &addr, &result, &err), 0);
@@ -580,7 +556,7 @@ END_TEST
 START_TEST(shutdown_of_an_unconnected_tcp_socket_is_enotconn_by_name)
 {
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	expect_os_error(sb_shutdown(client, h, SHUT_RDWR, &err), &err, ENOTCONN, "ENOTCONN");
 	/* A connected one shuts down; both directions may be shut in turn. */
 	sb_handle a, b;
@@ -618,7 +594,7 @@ START_TEST(getsockname_of_an_unbound_socket_is_the_any_address_and_port_0)
 {
 	struct sb_addr addr;
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_DGRAM);
 	ck_assert_int_eq(sb_getsockname(client, h, &addr, &err), 0);
 	ck_assert_int_eq(addr.family, AF_INET);
 	ck_assert_str_eq(addr.host, "0.0.0.0");
@@ -630,10 +606,10 @@ START_TEST(getpeername_of_an_unconnected_socket_is_enotconn_by_name)
 {
 	struct sb_addr addr;
 	struct sb_error err;
-	sb_handle t = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle t = fixture_socket(AF_INET, SOCK_STREAM);
 	expect_os_error(sb_getpeername(client, t, &addr, &err), &err, ENOTCONN, "ENOTCONN");
 	uint16_t port;
-	sb_handle u = bound_udp(&port);
+	sb_handle u = fixture_bound_udp(AF_INET, &port);
 	expect_os_error(sb_getpeername(client, u, &addr, &err), &err, ENOTCONN, "ENOTCONN");
 	/* The handle goes on. */
 	ck_assert_int_eq(sb_getsockname(client, u, &addr, &err), 0);
@@ -649,7 +625,7 @@ START_TEST(getsockname_and_getpeername_without_a_handle_are_bad_requests)
 	expect_bad_request(raw_handle_op(raw, OP(GETPEERNAME), false, 0), "EINVAL",
 			   "getpeername.handle is required");
 	/* A handle of the C client's session is not this session's. */
-	sb_handle theirs = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle theirs = fixture_socket(AF_INET, SOCK_STREAM);
 	Reply *reply = raw_handle_op(raw, OP(GETSOCKNAME), true, theirs);
 	ck_assert_ptr_nonnull(reply->error);
 	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__BAD_HANDLE);
@@ -681,7 +657,7 @@ START_TEST(send_over_max_data_size_is_a_partial_send_and_sendto_is_emsgsize)
 
 	connected_pair(&a, &b);
 	ck_assert_int_eq(sb_send(client, a, data, len, 0, &err), (ssize_t)max);
-	udp = bound_udp(&port);
+	udp = fixture_bound_udp(AF_INET, &port);
 	struct sb_addr to;
 	sb_addr_inet(&to, "127.0.0.1", port);
 	ck_assert_int_eq(sb_sendto(client, udp, data, len, 0, &to, &err), -EMSGSIZE);
@@ -706,12 +682,12 @@ END_TEST
 START_TEST(send_on_an_unconnected_tcp_socket_is_epipe_and_the_daemon_survives_it)
 {
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	/* The kernel's EPIPE, not a SIGPIPE that would stop the daemon. */
 	expect_os_error((int)sb_send(client, h, "x", 1, 0, &err), &err, EPIPE, "EPIPE");
 	expect_os_error(sb_sendall(client, h, "xyz", 3, 0, &err), &err, EPIPE, "EPIPE");
 	ck_assert_int_eq(kill(daemon_under_test.pid, 0), 0);
-	h = new_socket(AF_INET, SOCK_STREAM);
+	h = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 }
 END_TEST
@@ -736,7 +712,7 @@ END_TEST
 START_TEST(send_on_an_unconnected_udp_socket_is_edestaddrreq_by_name)
 {
 	struct sb_error err;
-	sb_handle u = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle u = fixture_socket(AF_INET, SOCK_DGRAM);
 	expect_os_error((int)sb_send(client, u, "x", 1, 0, &err), &err, EDESTADDRREQ,
 			"EDESTADDRREQ");
 	expect_os_error(sb_sendall(client, u, "x", 1, 0, &err), &err, EDESTADDRREQ, "EDESTADDRREQ");
@@ -780,7 +756,7 @@ START_TEST(sendto_an_ipv6_address_from_an_ipv4_socket_is_eafnosupport_by_name)
 {
 	struct sb_addr to;
 	struct sb_error err;
-	sb_handle u = new_socket(AF_INET, SOCK_DGRAM);
+	sb_handle u = fixture_socket(AF_INET, SOCK_DGRAM);
 	sb_addr_inet6(&to, "::1", 9, 0, 0);
 	expect_os_error((int)sb_sendto(client, u, "x", 1, 0, &to, &err), &err, EAFNOSUPPORT,
 			"EAFNOSUPPORT");
@@ -800,7 +776,7 @@ START_TEST(sendto_on_an_unconnected_tcp_socket_is_epipe_by_name)
 {
 	struct sb_addr to;
 	struct sb_error err;
-	sb_handle t = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle t = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&to, "127.0.0.1", closed_tcp_port());
 	expect_os_error((int)sb_sendto(client, t, "x", 1, 0, &to, &err), &err, EPIPE, "EPIPE");
 }
@@ -840,8 +816,8 @@ START_TEST(recvfrom_names_the_sender_of_each_datagram)
 	struct sb_error err;
 	char buf[16];
 	uint16_t port, first_port, second_port;
-	sb_handle receiver = bound_udp(&port);
-	sb_handle first = bound_udp(&first_port), second = bound_udp(&second_port);
+	sb_handle receiver = fixture_bound_udp(AF_INET, &port);
+	sb_handle first = fixture_bound_udp(AF_INET, &first_port), second = fixture_bound_udp(AF_INET, &second_port);
 	sb_getsockname(client, first, &first_name, &err);
 	sb_getsockname(client, second, &second_name, &err);
 	sb_addr_inet(&to, "127.0.0.1", port);
@@ -869,7 +845,7 @@ START_TEST(recvfrom_on_an_unconnected_tcp_socket_is_enotconn_by_name)
 	struct sb_addr from;
 	struct sb_error err;
 	char buf[8];
-	sb_handle t = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle t = fixture_socket(AF_INET, SOCK_STREAM);
 	int64_t start = test_now_ms();
 	expect_os_error((int)sb_recvfrom(client, t, buf, sizeof(buf), 0, &from, &err), &err,
 			ENOTCONN, "ENOTCONN");
@@ -910,7 +886,7 @@ END_TEST
 START_TEST(setsockopt_of_an_unknown_option_is_enoprotoopt_by_name)
 {
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	expect_os_error(sb_setsockopt_int(client, h, SOL_SOCKET, 4242, 1, &err), &err,
 			ENOPROTOOPT, "ENOPROTOOPT");
 	expect_os_error(sb_setsockopt_int(client, h, IPPROTO_TCP, 4242, 1, &err), &err,
@@ -927,7 +903,7 @@ END_TEST
 START_TEST(setsockopt_values_beyond_the_documented_limits_are_bad_requests)
 {
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	/* At most 1024 bytes. */
 	static uint8_t value[1025];
 	int r = sb_setsockopt(client, h, SOL_SOCKET, SO_LINGER, value, sizeof(value), &err);
@@ -967,7 +943,7 @@ END_TEST
 START_TEST(getsockopt_buflen_out_of_range_is_a_bad_request)
 {
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	size_t len = 0;
 	int r = sb_getsockopt(client, h, SOL_SOCKET, SO_TYPE, NULL, &len, &err);
 	expect_client_bad_request(r, &err, "EINVAL",
@@ -1295,7 +1271,7 @@ START_TEST(a_request_over_the_max_message_size_drops_only_its_own_connection)
 	 * client is served. */
 	ck_assert_int_eq(kill(daemon_under_test.pid, 0), 0);
 	struct sb_error err;
-	sb_handle h = new_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 	/* A client caught while the listener is stuck sees its connection
 	 * lost; within the watchdog's period a new one is served. */
@@ -1311,7 +1287,7 @@ START_TEST(a_request_over_the_max_message_size_drops_only_its_own_connection)
 	/* A request just under the limit is served. */
 	struct sb_addr to;
 	uint16_t port;
-	sb_handle receiver = bound_udp(&port);
+	sb_handle receiver = fixture_bound_udp(AF_INET, &port);
 	sb_addr_inet(&to, "127.0.0.1", port);
 	size_t fits = info.max_data_size < 60000 ? info.max_data_size : 60000;
 	ck_assert_int_eq(sb_sendto(late, h, data, fits, 0, &to, &err), (ssize_t)fits);

@@ -104,30 +104,6 @@ assert_fds_back_to_baseline(void)
 		      baseline_fds);
 }
 
-static sb_handle
-brokered_socket(int family, int type)
-{
-	sb_handle h;
-	struct sb_error err;
-	int r = sb_socket(client, family, type, 0, &h, &err);
-	ck_assert_msg(r == 0, "socket: %s", err.message);
-	return h;
-}
-
-/* A brokered UDP socket bound to 127.0.0.1; its port in *port. */
-static sb_handle
-bound_udp_socket(uint16_t *port)
-{
-	struct sb_addr addr, local;
-	struct sb_error err;
-	sb_handle h = brokered_socket(AF_INET, SOCK_DGRAM);
-	sb_addr_inet(&addr, "127.0.0.1", 0);
-	ck_assert_int_eq(sb_bind(client, h, &addr, &err), 0);
-	ck_assert_int_eq(sb_getsockname(client, h, &local, &err), 0);
-	*port = local.port;
-	return h;
-}
-
 /* A datagram from a direct socket to 127.0.0.1:port. */
 static void
 send_datagram(uint16_t port, const char *text)
@@ -211,7 +187,7 @@ brokered_tcp_pair(int *direct_end)
 	uint16_t port;
 	int listener = direct_listener(AF_INET, &port);
 	ck_assert_int_ge(listener, 0);
-	sb_handle h = brokered_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	sb_addr_inet(&addr, "127.0.0.1", port);
 	ck_assert_int_eq(sb_connect(client, h, &addr, &err), 0);
 	*direct_end = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
@@ -373,7 +349,7 @@ START_TEST(poll_reports_the_readable_one_of_two_udp_sockets)
 {
 	struct sb_error err;
 	uint16_t port_a, port_b;
-	sb_handle a = bound_udp_socket(&port_a), b = bound_udp_socket(&port_b);
+	sb_handle a = fixture_bound_udp(AF_INET, &port_a), b = fixture_bound_udp(AF_INET, &port_b);
 	send_datagram(port_b, "for b");
 	struct sb_pollitem items[] = {
 		{.handle = a, .events = SB_POLL_READABLE},
@@ -417,7 +393,7 @@ START_TEST(poll_wakes_when_a_nonblocking_connect_completes)
 	uint16_t port;
 	int listener = direct_listener(AF_INET, &port);
 	ck_assert_int_ge(listener, 0);
-	sb_handle h = brokered_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	ck_assert_int_eq(sb_setblocking(client, h, false, &err), 0);
 	sb_addr_inet(&addr, "127.0.0.1", port);
 	int r = sb_connect(client, h, &addr, &err);
@@ -462,7 +438,7 @@ END_TEST
 START_TEST(poll_reports_an_unconnected_tcp_socket_as_hung_up)
 {
 	struct sb_error err;
-	sb_handle h = brokered_socket(AF_INET, SOCK_STREAM);
+	sb_handle h = fixture_socket(AF_INET, SOCK_STREAM);
 	struct sb_pollitem item = {.handle = h, .events = SB_POLL_READABLE};
 	size_t n_ready;
 	ck_assert_int_eq(sb_poll(client, &item, 1, 0.0, &n_ready, &err), 0);
@@ -475,7 +451,7 @@ START_TEST(poll_merges_a_handle_listed_twice)
 {
 	struct sb_error err;
 	uint16_t port;
-	sb_handle h = bound_udp_socket(&port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	send_datagram(port, "x");
 	struct sb_pollitem items[] = {
 		{.handle = h, .events = SB_POLL_READABLE},
@@ -497,7 +473,7 @@ START_TEST(poll_with_timeout_zero_answers_at_once_with_nothing)
 {
 	struct sb_error err;
 	uint16_t port;
-	sb_handle h = bound_udp_socket(&port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	struct sb_pollitem item = {.handle = h, .events = SB_POLL_READABLE, .revents = 77};
 	size_t n_ready = 99;
 	int64_t start = test_now_ms();
@@ -513,7 +489,7 @@ START_TEST(poll_with_a_short_timeout_answers_empty_after_it)
 {
 	struct sb_error err;
 	uint16_t port;
-	sb_handle h = bound_udp_socket(&port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	struct sb_pollitem item = {.handle = h, .events = SB_POLL_READABLE};
 	size_t n_ready = 99;
 	int64_t start = test_now_ms();
@@ -536,7 +512,7 @@ END_TEST
 START_TEST(poll_wakes_when_data_arrives_from_another_thread)
 {
 	uint16_t port_a, port_b;
-	sb_handle a = bound_udp_socket(&port_a), b = bound_udp_socket(&port_b);
+	sb_handle a = fixture_bound_udp(AF_INET, &port_a), b = fixture_bound_udp(AF_INET, &port_b);
 	struct sb_pollitem items[] = {
 		{.handle = a, .events = SB_POLL_READABLE},
 		{.handle = b, .events = SB_POLL_READABLE},
@@ -564,7 +540,7 @@ START_TEST(a_waiting_poll_answers_every_handle_that_turned_ready_in_the_same_tur
 {
 	uint16_t port;
 	struct sb_error err;
-	sb_handle a = bound_udp_socket(&port), twin;
+	sb_handle a = fixture_bound_udp(AF_INET, &port), twin;
 	ck_assert_int_eq(sb_dup(client, a, &twin, &err), 0);
 	struct sb_pollitem items[] = {
 		{.handle = a, .events = SB_POLL_READABLE},
@@ -588,7 +564,7 @@ START_TEST(cancel_polls_completes_a_parked_poll_with_ecanceled)
 {
 	struct sb_error err;
 	uint16_t port;
-	sb_handle h = bound_udp_socket(&port);
+	sb_handle h = fixture_bound_udp(AF_INET, &port);
 	struct sb_pollitem item = {.handle = h, .events = SB_POLL_READABLE};
 	struct poll_job job = {
 		.client = client, .items = &item, .n = 1, .timeout = SB_TIMEOUT_NONE};
@@ -669,7 +645,7 @@ START_TEST(poll_of_a_foreign_or_unknown_handle_is_ebadf_naming_it)
 	struct sb_client *other;
 	struct sb_error err;
 	uint16_t port;
-	sb_handle mine = bound_udp_socket(&port);
+	sb_handle mine = fixture_bound_udp(AF_INET, &port);
 	ck_assert_int_eq(sb_client_new(&other, daemon_under_test.url, "other", &err), 0);
 	sb_handle theirs;
 	ck_assert_int_eq(sb_socket(other, AF_INET, SOCK_DGRAM, 0, &theirs, &err), 0);
@@ -751,7 +727,7 @@ START_TEST(closing_a_handle_during_a_poll_reports_it_as_error_and_hangup)
 {
 	struct sb_error err;
 	uint16_t port_a, port_b;
-	sb_handle a = bound_udp_socket(&port_a), b = bound_udp_socket(&port_b);
+	sb_handle a = fixture_bound_udp(AF_INET, &port_a), b = fixture_bound_udp(AF_INET, &port_b);
 	struct sb_pollitem items[] = {
 		{.handle = a, .events = SB_POLL_READABLE},
 		{.handle = b, .events = SB_POLL_READABLE},
@@ -868,21 +844,6 @@ END_TEST
 
 /* ---- create_connection ----------------------------------------------------- */
 
-static void
-echo_round_trip(sb_handle h, const char *text)
-{
-	char buf[256];
-	struct sb_error err;
-	size_t len = strlen(text), got = 0;
-	ck_assert_int_eq(sb_sendall(client, h, text, len, 0, &err), 0);
-	while (got < len) {
-		ssize_t n = sb_recv(client, h, buf + got, sizeof(buf) - got, 0, &err);
-		ck_assert_msg(n > 0, "recv: %zd %s", n, err.message);
-		got += (size_t)n;
-	}
-	ck_assert(memcmp(buf, text, len) == 0);
-}
-
 START_TEST(create_connection_connects_and_reports_the_peer)
 {
 	struct echo_server server;
@@ -900,7 +861,7 @@ START_TEST(create_connection_connects_and_reports_the_peer)
 	ck_assert_uint_eq(peer.port, server.port);
 	ck_assert_int_eq(sb_gettimeout(client, h, &timeout, &err), 0);
 	ck_assert(timeout == SB_TIMEOUT_NONE);
-	echo_round_trip(h, "created");
+	fixture_echo(h, "created");
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 
 	/* By name, in timeout mode: the handle keeps the timeout. */
@@ -910,7 +871,7 @@ START_TEST(create_connection_connects_and_reports_the_peer)
 	ck_assert_str_eq(peer.host, "127.0.0.1");
 	ck_assert_int_eq(sb_gettimeout(client, h, &timeout, &err), 0);
 	ck_assert(timeout == 5.0);
-	echo_round_trip(h, "by name");
+	fixture_echo(h, "by name");
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 	echo_server_stop(&server);
 	assert_fds_back_to_baseline();
@@ -1027,7 +988,7 @@ START_TEST(create_connection_binds_the_source_address_first)
 	ck_assert_int_eq(sb_getsockname(client, h, &local, &err), 0);
 	ck_assert_str_eq(local.host, "127.0.0.1");
 	ck_assert_uint_eq(local.port, source_port);
-	echo_round_trip(h, "from a chosen port");
+	fixture_echo(h, "from a chosen port");
 	sb_close(client, h, NULL);
 
 	/* "" and 0 leave both to the system. */

@@ -179,21 +179,6 @@ addr_ip(struct sb_addr *addr, int family, const char *host, unsigned port)
 		ck_assert_int_eq(sb_addr_inet(addr, host, port), 0);
 }
 
-static void
-round_trip(sb_handle h, const char *text)
-{
-	char buf[256];
-	struct sb_error err;
-	size_t len = strlen(text), got = 0;
-	ck_assert_int_eq(sb_sendall(client, h, text, len, 0, &err), 0);
-	while (got < len) {
-		ssize_t n = sb_recv(client, h, buf + got, sizeof(buf) - got, 0, &err);
-		ck_assert_msg(n > 0, "recv: %zd %s", n, err.message);
-		got += (size_t)n;
-	}
-	ck_assert(memcmp(buf, text, len) == 0);
-}
-
 /* The session still gets what it is allowed: a TCP echo through 127.0.0.1,
  * or (under a policy denying loopback) data through a socketpair. */
 static void
@@ -218,7 +203,7 @@ still_serves(void)
 	addr_ip(&addr, AF_INET, "127.0.0.1", server.port);
 	int r = sb_connect(client, h, &addr, &err);
 	ck_assert_msg(r == 0, "connect to the echo server: %s", err.message);
-	round_trip(h, "the daemon still serves");
+	fixture_echo(h, "the daemon still serves");
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 	echo_server_stop(&server);
 }
@@ -710,7 +695,7 @@ START_TEST(create_connection_to_the_cloud_metadata_address_is_denied)
 	r = sb_create_connection(client, "127.0.0.1", server.port, 5.0, NULL, &h, NULL, NULL,
 				 NULL, &err);
 	ck_assert_msg(r == 0, "create_connection: %s", err.message);
-	round_trip(h, "create_connection");
+	fixture_echo(h, "create_connection");
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 	echo_server_stop(&server);
 }
@@ -841,7 +826,7 @@ START_TEST(a_symlink_planted_on_an_allowed_unix_path_is_denied)
 	ck_assert_int_eq(sb_addr_unix(&addr, real), 0);
 	r = sb_connect(client, h, &addr, &err);
 	ck_assert_msg(r == 0, "connect %s: %s", real, err.message);
-	round_trip(h, "inside the allowed directory");
+	fixture_echo(h, "inside the allowed directory");
 	ck_assert_int_eq(sb_close(client, h, &err), 0);
 
 	/* bind inside works and names the path bound; a listener there takes
@@ -935,7 +920,7 @@ START_TEST(a_handle_of_another_session_is_ebadf_and_the_daemon_goes_on)
 	sb_client_free(other);
 
 	/* Ours is untouched and still open; the daemon serves. */
-	round_trip(mine, "still mine");
+	fixture_echo(mine, "still mine");
 	ck_assert_int_eq(sb_close(client, mine, &err), 0);
 	echo_server_stop(&server);
 	still_serves();

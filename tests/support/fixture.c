@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct test_daemon daemon_under_test;
@@ -44,6 +45,49 @@ fixture_stop(void)
 	sb_client_free(client);
 	client = NULL;
 	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+}
+
+sb_handle
+fixture_socket(int family, int type)
+{
+	sb_handle h;
+	struct sb_error err;
+	int r = sb_socket(client, family, type, 0, &h, &err);
+	ck_assert_msg(r == 0, "socket(%d, %d): %s", family, type, err.message);
+	return h;
+}
+
+sb_handle
+fixture_bound_udp(int family, uint16_t *port)
+{
+	struct sb_addr addr, local;
+	struct sb_error err;
+	sb_handle h = fixture_socket(family, SOCK_DGRAM);
+	if (family == AF_INET6)
+		sb_addr_inet6(&addr, "::1", 0, 0, 0);
+	else
+		sb_addr_inet(&addr, "127.0.0.1", 0);
+	ck_assert_msg(sb_bind(client, h, &addr, &err) == 0, "bind: %s", err.message);
+	ck_assert_int_eq(sb_getsockname(client, h, &local, &err), 0);
+	*port = local.port;
+	return h;
+}
+
+void
+fixture_echo(sb_handle h, const char *text)
+{
+	char buf[256];
+	struct sb_error err;
+	size_t len = strlen(text), got = 0;
+	ck_assert_uint_lt(len, sizeof(buf));
+	ck_assert_int_eq(sb_sendall(client, h, text, len, 0, &err), 0);
+	while (got < len) {
+		ssize_t n = sb_recv(client, h, buf + got, sizeof(buf) - got, 0, &err);
+		ck_assert_msg(n > 0, "recv: %zd %s", n, err.message);
+		got += (size_t)n;
+	}
+	ck_assert_uint_eq(got, len);
+	ck_assert(memcmp(buf, text, len) == 0);
 }
 
 void

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "daemon.h"
 #include "sockbroker.h"
@@ -26,6 +27,14 @@ void fixture_connect(const char *client_name);
 
 /* Free `client` and stop the daemon, which must exit cleanly. */
 void fixture_stop(void);
+
+/* Through `client`, aborting the test on failure: a new socket; a UDP socket
+ * bound to the loopback address of `family` (AF_INET or AF_INET6), its port
+ * in *port; and an echo of `text` (under 256 bytes) on a connected stream
+ * socket, every byte checked. */
+sb_handle fixture_socket(int family, int type);
+sb_handle fixture_bound_udp(int family, uint16_t *port);
+void fixture_echo(sb_handle h, const char *text);
 
 struct fixture_case {
 	const char *name;
