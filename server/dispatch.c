@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/sockios.h>
 
 #include "daemon.h"
 #include "errname.h"
@@ -227,6 +230,38 @@ attach_quota(struct daemon *daemon, struct session *session)
 			  "without its quota", (unsigned long long)session->id);
 }
 
+/*
+ * Write-behind credit: the kernel's free send space on the stream socket a
+ * reply is about, so that the client may send that much without waiting.
+ * Two system calls; only stream sockets that have a send queue answer
+ * SIOCOUTQ (a listening socket does not, and gets no credit).
+ */
+static void
+add_send_space(struct op *op, struct reply *reply)
+{
+	struct handle *handle = op->handle;
+	uint64_t id = 0;
+
+	if (reply->error.kind == ERROR_NONE && reply->shape == REPLY_ACCEPT)
+		id = reply->accept.socket.handle;
+	else if (reply->error.kind == ERROR_NONE && reply->shape == REPLY_CREATE_CONNECTION &&
+		 reply->create_connection.connected)
+		id = reply->create_connection.socket.handle;
+	if (id)
+		handle = handle_find(&op->daemon->handles, op->session, id);
+	if (!handle || handle->state != HANDLE_OPEN || handle->type != SOCK_STREAM)
+		return;
+	int sndbuf, queued;
+	socklen_t len = sizeof(sndbuf);
+	if (getsockopt(handle->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 &&
+	    ioctl(handle->fd, SIOCOUTQ, &queued) == 0) {
+		reply->has_send_space = true;
+		/* SO_SNDBUF counts the kernel's bookkeeping too: half of it is
+		 * what the kernel promises for data. */
+		reply->send_space = sndbuf / 2 > queued ? (uint64_t)(sndbuf / 2 - queued) : 0;
+	}
+}
+
 /* Turn a handler's result into the reply, send it, and free the op. */
 static void
 complete(struct op *op, int result, struct reply *reply)
@@ -253,6 +288,7 @@ complete(struct op *op, int result, struct reply *reply)
 		  reply->error.errnum ? " " : "",
 		  reply->error.errnum ? errname_from_errno(reply->error.errnum) : "");
 	unpark(op);
+	add_send_space(op, reply);
 	send_reply(op->tx, reply);
 	op->tx = NULL;
 	op_free(op);

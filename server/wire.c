@@ -1743,6 +1743,8 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 
 	msg.has_seq = reply->seq != 0;
 	msg.seq = reply->seq;
+	msg.has_send_space = reply->has_send_space;
+	msg.send_space = reply->send_space;
 
 	if (reply->error.kind != ERROR_NONE) {
 		build_error(&reply->error, &error);

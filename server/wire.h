@@ -407,6 +407,10 @@ struct reply {
 	uint64_t seq;
 	enum op_code op;
 	struct reply_error error; /* kind ERROR_NONE: a result */
+	/* The kernel's free send space on the stream socket the reply is
+	 * about (Reply.send_space), when has_send_space. */
+	bool has_send_space;
+	uint64_t send_space;
 	enum reply_shape shape;
 	union {
 		struct reply_hello hello;
