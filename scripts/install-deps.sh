@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	# build
 	gcc meson ninja-build pkg-config
-	libnng-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcap-dev
+	libnng-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcap-dev
 	# tests
 	check valgrind iproute2 util-linux python3
 	# tests: examples and audit lines against the JSON Schemas (tests/schema)

@@ -57,6 +57,8 @@ static const struct field fields[] = {
 	  CONFIG_PER_SESSION_MAX, NULL },
 	{ "limits.max_parked_per_session", FIELD_U32, MEMBER(max_parked), 1,
 	  CONFIG_PER_SESSION_MAX, NULL },
+	{ "limits.max_sessions", FIELD_U32, MEMBER(max_sessions), 1, CONFIG_MAX_SESSIONS_MAX,
+	  NULL },
 	{ "limits.reply_timeout_ms", FIELD_U32, MEMBER(reply_timeout_ms),
 	  CONFIG_REPLY_TIMEOUT_MS_MIN, CONFIG_REPLY_TIMEOUT_MS_MAX, " (milliseconds)" },
 	{ "log_level", FIELD_LOG_LEVEL, MEMBER(log_level), 0, 0, NULL },
@@ -615,6 +617,7 @@ config_init(struct config *cfg)
 		.max_message_size = CONFIG_MAX_MESSAGE_SIZE_DEFAULT,
 		.max_handles = CONFIG_MAX_HANDLES_DEFAULT,
 		.max_parked = CONFIG_MAX_PARKED_DEFAULT,
+		.max_sessions = CONFIG_MAX_SESSIONS_DEFAULT,
 		.reply_timeout_ms = CONFIG_REPLY_TIMEOUT_MS_DEFAULT,
 		.resolver_threads = CONFIG_RESOLVER_THREADS_DEFAULT,
 		.log_level = LOG_LEVEL_INFO,
@@ -1556,10 +1559,12 @@ config_print(const struct config *cfg, FILE *out)
 		"\t\t\"max_message_size\": %llu,\n"
 		"\t\t\"max_handles_per_session\": %lu,\n"
 		"\t\t\"max_parked_per_session\": %lu,\n"
+		"\t\t\"max_sessions\": %lu,\n"
 		"\t\t\"reply_timeout_ms\": %lu\n"
 		"\t},\n",
 		(unsigned long long)cfg->max_message_size, (unsigned long)cfg->max_handles,
-		(unsigned long)cfg->max_parked, (unsigned long)cfg->reply_timeout_ms);
+		(unsigned long)cfg->max_parked, (unsigned long)cfg->max_sessions,
+		(unsigned long)cfg->reply_timeout_ms);
 	fprintf(out, "\t\"log_level\": \"%s\",\n", log_level_name(cfg->log_level));
 	fprintf(out, "\t\"resolver_threads\": %lu,\n", (unsigned long)cfg->resolver_threads);
 

@@ -29,6 +29,8 @@
 #define CONFIG_MAX_MESSAGE_SIZE_MAX (1024u * 1024 * 1024)
 #define CONFIG_MAX_HANDLES_DEFAULT 4096u
 #define CONFIG_MAX_PARKED_DEFAULT 4096u
+#define CONFIG_MAX_SESSIONS_DEFAULT 4096u
+#define CONFIG_MAX_SESSIONS_MAX 1000000u
 #define CONFIG_PER_SESSION_MAX 1000000u
 #define CONFIG_REPLY_TIMEOUT_MS_DEFAULT 10000u
 #define CONFIG_REPLY_TIMEOUT_MS_MIN 100u
@@ -62,6 +64,7 @@ struct config {
 	uint64_t max_message_size; /* largest request or reply, in bytes */
 	uint32_t max_handles;      /* open handles per session */
 	uint32_t max_parked;       /* operations waiting at once per session */
+	uint32_t max_sessions;     /* client connections at once, handshaking ones included */
 	uint32_t reply_timeout_ms; /* how long a reply waits for a client that does not read */
 
 	uint32_t resolver_threads; /* threads running blocking name-service calls */

@@ -18,113 +18,40 @@
 /* Room left in a message for the envelope around a payload (seq, field
  * tags, an address). */
 #define ENVELOPE_ROOM 4096
+/* From accept to a completed handshake (TLS and SP). */
+#define HANDSHAKE_TIMEOUT_MS 5000
 
-struct posted_request {
-	struct reactor_task task;
-	struct daemon *daemon;
-	struct tx *tx;
-	uint32_t pipe_id;
-	struct request *request;
-};
-
-struct posted_pipe_event {
-	struct reactor_task task;
-	struct daemon *daemon;
-	uint32_t pipe_id;
-	bool added;
-	struct peer_identity identity;
-};
-
+/* Decode the request here, so that garbage never reaches dispatch. */
 static void
-run_posted_request(struct reactor_task *task)
-{
-	struct posted_request *posted = (struct posted_request *)task;
-	dispatch_request(posted->daemon, posted->tx, posted->pipe_id, posted->request);
-	free(posted);
-}
-
-static void
-run_posted_pipe_event(struct reactor_task *task)
-{
-	struct posted_pipe_event *event = (struct posted_pipe_event *)task;
-	if (event->added)
-		dispatch_session_added(event->daemon, event->pipe_id, &event->identity);
-	else
-		dispatch_session_removed(event->daemon, event->pipe_id);
-	free(event);
-}
-
-/* NNG thread: decode here, so that garbage never reaches the reactor. */
-static void
-on_request(void *userdata, struct tx *tx, uint32_t pipe_id, const void *body, size_t len)
+on_request(void *userdata, struct tx *tx, uint32_t conn_id, const void *body, size_t len)
 {
 	struct daemon *daemon = userdata;
 	struct request *request;
 	struct wire_error error;
 
 	if (wire_decode_request(body, len, &daemon->limits, &request, &error) < 0) {
-		log_debug("connection %u: bad request: %s", pipe_id, error.message);
-		/* With a readable seq it must still take its turn, or every later
-		 * request of the session would wait for it. */
-		if (error.seq == 0 || !(request = wire_request_invalid(&error))) {
-			dispatch_reply_bad_request(tx, &error);
-			return;
-		}
-	}
-	struct posted_request *posted = malloc(sizeof(*posted));
-	if (!posted) {
-		error.kind = ERROR_BAD_REQUEST;
-		error.errnum = ENOMEM;
-		error.seq = request->seq;
-		error.op = request->op;
-		snprintf(error.message, sizeof(error.message), "the daemon is out of memory");
-		wire_request_free(request);
+		log_debug("connection %u: bad request: %s", conn_id, error.message);
 		dispatch_reply_bad_request(tx, &error);
 		return;
 	}
-	posted->task.run = run_posted_request;
-	posted->daemon = daemon;
-	posted->tx = tx;
-	posted->pipe_id = pipe_id;
-	posted->request = request;
-	reactor_post(daemon->reactor, &posted->task);
+	dispatch_request(daemon, tx, conn_id, request);
 }
 
 static void
-post_pipe_event(struct daemon *daemon, uint32_t pipe_id, bool added,
-		const struct peer_identity *identity)
+on_connection_added(void *userdata, uint32_t conn_id, const struct peer_identity *identity)
 {
-	struct posted_pipe_event *event = calloc(1, sizeof(*event));
-	if (!event) {
-		log_error("out of memory for a connection event; closing connection %u", pipe_id);
-		if (added)
-			transport_disconnect(daemon->transport, pipe_id);
-		return;
-	}
-	event->task.run = run_posted_pipe_event;
-	event->daemon = daemon;
-	event->pipe_id = pipe_id;
-	event->added = added;
-	if (identity)
-		event->identity = *identity;
-	reactor_post(daemon->reactor, &event->task);
+	dispatch_session_added(userdata, conn_id, identity);
 }
 
 static void
-on_pipe_added(void *userdata, uint32_t pipe_id, const struct peer_identity *identity)
+on_connection_removed(void *userdata, uint32_t conn_id)
 {
-	post_pipe_event(userdata, pipe_id, true, identity);
-}
-
-static void
-on_pipe_removed(void *userdata, uint32_t pipe_id)
-{
-	post_pipe_event(userdata, pipe_id, false, NULL);
+	dispatch_session_removed(userdata, conn_id);
 }
 
 static const struct transport_callbacks callbacks = {
-	.pipe_added = on_pipe_added,
-	.pipe_removed = on_pipe_removed,
+	.connection_added = on_connection_added,
+	.connection_removed = on_connection_removed,
 	.request = on_request,
 };
 
@@ -289,16 +216,17 @@ daemon_new(struct daemon **out, const struct config *config,
 	struct transport_config tc = {
 		.max_message_size = config->max_message_size,
 		.reply_timeout_ms = (int)config->reply_timeout_ms,
+		.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS,
+		.max_connections = config->max_sessions,
 		.ipc_mode = config->ipc_mode,
 		.ipc_chown = privileges && privileges->ipc_chown,
 		.ipc_uid = privileges ? privileges->ipc_uid : (uid_t)-1,
 		.ipc_gid = privileges ? privileges->ipc_gid : (gid_t)-1,
 		.tls_cert_key_file = config->tls_cert_key_file,
 		.tls_ca_file = config->tls_ca_file,
-		.pool_size = 16,
 	};
-	if ((r = transport_new(&daemon->transport, &tc, &callbacks, daemon)) < 0) {
-		snprintf(err, errlen, "cannot open the NNG socket: %s", strerror(-r));
+	if ((r = transport_new(&daemon->transport, daemon->reactor, &tc, &callbacks, daemon)) < 0) {
+		snprintf(err, errlen, "cannot create the transport: %s", strerror(-r));
 		goto err;
 	}
 	for (size_t i = 0; i < config->n_listen_urls; i++) {
@@ -333,30 +261,25 @@ int
 daemon_run(struct daemon *daemon)
 {
 	int r = transport_start(daemon->transport);
-	if (r < 0) {
-		log_error("cannot post the receive contexts: %s", strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	for (size_t i = 0; i < daemon->config->n_listen_urls; i++)
 		log_info("listening on %s", daemon->config->listen_urls[i]);
 
 	r = reactor_run(daemon->reactor);
 
-	/* Shutdown: what the resolver gives back and what NNG's callbacks
-	 * posted is run once more; every session ends (its handles closed, its
-	 * waiting requests answered) while the connections are still up, and
-	 * those answers get a moment to reach their clients. Then no callback
-	 * runs after transport_stop(); sessions and requests that came in
-	 * meanwhile end the same way, their replies dropped with the socket. */
+	/* Shutdown: what the resolver gives back is run once more; every
+	 * session ends (its handles closed, its waiting requests answered)
+	 * while the connections are still up, and those answers get a moment
+	 * to reach their clients before the connections close. */
 	daemon->stopping = true;
 	resolver_free(daemon->resolver);
 	daemon->resolver = NULL;
 	reactor_drain(daemon->reactor);
 	dispatch_end_all_sessions(daemon);
+	reactor_drain(daemon->reactor);
 	transport_flush(daemon->transport, SHUTDOWN_FLUSH_MS);
 	transport_stop(daemon->transport);
-	reactor_drain(daemon->reactor);
-	dispatch_end_all_sessions(daemon);
 	reactor_drain(daemon->reactor);
 	log_info("stopped");
 	return r;
@@ -373,11 +296,14 @@ daemon_free(struct daemon *daemon)
 {
 	if (!daemon)
 		return;
-	transport_free(daemon->transport);
 	resolver_free(daemon->resolver);
 	if (daemon->reactor) {
 		reactor_drain(daemon->reactor);
 		dispatch_end_all_sessions(daemon);
+		reactor_drain(daemon->reactor);
+	}
+	transport_free(daemon->transport);
+	if (daemon->reactor) {
 		reactor_drain(daemon->reactor);
 		handle_table_fini(&daemon->handles);
 	}

@@ -24,11 +24,6 @@
 #include "transport.h"
 #include "wire.h"
 
-/* How long a gap in a session's sequence numbers is waited for before the
- * requests behind it run anyway. A gap only comes from a client that
- * numbered its requests wrongly, or one whose request never made it. */
-#define GAP_TIMEOUT_NS (250ULL * 1000 * 1000)
-
 #define Q_READ OPF_QUEUE_READ
 #define Q_WRITE OPF_QUEUE_WRITE
 
@@ -87,12 +82,6 @@ static const struct op_desc op_table[OP__COUNT] = {
 	[OP_IF_NAMEINDEX] = { OP_IF_NAMEINDEX, "if_nameindex", 0, op_if_nameindex },
 	[OP_IF_NAMETOINDEX] = { OP_IF_NAMETOINDEX, "if_nametoindex", 0, op_if_nametoindex },
 	[OP_IF_INDEXTONAME] = { OP_IF_INDEXTONAME, "if_indextoname", 0, op_if_indextoname },
-};
-
-/* A request that arrived before the ones numbered ahead of it. */
-struct early_request {
-	struct tx *tx;
-	struct request *request;
 };
 
 static void run_queue(struct daemon *daemon, struct list *queue);
@@ -796,93 +785,21 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	attempt(op);
 }
 
-/* Run the requests that waited for the gap before them to close. */
-static void
-drain_early(struct daemon *daemon, struct session *session)
-{
-	struct early_request *early;
-	while ((early = idmap_remove(&session->early, session->next_seq))) {
-		session->next_seq++;
-		struct tx *tx = early->tx;
-		struct request *request = early->request;
-		free(early);
-		start(daemon, session, tx, request);
-	}
-	if (session->early.count == 0)
-		reactor_timer_cancel(daemon->reactor, &session->gap_timer);
-}
-
-static void
-gap_timer_expired(struct reactor_timer *timer)
-{
-	struct session *session =
-		(struct session *)(void *)((char *)timer - offsetof(struct session, gap_timer));
-	struct daemon *daemon = session->userdata;
-	uint64_t lowest = UINT64_MAX;
-
-	for (size_t i = 0; i < session->early.capacity; i++) {
-		uint64_t seq = session->early.slots[i].id;
-		if (seq && seq < lowest)
-			lowest = seq;
-	}
-	if (lowest == UINT64_MAX)
-		return;
-	char who[160];
-	session_describe(session, who, sizeof(who));
-	log_warn("%s: requests %llu..%llu never arrived; running the ones after them. "
-		 "A client must number its requests 1, 2, 3, ... in the order it sends them",
-		 who, (unsigned long long)session->next_seq, (unsigned long long)lowest - 1);
-	session->next_seq = lowest;
-	drain_early(daemon, session);
-}
-
 void
 dispatch_request(struct daemon *daemon, struct tx *tx, uint32_t pipe_id, struct request *request)
 {
 	struct session *session = session_find(&daemon->sessions, pipe_id);
 	if (!session) {
 		/* The connection is gone already; the reply goes nowhere, but the
-		 * context must still be given back through it. */
+		 * request must still be answered to be released. */
 		reply_with_error(tx, request->seq, request->op, ERROR_OS, ECONNRESET,
 				 "the session has ended");
 		wire_request_free(request);
 		return;
 	}
-
-	uint64_t seq = request->seq;
-	if (seq == 0 || seq < session->next_seq) {
-		start(daemon, session, tx, request);
-		return;
-	}
-	if (seq == session->next_seq) {
-		session->next_seq++;
-		start(daemon, session, tx, request);
-		drain_early(daemon, session);
-		return;
-	}
-
-	struct early_request *early = NULL;
-	if (session->early.count >= daemon->config->max_parked ||
-	    idmap_get(&session->early, seq) || !(early = malloc(sizeof(*early)))) {
-		reply_with_error(tx, seq, request->op, ERROR_BAD_REQUEST, EINVAL,
-				 "request %llu arrived while request %llu is still missing, and "
-				 "it cannot wait (duplicate sequence number or too many waiting)",
-				 (unsigned long long)seq, (unsigned long long)session->next_seq);
-		wire_request_free(request);
-		return;
-	}
-	early->tx = tx;
-	early->request = request;
-	if (idmap_put(&session->early, seq, early) < 0) {
-		free(early);
-		reply_with_error(tx, seq, request->op, ERROR_OS, ENOMEM,
-				 "the daemon is out of memory");
-		wire_request_free(request);
-		return;
-	}
-	if (!reactor_timer_armed(&session->gap_timer))
-		reactor_timer_arm(daemon->reactor, &session->gap_timer,
-				  reactor_now_ns() + GAP_TIMEOUT_NS);
+	/* One connection's requests arrive, and so start, in the order the
+	 * client sent them. */
+	start(daemon, session, tx, request);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -923,7 +840,6 @@ dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 		return;
 	}
 	session->userdata = daemon;
-	reactor_timer_init(&session->gap_timer, gap_timer_expired);
 	char who[160];
 	session_describe(session, who, sizeof(who));
 	log_info("%s: connected", who);
@@ -962,18 +878,6 @@ end_session(struct daemon *daemon, struct session *session, const char *why)
 	const char *ended = daemon->stopping ? "the daemon is stopping; its sockets are closed "
 					       "(connect again once it is back)"
 					     : "the session has ended";
-	reactor_timer_cancel(daemon->reactor, &session->gap_timer);
-	for (size_t i = 0; i < session->early.capacity; i++) {
-		struct early_request *early = session->early.slots[i].value;
-		if (!session->early.slots[i].id)
-			continue;
-		reply_with_error(early->tx, early->request->seq, early->request->op, ERROR_OS,
-				 ECONNRESET, "%s", ended);
-		wire_request_free(early->request);
-		free(early);
-	}
-	idmap_fini(&session->early);
-
 	size_t n_ops = session->n_parked, n_handles = session->n_handles;
 	struct list *first;
 	while ((first = list_first(&session->parked))) {

@@ -1,6 +1,6 @@
 /*
  * Dispatch: the op table and the one path every request takes on the
- * reactor thread: sequencing (Request.seq) -> Hello check -> op lookup ->
+ * reactor thread, in the order a connection's requests arrive: Hello check -> op lookup ->
  * handle lookup (scoped to the session) -> address resolution -> run ->
  * park or reply. It is the one place where results become wire errors, and
  * it guarantees that every request gets exactly one reply: completed,
@@ -33,7 +33,7 @@ void dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 			    const struct peer_identity *identity);
 
 /* A connection went away: complete its parked operations, close its
- * handles, answer its early requests, and free the session. */
+ * handles, and free the session. */
 void dispatch_session_removed(struct daemon *daemon, uint32_t pipe_id);
 
 /* End every session (shutdown). */

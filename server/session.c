@@ -32,11 +32,9 @@ session_new(struct session_table *table, uint32_t pipe_id,
 	session->id = ++table->last_id;
 	session->pipe_id = pipe_id;
 	session->identity = *identity;
-	session->next_seq = 1;
 	list_init(&session->handles);
 	list_init(&session->parked);
 	idmap_init(&session->parked_by_seq);
-	idmap_init(&session->early);
 	if (getrandom(session->resume_secret, sizeof(session->resume_secret), 0) !=
 	    (ssize_t)sizeof(session->resume_secret)) {
 		r = -errno;
@@ -64,11 +62,9 @@ session_free(struct session_table *table, struct session *session)
 {
 	assert(list_empty(&session->handles) && session->n_handles == 0);
 	assert(list_empty(&session->parked) && session->n_parked == 0);
-	assert(session->early.count == 0);
 	idmap_remove(&table->by_pipe, session->pipe_id);
 	list_remove(&session->link);
 	idmap_fini(&session->parked_by_seq);
-	idmap_fini(&session->early);
 	free(session);
 }
 

@@ -1,9 +1,7 @@
 /*
- * Sessions: one per client connection (NNG pipe), created when the pipe is
- * added and ended when it goes away. A session carries the peer's identity,
- * its limits, the handles it owns and its parked operations, and the
- * sequencing state that starts its requests in the order the client issued
- * them (Request.seq), whichever NNG thread delivered them.
+ * Sessions: one per client connection, created when the connection has
+ * completed its handshake and ended when it goes away. A session carries the
+ * peer's identity, its limits, the handles it owns and its parked operations.
  *
  * Invariants: every handle of `handles` belongs to this session; every op of
  * `parked` waits on this session's behalf; at session_free() both lists are
@@ -41,11 +39,6 @@ struct session {
 	size_t n_parked;
 	struct idmap parked_by_seq; /* seq -> op, for Cancel */
 
-	/* Sequencing: requests with seq > next_seq wait in `early` until the
-	 * gap closes (or the gap timer gives up on it). */
-	uint64_t next_seq;
-	struct idmap early; /* seq -> struct pending_request */
-	struct reactor_timer gap_timer;
 
 	struct list link; /* session_table::all */
 	void *userdata;   /* the dispatcher's */
@@ -68,8 +61,7 @@ int session_new(struct session_table *table, uint32_t pipe_id,
 struct session *session_find(struct session_table *table, uint32_t pipe_id);
 
 /* Take the session out of the table and free it. Its handles and parked
- * operations must be gone (asserted); its early requests must have been
- * drained by the caller. */
+ * operations must be gone (asserted). */
 void session_free(struct session_table *table, struct session *session);
 
 /* "session 7 (uid 1000 pid 4242, ipc)": for log lines. */

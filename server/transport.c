@@ -1,670 +1,1264 @@
 #include "transport.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
-#include <nng/supplemental/tls/tls.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "idmap.h"
 #include "list.h"
 #include "log.h"
+#include "reactor.h"
 
-enum tx_state {
-	TX_IDLE,      /* on the free list */
-	TX_RECEIVING, /* posted for receive */
-	TX_BUSY,      /* holding a request, waiting for its reply */
-	TX_SENDING,   /* reply being sent */
+/* The SP handshake: 00 'S' 'P' 00, the protocol (u16be), two reserved zero bytes. */
+#define SP_HANDSHAKE_LEN 8
+#define SP_PROTO_REQ0 0x30
+#define SP_PROTO_REP0 0x31
+/* An ipc frame starts with this message type byte, then a u64be length. */
+#define SP_IPC_MSG 0x01
+/* A request may carry a backtrace of hops (devices) before its request id;
+ * the id is the first word with the high bit set. */
+#define SP_MAX_HOPS 8
+#define SP_ID_BIT 0x80000000u
+/* Room in front of every reply for its frame header and SP header. */
+#define FRAME_ROOM (9 + SP_MAX_HOPS * 4)
+/* What one read() takes for small frames; larger bodies get a buffer of their own. */
+#define INPUT_BUFFER 8192
+#define LISTEN_BACKLOG 4096
+/* At most one "too many connections" or EMFILE line this often. */
+#define REFUSAL_LOG_INTERVAL_NS (5ULL * 1000 * 1000 * 1000)
+/* Connections accepted per listener per loop turn. */
+#define ACCEPTS_PER_TURN 64
+/* How long a listener rests when no descriptor is left to accept with. */
+#define LISTENER_BACKOFF_NS (100ULL * 1000 * 1000)
+
+enum listener_kind {
+	KIND_IPC,
+	KIND_ABSTRACT,
+	KIND_TCP,
+	KIND_TLS,
+};
+
+struct listener {
+	struct reactor_source source;
+	struct transport *transport;
+	enum listener_kind kind;
+	char *url;
+	char *socket_path; /* ipc: the file to remove when the listener closes */
+	struct reactor_timer backoff; /* armed while out of descriptors */
+	bool watched;                 /* added to the reactor by transport_start() */
+};
+
+enum conn_state {
+	CONN_TLS_HANDSHAKE, /* tls+tcp: before the TLS handshake completes */
+	CONN_SP_HANDSHAKE,  /* waiting for the peer's SP handshake */
+	CONN_OPEN,          /* announced; frames flow */
+	CONN_CLOSED,        /* fd closed, removal pending or done */
+};
+
+/* One queued reply: its frame, whole, and how much of it went out. */
+struct outbuf {
+	struct outbuf *next;
+	uint64_t queued_ns;
+	size_t len;  /* bytes of data[] to send, from `start` */
+	size_t sent; /* of len */
+	size_t start;
+	uint8_t data[];
 };
 
 struct tx {
+	struct conn *conn; /* holds a reference */
+	struct outbuf *reply;
+	size_t body_len;
+	size_t header_len;
+	uint8_t header[SP_MAX_HOPS * 4];
+};
+
+struct conn {
+	struct reactor_source source;
 	struct transport *transport;
-	nng_ctx ctx;
-	nng_aio *aio;
-	nng_msg *reply;
-	uint32_t pipe_id;
-	enum tx_state state;
-	struct list link; /* transport::all_tx */
-	struct tx *next_idle;
+	uint32_t id;
+	enum listener_kind kind;
+	enum conn_state state;
+	unsigned refs; /* one while open, one per unanswered tx */
+	bool announced;
+	bool paused;   /* over the output bound: requests are not read */
+	bool pumping;  /* inside pump_input(): do not re-enter it */
+	bool hung_up;  /* the peer closed or failed: read until the end */
+	SSL *ssl;
+	struct peer_identity identity;
+
+	/* Before CONN_OPEN: the handshake deadline; after: the age of the
+	 * oldest unsent reply. */
+	struct reactor_timer timer;
+	struct reactor_task removed_task;
+
+	uint8_t handshake_out[SP_HANDSHAKE_LEN];
+	size_t handshake_sent;
+
+	/* A frame too large for `input` is read into a buffer of its own. */
+	uint8_t *body;
+	size_t body_len, body_have;
+
+	struct outbuf *out_head, *out_tail;
+	size_t out_bytes;
+
+	struct list link; /* transport::conns */
+
+	size_t in_start, in_end; /* unparsed bytes of input[] */
+	uint8_t input[INPUT_BUFFER];
 };
 
 struct transport {
-	nng_socket socket;
-	bool socket_open;
+	struct reactor *reactor;
 	struct transport_config config;
 	const struct transport_callbacks *callbacks;
 	void *userdata;
+	SSL_CTX *tls;
 
-	pthread_mutex_t lock;
-	struct list all_tx;     /* tx::link, guarded by lock */
-	struct tx *idle;        /* tx::next_idle, guarded by lock */
-	unsigned n_idle;
-	unsigned n_receiving;
-	unsigned n_sending;     /* replies handed to NNG and not yet sent */
-	pthread_cond_t sent;    /* with lock; signalled when n_sending drops to 0 */
-	bool stopping;
-	bool closed;            /* the socket is closed: replies are dropped */
-
-	/* Listeners, kept so that the watchdog can restart a stuck one. */
-	struct listener_entry *listeners;
+	struct listener **listeners;
 	size_t n_listeners;
-	pthread_t watchdog;
-	bool watchdog_running;
-	pthread_cond_t watchdog_wake; /* with lock; signalled by transport_stop() */
+
+	struct list conns; /* conn::link */
+	struct idmap by_id;
+	unsigned n_conns;
+	uint32_t last_id;
+
+	/* Held open so that accept() under EMFILE can take a connection off
+	 * the queue (and close it) instead of spinning on it. */
+	int reserve_fd;
+	uint64_t last_refusal_log_ns;
+	bool flushing; /* stopping: replies go out, no request is read */
+	bool stopped;
 };
 
-struct listener_entry {
-	char *url;
-	nng_listener listener;
-	bool watched; /* ipc:// or abstract://: probed by the watchdog */
-};
+static void conn_close(struct conn *conn, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void pump_input(struct conn *conn);
+static void flush_output(struct conn *conn);
+static void send_handshake(struct conn *conn);
 
-/*
- * The watchdog works around a defect of NNG 1.5 (fixed upstream in later
- * releases): a connection that goes away during the SP handshake ends the
- * listener's accept loop, so one careless or hostile local process could
- * stop every later client from connecting. Every WATCHDOG_PERIOD_MS the
- * watchdog dials each ipc/abstract listener from inside the daemon; one that
- * does not complete a handshake within WATCHDOG_PROBE_MS is closed and opened
- * again (sessions already connected are not affected).
- */
-#define WATCHDOG_PERIOD_MS 2000
-#define WATCHDOG_PROBE_MS 5000
-
-static void init_monotonic_cond(pthread_cond_t *cond);
-
-/* More idle contexts than this are closed rather than kept. */
-#define MAX_IDLE_TX 64
-
-static int
-errno_from_nng(int rv)
+static inline void
+put_be64(uint8_t *p, uint64_t v)
 {
-	if (rv & NNG_ESYSERR)
-		return rv & ~NNG_ESYSERR;
-	switch (rv) {
-	case NNG_ENOMEM:
-		return ENOMEM;
-	case NNG_EINVAL:
-		return EINVAL;
-	case NNG_EADDRINUSE:
-		return EADDRINUSE;
-	case NNG_EADDRINVAL:
-		return EADDRNOTAVAIL;
-	case NNG_EPERM:
-		return EACCES;
-	case NNG_ENOENT:
-		return ENOENT;
-	case NNG_ENOTSUP:
-		return EOPNOTSUPP;
-	case NNG_EBUSY:
-		return EBUSY;
-	case NNG_ETIMEDOUT:
-		return ETIMEDOUT;
-	case NNG_ECLOSED:
-		return EBADF;
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static inline uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static inline uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static size_t
+frame_header_len(enum listener_kind kind)
+{
+	return kind == KIND_IPC || kind == KIND_ABSTRACT ? 9 : 8;
+}
+
+static const char *
+tls_error_string(char *buf, size_t len)
+{
+	unsigned long e = ERR_get_error();
+	if (!e)
+		return "no further detail";
+	ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+	return buf;
+}
+
+/* ---- connection I/O: plain sockets or TLS ------------------------------- */
+
+/* Read up to `len` bytes. Returns the count, 0 at end of stream, -EAGAIN when
+ * nothing is there yet, or another -errno. */
+static ssize_t
+conn_read(struct conn *conn, void *buf, size_t len)
+{
+	if (!conn->ssl) {
+		ssize_t n = recv(conn->source.fd, buf, len, 0);
+		if (n < 0)
+			return errno == EINTR ? -EAGAIN : -errno;
+		return n;
+	}
+	/* OpenSSL's error queue is per thread: another connection's failure
+	 * must not be read as this one's. */
+	ERR_clear_error();
+	int n = SSL_read(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(conn->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		return errno ? -errno : 0;
 	default:
-		return EIO;
+		ERR_clear_error();
+		return -EPROTO;
 	}
 }
 
-static void tx_callback(void *arg);
-
-static struct tx *
-tx_new(struct transport *transport)
+/* Write up to `len` bytes. Returns the count, -EAGAIN, or another -errno. */
+static ssize_t
+conn_write(struct conn *conn, const void *buf, size_t len)
 {
-	struct tx *tx = calloc(1, sizeof(*tx));
-	if (!tx)
-		return NULL;
-	tx->transport = transport;
-	int rv = nng_aio_alloc(&tx->aio, tx_callback, tx);
-	if (rv != 0)
-		goto err_free;
-	if ((rv = nng_ctx_open(&tx->ctx, transport->socket)) != 0)
-		goto err_aio;
-	pthread_mutex_lock(&transport->lock);
-	list_append(&transport->all_tx, &tx->link);
-	pthread_mutex_unlock(&transport->lock);
-	return tx;
-
-err_aio:
-	nng_aio_free(tx->aio);
-err_free:
-	free(tx);
-	log_error("transport: cannot open a receive context: %s", nng_strerror(rv));
-	return NULL;
-}
-
-/* Wait for the next request on `tx`, for as long as it takes: the aio may
- * still carry the timeout of the reply it sent last. */
-static void
-receive(struct tx *tx)
-{
-	nng_aio_set_timeout(tx->aio, NNG_DURATION_INFINITE);
-	nng_ctx_recv(tx->ctx, tx->aio);
-}
-
-/* Post one receive context, reusing an idle one when there is one. */
-static void
-post_receive(struct transport *transport)
-{
-	pthread_mutex_lock(&transport->lock);
-	if (transport->stopping) {
-		pthread_mutex_unlock(&transport->lock);
-		return;
+	if (!conn->ssl) {
+		ssize_t n = send(conn->source.fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EINTR ? -EAGAIN : -errno;
+		return n;
 	}
-	struct tx *tx = transport->idle;
-	if (tx) {
-		transport->idle = tx->next_idle;
-		transport->n_idle--;
-	}
-	transport->n_receiving++;
-	pthread_mutex_unlock(&transport->lock);
-
-	if (!tx && !(tx = tx_new(transport))) {
-		pthread_mutex_lock(&transport->lock);
-		transport->n_receiving--;
-		pthread_mutex_unlock(&transport->lock);
-		return;
-	}
-	tx->state = TX_RECEIVING;
-	tx->pipe_id = 0;
-	receive(tx);
-}
-
-/* A reply went out (or failed): keep the context for reuse, or top the
- * receive pool up if an earlier allocation failure left it short. */
-static void
-recycle(struct tx *tx)
-{
-	struct transport *transport = tx->transport;
-	bool repost = false;
-
-	pthread_mutex_lock(&transport->lock);
-	if (!transport->stopping) {
-		if (transport->n_receiving < transport->config.pool_size) {
-			repost = true;
-			transport->n_receiving++;
-		} else if (transport->n_idle < MAX_IDLE_TX) {
-			tx->state = TX_IDLE;
-			tx->next_idle = transport->idle;
-			transport->idle = tx;
-			transport->n_idle++;
-			pthread_mutex_unlock(&transport->lock);
-			return;
-		}
-	}
-	if (!repost) {
-		/* Too many idle: retire this one. Its aio cannot be freed from
-		 * its own callback, so the reaper thread does that. */
-		tx->state = TX_IDLE;
-		if (!transport->stopping) {
-			list_remove(&tx->link);
-			pthread_mutex_unlock(&transport->lock);
-			nng_ctx_close(tx->ctx);
-			nng_aio_reap(tx->aio);
-			free(tx);
-			return;
-		}
-		pthread_mutex_unlock(&transport->lock);
-		return;
-	}
-	pthread_mutex_unlock(&transport->lock);
-	tx->state = TX_RECEIVING;
-	tx->pipe_id = 0;
-	receive(tx);
-}
-
-static void
-on_received(struct tx *tx)
-{
-	struct transport *transport = tx->transport;
-	int rv = nng_aio_result(tx->aio);
-
-	pthread_mutex_lock(&transport->lock);
-	transport->n_receiving--;
-	bool stopping = transport->stopping;
-	pthread_mutex_unlock(&transport->lock);
-
-	if (rv != 0) {
-		if (rv != NNG_ECLOSED && rv != NNG_ECANCELED)
-			log_warn("transport: receiving a request failed: %s", nng_strerror(rv));
-		if (!stopping)
-			recycle(tx);
-		return;
-	}
-
-	nng_msg *msg = nng_aio_get_msg(tx->aio);
-	tx->pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
-	tx->state = TX_BUSY;
-	/* Replace ourselves in the pool before handing the request on: the
-	 * pool must never drain, whatever the request then waits for. */
-	post_receive(transport);
-	transport->callbacks->request(transport->userdata, tx, tx->pipe_id, nng_msg_body(msg),
-				      nng_msg_len(msg));
-	nng_msg_free(msg);
-}
-
-static void
-on_sent(struct tx *tx)
-{
-	struct transport *transport = tx->transport;
-	pthread_mutex_lock(&transport->lock);
-	if (--transport->n_sending == 0)
-		pthread_cond_broadcast(&transport->sent);
-	pthread_mutex_unlock(&transport->lock);
-
-	int rv = nng_aio_result(tx->aio);
-	if (rv != 0) {
-		nng_msg_free(nng_aio_get_msg(tx->aio));
-		nng_aio_set_msg(tx->aio, NULL);
-		if (rv == NNG_ETIMEDOUT) {
-			log_warn("transport: client on connection %u did not read its replies "
-				 "within %d ms; closing the connection (its handles are closed)",
-				 tx->pipe_id, tx->transport->config.reply_timeout_ms);
-			transport_disconnect(tx->transport, tx->pipe_id);
-		} else if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
-			log_warn("transport: sending a reply on connection %u failed: %s",
-				 tx->pipe_id, nng_strerror(rv));
-		}
-	}
-	recycle(tx);
-}
-
-static void
-tx_callback(void *arg)
-{
-	struct tx *tx = arg;
-	switch (tx->state) {
-	case TX_RECEIVING:
-		on_received(tx);
-		break;
-	case TX_SENDING:
-		on_sent(tx);
-		break;
-	case TX_IDLE:
-	case TX_BUSY:
-		break;
-	}
-}
-
-static void
-format_peer(nng_pipe pipe, struct peer_identity *identity)
-{
-	nng_sockaddr sa;
-	char host[INET6_ADDRSTRLEN];
-
-	snprintf(identity->peer, sizeof(identity->peer), "unknown");
-	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0)
-		return;
-	switch (sa.s_family) {
-	case NNG_AF_IPC:
-		snprintf(identity->peer, sizeof(identity->peer), "ipc");
-		identity->transport = POLICY_TRANSPORT_IPC;
-		break;
-	case NNG_AF_ABSTRACT:
-		snprintf(identity->peer, sizeof(identity->peer), "abstract");
-		identity->transport = POLICY_TRANSPORT_ABSTRACT;
-		break;
-	case NNG_AF_INET:
-		identity->transport = POLICY_TRANSPORT_TCP;
-		inet_ntop(AF_INET, &sa.s_in.sa_addr, host, sizeof(host));
-		snprintf(identity->peer, sizeof(identity->peer), "tcp %s:%u", host,
-			 ntohs(sa.s_in.sa_port));
-		break;
-	case NNG_AF_INET6:
-		identity->transport = POLICY_TRANSPORT_TCP;
-		inet_ntop(AF_INET6, sa.s_in6.sa_addr, host, sizeof(host));
-		snprintf(identity->peer, sizeof(identity->peer), "tcp [%s]:%u", host,
-			 ntohs(sa.s_in6.sa_port));
-		break;
+	ERR_clear_error();
+	int n = SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(conn->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return -EAGAIN;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		return errno ? -errno : -EPIPE;
 	default:
-		break;
+		ERR_clear_error();
+		return -EPROTO;
+	}
+}
+
+/* ---- connection lifetime ------------------------------------------------ */
+
+static void
+conn_unref(struct conn *conn)
+{
+	if (--conn->refs > 0)
+		return;
+	free(conn->body);
+	free(conn);
+}
+
+static void
+free_output(struct conn *conn)
+{
+	struct outbuf *buf = conn->out_head;
+	while (buf) {
+		struct outbuf *next = buf->next;
+		free(buf);
+		buf = next;
+	}
+	conn->out_head = conn->out_tail = NULL;
+	conn->out_bytes = 0;
+}
+
+static void
+run_removed(struct reactor_task *task)
+{
+	struct conn *conn = (struct conn *)(void *)((char *)task - offsetof(struct conn, removed_task));
+	struct transport *transport = conn->transport;
+	if (conn->announced)
+		transport->callbacks->connection_removed(transport->userdata, conn->id);
+	conn_unref(conn);
+}
+
+/* End the connection now: its fd closes at once, its removal runs at the end
+ * of the turn. The log line says why, at `level`. */
+static void
+conn_close(struct conn *conn, enum log_level level, const char *fmt, ...)
+{
+	struct transport *transport = conn->transport;
+	if (conn->state == CONN_CLOSED)
+		return;
+	if (log_enabled(level)) {
+		char why[256];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		log_msg(level, "connection %u (%s): %s", conn->id, conn->identity.peer, why);
+	}
+	conn->state = CONN_CLOSED;
+	reactor_timer_cancel(transport->reactor, &conn->timer);
+	reactor_del_fd(transport->reactor, &conn->source);
+	if (conn->ssl) {
+		SSL_free(conn->ssl);
+		conn->ssl = NULL;
+	}
+	close(conn->source.fd);
+	conn->source.fd = -1;
+	free_output(conn);
+	free(conn->body);
+	conn->body = NULL;
+	list_remove(&conn->link);
+	idmap_remove(&transport->by_id, conn->id);
+	transport->n_conns--;
+	if (transport->stopped) {
+		/* No loop turn is coming: nothing is told, the sessions are gone. */
+		conn->announced = false;
+		run_removed(&conn->removed_task);
+		return;
+	}
+	reactor_defer(transport->reactor, &conn->removed_task);
+}
+
+static void
+conn_timer_expired(struct reactor_timer *timer)
+{
+	struct conn *conn = (struct conn *)(void *)((char *)timer - offsetof(struct conn, timer));
+	struct transport *transport = conn->transport;
+
+	if (conn->state != CONN_OPEN) {
+		conn_close(conn, LOG_LEVEL_DEBUG, "no %s handshake within %d ms; closed",
+			   conn->state == CONN_TLS_HANDSHAKE ? "TLS" : "SP",
+			   transport->config.handshake_timeout_ms);
+		return;
+	}
+	if (!conn->out_head)
+		return;
+	uint64_t deadline = conn->out_head->queued_ns +
+			    (uint64_t)transport->config.reply_timeout_ms * 1000000ULL;
+	if (deadline > reactor_now_ns()) {
+		if (reactor_timer_arm(transport->reactor, &conn->timer, deadline) < 0)
+			conn_close(conn, LOG_LEVEL_ERROR, "out of memory for the reply deadline; closed");
+		return;
+	}
+	conn_close(conn, LOG_LEVEL_WARN,
+		   "the client did not read its replies within %d ms (%zu bytes waiting); "
+		   "closing the connection, which ends its session and closes its sockets",
+		   transport->config.reply_timeout_ms, conn->out_bytes);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* Write what the socket takes; keep the age deadline on the oldest reply
+ * left, and resume reading once the queue is back under its bound. */
+static void
+flush_output(struct conn *conn)
+{
+	struct transport *transport = conn->transport;
+
+	/* Our handshake goes first, whole. */
+	if (conn->handshake_sent < SP_HANDSHAKE_LEN) {
+		send_handshake(conn);
+		if (conn->handshake_sent < SP_HANDSHAKE_LEN)
+			return;
+	}
+	while (conn->out_head && conn->state != CONN_CLOSED) {
+		struct outbuf *buf = conn->out_head;
+		ssize_t n = conn_write(conn, buf->data + buf->start + buf->sent,
+				       buf->len - buf->sent);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			conn_close(conn, LOG_LEVEL_DEBUG, "writing a reply failed: %s; closed",
+				   strerror((int)-n));
+			return;
+		}
+		buf->sent += (size_t)n;
+		conn->out_bytes -= (size_t)n;
+		if (buf->sent < buf->len)
+			continue;
+		conn->out_head = buf->next;
+		if (!conn->out_head)
+			conn->out_tail = NULL;
+		free(buf);
+	}
+	if (conn->state == CONN_CLOSED)
+		return;
+	if (conn->out_head && !reactor_timer_armed(&conn->timer)) {
+		uint64_t deadline = conn->out_head->queued_ns +
+				    (uint64_t)transport->config.reply_timeout_ms * 1000000ULL;
+		if (reactor_timer_arm(transport->reactor, &conn->timer, deadline) < 0) {
+			conn_close(conn, LOG_LEVEL_ERROR, "out of memory for the reply deadline; closed");
+			return;
+		}
+	}
+	if (!conn->out_head)
+		reactor_timer_cancel(transport->reactor, &conn->timer);
+	if (conn->paused && conn->out_bytes <= transport->config.max_message_size / 2) {
+		conn->paused = false;
+		pump_input(conn);
 	}
 }
 
 static void
-pipe_event(nng_pipe pipe, nng_pipe_ev event, void *arg)
+queue_output(struct conn *conn, struct outbuf *buf)
 {
-	struct transport *transport = arg;
-	uint32_t pipe_id = nng_pipe_id(pipe);
+	buf->next = NULL;
+	buf->queued_ns = reactor_now_ns();
+	if (conn->out_tail)
+		conn->out_tail->next = buf;
+	else
+		conn->out_head = buf;
+	conn->out_tail = buf;
+	conn->out_bytes += buf->len;
+	if (conn->out_bytes > conn->transport->config.max_message_size)
+		conn->paused = true;
+	if (conn->out_head == buf)
+		flush_output(conn);
+}
 
-	if (event == NNG_PIPE_EV_ADD_PRE) {
-		struct peer_identity identity = { 0 };
-		uint64_t uid, gid, pid;
-		format_peer(pipe, &identity);
-		/* NNG gives peer credentials as 64-bit options. */
-		if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0 &&
-		    nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_GID, &gid) == 0) {
-			identity.has_credentials = true;
-			identity.uid = (uid_t)uid;
-			identity.gid = (gid_t)gid;
-			if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_PID, &pid) == 0)
-				identity.pid = (pid_t)pid;
-		}
-		/* The watchdog's own probe is not a client. */
-		if (identity.has_credentials && identity.pid == getpid())
+/* ---- input -------------------------------------------------------------- */
+
+static void
+deliver(struct conn *conn, const uint8_t *frame, size_t len)
+{
+	struct transport *transport = conn->transport;
+	size_t header_len = 0;
+
+	for (;;) {
+		if (header_len + 4 > len || header_len == SP_MAX_HOPS * 4) {
+			conn_close(conn, LOG_LEVEL_INFO, "a request without a valid request id; closed "
+				   "(the client does not speak SP req0)");
 			return;
-		bool verified = false;
-		/* Only a TLS pipe has the option: that is how tls+tcp:// tells
-		 * itself apart from tcp://. */
-		if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0) {
-			identity.tls_verified = verified;
-			identity.transport = POLICY_TRANSPORT_TLS;
 		}
-		transport->callbacks->pipe_added(transport->userdata, pipe_id, &identity);
-	} else if (event == NNG_PIPE_EV_REM_POST) {
-		transport->callbacks->pipe_removed(transport->userdata, pipe_id);
+		uint32_t word = get_be32(frame + header_len);
+		header_len += 4;
+		if (word & SP_ID_BIT)
+			break;
+	}
+	struct tx *tx = malloc(sizeof(*tx));
+	if (!tx) {
+		conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a request; closed");
+		return;
+	}
+	tx->conn = conn;
+	conn->refs++;
+	tx->reply = NULL;
+	tx->body_len = 0;
+	tx->header_len = header_len;
+	memcpy(tx->header, frame, header_len);
+	transport->callbacks->request(transport->userdata, tx, conn->id, frame + header_len,
+				      len - header_len);
+}
+
+static bool
+handshake_received(struct conn *conn, const uint8_t *peer)
+{
+	uint16_t proto = (uint16_t)(peer[4] << 8 | peer[5]);
+	if (peer[0] != 0 || peer[1] != 'S' || peer[2] != 'P' || peer[3] != 0 || peer[6] ||
+	    peer[7]) {
+		conn_close(conn, LOG_LEVEL_INFO, "not an SP handshake; closed (clients speak NNG's SP "
+			   "req0 protocol: libsockbroker, the Python or Node client, or any "
+			   "req0 socket)");
+		return false;
+	}
+	if (proto != SP_PROTO_REQ0) {
+		conn_close(conn, LOG_LEVEL_INFO, "the peer speaks SP protocol 0x%x, not req0 (0x30); "
+			   "closed", proto);
+		return false;
+	}
+	conn->state = CONN_OPEN;
+	reactor_timer_cancel(conn->transport->reactor, &conn->timer);
+	conn->announced = true;
+	conn->transport->callbacks->connection_added(conn->transport->userdata, conn->id,
+						     &conn->identity);
+	return conn->state == CONN_OPEN;
+}
+
+/* Parse the frames in input[]; returns false when the connection closed or
+ * must stop reading for now. */
+static bool
+parse_input(struct conn *conn)
+{
+	struct transport *transport = conn->transport;
+	size_t hlen = frame_header_len(conn->kind);
+
+	while (conn->state != CONN_CLOSED && !conn->paused) {
+		size_t avail = conn->in_end - conn->in_start;
+		const uint8_t *p = conn->input + conn->in_start;
+
+		if (conn->state == CONN_SP_HANDSHAKE) {
+			if (avail < SP_HANDSHAKE_LEN)
+				break;
+			conn->in_start += SP_HANDSHAKE_LEN;
+			if (!handshake_received(conn, p))
+				return false;
+			continue;
+		}
+		if (avail < hlen)
+			break;
+		if (hlen == 9 && p[0] != SP_IPC_MSG) {
+			conn_close(conn, LOG_LEVEL_INFO, "a frame of unknown type %u; closed", p[0]);
+			return false;
+		}
+		uint64_t len = get_be64(p + hlen - 8);
+		if (len > transport->config.max_message_size) {
+			conn_close(conn, LOG_LEVEL_INFO,
+				   "a request of %llu bytes, over limits.max_message_size (%zu); "
+				   "closed", (unsigned long long)len,
+				   transport->config.max_message_size);
+			return false;
+		}
+		if (avail - hlen >= len) {
+			conn->in_start += hlen + len;
+			deliver(conn, p + hlen, len);
+			continue;
+		}
+		/* Incomplete: a small frame waits in input[]; a large one gets a
+		 * buffer of its own, filled by the reads that follow. */
+		if (hlen + len <= sizeof(conn->input))
+			break;
+		if (!(conn->body = malloc(len))) {
+			conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a request of %llu bytes; "
+				   "closed", (unsigned long long)len);
+			return false;
+		}
+		conn->body_len = len;
+		conn->body_have = avail - hlen;
+		memcpy(conn->body, p + hlen, conn->body_have);
+		conn->in_start = conn->in_end = 0;
+		return true;
+	}
+	if (conn->in_start == conn->in_end)
+		conn->in_start = conn->in_end = 0;
+	return conn->state != CONN_CLOSED && !conn->paused;
+}
+
+/* Read and hand on requests until the socket is empty, the connection
+ * closes, or its output is over the bound. */
+static void
+pump_input(struct conn *conn)
+{
+	if (conn->pumping || conn->state == CONN_CLOSED || conn->state == CONN_TLS_HANDSHAKE ||
+	    conn->transport->flushing)
+		return;
+	conn->pumping = true;
+	conn->refs++;
+	/* A plain socket that gave less than asked for is empty for now (the
+	 * next arrival raises a new edge); TLS may hold decrypted bytes back. */
+	bool drained = false;
+
+	while (parse_input(conn) && !drained) {
+		ssize_t n;
+		size_t want;
+		if (conn->body) {
+			want = conn->body_len - conn->body_have;
+			n = conn_read(conn, conn->body + conn->body_have, want);
+		} else {
+			if (conn->in_start > 0) {
+				memmove(conn->input, conn->input + conn->in_start,
+					conn->in_end - conn->in_start);
+				conn->in_end -= conn->in_start;
+				conn->in_start = 0;
+			}
+			want = sizeof(conn->input) - conn->in_end;
+			n = conn_read(conn, conn->input + conn->in_end, want);
+		}
+		if (n == -EAGAIN)
+			break;
+		if (n == 0) {
+			conn_close(conn, LOG_LEVEL_DEBUG, "the client closed the connection");
+			break;
+		}
+		if (n < 0) {
+			conn_close(conn, LOG_LEVEL_DEBUG, "reading failed: %s; closed", strerror((int)-n));
+			break;
+		}
+		drained = !conn->ssl && !conn->hung_up && (size_t)n < want;
+		if (!conn->body) {
+			conn->in_end += (size_t)n;
+			continue;
+		}
+		conn->body_have += (size_t)n;
+		if (conn->body_have < conn->body_len)
+			continue;
+		uint8_t *body = conn->body;
+		conn->body = NULL;
+		deliver(conn, body, conn->body_len);
+		free(body);
+	}
+	conn->pumping = false;
+	conn_unref(conn);
+}
+
+static void
+send_handshake(struct conn *conn)
+{
+	while (conn->handshake_sent < SP_HANDSHAKE_LEN && conn->state != CONN_CLOSED) {
+		ssize_t n = conn_write(conn, conn->handshake_out + conn->handshake_sent,
+				       SP_HANDSHAKE_LEN - conn->handshake_sent);
+		if (n == -EAGAIN)
+			return;
+		if (n < 0) {
+			conn_close(conn, LOG_LEVEL_DEBUG, "sending the SP handshake failed: %s; closed",
+				   strerror((int)-n));
+			return;
+		}
+		conn->handshake_sent += (size_t)n;
 	}
 }
 
-int
-transport_new(struct transport **out, const struct transport_config *config,
-	      const struct transport_callbacks *callbacks, void *userdata)
+static void
+tls_handshake(struct conn *conn)
 {
-	int rv;
-	struct transport *transport = calloc(1, sizeof(*transport));
-	if (!transport)
-		return -ENOMEM;
-	transport->config = *config;
-	if (transport->config.pool_size == 0)
-		transport->config.pool_size = 8;
-	transport->callbacks = callbacks;
-	transport->userdata = userdata;
-	pthread_mutex_init(&transport->lock, NULL);
-	init_monotonic_cond(&transport->watchdog_wake);
-	init_monotonic_cond(&transport->sent);
-	list_init(&transport->all_tx);
+	ERR_clear_error();
+	int r = SSL_do_handshake(conn->ssl);
+	if (r == 1) {
+		X509 *cert = SSL_get_peer_certificate(conn->ssl);
+		conn->identity.tls_verified = cert && SSL_get_verify_result(conn->ssl) == X509_V_OK;
+		X509_free(cert);
+		conn->state = CONN_SP_HANDSHAKE;
+		send_handshake(conn);
+		return;
+	}
+	int e = SSL_get_error(conn->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return;
+	char buf[256];
+	long verify = SSL_get_verify_result(conn->ssl);
+	if (verify != X509_V_OK) {
+		ERR_clear_error();
+		conn_close(conn, LOG_LEVEL_INFO, "TLS handshake failed: the client certificate was "
+			   "refused: %s", X509_verify_cert_error_string(verify));
+		return;
+	}
+	conn_close(conn, LOG_LEVEL_INFO, "TLS handshake failed: %s",
+		   e == SSL_ERROR_SYSCALL ? "the client went away" : tls_error_string(buf, sizeof(buf)));
+	ERR_clear_error();
+}
 
-	if ((rv = nng_rep0_open(&transport->socket)) != 0) {
-		log_error("transport: cannot open the reply socket: %s", nng_strerror(rv));
+static void
+conn_ready(struct reactor_source *source, uint32_t events)
+{
+	struct conn *conn = (struct conn *)(void *)source;
+	if (conn->state == CONN_CLOSED)
+		return;
+	conn->refs++;
+	/* The end of the stream may come in the same edge as the last data. */
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		conn->hung_up = true;
+	if (conn->state == CONN_TLS_HANDSHAKE)
+		tls_handshake(conn);
+	if (conn->handshake_sent < SP_HANDSHAKE_LEN && conn->state == CONN_SP_HANDSHAKE)
+		send_handshake(conn);
+	/* TLS may need to write to read and read to write: try both. */
+	if (conn->out_head && (conn->ssl || (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))))
+		flush_output(conn);
+	if (conn->ssl || (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
+		pump_input(conn);
+	conn_unref(conn);
+}
+
+/* ---- accept ------------------------------------------------------------- */
+
+static void
+describe_peer(struct conn *conn, const struct sockaddr_storage *ss)
+{
+	struct peer_identity *id = &conn->identity;
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	switch (conn->kind) {
+	case KIND_IPC:
+		id->transport = POLICY_TRANSPORT_IPC;
+		snprintf(id->peer, sizeof(id->peer), "ipc");
+		break;
+	case KIND_ABSTRACT:
+		id->transport = POLICY_TRANSPORT_ABSTRACT;
+		snprintf(id->peer, sizeof(id->peer), "abstract");
+		break;
+	case KIND_TCP:
+	case KIND_TLS:
+		id->transport = conn->kind == KIND_TLS ? POLICY_TRANSPORT_TLS : POLICY_TRANSPORT_TCP;
+		if (ss->ss_family == AF_INET) {
+			const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+			snprintf(id->peer, sizeof(id->peer), "tcp %s:%u", host,
+				 ntohs(sin->sin_port));
+		} else {
+			const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+			snprintf(id->peer, sizeof(id->peer), "tcp [%s]:%u", host,
+				 ntohs(sin6->sin6_port));
+		}
+		break;
+	}
+	if (conn->kind == KIND_IPC || conn->kind == KIND_ABSTRACT) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(conn->source.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			id->has_credentials = true;
+			id->uid = cred.uid;
+			id->gid = cred.gid;
+			id->pid = cred.pid;
+		}
+	}
+}
+
+static bool
+refusal_log_due(struct transport *transport)
+{
+	uint64_t now = reactor_now_ns();
+	if (transport->last_refusal_log_ns &&
+	    now - transport->last_refusal_log_ns < REFUSAL_LOG_INTERVAL_NS)
+		return false;
+	transport->last_refusal_log_ns = now;
+	return true;
+}
+
+static uint32_t
+next_conn_id(struct transport *transport)
+{
+	uint32_t id;
+	do
+		id = ++transport->last_id;
+	while (id == 0 || idmap_get(&transport->by_id, id));
+	return id;
+}
+
+static void
+add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
+{
+	struct transport *transport = listener->transport;
+
+	if (transport->n_conns >= transport->config.max_connections) {
+		if (refusal_log_due(transport))
+			log_warn("transport: %s: refusing connections: %u are open, the "
+				 "limits.max_sessions; raise it or find the client that holds "
+				 "them (this line is repeated at most every 5 s)",
+				 listener->url, transport->n_conns);
+		close(fd);
+		return;
+	}
+	struct conn *conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		log_error("transport: %s: out of memory for a new connection; closed it",
+			  listener->url);
+		close(fd);
+		return;
+	}
+	conn->source.fd = fd;
+	conn->source.ready = conn_ready;
+	conn->transport = transport;
+	conn->kind = listener->kind;
+	conn->refs = 1;
+	conn->state = listener->kind == KIND_TLS ? CONN_TLS_HANDSHAKE : CONN_SP_HANDSHAKE;
+	conn->id = next_conn_id(transport);
+	conn->removed_task.run = run_removed;
+	reactor_timer_init(&conn->timer, conn_timer_expired);
+	list_init(&conn->link);
+	static const uint8_t handshake[SP_HANDSHAKE_LEN] = { 0, 'S', 'P', 0, 0, SP_PROTO_REP0,
+							      0, 0 };
+	memcpy(conn->handshake_out, handshake, sizeof(handshake));
+	describe_peer(conn, ss);
+
+	if (conn->kind == KIND_TCP || conn->kind == KIND_TLS) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (conn->kind == KIND_TLS) {
+		if (!(conn->ssl = SSL_new(transport->tls)) || !SSL_set_fd(conn->ssl, fd)) {
+			log_error("transport: %s: cannot start TLS for a new connection; closed it",
+				  listener->url);
+			goto err;
+		}
+		SSL_set_accept_state(conn->ssl);
+	}
+	if (idmap_put(&transport->by_id, conn->id, conn) < 0) {
+		log_error("transport: %s: out of memory for a new connection; closed it",
+			  listener->url);
 		goto err;
 	}
-	transport->socket_open = true;
-	if ((rv = nng_socket_set_size(transport->socket, NNG_OPT_RECVMAXSZ,
-				      config->max_message_size)) != 0 ||
-	    (rv = nng_socket_set_ms(transport->socket, NNG_OPT_SENDTIMEO,
-				    config->reply_timeout_ms)) != 0 ||
-	    (rv = nng_pipe_notify(transport->socket, NNG_PIPE_EV_ADD_PRE, pipe_event,
-				  transport)) != 0 ||
-	    (rv = nng_pipe_notify(transport->socket, NNG_PIPE_EV_REM_POST, pipe_event,
-				  transport)) != 0) {
-		log_error("transport: cannot configure the reply socket: %s", nng_strerror(rv));
+	int r = reactor_timer_arm(transport->reactor, &conn->timer,
+				  reactor_now_ns() + (uint64_t)transport->config.handshake_timeout_ms *
+							     1000000ULL);
+	if (r == 0)
+		r = reactor_add_fd(transport->reactor, &conn->source,
+				   EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+	if (r < 0) {
+		log_error("transport: %s: cannot watch a new connection: %s; closed it",
+			  listener->url, strerror(-r));
+		reactor_timer_cancel(transport->reactor, &conn->timer);
+		idmap_remove(&transport->by_id, conn->id);
 		goto err;
 	}
-	*out = transport;
-	return 0;
+	list_append(&transport->conns, &conn->link);
+	transport->n_conns++;
+	log_debug("connection %u (%s): accepted on %s", conn->id, conn->identity.peer,
+		  listener->url);
+	if (conn->kind == KIND_TLS)
+		tls_handshake(conn);
+	else
+		send_handshake(conn);
+	return;
 
 err:
-	if (transport->socket_open)
-		nng_close(transport->socket);
-	pthread_cond_destroy(&transport->watchdog_wake);
-	pthread_cond_destroy(&transport->sent);
-	pthread_mutex_destroy(&transport->lock);
-	free(transport);
-	return -errno_from_nng(rv);
+	if (conn->ssl)
+		SSL_free(conn->ssl);
+	close(fd);
+	free(conn);
 }
 
-static int
-open_listener(struct transport *transport, const char *url, nng_listener *out, char *err,
-	      size_t errlen)
+/* Out of descriptors and no reserve left to refuse with: stop watching the
+ * listener for a moment instead of waking on it in a loop. */
+static void
+listener_back_off(struct listener *listener)
 {
-	nng_listener listener;
-	int rv;
-	const char *what = "create the listener";
+	struct transport *transport = listener->transport;
+	if (reactor_timer_armed(&listener->backoff))
+		return;
+	if (reactor_timer_arm(transport->reactor, &listener->backoff,
+			      reactor_now_ns() + LISTENER_BACKOFF_NS) < 0)
+		return;
+	reactor_del_fd(transport->reactor, &listener->source);
+}
 
-	if ((rv = nng_listener_create(&listener, transport->socket, url)) != 0)
-		goto fail;
-	what = "set the maximum message size";
-	if ((rv = nng_listener_set_size(listener, NNG_OPT_RECVMAXSZ,
-					transport->config.max_message_size)) != 0)
-		goto fail_close;
-	if (strncmp(url, "ipc://", 6) == 0) {
-		what = "set the socket file's permissions";
-		if ((rv = nng_listener_set_int(listener, NNG_OPT_IPC_PERMISSIONS,
-					       (int)transport->config.ipc_mode)) != 0)
-			goto fail_close;
-	}
-	if (strncmp(url, "tls+tcp://", 10) == 0) {
-		what = "load the TLS certificate and key";
-		if (!transport->config.tls_cert_key_file || !transport->config.tls_ca_file) {
-			rv = NNG_EINVAL;
-			goto fail_close;
+static void
+listener_backoff_expired(struct reactor_timer *timer)
+{
+	struct listener *listener =
+		(struct listener *)(void *)((char *)timer - offsetof(struct listener, backoff));
+	struct transport *transport = listener->transport;
+	if (transport->reserve_fd < 0)
+		transport->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (listener->source.fd >= 0 &&
+	    reactor_add_fd(transport->reactor, &listener->source, EPOLLIN) < 0)
+		listener_back_off(listener);
+}
+
+static void
+listener_ready(struct reactor_source *source, uint32_t events)
+{
+	struct listener *listener = (struct listener *)(void *)source;
+	struct transport *transport = listener->transport;
+
+	/* Level-triggered and bounded per turn, so that a flood of connections
+	 * cannot hold the loop: what is left is seen next turn. */
+	for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(source->fd, (struct sockaddr *)&ss, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			add_conn(listener, fd, &ss);
+			continue;
 		}
-		if ((rv = nng_listener_set_string(listener, NNG_OPT_TLS_CERT_KEY_FILE,
-						  transport->config.tls_cert_key_file)) != 0)
-			goto fail_close;
-		what = "load the client CA file";
-		if ((rv = nng_listener_set_string(listener, NNG_OPT_TLS_CA_FILE,
-						  transport->config.tls_ca_file)) != 0)
-			goto fail_close;
-		what = "require client certificates";
-		if ((rv = nng_listener_set_int(listener, NNG_OPT_TLS_AUTH_MODE,
-					       NNG_TLS_AUTH_MODE_REQUIRED)) != 0)
-			goto fail_close;
+		int e = errno;
+		if (e == EAGAIN || e == EWOULDBLOCK)
+			return;
+		if (e == EINTR || e == ECONNABORTED || e == EPROTO)
+			continue;
+		if (e == EMFILE || e == ENFILE) {
+			if (refusal_log_due(transport))
+				log_warn("transport: %s: out of file descriptors (%s); refusing new "
+					 "connections until some close (this line is repeated at "
+					 "most every 5 s)", listener->url, strerror(e));
+			/* Take the connection off the queue with the reserve and close
+			 * it, rather than leave it there to wake the loop again. */
+			if (transport->reserve_fd >= 0) {
+				close(transport->reserve_fd);
+				fd = accept4(source->fd, NULL, NULL, SOCK_CLOEXEC);
+				if (fd >= 0)
+					close(fd);
+				transport->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				if (fd >= 0)
+					continue;
+			}
+			listener_back_off(listener);
+			return;
+		}
+		log_error("transport: %s: accept failed: %s", listener->url, strerror(e));
+		listener_back_off(listener);
+		return;
 	}
-	what = "start listening";
-	if ((rv = nng_listener_start(listener, 0)) != 0)
-		goto fail_close;
-	*out = listener;
-	return 0;
-
-fail_close:
-	nng_listener_close(listener);
-fail:
-	snprintf(err, errlen, "%s: cannot %s: %s", url, what, nng_strerror(rv));
-	return -errno_from_nng(rv);
 }
 
-/* NNG creates an ipc socket file as the daemon, with no option for its owner: it is
- * given away here, before transport_start() serves anyone. lchown: a symlink planted in
- * the socket's place is never followed. */
+/* ---- listeners ---------------------------------------------------------- */
+
 static int
-chown_socket_file(struct transport *transport, const char *url, char *err, size_t errlen)
+listen_fail(char *err, size_t errlen, const char *url, const char *what, int r)
 {
-	if (strncmp(url, "ipc://", 6) != 0 || !transport->config.ipc_chown)
-		return 0;
-	if (lchown(url + 6, transport->config.ipc_uid, transport->config.ipc_gid) < 0) {
-		int r = -errno;
-		snprintf(err, errlen, "%s: cannot give the socket file to uid %lu, gid %lu "
-			 "(ipc.owner, ipc.group): %s", url, (unsigned long)transport->config.ipc_uid,
-			 (unsigned long)transport->config.ipc_gid, strerror(-r));
-		return r;
+	snprintf(err, errlen, "%s: cannot %s: %s", url, what, strerror(-r));
+	return r;
+}
+
+/* An ipc:// path that exists: a socket nobody answers on is left over from a
+ * daemon that stopped uncleanly and is removed; one that answers is another
+ * daemon's. */
+static int
+clear_stale_socket(const char *url, const struct sockaddr_un *sun, socklen_t len, char *err,
+		   size_t errlen)
+{
+	struct stat st;
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : listen_fail(err, errlen, url, "look at the path", -errno);
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: the path exists and is not a socket; remove it or "
+			 "choose another path", url);
+		return -EEXIST;
 	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return listen_fail(err, errlen, url, "create a socket", -errno);
+	int r = connect(fd, (const struct sockaddr *)sun, len);
+	int e = errno;
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "%s: another daemon is listening there already", url);
+		return -EADDRINUSE;
+	}
+	if (e == ECONNREFUSED && unlink(sun->sun_path) < 0 && errno != ENOENT)
+		return listen_fail(err, errlen, url, "remove the stale socket file", -errno);
 	return 0;
+}
+
+static int
+unix_address(const char *url, enum listener_kind kind, struct sockaddr_un *sun, socklen_t *len,
+	     char *err, size_t errlen)
+{
+	const char *name = url + (kind == KIND_IPC ? 6 : 11);
+	size_t n = strlen(name);
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (n == 0 || n + 1 > sizeof(sun->sun_path)) {
+		snprintf(err, errlen, "%s: the %s must be 1 to %zu bytes long", url,
+			 kind == KIND_IPC ? "path" : "name", sizeof(sun->sun_path) - 2);
+		return -EINVAL;
+	}
+	if (kind == KIND_IPC) {
+		memcpy(sun->sun_path, name, n);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+		return 0;
+	}
+	/* As NNG does: the name is URL-encoded (%00 for a NUL byte). */
+	size_t out = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (name[i] == '%' && i + 2 < n && isxdigit((unsigned char)name[i + 1]) &&
+		    isxdigit((unsigned char)name[i + 2])) {
+			char hex[3] = { name[i + 1], name[i + 2], 0 };
+			sun->sun_path[out++] = (char)strtoul(hex, NULL, 16);
+			i += 2;
+		} else {
+			sun->sun_path[out++] = name[i];
+		}
+	}
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + out);
+	return 0;
+}
+
+static int
+open_unix_listener(struct transport *transport, struct listener *listener, char *err,
+		   size_t errlen)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int r = unix_address(listener->url, listener->kind, &sun, &len, err, errlen);
+	if (r < 0)
+		return r;
+	if (listener->kind == KIND_IPC &&
+	    (r = clear_stale_socket(listener->url, &sun, len, err, errlen)) < 0)
+		return r;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return listen_fail(err, errlen, listener->url, "create a socket", -errno);
+	/* The file is created with no permissions and opened up once it is the
+	 * daemon's: nobody can connect in between. */
+	mode_t old_mask = listener->kind == KIND_IPC ? umask(0777) : 0;
+	r = bind(fd, (const struct sockaddr *)&sun, len) < 0 ? -errno : 0;
+	if (listener->kind == KIND_IPC)
+		umask(old_mask);
+	if (r < 0) {
+		close(fd);
+		return listen_fail(err, errlen, listener->url, "bind", r);
+	}
+	if (listener->kind == KIND_IPC) {
+		if (!(listener->socket_path = strdup(sun.sun_path))) {
+			close(fd);
+			unlink(sun.sun_path);
+			snprintf(err, errlen, "%s: out of memory", listener->url);
+			return -ENOMEM;
+		}
+		/* Mode before owner: once given away, changing the mode needs CAP_FOWNER. */
+		if (chmod(sun.sun_path, transport->config.ipc_mode) < 0) {
+			r = listen_fail(err, errlen, listener->url,
+					"set the socket file's permissions", -errno);
+			goto err_file;
+		}
+		if (transport->config.ipc_chown &&
+		    lchown(sun.sun_path, transport->config.ipc_uid, transport->config.ipc_gid) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: cannot give the socket file to uid %lu, gid %lu "
+				 "(ipc.owner, ipc.group): %s", listener->url,
+				 (unsigned long)transport->config.ipc_uid,
+				 (unsigned long)transport->config.ipc_gid, strerror(-r));
+			goto err_file;
+		}
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		r = listen_fail(err, errlen, listener->url, "listen", -errno);
+		goto err_file;
+	}
+	listener->source.fd = fd;
+	return 0;
+
+err_file:
+	close(fd);
+	if (listener->socket_path)
+		unlink(listener->socket_path);
+	return r;
+}
+
+static int
+open_tcp_listener(struct listener *listener, char *err, size_t errlen)
+{
+	const char *rest = strstr(listener->url, "://") + 3;
+	char host[256];
+	const char *colon = strrchr(rest, ':');
+	if (!colon || colon == rest + strlen(rest) - 1 || (size_t)(colon - rest) >= sizeof(host)) {
+		snprintf(err, errlen, "%s: expected HOST:PORT (tcp://127.0.0.1:7070, "
+			 "tcp://[::1]:7070)", listener->url);
+		return -EINVAL;
+	}
+	memcpy(host, rest, (size_t)(colon - rest));
+	host[colon - rest] = '\0';
+	const char *node = host;
+	size_t hlen = strlen(host);
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		node = host + 1;
+	}
+	if (node[0] == '\0' || strcmp(node, "*") == 0)
+		node = NULL;
+
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *ai;
+	int gai = getaddrinfo(node, colon + 1, &hints, &ai);
+	if (gai != 0) {
+		snprintf(err, errlen, "%s: cannot resolve the address: %s", listener->url,
+			 gai_strerror(gai));
+		return -EINVAL;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int r = 0;
+	if (fd < 0) {
+		r = listen_fail(err, errlen, listener->url, "create a socket", -errno);
+		goto out;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		r = listen_fail(err, errlen, listener->url, "bind", -errno);
+	else if (listen(fd, LISTEN_BACKLOG) < 0)
+		r = listen_fail(err, errlen, listener->url, "listen", -errno);
+	if (r < 0)
+		close(fd);
+	else
+		listener->source.fd = fd;
+out:
+	freeaddrinfo(ai);
+	return r;
+}
+
+static int
+tls_setup(struct transport *transport, const char *url, char *err, size_t errlen)
+{
+	char buf[256];
+	const struct transport_config *config = &transport->config;
+
+	if (transport->tls)
+		return 0;
+	if (!config->tls_cert_key_file || !config->tls_ca_file) {
+		snprintf(err, errlen, "%s: a TLS listener needs tls.cert_key_file and tls.ca_file "
+			 "(client certificates are required)", url);
+		return -EINVAL;
+	}
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		snprintf(err, errlen, "%s: cannot create a TLS context: %s", url,
+			 tls_error_string(buf, sizeof(buf)));
+		return -ENOMEM;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* A client that closes without close_notify has simply gone. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	const char *what = "load the certificate chain from tls.cert_key_file";
+	if (SSL_CTX_use_certificate_chain_file(ctx, config->tls_cert_key_file) != 1)
+		goto fail;
+	what = "load the private key from tls.cert_key_file";
+	if (SSL_CTX_use_PrivateKey_file(ctx, config->tls_cert_key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	what = "load tls.ca_file";
+	if (SSL_CTX_load_verify_locations(ctx, config->tls_ca_file, NULL) != 1)
+		goto fail;
+	transport->tls = ctx;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot %s: %s", url, what, tls_error_string(buf, sizeof(buf)));
+	SSL_CTX_free(ctx);
+	return -EINVAL;
 }
 
 int
 transport_listen(struct transport *transport, const char *url, char *err, size_t errlen)
 {
-	struct listener_entry *entries =
-		realloc(transport->listeners, (transport->n_listeners + 1) * sizeof(*entries));
-	if (!entries) {
+	struct listener *listener = calloc(1, sizeof(*listener));
+	struct listener **grown =
+		realloc(transport->listeners, (transport->n_listeners + 1) * sizeof(*grown));
+	if (grown)
+		transport->listeners = grown;
+	if (!listener || !grown || !(listener->url = strdup(url))) {
+		free(listener);
 		snprintf(err, errlen, "%s: out of memory", url);
 		return -ENOMEM;
 	}
-	transport->listeners = entries;
-	struct listener_entry *entry = &entries[transport->n_listeners];
-	if (!(entry->url = strdup(url))) {
-		snprintf(err, errlen, "%s: out of memory", url);
-		return -ENOMEM;
+	listener->transport = transport;
+	listener->source.fd = -1;
+	listener->source.ready = listener_ready;
+	reactor_timer_init(&listener->backoff, listener_backoff_expired);
+
+	int r;
+	if (strncmp(url, "ipc://", 6) == 0) {
+		listener->kind = KIND_IPC;
+		r = open_unix_listener(transport, listener, err, errlen);
+	} else if (strncmp(url, "abstract://", 11) == 0) {
+		listener->kind = KIND_ABSTRACT;
+		r = open_unix_listener(transport, listener, err, errlen);
+	} else if (strncmp(url, "tcp://", 6) == 0) {
+		listener->kind = KIND_TCP;
+		r = open_tcp_listener(listener, err, errlen);
+	} else if (strncmp(url, "tls+tcp://", 10) == 0) {
+		listener->kind = KIND_TLS;
+		r = tls_setup(transport, url, err, errlen);
+		if (r == 0)
+			r = open_tcp_listener(listener, err, errlen);
+	} else {
+		snprintf(err, errlen, "%s: unknown scheme (expected ipc://PATH, abstract://NAME, "
+			 "tcp://HOST:PORT or tls+tcp://HOST:PORT)", url);
+		r = -EINVAL;
 	}
-	int r = open_listener(transport, url, &entry->listener, err, errlen);
-	if (r == 0 && (r = chown_socket_file(transport, url, err, errlen)) < 0)
-		nng_listener_close(entry->listener);
 	if (r < 0) {
-		free(entry->url);
+		free(listener->socket_path);
+		free(listener->url);
+		free(listener);
 		return r;
 	}
-	entry->watched = strncmp(url, "ipc://", 6) == 0 || strncmp(url, "abstract://", 11) == 0;
-	transport->n_listeners++;
+	transport->listeners[transport->n_listeners++] = listener;
 	return 0;
 }
 
-static void
-deadline_in_ms(struct timespec *ts, int ms)
+int
+transport_new(struct transport **out, struct reactor *reactor,
+	      const struct transport_config *config, const struct transport_callbacks *callbacks,
+	      void *userdata)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static void
-init_monotonic_cond(pthread_cond_t *cond)
-{
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(cond, &attr);
-	pthread_condattr_destroy(&attr);
-}
-
-/* Whether the listener at `url` serves: a request (an empty one, which
- * any daemon answers with an error) must get its reply in time. A listener
- * whose accept loop has stopped still completes handshakes, but never hands
- * the connection to the socket, so the request goes unanswered. Resource
- * failures here count as answering: only a listener seen not to serve is
- * restarted. */
-static bool
-listener_answers(const char *url)
-{
-	nng_socket socket;
-	nng_msg *reply = NULL;
-	bool answered = true;
-
-	if (nng_req0_open(&socket) != 0)
-		return true;
-	if (nng_socket_set_ms(socket, NNG_OPT_RECVTIMEO, WATCHDOG_PROBE_MS) == 0 &&
-	    nng_socket_set_ms(socket, NNG_OPT_SENDTIMEO, WATCHDOG_PROBE_MS) == 0 &&
-	    nng_socket_set_ms(socket, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) == 0) {
-		int rv = nng_dial(socket, url, NULL, 0);
-		if (rv == 0) {
-			rv = nng_send(socket, "", 0, 0);
-			if (rv == 0)
-				rv = nng_recvmsg(socket, &reply, 0);
-			answered = rv != NNG_ETIMEDOUT;
-			nng_msg_free(reply);
-		} else {
-			/* Nothing listens there (a restart that failed): try again. */
-			answered = rv != NNG_ECONNREFUSED && rv != NNG_ENOENT;
-		}
-	}
-	nng_close(socket);
-	return answered;
-}
-
-/*
- * Closing a listener closes every connection it accepted (NNG has no way to
- * keep them), so the clients connected through a stuck listener lose their
- * sessions when it is restarted. Keeping the stuck one open instead is no
- * better: the connections queued on its socket keep NNG's poller thread
- * spinning. The log says what happens.
- */
-static void
-restart_listener(struct transport *transport, struct listener_entry *entry)
-{
-	char err[512];
-	log_warn("transport: %s stopped accepting connections (a client dropped its "
-		 "connection during the handshake, a defect of this NNG version); restarting "
-		 "the listener, which disconnects the clients connected through it (they "
-		 "connect again and start new sessions)",
-		 entry->url);
-	nng_listener_close(entry->listener);
-	if (strncmp(entry->url, "ipc://", 6) == 0)
-		unlink(entry->url + 6);
-	if (open_listener(transport, entry->url, &entry->listener, err, sizeof(err)) < 0) {
-		log_error("transport: cannot restart the listener: %s; retrying in %d ms", err,
-			  WATCHDOG_PERIOD_MS);
-		return;
-	}
-	/* After dropping privileges the daemon may no longer give the file away (a new
-	 * owner needs CAP_CHOWN): the listener serves on, with the daemon as owner. */
-	if (chown_socket_file(transport, entry->url, err, sizeof(err)) < 0)
-		log_warn("transport: the restarted listener keeps the daemon's ownership: %s",
-			 err);
-}
-
-static void *
-watchdog(void *arg)
-{
-	struct transport *transport = arg;
-	struct timespec deadline;
-
-	pthread_mutex_lock(&transport->lock);
-	while (!transport->stopping) {
-		deadline_in_ms(&deadline, WATCHDOG_PERIOD_MS);
-		pthread_cond_timedwait(&transport->watchdog_wake, &transport->lock, &deadline);
-		for (size_t i = 0; i < transport->n_listeners && !transport->stopping; i++) {
-			struct listener_entry *entry = &transport->listeners[i];
-			if (!entry->watched)
-				continue;
-			pthread_mutex_unlock(&transport->lock);
-			bool answers = listener_answers(entry->url);
-			pthread_mutex_lock(&transport->lock);
-			if (!answers && !transport->stopping)
-				restart_listener(transport, entry);
-		}
-	}
-	pthread_mutex_unlock(&transport->lock);
-	return NULL;
+	struct transport *transport = calloc(1, sizeof(*transport));
+	if (!transport)
+		return -ENOMEM;
+	transport->reactor = reactor;
+	transport->config = *config;
+	if (transport->config.handshake_timeout_ms <= 0)
+		transport->config.handshake_timeout_ms = 5000;
+	if (transport->config.max_connections == 0)
+		transport->config.max_connections = 4096;
+	transport->callbacks = callbacks;
+	transport->userdata = userdata;
+	list_init(&transport->conns);
+	idmap_init(&transport->by_id);
+	transport->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	*out = transport;
+	return 0;
 }
 
 int
 transport_start(struct transport *transport)
 {
-	bool watched = false;
-	for (size_t i = 0; i < transport->n_listeners; i++)
-		watched |= transport->listeners[i].watched;
-	if (watched && pthread_create(&transport->watchdog, NULL, watchdog, transport) == 0)
-		transport->watchdog_running = true;
+	for (size_t i = 0; i < transport->n_listeners; i++) {
+		struct listener *listener = transport->listeners[i];
+		if (listener->watched)
+			continue;
+		int r = reactor_add_fd(transport->reactor, &listener->source, EPOLLIN);
+		listener->watched = r == 0;
+		if (r < 0) {
+			log_error("transport: cannot watch the listener %s: %s", listener->url,
+				  strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
 
-	for (unsigned i = 0; i < transport->config.pool_size; i++)
-		post_receive(transport);
-	pthread_mutex_lock(&transport->lock);
-	unsigned receiving = transport->n_receiving;
-	pthread_mutex_unlock(&transport->lock);
-	return receiving ? 0 : -ENOMEM;
+void
+transport_flush(struct transport *transport, int timeout_ms)
+{
+	uint64_t deadline = reactor_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	transport->flushing = true;
+	for (;;) {
+		struct pollfd fds[256];
+		nfds_t n = 0;
+		struct list *pos, *tmp;
+		list_for_each_safe (pos, tmp, &transport->conns) {
+			struct conn *conn = list_entry(pos, struct conn, link);
+			if (conn->out_head)
+				flush_output(conn);
+			if (conn->state != CONN_CLOSED && conn->out_head && n < 256)
+				fds[n++] = (struct pollfd){ .fd = conn->source.fd, .events = POLLOUT };
+		}
+		uint64_t now = reactor_now_ns();
+		if (n == 0)
+			return;
+		if (now >= deadline) {
+			log_warn("transport: %lu connections still had replies unsent after %d ms; "
+				 "their clients see the connection close instead",
+				 (unsigned long)n, timeout_ms);
+			return;
+		}
+		poll(fds, n, (int)((deadline - now) / 1000000ULL) + 1);
+	}
 }
 
 void
 transport_stop(struct transport *transport)
 {
-	pthread_mutex_lock(&transport->lock);
-	if (transport->stopping) {
-		pthread_mutex_unlock(&transport->lock);
+	if (transport->stopped)
 		return;
+	transport->stopped = true;
+	for (size_t i = 0; i < transport->n_listeners; i++) {
+		struct listener *listener = transport->listeners[i];
+		if (listener->source.fd < 0)
+			continue;
+		reactor_timer_cancel(transport->reactor, &listener->backoff);
+		reactor_del_fd(transport->reactor, &listener->source);
+		close(listener->source.fd);
+		listener->source.fd = -1;
+		if (listener->socket_path && unlink(listener->socket_path) < 0 && errno != ENOENT)
+			log_warn("transport: cannot remove the socket file %s: %s",
+				 listener->socket_path, strerror(errno));
 	}
-	transport->stopping = true;
-	pthread_cond_signal(&transport->watchdog_wake);
-	pthread_mutex_unlock(&transport->lock);
-	if (transport->watchdog_running) {
-		pthread_join(transport->watchdog, NULL);
-		transport->watchdog_running = false;
-	}
-
-	/* Closing the socket aborts every receive and send; nng_aio_stop then
-	 * waits for each callback, so none runs after we return. No new tx
-	 * is created once `stopping` is set, and no reply is sent once
-	 * `closed` is. */
-	pthread_mutex_lock(&transport->lock);
-	transport->closed = true;
-	pthread_mutex_unlock(&transport->lock);
-	nng_close(transport->socket);
-	transport->socket_open = false;
-	struct list *pos, *tmp;
-	list_for_each_safe (pos, tmp, &transport->all_tx) {
-		struct tx *tx = list_entry(pos, struct tx, link);
-		nng_aio_stop(tx->aio);
-	}
+	struct list *first;
+	while ((first = list_first(&transport->conns)))
+		conn_close(list_entry(first, struct conn, link), LOG_LEVEL_DEBUG, "the daemon is stopping");
 }
 
 void
@@ -673,104 +1267,80 @@ transport_free(struct transport *transport)
 	if (!transport)
 		return;
 	transport_stop(transport);
-	struct list *pos, *tmp;
-	list_for_each_safe (pos, tmp, &transport->all_tx) {
-		struct tx *tx = list_entry(pos, struct tx, link);
-		list_remove(&tx->link);
-		nng_msg_free(tx->reply);
-		nng_aio_free(tx->aio);
-		free(tx);
+	for (size_t i = 0; i < transport->n_listeners; i++) {
+		free(transport->listeners[i]->socket_path);
+		free(transport->listeners[i]->url);
+		free(transport->listeners[i]);
 	}
-	for (size_t i = 0; i < transport->n_listeners; i++)
-		free(transport->listeners[i].url);
 	free(transport->listeners);
-	pthread_cond_destroy(&transport->watchdog_wake);
-	pthread_cond_destroy(&transport->sent);
-	pthread_mutex_destroy(&transport->lock);
+	idmap_fini(&transport->by_id);
+	if (transport->tls)
+		SSL_CTX_free(transport->tls);
+	if (transport->reserve_fd >= 0)
+		close(transport->reserve_fd);
 	free(transport);
 }
 
 void *
 transport_reply_buffer(struct tx *tx, size_t len)
 {
-	if (tx->reply) {
-		nng_msg_free(tx->reply);
-		tx->reply = NULL;
-	}
-	if (nng_msg_alloc(&tx->reply, len) != 0) {
-		tx->reply = NULL;
+	free(tx->reply);
+	tx->reply = NULL;
+	if (len > SIZE_MAX - sizeof(struct outbuf) - FRAME_ROOM)
 		return NULL;
-	}
-	return nng_msg_body(tx->reply);
-}
-
-void
-transport_flush(struct transport *transport, int timeout_ms)
-{
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&transport->lock);
-	int r = 0;
-	while (transport->n_sending > 0 && r == 0)
-		r = pthread_cond_timedwait(&transport->sent, &transport->lock, &deadline);
-	if (transport->n_sending > 0)
-		log_warn("transport: %u replies were still unsent after %d ms; their clients see "
-			 "the connection close instead",
-			 transport->n_sending, timeout_ms);
-	pthread_mutex_unlock(&transport->lock);
+	if (!(tx->reply = malloc(sizeof(struct outbuf) + FRAME_ROOM + len)))
+		return NULL;
+	tx->body_len = len;
+	return tx->reply->data + FRAME_ROOM;
 }
 
 void
 transport_reply_send(struct tx *tx)
 {
-	struct transport *transport = tx->transport;
-	pthread_mutex_lock(&transport->lock);
-	bool closed = transport->closed;
-	if (!closed)
-		transport->n_sending++;
-	pthread_mutex_unlock(&transport->lock);
-	if (closed) {
-		/* Stopped: the socket is gone, and with it the client's connection. */
-		nng_msg_free(tx->reply);
-		tx->reply = NULL;
-		tx->state = TX_IDLE;
-		return;
+	struct conn *conn = tx->conn;
+
+	if (conn->state == CONN_CLOSED) {
+		free(tx->reply);
+		goto out;
 	}
-	if (!tx->reply && nng_msg_alloc(&tx->reply, 0) != 0) {
-		/* Nothing can be said to this client: give the context back; its
-		 * request is dropped and the client sees its connection's fate. */
-		log_error("transport: out of memory for a reply on connection %u", tx->pipe_id);
-		pthread_mutex_lock(&transport->lock);
-		if (--transport->n_sending == 0)
-			pthread_cond_broadcast(&transport->sent);
-		pthread_mutex_unlock(&transport->lock);
-		tx->state = TX_SENDING;
-		recycle(tx);
-		return;
+	if (!tx->reply && !transport_reply_buffer(tx, 0)) {
+		conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a reply; closed, so that the "
+			   "client is not left waiting for it");
+		goto out;
 	}
-	tx->state = TX_SENDING;
-	nng_aio_set_msg(tx->aio, tx->reply);
-	tx->reply = NULL;
-	nng_aio_set_timeout(tx->aio, tx->transport->config.reply_timeout_ms);
-	nng_ctx_send(tx->ctx, tx->aio);
+	struct outbuf *buf = tx->reply;
+	size_t hlen = frame_header_len(conn->kind);
+	size_t message_len = tx->header_len + tx->body_len;
+	buf->start = FRAME_ROOM - tx->header_len - hlen;
+	buf->len = hlen + message_len;
+	buf->sent = 0;
+	uint8_t *p = buf->data + buf->start;
+	if (hlen == 9)
+		*p++ = SP_IPC_MSG;
+	put_be64(p, message_len);
+	memcpy(p + 8, tx->header, tx->header_len);
+	queue_output(conn, buf);
+out:
+	conn_unref(conn);
+	free(tx);
 }
 
 uint32_t
 transport_tx_pipe(const struct tx *tx)
 {
-	return tx->pipe_id;
+	return tx->conn->id;
 }
 
 void
-transport_disconnect(struct transport *transport, uint32_t pipe_id)
+transport_disconnect(struct transport *transport, uint32_t conn_id)
 {
-	nng_pipe pipe = NNG_PIPE_INITIALIZER;
-	pipe.id = pipe_id;
-	nng_pipe_close(pipe);
+	struct conn *conn = idmap_get(&transport->by_id, conn_id);
+	if (conn)
+		conn_close(conn, LOG_LEVEL_DEBUG, "disconnected by the daemon");
+}
+
+unsigned
+transport_connection_count(const struct transport *transport)
+{
+	return transport->n_conns;
 }

@@ -1,15 +1,26 @@
 /*
- * The transport: the only module that speaks NNG. It owns one rep0 socket in
- * cooked mode with its listeners, and a pool of contexts kept posted for
- * receive. A received request holds its context (a `struct tx`) until
- * transport_reply_send() answers it; a fresh context is posted in its place
- * at once, so the pool never drains however many requests are parked.
+ * The transport: listeners and client connections on the reactor. It speaks
+ * NNG's SP request/reply wire protocol itself, as the rep0 side, on ipc://
+ * and abstract:// (unix stream sockets), tcp:// and tls+tcp:// (OpenSSL):
+ * accept, the SP handshake (the peer must be req0), frames, request ids, and
+ * one bounded output queue per connection.
  *
- * Callbacks run on NNG's threads: they must not block and must not touch
- * reactor state (they hand work over with reactor_post()). Replies may be
- * sent from any thread. Pipe (connection) events are delivered before any
- * request from that pipe. A reply that the client does not read within the
- * reply timeout closes the client's connection.
+ * Everything runs on the reactor thread: a request is read, handed to
+ * `request` and, when the operation completes at once, its reply written in
+ * the same loop turn, with no other thread in between. One connection's
+ * requests are handed on strictly in the order they arrive.
+ *
+ * Bounds: a frame larger than max_message_size ends its connection before
+ * anything is allocated for it; a connection must finish its handshakes
+ * within handshake_timeout_ms; while a connection's unsent replies exceed
+ * max_message_size bytes, its requests are not read (back-pressure), and a
+ * reply left unread for reply_timeout_ms ends the connection. At most
+ * max_connections connections exist at once; more are accepted and closed.
+ *
+ * Callbacks run on the reactor thread. `connection_removed` never runs
+ * inside another transport call: it is deferred to the end of the loop turn,
+ * so that a connection ended while its session is busy (a reply that cannot
+ * be queued) does not pull the session out from under its caller.
  */
 #ifndef SOCKBROKER_TRANSPORT_H
 #define SOCKBROKER_TRANSPORT_H
@@ -21,6 +32,7 @@
 
 #include "policy.h"
 
+struct reactor;
 struct transport;
 
 /* One received request awaiting its reply. Owned by the transport; whoever
@@ -28,7 +40,7 @@ struct transport;
 struct tx;
 
 /* Who is at the other end of a connection, as the transport saw it when
- * the connection was added. */
+ * the connection was accepted. */
 struct peer_identity {
 	bool has_credentials; /* uid/gid/pid are valid (ipc:// and abstract://) */
 	uid_t uid;
@@ -40,56 +52,60 @@ struct peer_identity {
 };
 
 struct transport_callbacks {
-	/* A connection was negotiated and is about to be added; its requests
-	 * come after this call returns (hence the "pre" event: NNG may deliver
-	 * a request before its "post" event has run). */
-	void (*pipe_added)(void *userdata, uint32_t pipe_id, const struct peer_identity *identity);
-	/* A connection went away. */
-	void (*pipe_removed)(void *userdata, uint32_t pipe_id);
+	/* A connection completed its handshakes; its requests come after this
+	 * call returns. */
+	void (*connection_added)(void *userdata, uint32_t conn_id,
+				 const struct peer_identity *identity);
+	/* A connection that was added went away (at the end of the turn). */
+	void (*connection_removed)(void *userdata, uint32_t conn_id);
 	/* A request arrived. `body` is valid only during the call. */
-	void (*request)(void *userdata, struct tx *tx, uint32_t pipe_id, const void *body,
+	void (*request)(void *userdata, struct tx *tx, uint32_t conn_id, const void *body,
 			size_t len);
 };
 
 struct transport_config {
-	size_t max_message_size;   /* NNG_OPT_RECVMAXSZ of every listener */
+	size_t max_message_size;   /* the largest frame read or written */
 	int reply_timeout_ms;      /* how long a reply may wait for the client */
+	int handshake_timeout_ms;  /* from accept to a completed SP handshake */
+	unsigned max_connections;  /* connections at once, handshaking ones included */
 	unsigned ipc_mode;         /* permissions of ipc socket files */
 	bool ipc_chown;            /* give ipc socket files to ipc_uid:ipc_gid once created */
 	uid_t ipc_uid;
 	gid_t ipc_gid;
-	const char *tls_cert_key_file;
-	const char *tls_ca_file;
-	unsigned pool_size;        /* contexts kept posted for receive */
+	const char *tls_cert_key_file; /* PEM: the certificate chain and its key */
+	const char *tls_ca_file;       /* PEM: the CA that signs client certificates */
 };
 
-/* Open the rep0 socket. `callbacks` and `userdata` must outlive the
- * transport. Returns 0 or -errno. */
-int transport_new(struct transport **out, const struct transport_config *config,
-		  const struct transport_callbacks *callbacks, void *userdata);
+/* Create a transport serving on `reactor`. `config` is copied (its strings
+ * must outlive the transport); `callbacks` and `userdata` must outlive it.
+ * Returns 0 or -errno. */
+int transport_new(struct transport **out, struct reactor *reactor,
+		  const struct transport_config *config, const struct transport_callbacks *callbacks,
+		  void *userdata);
 
-/* Start listening on `url`. On failure `err` says why. Returns 0 or
- * -errno. */
+/* Open a listener on `url` (ipc://PATH, abstract://NAME, tcp://HOST:PORT,
+ * tls+tcp://HOST:PORT). It accepts nothing before transport_start(). On
+ * failure `err` says why. Returns 0 or -errno. */
 int transport_listen(struct transport *transport, const char *url, char *err, size_t errlen);
 
-/* Post the receive contexts: requests flow from now on. Returns 0 or
+/* Watch the listeners: connections are accepted from now on. Returns 0 or
  * -errno. */
 int transport_start(struct transport *transport);
 
-/* Wait until every reply handed to transport_reply_send() so far has been
- * sent (or failed), for at most `timeout_ms`; says in the log when some were
- * not. The daemon calls it when it stops, after answering every waiting
- * operation and before transport_stop(), so that those answers reach their
- * clients. Must not be called from an NNG callback. */
+/* Write out what the connections still have queued, waiting for at most
+ * `timeout_ms` in all; says in the log when some was left. The daemon calls
+ * it when it stops, after answering every waiting operation, so that those
+ * answers reach their clients. Reactor thread, while the reactor is not
+ * running. */
 void transport_flush(struct transport *transport, int timeout_ms);
 
-/* Stop: close the socket and listeners, abort everything in flight, and
- * wait until no callback is running. Requests received but not answered
- * may still be answered: the reply is discarded (and freed). */
+/* Close the listeners (removing ipc socket files) and every connection.
+ * Requests received but not answered may still be answered: the reply is
+ * dropped. */
 void transport_stop(struct transport *transport);
 
-/* Free a stopped transport. Every tx must have been answered. NULL is a
- * no-op. */
+/* Free a stopped transport whose connections' removal has run (the
+ * reactor drained). Every tx must have been answered. NULL is a no-op. */
 void transport_free(struct transport *transport);
 
 /* A reply buffer of `len` bytes for `tx`, to fill before
@@ -97,14 +113,18 @@ void transport_free(struct transport *transport);
  * smaller reply). Calling it again replaces the buffer. */
 void *transport_reply_buffer(struct tx *tx, size_t len);
 
-/* Send the reply buffer (an empty reply if none was made). After this call
- * `tx` belongs to the transport again. Any thread. */
+/* Queue the reply buffer (an empty reply if none was made) and write what
+ * the socket takes now. `tx` is freed. */
 void transport_reply_send(struct tx *tx);
 
-/* The pipe a request came from. */
+/* The connection a request came from. */
 uint32_t transport_tx_pipe(const struct tx *tx);
 
-/* Close one client connection (a misbehaving client). Any thread. */
-void transport_disconnect(struct transport *transport, uint32_t pipe_id);
+/* Close one client connection (a misbehaving client); its removal runs at
+ * the end of the turn. Unknown ids are ignored. */
+void transport_disconnect(struct transport *transport, uint32_t conn_id);
+
+/* How many connections are open, handshaking ones included. */
+unsigned transport_connection_count(const struct transport *transport);
 
 #endif

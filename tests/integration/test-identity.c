@@ -659,6 +659,27 @@ START_TEST(a_tls_client_with_a_certificate_is_verified_and_one_without_is_refuse
 	ck_assert_int_lt(connect_with(&other, tls_url, CI_TOKEN, ca, stranger, &err), 0);
 	ck_assert_int_eq(err.kind, SB_ERR_TRANSPORT);
 
+	/* Peers that drop during the TLS handshake (before it, halfway through a ClientHello,
+	 * or with garbage) stop neither the listener nor the other sessions. */
+	unsigned port = (unsigned)atoi(strrchr(tls_url, ':') + 1);
+	for (int i = 0; i < 30; i++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+		static const uint8_t hello_start[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 };
+		if (i % 3 == 1)
+			send(fd, hello_start, sizeof(hello_start), MSG_NOSIGNAL);
+		if (i % 3 == 2)
+			send(fd, "\0SP\0\0\x30\0\0", 8, MSG_NOSIGNAL);
+		close(fd);
+	}
+	assert_serves(client);
+	ck_assert_msg(connect_with(&other, tls_url, CI_TOKEN, ca, client_pem, &err) == 0, "%s",
+		      err.message);
+	assert_serves(other);
+	sb_client_free(other);
+
 	/* The daemon goes on serving, over TLS and ipc alike; ipc needs no token here. */
 	assert_serves(client);
 	ck_assert_msg(connect_with(&other, NULL, "", NULL, NULL, &err) == 0, "%s", err.message);

@@ -475,17 +475,15 @@ START_TEST(switching_to_nobody_keeps_only_the_network_capabilities_the_policy_ne
 END_TEST
 
 /*
- * NNG 1.5 stops accepting after a connection drops mid-handshake and the daemon's watchdog
- * restarts the listener: after the switch to nobody it re-creates its socket in its own
- * directory and gives it to the ipc group again (a supplementary group of the daemon's).
+ * After the switch to nobody, connections that drop before their handshake leave the
+ * listener serving, and its socket keeps the ipc group and mode it was given.
  */
-START_TEST(a_listener_restarted_after_the_switch_keeps_its_owner_group_and_mode)
+START_TEST(a_listener_after_the_switch_serves_past_dropped_handshakes_and_keeps_its_mode)
 {
 	char config[256];
 
-	if (!root_and_nobody("a_listener_restarted_after_the_switch"))
+	if (!root_and_nobody("a_listener_after_the_switch"))
 		return;
-	leaks_expected = true;
 	snprintf(config, sizeof(config),
 		 "\"privileges\": {\"user\": \"nobody\"}, \"ipc\": {\"group\": \"%s\"}",
 		 ipc_group);
@@ -494,30 +492,17 @@ START_TEST(a_listener_restarted_after_the_switch_keeps_its_owner_group_and_mode)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	ck_assert(strlen(socket_path) < sizeof(sun.sun_path));
 	memcpy(sun.sun_path, socket_path, strlen(socket_path) + 1);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 20; i++) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 		close(fd);
 	}
-	int64_t deadline = test_now_ms() + 30000;
-	while (!log_contains("restarting the listener") && test_now_ms() < deadline)
-		test_sleep_ms(100);
-	if (!log_contains("restarting the listener")) {
-		test_skip("a_listener_restarted_after_the_switch",
-			  "this NNG kept accepting after dropped handshakes, so nothing was "
-			  "restarted");
-		stop();
-		return;
-	}
 	struct sb_client *late = NULL;
 	struct sb_error err;
-	ck_assert_msg(test_wait_until_accepting(priv_daemon.url, (int)(deadline - test_now_ms())),
-		      "the restarted listener answered no handshake");
 	ck_assert_msg(sb_client_new(&late, priv_daemon.url, "late", &err) == 0,
-		      "no client was served after the restart: %s", err.message);
+		      "no client was served after dropped handshakes: %s", err.message);
 	assert_serves(late);
 	sb_client_free(late);
-	ck_assert(!log_contains("the restarted listener keeps the daemon's ownership"));
 	assert_path(socket_path, nobody_uid, ipc_gid, 0660, S_IFSOCK);
 	stop();
 }
@@ -727,8 +712,8 @@ main(int argc, char **argv)
 	const struct fixture_case cases[] = {
 		{ "switch-user", switching_to_nobody_keeps_only_the_network_capabilities_the_policy_needs },
 		{ "ipc-owner", ipc_owner_lets_that_user_connect_and_others_not },
-		{ "listener-restart",
-		  a_listener_restarted_after_the_switch_keeps_its_owner_group_and_mode },
+		{ "listener-after-switch",
+		  a_listener_after_the_switch_serves_past_dropped_handshakes_and_keeps_its_mode },
 		{ "root-without-user",
 		  root_without_a_user_keeps_only_the_needed_capabilities_and_its_housekeeping },
 		{ "default-policy", the_default_policy_as_root_keeps_no_capability_and_still_serves },
