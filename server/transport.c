@@ -965,46 +965,59 @@ unix_address(const char *url, enum listener_kind kind, struct sockaddr_un *sun, 
 	return 0;
 }
 
+/*
+ * An ipc:// socket is bound under a temporary name next to its path, given its
+ * mode and owner, made to listen, and only then renamed into place: a client
+ * that finds the file finds it ready, and nobody could connect while its
+ * permissions were still the umask's.
+ */
 static int
 open_unix_listener(struct transport *transport, struct listener *listener, char *err,
 		   size_t errlen)
 {
-	struct sockaddr_un sun;
-	socklen_t len;
+	struct sockaddr_un sun, bound;
+	socklen_t len, bound_len;
 	int r = unix_address(listener->url, listener->kind, &sun, &len, err, errlen);
 	if (r < 0)
 		return r;
-	if (listener->kind == KIND_IPC &&
-	    (r = clear_stale_socket(listener->url, &sun, len, err, errlen)) < 0)
-		return r;
+	bound = sun;
+	bound_len = len;
+	bool ipc = listener->kind == KIND_IPC;
+	if (ipc) {
+		if ((r = clear_stale_socket(listener->url, &sun, len, err, errlen)) < 0)
+			return r;
+		size_t n = strlen(sun.sun_path);
+		/* A path too long for the suffix is bound in place. */
+		if (n + sizeof(".new") <= sizeof(bound.sun_path)) {
+			memcpy(bound.sun_path + n, ".new", sizeof(".new"));
+			bound_len = (socklen_t)(len + sizeof(".new") - 1);
+			unlink(bound.sun_path);
+		}
+		if (!(listener->socket_path = strdup(sun.sun_path))) {
+			snprintf(err, errlen, "%s: out of memory", listener->url);
+			return -ENOMEM;
+		}
+	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return listen_fail(err, errlen, listener->url, "create a socket", -errno);
-	/* The file is created with no permissions and opened up once it is the
-	 * daemon's: nobody can connect in between. */
-	mode_t old_mask = listener->kind == KIND_IPC ? umask(0777) : 0;
-	r = bind(fd, (const struct sockaddr *)&sun, len) < 0 ? -errno : 0;
-	if (listener->kind == KIND_IPC)
+	mode_t old_mask = ipc ? umask(0777) : 0;
+	r = bind(fd, (const struct sockaddr *)&bound, bound_len) < 0 ? -errno : 0;
+	if (ipc)
 		umask(old_mask);
 	if (r < 0) {
 		close(fd);
 		return listen_fail(err, errlen, listener->url, "bind", r);
 	}
-	if (listener->kind == KIND_IPC) {
-		if (!(listener->socket_path = strdup(sun.sun_path))) {
-			close(fd);
-			unlink(sun.sun_path);
-			snprintf(err, errlen, "%s: out of memory", listener->url);
-			return -ENOMEM;
-		}
+	if (ipc) {
 		/* Mode before owner: once given away, changing the mode needs CAP_FOWNER. */
-		if (chmod(sun.sun_path, transport->config.ipc_mode) < 0) {
+		if (chmod(bound.sun_path, transport->config.ipc_mode) < 0) {
 			r = listen_fail(err, errlen, listener->url,
 					"set the socket file's permissions", -errno);
 			goto err_file;
 		}
 		if (transport->config.ipc_chown &&
-		    lchown(sun.sun_path, transport->config.ipc_uid, transport->config.ipc_gid) < 0) {
+		    lchown(bound.sun_path, transport->config.ipc_uid, transport->config.ipc_gid) < 0) {
 			r = -errno;
 			snprintf(err, errlen, "%s: cannot give the socket file to uid %lu, gid %lu "
 				 "(ipc.owner, ipc.group): %s", listener->url,
@@ -1017,13 +1030,18 @@ open_unix_listener(struct transport *transport, struct listener *listener, char 
 		r = listen_fail(err, errlen, listener->url, "listen", -errno);
 		goto err_file;
 	}
+	if (ipc && strcmp(bound.sun_path, sun.sun_path) != 0 &&
+	    rename(bound.sun_path, sun.sun_path) < 0) {
+		r = listen_fail(err, errlen, listener->url, "move the socket file into place", -errno);
+		goto err_file;
+	}
 	listener->source.fd = fd;
 	return 0;
 
 err_file:
 	close(fd);
-	if (listener->socket_path)
-		unlink(listener->socket_path);
+	if (ipc)
+		unlink(bound.sun_path);
 	return r;
 }
 
