@@ -14,6 +14,7 @@
 #include "log.h"
 #include "privileges.h"
 #include "resolve.h"
+#include "systemd.h"
 
 /* Room left in a message for the envelope around a payload (seq, field
  * tags, an address). */
@@ -229,6 +230,19 @@ daemon_new(struct daemon **out, const struct config *config,
 		snprintf(err, errlen, "cannot create the transport: %s", strerror(-r));
 		goto err;
 	}
+	/* Sockets from the service manager first: with them the daemon needs
+	 * no privilege to listen, and their files are the manager's. */
+	unsigned n_passed = systemd_listen_count();
+	for (unsigned i = 0; i < n_passed; i++) {
+		char name[64];
+		const char *url;
+		systemd_listen_name(i, name, sizeof(name));
+		if ((r = transport_adopt(daemon->transport, SYSTEMD_LISTEN_FDS_START + (int)i, name,
+					 &url, err, errlen)) < 0)
+			goto err;
+		log_info("listening on %s (passed by the service manager)", url);
+	}
+	systemd_listen_done();
 	for (size_t i = 0; i < config->n_listen_urls; i++) {
 		const char *url = config->listen_urls[i];
 		if ((r = prepare_ipc_directory(url, config->ipc_directory_mode, privileges, err,
@@ -265,8 +279,12 @@ daemon_run(struct daemon *daemon)
 		return r;
 	for (size_t i = 0; i < daemon->config->n_listen_urls; i++)
 		log_info("listening on %s", daemon->config->listen_urls[i]);
+	if (systemd_notify("READY=1\nSTATUS=serving") < 0)
+		log_warn("cannot tell the service manager that the daemon is ready (NOTIFY_SOCKET "
+			 "%s): %s", getenv("NOTIFY_SOCKET"), strerror(errno));
 
 	r = reactor_run(daemon->reactor);
+	systemd_notify("STOPPING=1");
 
 	/* Shutdown: what the resolver gives back is run once more; every
 	 * session ends (its handles closed, its waiting requests answered)

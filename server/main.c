@@ -10,10 +10,11 @@
 #include "daemon.h"
 #include "log.h"
 #include "paths.h"
+#include "privileges.h"
+#include "systemd.h"
 #include "sha256.h"
 #include "wire.h"
 #include "policy.h"
-#include "privileges.h"
 
 static void
 usage(FILE *out)
@@ -185,7 +186,9 @@ main(int argc, char **argv)
 			}
 		}
 	}
-	if (config.n_listen_urls == 0) {
+	/* Started by socket activation with no listener of its own configured:
+	 * the passed sockets are all it serves. */
+	if (config.n_listen_urls == 0 && systemd_listen_count() == 0) {
 		char url[4200];
 		paths_default_listen_url(url, sizeof(url));
 		if (config_add_listen(&config, url, err, sizeof(err)) < 0) {

@@ -1187,6 +1187,96 @@ transport_listen(struct transport *transport, const char *url, char *err, size_t
 }
 
 int
+transport_adopt(struct transport *transport, int fd, const char *name, const char **url,
+		char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int type = 0, listening = 0;
+	socklen_t optlen = sizeof(type);
+	char text[160];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0 || type != SOCK_STREAM ||
+	    (optlen = sizeof(listening),
+	     getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) < 0) ||
+	    !listening || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		snprintf(err, errlen, "descriptor %d from the service manager is not a listening "
+			 "stream socket (ListenStream= in the socket unit)", fd);
+		close(fd);
+		return -EINVAL;
+	}
+	enum listener_kind kind;
+	if (ss.ss_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
+		size_t n = len > offsetof(struct sockaddr_un, sun_path)
+				   ? len - offsetof(struct sockaddr_un, sun_path)
+				   : 0;
+		kind = n > 0 && sun->sun_path[0] == '\0' ? KIND_ABSTRACT : KIND_IPC;
+		if (kind == KIND_ABSTRACT)
+			snprintf(text, sizeof(text), "abstract://%.*s", (int)(n - 1),
+				 sun->sun_path + 1);
+		else
+			snprintf(text, sizeof(text), "ipc://%.*s", (int)strnlen(sun->sun_path, n),
+				 sun->sun_path);
+	} else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+		char host[INET6_ADDRSTRLEN] = "?";
+		unsigned port;
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+			port = ntohs(sin->sin_port);
+		} else {
+			const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+			port = ntohs(sin6->sin6_port);
+		}
+		kind = strcmp(name, "tls") == 0 ? KIND_TLS : KIND_TCP;
+		snprintf(text, sizeof(text), "%s://%s%s%s:%u", kind == KIND_TLS ? "tls+tcp" : "tcp",
+			 ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "",
+			 port);
+	} else {
+		snprintf(err, errlen, "descriptor %d from the service manager is of address family "
+			 "%d; only unix and TCP sockets are served", fd, ss.ss_family);
+		close(fd);
+		return -EAFNOSUPPORT;
+	}
+	int r = 0;
+	if (kind == KIND_TLS)
+		r = tls_setup(transport, text, err, errlen);
+	struct listener *listener = r == 0 ? calloc(1, sizeof(*listener)) : NULL;
+	struct listener **grown = listener ? realloc(transport->listeners,
+						     (transport->n_listeners + 1) * sizeof(*grown))
+					   : NULL;
+	if (grown)
+		transport->listeners = grown;
+	if (r == 0 && (!listener || !grown || !(listener->url = strdup(text)))) {
+		snprintf(err, errlen, "%s: out of memory", text);
+		r = -ENOMEM;
+	}
+	if (r == 0 && (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+		       fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)) {
+		r = -errno;
+		snprintf(err, errlen, "%s: cannot make the socket non-blocking: %s", text,
+			 strerror(-r));
+	}
+	if (r < 0) {
+		if (listener)
+			free(listener->url);
+		free(listener);
+		close(fd);
+		return r;
+	}
+	listener->transport = transport;
+	listener->kind = kind;
+	listener->source.fd = fd;
+	listener->source.ready = listener_ready;
+	reactor_timer_init(&listener->backoff, listener_backoff_expired);
+	transport->listeners[transport->n_listeners++] = listener;
+	*url = listener->url;
+	return 0;
+}
+
+int
 transport_new(struct transport **out, struct reactor *reactor,
 	      const struct transport_config *config, const struct transport_callbacks *callbacks,
 	      void *userdata)

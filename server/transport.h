@@ -88,6 +88,16 @@ int transport_new(struct transport **out, struct reactor *reactor,
  * failure `err` says why. Returns 0 or -errno. */
 int transport_listen(struct transport *transport, const char *url, char *err, size_t errlen);
 
+/* Serve on `fd`, a listening stream socket handed over by the service
+ * manager (socket activation): a unix socket by path or abstract name, or a
+ * TCP socket, which is tls+tcp:// when `name` is "tls". The transport owns
+ * `fd` from now on, even on failure; its socket file is the service
+ * manager's and is left in place. On success *url (static storage of the
+ * listener, valid until transport_free()) says what it is. Returns 0 or
+ * -errno with `err` saying why. */
+int transport_adopt(struct transport *transport, int fd, const char *name, const char **url,
+		    char *err, size_t errlen);
+
 /* Watch the listeners: connections are accepted from now on. Returns 0 or
  * -errno. */
 int transport_start(struct transport *transport);

@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +73,8 @@ struct start_options {
 	const char *runtime_dir; /* XDG_RUNTIME_DIR; NULL: unset */
 	uid_t uid;               /* 0: as this process */
 	bool private_run;        /* a mount namespace of its own, a tmpfs on /run */
+	int activated_fd;        /* > 0: passed as descriptor 3 by socket activation */
+	const char *notify_socket; /* NOTIFY_SOCKET; NULL: unset */
 };
 
 static void
@@ -126,7 +129,8 @@ child_environment(const char *runtime_dir, char *runtime_entry, size_t len)
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **envp = calloc(n + 2, sizeof(*envp));
+	/* Room for XDG_RUNTIME_DIR and the socket activation variables. */
+	char **envp = calloc(n + 6, sizeof(*envp));
 	ck_assert_ptr_nonnull(envp);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -177,7 +181,28 @@ start(struct program *program, const char *const *args, const struct start_optio
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
 		dup2(err[1], STDERR_FILENO);
-		for (int fd = 3; fd < 1024; fd++)
+		/* As a service manager passes sockets: from descriptor 3, named in the
+		 * environment with this process's pid. */
+		static char listen_pid[32], notify[320];
+		int first_closed = 3;
+		if (options->activated_fd > 0) {
+			dup2(options->activated_fd, 3);
+			first_closed = 4;
+			snprintf(listen_pid, sizeof(listen_pid), "LISTEN_PID=%d", (int)getpid());
+			size_t k = 0;
+			while (envp[k])
+				k++;
+			envp[k++] = listen_pid;
+			envp[k++] = "LISTEN_FDS=1";
+			envp[k++] = "LISTEN_FDNAMES=sockbroker";
+			if (options->notify_socket) {
+				snprintf(notify, sizeof(notify), "NOTIFY_SOCKET=%s",
+					 options->notify_socket);
+				envp[k++] = notify;
+			}
+			envp[k] = NULL;
+		}
+		for (int fd = first_closed; fd < 1024; fd++)
 			close(fd);
 		child_setup(options, parent);
 		execvpe(argv[0], (char **)argv, envp);
@@ -889,6 +914,65 @@ START_TEST(sigint_stops_the_daemon_cleanly_with_exit_0_closing_its_sessions)
 }
 END_TEST
 
+/*
+ * Socket activation: the daemon serves the listening socket a service manager passed as
+ * descriptor 3 (and nothing of its own, with no listener configured), says READY=1 and
+ * STOPPING=1 on NOTIFY_SOCKET, and leaves the manager's socket file in place.
+ */
+START_TEST(sockbrokerd_serves_a_socket_passed_by_the_service_manager_and_says_ready)
+{
+	char path[320], notify_path[320], url[340];
+	snprintf(path, sizeof(path), "%s/activated.sock", state->scratch);
+	snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", state->scratch);
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	ck_assert_uint_lt(strlen(path), sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(listener, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(listener, 16), 0);
+	memcpy(sun.sun_path, notify_path, strlen(notify_path) + 1);
+	int notify = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(notify, (struct sockaddr *)&sun, sizeof(sun)), 0);
+
+	static char err[65536];
+	size_t got = 0;
+	struct program daemon;
+	const struct start_options options = { .daemon = true, .activated_fd = listener,
+					       .notify_socket = notify_path, .private_run = true };
+	const char *args[] = { daemon_path(), NULL };
+	start(&daemon, args, &options);
+	close(listener);
+
+	char state_text[256] = "";
+	struct pollfd pfd = { .fd = notify, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, START_TIMEOUT_MS) == 1, "no READY=1 on NOTIFY_SOCKET");
+	ssize_t n = recv(notify, state_text, sizeof(state_text) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	state_text[n] = '\0';
+	ck_assert_msg(strstr(state_text, "READY=1"), "said: %s", state_text);
+
+	struct sb_client *c;
+	struct sb_error error;
+	sb_handle h;
+	ck_assert_msg(sb_client_new(&c, url, "test-cli", &error) == 0, "%s", error.message);
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &error), 0);
+	sb_client_free(c);
+
+	int status = interrupt(&daemon, err, sizeof(err), &got);
+	ck_assert_msg(status == 0, "exit %d", status);
+	ck_assert_msg(strstr(err, "passed by the service manager"), "log: %.2000s", err);
+	ck_assert_msg(!strstr(err, "listening on ipc:///run"), "log: %.2000s", err);
+	ck_assert_msg(poll(&pfd, 1, START_TIMEOUT_MS) == 1, "no STOPPING=1");
+	n = recv(notify, state_text, sizeof(state_text) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	state_text[n] = '\0';
+	ck_assert_msg(strstr(state_text, "STOPPING=1"), "said: %s", state_text);
+	ck_assert_msg(access(path, F_OK) == 0, "the daemon removed the manager's socket file");
+	close(notify);
+}
+END_TEST
+
 struct parked_recv {
 	struct sb_client *client;
 	sb_handle h;
@@ -973,6 +1057,8 @@ cli_suite(void)
 		{ "root-default",
 		  sockbrokerd_without_listen_as_root_listens_on_the_run_sockbroker_path },
 		{ "sigint", sigint_stops_the_daemon_cleanly_with_exit_0_closing_its_sessions },
+		{ "socket-activation",
+		  sockbrokerd_serves_a_socket_passed_by_the_service_manager_and_says_ready },
 		{ "sigint-parked",
 		  sigint_with_a_recv_waiting_stops_the_daemon_with_exit_0_and_nothing_leaked },
 	};
