@@ -38,6 +38,7 @@ import os
 import struct
 import sys
 import threading
+import time
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
@@ -61,6 +62,9 @@ _REQUEST_ID = struct.Struct(">I")
 # hold the send lock for ever: a request that needs no answer gives up after
 # this many seconds (the daemon closes the session's sockets anyway).
 SHUTDOWN_SEND_WAIT = 0.5
+# Seconds close() waits for the replies to requests nobody waits for (closes,
+# written-behind sends), so that the session ends with nothing in flight.
+CLOSE_DRAIN_WAIT = 2.0
 
 _all_cores: "weakref.WeakSet[Core]" = weakref.WeakSet()
 
@@ -82,7 +86,7 @@ def _seq_prefix(seq: int) -> bytes:
 class _Call:
     """One request in flight. ``lock`` is held until the reply is in."""
 
-    __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker")
+    __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker", "unwaited")
 
     def __init__(self, seq: int, request_id: int) -> None:
         self.lock = threading.Lock()
@@ -93,6 +97,8 @@ class _Call:
         self.error: Optional[Callable[[], BaseException]] = None
         self.discard = False
         self.waker: Optional[Callable[[], None]] = None
+        # Sent without a thread waiting for it (close, written-behind send).
+        self.unwaited = False
 
     def done(self) -> bool:
         return self.data is not None or self.error is not None
@@ -213,12 +219,24 @@ class Core:
         self._session_hooks.append(hook)
 
     def close(self) -> None:
-        """End the session: the daemon closes all of its sockets."""
+        """End the session: the daemon closes all of its sockets. Requests
+        that nobody waits for (closes, written-behind sends) are answered
+        first, for up to CLOSE_DRAIN_WAIT seconds."""
         with self._connect_lock:
             self._closed = True
             session = self._session
         if session is not None:
+            if self.cannot_wait(session) is None:
+                self._drain(session)
             self._lose(session, "the client was closed")
+
+    def _drain(self, session: Session) -> None:
+        deadline = time.monotonic() + CLOSE_DRAIN_WAIT
+        for call in [c for c in list(session.pending.values()) if c.unwaited]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not call.lock.acquire(timeout=remaining):
+                return
+            call.lock.release()
 
     def _lose(self, session: Session, why: str) -> None:
         """Mark the session lost and fail every call waiting on it."""
@@ -268,7 +286,10 @@ class Core:
                                               "without a request id")
                 (request_id,) = _REQUEST_ID.unpack_from(data)
                 call = pending.pop(request_id & 0x7FFFFFFF, None)
-                if call is None or call.discard:
+                if call is None:
+                    continue
+                if call.discard:
+                    call.lock.release()  # for close(), which may wait for it
                     continue
                 call.data = data
                 call.lock.release()
@@ -309,7 +330,8 @@ class Core:
             try:
                 call = self._send_locked(session, body)
                 while session.deferred:
-                    self._send_locked(session, session.deferred.pop(0)).discard = True
+                    deferred = self._send_locked(session, session.deferred.pop(0))
+                    deferred.unwaited = deferred.discard = True
                 return call
             except OSError as e:
                 failure = e
@@ -419,9 +441,11 @@ class Core:
             session.deferred.append(body)
             return
         try:
-            self._send(session, body).discard = True
+            call = self._send(session, body)
         except OSError:
-            pass
+            return
+        call.unwaited = True
+        call.discard = True
 
     def start(self, request: Any, session: Optional[Session] = None) -> _Call:
         """Send a Request; finish it with ``finish()``. For pipelining."""
@@ -436,7 +460,9 @@ class Core:
         """Send a Request whose reply is collected later, maybe by another
         thread: this thread need not be able to wait (a written-behind send
         from a finalizer at shutdown)."""
-        return self._send(session, request.SerializeToString())
+        call = self._send(session, request.SerializeToString())
+        call.unwaited = True
+        return call
 
     def finish(self, session: Session, call: _Call, expect: str) -> Any:
         """Wait for a call sent with ``start()``."""

@@ -46,8 +46,9 @@ __all__ = ["socket", "SocketType", "getdefaulttimeout", "setdefaulttimeout"]
 
 # Requests of a pipelined sendall/sendfile that may be in flight at once.
 PIPELINE_WINDOW = 4
-# Written-behind sends of one socket whose replies may be outstanding at once.
-WRITE_BEHIND_MAX = 64
+# Written-behind sends of one socket whose replies may be outstanding at once
+# (beyond that, a send waits for its reply as without write-behind).
+WRITE_BEHIND_MAX = 256
 # Chunk size for sendfile (bounded further by the daemon's max_data_size).
 SENDFILE_BLOCK = 1 << 20
 
