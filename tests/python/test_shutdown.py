@@ -8,6 +8,7 @@ reply: the reply reader itself and a thread interrupted mid-send."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -253,9 +254,7 @@ class RedisTest(ProgramCase):
         binary = redis_server_binary()
         if binary is None:
             self.skipTest("redis-server is not installed (scripts/install-deps.sh installs it)")
-        try:
-            import redis  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("redis") is None:
             self.skipTest("python3-redis is not installed (scripts/install-deps.sh "
                           "installs it)")
         self.daemon = sbtest.Daemon()

@@ -39,7 +39,7 @@ from typing import Any, Deque, Iterable, List, Optional, Tuple
 from . import _address, _default
 from ._constants import to_enum
 from ._core import Core, Session, _Call
-from ._errors import BrokerConnectionError, os_error
+from ._errors import cannot_wait, os_error
 from ._pb import pb
 
 __all__ = ["socket", "SocketType", "getdefaulttimeout", "setdefaulttimeout"]
@@ -284,7 +284,6 @@ class socket:  # noqa: N801 (the reference's name)
                 if why is not None:
                     if not raise_errors:
                         return
-                    from ._errors import cannot_wait
                     raise cannot_wait(session.url, why)
                 call.lock.acquire()
                 call.lock.release()
