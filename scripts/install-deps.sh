@@ -13,6 +13,8 @@ packages=(
 	python3-jsonschema
 	# Python client
 	python3-protobuf protobuf-compiler python3-setuptools python3-pip openssl
+	# Python client tests: a real program (redis-py) against a local redis-server
+	python3-redis redis-server
 	# benchmarks: the SOCKS5 relays compared against
 	microsocks dante-server
 	# benchmarks: RPyC, compared against by bench/python_latency.py

@@ -71,8 +71,12 @@ class Daemon:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=self._log)
+        # The daemon says "sockbrokerd: listening on URL" once a listener
+        # takes connections: its socket file exists before that (bind comes
+        # before listen), and a connection then is refused.
+        listening = 1 + len(extra_listen)
         deadline = time.monotonic() + START_TIMEOUT
-        while not os.path.exists(self.path):
+        while self.log().count("sockbrokerd: listening on ") < listening:
             if self.process.poll() is not None:
                 raise RuntimeError(f"sockbrokerd exited during start-up "
                                    f"({self.process.returncode}):\n{self.log()}")
@@ -82,8 +86,6 @@ class Daemon:
                 raise RuntimeError(f"sockbrokerd did not listen within {START_TIMEOUT} s:\n"
                                    f"{self.log()}")
             time.sleep(0.01)
-        if extra_listen:
-            time.sleep(0.2)  # the other listeners start with the first
 
     def log(self) -> str:
         try:

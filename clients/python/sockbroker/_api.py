@@ -213,9 +213,11 @@ class Client(Core):
             family = consts["AF_INET6"] if ":" in src_host else consts["AF_INET"]
             request.source_address.CopyFrom(_address.encode(
                 consts.get, family, tuple(source_address), 0, "create_connection"))
-        reply = self.call(pb.Request(create_connection=request), "create_connection", session)
+        seq, whole = self.call_reply(pb.Request(create_connection=request),
+                                     "create_connection", session)
+        reply = whole.create_connection
         if reply.HasField("socket"):
-            return socket._wrap(self, session, reply.socket)
+            return socket._wrap(self, session, reply.socket, seq, whole)
         errors = [from_wire(e) for e in reply.attempt_errors]
         if not errors:
             raise OSError("getaddrinfo returns an empty list")

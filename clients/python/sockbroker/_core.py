@@ -16,15 +16,31 @@ Calls:
 - when the connection drops, every waiting call fails with
   BrokerConnectionError, the session's sockets are dead, and the next call
   opens a new session.
+
+No call waits for a reply that cannot come. Where the reader thread cannot
+hand a reply over, a call that needs one fails at once with
+BrokerConnectionError (EDEADLK), before anything is sent:
+- during interpreter shutdown (finalizers run after daemon threads, the
+  reader among them, were stopped);
+- on the reader thread itself (a finalizer run by the garbage collector
+  there);
+- on a thread that is in the middle of sending a request or of opening the
+  session (a signal handler or a finalizer that interrupted it).
+A request that needs no answer (a close) is sent without waiting where it
+can be, deferred until the interrupted send is done where it cannot, and
+dropped at shutdown if another thread was stopped mid-send: the daemon
+closes a session's sockets when the session ends.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+import sys
 import threading
+import time
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from . import _errors
 from ._constants import Constants
@@ -41,6 +57,14 @@ DEFAULT_MAX_DATA_SIZE = 1 << 20
 TOKEN_ENV = "SOCKBROKER_TOKEN"
 
 _REQUEST_ID = struct.Struct(">I")
+
+# During interpreter shutdown a thread stopped in the middle of a send may
+# hold the send lock for ever: a request that needs no answer gives up after
+# this many seconds (the daemon closes the session's sockets anyway).
+SHUTDOWN_SEND_WAIT = 0.5
+# Seconds close() waits for the replies to requests nobody waits for (closes,
+# written-behind sends), so that the session ends with nothing in flight.
+CLOSE_DRAIN_WAIT = 2.0
 
 _all_cores: "weakref.WeakSet[Core]" = weakref.WeakSet()
 
@@ -62,7 +86,7 @@ def _seq_prefix(seq: int) -> bytes:
 class _Call:
     """One request in flight. ``lock`` is held until the reply is in."""
 
-    __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker")
+    __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker", "unwaited")
 
     def __init__(self, seq: int, request_id: int) -> None:
         self.lock = threading.Lock()
@@ -73,6 +97,8 @@ class _Call:
         self.error: Optional[Callable[[], BaseException]] = None
         self.discard = False
         self.waker: Optional[Callable[[], None]] = None
+        # Sent without a thread waiting for it (close, written-behind send).
+        self.unwaited = False
 
     def done(self) -> bool:
         return self.data is not None or self.error is not None
@@ -96,6 +122,10 @@ class Session:
         self.unsupported: Set[str] = set()
         self.cmsg_sizes: Dict[int, Any] = {}
         self.reader: Optional[threading.Thread] = None
+        self.reader_ident: Optional[int] = None
+        # Requests that need no answer, queued by a thread that could not
+        # send them itself; sent after the next request.
+        self.deferred: List[bytes] = []
 
 
 class Core:
@@ -112,7 +142,12 @@ class Core:
         self._client_name = client_name or f"python-sockbroker/{__version__}"
         self._session: Optional[Session] = None
         self._send_lock = threading.Lock()
+        self._send_owner: Optional[int] = None
         self._connect_lock = threading.Lock()
+        self._connect_owner: Optional[int] = None
+        # Kept here: module globals may be gone when finalizers run at exit.
+        self._is_finalizing = sys.is_finalizing
+        self._get_ident = threading.get_ident
         self._session_hooks: List[Callable[[Session], None]] = []
         self._closed = False
         # The client's own default timeout for new sockets, once set
@@ -128,15 +163,24 @@ class Core:
         session = self._session
         if session is not None and not session.lost:
             return session
+        why = self.cannot_wait(None)
+        if why is None and self._connect_owner == self._get_ident():
+            why = "while this thread is opening the broker session"
+        if why is not None:
+            raise _errors.cannot_wait(self.url, why)
         with self._connect_lock:
-            session = self._session
-            if session is not None and not session.lost:
-                return session
-            if self._closed:
-                raise _errors.BrokerConnectionError(
-                    "this sockbroker client was closed; create a new one")
-            session = self._open_session()
-            self._session = session
+            self._connect_owner = self._get_ident()
+            try:
+                session = self._session
+                if session is not None and not session.lost:
+                    return session
+                if self._closed:
+                    raise _errors.BrokerConnectionError(
+                        "this sockbroker client was closed; create a new one")
+                session = self._open_session()
+                self._session = session
+            finally:
+                self._connect_owner = None
         for hook in list(self._session_hooks):
             hook(session)
         return session
@@ -148,6 +192,7 @@ class Core:
                                   name=f"sockbroker-reader {self.url}", daemon=True)
         session.reader = reader
         reader.start()
+        session.reader_ident = reader.ident
         hello = pb.HelloRequest(protocol_version=PROTOCOL_VERSION,
                                 client_name=f"{self._client_name} (pid {os.getpid()})")
         if self._token:
@@ -174,12 +219,24 @@ class Core:
         self._session_hooks.append(hook)
 
     def close(self) -> None:
-        """End the session: the daemon closes all of its sockets."""
+        """End the session: the daemon closes all of its sockets. Requests
+        that nobody waits for (closes, written-behind sends) are answered
+        first, for up to CLOSE_DRAIN_WAIT seconds."""
         with self._connect_lock:
             self._closed = True
             session = self._session
         if session is not None:
+            if self.cannot_wait(session) is None:
+                self._drain(session)
             self._lose(session, "the client was closed")
+
+    def _drain(self, session: Session) -> None:
+        deadline = time.monotonic() + CLOSE_DRAIN_WAIT
+        for call in [c for c in list(session.pending.values()) if c.unwaited]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not call.lock.acquire(timeout=remaining):
+                return
+            call.lock.release()
 
     def _lose(self, session: Session, why: str) -> None:
         """Mark the session lost and fail every call waiting on it."""
@@ -205,6 +262,18 @@ class Core:
             if call.waker is not None:
                 call.waker()
 
+    def cannot_wait(self, session: Optional[Session]) -> Optional[str]:
+        """Why this thread cannot wait for a reply now (None: it can)."""
+        if self._is_finalizing():
+            return "during interpreter shutdown (from a finalizer)"
+        me = self._get_ident()
+        if session is not None and me == session.reader_ident:
+            return "on the thread that reads the broker's replies (from a finalizer)"
+        if me == self._send_owner:
+            return ("while this thread is sending another request (from a signal handler "
+                    "or a finalizer)")
+        return None
+
     def _read_replies(self, session: Session) -> None:
         why = "the broker closed the connection"
         try:
@@ -217,7 +286,10 @@ class Core:
                                               "without a request id")
                 (request_id,) = _REQUEST_ID.unpack_from(data)
                 call = pending.pop(request_id & 0x7FFFFFFF, None)
-                if call is None or call.discard:
+                if call is None:
+                    continue
+                if call.discard:
+                    call.lock.release()  # for close(), which may wait for it
                     continue
                 call.data = data
                 call.lock.release()
@@ -239,29 +311,62 @@ class Core:
     def _send(self, session: Session, body: bytes) -> _Call:
         """Number and send one serialized Request; the reply comes to the
         returned call."""
-        with self._send_lock:
+        if self._send_owner == self._get_ident():
+            raise _errors.cannot_wait(session.url, "while this thread is sending another "
+                                      "request (from a signal handler or a finalizer)")
+        if self._is_finalizing():
+            # Another thread may have been stopped holding the lock for ever.
+            if not self._send_lock.acquire(timeout=SHUTDOWN_SEND_WAIT):
+                raise _errors.cannot_wait(session.url, "during interpreter shutdown, while "
+                                          "a stopped thread was sending")
+        else:
+            self._send_lock.acquire()
+        self._send_owner = self._get_ident()
+        try:
             if session.lost:
                 if session is self._session or session.hello is None:
                     raise _errors.connection_lost(session.url, session.lost_reason)
                 raise _errors.stale_socket(session.url)
-            session.seq += 1
-            seq = session.seq
-            session.request_id = (session.request_id + 1) & 0x7FFFFFFF
-            call = _Call(seq, session.request_id)
-            session.pending[call.request_id] = call
             try:
-                session.conn.send((_REQUEST_ID.pack(call.request_id | 0x80000000),
-                                   _seq_prefix(seq), body))
-            except OSError as e:
-                session.pending.pop(call.request_id, None)
-                failure = e
-            else:
+                call = self._send_locked(session, body)
+                while session.deferred:
+                    deferred = self._send_locked(session, session.deferred.pop(0))
+                    deferred.unwaited = deferred.discard = True
                 return call
+            except OSError as e:
+                failure = e
+        finally:
+            self._send_owner = None
+            self._send_lock.release()
         self._lose(session, f"sending failed: {failure.strerror or failure}")
         raise _errors.connection_lost(session.url, session.lost_reason)
 
+    def _send_locked(self, session: Session, body: bytes) -> _Call:
+        session.seq += 1
+        seq = session.seq
+        session.request_id = (session.request_id + 1) & 0x7FFFFFFF
+        call = _Call(seq, session.request_id)
+        session.pending[call.request_id] = call
+        try:
+            session.conn.send((_REQUEST_ID.pack(call.request_id | 0x80000000),
+                               _seq_prefix(seq), body))
+        except BaseException:
+            session.pending.pop(call.request_id, None)
+            raise
+        return call
+
     def _wait(self, session: Session, call: _Call, expect: str) -> Any:
         """Wait for a call's reply; return its ``expect`` result member."""
+        return getattr(self._wait_reply(session, call, expect), expect)
+
+    def _wait_reply(self, session: Session, call: _Call, expect: str) -> Any:
+        """Wait for a call's reply; return the whole Reply (an error reply
+        raises)."""
+        if not call.done():
+            why = self.cannot_wait(session)
+            if why is not None:
+                call.discard = True
+                raise _errors.cannot_wait(session.url, why)
         try:
             call.lock.acquire()
         except BaseException:
@@ -269,6 +374,11 @@ class Core:
             # operation; cancel it if it waits, and drop its reply.
             self._abandon(session, call)
             raise
+        return self.reply_of(session, call, expect)
+
+    def reply_of(self, session: Session, call: _Call, expect: str) -> Any:
+        """The Reply of a call that is done (``call.done()``), without
+        touching its lock; an error reply raises."""
         if call.error is not None:
             raise call.error()
         reply = pb.Reply.FromString(memoryview(call.data)[4:])  # type: ignore[index]
@@ -283,7 +393,7 @@ class Core:
                        f"(seq {reply.seq}) where {expect!r} was expected")
             raise BrokerProtocolError(f"the broker at {session.url} sent a reply that does "
                                       "not match its request; the connection was closed")
-        return getattr(reply, expect)
+        return reply
 
     def _abandon(self, session: Session, call: _Call) -> None:
         call.discard = True
@@ -303,27 +413,64 @@ class Core:
         """
         if session is None:
             session = self.session()
+        why = self.cannot_wait(session)
+        if why is not None:
+            raise _errors.cannot_wait(session.url, why)
         call = self._send(session, request.SerializeToString())
         return self._wait(session, call, expect)
 
+    def call_reply(self, request: Any, expect: str, session: Session) -> Tuple[int, Any]:
+        """As call(), but return (the request's seq, the whole Reply)."""
+        why = self.cannot_wait(session)
+        if why is not None:
+            raise _errors.cannot_wait(session.url, why)
+        call = self._send(session, request.SerializeToString())
+        return call.seq, self._wait_reply(session, call, expect)
+
     def call_nowait(self, request: Any, session: Session) -> None:
-        """Send a Request whose reply nobody waits for (a close from GC)."""
+        """Send a Request whose reply nobody waits for (a close). Never
+        blocks for long and never raises: a thread in the middle of a send
+        (a finalizer or signal handler that interrupted it) queues the
+        request for the next send; during shutdown it is dropped if a
+        stopped thread holds the connection (the daemon closes the session's
+        sockets when the session ends)."""
         if session.lost:
             return
+        body = request.SerializeToString()
+        if self._send_owner == self._get_ident():
+            session.deferred.append(body)
+            return
         try:
-            self._send(session, request.SerializeToString()).discard = True
+            call = self._send(session, body)
         except OSError:
-            pass
+            return
+        call.unwaited = True
+        call.discard = True
 
     def start(self, request: Any, session: Optional[Session] = None) -> _Call:
         """Send a Request; finish it with ``finish()``. For pipelining."""
         if session is None:
             session = self.session()
+        why = self.cannot_wait(session)
+        if why is not None:
+            raise _errors.cannot_wait(session.url, why)
         return self._send(session, request.SerializeToString())
+
+    def start_behind(self, request: Any, session: Session) -> _Call:
+        """Send a Request whose reply is collected later, maybe by another
+        thread: this thread need not be able to wait (a written-behind send
+        from a finalizer at shutdown)."""
+        call = self._send(session, request.SerializeToString())
+        call.unwaited = True
+        return call
 
     def finish(self, session: Session, call: _Call, expect: str) -> Any:
         """Wait for a call sent with ``start()``."""
         return self._wait(session, call, expect)
+
+    def finish_reply(self, session: Session, call: _Call, expect: str) -> Any:
+        """Wait for a call sent with ``start()``; return the whole Reply."""
+        return self._wait_reply(session, call, expect)
 
     # ---- what Hello said ---------------------------------------------------
 
@@ -344,7 +491,9 @@ def _after_fork_in_child() -> None:
     for core in list(_all_cores):
         session = core._session
         core._send_lock = threading.Lock()
+        core._send_owner = None
         core._connect_lock = threading.Lock()
+        core._connect_owner = None
         if session is not None:
             session.lost = True
             session.lost_reason = "the process forked; a child cannot use its parent's session"

@@ -162,6 +162,15 @@ def connection_lost(url: str, why: str = "") -> BrokerConnectionError:
         "session and all its sockets are gone (a new call opens a new session)")
 
 
+def cannot_wait(url: str, why: str) -> BrokerConnectionError:
+    """The error of a call made where no reply can reach it."""
+    return BrokerConnectionError(
+        _errno.EDEADLK,
+        f"a brokered call cannot wait for its reply {why}: nothing would answer it, so "
+        f"it was not sent to the broker at {url}; close sockets before the program "
+        "ends (or in an atexit handler) and keep socket calls out of signal handlers")
+
+
 def stale_socket(url: str) -> BrokerConnectionError:
     """The error of a call on a socket of a broker session that ended."""
     return BrokerConnectionError(

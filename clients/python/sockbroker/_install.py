@@ -9,6 +9,14 @@ modules (http.client, urllib, socketserver, ...) runs unmodified. What was
 created before keeps working as it was. ``ssl`` wraps brokered sockets with
 a TLS engine in memory (see _tls).
 
+Local stays local: AF_UNIX sockets and ``socketpair()`` are what a sandbox
+can make itself, in its own filesystem, so by default the installed
+``socket.socket(AF_UNIX, ...)`` and ``socket.socketpair()`` make the
+standard, local sockets. ``install(unix="broker")`` or
+``$SOCKBROKER_UNIX=broker`` sends them to the daemon instead (a sidecar whose
+filesystem is the one meant). The module's own API (``sockbroker.socket``,
+``sockbroker.connect().socket``) always brokers.
+
 Not patched: ``socket.close(fd)`` and ``socket.dup(fd)`` (they act on OS
 descriptors), ``select.epoll`` and friends, and asyncio's event loops, which
 need OS descriptors.
@@ -19,13 +27,17 @@ from __future__ import annotations
 import select as _stdselect
 import selectors as _stdselectors
 import socket as _stdsocket
+import os
 import ssl as _stdssl
 import sys
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Type
 
 from . import _default
 
-__all__ = ["install", "installed", "uninstall"]
+__all__ = ["install", "installed", "uninstall", "UNIX_ENV"]
+
+UNIX_ENV = "SOCKBROKER_UNIX"
+_UNIX_MODES = ("local", "broker")
 
 # What install() replaced: (module, name) -> original (or _MISSING).
 _saved: Dict[Tuple[Any, str], Any] = {}
@@ -43,6 +55,8 @@ _SOCKET_FUNCTIONS = (
 # install(): the standard library's own sockets keep using them.
 _RealSocket = _stdsocket.socket
 _real_setdefaulttimeout = _stdsocket.setdefaulttimeout
+_real_socketpair = _stdsocket.socketpair
+_LOCAL_AF_UNIX = _stdsocket.AF_UNIX
 
 _SELECTOR_CLASSES = ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector",
                      "DevpollSelector", "KqueueSelector")
@@ -73,20 +87,74 @@ def _setdefaulttimeout(timeout: Optional[float]) -> None:
     _real_setdefaulttimeout(timeout)
 
 
+def _unix_mode(unix: Optional[str]) -> str:
+    mode = unix if unix is not None else (os.environ.get(UNIX_ENV) or "local")
+    if mode not in _UNIX_MODES:
+        where = "install(unix=...)" if unix is not None else f"${UNIX_ENV}"
+        raise ValueError(f"{where} is {mode!r}: use 'local' (AF_UNIX sockets and "
+                         "socketpair() stay in this process's own system, the default) or "
+                         "'broker' (the daemon makes them, in its filesystem)")
+    return mode
+
+
+def _local_unix_socket_class(broker_socket: Type[Any]) -> Type[Any]:
+    """The installed socket.socket: a brokered socket class whose AF_UNIX
+    sockets are the standard module's own (and count as its instances)."""
+
+    class LocalUnixMeta(type):
+        def __call__(cls, family: Any = -1, type: Any = -1, proto: Any = -1,  # noqa: A002
+                     fileno: Any = None, **kwargs: Any) -> Any:
+            if family == _LOCAL_AF_UNIX and not kwargs:
+                return _RealSocket(family, type, proto, fileno)
+            return super().__call__(family, type, proto, fileno, **kwargs)
+
+        def __instancecheck__(cls, instance: Any) -> bool:
+            return isinstance(instance, (_RealSocket, broker_socket))
+
+        def __subclasscheck__(cls, subclass: Any) -> bool:
+            return issubclass(subclass, (_RealSocket, broker_socket)) or \
+                type.__subclasscheck__(cls, subclass)
+
+    class socket(broker_socket, metaclass=LocalUnixMeta):  # noqa: N801
+        __slots__ = ()
+        __module__ = "sockbroker"
+        __doc__ = broker_socket.__doc__
+
+    socket.__qualname__ = "socket"
+    return socket
+
+
+def _local_socketpair(family: Optional[int] = None, type: Optional[int] = None,  # noqa: A002
+                      proto: int = 0) -> Tuple[Any, Any]:
+    """socketpair() of the standard module: a local pair, unless a family
+    other than AF_UNIX is asked for (then the broker's)."""
+    import sockbroker
+    if family is None or family == _LOCAL_AF_UNIX:
+        return _real_socketpair(_LOCAL_AF_UNIX if family is None else family,
+                                _stdsocket.SOCK_STREAM if type is None else type, proto)
+    return sockbroker.socketpair(family, type, proto)
+
+
 def installed() -> bool:
     """Whether install() is in effect."""
     return bool(_saved)
 
 
-def install(url: Optional[str] = None, *, connect: bool = True) -> None:
+def install(url: Optional[str] = None, *, connect: bool = True,
+            unix: Optional[str] = None) -> None:
     """Make the standard socket, select and selectors modules use the broker.
 
     url: the broker (default $SOCKBROKER_URL or the daemon's default path).
     connect: reach the daemon now, so that a missing daemon is reported here
     rather than at the program's first socket; this also loads the daemon's
     constants into the socket module.
+    unix: "local" (AF_UNIX sockets and socketpair() stay local, the default)
+    or "broker" (the daemon makes them); default $SOCKBROKER_UNIX, else
+    "local".
     """
     import sockbroker
+
+    unix_mode = _unix_mode(unix)
 
     from . import _tls
     from . import select as broker_select
@@ -100,6 +168,11 @@ def install(url: Optional[str] = None, *, connect: bool = True) -> None:
     sockbroker.setdefaulttimeout(_stdsocket.getdefaulttimeout())
     for name in _SOCKET_FUNCTIONS:
         _patch(_stdsocket, name, getattr(sockbroker, name))
+    if unix_mode == "local":
+        local_class = _local_unix_socket_class(sockbroker.socket)
+        _patch(_stdsocket, "socket", local_class)
+        _patch(_stdsocket, "SocketType", local_class)
+        _patch(_stdsocket, "socketpair", _local_socketpair)
     _patch(_stdsocket, "setdefaulttimeout", _setdefaulttimeout)
     _patch(_RealSocket, "accept", _real_accept)
     _patch(_stdsocket, "has_ipv6", sockbroker.has_ipv6)

@@ -10,6 +10,16 @@ it set so that gettimeout() needs no round trip.
 to the broker (``socket(fileno=...)``, ``fromfd``, ``send_fds``), never an OS
 file descriptor of this process. Do not pass it to os.*, select.select or the
 standard selectors; use sockbroker.select and sockbroker.selectors.
+
+Write-behind: every reply about a stream socket carries the kernel's free
+send space on it. A send/sendall/sendmsg (no ancillary data, no flags, not
+in non-blocking mode) whose bytes fit in that credit, less what was written
+behind since, goes as a sendall request whose reply is not waited for: the
+kernel would have taken those bytes at once. Its reply is collected by a
+later call on the socket, and an error in it (ECONNRESET, EPIPE, ...) is
+raised by that call, as the kernel raises its asynchronous errors. close,
+shutdown, detach, dup, a timeout change and passing the socket in
+SCM_RIGHTS wait for the written-behind replies first.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import math
 import operator
 import socket as _stdsocket
 import sys
+import threading
 import warnings
 import weakref
 from collections import deque
@@ -27,14 +38,17 @@ from typing import Any, Deque, Iterable, List, Optional, Tuple
 
 from . import _address, _default
 from ._constants import to_enum
-from ._core import Core, Session
-from ._errors import BrokerConnectionError, os_error
+from ._core import Core, Session, _Call
+from ._errors import cannot_wait, os_error
 from ._pb import pb
 
 __all__ = ["socket", "SocketType", "getdefaulttimeout", "setdefaulttimeout"]
 
 # Requests of a pipelined sendall/sendfile that may be in flight at once.
 PIPELINE_WINDOW = 4
+# Written-behind sends of one socket whose replies may be outstanding at once
+# (beyond that, a send waits for its reply as without write-behind).
+WRITE_BEHIND_MAX = 256
 # Chunk size for sendfile (bounded further by the daemon's max_data_size).
 SENDFILE_BLOCK = 1 << 20
 
@@ -113,6 +127,39 @@ def _timeout_of(reply: Any) -> Optional[float]:
     return reply.timeout if reply.HasField("timeout") else None
 
 
+class _WriteBehind:
+    """The write-behind state of one stream socket.
+
+    ``credit`` is the free send space the newest reply about the handle
+    carried, the reply to request ``credit_seq``; ``pending`` holds the
+    written-behind sends whose replies were not collected yet, oldest first.
+    The space left is the credit less the pending sends made after
+    ``credit_seq``. ``lock`` is re-entrant: a signal handler may use the
+    socket that the code it interrupted was using.
+    """
+
+    __slots__ = ("lock", "credit", "credit_seq", "pending")
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.credit = 0
+        self.credit_seq = 0
+        self.pending: Deque[Tuple[_Call, int]] = deque()
+
+    def note(self, seq: int, reply: Any) -> None:
+        """Take the credit of the reply to request seq if it is the newest."""
+        if seq > self.credit_seq and reply.HasField("send_space"):
+            with self.lock:
+                if seq > self.credit_seq:
+                    self.credit = reply.send_space
+                    self.credit_seq = seq
+
+    def space(self) -> int:
+        """The send space left (call with lock held)."""
+        credit_seq = self.credit_seq
+        return self.credit - sum(n for call, n in self.pending if call.seq > credit_seq)
+
+
 class socket:  # noqa: N801 (the reference's name)
     """A brokered socket: socket(family=AF_INET, type=SOCK_STREAM, proto=0,
     fileno=None, *, client=None).
@@ -125,13 +172,14 @@ class socket:  # noqa: N801 (the reference's name)
 
     __module__ = "sockbroker"
     __slots__ = ("__weakref__", "_core", "_session", "_handle", "_family", "_type",
-                 "_proto", "_timeout", "_closed", "_io_refs")
+                 "_proto", "_timeout", "_closed", "_io_refs", "_wb")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1,  # noqa: A002
                  fileno: Optional[int] = None, *, client: Optional[Core] = None) -> None:
         self._handle: Optional[int] = None
         self._closed = False
         self._io_refs = 0
+        self._wb: Optional[_WriteBehind] = None
         core = client if client is not None else _default.get()
         session = core.session()
         consts = session.constants
@@ -172,6 +220,7 @@ class socket:  # noqa: N801 (the reference's name)
             raise
         self._family, self._type, self._proto = family, type, proto
         self._timeout = _timeout_of(reply)
+        self._wb = self._write_behind_state()
         _live[handle] = self
 
     def _adopt(self, reply: Any) -> None:
@@ -181,24 +230,99 @@ class socket:  # noqa: N801 (the reference's name)
         self._type = reply.type
         self._proto = reply.proto
         self._timeout = _timeout_of(reply)
+        self._wb = self._write_behind_state()
 
     @classmethod
-    def _wrap(cls, core: Core, session: Session, reply: Any) -> "socket":
-        """A socket object for a handle the daemon just created."""
+    def _wrap(cls, core: Core, session: Session, reply: Any, seq: int = 0,
+              whole_reply: Any = None) -> "socket":
+        """A socket object for a handle the daemon just created; the whole
+        Reply to request seq, when given, may carry its send credit."""
         sock = cls.__new__(cls)
         sock._closed = False
         sock._io_refs = 0
         sock._core = core
         sock._session = session
         sock._adopt(reply)
+        if whole_reply is not None and sock._wb is not None:
+            sock._wb.note(seq, whole_reply)
         return sock
 
     # ---- plumbing ----------------------------------------------------------
 
+    def _write_behind_state(self) -> Optional[_WriteBehind]:
+        stream = self._session.constants.get("SOCK_STREAM")
+        if stream is None or (self._type & 0xF) != stream:
+            return None
+        return _WriteBehind()
+
     def _call(self, request: Any, expect: str) -> Any:
         if self._handle is None:
             raise os_error("EBADF")
-        return self._core.call(request, expect, self._session)
+        wb = self._wb
+        if wb is None:
+            return self._core.call(request, expect, self._session)
+        if wb.pending:
+            self._collect(wait=False)
+        seq, reply = self._core.call_reply(request, expect, self._session)
+        wb.note(seq, reply)
+        return getattr(reply, expect)
+
+    def _collect(self, wait: bool, raise_errors: bool = True) -> None:
+        """Collect the replies of written-behind sends: those that are in
+        (all of them with wait). Raise the first error among them."""
+        wb = self._wb
+        if wb is None:
+            return
+        core, session = self._core, self._session
+        first: Optional[BaseException] = None
+        while wb.pending:
+            call, _ = wb.pending[0]
+            if not call.done():
+                if not wait:
+                    break
+                why = core.cannot_wait(session)
+                if why is not None:
+                    if not raise_errors:
+                        return
+                    raise cannot_wait(session.url, why)
+                call.lock.acquire()
+                call.lock.release()
+            with wb.lock:
+                if not wb.pending or wb.pending[0][0] is not call:
+                    continue  # collected meanwhile (a signal handler)
+                try:
+                    wb.note(call.seq, core.reply_of(session, call, "send"))
+                except OSError as e:
+                    if first is None:
+                        first = e
+                finally:
+                    wb.pending.popleft()
+        if first is not None and raise_errors:
+            raise first
+
+    def _write_behind(self, data: bytes, flags: int) -> bool:
+        """Send data as a written-behind sendall if it fits in the credit;
+        whether it did."""
+        wb = self._wb
+        if wb is None or flags or self._timeout == 0.0 or self._handle is None:
+            return False
+        if wb.pending:
+            self._collect(wait=False)
+        size = len(data)
+        if not 0 < size <= self._session.max_data_size:
+            return False
+        with wb.lock:
+            if len(wb.pending) >= WRITE_BEHIND_MAX or size > wb.space():
+                return False
+            call = self._core.start_behind(pb.Request(sendall=pb.SendRequest(
+                handle=self._handle, data=data)), self._session)
+            wb.pending.append((call, size))
+        return True
+
+    def _flush_behind(self) -> None:
+        """Wait for the written-behind sends; raise the first error."""
+        if self._wb is not None and self._wb.pending:
+            self._collect(wait=True)
 
     def _const(self, name: str) -> Optional[int]:
         return self._session.constants.get(name)
@@ -305,14 +429,19 @@ class socket:  # noqa: N801 (the reference's name)
         handle = self._handle
         if handle is None:
             return
-        self._handle = None
         if self._session.lost:
+            self._handle = None
             return  # the daemon closed it with its session
+        # The written-behind sends go first (a close would cancel one the
+        # daemon still waits to finish); their errors have nowhere to go,
+        # as the kernel's pending errors at close. The close itself needs no
+        # answer.
         try:
-            self._core.call(pb.Request(close=pb.HandleRequest(handle=handle)), "done",
-                            self._session)
-        except BrokerConnectionError:
-            pass
+            self._collect(wait=True, raise_errors=False)
+        finally:
+            self._handle = None
+            self._core.call_nowait(pb.Request(close=pb.HandleRequest(handle=handle)),
+                                   self._session)
 
     def _decref_socketios(self) -> None:
         if self._io_refs > 0:
@@ -322,6 +451,7 @@ class socket:  # noqa: N801 (the reference's name)
 
     def detach(self) -> int:
         """Close the object without closing the handle; return the handle id."""
+        self._flush_behind()
         self._closed = True
         handle = self._handle
         self._handle = None
@@ -329,6 +459,7 @@ class socket:  # noqa: N801 (the reference's name)
 
     def dup(self) -> "socket":
         """A new socket object for a duplicate of the handle."""
+        self._flush_behind()
         reply = self._call(pb.Request(dup=pb.HandleRequest(handle=self._h)), "socket")
         return type(self)._wrap(self._core, self._session, reply)
 
@@ -351,8 +482,11 @@ class socket:  # noqa: N801 (the reference's name)
         timeout = default_timeout_of(self._core)
         if timeout is not None:
             request.default_timeout = timeout
-        reply = self._call(pb.Request(accept=request), "accept")
-        sock = socket._wrap(self._core, self._session, reply.socket)
+        if self._wb is not None and self._wb.pending:
+            self._collect(wait=False)
+        seq, whole = self._core.call_reply(pb.Request(accept=request), "accept", self._session)
+        reply = whole.accept
+        sock = socket._wrap(self._core, self._session, reply.socket, seq, whole)
         return sock, self._decode_address(reply.address)
 
     def connect(self, address: Any) -> None:
@@ -375,6 +509,7 @@ class socket:  # noqa: N801 (the reference's name)
 
     def shutdown(self, how: int) -> None:
         """Shut down one or both halves of the connection."""
+        self._flush_behind()
         self._call(pb.Request(shutdown=pb.ShutdownRequest(handle=self._h, how=_index(how))),
                    "done")
 
@@ -428,6 +563,7 @@ class socket:  # noqa: N801 (the reference's name)
     def settimeout(self, value: Optional[float]) -> None:
         """Set the timeout: None blocking, 0.0 non-blocking, else seconds."""
         timeout = _timeout_value(value)
+        self._flush_behind()
         request = pb.SetTimeoutRequest(handle=self._h)
         if timeout is not None:
             request.timeout = timeout
@@ -565,6 +701,9 @@ class socket:  # noqa: N801 (the reference's name)
     def send(self, data: Any, flags: int = 0) -> int:
         """Send data; return the number of bytes sent (maybe fewer than given)."""
         data = _bytes(data)
+        flags = _index(flags)
+        if self._write_behind(data, flags):
+            return len(data)
         limit = self._session.max_data_size
         if len(data) > limit:
             data = data[:limit]  # a partial send, as the kernel may do
@@ -593,14 +732,24 @@ class socket:  # noqa: N801 (the reference's name)
             raise os_error("EBADF")
         in_flight: Deque[Any] = deque()
         confirmed = 0
+        wb = self._wb
+        if wb is not None and wb.pending:
+            self._collect(wait=False)
+
+        def finish(call: _Call) -> int:
+            reply = core.finish_reply(session, call, "send")
+            if wb is not None:
+                wb.note(call.seq, reply)
+            return reply.send.count
+
         try:
             for chunk in chunks:
                 in_flight.append(core.start(pb.Request(sendall=pb.SendRequest(
                     handle=handle, data=chunk, flags=flags)), session))
                 if len(in_flight) >= PIPELINE_WINDOW:
-                    confirmed += core.finish(session, in_flight.popleft(), "send").count
+                    confirmed += finish(in_flight.popleft())
             while in_flight:
-                confirmed += core.finish(session, in_flight.popleft(), "send").count
+                confirmed += finish(in_flight.popleft())
         finally:
             for call in in_flight:
                 call.discard = True
@@ -615,6 +764,8 @@ class socket:  # noqa: N801 (the reference's name)
         flags = _index(flags)
         limit = self._session.max_data_size
         if isinstance(data, bytes) and len(data) <= limit:
+            if self._write_behind(data, flags):
+                return
             self._call(pb.Request(sendall=pb.SendRequest(
                 handle=self._h, data=data, flags=flags)), "send")
             return
@@ -623,8 +774,11 @@ class socket:  # noqa: N801 (the reference's name)
         except TypeError:
             view = memoryview(_bytes(data))
         if len(view) <= limit:
+            data = view.tobytes()
+            if self._write_behind(data, flags):
+                return
             self._call(pb.Request(sendall=pb.SendRequest(
-                handle=self._h, data=view.tobytes(), flags=flags)), "send")
+                handle=self._h, data=data, flags=flags)), "send")
             return
         self._send_pipelined((view[i:i + limit].tobytes()
                               for i in range(0, len(view), limit)), flags)
@@ -634,8 +788,13 @@ class socket:  # noqa: N801 (the reference's name)
         """Send data gathered from buffers, with ancillary data; return the
         byte count. SCM_RIGHTS items carry handle ids (a native int array, as
         fileno() gives them); the daemon passes their sockets."""
-        request = pb.SendMsgRequest(handle=self._h, flags=_index(flags))
-        request.buffers.extend(_bytes(b) for b in buffers)
+        flags = _index(flags)
+        buffers = [_bytes(b) for b in buffers]
+        ancdata = list(ancdata)
+        if not ancdata and address is None and self._write_behind(b"".join(buffers), flags):
+            return sum(len(b) for b in buffers)
+        request = pb.SendMsgRequest(handle=self._h, flags=flags)
+        request.buffers.extend(buffers)
         sol, rights = self._const("SOL_SOCKET"), self._const("SCM_RIGHTS")
         for item in ancdata:
             try:
@@ -648,6 +807,11 @@ class socket:  # noqa: N801 (the reference's name)
             if anc.level == sol and anc.type == rights:
                 ids = array.array("i")
                 ids.frombytes(data[:len(data) - len(data) % ids.itemsize])
+                for passed in ids:
+                    # The receiver must get every byte written before.
+                    sock = _live.get(passed)
+                    if sock is not None and sock._handle == passed:
+                        sock._flush_behind()
                 anc.rights.handles.extend(ids)
             else:
                 anc.data = data

@@ -48,6 +48,7 @@ class SSLSocket(socket):
         self._family, self._type, self._proto = sock._family, sock._type, sock._proto
         self._timeout = sock._timeout
         self._handle = sock.detach()
+        self._wb = sock._wb
         _live[self._handle] = self
         self._context = context
         self._sslobj = None
