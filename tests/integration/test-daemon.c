@@ -782,8 +782,11 @@ START_TEST(a_connection_dropped_during_the_handshake_does_not_stop_the_listener)
 	 * lost once; within the watchdog's period a new one is served. */
 	struct sb_client *late = NULL;
 	struct sb_error err;
-	/* The watchdog finds the stuck listener within its period and probe time. */
-	if (!test_daemon_wait_log(&daemon_under_test, "restarting the listener", 20000))
+	/* The watchdog finds the stuck listener within its period and probe time. Whether NNG
+	 * gets stuck at all depends on timing: some runs keep accepting. */
+	bool restarted =
+		test_daemon_wait_log(&daemon_under_test, "restarting the listener", 20000);
+	if (!restarted)
 		fprintf(stderr, "note: this NNG kept accepting after dropped handshakes\n");
 	ck_assert_msg(test_wait_until_accepting(daemon_under_test.url, 30000),
 		      "the listener answered no handshake within 30 s of the dropped ones");
@@ -792,6 +795,11 @@ START_TEST(a_connection_dropped_during_the_handshake_does_not_stop_the_listener)
 	sb_handle h;
 	ck_assert_int_eq(sb_socket(late, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
 	sb_client_free(late);
+	if (!restarted) {
+		/* Nothing was restarted: the fixture's client keeps its session. */
+		ck_assert_int_eq(sb_socket(client, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+		return;
+	}
 	/* Closing the stuck listener closed the connections it had accepted: the
 	 * fixture's client lost its session, and says so. */
 	ck_assert_int_lt(sb_socket(client, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
