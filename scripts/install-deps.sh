@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
 	# build
 	gcc meson ninja-build pkg-config
+	# build: the compiler of the clang configuration (scripts/test.sh)
+	clang
 	libnng-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcap-dev
 	# tests
 	check valgrind iproute2 util-linux python3

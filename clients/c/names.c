@@ -26,11 +26,17 @@ out_of_memory(struct sb_error *err)
 	return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
 }
 
+/*
+ * Returns the constant itself rather than sb__error_set()'s result: callers
+ * read an output only when the call returned 0, and only a failure the
+ * compiler can see is nonzero lets it prove that the output was set.
+ */
 static int
 wrong_result(struct sb_error *err)
 {
-	return sb__error_set(err, SB_ERR_TRANSPORT, EPROTO,
-			     "the broker sent a result that does not match the request");
+	sb__error_set(err, SB_ERR_TRANSPORT, EPROTO,
+		      "the broker sent a result that does not match the request");
+	return -EPROTO;
 }
 
 /* Copy a string result into the caller's buffer. */

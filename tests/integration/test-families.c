@@ -140,6 +140,17 @@ read_proc(const char *path, char *buf, size_t len)
 
 /* ---- AF_NETLINK -------------------------------------------------------------------------- */
 
+/* NLMSG_OK() with its sign handled: the macro compares the header's unsigned length with the
+ * int the kernel's NLMSG_NEXT() counts down, which clang reports (-Wsign-compare). The int stays:
+ * counted down past an unaligned last message it goes negative and stops the walk, where an
+ * unsigned count would wrap and read beyond the buffer. */
+static bool
+message_fits(const struct nlmsghdr *nh, int remaining)
+{
+	return remaining >= (int)sizeof(*nh) && nh->nlmsg_len >= sizeof(*nh) &&
+	       nh->nlmsg_len <= (unsigned)remaining;
+}
+
 /* Whether one recv's worth of netlink messages holds RTM_NEWLINK for `name`; *done is set at
  * NLMSG_DONE. Every message must be addressed to `portid`. */
 static bool
@@ -148,7 +159,7 @@ scan_links(const uint8_t *buf, size_t len, uint32_t portid, const char *name, bo
 	bool found = false;
 	int remaining = (int)len;
 
-	for (const struct nlmsghdr *nh = (const struct nlmsghdr *)buf; NLMSG_OK(nh, remaining);
+	for (const struct nlmsghdr *nh = (const struct nlmsghdr *)buf; message_fits(nh, remaining);
 	     nh = NLMSG_NEXT(nh, remaining)) {
 		ck_assert_uint_eq(nh->nlmsg_pid, portid);
 		if (nh->nlmsg_type == NLMSG_DONE) {

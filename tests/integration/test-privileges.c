@@ -26,10 +26,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <limits.h>
+#include <link.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +140,49 @@ teardown(void)
 	if (priv_daemon.dir[0])
 		nftw(priv_daemon.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	priv_daemon.dir[0] = '\0';
+}
+
+static int
+find_client_library(struct dl_phdr_info *info, size_t size, void *data)
+{
+	const char *name = strrchr(info->dlpi_name, '/');
+
+	if (name == NULL || strncmp(name, "/libsockbroker.so", 17) != 0)
+		return 0;
+	snprintf(data, PATH_MAX, "%s", info->dlpi_name);
+	return 1;
+}
+
+/* The client library as the loader found it, named by its soname (what a copy must be
+ * called). */
+static const char *
+client_library_path(void)
+{
+	static char path[PATH_MAX];
+
+	ck_assert_msg(dl_iterate_phdr(find_client_library, path) == 1,
+		      "libsockbroker is not among the loaded objects");
+	return path;
+}
+
+/* This process's environment with `entry` ("NAME=value") in place of any NAME there was;
+ * the array is the caller's to free, its strings are borrowed. */
+static char **
+environment_with(const char *entry)
+{
+	extern char **environ;
+	size_t n = 0, k = 0, name_len = strcspn(entry, "=") + 1;
+
+	while (environ[n])
+		n++;
+	char **envp = calloc(n + 2, sizeof(*envp));
+	ck_assert_ptr_nonnull(envp);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], entry, name_len) != 0)
+			envp[k++] = environ[i];
+	envp[k++] = (char *)(uintptr_t)entry;
+	envp[k] = NULL;
+	return envp;
 }
 
 static bool
@@ -519,7 +565,21 @@ START_TEST(ipc_owner_lets_that_user_connect_and_others_not)
 	assert_path(socket_path, nobody_uid, 0, 0600, S_IFSOCK);
 
 	/* A client process as nobody, and one as another unprivileged user. A fresh
-	 * process: NNG, already used by this one, cannot be used across fork(). */
+	 * process: NNG, already used by this one, cannot be used across fork(). It runs
+	 * from copies of this program and of the client library in the daemon's
+	 * directory, which those users can reach where the build directory may not be. */
+	char program[512], library[512];
+	if (!test_copy_for_any_user(self_path, priv_daemon.dir, program, sizeof(program)) ||
+	    !test_copy_for_any_user(client_library_path(), priv_daemon.dir, library,
+				    sizeof(library))) {
+		test_skip("ipc_owner", "%s is mounted noexec: no copy of this program for "
+			  "another user to run", priv_daemon.dir);
+		stop();
+		return;
+	}
+	char library_path[300];
+	snprintf(library_path, sizeof(library_path), "LD_LIBRARY_PATH=%s", priv_daemon.dir);
+	char **envp = environment_with(library_path);
 	const uid_t users[] = { nobody_uid, nobody_uid - 1 };
 	const int expected[] = { 0, EACCES };
 	for (size_t i = 0; i < 2; i++) {
@@ -529,7 +589,8 @@ START_TEST(ipc_owner_lets_that_user_connect_and_others_not)
 		if (pid == 0) {
 			if (setgroups(0, NULL) < 0 || setgid(nobody_gid) < 0 || setuid(users[i]) < 0)
 				_exit(100);
-			execl(self_path, self_path, CONNECT_AS_ARG, priv_daemon.url, (char *)NULL);
+			execle(program, program, CONNECT_AS_ARG, priv_daemon.url, (char *)NULL,
+			       envp);
 			_exit(127);
 		}
 		int status;
@@ -539,6 +600,7 @@ START_TEST(ipc_owner_lets_that_user_connect_and_others_not)
 			      status, expected[i]);
 	}
 
+	free(envp);
 	stop();
 	ck_assert_int_eq(access(socket_path, F_OK), -1);
 }

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -328,4 +329,39 @@ test_daemon_wait_log(const struct test_daemon *daemon, const char *text, int ms)
 			return false;
 		test_sleep_ms(50);
 	}
+}
+
+bool
+test_copy_for_any_user(const char *path, const char *dir, char *copy, size_t len)
+{
+	struct statvfs fs;
+	char buf[65536];
+	const char *name = strrchr(path, '/');
+	ssize_t n;
+
+	ck_assert_msg(statvfs(dir, &fs) == 0, "statvfs %s: %s", dir, strerror(errno));
+	if (fs.f_flag & ST_NOEXEC)
+		return false;
+	name = name ? name + 1 : path;
+	ck_assert_msg((size_t)snprintf(copy, len, "%s/%s", dir, name) < len, "%s/%s: too long",
+		      dir, name);
+	int from = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(from >= 0, "open %s: %s", path, strerror(errno));
+	int to = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	ck_assert_msg(to >= 0, "create %s: %s", copy, strerror(errno));
+	while ((n = read(from, buf, sizeof(buf))) != 0) {
+		ck_assert_msg(n > 0 || errno == EINTR, "read %s: %s", path, strerror(errno));
+		for (ssize_t done = 0; n > 0 && done < n;) {
+			ssize_t w = write(to, buf + done, (size_t)(n - done));
+			ck_assert_msg(w > 0 || errno == EINTR, "write %s: %s", copy,
+				      strerror(errno));
+			if (w > 0)
+				done += w;
+		}
+	}
+	/* The mode open() gave is less the umask. */
+	ck_assert_msg(fchmod(to, 0755) == 0, "chmod %s: %s", copy, strerror(errno));
+	ck_assert_msg(close(to) == 0, "close %s: %s", copy, strerror(errno));
+	close(from);
+	return true;
 }

@@ -81,5 +81,14 @@ bool test_daemon_wait_log(const struct test_daemon *daemon, const char *text, in
 /* Print the daemon's log to stderr (for failures). */
 void test_daemon_dump_log(const struct test_daemon *daemon);
 
+/* Copy the program or library at `path` into `dir` under its own name, as a file any user may
+ * read and run (mode 0755); the copy's path goes to `copy` (`len` bytes). For a case that runs
+ * a file of the build as another user: that user may be unable to reach the build directory
+ * (one under a private parent, as `mktemp -d` makes), while the copy is reachable when `dir`
+ * and its parents are searchable by all (the caller's part). Returns false, having copied
+ * nothing, when `dir` is on a file system mounted noexec (the case cannot run its copy there
+ * and skips); aborts the test on any other failure. */
+bool test_copy_for_any_user(const char *path, const char *dir, char *copy, size_t len);
+
 
 #endif
