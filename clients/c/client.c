@@ -301,6 +301,7 @@ struct pending_call {
 	uint32_t id;
 	uint64_t seq;
 	sb_handle handle;
+	int op; /* the request's op case */
 	bool is_cancel;
 	bool behind;         /* written behind: no thread waits for it */
 	size_t behind_bytes; /* its share of its handle's behind_bytes */
@@ -314,13 +315,18 @@ struct pending_call {
 };
 
 /*
- * What the client knows of one stream handle for write-behind: the credit
- * its last reply carried, what was written behind and is not answered yet,
- * and the first error one of those sends left for the next call.
+ * What the client knows of one stream handle for write-behind: whether it
+ * is connected and not shut down (only then does the kernel take bytes at
+ * once: a send on an unconnected or shut-down socket fails there and then),
+ * the credit its last reply carried, what was written behind and is not
+ * answered yet, and the first error one of those sends left for the next
+ * call.
  */
 struct handle_state {
 	struct handle_state *next; /* sb_client::handles */
 	sb_handle handle;
+	bool connected; /* a reply showed it connected */
+	bool shut_down; /* shutdown() was asked: no write-behind any more */
 	bool has_credit;
 	uint64_t credit;       /* Reply.send_space of the last reply about it */
 	uint64_t behind_bytes; /* written behind, reply not read yet */
@@ -459,7 +465,8 @@ state_drop_if_idle(struct sb_client *client, sb_handle handle)
 {
 	struct handle_state **link = state_link(client, handle), *state = *link;
 
-	if (state == NULL || state->has_credit || state->behind_calls > 0 || state->error != 0)
+	if (state == NULL || state->has_credit || state->behind_calls > 0 || state->error != 0 ||
+	    state->shut_down)
 		return;
 	*link = state->next;
 	free(state);
@@ -491,6 +498,31 @@ reply_subject(const struct pending_call *call, const Sockbroker__V1__Reply *repl
 	return call->handle;
 }
 
+/* Whether a successful reply shows its handle connected. */
+static bool
+shows_connected(const struct pending_call *call, const Sockbroker__V1__Reply *reply)
+{
+	switch (reply->result_case) {
+	case SOCKBROKER__V1__REPLY__RESULT_ACCEPT:
+	case SOCKBROKER__V1__REPLY__RESULT_CREATE_CONNECTION:
+		return true;
+	case SOCKBROKER__V1__REPLY__RESULT_DONE:
+		return call->op == SOCKBROKER__V1__REQUEST__OP_CONNECT;
+	case SOCKBROKER__V1__REPLY__RESULT_CONNECT:
+		/* connect_ex: 0 is connected; an errno is not. */
+		return (reply->connect->errno_name == NULL || reply->connect->errno_name[0] == '\0') &&
+		       (!reply->connect->has_errno_number || reply->connect->errno_number == 0);
+	case SOCKBROKER__V1__REPLY__RESULT_SEND:
+		return call->op != SOCKBROKER__V1__REQUEST__OP_SENDTO && reply->send->count > 0;
+	case SOCKBROKER__V1__REPLY__RESULT_RECV:
+		return reply->recv->data.len > 0;
+	case SOCKBROKER__V1__REPLY__RESULT_RECVMSG:
+		return reply->recvmsg->data.len > 0;
+	default:
+		return false;
+	}
+}
+
 static void
 update_credit(struct sb_client *client, const struct pending_call *call,
 	      const Sockbroker__V1__Reply *reply)
@@ -519,6 +551,10 @@ update_credit(struct sb_client *client, const struct pending_call *call,
 	}
 	state->has_credit = true;
 	state->credit = reply->send_space;
+	if (reply->error == NULL && shows_connected(call, reply))
+		state->connected = true;
+	if (call->op == SOCKBROKER__V1__REQUEST__OP_SHUTDOWN)
+		state->shut_down = true;
 }
 
 static void
@@ -927,7 +963,8 @@ sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **request
 		struct pending_call *call = &calls[prepared];
 
 		call->handle = handle;
-		call->is_cancel = requests[prepared]->op_case == SOCKBROKER__V1__REQUEST__OP_CANCEL;
+		call->op = requests[prepared]->op_case;
+		call->is_cancel = call->op == SOCKBROKER__V1__REQUEST__OP_CANCEL;
 		call_ptrs[prepared] = call;
 		if (pack_request(requests[prepared], call) < 0) {
 			r = sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
@@ -985,6 +1022,17 @@ sb__call(struct sb_client *client, struct Sockbroker__V1__Request *request, sb_h
 
 /* write-behind */
 
+/* Called with client->lock held. */
+static bool
+may_write_behind(const struct handle_state *state, size_t length, bool closing)
+{
+	if (state == NULL || !state->has_credit || !state->connected || state->shut_down ||
+	    state->error != 0)
+		return false;
+	return closing || (state->behind_bytes <= state->credit &&
+			   length <= state->credit - state->behind_bytes);
+}
+
 int
 sb__call_behind(struct sb_client *client, struct Sockbroker__V1__Request *request,
 		sb_handle handle, size_t length, bool closing, struct sb_error *err)
@@ -997,10 +1045,10 @@ sb__call_behind(struct sb_client *client, struct Sockbroker__V1__Request *reques
 	sb__error_clear(err);
 	pthread_mutex_lock(&client->lock);
 	state = state_find(client, handle);
-	if (client->lost || client->closing || state == NULL || !state->has_credit ||
-	    (closing && state->error != 0) ||
-	    (!closing && (state->error != 0 || state->behind_bytes > state->credit ||
-			  length > state->credit - state->behind_bytes))) {
+	if (client->lost || client->closing || !may_write_behind(state, length, closing)) {
+		/* A handle being closed is forgotten whichever way the close goes. */
+		if (closing && !client->lost)
+			state_drop(client, handle);
 		/* The usual path says what is wrong (and returns a pending error). */
 		pthread_mutex_unlock(&client->lock);
 		return 0;
@@ -1011,6 +1059,7 @@ sb__call_behind(struct sb_client *client, struct Sockbroker__V1__Request *reques
 	if (call == NULL)
 		return 0;
 	call->handle = handle;
+	call->op = request->op_case;
 	call->behind = true;
 	call->behind_bytes = length;
 	if (pack_request(request, call) < 0) {
@@ -1020,9 +1069,9 @@ sb__call_behind(struct sb_client *client, struct Sockbroker__V1__Request *reques
 	pthread_mutex_lock(&client->lock);
 	/* Checked again: another thread may have spent the credit meanwhile. */
 	state = state_find(client, handle);
-	if (state == NULL || !state->has_credit || state->error != 0 ||
-	    (!closing && (state->behind_bytes > state->credit ||
-			  length > state->credit - state->behind_bytes))) {
+	if (!may_write_behind(state, length, closing)) {
+		if (closing)
+			state_drop(client, handle);
 		pthread_mutex_unlock(&client->lock);
 		call_free_behind(call);
 		return 0;
@@ -1050,6 +1099,19 @@ sb__call_behind(struct sb_client *client, struct Sockbroker__V1__Request *reques
 	}
 	/* Registered and failed: the connection's loss has freed it. */
 	return r < 0 ? r : 1;
+}
+
+int
+sb__send_behind(struct sb_client *client, sb_handle handle,
+		struct Sockbroker__V1__SendRequest *args, size_t length, struct sb_error *err)
+{
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+
+	if (length > sb__client_max_data_size(client))
+		return 0;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_SENDALL;
+	request.sendall = args;
+	return sb__call_behind(client, &request, handle, length, false, err);
 }
 
 int

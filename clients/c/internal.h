@@ -29,6 +29,7 @@ struct Sockbroker__V1__Address;
 struct Sockbroker__V1__Error;
 struct Sockbroker__V1__Reply;
 struct Sockbroker__V1__Request;
+struct Sockbroker__V1__SendRequest;
 
 /* errno names */
 
@@ -111,6 +112,15 @@ int sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **req
  */
 int sb__call_behind(struct sb_client *client, struct Sockbroker__V1__Request *request,
 		    sb_handle handle, size_t length, bool closing, struct sb_error *err);
+
+/*
+ * sb__call_behind() for send, sendall and sendmsg: `args` (borrowed: the
+ * handle, the `length` bytes of data, flags 0) go as a sendall, so that the
+ * daemon delivers every byte even if the credit was spent meanwhile.
+ * Returns 1, 0 or a negative errno as sb__call_behind() does.
+ */
+int sb__send_behind(struct sb_client *client, sb_handle handle,
+		    struct Sockbroker__V1__SendRequest *args, size_t length, struct sb_error *err);
 
 /*
  * Wait until every write-behind send on `handle` is answered (what close,
