@@ -293,7 +293,8 @@ struct waiter {
  * reply, or the connection's loss, is in, so that sb_cancel_handle() can
  * name it and the reader can hand it its reply. A call written behind
  * belongs to the client: the reader that receives its reply finishes and
- * frees it.
+ * frees it, or its writer does once the frame is out, if the reply (or the
+ * connection's loss) came first.
  */
 struct pending_call {
 	struct pending_call *prev, *next; /* sb_client::pending_calls */
@@ -306,6 +307,7 @@ struct pending_call {
 	bool behind;         /* written behind: no thread waits for it */
 	size_t behind_bytes; /* its share of its handle's behind_bytes */
 	bool registered;
+	bool in_write; /* its frame is being written: a written-behind call is not freed yet */
 	bool done;
 	int result;                    /* when done: 0 with `reply`, or a negative errno */
 	Sockbroker__V1__Reply *reply;  /* when done with a decoded reply; owned */
@@ -605,7 +607,7 @@ connection_lost(struct sb_client *client, int errnum)
 	}
 	for (call = client->pending_calls; call != NULL; call = next) {
 		next = call->next;
-		if (call->behind) {
+		if (call->behind && !call->in_write) {
 			call_unregister(client, call);
 			call_free_behind(call);
 			continue;
@@ -643,7 +645,9 @@ deliver(struct sb_client *client, uint32_t id, Sockbroker__V1__Reply *reply, int
 	if (reply != NULL)
 		update_credit(client, call, reply);
 	if (call->behind) {
-		finish_behind(client, call);
+		/* Its writer finishes it once the frame is out (see send_calls()). */
+		if (!call->in_write)
+			finish_behind(client, call);
 		return;
 	}
 	call_unregister(client, call);
@@ -796,6 +800,7 @@ send_calls(struct sb_client *client, struct pending_call **calls, size_t count,
 	for (size_t i = 0; i < count; i++) {
 		calls[i]->seq = ++client->last_seq;
 		calls[i]->id = next_request_id(client);
+		calls[i]->in_write = true;
 		call_register(client, calls[i]);
 	}
 	pthread_mutex_unlock(&client->lock);
@@ -806,12 +811,18 @@ send_calls(struct sb_client *client, struct pending_call **calls, size_t count,
 
 		r = sb__transport_send(client->transport, calls[i]->id, body, length);
 	}
+	pthread_mutex_lock(&client->lock);
 	if (r < 0) {
-		pthread_mutex_lock(&client->lock);
 		connection_lost(client, -r);
 		r = unusable_error(client, err);
-		pthread_mutex_unlock(&client->lock);
 	}
+	for (size_t i = 0; i < count; i++) {
+		calls[i]->in_write = false;
+		/* A written-behind call answered (or failed) while its frame went out. */
+		if (calls[i]->behind && calls[i]->done)
+			finish_behind(client, calls[i]);
+	}
+	pthread_mutex_unlock(&client->lock);
 	pthread_mutex_unlock(&client->write_lock);
 	return r;
 }
