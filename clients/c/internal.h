@@ -116,7 +116,8 @@ int sb__call_behind(struct sb_client *client, struct Sockbroker__V1__Request *re
 /*
  * sb__call_behind() for send, sendall and sendmsg: `args` (borrowed: the
  * handle, the `length` bytes of data, flags 0) go as a sendall, so that the
- * daemon delivers every byte even if the credit was spent meanwhile.
+ * daemon delivers every byte even if the credit was spent meanwhile. Sends
+ * over 64 KiB always go the usual way (client.c says why).
  * Returns 1, 0 or a negative errno as sb__call_behind() does.
  */
 int sb__send_behind(struct sb_client *client, sb_handle handle,

@@ -17,8 +17,8 @@
  *
  * Write-behind: every reply about a connected stream handle tells the
  * client how many bytes the kernel would take at once on it. sb_send(),
- * sb_sendall() and sb_sendmsg() with flags 0, no ancillary data and no
- * address, whose bytes fit in that room (less what was written behind and
+ * sb_sendall() and sb_sendmsg() of at most 64 KiB with flags 0, no
+ * ancillary data and no address, whose bytes fit in that room (less what was written behind and
  * not yet answered), return at once (sb_send() with the full length) and
  * their reply is collected later. An error of such a send (EPIPE,
  * ECONNRESET, a quota) is returned by the next call on the handle, as the
