@@ -409,22 +409,23 @@ broker_error(const char *what, const struct sb_error *err, int r)
 	return r;
 }
 
+/* As a user would: create_connection (the default timeout, as the reference
+ * takes it), then TCP_NODELAY if asked for. */
 static int
 broker_connect(struct bench_stream *stream, const struct sockaddr_in *server, bool nodelay)
 {
 	struct sb_client *client = stream->client;
 	char host[INET_ADDRSTRLEN];
 	struct sb_error err;
-	struct sb_addr to;
 	sb_handle handle;
 	int r;
 
 	inet_ntop(AF_INET, &server->sin_addr, host, sizeof(host));
-	sb_addr_inet(&to, host, ntohs(server->sin_port));
-	r = sb_socket(client, (int)constant_or(client, "AF_INET", AF_INET),
-		      (int)constant_or(client, "SOCK_STREAM", SOCK_STREAM), 0, &handle, &err);
+	r = sb_create_connection(client, host, ntohs(server->sin_port),
+				 sb_client_default_timeout(client), NULL,
+				 &handle, NULL, NULL, NULL, &err);
 	if (r < 0)
-		return broker_error("socket", &err, r);
+		return broker_error("create_connection", &err, r);
 	if (nodelay) {
 		r = sb_setsockopt_int(client, handle,
 				      (int)constant_or(client, "IPPROTO_TCP", IPPROTO_TCP),
@@ -434,11 +435,6 @@ broker_connect(struct bench_stream *stream, const struct sockaddr_in *server, bo
 			broker_error("setsockopt(TCP_NODELAY)", &err, r);
 			goto err;
 		}
-	}
-	r = sb_connect(client, handle, &to, &err);
-	if (r < 0) {
-		broker_error("connect", &err, r);
-		goto err;
 	}
 	stream->handle = handle;
 	return 0;

@@ -90,8 +90,9 @@ struct bench_stream {
 };
 
 /*
- * Open a TCP stream to `server` on `target`'s path: socket + connect, and
- * for SOCKS5 the relay's CONNECT handshake. With `nodelay`, TCP_NODELAY is
+ * Open a TCP stream to `server` on `target`'s path: socket + connect
+ * (through the broker sb_create_connection, as a user would), and for
+ * SOCKS5 the relay's CONNECT handshake. With `nodelay`, TCP_NODELAY is
  * set on the socket the program holds (the kernel socket, or the daemon's
  * socket behind the handle). `client` is borrowed (NULL unless broker).
  * Returns 0, or -errno with a message printed.

@@ -12,7 +12,7 @@
  * The program runs its own server thread on 127.0.0.1 that accepts, reads
  * one byte and closes. Each iteration is timed with CLOCK_MONOTONIC: socket
  * + connect (+ the SOCKS5 handshake) + send of one byte + close; through
- * the broker that is sb_socket + sb_connect + sb_send + sb_close. It prints
+ * the broker that is sb_create_connection + sb_send + sb_close. It prints
  * one line, rate being connections per second:
  *   connect mode=direct n=5000 median_us=30.1 p99_us=55.0 rate=31000
  * and exits 0, or 1 with the reason on stderr.

@@ -1,19 +1,27 @@
 /*
- * libsockbroker internals, shared by client.c (connection, calls, errors),
- * ops.c (one function per operation) and addr.c (addresses).
+ * libsockbroker internals, shared by client.c (calls, errors, write-behind),
+ * transport.c (the connection: SP frames), ops.c (one function per
+ * operation) and addr.c (addresses).
  *
  * Only the library's .c files include the generated protobuf header; this
  * one names the wire messages by their struct tags alone, so that the unit
  * tests can include it without the generated code. Every request goes out
- * through sb__call() or sb__call_many(), which number it (`seq`) at the
- * moment it is handed to NNG: the order of numbers is the order on the wire,
- * and a number once taken is always sent, because the daemon starts
- * numbered requests strictly in order and would wait for a missing one.
+ * through sb__call(), sb__call_many() or sb__call_behind(), which number it
+ * (`seq`) and give it its SP request id under the lock that writes it: the
+ * order of numbers is the order on the wire, and a number once taken is
+ * always sent, because the daemon starts a connection's requests in order.
+ *
+ * Calls from many threads share the one connection. Each call registers
+ * under its request id before it is written; then whichever waiting thread
+ * finds no reader becomes the reader, hands every reply it reads to its
+ * owner, and passes the role on when its own reply is in (leader/follower).
+ * No thread of the library's own exists.
  */
 #ifndef SOCKBROKER_INTERNAL_H
 #define SOCKBROKER_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #include "sockbroker.h"
 
@@ -21,6 +29,7 @@ struct Sockbroker__V1__Address;
 struct Sockbroker__V1__Error;
 struct Sockbroker__V1__Reply;
 struct Sockbroker__V1__Request;
+struct Sockbroker__V1__SendRequest;
 
 /* errno names */
 
@@ -76,8 +85,8 @@ int sb__call(struct sb_client *client, struct Sockbroker__V1__Request *request, 
 
 /*
  * Like sb__call() for `count` requests at once: they are numbered
- * consecutively and handed to NNG in order under one lock, so they reach
- * the daemon back to back, and then every reply is collected. `replies`
+ * consecutively and written in order under one lock, so they reach the
+ * daemon back to back, and then every reply is collected. `replies`
  * (may be NULL) receives one reply per request, NULL where that request
  * failed. Returns 0 when all succeeded, else the first failure in request
  * order (the one `err` describes), after all replies are in.
@@ -85,6 +94,45 @@ int sb__call(struct sb_client *client, struct Sockbroker__V1__Request *request, 
 int sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **requests,
 		  size_t count, sb_handle handle, int expected_result,
 		  struct Sockbroker__V1__Reply **replies, struct sb_error *err);
+
+/*
+ * Write-behind. Every reply about a stream handle carries the kernel's free
+ * send space on it (its credit). When `handle`'s last reply carried a
+ * credit that `length` fits in, less what is already written behind and
+ * not answered, send `request` (a sendall, borrowed) without waiting for
+ * its reply: whichever thread reads next collects it, and an error it
+ * carries is returned by the next call on the handle. With `closing`
+ * (a close of a stream handle the client knows to be open) no credit is
+ * needed, and the handle's state is forgotten at once; settle it first.
+ *
+ * Returns 1 when the request was written behind, 0 when it must go the
+ * usual way (no credit, not enough of it, a pending error the usual call
+ * will return), or a negative errno with `err` filled when the connection
+ * failed.
+ */
+int sb__call_behind(struct sb_client *client, struct Sockbroker__V1__Request *request,
+		    sb_handle handle, size_t length, bool closing, struct sb_error *err);
+
+/*
+ * sb__call_behind() for send, sendall and sendmsg: `args` (borrowed: the
+ * handle, the `length` bytes of data, flags 0) go as a sendall, so that the
+ * daemon delivers every byte even if the credit was spent meanwhile. Sends
+ * over 64 KiB always go the usual way (client.c says why).
+ * Returns 1, 0 or a negative errno as sb__call_behind() does.
+ */
+int sb__send_behind(struct sb_client *client, sb_handle handle,
+		    struct Sockbroker__V1__SendRequest *args, size_t length, struct sb_error *err);
+
+/*
+ * Wait until every write-behind send on `handle` is answered (what close,
+ * shutdown, dup, a timeout change and passing the handle in SCM_RIGHTS must
+ * see first). Returns 0, the error one of those sends left (then cleared),
+ * or the transport's error.
+ */
+int sb__settle(struct sb_client *client, sb_handle handle, struct sb_error *err);
+
+/* How many write-behind sends on `handle` wait for their reply (for tests). */
+unsigned sb__behind_calls(struct sb_client *client, sb_handle handle);
 
 /*
  * The handle under which sb_poll() registers its calls: no handle id is

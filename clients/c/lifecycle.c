@@ -63,6 +63,9 @@ sb_dup(struct sb_client *c, sb_handle h, sb_handle *out, struct sb_error *err)
 	args.handle = h;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_DUP;
 	request.dup = &args;
+	/* The copy starts where every earlier write ended. */
+	if ((r = sb__settle(c, h, err)) < 0)
+		return r;
 	r = sb__call(c, &request, h, SOCKBROKER__V1__REPLY__RESULT_SOCKET, &reply, err);
 	if (r < 0)
 		return r;

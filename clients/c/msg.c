@@ -114,6 +114,40 @@ ancillary_to_wire(const struct sb_cmsg *cmsg, size_t index, struct wire_cmsg *w,
 	}
 }
 
+/* The buffers of a plain sendmsg as one write-behind sendall (see sb__send_behind()). */
+static int
+send_behind(struct sb_client *c, sb_handle h, const struct iovec *buffers, size_t n_buffers,
+	    size_t total, struct sb_error *err)
+{
+	Sockbroker__V1__SendRequest args = SOCKBROKER__V1__SEND_REQUEST__INIT;
+	uint8_t *joined = NULL;
+	int r;
+
+	args.has_handle = true;
+	args.handle = h;
+	args.has_data = true;
+	args.has_flags = true;
+	args.flags = 0;
+	if (n_buffers == 1) {
+		args.data = bytes_of(buffers[0].iov_base, total);
+	} else {
+		size_t offset = 0;
+
+		/* Without memory for the copy it goes the usual way. */
+		if (total > sb__client_max_data_size(c) || !(joined = malloc(total)))
+			return 0;
+		for (size_t i = 0; i < n_buffers; i++) {
+			if (buffers[i].iov_len > 0)
+				memcpy(joined + offset, buffers[i].iov_base, buffers[i].iov_len);
+			offset += buffers[i].iov_len;
+		}
+		args.data = bytes_of(joined, total);
+	}
+	r = sb__send_behind(c, h, &args, total, err);
+	free(joined);
+	return r;
+}
+
 ssize_t
 sb_sendmsg(struct sb_client *c, sb_handle h, const struct iovec *buffers, size_t n_buffers,
 	   const struct sb_cmsg *ancillary, size_t n_ancillary, int flags, const struct sb_addr *to,
@@ -145,6 +179,22 @@ sb_sendmsg(struct sb_client *c, sb_handle h, const struct iovec *buffers, size_t
 				     "sendmsg of %zu bytes is more than the broker's max_data_size "
 				     "(%zu); one message cannot be split",
 				     total, sb__client_max_data_size(c));
+
+	/* Plain data on a handle with credit goes behind, as sb_send() does. */
+	if (n_ancillary == 0 && to == NULL && flags == 0 && total > 0) {
+		r = send_behind(c, h, buffers, n_buffers, total, err);
+		if (r != 0)
+			return r < 0 ? r : (ssize_t)total;
+	}
+	/* Handles passed in SCM_RIGHTS go as every earlier write on them left them. */
+	for (size_t i = 0; i < n_ancillary; i++) {
+		if (ancillary[i].view != SB_CMSG_RIGHTS)
+			continue;
+		for (size_t j = 0; j < ancillary[i].rights.count; j++) {
+			if ((r = sb__settle(c, ancillary[i].rights.handles[j], err)) < 0)
+				return r;
+		}
+	}
 
 	args.has_handle = true;
 	args.handle = h;

@@ -110,11 +110,35 @@ sb_socket(struct sb_client *c, int family, int type, int proto, sb_handle *out,
 	return 0;
 }
 
+/*
+ * Close sees every earlier write-behind send answered first, and reports an
+ * error one of them left. A stream handle the client knows to be open is
+ * closed without waiting for the reply: the daemon closes it in order, and
+ * there is nothing left for the caller to learn.
+ */
 int
 sb_close(struct sb_client *c, sb_handle h, struct sb_error *err)
 {
-	return handle_call(c, SOCKBROKER__V1__REQUEST__OP_CLOSE, h,
-			   SOCKBROKER__V1__REPLY__RESULT_DONE, NULL, err);
+	Sockbroker__V1__HandleRequest args = SOCKBROKER__V1__HANDLE_REQUEST__INIT;
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	struct sb_error settle_err;
+	int settle_r, r;
+
+	settle_r = sb__settle(c, h, &settle_err);
+	args.has_handle = true;
+	args.handle = h;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_CLOSE;
+	request.close = &args;
+	r = sb__call_behind(c, &request, h, 0, true, err);
+	if (r == 0)
+		r = sb__call(c, &request, h, SOCKBROKER__V1__REPLY__RESULT_DONE, NULL, err);
+	if (settle_r < 0) {
+		/* The handle is closed all the same; the earlier send's error is the news. */
+		if (err != NULL)
+			*err = settle_err;
+		return settle_r;
+	}
+	return r < 0 ? r : 0;
 }
 
 int
@@ -270,6 +294,7 @@ sb_shutdown(struct sb_client *c, sb_handle h, int how, struct sb_error *err)
 {
 	Sockbroker__V1__ShutdownRequest args = SOCKBROKER__V1__SHUTDOWN_REQUEST__INIT;
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	int r;
 
 	args.has_handle = true;
 	args.handle = h;
@@ -277,6 +302,9 @@ sb_shutdown(struct sb_client *c, sb_handle h, int how, struct sb_error *err)
 	args.how = how;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_SHUTDOWN;
 	request.shutdown = &args;
+	/* Every byte written behind goes out before the shutdown. */
+	if ((r = sb__settle(c, h, err)) < 0)
+		return r;
 	return sb__call(c, &request, h, SOCKBROKER__V1__REPLY__RESULT_DONE, NULL, err);
 }
 
@@ -457,6 +485,7 @@ sb_settimeout(struct sb_client *c, sb_handle h, double timeout, struct sb_error 
 {
 	Sockbroker__V1__SetTimeoutRequest args = SOCKBROKER__V1__SET_TIMEOUT_REQUEST__INIT;
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	int r;
 
 	args.has_handle = true;
 	args.handle = h;
@@ -467,6 +496,9 @@ sb_settimeout(struct sb_client *c, sb_handle h, double timeout, struct sb_error 
 	}
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_SETTIMEOUT;
 	request.settimeout = &args;
+	/* Sends written behind ran in the old mode: let them finish in it. */
+	if ((r = sb__settle(c, h, err)) < 0)
+		return r;
 	return sb__call(c, &request, h, SOCKBROKER__V1__REPLY__RESULT_DONE, NULL, err);
 }
 
@@ -544,6 +576,12 @@ send_call(struct sb_client *c, Sockbroker__V1__Request__OpCase op, sb_handle h,
 	args.data = bytes_of(buf, len);
 	args.has_flags = true;
 	args.flags = flags;
+	if (op == SOCKBROKER__V1__REQUEST__OP_SEND && flags == 0) {
+		/* What fits the credit the kernel would take at once: all of it. */
+		r = sb__send_behind(c, h, &args, len, err);
+		if (r != 0)
+			return r < 0 ? r : (ssize_t)len;
+	}
 	request.op_case = op;
 	if (op == SOCKBROKER__V1__REQUEST__OP_SENDTO)
 		request.sendto = &args;
@@ -589,6 +627,19 @@ sb_sendall(struct sb_client *c, sb_handle h, const void *buf, size_t len, int fl
 
 	if (buf == NULL && len > 0)
 		return missing_argument(err, "buf");
+	if (flags == 0 && len > 0 && len <= piece_size) {
+		Sockbroker__V1__SendRequest behind = SOCKBROKER__V1__SEND_REQUEST__INIT;
+
+		behind.has_handle = true;
+		behind.handle = h;
+		behind.has_data = true;
+		behind.data = bytes_of(buf, len);
+		behind.has_flags = true;
+		behind.flags = flags;
+		r = sb__send_behind(c, h, &behind, len, err);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
 
 	/* At least one request, so that an empty sendall still checks the handle. */
 	do {

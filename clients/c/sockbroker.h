@@ -5,8 +5,27 @@
  * sockets it creates are handles of that session: opaque 64-bit ids, valid
  * only on the client that created them, closed by the daemon when the client
  * goes away. Every function is thread-safe, and several calls may be in
- * flight on one client at once (each uses its own NNG context); calls on one
- * handle start in the order they were issued.
+ * flight on one client at once; calls on one handle start in the order they
+ * were issued.
+ *
+ * The connection: for ipc://, abstract:// and tcp:// the library speaks the
+ * SP request/reply protocol itself on one blocking socket, with no thread of
+ * its own. Each call writes its request and waits; whichever waiting thread
+ * is free to read reads the replies and hands each to the thread it belongs
+ * to, so a recv parked for hours does not hold up other threads' calls.
+ * tls+tcp:// goes through libnng (which runs threads of its own).
+ *
+ * Write-behind: every reply about a connected stream handle tells the
+ * client how many bytes the kernel would take at once on it. sb_send(),
+ * sb_sendall() and sb_sendmsg() of at most 64 KiB with flags 0, no
+ * ancillary data and no address, whose bytes fit in that room (less what was written behind and
+ * not yet answered), return at once (sb_send() with the full length) and
+ * their reply is collected later. An error of such a send (EPIPE,
+ * ECONNRESET, a quota) is returned by the next call on the handle, as the
+ * kernel's asynchronous errors are. sb_close(), sb_shutdown(), sb_dup(),
+ * sb_settimeout(), sb_setblocking() and passing the handle in SCM_RIGHTS
+ * wait for that handle's sends written behind first; sb_close() of a
+ * connected stream handle then returns without waiting for its own reply.
  *
  * Conventions: functions return 0 (or a byte count) on success and a negative
  * errno on failure. When `err` is not NULL it is filled with what the daemon
@@ -214,7 +233,11 @@ int sb_client_new_with(struct sb_client **out, const struct sb_client_options *o
 		       struct sb_error *err);
 
 /* Close the connection: the daemon closes every handle of the session.
- * Calls still in flight return -ECONNRESET. NULL is a no-op. */
+ * Calls still in flight on other threads return at once with -ECONNRESET
+ * (kind SB_ERR_TRANSPORT, "the client was closed while the call was in
+ * flight"); no call may begin once this is called. After the connection
+ * was lost (the daemon stopped), every call fails at once with -ECONNRESET
+ * and says so: free the client and make a new one. NULL is a no-op. */
 void sb_client_free(struct sb_client *client);
 
 /* The URL used when none is given: $SOCKBROKER_URL, else the daemon's
@@ -315,7 +338,8 @@ int sb_getblocking(struct sb_client *c, sb_handle h, bool *blocking, struct sb_e
  * negative errno. sb_send sends at most the daemon's max_data_size bytes (a
  * partial send, as the kernel may make one); sb_sendto of more is EMSGSIZE
  * (kind bad_request). sb_sendall returns 0 once every byte was taken; data
- * larger than max_data_size is sent as pipelined pieces. */
+ * larger than max_data_size is sent as pipelined pieces. Sends that fit the
+ * handle's write-behind room return at once (see the top of this file). */
 ssize_t sb_send(struct sb_client *c, sb_handle h, const void *buf, size_t len, int flags,
 		struct sb_error *err);
 ssize_t sb_sendto(struct sb_client *c, sb_handle h, const void *buf, size_t len, int flags,

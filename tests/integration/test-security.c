@@ -1165,6 +1165,26 @@ START_TEST(the_operation_rate_quota_answers_quota_naming_it)
 }
 END_TEST
 
+/*
+ * sb_send() and then one more call on the handle: a send the client wrote
+ * behind (as a sendall) returns at once, and its refusal is the next call's
+ * to report. Returns the send's count or the first error; *event is the
+ * audit event of the request that was refused.
+ */
+static ssize_t
+send_checked(sb_handle h, const void *buf, size_t len, struct sb_error *err, const char **event)
+{
+	double timeout;
+	ssize_t n = sb_send(client, h, buf, len, 0, err);
+	*event = "socket.send";
+	if (n < 0)
+		return n;
+	int r = sb_gettimeout(client, h, &timeout, err);
+	if (r < 0)
+		*event = "socket.sendall";
+	return r < 0 ? r : n;
+}
+
 START_TEST(the_send_rate_quota_answers_quota_naming_it)
 {
 	start_daemon("{\"rules\": [{\"name\": \"tests-allow-all\", \"allow\": true}], "
@@ -1182,8 +1202,9 @@ START_TEST(the_send_rate_quota_answers_quota_naming_it)
 	/* A send is let through while the bucket is not empty; this one takes
 	 * two seconds' worth, so the next is refused. */
 	ck_assert_int_eq(sb_sendall(client, h, data, sizeof(data), 0, &err), 0);
-	ssize_t r = sb_send(client, h, "more", 4, 0, &err);
-	expect_over_quota((int)r, &err, "socket.send", "ENOBUFS", "slow-send");
+	const char *event;
+	ssize_t r = send_checked(h, "more", 4, &err, &event);
+	expect_over_quota((int)r, &err, event, "ENOBUFS", "slow-send");
 	ck_assert_msg(strstr(err.message, "bytes sent per second"), "%s", err.message);
 
 	/* Receiving is not limited: the echo comes back whole. */
@@ -1197,7 +1218,7 @@ START_TEST(the_send_rate_quota_answers_quota_naming_it)
 
 	/* Once the debt is paid, sending works again on the same session. */
 	int64_t deadline = test_now_ms() + 10000;
-	while ((r = sb_send(client, h, "more", 4, 0, &err)) < 0 && test_now_ms() < deadline) {
+	while ((r = send_checked(h, "more", 4, &err, &event)) < 0 && test_now_ms() < deadline) {
 		ck_assert_int_eq(err.kind, SB_ERR_QUOTA);
 		test_sleep_ms(100);
 	}
