@@ -551,6 +551,9 @@ op_create_server(struct op *op, struct reply *reply)
 			goto err_fd;
 		}
 	}
+	if ((r = op_permit_port_group(op, fd, (struct sockaddr *)&op->target.ss, op->target.len,
+				      reply)))
+		goto err_fd;
 	if (bind(fd, (struct sockaddr *)&op->target.ss, op->target.len) < 0) {
 		int errnum = errno;
 		char where[ADDRESS_HOST_MAX + 32];

@@ -148,6 +148,10 @@ op_close(struct op *op, struct reply *reply)
 int
 op_bind(struct op *op, struct reply *reply)
 {
+	int r = op_permit_port_group(op, op->handle->fd, (struct sockaddr *)&op->target.ss,
+				     op->target.len, reply);
+	if (r)
+		return r;
 	if (bind(op->handle->fd, (struct sockaddr *)&op->target.ss, op->target.len) < 0)
 		return -errno;
 	if (op->path_fd >= 0 && op->unix_path) {
