@@ -1,15 +1,20 @@
 #include "privileges.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -468,6 +473,132 @@ privileges_prepare(const struct privileges_config *cfg, unsigned needed_caps, ch
 	return 0;
 }
 
+/* privileges_drop() is done: threads made from now on clear their own sets at start. */
+static atomic_bool dropped;
+
+int
+privileges_thread_start(void)
+{
+	/* Before the drop a thread keeps the start-up set: glibc makes every thread run the
+	 * user switch's set*id calls, which fail, and abort the process, in a thread without
+	 * CAP_SETUID. The drop's sweep clears it afterwards. */
+	return atomic_load(&dropped) ? privileges_drop_thread() : 0;
+}
+
+int
+privileges_drop_thread(void)
+{
+	/* The raw system call, not libcap: it is async-signal-safe, and strip_handler()
+	 * runs it in a signal handler. Version 3 takes two 32-bit words per set. */
+	struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	return syscall(SYS_capset, &header, data) < 0 ? -errno : 0;
+}
+
+/* Threads that ran strip_handler() successfully. */
+static atomic_int threads_stripped;
+
+static void
+strip_handler(int signo)
+{
+	int saved = errno;
+
+	(void)signo;
+	if (privileges_drop_thread() == 0)
+		atomic_fetch_add(&threads_stripped, 1);
+	errno = saved;
+}
+
+/* How long the other threads get to run strip_handler(). */
+#define STRIP_WAIT_MS 2000
+
+/* The thread ids of this process other than the calling thread's, at most `max`. */
+static size_t
+other_threads(pid_t *tids, size_t max)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *entry;
+	size_t n = 0;
+
+	if (!dir)
+		return 0;
+	while (n < max && (entry = readdir(dir))) {
+		long tid = strtol(entry->d_name, NULL, 10);
+		if (tid > 0 && (pid_t)tid != self)
+			tids[n++] = (pid_t)tid;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* The CapPrm and CapEff masks of thread `tid` of this process; false if it has ended. */
+static bool
+thread_caps(pid_t tid, unsigned long long *permitted, unsigned long long *effective)
+{
+	char path[64], line[256];
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (found < 2 && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "CapPrm:", 7) == 0)
+			found += sscanf(line + 7, "%llx", permitted) == 1;
+		else if (strncmp(line, "CapEff:", 7) == 0)
+			found += sscanf(line + 7, "%llx", effective) == 1;
+	}
+	fclose(f);
+	return found == 2;
+}
+
+/*
+ * Make every other thread of the process clear its capability sets (see the header), then
+ * check in /proc that none holds one. The signal is the first real-time one glibc leaves to
+ * programs; none of the daemon's threads blocks it.
+ */
+static int
+strip_other_threads(char *err, size_t errlen)
+{
+	enum { MAX_THREADS = 512 };
+	static pid_t tids[MAX_THREADS];
+	struct sigaction action = { .sa_handler = strip_handler, .sa_flags = SA_RESTART };
+	int signo = SIGRTMIN;
+	int sent = 0;
+
+	sigemptyset(&action.sa_mask);
+	if (sigaction(signo, &action, NULL) < 0) {
+		int r = -errno;
+		set_err(err, errlen, "cannot install the handler that drops the other threads' "
+			"capabilities: %s", strerror(-r));
+		return r;
+	}
+	atomic_store(&threads_stripped, 0);
+	size_t n = other_threads(tids, MAX_THREADS);
+	for (size_t i = 0; i < n; i++)
+		if (syscall(SYS_tgkill, getpid(), tids[i], signo) == 0)
+			sent++;
+	struct timespec tick = { 0, 1000000 };
+	for (int waited = 0; atomic_load(&threads_stripped) < sent && waited < STRIP_WAIT_MS;
+	     waited++)
+		nanosleep(&tick, NULL);
+
+	n = other_threads(tids, MAX_THREADS);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long permitted = 0, effective = 0;
+		if (thread_caps(tids[i], &permitted, &effective) && (permitted || effective)) {
+			set_err(err, errlen, "thread %d of the daemon still holds capabilities "
+				"(permitted %llx, effective %llx) after being told to drop them; "
+				"refusing to serve", (int)tids[i], permitted, effective);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
 /* "binding ports below 1024 (needs CAP_NET_BIND_SERVICE); ..." for the policy's needs
  * among `lacking`; empty when none. */
 static void
@@ -622,7 +753,8 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 	}
 	if (r < 0)
 		return r;
-	if ((r = set_no_new_privs(err, errlen)) < 0)
+	atomic_store(&dropped, true);
+	if ((r = set_no_new_privs(err, errlen)) < 0 || (r = strip_other_threads(err, errlen)) < 0)
 		return r;
 
 	if ((cfg->switch_user && !ids_are(cfg, what, sizeof(what))) ||

@@ -28,11 +28,14 @@
  * NNG's and the resolver's threads exist before the listeners open. privileges_prepare(),
  * called before any thread is created, sets no_new_privs and narrows every set to what the
  * start-up needs, so all threads inherit that. privileges_drop() then runs on the thread
- * that serves operations (the main thread, which runs the reactor): glibc applies
- * setgroups/setgid/setuid to every thread of the process, and every other thread, without
- * PR_SET_KEEPCAPS, thereby loses all its capabilities; only the calling thread keeps the
- * needed ones. Threads created afterwards inherit the calling thread's state. With no user
- * to switch to, the other threads keep the start-up set (see privileges_prepare()).
+ * that serves operations (the main thread, which runs the reactor) and leaves every other
+ * thread of the process with no capability at all: glibc applies setgroups/setgid/setuid to
+ * every thread, which without PR_SET_KEEPCAPS loses its capabilities, and, with or without
+ * a user to switch to, each other thread is then made to clear its own sets (a thread can
+ * only change its own) by a signal whose handler does just that; the result is read back
+ * from /proc/self/task, and a thread left holding one stops the start-up. Threads created
+ * later inherit the creator's sets, so the resolver's workers, which the reactor starts
+ * when the pool grows, clear theirs first (privileges_thread_start()).
  */
 #ifndef SOCKBROKER_PRIVILEGES_H
 #define SOCKBROKER_PRIVILEGES_H
@@ -85,12 +88,26 @@ int privileges_prepare(const struct privileges_config *cfg, unsigned needed_caps
 
 /*
  * After the listeners are open and before serving, on the thread that runs operations:
- * switch user and keep `needed_caps` as described above, then check that it took (ids, the
- * capability sets, the bounding set, no_new_privs). Logs one line saying who the daemon
+ * switch user and keep `needed_caps` as described above, leave every other thread without
+ * capabilities, then check that it took (ids, the capability sets of every thread, the
+ * bounding set, no_new_privs). Logs one line saying who the daemon
  * runs as and what it kept, or, unprivileged, what the policy asks that cannot work.
  * Returns 0, or -errno with a message in err: the daemon must then not serve.
  */
 int privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char *err,
 		    size_t errlen);
+
+/*
+ * Clear the calling thread's permitted, effective and inheritable capability sets: for
+ * threads that never run a privileged operation. Returns 0 or -errno.
+ */
+int privileges_drop_thread(void);
+
+/*
+ * What a thread that needs no capability calls first: privileges_drop_thread() once
+ * privileges_drop() has run, nothing before (the user switch needs every thread to hold
+ * CAP_SETUID and CAP_SETGID, and the drop clears the threads it finds). Returns 0 or -errno.
+ */
+int privileges_thread_start(void);
 
 #endif
