@@ -340,6 +340,20 @@ allowed(const struct policy *policy, const struct policy_identity *id,
 	return d.allow;
 }
 
+bool
+policy_could_allow(const struct policy *policy, const struct policy_request *request)
+{
+	for (size_t i = 0; i < policy->n_rules; i++) {
+		struct policy_identity id;
+		if (!policy->rules[i].allow)
+			continue;
+		identity_for(&policy->rules[i], &id);
+		if (allowed(policy, &id, request))
+			return true;
+	}
+	return false;
+}
+
 /* Whether `id` may bind a port below 1024 in a form `rule` admits. */
 static bool
 may_bind_low(const struct policy *policy, const struct policy_rule *rule,

@@ -166,6 +166,11 @@ void policy_check(const struct policy *policy, const struct policy_identity *ide
 const struct policy_quota *policy_quota_for(const struct policy *policy,
 					    const struct policy_identity *identity);
 
+/* Whether some identity could be allowed `request`: for each allow rule, an identity that
+ * meets its identity conditions asks (as policy_needed_caps() works out capabilities). The
+ * monitor's check of what the serving process asks of it. */
+bool policy_could_allow(const struct policy *policy, const struct policy_request *request);
+
 /* The capabilities some allow rule of `policy` may need (POLICY_CAP_*). */
 unsigned policy_needed_caps(const struct policy *policy);
 

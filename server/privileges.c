@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "monitor.h"
 #include "policy.h"
 
 /* The capabilities a policy can ask for, with what they are for in an operator's words. */
@@ -43,6 +44,8 @@ static const struct {
 typedef uint64_t capmask;
 
 #define CAPBIT(cap) ((capmask)1 << (cap))
+
+static capmask caps_of(unsigned policy_caps);
 
 /* A name database entry that needs more than this is refused rather than grown into. */
 #define LOOKUP_BUFFER_MAX (1024 * 1024)
@@ -457,7 +460,9 @@ privileges_prepare(const struct privileges_config *cfg, unsigned needed_caps, ch
 		setup |= CAPBIT(CAP_CHOWN);
 	if (cfg->switch_user)
 		setup |= CAPBIT(CAP_SETUID) | CAPBIT(CAP_SETGID);
-	setup |= kept_caps(cfg, needed_caps);
+	/* Every capability the policy needs, CAP_SYS_ADMIN included: the monitor, forked
+	 * before the drop, keeps them; the serving process keeps none after it. */
+	setup |= caps_of(needed_caps);
 	/* Root in a container may lack some: a set can only shrink. */
 	held = caps_held(CAP_PERMITTED);
 	setup &= held;
@@ -599,6 +604,69 @@ strip_other_threads(char *err, size_t errlen)
 	return 0;
 }
 
+/* POLICY_CAP_* bits as a capability mask. */
+static capmask
+caps_of(unsigned policy_caps)
+{
+	capmask caps = 0;
+	for (size_t i = 0; i < N_NEEDED; i++)
+		if (policy_caps & needed_table[i].policy_cap)
+			caps |= CAPBIT(needed_table[i].cap);
+	return caps;
+}
+
+unsigned
+privileges_held(unsigned policy_caps)
+{
+	capmask held = caps_held(CAP_PERMITTED);
+	unsigned out = 0;
+	for (size_t i = 0; i < N_NEEDED; i++)
+		if ((policy_caps & needed_table[i].policy_cap) && (held & CAPBIT(needed_table[i].cap)))
+			out |= needed_table[i].policy_cap;
+	return out;
+}
+
+void
+privileges_describe(unsigned policy_caps, char *buf, size_t len)
+{
+	describe_caps(buf, len, caps_of(policy_caps));
+}
+
+static int switch_user(const struct privileges_config *cfg, capmask keep, bool bound, char *err,
+		       size_t errlen);
+static bool ids_are(const struct privileges_config *cfg, char *what, size_t len);
+
+int
+privileges_confine_monitor(const struct privileges_config *cfg, unsigned policy_caps, char *err,
+			   size_t errlen)
+{
+	capmask keep = caps_of(policy_caps) & caps_held(CAP_PERMITTED);
+	bool bound = caps_held(CAP_EFFECTIVE) & CAPBIT(CAP_SETPCAP);
+	char what[160];
+	int r;
+
+	if (cfg->switch_user) {
+		r = switch_user(cfg, keep, bound, err, errlen);
+	} else {
+		r = bound ? drop_bound(keep) : 0;
+		if (r == 0)
+			r = reset_ambient();
+		if (r == 0)
+			r = set_caps(keep);
+		if (r < 0)
+			set_err(err, errlen, "cannot narrow the monitor's capabilities: %s",
+				strerror(-r));
+	}
+	if (r < 0 || (r = set_no_new_privs(err, errlen)) < 0)
+		return r;
+	if ((cfg->switch_user && !ids_are(cfg, what, sizeof(what))) ||
+	    !caps_are(keep, bound, what, sizeof(what))) {
+		set_err(err, errlen, "confining the monitor did not take (%s)", what);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* "binding ports below 1024 (needs CAP_NET_BIND_SERVICE); ..." for the policy's needs
  * among `lacking`; empty when none. */
 static void
@@ -736,7 +804,8 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 		return 0;
 	}
 	held = caps_held(CAP_PERMITTED);
-	keep = wanted & held;
+	/* With a monitor, the capabilities are its: the serving process keeps none. */
+	keep = monitor_running() ? 0 : wanted & held;
 	bound = held & CAPBIT(CAP_SETPCAP);
 
 	if (cfg->switch_user) {
@@ -776,14 +845,14 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 			 "capabilities kept: %s; no_new_privs set",
 			 cfg->user, (unsigned long)cfg->uid, cfg->group, (unsigned long)cfg->gid,
 			 ipc_group[0] ? ", supplementary group " : "", ipc_group, kept);
-		if (needed_caps & POLICY_CAP_SYS_ADMIN)
+		if ((needed_caps & POLICY_CAP_SYS_ADMIN) && !monitor_running())
 			log_warn("privileges: the policy allows sethostname, which needs "
 				 "CAP_SYS_ADMIN; that capability is never kept after switching to "
 				 "user %s, so sethostname will fail with EPERM", cfg->user);
 	} else {
 		log_warn("privileges: the daemon runs as root (uid 0) with root's access to every "
-			 "file root owns, because privileges.user is %s; it keeps only the "
-			 "capabilities the policy needs (%s). To run as an unprivileged user after "
+			 "file root owns, because privileges.user is %s; capabilities kept: %s. To "
+			 "run as an unprivileged user after "
 			 "opening the listeners, set \"privileges\": {\"user\": \"NAME\"} in the "
 			 "configuration",
 			 cfg->user_configured ? "root" : "not set", kept);

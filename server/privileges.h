@@ -9,6 +9,9 @@
  * CAP_SYS_ADMIN (sethostname) is never kept after switching user: it is nearly root, and
  * keeping it would undo the switch; the daemon says so and sethostname answers EPERM.
  *
+ * With a monitor (monitor.h: when the policy needs a capability and the daemon is root) the
+ * serving process keeps no capability at all: the monitor holds them.
+ *
  * Started as root with no user configured (or "root"), the daemon stays uid 0 with a warning,
  * but still drops every capability the policy does not need, CAP_SYS_ADMIN being kept only
  * when the policy allows sethostname: the operator chose root, and a policy rule asks for it.
@@ -96,6 +99,22 @@ int privileges_prepare(const struct privileges_config *cfg, unsigned needed_caps
  */
 int privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char *err,
 		    size_t errlen);
+
+/* Which of `policy_caps` (POLICY_CAP_*) the process holds in its permitted set. */
+unsigned privileges_held(unsigned policy_caps);
+
+/* "CAP_NET_BIND_SERVICE, CAP_NET_RAW" for `policy_caps`, or "none". */
+void privileges_describe(unsigned policy_caps, char *buf, size_t len);
+
+/*
+ * In the monitor (monitor.h), single-threaded, right after the fork: take the configured
+ * user as privileges_drop() will, and keep `policy_caps` (POLICY_CAP_*, CAP_SYS_ADMIN
+ * included: sethostname is the monitor's to do) among those held, in the permitted and
+ * effective sets; the bounding set holds nothing else when it can be narrowed; no_new_privs.
+ * Checks that it took. Returns 0 or -errno with a message in err.
+ */
+int privileges_confine_monitor(const struct privileges_config *cfg, unsigned policy_caps,
+			       char *err, size_t errlen);
 
 /*
  * Clear the calling thread's permitted, effective and inheritable capability sets: for

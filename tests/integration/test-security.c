@@ -1166,11 +1166,14 @@ START_TEST(reuseport_joins_only_a_group_of_the_same_identity)
 	ck_assert_msg(r == 0, "the same identity joins its own group: %s", err.message);
 
 	/* Another identity (a token) may not join it. */
+	int base = fd_count();
 	ck_assert_int_eq(connect_with_token(&other, TOKEN_OTHER, &err), 0);
 	int fds = fd_count();
 	r = sb_create_server(other, &addr, 0, SB_BACKLOG_DEFAULT, true, false, &third, &err);
 	expect_denied_and_free(r, &err, fds, "socket.bind", "EACCES", "reuseport-group");
 	sb_client_free(other);
+	/* Its session's end is seen by the daemon in its own time. */
+	ck_assert_int_eq(test_daemon_wait_fd_count(&daemon_under_test, base, SETTLE_MS), base);
 
 	/* Nor a group of a program outside the daemon, TCP or UDP, by
 	 * create_server or by setsockopt and bind. */
