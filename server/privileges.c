@@ -255,6 +255,25 @@ privileges_resolve(const struct config *cfg, struct privileges_config *out, char
 		set_err(err, errlen, "privileges.group: needs privileges.user (the user the daemon "
 			"switches to); set it too, or remove privileges.group");
 		return -EINVAL;
+	} else if (geteuid() == 0) {
+		/* The safe default: the packaging's dedicated user, when there is one. */
+		struct passwd pw;
+		char *buffer = NULL;
+		bool found = false;
+		r = get_user(PRIVILEGES_DEFAULT_USER, 0, false, &pw, &buffer, &found);
+		if (r == 0 && found && pw.pw_uid != 0) {
+			out->user_configured = true;
+			out->default_user = true;
+			out->uid = pw.pw_uid;
+			out->gid = pw.pw_gid;
+		}
+		free(buffer);
+		if (r < 0) {
+			set_err(err, errlen, "privileges.user is not set and looking up the default "
+				"user \"%s\" failed: %s; set privileges.user", PRIVILEGES_DEFAULT_USER,
+				strerror(-r));
+			return r;
+		}
 	}
 	if (cfg->privileges_group) {
 		r = lookup_group("privileges.group", cfg->privileges_group, &out->gid, err, errlen);
@@ -841,10 +860,14 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 
 		if (cfg->ipc_gid != cfg->gid)
 			group_name(ipc_group, sizeof(ipc_group), cfg->ipc_gid);
-		log_info("privileges: running as user %s (uid %lu), group %s (gid %lu)%s%s; "
+		log_info("privileges: running as user %s (uid %lu), group %s (gid %lu)%s%s%s; "
 			 "capabilities kept: %s; no_new_privs set",
 			 cfg->user, (unsigned long)cfg->uid, cfg->group, (unsigned long)cfg->gid,
-			 ipc_group[0] ? ", supplementary group " : "", ipc_group, kept);
+			 ipc_group[0] ? ", supplementary group " : "", ipc_group,
+			 cfg->default_user ? " (privileges.user is not set: the dedicated user "
+					     "\"" PRIVILEGES_DEFAULT_USER "\" exists)"
+					   : "",
+			 kept);
 		if ((needed_caps & POLICY_CAP_SYS_ADMIN) && !monitor_running())
 			log_warn("privileges: the policy allows sethostname, which needs "
 				 "CAP_SYS_ADMIN; that capability is never kept after switching to "

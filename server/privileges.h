@@ -12,7 +12,11 @@
  * With a monitor (monitor.h: when the policy needs a capability and the daemon is root) the
  * serving process keeps no capability at all: the monitor holds them.
  *
- * Started as root with no user configured (or "root"), the daemon stays uid 0 with a warning,
+ * Started as root with no user configured, the daemon takes the dedicated user "sockbroker"
+ * (PRIVILEGES_DEFAULT_USER, which the packaging creates) when it exists, as if configured.
+ *
+ * Started as root with no user configured and no such user (or "root"), the daemon stays
+ * uid 0 with a warning,
  * but still drops every capability the policy does not need, CAP_SYS_ADMIN being kept only
  * when the policy allows sethostname: the operator chose root, and a policy rule asks for it.
  * A uid-0 process without CAP_DAC_OVERRIDE still owns what root owns, so the daemon keeps
@@ -49,10 +53,14 @@
 
 struct config;
 
+/* The user a daemon started as root takes when "privileges.user" is not set, if it exists. */
+#define PRIVILEGES_DEFAULT_USER "sockbroker"
+
 /* Who the daemon runs as and who owns its ipc files, resolved from the configuration by
  * privileges_resolve(). */
 struct privileges_config {
-	bool user_configured; /* "privileges.user" is set */
+	bool user_configured; /* "privileges.user" is set, or default_user */
+	bool default_user;    /* not set, and the dedicated user PRIVILEGES_DEFAULT_USER exists */
 	bool switch_user;     /* ... and names a user other than root, and the daemon is root */
 	uid_t uid;            /* the user the daemon serves as: the configured one, else euid */
 	gid_t gid;            /* its group: configured, the user's primary group, or egid */
@@ -79,8 +87,8 @@ int privileges_resolve(const struct config *cfg, struct privileges_config *out, 
 
 /*
  * Before the daemon creates any thread: set no_new_privs and, when running as root, narrow
- * the permitted, effective and bounding sets to `needed_caps` (POLICY_CAP_*, as
- * privileges_drop() keeps them) plus what opening listeners and switching user need:
+ * the permitted, effective and bounding sets to `needed_caps` (POLICY_CAP_*, all of them: the
+ * monitor forked after this keeps them) plus what opening listeners and switching user need:
  * CAP_NET_BIND_SERVICE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SETPCAP, CAP_CHOWN when
  * the ipc files change hands, and CAP_SETUID and CAP_SETGID when switching user.
  * Inheritable and ambient are emptied.

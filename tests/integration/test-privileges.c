@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -76,6 +77,10 @@ static bool leaks_expected;
  * dropped from the bounding set before exec. */
 static const int *start_without;
 static size_t n_start_without;
+/* Start the daemon in a mount namespace whose /etc/passwd and /etc/group have a user and
+ * group "sockbroker" (FAKE_ID), as the packaging creates them (see spawn()). */
+static bool fake_default_user;
+#define FAKE_ID 64123
 static uid_t nobody_uid;
 static gid_t nobody_gid;
 /* A group other than nobody's and root's for ipc.group ("daemon" on Debian). */
@@ -116,6 +121,7 @@ setup(void)
 
 	memset(&priv_daemon, 0, sizeof(priv_daemon));
 	precreate_run_dir = false;
+	fake_default_user = false;
 	leaks_expected = false;
 	start_without = NULL;
 	n_start_without = 0;
@@ -186,6 +192,30 @@ spawn(const char *config_json, int *status)
 	fprintf(f, "{%s}\n", config_json);
 	fclose(f);
 
+	char passwd[320], group[320];
+	snprintf(passwd, sizeof(passwd), "%s/passwd", priv_daemon.dir);
+	snprintf(group, sizeof(group), "%s/group", priv_daemon.dir);
+	if (fake_default_user) {
+		static const char *const files[][3] = {
+			{ "/etc/passwd", "passwd",
+			  "sockbroker:x:64123:64123:sockbroker:/nonexistent:/usr/sbin/nologin\n" },
+			{ "/etc/group", "group", "sockbroker:x:64123:\n" },
+		};
+		for (size_t i = 0; i < 2; i++) {
+			char line[1024], copy[320];
+			snprintf(copy, sizeof(copy), "%s/%s", priv_daemon.dir, files[i][1]);
+			FILE *in = fopen(files[i][0], "r");
+			FILE *out = fopen(copy, "w");
+			ck_assert(in && out);
+			while (fgets(line, sizeof(line), in))
+				fputs(line, out);
+			fputs(files[i][2], out);
+			fclose(in);
+			fclose(out);
+			ck_assert_int_eq(chmod(copy, 0644), 0);
+		}
+	}
+
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -196,6 +226,12 @@ spawn(const char *config_json, int *status)
 		}
 		for (int i = 3; i < 1024; i++)
 			close(i);
+		if (fake_default_user &&
+		    (unshare(CLONE_NEWNS) < 0 ||
+		     mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		     mount(passwd, "/etc/passwd", NULL, MS_BIND, NULL) < 0 ||
+		     mount(group, "/etc/group", NULL, MS_BIND, NULL) < 0))
+			_exit(125);
 		for (size_t i = 0; i < n_start_without; i++)
 			if (prctl(PR_CAPBSET_DROP, start_without[i], 0, 0, 0) < 0)
 				_exit(126);
@@ -600,6 +636,11 @@ START_TEST(root_without_a_user_keeps_only_the_needed_capabilities_and_its_housek
 
 	if (!root_and_nobody("root_without_a_user"))
 		return;
+	if (getpwnam("sockbroker")) {
+		test_skip("root_without_a_user", "this system has a user \"sockbroker\", which the "
+			  "daemon takes without privileges.user");
+		return;
+	}
 	start(ALLOW_ALL);
 	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
 	assert_ids(status_path, "Uid", 0);
@@ -612,6 +653,39 @@ START_TEST(root_without_a_user_keeps_only_the_needed_capabilities_and_its_housek
 	ck_assert(log_contains("set \"privileges\": {\"user\": \"NAME\"}"));
 	assert_path(run_dir, 0, 0, 0750, S_IFDIR);
 	assert_path(socket_path, 0, 0, 0660, S_IFSOCK);
+
+	struct sb_client *c = connect_client();
+	assert_serves(c);
+	assert_binds_below_1024(c);
+	sb_client_free(c);
+	stop();
+	ck_assert_int_eq(access(socket_path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(root_without_a_user_takes_the_dedicated_user_when_it_exists)
+{
+	char status_path[64];
+
+	if (!root_and_nobody("dedicated_user"))
+		return;
+	if (getpwnam("sockbroker")) {
+		test_skip("dedicated_user", "this system has its own user \"sockbroker\"; the case "
+			  "gives the daemon one of its own");
+		return;
+	}
+	fake_default_user = true;
+	start(ALLOW_ALL);
+	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
+	assert_ids(status_path, "Uid", FAKE_ID);
+	assert_ids(status_path, "Gid", FAKE_ID);
+	assert_status(status_path, "CapEff", NO_CAPS);
+	assert_monitor_keeps(NET_AND_SYS_ADMIN_CAPS, FAKE_ID);
+	ck_assert(log_contains("privileges: running as user sockbroker (uid 64123)"));
+	ck_assert(log_contains("privileges.user is not set: the dedicated user \"sockbroker\""));
+	ck_assert(!log_contains("the daemon runs as root"));
+	assert_path(run_dir, FAKE_ID, FAKE_ID, 0750, S_IFDIR);
+	assert_path(socket_path, FAKE_ID, FAKE_ID, 0660, S_IFSOCK);
 
 	struct sb_client *c = connect_client();
 	assert_serves(c);
@@ -846,6 +920,7 @@ main(int argc, char **argv)
 		{ "existing-directory",
 		  a_socket_directory_the_daemon_cannot_write_to_is_left_alone_with_a_warning },
 		{ "unknown-names", unknown_users_and_groups_stop_the_start_naming_the_field },
+		{ "dedicated-user", root_without_a_user_takes_the_dedicated_user_when_it_exists },
 		{ "monitor-killed", killing_the_monitor_stops_the_daemon_cleanly },
 		{ "daemon-killed", killing_the_daemon_ends_its_monitor },
 	};
