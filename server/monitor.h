@@ -107,7 +107,8 @@ int monitor_call(const struct monitor_request *request, int fd, int *fd_out);
  * The monitor's decision on `request` (with `fd`, the passed descriptor or -1) under
  * `policy`: 0 when it is in the table and the policy could allow it, else -EPERM (outside the
  * table or the policy's reach) or -EINVAL (malformed). Pure but for reading the passed
- * socket's family, type and protocol.
+ * socket's family, type and protocol. With `policy` NULL, only whether the request is one of
+ * the table's (the serving side asks nothing else).
  */
 int monitor_check(const struct policy *policy, const struct monitor_request *request, int fd);
 

@@ -531,6 +531,20 @@ START_TEST(switching_to_nobody_keeps_only_the_network_capabilities_the_policy_ne
 		      "a raw socket (CAP_NET_RAW): %s", err.message);
 	ck_assert_int_eq(sb_close(c, raw, &err), 0);
 
+	/* A privileged option (CAP_NET_ADMIN), set by the monitor on the daemon's socket;
+	 * one outside the monitor's table keeps the kernel's EPERM. */
+	sb_handle marked;
+	int mark = 0;
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_DGRAM, 0, &marked, &err), 0);
+	ck_assert_msg(sb_setsockopt_int(c, marked, SOL_SOCKET, SO_MARK, 7, &err) == 0,
+		      "SO_MARK: %s", err.message);
+	ck_assert_int_eq(sb_getsockopt_int(c, marked, SOL_SOCKET, SO_MARK, &mark, &err), 0);
+	ck_assert_int_eq(mark, 7);
+	ck_assert_int_eq(sb_setsockopt_int(c, marked, SOL_SOCKET, SO_DEBUG, 1, &err), -EACCES);
+	ck_assert_str_eq(err.errno_name, "EACCES");
+	ck_assert(!log_contains("monitor: refused"));
+	ck_assert_int_eq(sb_close(c, marked, &err), 0);
+
 	/* The host's own name (main() gave this program a UTS namespace of its own when it
 	 * could): the monitor does it. */
 	char name[256];
