@@ -28,6 +28,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -682,7 +683,9 @@ admit_create_server(struct op *op, struct reply *reply)
  * the socket: each such item is asked of the policy as that setsockopt, so a
  * rule denying the option (the default's "deny-privileged-sockopts") denies
  * the item too. IP_RETOPTS is the name the kernel reads IP options under in
- * a control message.
+ * a control message. An IP_PKTINFO or IPV6_PKTINFO item that chooses the
+ * source address is asked as a bind of that address (port 0), so the
+ * default's "deny-cloud-metadata" holds for it.
  */
 static const struct {
 	int level, type;
@@ -693,12 +696,71 @@ static const struct {
 	{ SOL_IPV6, IPV6_2292RTHDR },
 };
 
+/*
+ * The source address an IP_PKTINFO (ipi_spec_dst) or IPV6_PKTINFO (ipi6_addr) item of
+ * sendmsg chooses for its datagram, as a sockaddr with port 0; false when the item names
+ * none (the any address), is another item, or is malformed (cmsg.c refuses it then).
+ */
+static bool
+pktinfo_source(const struct cmsg_item *item, struct sockaddr_buf *out)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)(void *)&out->ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&out->ss;
+	memset(out, 0, sizeof(*out));
+	if (item->level == IPPROTO_IP && item->type == IP_PKTINFO) {
+		in->sin_family = AF_INET;
+		out->len = sizeof(*in);
+		if (item->view == CMSG_VIEW_PKTINFO) {
+			if (!item->pktinfo.spec_dst[0] ||
+			    inet_pton(AF_INET, item->pktinfo.spec_dst, &in->sin_addr) != 1)
+				return false;
+		} else if (item->len >= sizeof(struct in_pktinfo)) {
+			struct in_pktinfo info;
+			memcpy(&info, item->data, sizeof(info));
+			in->sin_addr = info.ipi_spec_dst;
+		} else {
+			return false;
+		}
+		return in->sin_addr.s_addr != htonl(INADDR_ANY);
+	}
+	if (item->level == IPPROTO_IPV6 && item->type == IPV6_PKTINFO) {
+		in6->sin6_family = AF_INET6;
+		out->len = sizeof(*in6);
+		if (item->view == CMSG_VIEW_PKTINFO) {
+			if (!item->pktinfo.addr[0] ||
+			    inet_pton(AF_INET6, item->pktinfo.addr, &in6->sin6_addr) != 1)
+				return false;
+		} else if (item->len >= sizeof(struct in6_pktinfo)) {
+			struct in6_pktinfo info;
+			memcpy(&info, item->data, sizeof(info));
+			in6->sin6_addr = info.ipi6_addr;
+		} else {
+			return false;
+		}
+		return !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+	}
+	return false;
+}
+
 static int
 admit_ancillary(struct op *op, struct reply *reply)
 {
 	const struct request *req = op->req;
 	for (size_t i = 0; i < req->sendmsg.n_ancillary; i++) {
 		const struct cmsg_item *item = &req->sendmsg.ancillary[i];
+		struct sockaddr_buf source;
+		/* A source address chosen for one datagram is a bind of it. */
+		if (pktinfo_source(item, &source)) {
+			struct policy_request p = {
+				.op = POLICY_OP_BIND,
+				.addr = (const struct sockaddr *)&source.ss,
+				.addrlen = source.len,
+			};
+			socket_of(op, &p);
+			int r = op_permit(op, &p, reply);
+			if (r)
+				return r;
+		}
 		for (size_t j = 0; j < sizeof(option_cmsgs) / sizeof(option_cmsgs[0]); j++) {
 			if (item->level != option_cmsgs[j].level ||
 			    item->type != option_cmsgs[j].type)

@@ -826,6 +826,36 @@ START_TEST(every_form_embedding_the_metadata_address_is_denied)
 				 &err);
 	expect_denied_and_free(r, &err, fds, "socket.connect", "EACCES", "deny-cloud-metadata");
 	echo_server_stop(&echo);
+
+	/* ... and as the source address of one datagram (IP_PKTINFO's ipi_spec_dst, decoded
+	 * or raw; IPV6_PKTINFO's ipi6_addr). */
+	struct echo_server udp_echo;
+	struct iovec iov = { .iov_base = "spoofed", .iov_len = 7 };
+	ck_assert_int_eq(echo_server_start(&udp_echo, AF_INET, SOCK_DGRAM), 0);
+	addr_ip(&addr, AF_INET, "127.0.0.1", udp_echo.port);
+	struct sb_cmsg pktinfo = { .level = IPPROTO_IP, .type = IP_PKTINFO,
+				   .view = SB_CMSG_PKTINFO };
+	snprintf(pktinfo.pktinfo.spec_dst, sizeof(pktinfo.pktinfo.spec_dst), "169.254.169.254");
+	r = (int)sb_sendmsg(client, u, &iov, 1, &pktinfo, 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendmsg", "EACCES", "deny-cloud-metadata");
+	struct in_pktinfo raw_info = { .ipi_spec_dst.s_addr = htonl(0xa9fea9fe) };
+	struct sb_cmsg raw_item = { .level = IPPROTO_IP, .type = IP_PKTINFO,
+				    .data = (const uint8_t *)&raw_info, .len = sizeof(raw_info),
+				    .view = SB_CMSG_RAW };
+	r = (int)sb_sendmsg(client, u, &iov, 1, &raw_item, 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendmsg", "EACCES", "deny-cloud-metadata");
+	struct sb_cmsg pktinfo6 = { .level = IPPROTO_IPV6, .type = IPV6_PKTINFO,
+				    .view = SB_CMSG_PKTINFO };
+	snprintf(pktinfo6.pktinfo.addr, sizeof(pktinfo6.pktinfo.addr), "fd00:ec2::254");
+	addr_ip(&addr, AF_INET6, "::1", udp_echo.port);
+	r = (int)sb_sendmsg(client, u6, &iov, 1, &pktinfo6, 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendmsg", "EACCES", "deny-cloud-metadata");
+	/* A source of the host's own is a bind the default allows. */
+	snprintf(pktinfo.pktinfo.spec_dst, sizeof(pktinfo.pktinfo.spec_dst), "127.0.0.1");
+	addr_ip(&addr, AF_INET, "127.0.0.1", udp_echo.port);
+	r = (int)sb_sendmsg(client, u, &iov, 1, &pktinfo, 1, 0, &addr, &err);
+	ck_assert_msg(r == 7, "sendmsg with IP_PKTINFO from 127.0.0.1: %s", err.message);
+	echo_server_stop(&udp_echo);
 	ck_assert_int_eq(sb_close(client, u, &err), 0);
 	ck_assert_int_eq(sb_close(client, u6, &err), 0);
 }
