@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "dispatch.h"
 #include "log.h"
+#include "monitor.h"
 #include "privileges.h"
 #include "resolve.h"
 #include "systemd.h"
@@ -202,6 +203,11 @@ daemon_new(struct daemon **out, const struct config *config,
 		goto err;
 	}
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Still the only thread: the privileged monitor is forked now, before the drop. */
+	if (privileges && (r = monitor_start(daemon->reactor, daemon->policy, privileges, err,
+					     errlen)) < 0)
+		goto err;
 
 	daemon->scratch_len = daemon->limits.max_data_size;
 	if (!(daemon->scratch = malloc(daemon->scratch_len))) {

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "monitor.h"
 #include "paths.h"
 #include "privileges.h"
 #include "systemd.h"
@@ -235,7 +236,7 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < config.n_listen_urls; i++)
 		fprintf(stderr, "sockbrokerd: listening on %s\n", config.listen_urls[i]);
-	if (daemon_run(daemon) == 0)
+	if (daemon_run(daemon) == 0 && !monitor_lost())
 		status = EXIT_SUCCESS;
 	daemon_free(daemon);
 

@@ -92,15 +92,44 @@ identity_matches(const struct policy_identity_match *m, const struct policy_iden
 }
 
 /*
- * The IP address and port a request names, with an IPv4-mapped IPv6 address
- * (::ffff:a.b.c.d) turned into the IPv4 address it carries: the kernel sends
- * to the IPv4 host, so a rule about 169.254.169.254 must hold for both.
+ * The IP address and port a request names, as the kernel will use it, and every IPv4 address
+ * embedded in it. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address it
+ * carries: the kernel sends to the IPv4 host. The other forms that embed an IPv4 address
+ * (SIIT ::ffff:0:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::a.b.c.d, 6to4
+ * 2002:AABB:CCDD::/48) reach a translator that may forward to that IPv4 host, so a denial
+ * about the IPv4 address holds for them too (see rule_matches()).
  */
 struct ip_view {
 	int family;
 	uint8_t addr[16];
 	uint16_t port;
+	bool has_embedded; /* an IPv6 address that embeds an IPv4 one (not the mapped form) */
+	uint8_t embedded[4];
 };
+
+/* The IPv4 address an IPv6 address embeds in one of the translation forms, if any. */
+static bool
+embedded_ipv4(const uint8_t *a, uint8_t out[4])
+{
+	static const uint8_t siit[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0 };
+	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	static const uint8_t zero[12] = { 0 };
+
+	if (memcmp(a, siit, 12) == 0 || memcmp(a, nat64, 12) == 0) {
+		memcpy(out, a + 12, 4);
+		return true;
+	}
+	/* IPv4-compatible (deprecated, RFC 4291), but not :: and ::1, which are not IPv4. */
+	if (memcmp(a, zero, 12) == 0 && !(a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] <= 1)) {
+		memcpy(out, a + 12, 4);
+		return true;
+	}
+	if (a[0] == 0x20 && a[1] == 0x02) { /* 6to4: 2002:V4ADDR::/48 */
+		memcpy(out, a + 2, 4);
+		return true;
+	}
+	return false;
+}
 
 static bool
 ip_view_of(const struct sockaddr *sa, socklen_t len, struct ip_view *out)
@@ -109,6 +138,7 @@ ip_view_of(const struct sockaddr *sa, socklen_t len, struct ip_view *out)
 
 	if (!sa)
 		return false;
+	memset(out, 0, sizeof(*out));
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
 		out->family = AF_INET;
@@ -125,6 +155,7 @@ ip_view_of(const struct sockaddr *sa, socklen_t len, struct ip_view *out)
 		} else {
 			out->family = AF_INET6;
 			memcpy(out->addr, in6->sin6_addr.s6_addr, 16);
+			out->has_embedded = embedded_ipv4(out->addr, out->embedded);
 		}
 		return true;
 	}
@@ -132,17 +163,30 @@ ip_view_of(const struct sockaddr *sa, socklen_t len, struct ip_view *out)
 }
 
 static bool
-cidr_contains(const struct policy_cidr *cidr, const struct ip_view *ip)
+prefix_matches(const struct policy_cidr *cidr, const uint8_t *addr)
 {
-	if (cidr->family != ip->family)
-		return false;
 	unsigned full = cidr->prefix / 8, rest = cidr->prefix % 8;
-	if (memcmp(cidr->addr, ip->addr, full) != 0)
+	if (memcmp(cidr->addr, addr, full) != 0)
 		return false;
 	if (rest == 0)
 		return true;
 	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (cidr->addr[full] & mask) == (ip->addr[full] & mask);
+	return (cidr->addr[full] & mask) == (addr[full] & mask);
+}
+
+/*
+ * Whether `cidr` holds for `ip`. A denial also holds for the IPv4 address an IPv6 one embeds
+ * (64:ff9b::a9fe:a9fe is the metadata address behind a NAT64 gateway); an allowance does not
+ * widen that way: an allow rule for 10.0.0.0/8 does not admit 2002:a00:1::1, which goes to a
+ * 6to4 relay, not to 10.0.0.1.
+ */
+static bool
+cidr_contains(const struct policy_cidr *cidr, const struct ip_view *ip, bool denial)
+{
+	if (cidr->family == ip->family && prefix_matches(cidr, ip->addr))
+		return true;
+	return denial && cidr->family == AF_INET && ip->has_embedded &&
+	       prefix_matches(cidr, ip->embedded);
 }
 
 /* A path rule: "/dir/" holds everything below the directory, "@pattern" an
@@ -195,7 +239,7 @@ rule_matches(const struct policy_rule *rule, const struct policy_identity *id,
 		if (rule->n_addresses) {
 			bool found = false;
 			for (size_t i = 0; i < rule->n_addresses && !found; i++)
-				found = cidr_contains(&rule->addresses[i], &ip);
+				found = cidr_contains(&rule->addresses[i], &ip, !rule->allow);
 			if (!found)
 				return false;
 		}
@@ -295,6 +339,20 @@ allowed(const struct policy *policy, const struct policy_identity *id,
 	struct policy_decision d;
 	policy_check(policy, id, req, &d);
 	return d.allow;
+}
+
+bool
+policy_could_allow(const struct policy *policy, const struct policy_request *request)
+{
+	for (size_t i = 0; i < policy->n_rules; i++) {
+		struct policy_identity id;
+		if (!policy->rules[i].allow)
+			continue;
+		identity_for(&policy->rules[i], &id);
+		if (allowed(policy, &id, request))
+			return true;
+	}
+	return false;
 }
 
 /* Whether `id` may bind a port below 1024 in a form `rule` admits. */
@@ -478,21 +536,45 @@ policy_init_default(struct policy *policy)
 	static const struct policy_cidr link_local[] = {
 		{ AF_INET, { 169, 254 }, 16 },
 		{ AF_INET6, { 0xfe, 0x80 }, 10 },
+		{ AF_INET6, { 0xff, 0x02 }, 16 }, /* link-scope multicast */
+	};
+	static const struct policy_cidr site_local[] = {
+		{ AF_INET6, { 0xfe, 0xc0 }, 10 },
 	};
 	static const int tcp_udp[] = { 0, IPPROTO_TCP, IPPROTO_UDP };
+	/* Options that need a capability, and those that choose the device or the route a
+	 * packet takes (a device binding escapes rules about addresses; source routing
+	 * escapes them on the path), as options or, for the routing ones, as ancillary data
+	 * of sendmsg (ops/permit.c asks the same question for those). */
 	static const struct policy_sockopt privileged_options[] = {
 		{ SOL_IP, IP_TRANSPARENT },
 		{ SOL_IPV6, IPV6_TRANSPARENT },
 		{ SOL_SOCKET, SO_MARK },
 		{ SOL_SOCKET, SO_BINDTODEVICE },
+		{ SOL_SOCKET, SO_BINDTOIFINDEX },
+		{ SOL_IP, IP_UNICAST_IF },
+		{ SOL_IPV6, IPV6_UNICAST_IF },
+		{ SOL_IP, IP_OPTIONS },
+		{ SOL_IP, IP_RETOPTS },
+		{ SOL_IPV6, IPV6_RTHDR },
+		{ SOL_IPV6, IPV6_2292RTHDR },
+		{ SOL_IPV6, IPV6_2292PKTOPTIONS },
+	};
+	/* SO_REUSEPORT shares a port with sockets of the daemon's uid, whoever asked for them
+	 * (ops/socket.c checks the group of a bind where a rule allows it). */
+	static const struct policy_sockopt reuseport[] = {
+		{ SOL_SOCKET, SO_REUSEPORT },
 	};
 	const uint64_t inet = (1ull << AF_INET) | (1ull << AF_INET6);
 	const uint32_t stream_dgram = (1u << SOCK_STREAM) | (1u << SOCK_DGRAM);
 	const struct default_rule rules[] = {
-		{ "deny-cloud-metadata", false, OPS(POLICY_OP_CONNECT, POLICY_OP_SEND_TO), 0, 0,
-		  NULL, 0, metadata, N(metadata), NULL, 0, NULL, 0 },
+		{ "deny-cloud-metadata", false,
+		  OPS(POLICY_OP_CONNECT, POLICY_OP_SEND_TO, POLICY_OP_BIND), 0, 0, NULL, 0, metadata,
+		  N(metadata), NULL, 0, NULL, 0 },
 		{ "deny-link-local", false, OPS(POLICY_OP_CONNECT, POLICY_OP_SEND_TO), 0, 0, NULL,
 		  0, link_local, N(link_local), NULL, 0, NULL, 0 },
+		{ "deny-site-local", false, OPS(POLICY_OP_CONNECT, POLICY_OP_SEND_TO), 0, 0, NULL,
+		  0, site_local, N(site_local), NULL, 0, NULL, 0 },
 		{ "deny-privileged-bind", false, OPS(POLICY_OP_BIND), inet, 0, NULL, 0, NULL, 0,
 		  (const struct policy_port_range[]){ { 1, 1023 } }, 1, NULL, 0 },
 		{ "tcp-udp", true,
@@ -503,6 +585,8 @@ policy_init_default(struct policy *policy)
 		  1ull << AF_UNIX, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0 },
 		{ "deny-privileged-sockopts", false, OPS(POLICY_OP_SOCKOPT), 0, 0, NULL, 0, NULL, 0,
 		  NULL, 0, privileged_options, N(privileged_options) },
+		{ "deny-reuseport", false, OPS(POLICY_OP_SOCKOPT), 0, 0, NULL, 0, NULL, 0, NULL, 0,
+		  reuseport, N(reuseport) },
 		{ "sockopts", true, OPS(POLICY_OP_SOCKOPT), 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL,
 		  0 },
 		{ "name-service", true, OPS(POLICY_OP_RESOLVE, POLICY_OP_INTERFACES), 0, 0, NULL, 0,

@@ -9,8 +9,10 @@
  * policy_check() is a pure function of (policy, identity, request): no I/O,
  * no clock, no allocation, so the matcher is tested on its own, table-driven.
  * The caller hands it what it decided on: addresses already resolved (a host
- * name never reaches a destination rule), IPv4-mapped IPv6 addresses are
- * judged as the IPv4 address they carry, and AF_UNIX paths already checked
+ * name never reaches a destination rule; IPv4-mapped IPv6 addresses are
+ * judged as the IPv4 address they carry, and a denial about an IPv4 range
+ * also holds for the IPv6 forms that embed one: SIIT, IPv4-compatible, NAT64
+ * 64:ff9b::/96 and 6to4 2002::/16), and AF_UNIX paths already checked
  * free of symlinks and "..". Building a policy from the config file is
  * config.c's job; a struct policy is immutable once built.
  */
@@ -166,6 +168,11 @@ void policy_check(const struct policy *policy, const struct policy_identity *ide
 const struct policy_quota *policy_quota_for(const struct policy *policy,
 					    const struct policy_identity *identity);
 
+/* Whether some identity could be allowed `request`: for each allow rule, an identity that
+ * meets its identity conditions asks (as policy_needed_caps() works out capabilities). The
+ * monitor's check of what the serving process asks of it. */
+bool policy_could_allow(const struct policy *policy, const struct policy_request *request);
+
 /* The capabilities some allow rule of `policy` may need (POLICY_CAP_*). */
 unsigned policy_needed_caps(const struct policy *policy);
 
@@ -181,11 +188,16 @@ const char *policy_transport_name(enum policy_transport transport);
 
 /*
  * Fill `policy` with the built-in default: TCP and UDP over AF_INET/AF_INET6
- * to anywhere but link-local and the cloud metadata addresses; binds to
- * ports 0 and 1024-65535; name resolution and interface listing; unnamed
- * AF_UNIX sockets and socketpairs; every setsockopt but IP_TRANSPARENT,
- * IPV6_TRANSPARENT, SO_MARK and SO_BINDTODEVICE. Nothing else: no AF_UNIX
- * paths or abstract names, AF_NETLINK, AF_PACKET, SOCK_RAW or sethostname.
+ * to anywhere but link-local (with link-scope multicast ff02::/16), site-local
+ * (fec0::/10) and the cloud metadata addresses; binds to ports 0 and
+ * 1024-65535 of any address but the metadata one; name resolution and
+ * interface listing; unnamed AF_UNIX sockets and socketpairs; every
+ * setsockopt but the privileged ones (IP_TRANSPARENT, IPV6_TRANSPARENT,
+ * SO_MARK), those that choose the device (SO_BINDTODEVICE, SO_BINDTOIFINDEX,
+ * IP_UNICAST_IF, IPV6_UNICAST_IF) or the route (IP_OPTIONS, IP_RETOPTS,
+ * IPV6_RTHDR, IPV6_2292RTHDR, IPV6_2292PKTOPTIONS), and SO_REUSEPORT.
+ * Nothing else: no AF_UNIX paths or abstract names, AF_NETLINK, AF_PACKET,
+ * SOCK_RAW or sethostname.
  * Returns 0 or -ENOMEM. Release with policy_fini().
  */
 int policy_init_default(struct policy *policy);

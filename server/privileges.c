@@ -1,19 +1,25 @@
 #include "privileges.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
+#include "monitor.h"
 #include "policy.h"
 
 /* The capabilities a policy can ask for, with what they are for in an operator's words. */
@@ -38,6 +44,8 @@ static const struct {
 typedef uint64_t capmask;
 
 #define CAPBIT(cap) ((capmask)1 << (cap))
+
+static capmask caps_of(unsigned policy_caps);
 
 /* A name database entry that needs more than this is refused rather than grown into. */
 #define LOOKUP_BUFFER_MAX (1024 * 1024)
@@ -247,6 +255,25 @@ privileges_resolve(const struct config *cfg, struct privileges_config *out, char
 		set_err(err, errlen, "privileges.group: needs privileges.user (the user the daemon "
 			"switches to); set it too, or remove privileges.group");
 		return -EINVAL;
+	} else if (geteuid() == 0) {
+		/* The safe default: the packaging's dedicated user, when there is one. */
+		struct passwd pw;
+		char *buffer = NULL;
+		bool found = false;
+		r = get_user(PRIVILEGES_DEFAULT_USER, 0, false, &pw, &buffer, &found);
+		if (r == 0 && found && pw.pw_uid != 0) {
+			out->user_configured = true;
+			out->default_user = true;
+			out->uid = pw.pw_uid;
+			out->gid = pw.pw_gid;
+		}
+		free(buffer);
+		if (r < 0) {
+			set_err(err, errlen, "privileges.user is not set and looking up the default "
+				"user \"%s\" failed: %s; set privileges.user", PRIVILEGES_DEFAULT_USER,
+				strerror(-r));
+			return r;
+		}
 	}
 	if (cfg->privileges_group) {
 		r = lookup_group("privileges.group", cfg->privileges_group, &out->gid, err, errlen);
@@ -452,7 +479,9 @@ privileges_prepare(const struct privileges_config *cfg, unsigned needed_caps, ch
 		setup |= CAPBIT(CAP_CHOWN);
 	if (cfg->switch_user)
 		setup |= CAPBIT(CAP_SETUID) | CAPBIT(CAP_SETGID);
-	setup |= kept_caps(cfg, needed_caps);
+	/* Every capability the policy needs, CAP_SYS_ADMIN included: the monitor, forked
+	 * before the drop, keeps them; the serving process keeps none after it. */
+	setup |= caps_of(needed_caps);
 	/* Root in a container may lack some: a set can only shrink. */
 	held = caps_held(CAP_PERMITTED);
 	setup &= held;
@@ -464,6 +493,195 @@ privileges_prepare(const struct privileges_config *cfg, unsigned needed_caps, ch
 		set_err(err, errlen, "cannot narrow the capabilities for start-up: %s",
 			strerror(-r));
 		return r;
+	}
+	return 0;
+}
+
+/* privileges_drop() is done: threads made from now on clear their own sets at start. */
+static atomic_bool dropped;
+
+int
+privileges_thread_start(void)
+{
+	/* Before the drop a thread keeps the start-up set: glibc makes every thread run the
+	 * user switch's set*id calls, which fail, and abort the process, in a thread without
+	 * CAP_SETUID. The drop's sweep clears it afterwards. */
+	return atomic_load(&dropped) ? privileges_drop_thread() : 0;
+}
+
+int
+privileges_drop_thread(void)
+{
+	/* The raw system call, not libcap: it is async-signal-safe, and strip_handler()
+	 * runs it in a signal handler. Version 3 takes two 32-bit words per set. */
+	struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	return syscall(SYS_capset, &header, data) < 0 ? -errno : 0;
+}
+
+/* Threads that ran strip_handler() successfully. */
+static atomic_int threads_stripped;
+
+static void
+strip_handler(int signo)
+{
+	int saved = errno;
+
+	(void)signo;
+	if (privileges_drop_thread() == 0)
+		atomic_fetch_add(&threads_stripped, 1);
+	errno = saved;
+}
+
+/* How long the other threads get to run strip_handler(). */
+#define STRIP_WAIT_MS 2000
+
+/* The thread ids of this process other than the calling thread's, at most `max`. */
+static size_t
+other_threads(pid_t *tids, size_t max)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *entry;
+	size_t n = 0;
+
+	if (!dir)
+		return 0;
+	while (n < max && (entry = readdir(dir))) {
+		long tid = strtol(entry->d_name, NULL, 10);
+		if (tid > 0 && (pid_t)tid != self)
+			tids[n++] = (pid_t)tid;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* The CapPrm and CapEff masks of thread `tid` of this process; false if it has ended. */
+static bool
+thread_caps(pid_t tid, unsigned long long *permitted, unsigned long long *effective)
+{
+	char path[64], line[256];
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (found < 2 && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "CapPrm:", 7) == 0)
+			found += sscanf(line + 7, "%llx", permitted) == 1;
+		else if (strncmp(line, "CapEff:", 7) == 0)
+			found += sscanf(line + 7, "%llx", effective) == 1;
+	}
+	fclose(f);
+	return found == 2;
+}
+
+/*
+ * Make every other thread of the process clear its capability sets (see the header), then
+ * check in /proc that none holds one. The signal is the first real-time one glibc leaves to
+ * programs; none of the daemon's threads blocks it.
+ */
+static int
+strip_other_threads(char *err, size_t errlen)
+{
+	enum { MAX_THREADS = 512 };
+	static pid_t tids[MAX_THREADS];
+	struct sigaction action = { .sa_handler = strip_handler, .sa_flags = SA_RESTART };
+	int signo = SIGRTMIN;
+	int sent = 0;
+
+	sigemptyset(&action.sa_mask);
+	if (sigaction(signo, &action, NULL) < 0) {
+		int r = -errno;
+		set_err(err, errlen, "cannot install the handler that drops the other threads' "
+			"capabilities: %s", strerror(-r));
+		return r;
+	}
+	atomic_store(&threads_stripped, 0);
+	size_t n = other_threads(tids, MAX_THREADS);
+	for (size_t i = 0; i < n; i++)
+		if (syscall(SYS_tgkill, getpid(), tids[i], signo) == 0)
+			sent++;
+	struct timespec tick = { 0, 1000000 };
+	for (int waited = 0; atomic_load(&threads_stripped) < sent && waited < STRIP_WAIT_MS;
+	     waited++)
+		nanosleep(&tick, NULL);
+
+	n = other_threads(tids, MAX_THREADS);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long permitted = 0, effective = 0;
+		if (thread_caps(tids[i], &permitted, &effective) && (permitted || effective)) {
+			set_err(err, errlen, "thread %d of the daemon still holds capabilities "
+				"(permitted %llx, effective %llx) after being told to drop them; "
+				"refusing to serve", (int)tids[i], permitted, effective);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+/* POLICY_CAP_* bits as a capability mask. */
+static capmask
+caps_of(unsigned policy_caps)
+{
+	capmask caps = 0;
+	for (size_t i = 0; i < N_NEEDED; i++)
+		if (policy_caps & needed_table[i].policy_cap)
+			caps |= CAPBIT(needed_table[i].cap);
+	return caps;
+}
+
+unsigned
+privileges_held(unsigned policy_caps)
+{
+	capmask held = caps_held(CAP_PERMITTED);
+	unsigned out = 0;
+	for (size_t i = 0; i < N_NEEDED; i++)
+		if ((policy_caps & needed_table[i].policy_cap) && (held & CAPBIT(needed_table[i].cap)))
+			out |= needed_table[i].policy_cap;
+	return out;
+}
+
+void
+privileges_describe(unsigned policy_caps, char *buf, size_t len)
+{
+	describe_caps(buf, len, caps_of(policy_caps));
+}
+
+static int switch_user(const struct privileges_config *cfg, capmask keep, bool bound, char *err,
+		       size_t errlen);
+static bool ids_are(const struct privileges_config *cfg, char *what, size_t len);
+
+int
+privileges_confine_monitor(const struct privileges_config *cfg, unsigned policy_caps, char *err,
+			   size_t errlen)
+{
+	capmask keep = caps_of(policy_caps) & caps_held(CAP_PERMITTED);
+	bool bound = caps_held(CAP_EFFECTIVE) & CAPBIT(CAP_SETPCAP);
+	char what[160];
+	int r;
+
+	if (cfg->switch_user) {
+		r = switch_user(cfg, keep, bound, err, errlen);
+	} else {
+		r = bound ? drop_bound(keep) : 0;
+		if (r == 0)
+			r = reset_ambient();
+		if (r == 0)
+			r = set_caps(keep);
+		if (r < 0)
+			set_err(err, errlen, "cannot narrow the monitor's capabilities: %s",
+				strerror(-r));
+	}
+	if (r < 0 || (r = set_no_new_privs(err, errlen)) < 0)
+		return r;
+	if ((cfg->switch_user && !ids_are(cfg, what, sizeof(what))) ||
+	    !caps_are(keep, bound, what, sizeof(what))) {
+		set_err(err, errlen, "confining the monitor did not take (%s)", what);
+		return -EPERM;
 	}
 	return 0;
 }
@@ -605,7 +823,8 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 		return 0;
 	}
 	held = caps_held(CAP_PERMITTED);
-	keep = wanted & held;
+	/* With a monitor, the capabilities are its: the serving process keeps none. */
+	keep = monitor_running() ? 0 : wanted & held;
 	bound = held & CAPBIT(CAP_SETPCAP);
 
 	if (cfg->switch_user) {
@@ -622,7 +841,8 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 	}
 	if (r < 0)
 		return r;
-	if ((r = set_no_new_privs(err, errlen)) < 0)
+	atomic_store(&dropped, true);
+	if ((r = set_no_new_privs(err, errlen)) < 0 || (r = strip_other_threads(err, errlen)) < 0)
 		return r;
 
 	if ((cfg->switch_user && !ids_are(cfg, what, sizeof(what))) ||
@@ -640,18 +860,22 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 
 		if (cfg->ipc_gid != cfg->gid)
 			group_name(ipc_group, sizeof(ipc_group), cfg->ipc_gid);
-		log_info("privileges: running as user %s (uid %lu), group %s (gid %lu)%s%s; "
+		log_info("privileges: running as user %s (uid %lu), group %s (gid %lu)%s%s%s; "
 			 "capabilities kept: %s; no_new_privs set",
 			 cfg->user, (unsigned long)cfg->uid, cfg->group, (unsigned long)cfg->gid,
-			 ipc_group[0] ? ", supplementary group " : "", ipc_group, kept);
-		if (needed_caps & POLICY_CAP_SYS_ADMIN)
+			 ipc_group[0] ? ", supplementary group " : "", ipc_group,
+			 cfg->default_user ? " (privileges.user is not set: the dedicated user "
+					     "\"" PRIVILEGES_DEFAULT_USER "\" exists)"
+					   : "",
+			 kept);
+		if ((needed_caps & POLICY_CAP_SYS_ADMIN) && !monitor_running())
 			log_warn("privileges: the policy allows sethostname, which needs "
 				 "CAP_SYS_ADMIN; that capability is never kept after switching to "
 				 "user %s, so sethostname will fail with EPERM", cfg->user);
 	} else {
 		log_warn("privileges: the daemon runs as root (uid 0) with root's access to every "
-			 "file root owns, because privileges.user is %s; it keeps only the "
-			 "capabilities the policy needs (%s). To run as an unprivileged user after "
+			 "file root owns, because privileges.user is %s; capabilities kept: %s. To "
+			 "run as an unprivileged user after "
 			 "opening the listeners, set \"privileges\": {\"user\": \"NAME\"} in the "
 			 "configuration",
 			 cfg->user_configured ? "root" : "not set", kept);

@@ -9,7 +9,14 @@
  * CAP_SYS_ADMIN (sethostname) is never kept after switching user: it is nearly root, and
  * keeping it would undo the switch; the daemon says so and sethostname answers EPERM.
  *
- * Started as root with no user configured (or "root"), the daemon stays uid 0 with a warning,
+ * With a monitor (monitor.h: when the policy needs a capability and the daemon is root) the
+ * serving process keeps no capability at all: the monitor holds them.
+ *
+ * Started as root with no user configured, the daemon takes the dedicated user "sockbroker"
+ * (PRIVILEGES_DEFAULT_USER, which the packaging creates) when it exists, as if configured.
+ *
+ * Started as root with no user configured and no such user (or "root"), the daemon stays
+ * uid 0 with a warning,
  * but still drops every capability the policy does not need, CAP_SYS_ADMIN being kept only
  * when the policy allows sethostname: the operator chose root, and a policy rule asks for it.
  * A uid-0 process without CAP_DAC_OVERRIDE still owns what root owns, so the daemon keeps
@@ -28,11 +35,14 @@
  * NNG's and the resolver's threads exist before the listeners open. privileges_prepare(),
  * called before any thread is created, sets no_new_privs and narrows every set to what the
  * start-up needs, so all threads inherit that. privileges_drop() then runs on the thread
- * that serves operations (the main thread, which runs the reactor): glibc applies
- * setgroups/setgid/setuid to every thread of the process, and every other thread, without
- * PR_SET_KEEPCAPS, thereby loses all its capabilities; only the calling thread keeps the
- * needed ones. Threads created afterwards inherit the calling thread's state. With no user
- * to switch to, the other threads keep the start-up set (see privileges_prepare()).
+ * that serves operations (the main thread, which runs the reactor) and leaves every other
+ * thread of the process with no capability at all: glibc applies setgroups/setgid/setuid to
+ * every thread, which without PR_SET_KEEPCAPS loses its capabilities, and, with or without
+ * a user to switch to, each other thread is then made to clear its own sets (a thread can
+ * only change its own) by a signal whose handler does just that; the result is read back
+ * from /proc/self/task, and a thread left holding one stops the start-up. Threads created
+ * later inherit the creator's sets, so the resolver's workers, which the reactor starts
+ * when the pool grows, clear theirs first (privileges_thread_start()).
  */
 #ifndef SOCKBROKER_PRIVILEGES_H
 #define SOCKBROKER_PRIVILEGES_H
@@ -43,10 +53,14 @@
 
 struct config;
 
+/* The user a daemon started as root takes when "privileges.user" is not set, if it exists. */
+#define PRIVILEGES_DEFAULT_USER "sockbroker"
+
 /* Who the daemon runs as and who owns its ipc files, resolved from the configuration by
  * privileges_resolve(). */
 struct privileges_config {
-	bool user_configured; /* "privileges.user" is set */
+	bool user_configured; /* "privileges.user" is set, or default_user */
+	bool default_user;    /* not set, and the dedicated user PRIVILEGES_DEFAULT_USER exists */
 	bool switch_user;     /* ... and names a user other than root, and the daemon is root */
 	uid_t uid;            /* the user the daemon serves as: the configured one, else euid */
 	gid_t gid;            /* its group: configured, the user's primary group, or egid */
@@ -73,8 +87,8 @@ int privileges_resolve(const struct config *cfg, struct privileges_config *out, 
 
 /*
  * Before the daemon creates any thread: set no_new_privs and, when running as root, narrow
- * the permitted, effective and bounding sets to `needed_caps` (POLICY_CAP_*, as
- * privileges_drop() keeps them) plus what opening listeners and switching user need:
+ * the permitted, effective and bounding sets to `needed_caps` (POLICY_CAP_*, all of them: the
+ * monitor forked after this keeps them) plus what opening listeners and switching user need:
  * CAP_NET_BIND_SERVICE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SETPCAP, CAP_CHOWN when
  * the ipc files change hands, and CAP_SETUID and CAP_SETGID when switching user.
  * Inheritable and ambient are emptied.
@@ -85,12 +99,42 @@ int privileges_prepare(const struct privileges_config *cfg, unsigned needed_caps
 
 /*
  * After the listeners are open and before serving, on the thread that runs operations:
- * switch user and keep `needed_caps` as described above, then check that it took (ids, the
- * capability sets, the bounding set, no_new_privs). Logs one line saying who the daemon
+ * switch user and keep `needed_caps` as described above, leave every other thread without
+ * capabilities, then check that it took (ids, the capability sets of every thread, the
+ * bounding set, no_new_privs). Logs one line saying who the daemon
  * runs as and what it kept, or, unprivileged, what the policy asks that cannot work.
  * Returns 0, or -errno with a message in err: the daemon must then not serve.
  */
 int privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char *err,
 		    size_t errlen);
+
+/* Which of `policy_caps` (POLICY_CAP_*) the process holds in its permitted set. */
+unsigned privileges_held(unsigned policy_caps);
+
+/* "CAP_NET_BIND_SERVICE, CAP_NET_RAW" for `policy_caps`, or "none". */
+void privileges_describe(unsigned policy_caps, char *buf, size_t len);
+
+/*
+ * In the monitor (monitor.h), single-threaded, right after the fork: take the configured
+ * user as privileges_drop() will, and keep `policy_caps` (POLICY_CAP_*, CAP_SYS_ADMIN
+ * included: sethostname is the monitor's to do) among those held, in the permitted and
+ * effective sets; the bounding set holds nothing else when it can be narrowed; no_new_privs.
+ * Checks that it took. Returns 0 or -errno with a message in err.
+ */
+int privileges_confine_monitor(const struct privileges_config *cfg, unsigned policy_caps,
+			       char *err, size_t errlen);
+
+/*
+ * Clear the calling thread's permitted, effective and inheritable capability sets: for
+ * threads that never run a privileged operation. Returns 0 or -errno.
+ */
+int privileges_drop_thread(void);
+
+/*
+ * What a thread that needs no capability calls first: privileges_drop_thread() once
+ * privileges_drop() has run, nothing before (the user switch needs every thread to hold
+ * CAP_SETUID and CAP_SETGID, and the drop clears the threads it finds). Returns 0 or -errno.
+ */
+int privileges_thread_start(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "privileges.h"
 
 /* One worker thread. A slot is reused once its thread ended and was joined. */
 struct worker_slot {
@@ -117,6 +118,13 @@ worker(void *arg)
 {
 	struct worker_slot *slot = arg;
 	struct resolver *resolver = slot->resolver;
+
+	/* A worker inherits its creator's capabilities and needs none: it runs libc's name
+	 * service on names clients chose. Dropping the thread's own sets always succeeds;
+	 * a failure would be a kernel refusing to drop, which cannot happen. */
+	int dropped = privileges_thread_start();
+	if (dropped < 0)
+		log_error("resolver thread: cannot drop its capabilities: %s", strerror(-dropped));
 
 	pthread_mutex_lock(&resolver->lock);
 	while (!resolver->stopping) {

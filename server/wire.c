@@ -13,6 +13,7 @@
 
 #include "errname.h"
 #include "sockbroker.pb-c.h"
+#include "utf8.h"
 
 typedef Sockbroker__V1__Request Request;
 typedef Sockbroker__V1__Reply Reply;
@@ -1402,15 +1403,130 @@ build_error(const struct reply_error *e, Sockbroker__V1__Error *error)
 	error->operation = (char *)e->operation;
 }
 
-static int
-pack_reply(const Reply *msg, void *(*alloc)(void *userdata, size_t len), void *userdata)
+/*
+ * Every `string` field of a reply is UTF-8 on the wire, as protobuf requires and strict
+ * runtimes check: names the daemon passes on (a host name from the resolver, an interface
+ * name, a message quoting what a client sent) may hold any byte. Before packing, each string
+ * field of the message tree that is not well-formed is pointed at a copy with the bytes
+ * escaped as the audit log writes them (\xHH); the copies live until the message is packed.
+ */
+struct escaped_strings {
+	void **copies; /* escaped strings and copied arrays, freed after packing */
+	size_t count, cap;
+};
+
+static void *
+keep_copy(struct escaped_strings *escaped, size_t len)
 {
-	size_t size = sockbroker__v1__reply__get_packed_size(msg);
-	void *buf = alloc(userdata, size);
-	if (!buf)
+	if (escaped->count == escaped->cap) {
+		size_t cap = escaped->cap ? 2 * escaped->cap : 8;
+		void **copies = realloc(escaped->copies, cap * sizeof(*copies));
+		if (!copies)
+			return NULL;
+		escaped->copies = copies;
+		escaped->cap = cap;
+	}
+	void *copy = malloc(len);
+	if (copy)
+		escaped->copies[escaped->count++] = copy;
+	return copy;
+}
+
+static int
+escape_string(char **field, struct escaped_strings *escaped)
+{
+	size_t n = strlen(*field);
+	size_t len = utf8_escape(*field, n, NULL, 0);
+	char *copy = keep_copy(escaped, len + 1);
+	if (!copy)
 		return -ENOMEM;
-	sockbroker__v1__reply__pack(msg, buf);
+	utf8_escape(*field, n, copy, len + 1);
+	*field = copy;
 	return 0;
+}
+
+static bool
+string_is_valid(const char *s)
+{
+	return !s || utf8_valid(s, strlen(s));
+}
+
+static int
+escape_strings(ProtobufCMessage *msg, struct escaped_strings *escaped)
+{
+	const ProtobufCMessageDescriptor *desc = msg->descriptor;
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		char *member = (char *)msg + f->offset;
+		int r;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t count = *(const size_t *)(const void *)((const char *)msg +
+								       f->quantifier_offset);
+			void **values = *(void ***)(void *)member;
+			if (!values)
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				for (size_t j = 0; j < count; j++)
+					if (values[j] && (r = escape_strings(values[j], escaped)) < 0)
+						return r;
+				continue;
+			}
+			size_t bad = 0;
+			while (bad < count && string_is_valid(values[bad]))
+				bad++;
+			if (bad == count)
+				continue;
+			/* The array may be borrowed (a resolver's alias list): escape into a
+			 * copy of it. */
+			char **copy = keep_copy(escaped, count * sizeof(*copy));
+			if (!copy)
+				return -ENOMEM;
+			memcpy(copy, values, count * sizeof(*copy));
+			for (size_t j = bad; j < count; j++)
+				if (!string_is_valid(copy[j]) && (r = escape_string(&copy[j], escaped)) < 0)
+					return r;
+			*(char ***)(void *)member = copy;
+			continue;
+		}
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which =
+				*(const uint32_t *)(const void *)((const char *)msg + f->quantifier_offset);
+			if (which != f->id)
+				continue;
+		}
+		void **value = (void **)(void *)member;
+		if (!*value)
+			continue;
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+			r = escape_strings(*value, escaped);
+		else
+			r = string_is_valid(*value) ? 0 : escape_string((char **)value, escaped);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+pack_reply(Reply *msg, void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	struct escaped_strings escaped = { 0 };
+	int r = escape_strings(&msg->base, &escaped);
+	if (r == 0) {
+		size_t size = sockbroker__v1__reply__get_packed_size(msg);
+		void *buf = alloc(userdata, size);
+		if (buf)
+			sockbroker__v1__reply__pack(msg, buf);
+		else
+			r = -ENOMEM;
+	}
+	for (size_t i = 0; i < escaped.count; i++)
+		free(escaped.copies[i]);
+	free(escaped.copies);
+	return r;
 }
 
 /* PollReply: one PollItem per ready handle, allocated for the packing. */
@@ -1705,13 +1821,7 @@ encode_names(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdat
 		goto out;
 	}
 
-	size_t size = sockbroker__v1__reply__get_packed_size(msg);
-	void *buf = alloc(userdata, size);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	sockbroker__v1__reply__pack(msg, buf);
+	r = pack_reply(msg, alloc, userdata);
 out:
 	free(entry_ptrs);
 	free(entries);
@@ -1927,14 +2037,8 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 		goto out;
 	}
 
-pack:;
-	size_t size = sockbroker__v1__reply__get_packed_size(&msg);
-	void *buf = alloc(userdata, size);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	sockbroker__v1__reply__pack(&msg, buf);
+pack:
+	r = pack_reply(&msg, alloc, userdata);
 out:
 	free(constant_ptrs);
 	free(constants);

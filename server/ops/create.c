@@ -36,6 +36,7 @@
 #include "../dispatch.h"
 #include "../handle.h"
 #include "../log.h"
+#include "../monitor.h"
 #include "../policy.h"
 #include "../resolve.h"
 #include "../session.h"
@@ -312,8 +313,8 @@ attempt_start(struct op *op, struct connect_state *state, const struct addrinfo 
 		question.addrlen = source.len;
 		if (op_permit(op, &question, &denial))
 			return attempt_denied(op, state, &denial);
-		if (bind(state->fd, (struct sockaddr *)&source.ss, source.len) < 0)
-			return attempt_failed(state, ERROR_OS, errno, 0);
+		if ((r = monitor_bind(state->fd, (struct sockaddr *)&source.ss, source.len)) < 0)
+			return attempt_failed(state, ERROR_OS, -r, 0);
 	}
 	if (connect(state->fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return ATTEMPT_CONNECTED;
@@ -551,8 +552,11 @@ op_create_server(struct op *op, struct reply *reply)
 			goto err_fd;
 		}
 	}
-	if (bind(fd, (struct sockaddr *)&op->target.ss, op->target.len) < 0) {
-		int errnum = errno;
+	if ((r = op_permit_port_group(op, fd, (struct sockaddr *)&op->target.ss, op->target.len,
+				      reply)))
+		goto err_fd;
+	if ((r = monitor_bind(fd, (struct sockaddr *)&op->target.ss, op->target.len)) < 0) {
+		int errnum = -r;
 		char where[ADDRESS_HOST_MAX + 32];
 		format_bind_address(address, where, sizeof(where));
 		r = op_fail(reply, ERROR_OS, errnum, "%s (while attempting to bind on address %s)",

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../monitor.h"
 #include "ops.h"
 
 int
@@ -28,8 +29,9 @@ op_sethostname(struct op *op, struct reply *reply)
 	const char *name = req->sethostname.name ? (const char *)req->sethostname.name : "";
 
 	/* The length is the kernel's to judge: EINVAL above 64 bytes. */
-	if (sethostname(name, req->sethostname.len) < 0)
-		return -errno;
+	int r = monitor_sethostname(name, req->sethostname.len);
+	if (r < 0)
+		return r;
 	reply->shape = REPLY_DONE;
 	return OP_DONE;
 }

@@ -163,6 +163,12 @@ int op_permit(struct op *op, const struct policy_request *request, struct reply 
 void op_account(struct op *op);
 void op_audit(struct op *op, const struct reply *reply);
 void op_identity(const struct session *session, struct policy_identity *identity);
+/* Before binding `fd` (which has SO_REUSEPORT set, else this is a no-op) to
+ * `addr`: 0 when every socket of the daemon's uid already bound to that port
+ * is a handle of the op's identity, else OP_FAILED (a denial by rule
+ * "reuseport-group", logged and audited) or -errno. */
+int op_permit_port_group(struct op *op, int fd, const struct sockaddr *addr, socklen_t addrlen,
+			 struct reply *reply);
 /* Log and audit a refusal whose reply->error is filled (decision AUDIT_DENY
  * or AUDIT_QUOTA, by `rule`); returns OP_FAILED. */
 int op_refused(struct op *op, const struct reply *reply, enum audit_decision decision,

@@ -11,15 +11,25 @@
  * absolute and without ".", ".." or "//" (no rule can be tricked by
  * "/allowed/../elsewhere"). Once allowed, the path is opened with
  * openat2(RESOLVE_NO_SYMLINKS): a symbolic link in any component is a denial
- * (a planted link cannot lead out of the allowed tree), and the kernel call
+ * (a planted link cannot lead out of the allowed tree), a socket file with
+ * more than one hard link is a denial (another name of it may lie outside
+ * the tree), and the kernel call
  * then goes through /proc/self/fd/N of what was opened, so nothing can be
  * swapped between the check and the use. bind() opens the directory and
  * binds "/proc/self/fd/N/NAME"; getsockname reports the client's path.
+ *
+ * SO_REUSEPORT groups: the kernel lets a socket join a port's group when the
+ * sockets in it have the same owner uid, and every brokered socket is the
+ * daemon's. So where a rule allows SO_REUSEPORT, a bind with it set is refused
+ * unless every socket of the daemon's uid already bound to that port is a
+ * handle of the same identity (op_permit_port_group()).
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +39,10 @@
 #include <unistd.h>
 
 #include "../audit.h"
+#include "../cmsg.h"
 #include "../daemon.h"
 #include "../handle.h"
+#include "../list.h"
 #include "../log.h"
 #include "../quota.h"
 #include "../reactor.h"
@@ -507,6 +519,19 @@ pin_unix_path(struct op *op, bool for_bind, struct reply *reply)
 				      op->unix_path);
 		return -e;
 	}
+	/* A hard link is another name of a socket file that may live outside the
+	 * allowed tree, and nothing in the name tells: a socket with more than one
+	 * link is refused. */
+	struct stat st;
+	if (!for_bind && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_nlink > 1) {
+		close(fd);
+		return refuse(op, reply, AUDIT_DENY, "unix-path-hardlink", ERROR_DENIED, EACCES,
+			      "%s: this socket file has %lu names (hard links), and the daemon "
+			      "cannot tell whether the others lie outside what its policy allows "
+			      "(rule \"unix-path-hardlink\"); connect through a socket file with "
+			      "one name",
+			      op->unix_path, (unsigned long)st.st_nlink);
+	}
 	struct sockaddr_un *un = (struct sockaddr_un *)(void *)&op->target.ss;
 	int n = for_bind ? snprintf(un->sun_path, sizeof(un->sun_path), "/proc/self/fd/%d/%s", fd,
 				    base)
@@ -658,7 +683,116 @@ admit_create_server(struct op *op, struct reply *reply)
 	p.op = POLICY_OP_LISTEN;
 	p.addr = NULL;
 	p.addrlen = 0;
+	if ((r = op_permit(op, &p, reply)))
+		return r;
+	if (!op->req->create_server.reuse_port)
+		return 0;
+	/* reuse_port is a setsockopt the daemon makes for the client. */
+	p.op = POLICY_OP_SOCKOPT;
+	p.level = SOL_SOCKET;
+	p.optname = SO_REUSEPORT;
 	return op_permit(op, &p, reply);
+}
+
+/*
+ * Ancillary data of sendmsg that does for one packet what an option does for
+ * the socket: each such item is asked of the policy as that setsockopt, so a
+ * rule denying the option (the default's "deny-privileged-sockopts") denies
+ * the item too. IP_RETOPTS is the name the kernel reads IP options under in
+ * a control message. An IP_PKTINFO or IPV6_PKTINFO item that chooses the
+ * source address is asked as a bind of that address (port 0), so the
+ * default's "deny-cloud-metadata" holds for it.
+ */
+static const struct {
+	int level, type;
+} option_cmsgs[] = {
+	{ SOL_IP, IP_OPTIONS },
+	{ SOL_IP, IP_RETOPTS },
+	{ SOL_IPV6, IPV6_RTHDR },
+	{ SOL_IPV6, IPV6_2292RTHDR },
+};
+
+/*
+ * The source address an IP_PKTINFO (ipi_spec_dst) or IPV6_PKTINFO (ipi6_addr) item of
+ * sendmsg chooses for its datagram, as a sockaddr with port 0; false when the item names
+ * none (the any address), is another item, or is malformed (cmsg.c refuses it then).
+ */
+static bool
+pktinfo_source(const struct cmsg_item *item, struct sockaddr_buf *out)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)(void *)&out->ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&out->ss;
+	memset(out, 0, sizeof(*out));
+	if (item->level == IPPROTO_IP && item->type == IP_PKTINFO) {
+		in->sin_family = AF_INET;
+		out->len = sizeof(*in);
+		if (item->view == CMSG_VIEW_PKTINFO) {
+			if (!item->pktinfo.spec_dst[0] ||
+			    inet_pton(AF_INET, item->pktinfo.spec_dst, &in->sin_addr) != 1)
+				return false;
+		} else if (item->len >= sizeof(struct in_pktinfo)) {
+			struct in_pktinfo info;
+			memcpy(&info, item->data, sizeof(info));
+			in->sin_addr = info.ipi_spec_dst;
+		} else {
+			return false;
+		}
+		return in->sin_addr.s_addr != htonl(INADDR_ANY);
+	}
+	if (item->level == IPPROTO_IPV6 && item->type == IPV6_PKTINFO) {
+		in6->sin6_family = AF_INET6;
+		out->len = sizeof(*in6);
+		if (item->view == CMSG_VIEW_PKTINFO) {
+			if (!item->pktinfo.addr[0] ||
+			    inet_pton(AF_INET6, item->pktinfo.addr, &in6->sin6_addr) != 1)
+				return false;
+		} else if (item->len >= sizeof(struct in6_pktinfo)) {
+			struct in6_pktinfo info;
+			memcpy(&info, item->data, sizeof(info));
+			in6->sin6_addr = info.ipi6_addr;
+		} else {
+			return false;
+		}
+		return !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+	}
+	return false;
+}
+
+static int
+admit_ancillary(struct op *op, struct reply *reply)
+{
+	const struct request *req = op->req;
+	for (size_t i = 0; i < req->sendmsg.n_ancillary; i++) {
+		const struct cmsg_item *item = &req->sendmsg.ancillary[i];
+		struct sockaddr_buf source;
+		/* A source address chosen for one datagram is a bind of it. */
+		if (pktinfo_source(item, &source)) {
+			struct policy_request p = {
+				.op = POLICY_OP_BIND,
+				.addr = (const struct sockaddr *)&source.ss,
+				.addrlen = source.len,
+			};
+			socket_of(op, &p);
+			int r = op_permit(op, &p, reply);
+			if (r)
+				return r;
+		}
+		for (size_t j = 0; j < sizeof(option_cmsgs) / sizeof(option_cmsgs[0]); j++) {
+			if (item->level != option_cmsgs[j].level ||
+			    item->type != option_cmsgs[j].type)
+				continue;
+			struct policy_request p = {
+				.op = POLICY_OP_SOCKOPT,
+				.level = item->level,
+				.optname = item->type,
+			};
+			socket_of(op, &p);
+			int r = op_permit(op, &p, reply);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
 }
 
 int
@@ -696,6 +830,9 @@ op_admit(struct op *op, struct reply *reply)
 
 	if (op->req->op == OP_CREATE_SERVER)
 		return admit_create_server(op, reply);
+
+	if (op->req->op == OP_SENDMSG && (r = admit_ancillary(op, reply)))
+		return r;
 
 	struct policy_request p;
 	if (!request_of(op, &p))
@@ -738,4 +875,138 @@ op_account(struct op *op)
 		return;
 	quota_charge_bytes(account, QUOTA_SEND, op->handle->bytes_out - op->bytes_out_before);
 	quota_charge_bytes(account, QUOTA_RECV, op->handle->bytes_in - op->bytes_in_before);
+}
+
+/* ---- SO_REUSEPORT groups --------------------------------------------------- */
+
+/* Whether two sessions are one identity, as quotas count them: the same token,
+ * else the same peer uid; a session without either is only itself. */
+static bool
+same_identity(const struct session *a, const struct session *b)
+{
+	struct policy_identity x, y;
+	if (a == b)
+		return true;
+	op_identity(a, &x);
+	op_identity(b, &y);
+	if (x.token_name || y.token_name)
+		return x.token_name && y.token_name && strcmp(x.token_name, y.token_name) == 0;
+	return x.has_credentials && y.has_credentials && x.uid == y.uid;
+}
+
+/* The handle whose socket has inode `ino`, in any session, or NULL. */
+static struct handle *
+handle_of_inode(struct daemon *daemon, unsigned long ino)
+{
+	struct list *s_it, *s_next, *h_it, *h_next;
+	list_for_each_safe(s_it, s_next, &daemon->sessions.all) {
+		struct session *session = list_entry(s_it, struct session, link);
+		list_for_each_safe(h_it, h_next, &session->handles) {
+			struct handle *handle = list_entry(h_it, struct handle, session_link);
+			struct stat st;
+			if (handle->fd >= 0 && fstat(handle->fd, &st) == 0 &&
+			    (unsigned long)st.st_ino == ino)
+				return handle;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Look through one /proc/net table for sockets of the daemon's uid bound to
+ * `port` (TCP: listening or bound, not connections) other than `self_ino`.
+ * Returns 0 when all are handles of `op`'s identity, 1 with `*foreign` set to
+ * what was found otherwise, or -errno (a table the kernel lacks is empty).
+ */
+static int
+scan_port_table(struct op *op, const char *table, bool tcp, unsigned port, unsigned long self_ino,
+		const char **foreign)
+{
+	FILE *f = fopen(table, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	char line[512];
+	uid_t me = geteuid();
+	int r = 0;
+	if (!fgets(line, sizeof(line), f)) /* the header */
+		goto out;
+	while (fgets(line, sizeof(line), f)) {
+		char local[64];
+		unsigned state, uid;
+		unsigned long ino;
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %u %*s %lu", local, &state, &uid,
+			   &ino) != 4)
+			continue;
+		const char *colon = strrchr(local, ':');
+		if (!colon || strtoul(colon + 1, NULL, 16) != port || ino == self_ino || uid != me)
+			continue;
+		if (tcp && state != 0x0a /* LISTEN */ && state != 0x07 /* CLOSE: bound */)
+			continue;
+		struct handle *holder = handle_of_inode(op->daemon, ino);
+		if (!holder) {
+			*foreign = "a socket the daemon does not broker (another program on this "
+				   "host)";
+			r = 1;
+			break;
+		}
+		if (!same_identity(holder->session, op->session)) {
+			*foreign = "a socket of another client identity";
+			r = 1;
+			break;
+		}
+	}
+out:
+	fclose(f);
+	return r;
+}
+
+int
+op_permit_port_group(struct op *op, int fd, const struct sockaddr *addr, socklen_t addrlen,
+		     struct reply *reply)
+{
+	int reuseport = 0, type = 0;
+	socklen_t len = sizeof(reuseport);
+	unsigned port;
+
+	if (addr->sa_family == AF_INET && addrlen >= (socklen_t)sizeof(struct sockaddr_in))
+		port = ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
+	else if (addr->sa_family == AF_INET6 && addrlen >= (socklen_t)sizeof(struct sockaddr_in6))
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
+	else
+		return 0;
+	/* Port 0 takes a port no socket holds. */
+	if (port == 0 || getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuseport, &len) < 0 ||
+	    !reuseport)
+		return 0;
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+
+	bool tcp = type == SOCK_STREAM;
+	const char *tables[2] = { tcp ? "/proc/net/tcp" : "/proc/net/udp",
+				  tcp ? "/proc/net/tcp6" : "/proc/net/udp6" };
+	const char *foreign = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		int r = scan_port_table(op, tables[i], tcp, port, (unsigned long)st.st_ino,
+					&foreign);
+		if (r < 0) {
+			log_error("SO_REUSEPORT check: reading %s: %s", tables[i], strerror(-r));
+			return r;
+		}
+		if (r > 0) {
+			char where[ADDRESS_HOST_MAX + 16];
+			addr_format_sockaddr(addr, addrlen, where, sizeof(where));
+			return refuse(op, reply, AUDIT_DENY, "reuseport-group", ERROR_DENIED, EACCES,
+				      "bind to %s with SO_REUSEPORT would join a port group that "
+				      "holds %s, and share its connections (rule "
+				      "\"reuseport-group\"); bind another port, or without "
+				      "SO_REUSEPORT",
+				      where, foreign);
+		}
+	}
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include "../dispatch.h"
 #include "../audit.h"
 #include "../handle.h"
+#include "../monitor.h"
 #include "../quota.h"
 #include "../session.h"
 #include "ops.h"
@@ -73,9 +74,10 @@ op_socket(struct op *op, struct reply *reply)
 	 * mode; the daemon's own fds are always both. */
 	int type = req->socket.type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 	int64_t timeout_ns = (req->socket.type & SOCK_NONBLOCK) ? 0 : req->socket.timeout_ns;
-	int fd = socket(req->socket.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, req->socket.proto);
+	int fd = monitor_socket(req->socket.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				req->socket.proto);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if ((r = handle_new(&op->daemon->handles, op->session, fd, req->socket.family, type,
 			    req->socket.proto, timeout_ns, &handle)) < 0)
 		return r;
@@ -148,8 +150,13 @@ op_close(struct op *op, struct reply *reply)
 int
 op_bind(struct op *op, struct reply *reply)
 {
-	if (bind(op->handle->fd, (struct sockaddr *)&op->target.ss, op->target.len) < 0)
-		return -errno;
+	int r = op_permit_port_group(op, op->handle->fd, (struct sockaddr *)&op->target.ss,
+				     op->target.len, reply);
+	if (r)
+		return r;
+	if ((r = monitor_bind(op->handle->fd, (struct sockaddr *)&op->target.ss,
+			      op->target.len)) < 0)
+		return r;
 	if (op->path_fd >= 0 && op->unix_path) {
 		/* The kernel keeps the /proc/self/fd name the bind went through;
 		 * the client named the path. */

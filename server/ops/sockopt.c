@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "../handle.h"
+#include "../monitor.h"
 #include "ops.h"
 
 int
@@ -41,21 +42,24 @@ op_setsockopt(struct op *op, struct reply *reply)
 
 	switch (req->setsockopt.kind) {
 	case SOCKOPT_INT:
-		r = setsockopt(fd, req->setsockopt.level, req->setsockopt.optname,
-			       &req->setsockopt.int_value, sizeof(req->setsockopt.int_value));
+		r = monitor_setsockopt(fd, req->setsockopt.level, req->setsockopt.optname,
+				       &req->setsockopt.int_value,
+				       sizeof(req->setsockopt.int_value));
 		break;
 	case SOCKOPT_BYTES:
-		r = setsockopt(fd, req->setsockopt.level, req->setsockopt.optname,
-			       req->setsockopt.bytes, (socklen_t)req->setsockopt.len);
+		r = monitor_setsockopt(fd, req->setsockopt.level, req->setsockopt.optname,
+				       req->setsockopt.bytes, (socklen_t)req->setsockopt.len);
 		break;
 	case SOCKOPT_NULL:
 	default:
 		r = setsockopt(fd, req->setsockopt.level, req->setsockopt.optname, NULL,
-			       (socklen_t)req->setsockopt.len);
+			       (socklen_t)req->setsockopt.len) < 0
+			    ? -errno
+			    : 0;
 		break;
 	}
 	if (r < 0)
-		return -errno;
+		return r;
 	reply->shape = REPLY_DONE;
 	return OP_DONE;
 }

@@ -653,6 +653,26 @@ START_TEST(garbage_request_answers_bad_request_and_the_daemon_keeps_serving)
 }
 END_TEST
 
+/* A reply's strings are UTF-8 whatever the client sent: getfqdn answers a
+ * name it cannot resolve as it was given, its invalid bytes escaped. */
+START_TEST(replies_carry_only_utf8_strings)
+{
+	struct raw_client *raw = raw_connect(daemon_under_test.url, 1);
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HostNameRequest name = SOCKBROKER__V1__HOST_NAME_REQUEST__INIT;
+	name.name = "bad\xff\xfe-name.invalid";
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_GETFQDN;
+	request.getfqdn = &name;
+	Sockbroker__V1__Reply *reply = raw_call(raw, &request);
+	ck_assert_ptr_nonnull(reply);
+	ck_assert_msg(!reply->error, "getfqdn: %s", reply->error ? reply->error->message : "");
+	ck_assert_int_eq(reply->result_case, SOCKBROKER__V1__REPLY__RESULT_STRING);
+	ck_assert_str_eq(reply->string->value, "bad\\xff\\xfe-name.invalid");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(raw);
+}
+END_TEST
+
 START_TEST(requests_before_hello_are_refused)
 {
 	struct raw_client *raw = raw_connect(daemon_under_test.url, 0);
@@ -1010,6 +1030,7 @@ daemon_suite(void)
 		{ "tcp6", tcp_echo_over_ipv6 },
 		{ "resolve", tcp_connect_by_host_name_resolves_in_the_daemon },
 		{ "resolve-fail", connect_to_an_unknown_host_name_is_a_gai_error },
+		{ "utf8-replies", replies_carry_only_utf8_strings },
 		{ "udp", udp_sendto_and_recvfrom },
 		{ "unix", unix_path_echo },
 		{ "abstract", unix_abstract_echo },

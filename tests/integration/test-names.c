@@ -1378,6 +1378,16 @@ START_TEST(hung_lookups_filling_the_pool_stall_only_their_own_session)
 		ck_assert_uint_ge(count, 1);
 		sb_addrinfo_free(results);
 	}
+	/* The threads the pool grew by run libc on names clients chose: like every thread
+	 * of the serving process (the policy's capabilities are its monitor's), they hold
+	 * no capability. */
+	char holder[128];
+	int threads;
+	ck_assert_msg(test_threads_with_caps(daemon_under_test.pid, true, &threads, holder,
+					     sizeof(holder)) == 0,
+		      "%s", holder);
+	ck_assert_int_gt(threads, THREADS);
+
 	/* Only its share ran: the third lookup never reached the gate. */
 	char path[128];
 	struct stat st;

@@ -1,19 +1,21 @@
 /*
  * The daemon's privileges, seen from outside: started as root with
- * privileges.user "nobody", it runs as nobody with only the capabilities its
- * policy needs (checked in /proc/PID/status of the process and of each of its
- * threads), no_new_privs set; the directory it creates for its ipc socket and
- * the socket file have the configured owner, group and modes; it still serves
- * through the C client (a TCP echo on 127.0.0.1, a bind below 1024, a raw
- * socket: the capabilities it kept) and answers sethostname with the kernel's
- * EPERM (the capability it never keeps); it stops cleanly and removes its
- * socket file, also when NNG's listener defect makes it re-create the socket
- * after the switch. Started as root without a user it stays root with the
- * needed capabilities only, and still does its housekeeping; started as a
- * root lacking some capabilities it keeps what it has and says what cannot
- * work; a socket directory it did not make is left alone, with a warning. A
- * user or group that does not exist stops it at start-up with a message
- * naming the field.
+ * privileges.user "nobody", it runs as nobody with no capability at all on any
+ * of its threads (checked in /proc/PID/task/TID/status), no_new_privs set, and
+ * the capabilities its policy needs are kept by its monitor process alone
+ * (nobody as well); the directory it creates for its ipc socket and the socket
+ * file have the configured owner, group and modes; it still serves through the
+ * C client (a TCP echo on 127.0.0.1, a bind below 1024, a raw socket and
+ * sethostname, through the monitor); it stops cleanly and removes its socket
+ * file, also when NNG's listener defect makes it re-create the socket after
+ * the switch. Started as root without a user it stays root, again with every
+ * capability in the monitor only, and still does its housekeeping; started as
+ * a root lacking some capabilities its monitor keeps what it has and the
+ * daemon says what cannot work; a socket directory it did not make is left
+ * alone, with a warning. Killing the monitor stops the daemon cleanly (its
+ * clients told, its socket removed, exit status 1); killing the daemon ends
+ * the monitor. A user or group that does not exist stops it at start-up with
+ * a message naming the field.
  *
  * Everything here needs root: without it every case says SKIP. main() moves
  * the program into a UTS namespace of its own when it can, so that even a
@@ -37,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -56,7 +59,7 @@
 #define ALLOW_ALL "\"policy\": " TEST_ALLOW_ALL_POLICY
 
 /* Those capabilities as /proc/PID/status prints a mask: the three network ones, and with
- * CAP_SYS_ADMIN (kept only by a daemon that stays root). */
+ * CAP_SYS_ADMIN (the monitor's set for that policy). */
 #define NET_CAPS "0000000000003400"
 #define NET_AND_SYS_ADMIN_CAPS "0000000000203400"
 #define NO_CAPS "0000000000000000"
@@ -77,6 +80,10 @@ static bool leaks_expected;
  * dropped from the bounding set before exec. */
 static const int *start_without;
 static size_t n_start_without;
+/* Start the daemon in a mount namespace whose /etc/passwd and /etc/group have a user and
+ * group "sockbroker" (FAKE_ID), as the packaging creates them (see spawn()). */
+static bool fake_default_user;
+#define FAKE_ID 64123
 static uid_t nobody_uid;
 static gid_t nobody_gid;
 /* A group other than nobody's and root's for ipc.group ("daemon" on Debian). */
@@ -117,6 +124,7 @@ setup(void)
 
 	memset(&priv_daemon, 0, sizeof(priv_daemon));
 	precreate_run_dir = false;
+	fake_default_user = false;
 	leaks_expected = false;
 	start_without = NULL;
 	n_start_without = 0;
@@ -230,6 +238,30 @@ spawn(const char *config_json, int *status)
 	fprintf(f, "{%s}\n", config_json);
 	fclose(f);
 
+	char passwd[320], group[320];
+	snprintf(passwd, sizeof(passwd), "%s/passwd", priv_daemon.dir);
+	snprintf(group, sizeof(group), "%s/group", priv_daemon.dir);
+	if (fake_default_user) {
+		static const char *const files[][3] = {
+			{ "/etc/passwd", "passwd",
+			  "sockbroker:x:64123:64123:sockbroker:/nonexistent:/usr/sbin/nologin\n" },
+			{ "/etc/group", "group", "sockbroker:x:64123:\n" },
+		};
+		for (size_t i = 0; i < 2; i++) {
+			char line[1024], copy[320];
+			snprintf(copy, sizeof(copy), "%s/%s", priv_daemon.dir, files[i][1]);
+			FILE *in = fopen(files[i][0], "r");
+			FILE *out = fopen(copy, "w");
+			ck_assert(in && out);
+			while (fgets(line, sizeof(line), in))
+				fputs(line, out);
+			fputs(files[i][2], out);
+			fclose(in);
+			fclose(out);
+			ck_assert_int_eq(chmod(copy, 0644), 0);
+		}
+	}
+
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -240,6 +272,12 @@ spawn(const char *config_json, int *status)
 		}
 		for (int i = 3; i < 1024; i++)
 			close(i);
+		if (fake_default_user &&
+		    (unshare(CLONE_NEWNS) < 0 ||
+		     mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		     mount(passwd, "/etc/passwd", NULL, MS_BIND, NULL) < 0 ||
+		     mount(group, "/etc/group", NULL, MS_BIND, NULL) < 0))
+			_exit(125);
 		for (size_t i = 0; i < n_start_without; i++)
 			if (prctl(PR_CAPBSET_DROP, start_without[i], 0, 0, 0) < 0)
 				_exit(126);
@@ -386,6 +424,47 @@ assert_path(const char *path, uid_t uid, gid_t gid, mode_t mode, mode_t type)
 		      st.st_mode & 07777, mode);
 }
 
+/* The daemon's monitor: its one child process. */
+static pid_t
+monitor_of(pid_t daemon)
+{
+	char path[96], line[128] = "";
+	long pid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)daemon, (int)daemon);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "%s: %s", path, strerror(errno));
+	if (fgets(line, sizeof(line), f))
+		pid = strtol(line, NULL, 10);
+	fclose(f);
+	ck_assert_msg(pid > 0, "the daemon has no monitor process");
+	return (pid_t)pid;
+}
+
+/* The monitor of the running daemon holds exactly `caps` (permitted, effective and
+ * bounding), runs as `uid`, with no_new_privs, and the serving process holds none on any
+ * thread. */
+static pid_t
+assert_monitor_keeps(const char *caps, unsigned long uid)
+{
+	char path[64], holder[128];
+	int threads;
+	pid_t monitor = monitor_of(priv_daemon.pid);
+
+	ck_assert_msg(test_threads_with_caps(priv_daemon.pid, true, &threads, holder,
+					     sizeof(holder)) == 0,
+		      "a thread of the serving process holds capabilities: %s", holder);
+	ck_assert_int_gt(threads, 1);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)monitor);
+	assert_status(path, "Name", "sockbroker-mon");
+	assert_ids(path, "Uid", uid);
+	assert_status(path, "CapEff", caps);
+	assert_status(path, "CapPrm", caps);
+	assert_status(path, "NoNewPrivs", "1");
+	ck_assert(log_contains("privileges: a monitor process (pid"));
+	return monitor;
+}
+
 static struct sb_client *
 connect_client(void)
 {
@@ -453,19 +532,18 @@ START_TEST(switching_to_nobody_keeps_only_the_network_capabilities_the_policy_ne
 	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
 	assert_ids(status_path, "Uid", nobody_uid);
 	assert_ids(status_path, "Gid", nobody_gid);
-	assert_status(status_path, "CapEff", NET_CAPS);
-	assert_status(status_path, "CapPrm", NET_CAPS);
-	assert_status(status_path, "CapBnd", NET_CAPS);
+	assert_status(status_path, "CapEff", NO_CAPS);
+	assert_status(status_path, "CapPrm", NO_CAPS);
+	assert_status(status_path, "CapBnd", NO_CAPS);
 	assert_status(status_path, "CapInh", NO_CAPS);
 	assert_status(status_path, "CapAmb", NO_CAPS);
 	assert_status(status_path, "NoNewPrivs", "1");
 
-	/* Every thread is nobody with no_new_privs; those NNG and the resolver made before
-	 * the switch have no capability left. */
+	/* Every thread is nobody with no_new_privs and no capability; the monitor, nobody
+	 * too, keeps the policy's. */
 	snprintf(task_dir, sizeof(task_dir), "/proc/%d/task", (int)priv_daemon.pid);
 	DIR *tasks = opendir(task_dir);
 	struct dirent *entry;
-	int threads = 0, without_caps = 0;
 	ck_assert_ptr_nonnull(tasks);
 	while ((entry = readdir(tasks))) {
 		char path[400];
@@ -476,21 +554,14 @@ START_TEST(switching_to_nobody_keeps_only_the_network_capabilities_the_policy_ne
 		snprintf(path, sizeof(path), "%s/%s/status", task_dir, entry->d_name);
 		if (!status_field(path, "CapEff", caps, sizeof(caps)))
 			continue; /* a thread that just ended */
-		threads++;
 		assert_ids(path, "Uid", nobody_uid);
 		assert_status(path, "NoNewPrivs", "1");
-		ck_assert_msg(strcmp(caps, NO_CAPS) == 0 || strcmp(caps, NET_CAPS) == 0,
-			      "%s: CapEff %s", path, caps);
-		without_caps += strcmp(caps, NO_CAPS) == 0;
 	}
 	closedir(tasks);
-	ck_assert_int_gt(threads, 1);
-	ck_assert_int_gt(without_caps, 0);
+	assert_monitor_keeps(NET_AND_SYS_ADMIN_CAPS, nobody_uid);
 
 	ck_assert(log_contains("privileges: running as user nobody"));
-	ck_assert(log_contains("capabilities kept: CAP_NET_BIND_SERVICE, CAP_NET_RAW, "
-			       "CAP_NET_ADMIN; no_new_privs set"));
-	ck_assert(log_contains("so sethostname will fail with EPERM"));
+	ck_assert(log_contains("capabilities kept: none; no_new_privs set"));
 
 	/* The directory belongs to the daemon's user, the socket can be used by the group. */
 	assert_path(run_dir, nobody_uid, ipc_gid, 0750, S_IFDIR);
@@ -506,12 +577,26 @@ START_TEST(switching_to_nobody_keeps_only_the_network_capabilities_the_policy_ne
 		      "a raw socket (CAP_NET_RAW): %s", err.message);
 	ck_assert_int_eq(sb_close(c, raw, &err), 0);
 
-	/* The host's own name: a no-op even if it got through. */
+	/* A privileged option (CAP_NET_ADMIN), set by the monitor on the daemon's socket;
+	 * one outside the monitor's table keeps the kernel's EPERM. */
+	sb_handle marked;
+	int mark = 0;
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_DGRAM, 0, &marked, &err), 0);
+	ck_assert_msg(sb_setsockopt_int(c, marked, SOL_SOCKET, SO_MARK, 7, &err) == 0,
+		      "SO_MARK: %s", err.message);
+	ck_assert_int_eq(sb_getsockopt_int(c, marked, SOL_SOCKET, SO_MARK, &mark, &err), 0);
+	ck_assert_int_eq(mark, 7);
+	ck_assert_int_eq(sb_setsockopt_int(c, marked, SOL_SOCKET, SO_DEBUG, 1, &err), -EACCES);
+	ck_assert_str_eq(err.errno_name, "EACCES");
+	ck_assert(!log_contains("monitor: refused"));
+	ck_assert_int_eq(sb_close(c, marked, &err), 0);
+
+	/* The host's own name (main() gave this program a UTS namespace of its own when it
+	 * could): the monitor does it. */
 	char name[256];
 	ck_assert_int_eq(gethostname(name, sizeof(name)), 0);
-	ck_assert_int_eq(sb_sethostname(c, name, strlen(name), &err), -EPERM);
-	ck_assert_int_eq(err.kind, SB_ERR_OS);
-	ck_assert_str_eq(err.errno_name, "EPERM");
+	ck_assert_msg(sb_sethostname(c, name, strlen(name), &err) == 0, "sethostname: %s",
+		      err.message);
 
 	sb_client_free(c);
 	stop();
@@ -612,13 +697,19 @@ START_TEST(root_without_a_user_keeps_only_the_needed_capabilities_and_its_housek
 
 	if (!root_and_nobody("root_without_a_user"))
 		return;
+	if (getpwnam("sockbroker")) {
+		test_skip("root_without_a_user", "this system has a user \"sockbroker\", which the "
+			  "daemon takes without privileges.user");
+		return;
+	}
 	start(ALLOW_ALL);
 	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
 	assert_ids(status_path, "Uid", 0);
-	assert_status(status_path, "CapEff", NET_AND_SYS_ADMIN_CAPS);
-	assert_status(status_path, "CapPrm", NET_AND_SYS_ADMIN_CAPS);
-	assert_status(status_path, "CapBnd", NET_AND_SYS_ADMIN_CAPS);
+	assert_status(status_path, "CapEff", NO_CAPS);
+	assert_status(status_path, "CapPrm", NO_CAPS);
+	assert_status(status_path, "CapBnd", NO_CAPS);
 	assert_status(status_path, "NoNewPrivs", "1");
+	assert_monitor_keeps(NET_AND_SYS_ADMIN_CAPS, 0);
 	ck_assert(log_contains("privileges: the daemon runs as root (uid 0)"));
 	ck_assert(log_contains("set \"privileges\": {\"user\": \"NAME\"}"));
 	assert_path(run_dir, 0, 0, 0750, S_IFDIR);
@@ -626,6 +717,40 @@ START_TEST(root_without_a_user_keeps_only_the_needed_capabilities_and_its_housek
 
 	struct sb_client *c = connect_client();
 	assert_serves(c);
+	assert_binds_below_1024(c);
+	sb_client_free(c);
+	stop();
+	ck_assert_int_eq(access(socket_path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(root_without_a_user_takes_the_dedicated_user_when_it_exists)
+{
+	char status_path[64];
+
+	if (!root_and_nobody("dedicated_user"))
+		return;
+	if (getpwnam("sockbroker")) {
+		test_skip("dedicated_user", "this system has its own user \"sockbroker\"; the case "
+			  "gives the daemon one of its own");
+		return;
+	}
+	fake_default_user = true;
+	start(ALLOW_ALL);
+	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
+	assert_ids(status_path, "Uid", FAKE_ID);
+	assert_ids(status_path, "Gid", FAKE_ID);
+	assert_status(status_path, "CapEff", NO_CAPS);
+	assert_monitor_keeps(NET_AND_SYS_ADMIN_CAPS, FAKE_ID);
+	ck_assert(log_contains("privileges: running as user sockbroker (uid 64123)"));
+	ck_assert(log_contains("privileges.user is not set: the dedicated user \"sockbroker\""));
+	ck_assert(!log_contains("the daemon runs as root"));
+	assert_path(run_dir, FAKE_ID, FAKE_ID, 0750, S_IFDIR);
+	assert_path(socket_path, FAKE_ID, FAKE_ID, 0660, S_IFSOCK);
+
+	struct sb_client *c = connect_client();
+	assert_serves(c);
+	assert_binds_below_1024(c);
 	sb_client_free(c);
 	stop();
 	ck_assert_int_eq(access(socket_path, F_OK), -1);
@@ -647,6 +772,15 @@ START_TEST(the_default_policy_as_root_keeps_no_capability_and_still_serves)
 	assert_status(status_path, "CapBnd", NO_CAPS);
 	assert_status(status_path, "NoNewPrivs", "1");
 	ck_assert(log_contains("capabilities kept: none"));
+	/* No capability needed: no monitor. */
+	char children[128] = "";
+	snprintf(status_path, sizeof(status_path), "/proc/%d/task/%d/children",
+		 (int)priv_daemon.pid, (int)priv_daemon.pid);
+	FILE *f = fopen(status_path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_null(fgets(children, sizeof(children), f));
+	fclose(f);
+	ck_assert(!log_contains("a monitor process"));
 
 	struct sb_client *c = connect_client();
 	assert_serves(c);
@@ -690,11 +824,13 @@ START_TEST(root_lacking_capabilities_keeps_what_it_has_and_says_what_cannot_work
 	start(ALLOW_ALL ", \"privileges\": {\"user\": \"nobody\"}");
 	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)priv_daemon.pid);
 	assert_ids(status_path, "Uid", nobody_uid);
-	/* CAP_NET_BIND_SERVICE and CAP_NET_RAW, without CAP_NET_ADMIN. */
-	assert_status(status_path, "CapEff", "0000000000002400");
-	assert_status(status_path, "CapPrm", "0000000000002400");
+	assert_status(status_path, "CapEff", NO_CAPS);
+	assert_status(status_path, "CapPrm", NO_CAPS);
 	assert_status(status_path, "NoNewPrivs", "1");
-	ck_assert(log_contains("capabilities kept: CAP_NET_BIND_SERVICE, CAP_NET_RAW;"));
+	/* The monitor: CAP_NET_BIND_SERVICE, CAP_NET_RAW and CAP_SYS_ADMIN, without
+	 * CAP_NET_ADMIN. */
+	assert_monitor_keeps("0000000000202400", nobody_uid);
+	ck_assert(log_contains("keeps CAP_NET_BIND_SERVICE, CAP_NET_RAW, CAP_SYS_ADMIN for"));
 	ck_assert(log_contains("the daemon was started without capabilities the policy needs: "
 			       "SO_MARK, IP_TRANSPARENT and netlink changes (needs "
 			       "CAP_NET_ADMIN)"));
@@ -704,6 +840,67 @@ START_TEST(root_lacking_capabilities_keeps_what_it_has_and_says_what_cannot_work
 	assert_serves(c);
 	sb_client_free(c);
 	stop();
+}
+END_TEST
+
+START_TEST(killing_the_monitor_stops_the_daemon_cleanly)
+{
+	if (!root_and_nobody("killing_the_monitor"))
+		return;
+	start(ALLOW_ALL ", \"privileges\": {\"user\": \"nobody\"}");
+	pid_t monitor = assert_monitor_keeps(NET_AND_SYS_ADMIN_CAPS, nobody_uid);
+	struct sb_client *c = connect_client();
+	assert_serves(c);
+
+	ck_assert_int_eq(kill(monitor, SIGKILL), 0);
+	int status = -1;
+	int64_t deadline = test_now_ms() + START_TIMEOUT_MS;
+	while (waitpid(priv_daemon.pid, &status, WNOHANG) != priv_daemon.pid) {
+		if (test_now_ms() > deadline) {
+			test_daemon_dump_log(&priv_daemon);
+			ck_abort_msg("sockbrokerd did not stop within %d ms of its monitor's end",
+				     START_TIMEOUT_MS);
+		}
+		test_sleep_ms(10);
+	}
+	priv_daemon.pid = 0;
+	/* Stopped as on SIGTERM, but saying it failed: exit status 1, no crash. */
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status 0x%x", status);
+	ck_assert(log_contains("that runs the privileged operations has ended; the daemon stops"));
+	ck_assert(log_contains("stopped"));
+	ck_assert_msg(access(socket_path, F_OK) < 0 && errno == ENOENT,
+		      "the socket file is still there after the daemon stopped");
+	/* The client is told: its session is gone. */
+	struct sb_error err;
+	sb_handle h;
+	ck_assert_int_lt(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	ck_assert_int_eq(err.kind, SB_ERR_TRANSPORT);
+	sb_client_free(c);
+}
+END_TEST
+
+START_TEST(killing_the_daemon_ends_its_monitor)
+{
+	if (!root_and_nobody("killing_the_daemon"))
+		return;
+	/* The monitor, orphaned, comes to this process to be reaped. */
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	start(ALLOW_ALL);
+	pid_t monitor = assert_monitor_keeps(NET_AND_SYS_ADMIN_CAPS, 0);
+
+	ck_assert_int_eq(kill(priv_daemon.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(priv_daemon.pid, NULL, 0), priv_daemon.pid);
+	priv_daemon.pid = 0;
+	int status = -1;
+	int64_t deadline = test_now_ms() + START_TIMEOUT_MS;
+	while (waitpid(monitor, &status, WNOHANG) != monitor) {
+		ck_assert_msg(test_now_ms() < deadline,
+			      "the monitor still runs %d ms after the daemon was killed",
+			      START_TIMEOUT_MS);
+		test_sleep_ms(10);
+	}
+	ck_assert(WIFEXITED(status) || WIFSIGNALED(status));
+	prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
 }
 END_TEST
 
@@ -784,6 +981,9 @@ main(int argc, char **argv)
 		{ "existing-directory",
 		  a_socket_directory_the_daemon_cannot_write_to_is_left_alone_with_a_warning },
 		{ "unknown-names", unknown_users_and_groups_stop_the_start_naming_the_field },
+		{ "dedicated-user", root_without_a_user_takes_the_dedicated_user_when_it_exists },
+		{ "monitor-killed", killing_the_monitor_stops_the_daemon_cleanly },
+		{ "daemon-killed", killing_the_daemon_ends_its_monitor },
 	};
 
 	if (geteuid() == 0 && unshare(CLONE_NEWUTS) < 0)

@@ -28,6 +28,7 @@
 #include <ftw.h>
 #include <linux/netlink.h>
 #include <linux/if_ether.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -526,6 +527,79 @@ START_TEST(privileged_socket_options_are_denied)
 }
 END_TEST
 
+START_TEST(device_and_route_options_are_denied_as_options_and_as_ancillary_data)
+{
+	start_daemon(NULL);
+	struct sb_error err;
+	sb_handle h = new_socket(client, AF_INET, SOCK_STREAM, 0);
+	sb_handle u = new_socket(client, AF_INET, SOCK_DGRAM, 0);
+	sb_handle u6 = new_socket(client, AF_INET6, SOCK_DGRAM, 0);
+	int fds = fd_count();
+
+	/* What SO_BINDTODEVICE does, by interface index. */
+	int r = sb_setsockopt_int(client, h, SOL_SOCKET, SO_BINDTOIFINDEX, 1, &err);
+	expect_denied_and_free(r, &err, fds, "socket.setsockopt", "EPERM",
+			       "deny-privileged-sockopts");
+	char device[IFNAMSIZ] = "";
+	size_t len = sizeof(device);
+	ck_assert_int_eq(sb_getsockopt(client, h, SOL_SOCKET, SO_BINDTODEVICE, device, &len, &err),
+			 0);
+	ck_assert_msg(len == 0 || device[0] == '\0', "the socket is bound to %.*s", (int)len,
+		      device);
+	r = sb_setsockopt_int(client, u, SOL_IP, IP_UNICAST_IF, (int)htonl(1), &err);
+	expect_denied_and_free(r, &err, fds, "socket.setsockopt", "EPERM",
+			       "deny-privileged-sockopts");
+	r = sb_setsockopt_int(client, u6, SOL_IPV6, IPV6_UNICAST_IF, 1, &err);
+	expect_denied_and_free(r, &err, fds, "socket.setsockopt", "EPERM",
+			       "deny-privileged-sockopts");
+
+	/* Source routing: a loose source route through 127.0.0.1, and an IPv6
+	 * type-0 routing header. */
+	static const uint8_t lsrr[8] = { 0x83, 7, 4, 127, 0, 0, 1, 0 };
+	static const uint8_t rthdr[24] = { 0, 2, 0, 1, [23] = 1 };
+	r = sb_setsockopt(client, h, SOL_IP, IP_OPTIONS, lsrr, sizeof(lsrr), &err);
+	expect_denied_and_free(r, &err, fds, "socket.setsockopt", "EPERM",
+			       "deny-privileged-sockopts");
+	r = sb_setsockopt(client, u, SOL_IP, IP_RETOPTS, lsrr, sizeof(lsrr), &err);
+	expect_denied_and_free(r, &err, fds, "socket.setsockopt", "EPERM",
+			       "deny-privileged-sockopts");
+	r = sb_setsockopt(client, u6, SOL_IPV6, IPV6_RTHDR, rthdr, sizeof(rthdr), &err);
+	expect_denied_and_free(r, &err, fds, "socket.setsockopt", "EPERM",
+			       "deny-privileged-sockopts");
+
+	/* The same as ancillary data of one datagram. */
+	struct echo_server echo;
+	struct sb_addr addr;
+	ck_assert_int_eq(echo_server_start(&echo, AF_INET, SOCK_DGRAM), 0);
+	addr_ip(&addr, AF_INET, "127.0.0.1", echo.port);
+	struct iovec iov = { .iov_base = "routed", .iov_len = 6 };
+	struct sb_cmsg item = { .level = SOL_IP, .type = IP_RETOPTS, .data = lsrr,
+				.len = sizeof(lsrr), .view = SB_CMSG_RAW };
+	r = (int)sb_sendmsg(client, u, &iov, 1, &item, 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendmsg", "EPERM",
+			       "deny-privileged-sockopts");
+	addr_ip(&addr, AF_INET6, "::1", echo.port);
+	item = (struct sb_cmsg){ .level = SOL_IPV6, .type = IPV6_RTHDR, .data = rthdr,
+				 .len = sizeof(rthdr), .view = SB_CMSG_RAW };
+	r = (int)sb_sendmsg(client, u6, &iov, 1, &item, 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendmsg", "EPERM",
+			       "deny-privileged-sockopts");
+	echo_server_stop(&echo);
+
+	/* SO_REUSEPORT, as an option and as create_server's reuse_port. */
+	r = sb_setsockopt_int(client, h, SOL_SOCKET, SO_REUSEPORT, 1, &err);
+	expect_denied_and_free(r, &err, fds, "socket.setsockopt", "EPERM", "deny-reuseport");
+	sb_handle server;
+	addr_ip(&addr, AF_INET, "127.0.0.1", 0);
+	r = sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, true, false, &server, &err);
+	expect_denied_and_free(r, &err, fds, "socket.bind", "EPERM", "deny-reuseport");
+
+	ck_assert_int_eq(sb_close(client, h, &err), 0);
+	ck_assert_int_eq(sb_close(client, u, &err), 0);
+	ck_assert_int_eq(sb_close(client, u6, &err), 0);
+}
+END_TEST
+
 /* ---- bind and connect by address ----------------------------------------- */
 
 START_TEST(bind_to_a_privileged_port_is_denied_and_port_0_works)
@@ -701,6 +775,92 @@ START_TEST(create_connection_to_the_cloud_metadata_address_is_denied)
 }
 END_TEST
 
+/* The text the daemon's audit record gives an IPv6 address. */
+static const char *
+canonical6(const char *host, char *buf, size_t len)
+{
+	struct in6_addr a;
+	ck_assert_int_eq(inet_pton(AF_INET6, host, &a), 1);
+	ck_assert_ptr_nonnull(inet_ntop(AF_INET6, &a, buf, (socklen_t)len));
+	return buf;
+}
+
+START_TEST(every_form_embedding_the_metadata_address_is_denied)
+{
+	static const char *const forms[] = {
+		"64:ff9b::a9fe:a9fe",  /* NAT64 */
+		"2002:a9fe:a9fe::1",   /* 6to4 */
+		"::169.254.169.254",   /* IPv4-compatible */
+		"::ffff:0:a9fe:a9fe",  /* SIIT */
+	};
+	char text[INET6_ADDRSTRLEN];
+	start_daemon(NULL);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		connect_denied(AF_INET6, SOCK_STREAM, forms[i], 80, "deny-cloud-metadata",
+			       canonical6(forms[i], text, sizeof(text)));
+	/* Link-local by way of NAT64, link-scope multicast and site-local. */
+	connect_denied(AF_INET6, SOCK_STREAM, "64:ff9b::169.254.1.1", 80, "deny-link-local",
+		       canonical6("64:ff9b::169.254.1.1", text, sizeof(text)));
+	connect_denied(AF_INET6, SOCK_STREAM, "fec0::1", 80, "deny-site-local", "fec0::1");
+
+	struct sb_addr addr;
+	struct sb_error err;
+	sb_handle u6 = new_socket(client, AF_INET6, SOCK_DGRAM, 0);
+	int fds = fd_count();
+	addr_ip(&addr, AF_INET6, "ff02::1", 53);
+	int r = (int)sb_sendto(client, u6, "x", 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendto", "EACCES", "deny-link-local");
+
+	/* The metadata address as a bind (source) address, and as
+	 * create_connection's source_address. */
+	sb_handle u = new_socket(client, AF_INET, SOCK_DGRAM, 0);
+	fds = fd_count();
+	addr_ip(&addr, AF_INET, "169.254.169.254", 5000);
+	r = sb_bind(client, u, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.bind", "EACCES", "deny-cloud-metadata");
+	struct echo_server echo;
+	sb_handle h;
+	ck_assert_int_eq(echo_server_start(&echo, AF_INET, SOCK_STREAM), 0);
+	addr_ip(&addr, AF_INET, "169.254.169.254", 0);
+	r = sb_create_connection(client, "127.0.0.1", echo.port, 5.0, &addr, &h, NULL, NULL, NULL,
+				 &err);
+	expect_denied_and_free(r, &err, fds, "socket.connect", "EACCES", "deny-cloud-metadata");
+	echo_server_stop(&echo);
+
+	/* ... and as the source address of one datagram (IP_PKTINFO's ipi_spec_dst, decoded
+	 * or raw; IPV6_PKTINFO's ipi6_addr). */
+	struct echo_server udp_echo;
+	struct iovec iov = { .iov_base = "spoofed", .iov_len = 7 };
+	ck_assert_int_eq(echo_server_start(&udp_echo, AF_INET, SOCK_DGRAM), 0);
+	addr_ip(&addr, AF_INET, "127.0.0.1", udp_echo.port);
+	struct sb_cmsg pktinfo = { .level = IPPROTO_IP, .type = IP_PKTINFO,
+				   .view = SB_CMSG_PKTINFO };
+	snprintf(pktinfo.pktinfo.spec_dst, sizeof(pktinfo.pktinfo.spec_dst), "169.254.169.254");
+	r = (int)sb_sendmsg(client, u, &iov, 1, &pktinfo, 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendmsg", "EACCES", "deny-cloud-metadata");
+	struct in_pktinfo raw_info = { .ipi_spec_dst.s_addr = htonl(0xa9fea9fe) };
+	struct sb_cmsg raw_item = { .level = IPPROTO_IP, .type = IP_PKTINFO,
+				    .data = (const uint8_t *)&raw_info, .len = sizeof(raw_info),
+				    .view = SB_CMSG_RAW };
+	r = (int)sb_sendmsg(client, u, &iov, 1, &raw_item, 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendmsg", "EACCES", "deny-cloud-metadata");
+	struct sb_cmsg pktinfo6 = { .level = IPPROTO_IPV6, .type = IPV6_PKTINFO,
+				    .view = SB_CMSG_PKTINFO };
+	snprintf(pktinfo6.pktinfo.addr, sizeof(pktinfo6.pktinfo.addr), "fd00:ec2::254");
+	addr_ip(&addr, AF_INET6, "::1", udp_echo.port);
+	r = (int)sb_sendmsg(client, u6, &iov, 1, &pktinfo6, 1, 0, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.sendmsg", "EACCES", "deny-cloud-metadata");
+	/* A source of the host's own is a bind the default allows. */
+	snprintf(pktinfo.pktinfo.spec_dst, sizeof(pktinfo.pktinfo.spec_dst), "127.0.0.1");
+	addr_ip(&addr, AF_INET, "127.0.0.1", udp_echo.port);
+	r = (int)sb_sendmsg(client, u, &iov, 1, &pktinfo, 1, 0, &addr, &err);
+	ck_assert_msg(r == 7, "sendmsg with IP_PKTINFO from 127.0.0.1: %s", err.message);
+	echo_server_stop(&udp_echo);
+	ck_assert_int_eq(sb_close(client, u, &err), 0);
+	ck_assert_int_eq(sb_close(client, u6, &err), 0);
+}
+END_TEST
+
 /* A policy of the tests: no private 10/8, no loopback, the rest allowed. */
 #define NO_PRIVATE_NO_LOOPBACK_POLICY                                                            \
 	"{\"rules\": ["                                                                            \
@@ -817,6 +977,13 @@ START_TEST(a_symlink_planted_on_an_allowed_unix_path_is_denied)
 	ck_assert_int_eq(sb_addr_unix(&addr, dotdot), 0);
 	r = sb_connect(client, h, &addr, &err);
 	expect_denied_and_free(r, &err, fds, "socket.connect", "EACCES", "unix-path-canonical");
+	/* A hard link in the allowed directory to the socket outside. */
+	char hard[320];
+	scratch_path(hard, sizeof(hard), "allowed/hard.sock");
+	ck_assert_int_eq(linkat(AT_FDCWD, target, AT_FDCWD, hard, 0), 0);
+	ck_assert_int_eq(sb_addr_unix(&addr, hard), 0);
+	r = sb_connect(client, h, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.connect", "EACCES", "unix-path-hardlink");
 	/* The real path outside is not allowed either. */
 	ck_assert_int_eq(sb_addr_unix(&addr, target), 0);
 	r = sb_connect(client, h, &addr, &err);
@@ -982,6 +1149,86 @@ START_TEST(a_wrong_token_is_denied_and_the_daemon_goes_on)
 	r = sb_connect(client, h, &addr, &err);
 	ck_assert_int_eq(r, -EACCES);
 	ck_assert_str_eq(err.rule, "deny-cloud-metadata");
+}
+END_TEST
+
+/* A socket of this program's own on 127.0.0.1 with SO_REUSEPORT (the same
+ * uid as the daemon under test), bound to a port the kernel picks; returns
+ * the fd and sets *port. */
+static int
+own_reuseport_socket(int type, unsigned *port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(in);
+	int one = 1;
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	if (type == SOCK_STREAM)
+		ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+	*port = ntohs(in.sin_port);
+	return fd;
+}
+
+#define TOKEN_OTHER "token-a-7c1e9b"
+#define TOKEN_OTHER_HASH "6b78971d12a27d1b47ca79a67f2ba2fb49bcc3b2b72237c95e14da3480c47e77"
+
+START_TEST(reuseport_joins_only_a_group_of_the_same_identity)
+{
+	start_daemon_only("{\"rules\": [{\"name\": \"tests-allow-all\", \"allow\": true}]}",
+			  "\"auth\": {\"tokens\": [{\"name\": \"other\", \"sha256\": \""
+			  TOKEN_OTHER_HASH "\"}]}");
+	fixture_connect("test-security");
+	struct sb_client *other;
+	struct sb_addr addr, local;
+	struct sb_error err;
+	sb_handle first, second, third;
+
+	/* One identity may share a port among its own sockets. */
+	addr_ip(&addr, AF_INET, "127.0.0.1", 0);
+	ck_assert_int_eq(sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, true, false, &first,
+					  &err), 0);
+	ck_assert_int_eq(sb_getsockname(client, first, &local, &err), 0);
+	addr_ip(&addr, AF_INET, "127.0.0.1", local.port);
+	int r = sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, true, false, &second, &err);
+	ck_assert_msg(r == 0, "the same identity joins its own group: %s", err.message);
+
+	/* Another identity (a token) may not join it. */
+	int base = fd_count();
+	ck_assert_int_eq(connect_with_token(&other, TOKEN_OTHER, &err), 0);
+	int fds = fd_count();
+	r = sb_create_server(other, &addr, 0, SB_BACKLOG_DEFAULT, true, false, &third, &err);
+	expect_denied_and_free(r, &err, fds, "socket.bind", "EACCES", "reuseport-group");
+	sb_client_free(other);
+	/* Its session's end is seen by the daemon in its own time. */
+	ck_assert_int_eq(test_daemon_wait_fd_count(&daemon_under_test, base, SETTLE_MS), base);
+
+	/* Nor a group of a program outside the daemon, TCP or UDP, by
+	 * create_server or by setsockopt and bind. */
+	unsigned port;
+	int own = own_reuseport_socket(SOCK_STREAM, &port);
+	fds = fd_count();
+	addr_ip(&addr, AF_INET, "127.0.0.1", port);
+	r = sb_create_server(client, &addr, 0, SB_BACKLOG_DEFAULT, true, false, &third, &err);
+	expect_denied_and_free(r, &err, fds, "socket.bind", "EACCES", "reuseport-group");
+	close(own);
+	own = own_reuseport_socket(SOCK_DGRAM, &port);
+	sb_handle u = new_socket(client, AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_eq(sb_setsockopt_int(client, u, SOL_SOCKET, SO_REUSEPORT, 1, &err), 0);
+	fds = fd_count();
+	addr_ip(&addr, AF_INET, "127.0.0.1", port);
+	r = sb_bind(client, u, &addr, &err);
+	expect_denied_and_free(r, &err, fds, "socket.bind", "EACCES", "reuseport-group");
+	close(own);
+	/* Once the program's socket is gone the port is free. */
+	r = sb_bind(client, u, &addr, &err);
+	ck_assert_msg(r == 0, "bind after the group is gone: %s", err.message);
+
+	ck_assert_int_eq(sb_close(client, u, &err), 0);
+	ck_assert_int_eq(sb_close(client, first, &err), 0);
+	ck_assert_int_eq(sb_close(client, second, &err), 0);
 }
 END_TEST
 
@@ -1277,6 +1524,10 @@ security_suite(void)
 		{ "raw-packet", raw_and_packet_sockets_are_denied },
 		{ "sethostname", sethostname_is_denied },
 		{ "sockopts", privileged_socket_options_are_denied },
+		{ "device-route-options",
+		  device_and_route_options_are_denied_as_options_and_as_ancillary_data },
+		{ "embedded-ipv4", every_form_embedding_the_metadata_address_is_denied },
+		{ "reuseport-group", reuseport_joins_only_a_group_of_the_same_identity },
 		{ "bind-80", bind_to_a_privileged_port_is_denied_and_port_0_works },
 		{ "metadata", connect_to_the_cloud_metadata_address_is_denied },
 		{ "metadata-sendto", sending_to_the_cloud_metadata_address_is_denied },

@@ -10,6 +10,10 @@
   sockbroker.install()).
 - ``unsupported_skips()`` turns an UNSUPPORTED reply into a skip that says
   which operation the daemon does not run yet.
+- Every reply the client decodes in these tests is first walked at the wire
+  level with a strict UTF-8 check of each ``string`` field
+  (``check_reply_utf8()``): Debian's protobuf runtime only logs bad bytes
+  and hands them on, where strict runtimes (upb) refuse the message.
 """
 
 from __future__ import annotations
@@ -29,9 +33,79 @@ import unittest
 from typing import Any, Iterator, List, Optional, Tuple
 
 import sockbroker
+from sockbroker import _core
+from sockbroker._pb import pb
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
+
+def _varint(data: bytes, i: int) -> Tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= len(data):
+            raise AssertionError("a reply ends inside a varint")
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+
+
+def check_reply_utf8(descriptor: Any, data: bytes, path: str = "Reply") -> None:
+    """Raise AssertionError unless every string field in the protobuf bytes
+    ``data`` of message type ``descriptor`` (nested messages included) is
+    well-formed UTF-8."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            _, i = _varint(data, i)
+        elif wire_type == 1:
+            i += 8
+        elif wire_type == 5:
+            i += 4
+        elif wire_type == 2:
+            length, i = _varint(data, i)
+            chunk = data[i:i + length]
+            i += length
+            field = descriptor.fields_by_number.get(number)
+            if field is None:
+                continue
+            where = f"{path}.{field.name}"
+            if field.type == field.TYPE_STRING:
+                try:
+                    chunk.decode("utf-8", "strict")
+                except UnicodeDecodeError as e:
+                    raise AssertionError(f"{where} is not UTF-8: {chunk!r} ({e})") from None
+            elif field.type == field.TYPE_MESSAGE:
+                check_reply_utf8(field.message_type, chunk, where)
+        else:
+            raise AssertionError(f"{path}: wire type {wire_type} in a reply")
+
+
+class _StrictReply:
+    """pb.Reply for the client under test: FromString checks first."""
+
+    DESCRIPTOR = pb.Reply.DESCRIPTOR
+
+    @staticmethod
+    def FromString(data: Any) -> Any:  # noqa: N802 (protobuf's name)
+        check_reply_utf8(pb.Reply.DESCRIPTOR, bytes(data))
+        return pb.Reply.FromString(data)
+
+
+class _StrictPb:
+    """The generated module, with Reply decoding through _StrictReply."""
+
+    Reply = _StrictReply
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(pb, name)
+
+
+_core.pb = _StrictPb()  # type: ignore[assignment]
 
 # Real (local) socket machinery, captured before any install().
 RealSocket = stdsocket.socket

@@ -56,6 +56,20 @@ class UrlTest(unittest.TestCase):
             self.assertEqual(request.recv.handle, 7)
 
 
+class StrictUtf8Test(unittest.TestCase):
+    """The check every reply of these tests passes (sbtest.check_reply_utf8)."""
+
+    def test_a_reply_with_a_string_that_is_not_utf8_is_refused(self) -> None:
+        good = pb.Reply(seq=1, error=pb.Error(message="fine \u00e9")).SerializeToString()
+        sbtest.check_reply_utf8(pb.Reply.DESCRIPTOR, good)
+        bad = good.replace("\u00e9".encode(), b"\xc3(")
+        with self.assertRaisesRegex(AssertionError, "Reply.error.message is not UTF-8"):
+            sbtest.check_reply_utf8(pb.Reply.DESCRIPTOR, bad)
+
+    def test_the_client_decodes_through_the_check(self) -> None:
+        self.assertIs(_core.pb.Reply, sbtest._StrictReply)
+
+
 class NoDaemonTest(unittest.TestCase):
     def test_missing_daemon_is_a_clear_connection_error(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:

@@ -242,6 +242,48 @@ test_daemon_fd_count(const struct test_daemon *daemon)
 }
 
 int
+test_threads_with_caps(pid_t pid, bool with_main, int *threads, char *first, size_t len)
+{
+	char path[64];
+	int holding = 0;
+
+	*threads = 0;
+	if (len)
+		first[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	struct dirent *entry;
+	while ((entry = readdir(d))) {
+		char status[300], line[256], comm[64] = "?";
+		unsigned long long effective = 0;
+		bool found = false;
+		long tid = strtol(entry->d_name, NULL, 10);
+		if (tid <= 0 || (!with_main && tid == (long)pid))
+			continue;
+		snprintf(status, sizeof(status), "%s/%ld/status", path, tid);
+		FILE *f = fopen(status, "r");
+		if (!f)
+			continue; /* a thread that just ended */
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "Name:", 5) == 0)
+				sscanf(line + 5, "%63s", comm);
+			else if (strncmp(line, "CapEff:", 7) == 0)
+				found = sscanf(line + 7, "%llx", &effective) == 1;
+		}
+		fclose(f);
+		if (!found)
+			continue;
+		(*threads)++;
+		if (effective && holding++ == 0 && len)
+			snprintf(first, len, "thread %ld (%s) CapEff %016llx", tid, comm, effective);
+	}
+	closedir(d);
+	return holding;
+}
+
+int
 test_daemon_wait_fd_count(const struct test_daemon *daemon, int expected, int ms)
 {
 	int64_t deadline = test_now_ms() + ms;

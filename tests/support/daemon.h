@@ -61,6 +61,12 @@ int test_daemon_stop(struct test_daemon *daemon);
 /* Open file descriptors of the daemon process (from /proc). */
 int test_daemon_fd_count(const struct test_daemon *daemon);
 
+/* How many threads of process `pid` (tasks in /proc/PID/task) hold an effective
+ * capability, the main thread (tid == pid) left out unless `with_main`; the
+ * first such thread's tid, name and CapEff go to `first` (len bytes) for a
+ * failure message. Sets *threads to the number of threads looked at. */
+int test_threads_with_caps(pid_t pid, bool with_main, int *threads, char *first, size_t len);
+
 /* Wait up to `ms` for the daemon's fd count to be `expected`; returns the
  * last count seen. */
 int test_daemon_wait_fd_count(const struct test_daemon *daemon, int expected, int ms);

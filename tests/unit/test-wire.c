@@ -2040,6 +2040,44 @@ START_TEST(wire_encodes_the_token_name_of_the_session)
 }
 END_TEST
 
+START_TEST(wire_encode_reply_escapes_strings_that_are_not_utf8)
+{
+	/* A text result (getfqdn echoing a client's name). */
+	struct reply *reply = new_reply(3, REPLY_STRING);
+	snprintf(reply->text, sizeof(reply->text), "bad\xff\xfe-name.\xc3\xa9t\xc3");
+	Reply *msg = encode(reply);
+	ck_assert_str_eq(msg->string->value, "bad\\xff\\xfe-name.\xc3\xa9t\\xc3");
+	sockbroker__v1__reply__free_unpacked(msg, NULL);
+
+	/* An error message, and the borrowed alias list of a host entry, which
+	 * stays as it was. */
+	reply = new_reply(4, REPLY_DONE);
+	reply->error.kind = ERROR_OS;
+	reply->error.errnum = ENOENT;
+	snprintf(reply->error.message, sizeof(reply->error.message), "no \xed\xa0\x80 here");
+	msg = encode(reply);
+	ck_assert_str_eq(msg->error->message, "no \\xed\\xa0\\x80 here");
+	sockbroker__v1__reply__free_unpacked(msg, NULL);
+
+	static const char *const aliases[] = { "ok", "over\xc0\xaflong", "fine\xe2\x82\xac" };
+	static const char *const addresses[] = { "127.0.0.1" };
+	reply = new_reply(5, REPLY_HOSTENT);
+	reply->hostent.hostname = "host\x80";
+	reply->hostent.aliases = aliases;
+	reply->hostent.n_aliases = 3;
+	reply->hostent.addresses = addresses;
+	reply->hostent.n_addresses = 1;
+	msg = encode(reply);
+	ck_assert_str_eq(msg->hostent->hostname, "host\\x80");
+	ck_assert_uint_eq(msg->hostent->n_aliases, 3);
+	ck_assert_str_eq(msg->hostent->aliases[0], "ok");
+	ck_assert_str_eq(msg->hostent->aliases[1], "over\\xc0\\xaflong");
+	ck_assert_str_eq(msg->hostent->aliases[2], "fine\xe2\x82\xac");
+	ck_assert_str_eq(aliases[1], "over\xc0\xaflong");
+	sockbroker__v1__reply__free_unpacked(msg, NULL);
+}
+END_TEST
+
 START_TEST(wire_encode_reply_answers_enomem_when_alloc_returns_null)
 {
 	struct reply *reply = new_reply(5, REPLY_DONE);
@@ -3058,6 +3096,7 @@ wire_suite(void)
 	tcase_add_test(encode_tc, wire_encodes_hello_with_limits_constants_and_identity);
 	tcase_add_test(encode_tc, wire_encodes_the_token_name_of_the_session);
 	tcase_add_test(encode_tc, wire_encode_reply_answers_enomem_when_alloc_returns_null);
+	tcase_add_test(encode_tc, wire_encode_reply_escapes_strings_that_are_not_utf8);
 	tcase_add_test(valid, wire_decodes_sendmsg_buffers_items_and_address);
 	tcase_add_test(invalid, wire_rejects_malformed_sendmsg_items_naming_them);
 	tcase_add_test(valid, wire_decodes_recvmsg_clamping_its_sizes_and_rejects_bad_ones);
