@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -13,8 +14,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
 
 #include "internal.h"
 #include "transport.h"
@@ -26,12 +30,6 @@
 #define CONNECT_TIMEOUT_S 30
 /* What one read asks of the kernel; a larger frame grows the buffer. */
 #define READ_CHUNK (64 * 1024)
-/*
- * Reconnection is never wanted (a new connection is a new session without
- * the old handles), and extra pipes are rejected anyway; the dialer's
- * back-off is only made long so that it does not keep trying in vain.
- */
-#define RECONNECT_INTERVAL_MS (24 * 60 * 60 * 1000)
 
 struct sb__transport {
 	const char *url; /* borrowed for messages: the caller's string outlives the open */
@@ -43,14 +41,17 @@ struct sb__transport {
 	uint8_t *in;         /* received bytes; in[in_start, in_end) not yet consumed */
 	size_t in_size, in_start, in_end;
 
-	/* libnng (tls+tcp): a raw req0 socket, one aio per direction. */
-	nng_socket socket;
-	bool socket_open;
-	nng_aio *send_aio, *recv_aio;
-	nng_msg *last_msg;       /* the frame last received, freed at the next receive */
-	pthread_mutex_t nng_lock; /* guards the fields below and the posting of aios */
-	uint32_t session_pipe;   /* the connection the session lives on; 0 before it */
-	bool pipe_lost;
+	/*
+	 * tls+tcp: OpenSSL on the same socket, made non-blocking. An SSL object
+	 * is not to be used by two threads at once, and the one sender and the
+	 * one receiver may overlap: each SSL call is made under `tls_lock`, and
+	 * the waiting for the socket happens outside it, so that neither holds
+	 * the other up while the peer is slow.
+	 */
+	SSL_CTX *tls_ctx;
+	SSL *ssl;
+	pthread_mutex_t tls_lock;
+	int wait_ms; /* how long one wait for the socket may take; -1: for ever */
 };
 
 /* ---- frames ----------------------------------------------------------------- */
@@ -254,17 +255,40 @@ sb__sp_parse_url(const char *url, struct sb__sp_address *address)
 
 /* ---- SP on a stream socket ---------------------------------------------------- */
 
+static ssize_t tls_io(struct sb__transport *t, bool write, void *buf, size_t length);
+
+/* Read what is there, up to `length`: the count, 0 at the end of the stream, or -errno. */
+static ssize_t
+read_some(struct sb__transport *t, uint8_t *buf, size_t length)
+{
+	if (t->ssl != NULL)
+		return tls_io(t, false, buf, length);
+	for (;;) {
+		ssize_t n = recv(t->fd, buf, length, 0);
+
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 static int
-write_all(int fd, const uint8_t *data, size_t length)
+write_all(struct sb__transport *t, const uint8_t *data, size_t length)
 {
 	while (length > 0) {
-		ssize_t n = send(fd, data, length, MSG_NOSIGNAL);
+		ssize_t n = t->ssl != NULL ? tls_io(t, true, (void *)data, length)
+					   : send(t->fd, data, length, MSG_NOSIGNAL);
 
-		if (n < 0) {
+		if (n < 0 && t->ssl == NULL) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -ECONNRESET;
 		data += n;
 		length -= (size_t)n;
 	}
@@ -292,12 +316,9 @@ fill(struct sb__transport *t, size_t want)
 			t->in = grown;
 			t->in_size = size;
 		}
-		n = recv(t->fd, t->in + t->in_end, t->in_size - t->in_end, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		n = read_some(t, t->in + t->in_end, t->in_size - t->in_end);
+		if (n < 0)
+			return (int)n;
 		if (n == 0 || atomic_load(&t->shut))
 			return -ECONNRESET;
 		t->in_end += (size_t)n;
@@ -308,7 +329,7 @@ fill(struct sb__transport *t, size_t want)
 static int
 stream_recv(struct sb__transport *t, uint32_t *request_id, const uint8_t **body, size_t *length)
 {
-	bool ipc = t->scheme != SB__SP_TCP;
+	bool ipc = t->scheme != SB__SP_TCP && t->scheme != SB__SP_TLS;
 	uint64_t frame_length;
 	const uint8_t *frame;
 	int header, r;
@@ -366,7 +387,7 @@ stream_connect(struct sb__transport *t, const struct sb__sp_address *address,
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *found = NULL;
 	int fd = -1, r, gai, one = 1;
 
-	if (address->scheme != SB__SP_TCP) {
+	if (address->scheme != SB__SP_TCP && address->scheme != SB__SP_TLS) {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return connect_error(t->url, err, errno);
@@ -419,7 +440,7 @@ stream_handshake(struct sb__transport *t, struct sb_error *err)
 	int r;
 
 	sb__sp_handshake(mine);
-	r = write_all(t->fd, mine, sizeof(mine));
+	r = write_all(t, mine, sizeof(mine));
 	if (r == 0)
 		r = fill(t, SB__SP_HANDSHAKE_SIZE);
 	if (r < 0)
@@ -441,249 +462,172 @@ stream_handshake(struct sb__transport *t, struct sb_error *err)
 				     t->url, protocol, SB_URL_ENV);
 	t->in_start += SB__SP_HANDSHAKE_SIZE;
 	/* From here on a call may wait for hours: no timeout on this side. */
-	r = set_io_timeout(t->fd, 0);
+	t->wait_ms = -1;
+	r = t->ssl != NULL ? 0 : set_io_timeout(t->fd, 0);
 	if (r < 0)
 		return sb__error_set(err, SB_ERR_TRANSPORT, -r,
 				     "cannot clear the connection's timeouts: %s", strerror(-r));
 	return 0;
 }
 
-/* ---- libnng (tls+tcp) ----------------------------------------------------------- */
+/* ---- TLS (tls+tcp) ---------------------------------------------------------------- */
 
-/* NNG's errors in errno terms, for transport failures. */
-static int
-errno_from_nng(int rv)
+static const char *
+tls_error_string(char *buf, size_t length)
 {
-	if (rv & NNG_ESYSERR)
-		return rv & ~NNG_ESYSERR;
-	switch (rv) {
-	case NNG_EINTR:
-		return EINTR;
-	case NNG_ENOMEM:
-		return ENOMEM;
-	case NNG_EINVAL:
-	case NNG_EADDRINVAL:
-		return EINVAL;
-	case NNG_EBUSY:
-		return EBUSY;
-	case NNG_ETIMEDOUT:
-		return ETIMEDOUT;
-	case NNG_ECONNREFUSED:
-		return ECONNREFUSED;
-	case NNG_ECLOSED:
-	case NNG_ECONNRESET:
-	case NNG_ECONNSHUT:
-		return ECONNRESET;
-	case NNG_EAGAIN:
-		return EAGAIN;
-	case NNG_ENOTSUP:
-		return EPROTONOSUPPORT;
-	case NNG_EADDRINUSE:
-		return EADDRINUSE;
-	case NNG_ENOENT:
-		return ENOENT;
-	case NNG_EPROTO:
-		return EPROTO;
-	case NNG_EUNREACHABLE:
-		return EHOSTUNREACH;
-	case NNG_EPERM:
-	case NNG_EPEERAUTH:
-		return EACCES;
-	case NNG_EMSGSIZE:
-		return EMSGSIZE;
-	case NNG_ECONNABORTED:
-		return ECONNABORTED;
-	case NNG_ECANCELED:
-		return ECANCELED;
-	case NNG_ENOFILES:
-		return EMFILE;
-	case NNG_ENOSPC:
-		return ENOSPC;
-	default:
-		return EIO;
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		return "the connection ended during the handshake";
+	ERR_error_string_n(e, buf, length);
+	return buf;
+}
+
+/* Wait until the socket is ready for what OpenSSL asked (`ssl_error`). */
+static int
+tls_wait(struct sb__transport *t, int ssl_error)
+{
+	struct pollfd p = { .fd = t->fd,
+			    .events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN };
+
+	for (;;) {
+		int n = poll(&p, 1, t->wait_ms);
+
+		if (atomic_load(&t->shut))
+			return -ECONNRESET;
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -EAGAIN;
+		if (errno != EINTR)
+			return -errno;
 	}
+}
+
+/* One read or write through OpenSSL: the count, 0 at the end of the stream, or -errno. */
+static ssize_t
+tls_io(struct sb__transport *t, bool write, void *buf, size_t length)
+{
+	int chunk = length > INT32_MAX ? INT32_MAX : (int)length;
+
+	for (;;) {
+		int n, e, saved_errno;
+
+		if (atomic_load(&t->shut))
+			return -ECONNRESET;
+		pthread_mutex_lock(&t->tls_lock);
+		/* OpenSSL's error queue is per thread; start each call clean. */
+		ERR_clear_error();
+		n = write ? SSL_write(t->ssl, buf, chunk) : SSL_read(t->ssl, buf, chunk);
+		saved_errno = errno;
+		e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, n);
+		ERR_clear_error();
+		pthread_mutex_unlock(&t->tls_lock);
+		if (n > 0)
+			return n;
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			int r = tls_wait(t, e);
+
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (e == SSL_ERROR_SYSCALL)
+			return saved_errno != 0 ? -saved_errno : 0;
+		return -ECONNRESET;
+	}
+}
+
+static int
+tls_failure(struct sb__transport *t, struct sb_error *err, int errnum, const char *what,
+	    const char *detail)
+{
+	return sb__error_set(err, SB_ERR_TRANSPORT, errnum,
+			     "cannot connect to the broker at %s: %s: %s (check %s and %s)", t->url,
+			     what, detail, TLS_CA_FILE_ENV, TLS_CERT_KEY_FILE_ENV);
 }
 
 /*
- * Pipe events run on NNG's threads. The first pipe is the session; any
- * later one would be a silent new session without the client's handles
- * (NNG redials on its own), so it is refused, and the loss of the first
- * fails the receive and send in progress and every later one.
+ * TLS over the connected socket: the broker's certificate is checked against
+ * the CA file (else the system's CAs) and the URL's host, and the client's
+ * own certificate and key are offered when given. Bounded by the connect
+ * timeout.
  */
-static void
-pipe_added(nng_pipe pipe, nng_pipe_ev event, void *arg)
-{
-	struct sb__transport *t = arg;
-	uint32_t id = (uint32_t)nng_pipe_id(pipe);
-	bool reject;
-
-	(void)event;
-	pthread_mutex_lock(&t->nng_lock);
-	if (t->session_pipe == 0 && !t->pipe_lost)
-		t->session_pipe = id;
-	reject = t->session_pipe != id;
-	pthread_mutex_unlock(&t->nng_lock);
-	if (reject)
-		nng_pipe_close(pipe);
-}
-
-static void
-pipe_removed(nng_pipe pipe, nng_pipe_ev event, void *arg)
-{
-	struct sb__transport *t = arg;
-
-	(void)event;
-	pthread_mutex_lock(&t->nng_lock);
-	if (t->session_pipe == (uint32_t)nng_pipe_id(pipe)) {
-		t->pipe_lost = true;
-		nng_aio_abort(t->recv_aio, NNG_ECONNRESET);
-		nng_aio_abort(t->send_aio, NNG_ECONNRESET);
-	}
-	pthread_mutex_unlock(&t->nng_lock);
-}
-
 static int
-nng_dial_error(struct sb__transport *t, struct sb_error *err, int rv)
-{
-	const char *reason = nng_strerror(rv);
-	int errnum = errno_from_nng(rv);
-
-	if (rv == NNG_EPEERAUTH || rv == NNG_ECRYPTO)
-		return sb__error_set(err, SB_ERR_TRANSPORT, errnum,
-				     "cannot connect to the broker at %s: %s (check %s and %s)",
-				     t->url, reason, TLS_CA_FILE_ENV, TLS_CERT_KEY_FILE_ENV);
-	return sb__error_set(err, SB_ERR_TRANSPORT, errnum,
-			     "cannot connect to the broker at %s: %s; is sockbrokerd running? "
-			     "(set %s)",
-			     t->url, reason, SB_URL_ENV);
-}
-
-static int
-nng_connect(struct sb__transport *t, const struct sb_client_options *options,
-	    struct sb_error *err)
+tls_connect(struct sb__transport *t, const struct sb__sp_address *address,
+	    const struct sb_client_options *options, struct sb_error *err)
 {
 	const char *ca_file = options->tls_ca_file != NULL ? options->tls_ca_file
 							   : getenv(TLS_CA_FILE_ENV);
 	const char *cert_key_file = options->tls_cert_key_file != NULL
 					    ? options->tls_cert_key_file
 					    : getenv(TLS_CERT_KEY_FILE_ENV);
-	nng_dialer dialer;
-	int rv;
-
-	rv = nng_req0_open_raw(&t->socket);
-	if (rv != 0)
-		return sb__error_set(err, SB_ERR_TRANSPORT, errno_from_nng(rv),
-				     "cannot open an NNG request socket: %s", nng_strerror(rv));
-	t->socket_open = true;
-	if ((rv = nng_aio_alloc(&t->send_aio, NULL, NULL)) != 0 ||
-	    (rv = nng_aio_alloc(&t->recv_aio, NULL, NULL)) != 0)
-		return sb__error_set(err, SB_ERR_TRANSPORT, errno_from_nng(rv),
-				     "cannot set up NNG: %s", nng_strerror(rv));
-	/* A blocking recv may wait for hours: no timeout on this side. */
-	nng_aio_set_timeout(t->recv_aio, NNG_DURATION_INFINITE);
-	nng_aio_set_timeout(t->send_aio, NNG_DURATION_INFINITE);
-	/* The daemon bounds message sizes; the client takes what it is sent. */
-	nng_socket_set_size(t->socket, NNG_OPT_RECVMAXSZ, 0);
-	nng_pipe_notify(t->socket, NNG_PIPE_EV_ADD_PRE, pipe_added, t);
-	nng_pipe_notify(t->socket, NNG_PIPE_EV_REM_POST, pipe_removed, t);
-
-	rv = nng_dialer_create(&dialer, t->socket, t->url);
-	if (rv != 0)
-		return sb__error_set(err, SB_ERR_TRANSPORT, errno_from_nng(rv),
-				     "cannot use '%s' as the broker's URL: %s (expected %s)", t->url,
-				     nng_strerror(rv), URL_FORMS);
-	if (ca_file != NULL && ca_file[0] != '\0') {
-		rv = nng_dialer_set_string(dialer, NNG_OPT_TLS_CA_FILE, ca_file);
-		if (rv != 0)
-			return sb__error_set(err, SB_ERR_TRANSPORT, errno_from_nng(rv),
-					     "cannot use the CA file %s (%s): %s", ca_file,
-					     TLS_CA_FILE_ENV, nng_strerror(rv));
-	}
-	if (cert_key_file != NULL && cert_key_file[0] != '\0') {
-		rv = nng_dialer_set_string(dialer, NNG_OPT_TLS_CERT_KEY_FILE, cert_key_file);
-		if (rv != 0)
-			return sb__error_set(err, SB_ERR_TRANSPORT, errno_from_nng(rv),
-					     "cannot use the certificate file %s (%s): %s",
-					     cert_key_file, TLS_CERT_KEY_FILE_ENV, nng_strerror(rv));
-	}
-	nng_dialer_set_ms(dialer, NNG_OPT_RECONNMINT, RECONNECT_INTERVAL_MS);
-	nng_dialer_set_ms(dialer, NNG_OPT_RECONNMAXT, RECONNECT_INTERVAL_MS);
-
-	/* Synchronous, so that a missing daemon is an error now, not a hang. */
-	rv = nng_dialer_start(dialer, 0);
-	if (rv != 0)
-		return nng_dial_error(t, err, rv);
-	return 0;
-}
-
-/* Post `aio` unless the connection is gone; then wait for it. */
-static int
-nng_run(struct sb__transport *t, nng_aio *aio, bool is_send)
-{
-	int rv;
-
-	pthread_mutex_lock(&t->nng_lock);
-	if (t->pipe_lost || atomic_load(&t->shut)) {
-		pthread_mutex_unlock(&t->nng_lock);
-		return -ECONNRESET;
-	}
-	/* Posted under the lock, so that a loss aborts it or is seen above. */
-	if (is_send)
-		nng_send_aio(t->socket, aio);
-	else
-		nng_recv_aio(t->socket, aio);
-	pthread_mutex_unlock(&t->nng_lock);
-	nng_aio_wait(aio);
-	rv = nng_aio_result(aio);
-	if (rv == NNG_ECLOSED || rv == NNG_ECONNRESET || rv == NNG_ECANCELED)
-		return -ECONNRESET;
-	return rv != 0 ? -errno_from_nng(rv) : 0;
-}
-
-static int
-nng_frame_send(struct sb__transport *t, uint32_t request_id, const uint8_t *body, size_t length)
-{
-	nng_msg *msg;
-	int rv, r;
-
-	rv = nng_msg_alloc(&msg, 0);
-	if (rv == 0)
-		rv = nng_msg_header_append_u32(msg, request_id);
-	if (rv == 0)
-		rv = nng_msg_append(msg, body, length);
-	if (rv != 0) {
-		nng_msg_free(msg);
-		return -errno_from_nng(rv);
-	}
-	nng_aio_set_msg(t->send_aio, msg);
-	r = nng_run(t, t->send_aio, true);
-	/* An unsent message comes back to its sender. */
-	if (r < 0)
-		nng_msg_free(nng_aio_get_msg(t->send_aio));
-	return r;
-}
-
-static int
-nng_frame_recv(struct sb__transport *t, uint32_t *request_id, const uint8_t **body,
-	       size_t *length)
-{
-	nng_msg *msg;
+	const char *host = address->host[0] != '\0' ? address->host : "127.0.0.1";
+	char buf[256];
+	struct in6_addr ip;
 	int r;
 
-	nng_msg_free(t->last_msg);
-	t->last_msg = NULL;
-	r = nng_run(t, t->recv_aio, false);
-	if (r < 0)
-		return r;
-	msg = nng_aio_get_msg(t->recv_aio);
-	if (nng_msg_header_trim_u32(msg, request_id) != 0) {
-		nng_msg_free(msg);
-		return -EPROTO;
+	t->tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (t->tls_ctx == NULL)
+		return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "cannot set up TLS: %s",
+				     tls_error_string(buf, sizeof(buf)));
+	SSL_CTX_set_min_proto_version(t->tls_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(t->tls_ctx,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_verify(t->tls_ctx, SSL_VERIFY_PEER, NULL);
+	if (ca_file != NULL && ca_file[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(t->tls_ctx, ca_file, NULL) != 1)
+			return sb__error_set(err, SB_ERR_TRANSPORT, EINVAL,
+					     "cannot use the CA file %s (%s): %s", ca_file,
+					     TLS_CA_FILE_ENV, tls_error_string(buf, sizeof(buf)));
+	} else if (SSL_CTX_set_default_verify_paths(t->tls_ctx) != 1) {
+		return sb__error_set(err, SB_ERR_TRANSPORT, EINVAL,
+				     "cannot load the system's CA certificates: %s (set %s)",
+				     tls_error_string(buf, sizeof(buf)), TLS_CA_FILE_ENV);
 	}
-	t->last_msg = msg;
-	*body = nng_msg_body(msg);
-	*length = nng_msg_len(msg);
-	return 0;
+	if (cert_key_file != NULL && cert_key_file[0] != '\0' &&
+	    (SSL_CTX_use_certificate_chain_file(t->tls_ctx, cert_key_file) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(t->tls_ctx, cert_key_file, SSL_FILETYPE_PEM) != 1 ||
+	     SSL_CTX_check_private_key(t->tls_ctx) != 1))
+		return sb__error_set(err, SB_ERR_TRANSPORT, EINVAL,
+				     "cannot use the certificate file %s (%s): %s", cert_key_file,
+				     TLS_CERT_KEY_FILE_ENV, tls_error_string(buf, sizeof(buf)));
+
+	t->ssl = SSL_new(t->tls_ctx);
+	if (t->ssl == NULL || SSL_set_fd(t->ssl, t->fd) != 1)
+		return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "cannot set up TLS: %s",
+				     tls_error_string(buf, sizeof(buf)));
+	/* The certificate must name the host of the URL: its address, or its name. */
+	if (inet_pton(AF_INET, host, &ip) == 1 || inet_pton(AF_INET6, host, &ip) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host);
+	} else {
+		SSL_set_tlsext_host_name(t->ssl, host);
+		SSL_set1_host(t->ssl, host);
+	}
+	if (fcntl(t->fd, F_SETFL, fcntl(t->fd, F_GETFL) | O_NONBLOCK) < 0)
+		return connect_error(t->url, err, errno);
+	t->wait_ms = CONNECT_TIMEOUT_S * 1000;
+	for (;;) {
+		int e;
+
+		ERR_clear_error();
+		r = SSL_connect(t->ssl);
+		if (r == 1)
+			return 0;
+		e = SSL_get_error(t->ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			break;
+		if ((r = tls_wait(t, e)) < 0)
+			return connect_error(t->url, err, -r);
+	}
+	long verify = SSL_get_verify_result(t->ssl);
+	if (verify != X509_V_OK)
+		return tls_failure(t, err, EACCES, "the broker's certificate was refused",
+				   X509_verify_cert_error_string(verify));
+	return tls_failure(t, err, ECONNREFUSED, "the TLS handshake failed",
+			   tls_error_string(buf, sizeof(buf)));
 }
 
 /* ---- the interface ------------------------------------------------------------------ */
@@ -715,20 +659,15 @@ sb__transport_open(struct sb__transport **out, const char *url,
 	t->scheme = address.scheme;
 	t->fd = -1;
 	atomic_init(&t->shut, false);
-	pthread_mutex_init(&t->nng_lock, NULL);
+	pthread_mutex_init(&t->tls_lock, NULL);
 
-	if (address.scheme == SB__SP_TLS) {
-		r = nng_connect(t, options, err);
-		if (r < 0)
-			goto err;
-		*out = t;
-		return 0;
-	}
 	r = stream_connect(t, &address, err);
 	/* A missing ipc:// socket file: say that, not just "no such file". */
 	if (r == -ECONNREFUSED && address.scheme == SB__SP_IPC &&
 	    stat(address.unix_address.sun_path, &st) < 0 && errno == ENOENT)
 		r = connect_error(url, err, ENOENT);
+	if (r == 0 && address.scheme == SB__SP_TLS)
+		r = tls_connect(t, &address, options, err);
 	if (r < 0)
 		goto err;
 	r = stream_handshake(t, err);
@@ -745,15 +684,13 @@ err:
 int
 sb__transport_send(struct sb__transport *t, uint32_t request_id, uint8_t *body, size_t length)
 {
-	bool ipc = t->scheme != SB__SP_TCP;
+	bool ipc = t->scheme != SB__SP_TCP && t->scheme != SB__SP_TLS;
 	uint8_t *frame;
 
 	if (atomic_load(&t->shut))
 		return -ECONNRESET;
-	if (t->scheme == SB__SP_TLS)
-		return nng_frame_send(t, request_id, body, length);
 	frame = sb__sp_frame_header(body, length, ipc, request_id);
-	return write_all(t->fd, frame, (size_t)(body + length - frame));
+	return write_all(t, frame, (size_t)(body + length - frame));
 }
 
 int
@@ -762,8 +699,6 @@ sb__transport_recv(struct sb__transport *t, uint32_t *request_id, const uint8_t 
 {
 	if (atomic_load(&t->shut))
 		return -ECONNRESET;
-	if (t->scheme == SB__SP_TLS)
-		return nng_frame_recv(t, request_id, body, length);
 	return stream_recv(t, request_id, body, length);
 }
 
@@ -771,17 +706,8 @@ void
 sb__transport_shutdown(struct sb__transport *t)
 {
 	atomic_store(&t->shut, true);
-	if (t->scheme != SB__SP_TLS) {
-		/* Wakes a blocked recv (end of stream) and send (EPIPE); the fd stays. */
-		shutdown(t->fd, SHUT_RDWR);
-		return;
-	}
-	pthread_mutex_lock(&t->nng_lock);
-	if (t->recv_aio != NULL)
-		nng_aio_abort(t->recv_aio, NNG_ECLOSED);
-	if (t->send_aio != NULL)
-		nng_aio_abort(t->send_aio, NNG_ECLOSED);
-	pthread_mutex_unlock(&t->nng_lock);
+	/* Wakes a blocked recv or poll (end of stream) and send (EPIPE); the fd stays. */
+	shutdown(t->fd, SHUT_RDWR);
 }
 
 void
@@ -789,17 +715,11 @@ sb__transport_free(struct sb__transport *t)
 {
 	if (t == NULL)
 		return;
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->tls_ctx);
 	if (t->fd >= 0)
 		close(t->fd);
 	free(t->in);
-	/* Returns once the pipe callbacks, which take the lock, are done. */
-	if (t->socket_open)
-		nng_close(t->socket);
-	nng_msg_free(t->last_msg);
-	if (t->recv_aio != NULL)
-		nng_aio_free(t->recv_aio);
-	if (t->send_aio != NULL)
-		nng_aio_free(t->send_aio);
-	pthread_mutex_destroy(&t->nng_lock);
+	pthread_mutex_destroy(&t->tls_lock);
 	free(t);
 }

@@ -14,9 +14,10 @@
  * a NUL byte) and the socket address exactly as long as the name, as the
  * Python client does it too.
  *
- * tls+tcp://HOST:PORT stays on libnng, as a raw-mode req0 socket: the
- * request id travels in the message header, which this module fills and
- * reads, so that callers see the same frames on every transport.
+ * tls+tcp://HOST:PORT is the tcp framing inside TLS (OpenSSL) on the same
+ * socket: the broker's certificate is checked against the CA file (or the
+ * system's) and the URL's host; the client's certificate is offered when
+ * given.
  *
  * Threads: one sender at a time (the caller serialises sb__transport_send())
  * and one receiver at a time (likewise), which may overlap each other.
@@ -47,7 +48,7 @@ enum sb__sp_scheme {
 	SB__SP_IPC,      /* unix stream socket at a path */
 	SB__SP_ABSTRACT, /* unix stream socket in the abstract namespace */
 	SB__SP_TCP,      /* TCP (tcp://, tcp4://, tcp6://) */
-	SB__SP_TLS,      /* tls+tcp:// on libnng */
+	SB__SP_TLS,      /* tls+tcp:// (OpenSSL) */
 };
 
 /* A parsed broker URL. */
