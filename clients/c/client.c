@@ -319,6 +319,7 @@ struct pending_call {
 	bool done;
 	int result;                    /* when done: 0 with `reply`, or a negative errno */
 	Sockbroker__V1__Reply *reply;  /* when done with a decoded reply; owned */
+	int handed_fd_plus1; /* the socket the reply handed over, plus one; 0: none (owned) */
 	struct waiter *waiter;         /* the thread waiting for this call, or NULL */
 	uint8_t *packed;               /* headroom, seq room, then the packed request */
 	size_t packed_len;             /* bytes of the packed request */
@@ -636,13 +637,19 @@ connection_lost(struct sb_client *client, int errnum)
 		pthread_cond_signal(&w->wake);
 }
 
-/* Give the reply `reply` (owned; NULL with `result` < 0 when it could not be decoded). */
+/* Give the reply `reply` (owned; NULL with `result` < 0 when it could not be decoded)
+ * and the descriptor it handed over (owned; -1: none). */
 static void
-deliver(struct sb_client *client, uint32_t id, Sockbroker__V1__Reply *reply, int result)
+deliver(struct sb_client *client, uint32_t id, Sockbroker__V1__Reply *reply, int result,
+	int handed_fd)
 {
 	struct pending_call *call = call_find(client, id);
 
 	/* Nobody asked: a reply to a request this client never sent. */
+	if (call == NULL || call->behind) {
+		if (handed_fd >= 0)
+			close(handed_fd);
+	}
 	if (call == NULL) {
 		sb__reply_free(reply);
 		return;
@@ -650,6 +657,8 @@ deliver(struct sb_client *client, uint32_t id, Sockbroker__V1__Reply *reply, int
 	call->done = true;
 	call->result = result;
 	call->reply = reply;
+	if (!call->behind)
+		call->handed_fd_plus1 = handed_fd + 1;
 	if (reply != NULL)
 		update_credit(client, call, reply);
 	if (call->behind) {
@@ -697,7 +706,7 @@ await(struct sb_client *client, struct pending_call *call, sb_handle settle)
 		const uint8_t *body;
 		size_t length;
 		uint32_t id;
-		int r;
+		int r, handed_fd;
 
 		if (client->lost)
 			break;
@@ -709,16 +718,20 @@ await(struct sb_client *client, struct pending_call *call, sb_handle settle)
 		pthread_mutex_unlock(&client->lock);
 		r = sb__transport_recv(client->transport, &id, &body, &length);
 		reply = NULL;
+		handed_fd = -1;
 		if (r == 0) {
 			/* Decoded here, while the body is still the transport's. */
 			reply = sockbroker__v1__reply__unpack(NULL, length, body);
+			/* Descriptors come in the order of the replies that carry them. */
+			if (reply != NULL && reply->has_handed_off && reply->handed_off)
+				handed_fd = sb__transport_take_fd(client->transport);
 		}
 		pthread_mutex_lock(&client->lock);
 		client->reading = false;
 		if (r < 0)
 			connection_lost(client, -r);
 		else
-			deliver(client, id, reply, reply != NULL ? 0 : -EBADMSG);
+			deliver(client, id, reply, reply != NULL ? 0 : -EBADMSG, handed_fd);
 	}
 
 	if (call != NULL)
@@ -952,10 +965,10 @@ call_end(struct sb_client *client)
 	pthread_mutex_unlock(&client->lock);
 }
 
-int
-sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **requests,
-	      size_t count, sb_handle handle, int expected_result,
-	      struct Sockbroker__V1__Reply **replies, struct sb_error *err)
+static int
+call_many(struct sb_client *client, struct Sockbroker__V1__Request **requests, size_t count,
+	  sb_handle handle, int expected_result, struct Sockbroker__V1__Reply **replies,
+	  int *handed_fds, struct sb_error *err)
 {
 	struct pending_call *calls = NULL, **call_ptrs = NULL;
 	size_t prepared = 0;
@@ -1006,6 +1019,10 @@ sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **request
 			replies[i] = reply;
 		else
 			sb__reply_free(reply);
+		if (handed_fds != NULL) {
+			handed_fds[i] = calls[i].handed_fd_plus1 - 1;
+			calls[i].handed_fd_plus1 = 0;
+		}
 	}
 
 	/* Success and failure alike: the calls are over. */
@@ -1014,12 +1031,45 @@ release:
 		for (size_t i = 0; i < prepared; i++) {
 			sb__reply_free(calls[i].reply);
 			free(calls[i].packed);
+			if (calls[i].handed_fd_plus1 > 0)
+				close(calls[i].handed_fd_plus1 - 1);
 		}
 	}
 	free(call_ptrs);
 	free(calls);
 	call_end(client);
 	return r;
+}
+
+int
+sb__call_many(struct sb_client *client, struct Sockbroker__V1__Request **requests,
+	      size_t count, sb_handle handle, int expected_result,
+	      struct Sockbroker__V1__Reply **replies, struct sb_error *err)
+{
+	return call_many(client, requests, count, handle, expected_result, replies, NULL, err);
+}
+
+int
+sb__call_fd(struct sb_client *client, struct Sockbroker__V1__Request *request, sb_handle handle,
+	    int expected_result, struct Sockbroker__V1__Reply **reply, int *handed_fd,
+	    struct sb_error *err)
+{
+	Sockbroker__V1__Reply *result;
+	int r;
+
+	*handed_fd = -1;
+	r = call_many(client, &request, 1, handle, expected_result, &result, handed_fd, err);
+	if (r < 0) {
+		if (*handed_fd >= 0)
+			close(*handed_fd);
+		*handed_fd = -1;
+		return r;
+	}
+	if (reply != NULL)
+		*reply = result;
+	else
+		sb__reply_free(result);
+	return 0;
 }
 
 int
@@ -1292,6 +1342,7 @@ store_hello(struct sb_client *client, const Sockbroker__V1__HelloReply *hello,
 	info->max_handles = hello->has_max_handles ? hello->max_handles : 0;
 	info->max_parked = hello->has_max_parked ? hello->max_parked : 0;
 	info->session_id = hello->has_session_id ? hello->session_id : 0;
+	info->handoff = hello->has_handoff && hello->handoff;
 	if (hello->identity != NULL) {
 		const Sockbroker__V1__Identity *id = hello->identity;
 

@@ -45,11 +45,10 @@ attempts_failed(const Sockbroker__V1__CreateConnectionReply *created,
 	return sb__error_from_wire(err, created->attempt_errors[n - 1]);
 }
 
-int
-sb_create_connection(struct sb_client *c, const char *host, unsigned port, double timeout,
-		     const struct sb_addr *source, sb_handle *out, struct sb_addr *peer,
-		     struct sb_error *attempt_errors, size_t *n_attempt_errors,
-		     struct sb_error *err)
+static int
+create_connection(struct sb_client *c, const char *host, unsigned port, double timeout,
+		  const struct sb_addr *source, int *fd, sb_handle *out, struct sb_addr *peer,
+		  struct sb_error *attempt_errors, size_t *n_attempt_errors, struct sb_error *err)
 {
 	Sockbroker__V1__CreateConnectionRequest args =
 		SOCKBROKER__V1__CREATE_CONNECTION_REQUEST__INIT;
@@ -83,7 +82,15 @@ sb_create_connection(struct sb_client *c, const char *host, unsigned port, doubl
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_CREATE_CONNECTION;
 	request.create_connection = &args;
 
-	r = sb__call(c, &request, 0, SOCKBROKER__V1__REPLY__RESULT_CREATE_CONNECTION, &reply, err);
+	if (fd != NULL) {
+		args.has_handoff = true;
+		args.handoff = true;
+		r = sb__call_fd(c, &request, 0, SOCKBROKER__V1__REPLY__RESULT_CREATE_CONNECTION,
+				&reply, fd, err);
+	} else {
+		r = sb__call(c, &request, 0, SOCKBROKER__V1__REPLY__RESULT_CREATE_CONNECTION,
+			     &reply, err);
+	}
 	sb__addr_wire_free(args.source_address);
 	if (r < 0)
 		return r;
@@ -98,13 +105,35 @@ sb_create_connection(struct sb_client *c, const char *host, unsigned port, doubl
 		sb__reply_free(reply);
 		return r;
 	}
-	*out = created->socket->handle;
+	/* A handed-over socket has no handle any more. */
+	*out = fd != NULL && *fd >= 0 ? 0 : created->socket->handle;
 	if (peer != NULL)
 		sb__addr_from_wire(peer, created->peer);
 	if (n_attempt_errors != NULL)
 		*n_attempt_errors = 0;
 	sb__reply_free(reply);
 	return 0;
+}
+
+int
+sb_create_connection(struct sb_client *c, const char *host, unsigned port, double timeout,
+		     const struct sb_addr *source, sb_handle *out, struct sb_addr *peer,
+		     struct sb_error *attempt_errors, size_t *n_attempt_errors,
+		     struct sb_error *err)
+{
+	return create_connection(c, host, port, timeout, source, NULL, out, peer, attempt_errors,
+				 n_attempt_errors, err);
+}
+
+int
+sb_create_connection_fd(struct sb_client *c, const char *host, unsigned port, double timeout,
+			const struct sb_addr *source, int *fd, sb_handle *out,
+			struct sb_addr *peer, struct sb_error *err)
+{
+	if (fd == NULL)
+		return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "fd must not be NULL");
+	*fd = -1;
+	return create_connection(c, host, port, timeout, source, fd, out, peer, NULL, NULL, err);
 }
 
 int

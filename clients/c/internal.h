@@ -135,6 +135,16 @@ int sb__settle(struct sb_client *client, sb_handle handle, struct sb_error *err)
 unsigned sb__behind_calls(struct sb_client *client, sb_handle handle);
 
 /*
+ * Like sb__call() for a request that may hand its socket over
+ * (Request.handoff, or the handoff flag of connect, accept and
+ * create_connection): *handed_fd receives the descriptor that came with the
+ * reply (owned by the caller, close-on-exec), or -1 when none came.
+ */
+int sb__call_fd(struct sb_client *client, struct Sockbroker__V1__Request *request,
+		sb_handle handle, int expected_result, struct Sockbroker__V1__Reply **reply,
+		int *handed_fd, struct sb_error *err);
+
+/*
  * The handle under which sb_poll() registers its calls: no handle id is
  * ever this large, so sb_cancel_handle() of it (what sb_cancel_polls() does)
  * finds exactly the polls.

@@ -142,6 +142,35 @@ sb_close(struct sb_client *c, sb_handle h, struct sb_error *err)
 }
 
 int
+sb_handoff(struct sb_client *c, sb_handle h, int *fd, struct sb_error *err)
+{
+	Sockbroker__V1__HandleRequest args = SOCKBROKER__V1__HANDLE_REQUEST__INIT;
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__Reply *reply;
+	int r;
+
+	if (fd == NULL)
+		return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "fd must not be NULL");
+	*fd = -1;
+	/* What was written behind must be in the socket before it changes hands. */
+	r = sb__settle(c, h, err);
+	if (r < 0)
+		return r;
+	args.has_handle = true;
+	args.handle = h;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HANDOFF;
+	request.handoff = &args;
+	r = sb__call_fd(c, &request, h, SOCKBROKER__V1__REPLY__RESULT_DONE, &reply, fd, err);
+	if (r < 0)
+		return r;
+	if (*fd < 0)
+		r = sb__error_set(err, SB_ERR_TRANSPORT, EPROTO,
+				  "the broker answered handoff without a descriptor");
+	sb__reply_free(reply);
+	return r;
+}
+
+int
 sb_bind(struct sb_client *c, sb_handle h, const struct sb_addr *addr, struct sb_error *err)
 {
 	Sockbroker__V1__BindRequest args = SOCKBROKER__V1__BIND_REQUEST__INIT;

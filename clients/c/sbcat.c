@@ -6,8 +6,10 @@
  * -t period passes without a datagram.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,7 +31,8 @@ static const char usage_text[] =
 	"    sbcat - connect stdin and stdout to a socket opened by sockbrokerd\n"
 	"\n"
 	"SYNOPSIS\n"
-	"    sbcat [--broker URL] [--token-file FILE] [-t SECONDS] [-w SECONDS] [-v]\n"
+	"    sbcat [--broker URL] [--token-file FILE] [-t SECONDS] [-w SECONDS]\n"
+	"          [--no-handoff] [-v]\n"
 	"          ADDRESS\n"
 	"    sbcat --help\n"
 	"\n"
@@ -42,6 +45,10 @@ static const char usage_text[] =
 	"    On a stream, when stdin ends sbcat shuts down the socket's sending side\n"
 	"    and keeps printing what arrives; it exits once the peer has closed,\n"
 	"    whether or not stdin has ended.\n"
+	"\n"
+	"    Where the broker hands the connected TCP socket over (a local broker\n"
+	"    whose policy allows it), sbcat copies the bytes on that socket itself,\n"
+	"    at the kernel's speed; elsewhere every byte goes through the broker.\n"
 	"\n"
 	"ADDRESSES\n"
 	"    tcp:HOST:PORT\n"
@@ -82,6 +89,9 @@ static const char usage_text[] =
 	"        stdin has ended, such a quiet period ends sbcat successfully.\n"
 	"    -w SECONDS\n"
 	"        A timeout for the connect alone.\n"
+	"    --no-handoff\n"
+	"        Keep every byte on the broker's path, even where the socket could be\n"
+	"        handed over.\n"
 	"    -v\n"
 	"        Report progress on stderr.\n"
 	"    -h, --help\n"
@@ -120,6 +130,7 @@ struct options {
 	double timeout;
 	double connect_timeout;
 	bool verbose;
+	bool no_handoff;
 	struct target target;
 };
 
@@ -328,6 +339,7 @@ parse_options(struct options *options, int argc, char **argv)
 	static const struct option long_options[] = {
 		{ "broker", required_argument, NULL, 'b' },
 		{ "token-file", required_argument, NULL, 'T' },
+		{ "no-handoff", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -338,6 +350,7 @@ parse_options(struct options *options, int argc, char **argv)
 	options->timeout = SB_TIMEOUT_NONE;
 	options->connect_timeout = SB_TIMEOUT_NONE;
 	options->verbose = false;
+	options->no_handoff = false;
 	opterr = 0;
 	while ((option = getopt_long(argc, argv, "+t:w:vh", long_options, NULL)) != -1) {
 		switch (option) {
@@ -355,6 +368,9 @@ parse_options(struct options *options, int argc, char **argv)
 			break;
 		case 'v':
 			options->verbose = true;
+			break;
+		case 'N':
+			options->no_handoff = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -547,6 +563,70 @@ socket_to_stdout(struct bridge *bridge)
 	}
 }
 
+/*
+ * The stream was handed over: copy stdin to `fd` and `fd` to stdout here, as
+ * the RPC path does (stdin's end shuts the sending side; the peer's end
+ * ends sbcat). `timeout` bounds each wait, as -t does on the broker's path.
+ */
+static void
+relay_native(int fd, double timeout)
+{
+	static char buf[BUFFER_SIZE];
+	bool stdin_open = true;
+	int wait_ms = timeout == SB_TIMEOUT_NONE ? -1 : (int)(timeout * 1000);
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	for (;;) {
+		struct pollfd fds[2] = { { .fd = fd, .events = POLLIN },
+					 { .fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN } };
+		int n = poll(fds, 2, wait_ms);
+		ssize_t got;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			fprintf(stderr, "sbcat: recv: timed out\n");
+			finish(EXIT_OPERATION);
+		}
+		if (fds[0].revents != 0) {
+			got = recv(fd, buf, sizeof(buf), 0);
+			if (got < 0 && errno != EINTR && errno != EAGAIN) {
+				fprintf(stderr, "sbcat: recv: %s\n", strerror(errno));
+				finish(EXIT_OPERATION);
+			}
+			if (got == 0)
+				return;
+			if (got > 0)
+				write_all(buf, (size_t)got);
+		}
+		if (stdin_open && fds[1].revents != 0) {
+			got = read(STDIN_FILENO, buf, sizeof(buf));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0) {
+				fprintf(stderr, "sbcat: read from stdin: %s\n", strerror(errno));
+				finish(EXIT_OPERATION);
+			}
+			if (got == 0) {
+				stdin_open = false;
+				shutdown(fd, SHUT_WR);
+				continue;
+			}
+			for (ssize_t off = 0; off < got;) {
+				ssize_t sent = send(fd, buf + off, (size_t)(got - off), MSG_NOSIGNAL);
+
+				if (sent < 0 && errno == EINTR)
+					continue;
+				if (sent < 0) {
+					fprintf(stderr, "sbcat: send: %s\n", strerror(errno));
+					finish(EXIT_OPERATION);
+				}
+				off += sent;
+			}
+		}
+	}
+}
+
 static void
 fail(struct sb_client *client, const char *op, const struct sb_addr *where,
      const struct sb_error *err)
@@ -682,6 +762,24 @@ main(int argc, char **argv)
 		bridge.handle = open_listening(client, &options);
 	else
 		bridge.handle = open_connected(client, &options, url);
+
+	if (options.target.stream && options.target.family != AF_UNIX && !options.no_handoff) {
+		struct sb_server_info info;
+		int fd = -1;
+
+		sb_client_info(client, &info);
+		if (info.handoff && sb_handoff(client, bridge.handle, &fd, &err) == 0) {
+			if (options.verbose)
+				fprintf(stderr, "sbcat: the broker handed the socket over\n");
+			relay_native(fd, options.timeout);
+			close(fd);
+			sb_client_free(client);
+			return EXIT_SUCCESS;
+		}
+		if (info.handoff && options.verbose)
+			fprintf(stderr, "sbcat: the socket stays on the broker's path: %s\n",
+				err.message);
+	}
 
 	r = pthread_create(&stdin_thread, NULL, stdin_to_socket, &bridge);
 	if (r != 0) {

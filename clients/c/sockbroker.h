@@ -258,6 +258,7 @@ struct sb_server_info {
 	bool tls_verified;    /* the daemon verified this client's certificate */
 	char token_name[64];  /* the name of the token that authenticated; "" for none */
 	char peer[96];        /* the daemon's view of the peer ("ipc", "tcp 127.0.0.1:40112") */
+	bool handoff;         /* the daemon can hand sockets over on this connection */
 };
 
 /* What the daemon said in its Hello reply. */
@@ -580,6 +581,31 @@ int sb_create_connection(struct sb_client *c, const char *host, unsigned port, d
 			 const struct sb_addr *source, sb_handle *out, struct sb_addr *peer,
 			 struct sb_error *attempt_errors, size_t *n_attempt_errors,
 			 struct sb_error *err);
+
+/*
+ * Handoff: the socket itself, as a descriptor of this process, once the
+ * daemon's policy has judged it (DESIGN.md, Transport). Only on an ipc:// or
+ * abstract:// connection (sb_server_info.handoff), for a socket whose peer is
+ * fixed and that a "handoff" rule allows (the built-in default allows
+ * connected TCP). The descriptor is the caller's (close-on-exec, in
+ * non-blocking mode: set the mode you want); the daemon forgets the handle,
+ * and the socket counts against nothing there any more.
+ *
+ * sb_handoff(): hand over handle `h` (connected earlier). Returns 0 with
+ * *fd set, or a negative errno: -EOPNOTSUPP (SB_ERR_UNSUPPORTED) on a
+ * connection that cannot carry descriptors, -EACCES (SB_ERR_DENIED, the
+ * rule named) where the policy keeps it, -EBUSY with operations waiting on
+ * it; the handle then stays as it was.
+ *
+ * sb_create_connection_fd(): sb_create_connection() that asks for the
+ * handoff in the same round trip. On success either *fd >= 0 (handed over;
+ * *out is 0) or, where the socket may not go, *fd is -1 and *out the handle
+ * of the brokered connection: the caller uses whichever it got.
+ */
+int sb_handoff(struct sb_client *c, sb_handle h, int *fd, struct sb_error *err);
+int sb_create_connection_fd(struct sb_client *c, const char *host, unsigned port, double timeout,
+			    const struct sb_addr *source, int *fd, sb_handle *out,
+			    struct sb_addr *peer, struct sb_error *err);
 
 /*
  * create_server(address, family, backlog, reuse_port, dualstack_ipv6): a

@@ -40,6 +40,9 @@ struct sb__transport {
 	int fd;
 	uint8_t *in;         /* received bytes; in[in_start, in_end) not yet consumed */
 	size_t in_size, in_start, in_end;
+	/* ipc, abstract: descriptors that came with replies (handoff), oldest first. */
+	int *fds;
+	size_t n_fds, fds_size;
 
 	/*
 	 * tls+tcp: OpenSSL on the same socket, made non-blocking. An SSL object
@@ -257,17 +260,63 @@ sb__sp_parse_url(const char *url, struct sb__sp_address *address)
 
 static ssize_t tls_io(struct sb__transport *t, bool write, void *buf, size_t length);
 
+/* Keep the descriptors that came with bytes (SCM_RIGHTS), in order. */
+static int
+keep_fds(struct sb__transport *t, struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		size_t count;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < count; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (t->n_fds == t->fds_size) {
+				size_t size = t->fds_size ? t->fds_size * 2 : 8;
+				int *grown = realloc(t->fds, size * sizeof(*grown));
+
+				if (grown == NULL) {
+					close(fd);
+					return -ENOMEM;
+				}
+				t->fds = grown;
+				t->fds_size = size;
+			}
+			t->fds[t->n_fds++] = fd;
+		}
+	}
+	return 0;
+}
+
 /* Read what is there, up to `length`: the count, 0 at the end of the stream, or -errno. */
 static ssize_t
 read_some(struct sb__transport *t, uint8_t *buf, size_t length)
 {
+	union {
+		char space[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = length };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
 	if (t->ssl != NULL)
 		return tls_io(t, false, buf, length);
+	/* Only a unix connection carries descriptors (handed-off sockets). */
+	if (t->scheme == SB__SP_IPC || t->scheme == SB__SP_ABSTRACT) {
+		msg.msg_control = control.space;
+		msg.msg_controllen = sizeof(control.space);
+	}
 	for (;;) {
-		ssize_t n = recv(t->fd, buf, length, 0);
+		ssize_t n = recvmsg(t->fd, &msg, MSG_CMSG_CLOEXEC);
 
-		if (n >= 0)
-			return n;
+		if (n >= 0) {
+			int r = msg.msg_controllen > 0 ? keep_fds(t, &msg) : 0;
+
+			return r < 0 ? r : n;
+		}
 		if (errno != EINTR)
 			return -errno;
 	}
@@ -710,11 +759,27 @@ sb__transport_shutdown(struct sb__transport *t)
 	shutdown(t->fd, SHUT_RDWR);
 }
 
+int
+sb__transport_take_fd(struct sb__transport *t)
+{
+	int fd;
+
+	if (t->n_fds == 0)
+		return -1;
+	fd = t->fds[0];
+	memmove(t->fds, t->fds + 1, (t->n_fds - 1) * sizeof(*t->fds));
+	t->n_fds--;
+	return fd;
+}
+
 void
 sb__transport_free(struct sb__transport *t)
 {
 	if (t == NULL)
 		return;
+	for (size_t i = 0; i < t->n_fds; i++)
+		close(t->fds[i]);
+	free(t->fds);
 	SSL_free(t->ssl);
 	SSL_CTX_free(t->tls_ctx);
 	if (t->fd >= 0)

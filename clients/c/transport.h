@@ -132,4 +132,10 @@ void sb__transport_shutdown(struct sb__transport *transport);
 /* Close and free; no send or receive may be in progress. NULL is a no-op. */
 void sb__transport_free(struct sb__transport *transport);
 
+/* The oldest descriptor that came with a reply (a handed-off socket, on ipc
+ * and abstract connections) and is not taken yet: the caller owns it. -1
+ * when none. The receiver's side: call it from the thread that holds the
+ * receiving role, as the reply that carried it is read. */
+int sb__transport_take_fd(struct sb__transport *t);
+
 #endif

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "fixture.h"
 #include "raw.h"
+#include "sockbroker.h"
 #include "sockbroker.pb-c.h"
 #include "sp.h"
 
@@ -379,6 +380,98 @@ START_TEST(a_thousand_handoffs_leave_the_daemon_at_its_descriptor_baseline)
 }
 END_TEST
 
+/* ---- the C client ------------------------------------------------------------------------- */
+
+static struct sb_client *
+c_client(const char *url)
+{
+	struct sb_client *c = NULL;
+	struct sb_error err;
+	ck_assert_msg(sb_client_new(&c, url, "test-handoff", &err) == 0, "%s", err.message);
+	return c;
+}
+
+START_TEST(the_c_client_gets_a_descriptor_from_create_connection_and_sb_handoff)
+{
+	start(NULL, true);
+	struct sb_client *c = c_client(daemon_under_test.url);
+	struct sb_server_info info;
+	struct sb_error err;
+	sb_client_info(c, &info);
+	ck_assert(info.handoff);
+
+	int fd;
+	sb_handle h = 42;
+	struct sb_addr peer;
+	ck_assert_msg(sb_create_connection_fd(c, "127.0.0.1", server_port, SB_TIMEOUT_NONE, NULL,
+					      &fd, &h, &peer, &err) == 0,
+		      "%s", err.message);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_eq(h, 0);
+	ck_assert_uint_eq(peer.port, server_port);
+	assert_talks(fd);
+	close(fd);
+
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	struct sb_addr addr;
+	ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", server_port), 0);
+	ck_assert_int_eq(sb_connect(c, h, &addr, &err), 0);
+	ck_assert_msg(sb_handoff(c, h, &fd, &err) == 0, "%s", err.message);
+	ck_assert_int_ge(fd, 0);
+	assert_talks(fd);
+	close(fd);
+	ck_assert_int_eq(sb_getsockname(c, h, &addr, &err), -EBADF);
+	sb_client_free(c);
+}
+END_TEST
+
+START_TEST(the_c_client_keeps_the_handle_where_the_policy_or_transport_says_no)
+{
+	char tcp_url[64];
+	int probe = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	ck_assert_int_eq(bind(probe, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&sin, &len), 0);
+	close(probe);
+	snprintf(tcp_url, sizeof(tcp_url), "tcp://127.0.0.1:%u", ntohs(sin.sin_port));
+	test_daemon_start_listening(&daemon_under_test,
+				    "{\"policy\": {\"rules\": [{\"name\": \"no-handoff\", "
+				    "\"allow\": false, \"ops\": [\"handoff\"]}, {\"name\": "
+				    "\"the-rest\", \"allow\": true}]}}",
+				    tcp_url);
+	struct sb_error err;
+	int fd;
+	sb_handle h;
+
+	/* The policy keeps it: the brokered connection comes back instead. */
+	struct sb_client *local = c_client(daemon_under_test.url);
+	ck_assert_int_eq(sb_create_connection_fd(local, "127.0.0.1", server_port, SB_TIMEOUT_NONE,
+						 NULL, &fd, &h, NULL, &err), 0);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_uint_ne(h, 0);
+	ck_assert_int_eq(sb_handoff(local, h, &fd, &err), -EACCES);
+	ck_assert_int_eq(err.kind, SB_ERR_DENIED);
+	ck_assert_str_eq(err.rule, "no-handoff");
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(sb_send(local, h, "ping", 4, 0, &err), 4);
+	sb_client_free(local);
+
+	/* A tcp:// client cannot take descriptors. */
+	struct sb_client *remote = c_client(tcp_url);
+	struct sb_server_info info;
+	sb_client_info(remote, &info);
+	ck_assert(!info.handoff);
+	ck_assert_int_eq(sb_create_connection_fd(remote, "127.0.0.1", server_port, SB_TIMEOUT_NONE,
+						 NULL, &fd, &h, NULL, &err), 0);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(sb_handoff(remote, h, &fd, &err), -EOPNOTSUPP);
+	ck_assert_int_eq(err.kind, SB_ERR_UNSUPPORTED);
+	ck_assert_int_eq(sb_handoff(remote, h, NULL, &err), -EINVAL);
+	sb_client_free(remote);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -392,6 +485,8 @@ main(void)
 		{ "denied", a_denied_destination_is_never_handed_off },
 		{ "tcp-transport", a_tcp_client_gets_the_rpc_path },
 		{ "thousand", a_thousand_handoffs_leave_the_daemon_at_its_descriptor_baseline },
+		{ "c-client", the_c_client_gets_a_descriptor_from_create_connection_and_sb_handoff },
+		{ "c-client-kept", the_c_client_keeps_the_handle_where_the_policy_or_transport_says_no },
 	};
 	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
 	return fixture_run(s);
