@@ -9,6 +9,7 @@
 //                                        DIR/node_modules/sockbroker (DIR is
 //                                        then a NODE_PATH root), leaving the
 //                                        source tree untouched
+//   ... --stamp FILE                     write FILE when done (for meson)
 //
 // $PROTOC names protoc (default: protoc on PATH); $SOCKBROKER_PROTO the
 // .proto file (default: the repository's proto/sockbroker.proto).
@@ -22,6 +23,8 @@ const args = process.argv.slice(2);
 const noEmit = args.includes("--no-emit");
 const outIndex = args.indexOf("--out");
 const outRoot = outIndex >= 0 ? path.resolve(args[outIndex + 1] ?? "") : null;
+const stampIndex = args.indexOf("--stamp");
+const stamp = stampIndex >= 0 ? path.resolve(args[stampIndex + 1] ?? "") : null;
 const proto = process.env.SOCKBROKER_PROTO ?? path.resolve(packageDir, "../../proto/sockbroker.proto");
 const protoc = process.env.PROTOC ?? "protoc";
 const modules = path.join(packageDir, "node_modules");
@@ -65,3 +68,4 @@ try {
 } catch {
   fail("the TypeScript compiler reported errors (above)");
 }
+if (stamp) fs.writeFileSync(stamp, `${target}\n`);

@@ -39,9 +39,15 @@ type ResultCase = NonNullable<Reply["result"]["case"]>;
 /** The reply member `K` of a reply. */
 export type ResultOf<K extends ResultCase> = Extract<Reply["result"], { case: K }>["value"];
 
+/** A ref flag that its owner may flip while calls wait (a socket's unref()). */
+export interface RefToken {
+  refd: boolean;
+}
+
 export interface CallOptions {
-  /** Keep the event loop alive while the call waits (default true). */
-  ref?: boolean;
+  /** Keep the event loop alive while the call waits (default true); a
+   * RefToken is read whenever the client recounts (see ClientCore.recount). */
+  ref?: boolean | RefToken;
   /** Cancel a waiting operation (the daemon answers it CANCELLED). */
   signal?: AbortSignal;
   /** The session the handle belongs to: the call fails once it is gone. */
@@ -51,7 +57,7 @@ export interface CallOptions {
 interface Pending {
   seq: bigint;
   syscall: string;
-  ref: boolean;
+  ref: boolean | RefToken;
   resolve: (reply: Reply) => void;
   reject: (err: Error) => void;
 }
@@ -66,7 +72,7 @@ export class Session {
   seq = 0n;
   requestId: number;
   readonly pending = new Map<number, Pending>();
-  refs = 0;
+  refd = false;
   /** The family of each handle this session made, for reading addresses. */
   readonly families = new Map<number, number>();
 
@@ -166,7 +172,7 @@ export class ClientCore {
     const call = session.pending.get(id);
     if (!call) return;
     session.pending.delete(id);
-    this.unrefCall(session, call);
+    this.recount(session);
     let reply: Reply;
     try {
       reply = fromBinary(ReplySchema, data.subarray(4));
@@ -184,12 +190,27 @@ export class ClientCore {
     if (this.current === session) this.current = null;
     const pending = [...session.pending.values()];
     session.pending.clear();
-    session.refs = 0;
     for (const call of pending) call.reject(why);
   }
 
-  private unrefCall(session: Session, call: Pending): void {
-    if (call.ref && --session.refs === 0) session.conn.unref();
+  /**
+   * Keep the connection ref'd exactly while some waiting call is: called
+   * after every change, and by owners of a RefToken after flipping it.
+   */
+  recount(session: Session | null = this.current): void {
+    if (!session || session.lost) return;
+    let refd = false;
+    for (const call of session.pending.values()) {
+      if (typeof call.ref === "boolean" ? call.ref : call.ref.refd) {
+        refd = true;
+        break;
+      }
+    }
+    if (refd !== session.refd) {
+      session.refd = refd;
+      if (refd) session.conn.ref();
+      else session.conn.unref();
+    }
   }
 
   /** Number and send one request on `session`; resolve with its Reply. */
@@ -204,17 +225,17 @@ export class ClientCore {
       session.seq += 1n;
       session.requestId = (session.requestId + 1) & 0x7fffffff;
       const id = session.requestId;
-      const call: Pending = { seq: session.seq, syscall, ref: options.ref !== false, resolve, reject };
+      const call: Pending = { seq: session.seq, syscall, ref: options.ref ?? true, resolve, reject };
       const body = toBinary(RequestSchema, create(RequestSchema, { seq: call.seq, op }));
       const header = Buffer.alloc(4);
       header.writeUInt32BE((id | 0x80000000) >>> 0);
       session.pending.set(id, call);
-      if (call.ref && session.refs++ === 0) session.conn.ref();
+      this.recount(session);
       try {
         session.conn.send([header, body]);
       } catch (err) {
         session.pending.delete(id);
-        this.unrefCall(session, call);
+        this.recount(session);
         reject(err as Error);
         return;
       }

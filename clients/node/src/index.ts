@@ -8,3 +8,7 @@ export type { Address } from "./address.js";
 export { VERSION, type ClientOptions, type CallOptions } from "./client.js";
 export { BrokerConnectionError, defaultUrl, parseUrl } from "./transport.js";
 export type { BrokerError, ErrorKindName } from "./errors.js";
+export * as net from "./net.js";
+export * as dgram from "./dgram.js";
+export * as dns from "./dns.js";
+export { defaultClient, setDefaultClient } from "./default.js";
