@@ -9,8 +9,8 @@
 import { ClientCore, errnoNumber, type CallOptions, type Session } from "./client.js";
 import { fromWire as addressFromWire, toWire as addressToWire, type Address } from "./address.js";
 import type { Ancillary as WireAncillary, SocketReply } from "./gen/sockbroker_pb.js";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { AncillarySchema } from "./gen/sockbroker_pb.js";
+import { isFieldSet, type MessageInitShape } from "@bufbuild/protobuf";
+import { TimeoutReplySchema, type AncillarySchema } from "./gen/sockbroker_pb.js";
 
 export type Handle = number;
 export type Timeout = number | null;
@@ -215,7 +215,8 @@ export class Client extends ClientCore {
   async gettimeout(handle: Handle, options: CallOptions = {}): Promise<Timeout> {
     const r = await this.call({ case: "gettimeout", value: { handle: BigInt(handle) } }, "timeout",
       "gettimeout", options);
-    return r.timeout === undefined ? null : r.timeout;
+    // proto2 presence: an absent timeout is None (blocking), not 0.0.
+    return isFieldSet(r, TimeoutReplySchema.field.timeout) ? r.timeout : null;
   }
 
   async setblocking(handle: Handle, flag: boolean, options: CallOptions = {}): Promise<void> {
