@@ -50,7 +50,18 @@ function brokeredTlsConnect(...args: unknown[]): tls.TLSSocket {
     if (!options.servername && !net.isIP(host)) options.servername = host;
     options.host = host;
   }
-  return callback ? originalTlsConnect(options, callback) : originalTlsConnect(options);
+  const tlsSocket = callback ? originalTlsConnect(options, callback) : originalTlsConnect(options);
+  const inner = options.socket as unknown;
+  if (inner instanceof brokerNet.Socket) {
+    // The TLS socket's own ref/unref reach only its TLS handle: pass them on
+    // to the brokered socket, so that an idle keep-alive connection (which
+    // the https agent unrefs) does not keep the process alive.
+    const ref = tlsSocket.ref.bind(tlsSocket);
+    const unref = tlsSocket.unref.bind(tlsSocket);
+    tlsSocket.ref = () => { inner.ref(); return ref(); };
+    tlsSocket.unref = () => { inner.unref(); return unref(); };
+  }
+  return tlsSocket;
 }
 
 function patch(target: object, name: string, value: unknown): void {

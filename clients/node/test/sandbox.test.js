@@ -74,9 +74,10 @@ describe('unmodified programs in unshare -n', { skip }, () => {
     const childEnv = { ...process.env, ...env, SOCKBROKER_URL: daemon.url, NODE_PATH: nodePath };
     delete childEnv.NODE_OPTIONS;
     const argv = ['unshare', '-n', process.execPath];
-    if (brokered) argv.push('--require', 'sockbroker/register');
+    if (brokered) argv.push(program.endsWith('.mjs') ? '--import' : '--require', 'sockbroker/register');
     argv.push(path.join(programs, program), ...args);
-    return run(argv, { env: childEnv, timeoutMs, onStdout });
+    // --import resolves the package from the working directory.
+    return run(argv, { env: childEnv, timeoutMs, onStdout, cwd: daemon.dir });
   }
 
   test('http.get of a page on the host', async () => {
@@ -93,6 +94,15 @@ describe('unmodified programs in unshare -n', { skip }, () => {
     assert.notEqual(without.code, 0);
     assert.match(without.stderr, /fetch failed/);
     const brokered = await sandboxed('fetch.js', [httpUrl], { brokered: true });
+    assert.equal(brokered.code, 0, brokered.stderr);
+    assert.equal(brokered.stdout.trim(), '200 hello from the host /page');
+  });
+
+  test('fetch from an ES module with --import', async () => {
+    const without = await sandboxed('fetch.mjs', [httpUrl], { brokered: false });
+    assert.notEqual(without.code, 0);
+    assert.match(without.stderr, /fetch failed/);
+    const brokered = await sandboxed('fetch.mjs', [httpUrl], { brokered: true });
     assert.equal(brokered.code, 0, brokered.stderr);
     assert.equal(brokered.stdout.trim(), '200 hello from the host /page');
   });

@@ -17,9 +17,13 @@ const sockbroker = require(packageDir);
 const START_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 20000;
 
-/** A NODE_PATH root in which `sockbroker` is the package under test. */
+/**
+ * DIR/node_modules with `sockbroker` in it, the package under test: a
+ * NODE_PATH root for `--require`, and for `--import` (which ignores
+ * NODE_PATH) the node_modules of a program run in DIR.
+ */
 function nodePathRoot(dir) {
-  const root = path.join(dir, 'node_path');
+  const root = path.join(dir, 'node_modules');
   fs.mkdirSync(root, { recursive: true });
   fs.symlinkSync(packageDir, path.join(root, 'sockbroker'));
   return root;
@@ -84,9 +88,9 @@ class Daemon {
  * stderr }. The child is killed by its pid when the bound runs out, and the
  * result says so (`timedOut`).
  */
-function run(argv, { env = process.env, timeoutMs = 30000, onStdout } = {}) {
+function run(argv, { env = process.env, timeoutMs = 30000, onStdout, cwd } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
