@@ -165,9 +165,16 @@ export class Connection extends EventEmitter {
         clearTimeout(timer);
         socket.destroy();
         const code = err.code ?? "ECONNREFUSED";
+        // Node's libuv (up to Node 20 at least) connects to an abstract name
+        // padded with NUL bytes to the whole sun_path, which is another name
+        // than the daemon's unless that one is padded too.
+        const abstractNote = where.scheme === "abstract" && code === "ECONNREFUSED"
+          ? `; note that this Node (${process.version}) pads abstract socket names with NUL ` +
+            "bytes to the full sun_path, so it reaches only listeners whose names are padded " +
+            "the same way: give Node clients an ipc:// or tcp:// listener" : "";
         reject(new BrokerConnectionError(
           `cannot connect to the broker at ${url}: ${err.message}; is sockbrokerd running ` +
-          `there? (set $${URL_ENV} to the daemon's listen URL)`, code, err));
+          `there? (set $${URL_ENV} to the daemon's listen URL)${abstractNote}`, code, err));
       };
       socket.once("error", fail);
       socket.once(readyEvent, () => {

@@ -8,6 +8,7 @@
 // package directory (meson test sets it; default: this package).
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -34,8 +35,11 @@ function sleep(ms) {
 }
 
 class Daemon {
-  /** Start sockbrokerd; `config` is merged into an allow-all policy. */
-  static async start(config = {}) {
+  /**
+   * Start sockbrokerd on ipc://DIR/sockbroker.sock and the `extraListen`
+   * URLs; `config` is merged into an allow-all policy.
+   */
+  static async start(config = {}, extraListen = []) {
     const binary = process.env.SOCKBROKERD;
     if (!binary) return null;
     const daemon = new Daemon();
@@ -47,7 +51,8 @@ class Daemon {
     fs.writeFileSync(configPath, JSON.stringify(settings));
     daemon.logPath = path.join(daemon.dir, 'daemon.log');
     const log = fs.openSync(daemon.logPath, 'w');
-    daemon.process = spawn(binary, ['--listen', daemon.url, '--config', configPath],
+    const listen = [daemon.url, ...extraListen].flatMap((url) => ['--listen', url]);
+    daemon.process = spawn(binary, [...listen, '--config', configPath],
       { stdio: ['ignore', 'ignore', log] });
     fs.closeSync(log);
     daemon.exit = new Promise((resolve) => daemon.process.once('exit', (code, signal) => resolve({ code, signal })));
@@ -110,10 +115,19 @@ function run(argv, { env = process.env, timeoutMs = 30000, onStdout, cwd } = {})
   });
 }
 
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a daemon's listener). */
+async function freeTcpPort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /** Whether `unshare -n` works here (root with util-linux). */
 function canUnshare() {
   const probe = spawnSync('unshare', ['-n', 'true'], { timeout: 30000 });
   return probe.status === 0;
 }
 
-module.exports = { Daemon, canUnshare, nodePathRoot, packageDir, run, sleep, sockbroker };
+module.exports = { Daemon, canUnshare, freeTcpPort, nodePathRoot, packageDir, run, sleep, sockbroker };
