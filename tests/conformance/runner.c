@@ -137,7 +137,8 @@ resolve_string(struct run *run, const char *s)
 			fail(run, "no variable %s", name);
 			return cJSON_CreateNull();
 		}
-		for (char *key = strtok_r(NULL, ".", &save); key && v; key = strtok_r(NULL, ".", &save))
+		for (char *key = strtok_r(NULL, ".", &save); key && v;
+		     key = strtok_r(NULL, ".", &save))
 			v = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, atoi(key))
 					     : cJSON_GetObjectItemCaseSensitive(v, key);
 		if (!v) {
@@ -152,7 +153,8 @@ resolve_string(struct run *run, const char *s)
 		int64_t total = 0;
 
 		snprintf(names, sizeof(names), "%s", s);
-		for (char *name = strtok_r(names, "|", &save); name; name = strtok_r(NULL, "|", &save)) {
+		for (char *name = strtok_r(names, "|", &save); name;
+		     name = strtok_r(NULL, "|", &save)) {
 			int64_t value;
 			if (sb_constant(run->client, name, &value) < 0) {
 				fail(run, "the daemon has no constant %s", name);
@@ -175,8 +177,7 @@ resolve(struct run *run, const cJSON *value)
 	if (cJSON_IsArray(value)) {
 		cJSON *out = cJSON_CreateArray();
 		const cJSON *item;
-		cJSON_ArrayForEach(item, value)
-			cJSON_AddItemToArray(out, resolve(run, item));
+		cJSON_ArrayForEach(item, value) cJSON_AddItemToArray(out, resolve(run, item));
 		return out;
 	}
 	if (cJSON_IsObject(value)) {
@@ -184,7 +185,8 @@ resolve(struct run *run, const cJSON *value)
 		const cJSON *hex = cJSON_GetObjectItemCaseSensitive(value, "hex");
 		const cJSON *repeat = cJSON_GetObjectItemCaseSensitive(value, "repeat");
 		if (cJSON_IsString(text))
-			return bytes_value((const uint8_t *)text->valuestring, strlen(text->valuestring));
+			return bytes_value((const uint8_t *)text->valuestring,
+					   strlen(text->valuestring));
 		if (cJSON_IsString(hex)) {
 			cJSON *out = cJSON_CreateObject();
 			cJSON_AddStringToObject(out, "$bytes", hex->valuestring);
@@ -219,14 +221,18 @@ matches(const cJSON *expected, const cJSON *actual)
 	if (!actual)
 		return cJSON_IsNull(expected);
 	if (cJSON_IsNumber(expected))
-		return cJSON_IsNumber(actual) && fabs(expected->valuedouble - actual->valuedouble) < 1e-9;
+		return cJSON_IsNumber(actual) &&
+		       fabs(expected->valuedouble - actual->valuedouble) < 1e-9;
 	if (cJSON_IsString(expected))
-		return cJSON_IsString(actual) && strcmp(expected->valuestring, actual->valuestring) == 0;
+		return cJSON_IsString(actual) &&
+		       strcmp(expected->valuestring, actual->valuestring) == 0;
 	if (cJSON_IsArray(expected)) {
-		if (!cJSON_IsArray(actual) || cJSON_GetArraySize(expected) != cJSON_GetArraySize(actual))
+		if (!cJSON_IsArray(actual) ||
+		    cJSON_GetArraySize(expected) != cJSON_GetArraySize(actual))
 			return false;
 		for (int i = 0; i < cJSON_GetArraySize(expected); i++)
-			if (!matches(cJSON_GetArrayItem(expected, i), cJSON_GetArrayItem(actual, i)))
+			if (!matches(cJSON_GetArrayItem(expected, i),
+				     cJSON_GetArrayItem(actual, i)))
 				return false;
 		return true;
 	}
@@ -234,9 +240,10 @@ matches(const cJSON *expected, const cJSON *actual)
 		const cJSON *item;
 		if (!cJSON_IsObject(actual))
 			return false;
-		cJSON_ArrayForEach(item, expected)
-			if (!matches(item, cJSON_GetObjectItemCaseSensitive(actual, item->string)))
-				return false;
+		cJSON_ArrayForEach(
+			item, expected) if (!matches(item,
+						     cJSON_GetObjectItemCaseSensitive(
+							     actual, item->string))) return false;
 		return true;
 	}
 	if (cJSON_IsBool(expected))
@@ -259,7 +266,8 @@ address_of(struct run *run, const cJSON *value, struct sb_addr *addr)
 			return false;
 		}
 		if (cJSON_GetArraySize(value) == 4 || strchr(host->valuestring, ':'))
-			return sb_addr_inet6(addr, host->valuestring, (unsigned)port->valueint, 0, 0) == 0;
+			return sb_addr_inet6(addr, host->valuestring, (unsigned)port->valueint, 0,
+					     0) == 0;
 		return sb_addr_inet(addr, host->valuestring, (unsigned)port->valueint) == 0;
 	}
 	fail(run, "an address is [host, port] or a unix path");
@@ -383,13 +391,15 @@ op_sendmsg(struct run *run, sb_handle h, const cJSON *args, struct sb_error *err
 		if (handles) {
 			int count = cJSON_GetArraySize(handles);
 			for (int j = 0; j < count && j < 16; j++)
-				rights[i][j] = (sb_handle)cJSON_GetArrayItem(handles, j)->valuedouble;
+				rights[i][j] =
+					(sb_handle)cJSON_GetArrayItem(handles, j)->valuedouble;
 			items[i].view = SB_CMSG_RIGHTS;
 			items[i].rights.handles = rights[i];
 			items[i].rights.count = (size_t)(count < 16 ? count : 16);
 		} else {
 			size_t len;
-			owned[n_owned] = bytes_of(cJSON_GetObjectItemCaseSensitive(item, "data"), &len);
+			owned[n_owned] =
+				bytes_of(cJSON_GetObjectItemCaseSensitive(item, "data"), &len);
 			items[i].view = SB_CMSG_RAW;
 			items[i].data = owned[n_owned++];
 			items[i].len = len;
@@ -414,8 +424,8 @@ static int
 op_recvmsg(struct run *run, sb_handle h, const cJSON *args, struct sb_error *err, cJSON **result)
 {
 	struct sb_msg *msg = NULL;
-	ssize_t r = sb_recvmsg(run->client, h, (size_t)int_arg(args, 0, 0), (size_t)int_arg(args, 1, 0),
-			       int_arg(args, 2, 0), &msg, err);
+	ssize_t r = sb_recvmsg(run->client, h, (size_t)int_arg(args, 0, 0),
+			       (size_t)int_arg(args, 1, 0), int_arg(args, 2, 0), &msg, err);
 	if (r < 0)
 		return (int)r;
 	cJSON *out = cJSON_CreateObject();
@@ -523,8 +533,8 @@ run_op(struct run *run, const char *op, sb_handle h, const cJSON *args, struct s
 	}
 	if (strcmp(op, "socketpair") == 0) {
 		sb_handle pair[2];
-		r = sb_socketpair(c, int_arg(args, 0, AF_UNIX), int_arg(args, 1, SOCK_STREAM), 0, pair,
-				  err);
+		r = sb_socketpair(c, int_arg(args, 0, AF_UNIX), int_arg(args, 1, SOCK_STREAM), 0,
+				  pair, err);
 		if (r == 0) {
 			*result = cJSON_CreateArray();
 			cJSON_AddItemToArray(*result, handle_value(pair[0]));
@@ -540,7 +550,8 @@ run_op(struct run *run, const char *op, sb_handle h, const cJSON *args, struct s
 	}
 	if (strcmp(op, "close") == 0)
 		return sb_close(c, h, err);
-	if (strcmp(op, "bind") == 0 || strcmp(op, "connect") == 0 || strcmp(op, "connect_ex") == 0) {
+	if (strcmp(op, "bind") == 0 || strcmp(op, "connect") == 0 ||
+	    strcmp(op, "connect_ex") == 0) {
 		if (!address_of(run, arg(args, 0), &addr))
 			return -EINVAL;
 		if (op[0] == 'b')
@@ -567,7 +578,8 @@ run_op(struct run *run, const char *op, sb_handle h, const cJSON *args, struct s
 	if (strcmp(op, "shutdown") == 0)
 		return sb_shutdown(c, h, int_arg(args, 0, 0), err);
 	if (strcmp(op, "getsockname") == 0 || strcmp(op, "getpeername") == 0) {
-		r = op[3] == 's' ? sb_getsockname(c, h, &addr, err) : sb_getpeername(c, h, &addr, err);
+		r = op[3] == 's' ? sb_getsockname(c, h, &addr, err)
+				 : sb_getpeername(c, h, &addr, err);
 		if (r == 0)
 			*result = address_value(&addr);
 		return r;
@@ -603,7 +615,8 @@ run_op(struct run *run, const char *op, sb_handle h, const cJSON *args, struct s
 		} else {
 			if (strcmp(op, "sendto") == 0) {
 				n = address_of(run, arg(args, 2), &addr)
-					    ? sb_sendto(c, h, data, len, int_arg(args, 1, 0), &addr, err)
+					    ? sb_sendto(c, h, data, len, int_arg(args, 1, 0), &addr,
+							err)
 					    : -EINVAL;
 			} else {
 				n = sb_send(c, h, data, len, int_arg(args, 1, 0), err);
@@ -701,7 +714,8 @@ run_op(struct run *run, const char *op, sb_handle h, const cJSON *args, struct s
 		int value = 0;
 		unsigned index = 0;
 		if (strcmp(op, "getservbyname") == 0)
-			r = sb_getservbyname(c, string_arg(args, 0), string_arg(args, 1), &value, err);
+			r = sb_getservbyname(c, string_arg(args, 0), string_arg(args, 1), &value,
+					     err);
 		else if (strcmp(op, "getprotobyname") == 0)
 			r = sb_getprotobyname(c, string_arg(args, 0), &value, err);
 		else {
@@ -758,7 +772,8 @@ run_scenario(struct run *run, const char *url, const cJSON *steps)
 		index++;
 		if (cJSON_IsString(handle_spec)) {
 			char name[128];
-			snprintf(name, sizeof(name), "%s%s", handle_spec->valuestring[0] == '$' ? "" : "$",
+			snprintf(name, sizeof(name), "%s%s",
+				 handle_spec->valuestring[0] == '$' ? "" : "$",
 				 handle_spec->valuestring);
 			cJSON *v = resolve_string(run, name);
 			h = (sb_handle)v->valuedouble;
@@ -776,21 +791,26 @@ run_scenario(struct run *run, const char *url, const cJSON *steps)
 			fail(run, "step %d (%s): %s", index, op, why);
 		} else if (r < 0) {
 			const char *kind = sb_error_kind_name(err.kind);
-			const cJSON *want_kind = cJSON_GetObjectItemCaseSensitive(want_error, "kind");
-			const cJSON *want_errno = cJSON_GetObjectItemCaseSensitive(want_error, "errno");
+			const cJSON *want_kind =
+				cJSON_GetObjectItemCaseSensitive(want_error, "kind");
+			const cJSON *want_errno =
+				cJSON_GetObjectItemCaseSensitive(want_error, "errno");
 			if (!want_error)
 				fail(run, "step %d (%s): failed: %s %s (%s)", index, op, kind,
 				     err.errno_name, err.message);
 			else if (strcmp(kind, want_kind->valuestring) != 0 ||
-				 (want_errno && strcmp(err.errno_name, want_errno->valuestring) != 0))
-				fail(run, "step %d (%s): expected error %s %s, got %s %s (%s)", index, op,
-				     want_kind->valuestring, want_errno ? want_errno->valuestring : "",
-				     kind, err.errno_name, err.message);
+				 (want_errno &&
+				  strcmp(err.errno_name, want_errno->valuestring) != 0))
+				fail(run, "step %d (%s): expected error %s %s, got %s %s (%s)",
+				     index, op, want_kind->valuestring,
+				     want_errno ? want_errno->valuestring : "", kind,
+				     err.errno_name, err.message);
 		} else if (want_error) {
 			fail(run, "step %d (%s): expected an error, the call succeeded", index, op);
 		} else {
 			const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
-			const cJSON *contains = cJSON_GetObjectItemCaseSensitive(step, "expect_contains");
+			const cJSON *contains =
+				cJSON_GetObjectItemCaseSensitive(step, "expect_contains");
 			if (expect || contains) {
 				cJSON *want = resolve(run, expect ? expect : contains);
 				bool ok = false;
@@ -798,12 +818,13 @@ run_scenario(struct run *run, const char *url, const cJSON *steps)
 					ok = matches(want, result);
 				} else if (cJSON_IsArray(result)) {
 					const cJSON *item;
-					cJSON_ArrayForEach(item, result)
-						ok = ok || matches(want, item);
+					cJSON_ArrayForEach(item, result) ok =
+						ok || matches(want, item);
 				}
 				if (!ok) {
 					char *w = cJSON_PrintUnformatted(want);
-					char *g = result ? cJSON_PrintUnformatted(result) : strdup("nothing");
+					char *g = result ? cJSON_PrintUnformatted(result)
+							 : strdup("nothing");
 					fail(run, "step %d (%s): expected %s%s, got %s", index, op,
 					     expect ? "" : "an element ", w, g);
 					free(w);
@@ -816,8 +837,10 @@ run_scenario(struct run *run, const char *url, const cJSON *steps)
 				result = NULL;
 			} else if (cJSON_IsArray(as) && cJSON_IsArray(result)) {
 				for (int i = 0; i < cJSON_GetArraySize(as); i++)
-					cJSON_AddItemToObject(run->vars, cJSON_GetArrayItem(as, i)->valuestring,
-							      cJSON_Duplicate(cJSON_GetArrayItem(result, i), true));
+					cJSON_AddItemToObject(
+						run->vars, cJSON_GetArrayItem(as, i)->valuestring,
+						cJSON_Duplicate(cJSON_GetArrayItem(result, i),
+								true));
 			}
 		}
 		cJSON_Delete(result);
@@ -916,13 +939,15 @@ main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		const char *file = names[i]->d_name;
 		size_t len = strlen(file);
-		if (len < 5 || strcmp(file + len - 5, ".json") != 0 || strcmp(file, "fixtures.json") == 0)
+		if (len < 5 || strcmp(file + len - 5, ".json") != 0 ||
+		    strcmp(file, "fixtures.json") == 0)
 			continue;
 		cJSON *doc = read_json(dir, file);
 		const cJSON *scenario;
 		cJSON_ArrayForEach(scenario, cJSON_GetObjectItemCaseSensitive(doc, "scenarios"))
 		{
-			const char *name = cJSON_GetObjectItemCaseSensitive(scenario, "name")->valuestring;
+			const char *name =
+				cJSON_GetObjectItemCaseSensitive(scenario, "name")->valuestring;
 			const cJSON *setup = cJSON_GetObjectItemCaseSensitive(scenario, "setup");
 			cJSON *steps = cJSON_CreateArray();
 			const cJSON *step;
@@ -932,17 +957,18 @@ main(int argc, char **argv)
 
 			total++;
 			if (cJSON_IsString(setup))
-				cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(fixtures,
-											 setup->valuestring))
+				cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(
+								 fixtures, setup->valuestring))
 					cJSON_AddItemToArray(steps, cJSON_Duplicate(step, true));
-			cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(scenario, "steps"))
+			cJSON_ArrayForEach(step,
+					   cJSON_GetObjectItemCaseSensitive(scenario, "steps"))
 				cJSON_AddItemToArray(steps, cJSON_Duplicate(step, true));
 			reason = unsupported_reason(name, steps, &op);
 			if (reason) {
 				n_skipped++;
 				size_t used = strlen(skipped);
-				snprintf(skipped + used, sizeof(skipped) - used, "  skip %s: %s: %s\n", name,
-					 op, reason);
+				snprintf(skipped + used, sizeof(skipped) - used,
+					 "  skip %s: %s: %s\n", name, op, reason);
 			} else {
 				run_scenario(&run, url, steps);
 				if (run.failure[0]) {
@@ -962,7 +988,8 @@ main(int argc, char **argv)
 		free(names[i]);
 	free(names);
 	cJSON_Delete(fixtures_file);
-	printf("\nC runner: %d scenarios; skipped:%s\n%s", total, n_skipped ? "" : " none", skipped);
+	printf("\nC runner: %d scenarios; skipped:%s\n%s", total, n_skipped ? "" : " none",
+	       skipped);
 	printf("%d passed, %d failed, %d skipped\n", passed, failed, n_skipped);
 	return failed ? 1 : passed ? 0 : 77;
 }
