@@ -190,7 +190,8 @@ export class ClientCore {
     if (this.current === session) this.current = null;
     const pending = [...session.pending.values()];
     session.pending.clear();
-    for (const call of pending) call.reject(why);
+    // One error object each: their receivers add their own context to it.
+    for (const call of pending) call.reject(new BrokerConnectionError(why.message));
   }
 
   /**
@@ -219,7 +220,8 @@ export class ClientCore {
       if (session.lost) {
         reject(session.hello && session !== this.current ? new BrokerConnectionError(
           `this socket belonged to a broker session (at ${this.url}) whose connection was ` +
-          "lost; the broker closed it, create a new socket") : session.lost);
+          "lost; the broker closed it, create a new socket")
+          : new BrokerConnectionError(session.lost.message));
         return;
       }
       session.seq += 1n;

@@ -118,6 +118,22 @@ describe('low-level API', { skip }, () => {
     assert.equal(result.stdout.trim(), 'done', result.stderr);
   });
 
+  test('a lost daemon fails the waiting calls, and the sockets with it', async () => {
+    const doomed = await Daemon.start();
+    const lone = new sockbroker.Client({ url: doomed.url });
+    const [a] = await lone.socketpair();
+    const waiting = lone.recv(a, 10).catch((e) => e);
+    const socket = sockbroker.net.connect({ port: 1, host: '127.0.0.1', client: lone });
+    socket.on('error', () => undefined);
+    await doomed.kill();
+    const err = await waiting;
+    assert.equal(err.name, 'BrokerConnectionError');
+    assert.equal(err.code, 'ECONNRESET');
+    assert.match(err.message, /the connection to the broker at ipc:.* was lost/);
+    const again = await lone.recv(a, 10).catch((e) => e);
+    assert.equal(again.name, 'BrokerConnectionError', 'a socket of a lost session stays dead');
+  });
+
   test('a daemon that is not there is a clear error', async () => {
     const lone = new sockbroker.Client({ url: `ipc://${path.join(daemon.dir, 'nothing.sock')}` });
     const err = await lone.socket().catch((e) => e);

@@ -72,6 +72,15 @@ class Daemon {
     try { return fs.readFileSync(this.logPath, 'utf8'); } catch { return ''; }
   }
 
+  /** Stop it hard (a crash, as far as clients can tell), and clean up. */
+  async kill() {
+    if (this.process.exitCode === null && this.process.signalCode === null) {
+      process.kill(this.process.pid, 'SIGKILL');
+    }
+    await this.exit;
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
   /** SIGTERM, bounded wait, SIGKILL; resolves with the exit code (0 = clean). */
   async stop() {
     if (this.process.exitCode === null && this.process.signalCode === null) {
