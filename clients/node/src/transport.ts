@@ -203,17 +203,23 @@ export class Connection extends EventEmitter {
     });
   }
 
+  /** The first n bytes (n <= buffered), removed from the buffer. */
   private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.chunks = rest.length ? [rest] : [];
-    this.buffered = rest.length;
-    return out;
+    const head = this.peek(n);
+    const rest = this.chunks[0].subarray(n);
+    if (rest.length) this.chunks[0] = rest;
+    else this.chunks.shift();
+    this.buffered -= n;
+    return head;
   }
 
+  /** The first n bytes (n <= buffered), joining only as many chunks as that takes. */
   private peek(n: number): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    if (this.chunks[0].length < n) {
+      let joined = 1;
+      for (let have = this.chunks[0].length; have < n; joined++) have += this.chunks[joined].length;
+      this.chunks.splice(0, joined, Buffer.concat(this.chunks.slice(0, joined)));
+    }
     return this.chunks[0].subarray(0, n);
   }
 
@@ -241,6 +247,7 @@ export class Connection extends EventEmitter {
       this.emit("handshake");
     }
     const headerSize = this.ipcFrames ? 9 : 8;
+    // A frame is joined into one buffer once, when all of it has arrived.
     while (!this.closed && this.buffered >= headerSize) {
       const header = this.peek(headerSize);
       if (this.ipcFrames && header[0] !== 1) {
