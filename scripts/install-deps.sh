@@ -22,6 +22,11 @@ packages=(
 	# benchmarks: RPyC, compared against by bench/python_latency.py
 	python3-rpyc
 )
+# Node client (clients/node): Debian's Node.js and npm, unless the machine
+# already has a node of its own.
+if ! command -v node >/dev/null 2>&1; then
+	packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,4 +38,13 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Node client's build and test packages, exactly as its lock file says
+# (offline once they are in npm's cache).
+node_dir="$(dirname "$0")/../clients/node"
+if [[ ! -d "$node_dir/node_modules" || "$node_dir/package-lock.json" -nt "$node_dir/node_modules" ]]; then
+	echo "npm ci in clients/node"
+	(cd "$node_dir" && npm ci --no-audit --no-fund --prefer-offline >/dev/null)
+	touch "$node_dir/node_modules"
 fi
