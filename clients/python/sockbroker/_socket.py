@@ -512,6 +512,10 @@ class socket:  # noqa: N801 (the reference's name)
         self._flush_behind()
         self._call(pb.Request(shutdown=pb.ShutdownRequest(handle=self._h, how=_index(how))),
                    "done")
+        # A send after shutting the sending side fails there and then (EPIPE):
+        # it must not be written behind.
+        if how != _stdsocket.SHUT_RD:
+            self._wb = None
 
     def getsockname(self) -> Any:
         """The socket's own address."""
