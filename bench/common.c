@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -108,6 +109,8 @@ bench_path_name(enum bench_path path)
 		return "broker";
 	case BENCH_SOCKS5:
 		return "socks5";
+	case BENCH_HANDOFF:
+		return "handoff";
 	}
 	return "unknown";
 }
@@ -151,16 +154,17 @@ bench_parse_target(int argc, char **argv, int *index, struct bench_target *targe
 		*index += 1;
 		return 0;
 	}
-	if (strcmp(mode, "broker") == 0 || strcmp(mode, "socks5") == 0) {
+	if (strcmp(mode, "broker") == 0 || strcmp(mode, "handoff") == 0 ||
+	    strcmp(mode, "socks5") == 0) {
 		const char *argument = *index + 1 < argc ? argv[*index + 1] : NULL;
 
 		if (argument == NULL) {
 			fprintf(stderr, "mode %s needs %s\n", mode,
-				mode[0] == 'b' ? "the broker's URL" : "the relay's HOST:PORT");
+				mode[0] != 's' ? "the broker's URL" : "the relay's HOST:PORT");
 			return -EINVAL;
 		}
-		if (mode[0] == 'b') {
-			target->path = BENCH_BROKER;
+		if (mode[0] == 'b' || mode[0] == 'h') {
+			target->path = mode[0] == 'b' ? BENCH_BROKER : BENCH_HANDOFF;
 			target->broker_url = argument;
 		} else {
 			target->path = BENCH_SOCKS5;
@@ -183,7 +187,7 @@ bench_client_new(const struct bench_target *target, const char *program, struct 
 	int r;
 
 	*out = NULL;
-	if (target->path != BENCH_BROKER)
+	if (target->path != BENCH_BROKER && target->path != BENCH_HANDOFF)
 		return 0;
 	r = sb_client_new(out, target->broker_url, program, &err);
 	if (r < 0) {
@@ -444,6 +448,42 @@ err:
 	return r;
 }
 
+/* create_connection asking for the socket itself; from then on a kernel socket. A socket
+ * the daemon keeps is a failure: this path measures the handed-over socket only. */
+static int
+handoff_connect(struct bench_stream *stream, const struct sockaddr_in *server, bool nodelay)
+{
+	struct sb_client *client = stream->client;
+	char host[INET_ADDRSTRLEN];
+	struct sb_error err;
+	sb_handle handle;
+	int r, one = 1;
+
+	inet_ntop(AF_INET, &server->sin_addr, host, sizeof(host));
+	r = sb_create_connection_fd(client, host, ntohs(server->sin_port),
+				    sb_client_default_timeout(client), NULL, &stream->fd, &handle,
+				    NULL, &err);
+	if (r < 0)
+		return broker_error("create_connection", &err, r);
+	if (stream->fd < 0) {
+		fprintf(stderr, "broker: the socket was not handed over (a local broker whose "
+				"policy allows handoff is needed)\n");
+		sb_close(client, handle, NULL);
+		return -EOPNOTSUPP;
+	}
+	/* Handed over in the daemon's non-blocking mode: this path reads blocking. */
+	if (fcntl(stream->fd, F_SETFL, fcntl(stream->fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+	    (nodelay &&
+	     setsockopt(stream->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)) {
+		r = -errno;
+		fprintf(stderr, "handoff: cannot set up the socket: %s\n", strerror(-r));
+		close(stream->fd);
+		stream->fd = -1;
+		return r;
+	}
+	return 0;
+}
+
 int
 bench_stream_open(struct bench_stream *stream, const struct bench_target *target,
 		  struct sb_client *client, const struct sockaddr_in *server, bool nodelay)
@@ -459,6 +499,8 @@ bench_stream_open(struct bench_stream *stream, const struct bench_target *target
 		return kernel_connect(server, nodelay, &stream->fd);
 	case BENCH_BROKER:
 		return broker_connect(stream, server, nodelay);
+	case BENCH_HANDOFF:
+		return handoff_connect(stream, server, nodelay);
 	case BENCH_SOCKS5:
 		if ((r = kernel_connect(&target->relay, nodelay, &stream->fd)) < 0)
 			return r;

@@ -52,19 +52,21 @@ enum bench_path {
 	BENCH_DIRECT, /* a kernel TCP socket */
 	BENCH_BROKER, /* a handle of sockbrokerd, through libsockbroker */
 	BENCH_SOCKS5, /* a kernel TCP socket to a SOCKS5 relay, CONNECT without auth */
+	BENCH_HANDOFF, /* the daemon's socket handed over (sb_create_connection_fd), then used
+			* as a kernel socket */
 };
 
 struct bench_target {
 	enum bench_path path;
-	const char *broker_url;   /* BENCH_BROKER: borrowed from argv */
+	const char *broker_url;   /* BENCH_BROKER, BENCH_HANDOFF: borrowed from argv */
 	struct sockaddr_in relay; /* BENCH_SOCKS5 */
 };
 
-/* "direct", "broker", "socks5". */
+/* "direct", "broker", "socks5", "handoff". */
 const char *bench_path_name(enum bench_path path);
 
 /* The usage text of a target, for a program's usage message. */
-#define BENCH_TARGET_USAGE "direct | broker URL | socks5 HOST:PORT"
+#define BENCH_TARGET_USAGE "direct | broker URL | handoff URL | socks5 HOST:PORT"
 
 /*
  * Parse a target from argv[*index]: "direct", "broker URL" or
@@ -84,7 +86,7 @@ int bench_client_new(const struct bench_target *target, const char *program,
 /* A connected byte stream to a server, on any path. */
 struct bench_stream {
 	enum bench_path path;
-	int fd;                   /* BENCH_DIRECT, BENCH_SOCKS5; -1 when closed */
+	int fd;                   /* BENCH_DIRECT, BENCH_SOCKS5, BENCH_HANDOFF; -1 when closed */
 	struct sb_client *client; /* BENCH_BROKER: borrowed */
 	sb_handle handle;         /* BENCH_BROKER; 0 when closed */
 };

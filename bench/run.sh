@@ -53,7 +53,7 @@ done
 
 daemon_bin=$build_dir/server/sockbrokerd
 bench_dir=$build_dir/bench
-for program in "$daemon_bin" "$bench_dir"/bench-{echo,connect,bulk,parked}; do
+for program in "$daemon_bin" "$bench_dir"/bench-{echo,connect,bulk,parked,floor}; do
 	if [[ ! -x "$program" ]]; then
 		echo "run.sh: $program is missing: build $build_dir with -Dbench=true first" >&2
 		exit 1
@@ -62,6 +62,7 @@ done
 
 if ((quick)); then
 	echo_args=(--count 2000 --warmup 200)
+	floor_args=(--count 2000)
 	connect_args=(--count 300 --warmup 20)
 	bulk_bytes=$((64 * 1024 * 1024))
 	bulk_args=(--bytes "$bulk_bytes" --repeat 1)
@@ -69,6 +70,7 @@ if ((quick)); then
 	parked_args=(--settle-ms 300)
 else
 	echo_args=(--count 20000 --warmup 1000)
+	floor_args=(--count 20000)
 	connect_args=(--count 5000 --warmup 100)
 	bulk_bytes=$((1024 * 1024 * 1024))
 	bulk_args=(--bytes "$bulk_bytes" --repeat 3)
@@ -289,13 +291,16 @@ else
 	notes+=("danted is not installed (Debian package dante-server); left out")
 fi
 
-modes=(direct broker "${relays[@]}")
+# handoff: the daemon's socket handed over once connected, then used as a
+# kernel socket (a local client whose policy allows it).
+modes=(direct broker handoff "${relays[@]}")
 
 # mode_args MODE: the program arguments that select MODE, in margs.
 mode_args() {
 	case "$1" in
 	direct) margs=(direct) ;;
 	broker) margs=(broker "$daemon_url") ;;
+	handoff) margs=(handoff "$daemon_url") ;;
 	microsocks) margs=(socks5 "127.0.0.1:$microsocks_port") ;;
 	dante) margs=(socks5 "127.0.0.1:$dante_port") ;;
 	esac
@@ -328,6 +333,13 @@ for bench in echo connect bulk; do
 		esac
 	done
 done
+
+# The floor: a round trip between two processes over a socketpair, and one
+# brokered call that does nothing (gettimeout), on the same daemon.
+echo "running the floor" >&2
+timeout "$program_timeout_s" "$bench_dir/bench-floor" "$daemon_url" "${floor_args[@]}" \
+	>"$work/floor.out" 2>"$work/floor.err" ||
+	{ echo "run.sh: bench-floor failed:" >&2; tail -n 5 "$work/floor.err" >&2; }
 
 # The parked probe gets a daemon of its own, started fresh.
 echo "running the parked probe" >&2
@@ -368,6 +380,8 @@ row() {
 		other=$(value "$work/$bench-$mode.out" "$key")
 		line+=" broker/$mode $(ratio "$broker" "$other") |"
 	done
+	line+=" handoff/direct $(ratio "$(value "$work/$bench-handoff.out" "$key")" \
+		"$(value "$work/$bench-direct.out" "$key")") |"
 	echo "${line% |}"
 }
 
@@ -398,6 +412,14 @@ row "echo round trips/s" echo rate /s
 row "connect+1B+close median" connect median_us us
 row "connect+1B+close rate" connect rate /s
 row "$bulk_label (median)" bulk median_mbps ""
+f=$work/floor.out
+if [[ -s "$f" ]]; then
+	printf '%-26s socketpair ping-pong %sus | brokered no-op (gettimeout) %sus | %s\n' \
+		"floor, median round trip:" "$(value "$f" socketpair_us)" "$(value "$f" noop_us)" \
+		"no-op/socketpair $(ratio "$(value "$f" noop_us)" "$(value "$f" socketpair_us)")"
+else
+	echo "floor: failed"
+fi
 
 p=$work/parked.out
 b=$work/parked-burst.out
@@ -443,6 +465,14 @@ for relay in "${relays[@]}"; do
 done
 ((${#relays[@]})) || ok=0
 verdict "connect + 1 byte + close at least the relays' rate" $ok
+ok=1
+limit=$(awk -v d="$(value "$work/echo-direct.out" median_us)" 'BEGIN { if (d != "") print d * 1.2 }')
+compare "$(value "$work/echo-handoff.out" median_us)" "<=" "$limit" || ok=0
+verdict "handoff: echo round trip at most 1.2x a direct socket's" $ok
+ok=1
+limit=$(awk -v d="$(value "$work/bulk-direct.out" median_mbps)" 'BEGIN { if (d != "") print d * 0.9 }')
+compare "$(value "$work/bulk-handoff.out" median_mbps)" ">=" "$limit" || ok=0
+verdict "handoff: bulk throughput at least 0.9x a direct socket's" $ok
 ok=1
 compare "$(value "$p" threads)" "<=" "$(value "$p" threads_before)" || ok=0
 verdict "parked recvs: no thread per recv (thread count unchanged)" $ok
