@@ -9,6 +9,8 @@ packages=(
 	libnng-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcap-dev
 	# tests
 	check valgrind iproute2 util-linux python3
+	# man pages (scdoc), rendering them (man-db), checking the units (systemd-analyze)
+	scdoc man-db systemd
 	# tests: examples and audit lines against the JSON Schemas (tests/schema)
 	python3-jsonschema
 	# Python client
