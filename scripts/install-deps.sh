@@ -13,6 +13,8 @@ packages=(
 	scdoc man-db systemd
 	# tests: examples and audit lines against the JSON Schemas (tests/schema)
 	python3-jsonschema
+	# Debian packages (scripts/build-packages.sh)
+	debhelper dh-python python3-all dpkg-dev lintian
 	# Python client
 	python3-protobuf protobuf-compiler python3-setuptools python3-pip openssl
 	# benchmarks: the SOCKS5 relays compared against

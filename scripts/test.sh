@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the dependencies, build, and run every test: the plain build, then
 # the same tests under AddressSanitizer/UndefinedBehaviorSanitizer, then under
-# valgrind (the daemon included). Run as root on Debian 12 (the sandbox tests
+# valgrind (the daemon included); the Debian packages are built once between
+# the first two. Run as root on Debian 12 (the sandbox tests
 # need unshare). Usage: scripts/test.sh [--quick]   (--quick: plain build only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,9 @@ run_suite build -Dtests=true
 if ((quick)); then
 	exit 0
 fi
+
+echo "== Debian packages"
+scripts/build-packages.sh
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
