@@ -2,11 +2,19 @@
 # systemd-analyze verify on the units meson generated, with ExecStart= pointing
 # at the daemon just built (verify checks that the program exists). Exits 77
 # (SKIP) when systemd-analyze is missing: Debian's systemd package has it.
-# Usage: verify-units.sh SERVICE SOCKET SOCKBROKERD
+# Then the daemon's --check-config on the configuration the service reads.
+# Usage: verify-units.sh SERVICE SOCKET SOCKBROKERD CONFIG
 set -eu
 
-service=$1 socket=$2
+service=$1 socket=$2 config=$4
 daemon=$(realpath "$3")
+
+if ! "$daemon" --check-config --config "$config" >/dev/null 2>&1; then
+	"$daemon" --check-config --config "$config" 2>&1 | tail -n 5
+	echo "FAIL: sockbrokerd --check-config refuses $config"
+	exit 1
+fi
+echo "ok: sockbrokerd --check-config accepts $(basename "$config")"
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "SKIP: systemd-analyze not found (install Debian's systemd package)"
