@@ -3,10 +3,14 @@
 # tree does: find the programs, the units, the man pages and the
 # configuration where they belong, and build and run a small C program
 # against the installed sockbroker.h through the installed sockbroker.pc.
-# Usage: install-check.sh BUILD_DIR PREFIX LIBDIR CC
+# Usage: install-check.sh BUILD_DIR PREFIX LIBDIR CC SANITIZE
+# (SANITIZE: the build's b_sanitize, so that a program links against a
+# library built with the sanitizers.)
 set -eu
 
-build=$(realpath "$1") prefix=$2 libdir=$3 cc=$4
+build=$(realpath "$1") prefix=$2 libdir=$3 cc=$4 sanitize=${5:-none}
+sanitize_flags=
+[ "$sanitize" = none ] || sanitize_flags="-fsanitize=$sanitize"
 case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
 
 dest=$(mktemp -d)
@@ -101,7 +105,7 @@ if ! flags=$(pkg-config --cflags --libs sockbroker); then
 	exit 1
 fi
 echo "pkg-config --cflags --libs sockbroker: $flags"
-if ! $cc -std=c11 -Wall -Werror -o "$dest/hello" "$dest/hello.c" $flags; then
+if ! $cc -std=c11 -Wall -Werror $sanitize_flags -o "$dest/hello" "$dest/hello.c" $flags; then
 	echo "FAIL: a program does not build against the installed header and library"
 	exit 1
 fi
