@@ -11,8 +11,12 @@ packages=(
 	libnng-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcap-dev
 	# tests
 	check valgrind iproute2 util-linux python3
+	# man pages (scdoc), rendering them (man-db), checking the units (systemd-analyze)
+	scdoc man-db systemd
 	# tests: examples and audit lines against the JSON Schemas (tests/schema)
 	python3-jsonschema
+	# Debian packages (scripts/build-packages.sh)
+	debhelper dh-python python3-all dpkg-dev lintian
 	# Python client
 	python3-protobuf protobuf-compiler python3-setuptools python3-pip openssl
 	# Python client tests: a real program (redis-py) against a local redis-server

@@ -19,7 +19,8 @@ matrix=(
 	"gcc-release  build-release  gcc    GCC, --buildtype=release (-O3, as packagers build); every suite"
 	"clang        build-clang    clang  Clang, debugoptimized; every suite"
 	"asan         build-asan     gcc    GCC with AddressSanitizer + UndefinedBehaviorSanitizer; every suite"
-	"valgrind     build          gcc    the gcc build's tests under valgrind, the daemon included (no python, schema)"
+	"valgrind     build          gcc    the gcc build's tests under valgrind, the daemon included (no script suites)"
+	"packages     build-deb      gcc    the Debian packages: dpkg-buildpackage, lintian, their contents"
 )
 
 usage() {
@@ -112,6 +113,9 @@ run_config() {
 		build "$dir" "$compiler" "${common[@]}" -Dbuildtype=debugoptimized \
 			-Db_sanitize=none -Dbench=true
 		run_tests "$dir" --setup valgrind
+		;;
+	packages)
+		scripts/build-packages.sh
 		;;
 	esac
 }

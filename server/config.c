@@ -35,6 +35,8 @@ enum field_kind {
 	FIELD_EVENTS,   /* array of audit event names, or "*" */
 	FIELD_TOKENS,   /* array of {"name", "sha256"} */
 	FIELD_TRANSPORTS, /* array of transport names (policy_transport_name()) */
+	FIELD_IDS,      /* array of uids or gids: struct config_ids */
+	FIELD_NAMES,    /* array of token names: struct config_names */
 };
 
 struct field {
@@ -81,6 +83,10 @@ static const struct field fields[] = {
 	{ "audit", FIELD_SECTION, 0, 0, 0, NULL },
 	{ "audit.file", FIELD_ABS_PATH, MEMBER(audit_file), 0, 0, NULL },
 	{ "audit.events", FIELD_EVENTS, 0, 0, 0, NULL },
+	{ "admin", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "admin.uids", FIELD_IDS, MEMBER(admin_uids), 0, 0, NULL },
+	{ "admin.gids", FIELD_IDS, MEMBER(admin_gids), 0, 0, NULL },
+	{ "admin.tokens", FIELD_NAMES, MEMBER(admin_tokens), 0, 0, NULL },
 	{ "policy", FIELD_POLICY, 0, 0, 0, NULL },
 };
 
@@ -544,6 +550,53 @@ set_string(char **slot, const char *value)
 	return 0;
 }
 
+static int
+set_ids(struct config_ids *slot, const uint32_t *ids, size_t n)
+{
+	uint32_t *copy = NULL;
+
+	if (n > 0) {
+		if (!(copy = malloc(n * sizeof(*copy))))
+			return -ENOMEM;
+		memcpy(copy, ids, n * sizeof(*copy));
+	}
+	free(slot->ids);
+	slot->ids = copy;
+	slot->n = n;
+	return 0;
+}
+
+static void
+free_names(struct config_names *slot)
+{
+	for (size_t i = 0; i < slot->n; i++)
+		free(slot->names[i]);
+	free(slot->names);
+	slot->names = NULL;
+	slot->n = 0;
+}
+
+static int
+set_names(struct config_names *slot, char *const *names, size_t n)
+{
+	char **copy = calloc(n ? n : 1, sizeof(*copy));
+
+	if (!copy)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!(copy[i] = strdup(names[i]))) {
+			while (i--)
+				free(copy[i]);
+			free(copy);
+			return -ENOMEM;
+		}
+	}
+	free_names(slot);
+	slot->names = copy;
+	slot->n = n;
+	return 0;
+}
+
 static void
 free_events(struct config *cfg)
 {
@@ -639,6 +692,9 @@ config_fini(struct config *cfg)
 	free(cfg->audit_file);
 	free_events(cfg);
 	free_tokens(cfg);
+	free(cfg->admin_uids.ids);
+	free(cfg->admin_gids.ids);
+	free_names(&cfg->admin_tokens);
 	if (cfg->policy) {
 		policy_fini(cfg->policy);
 		free(cfg->policy);
@@ -664,6 +720,9 @@ config_copy(struct config *dst, const struct config *src)
 	dst->n_audit_events = 0;
 	dst->tokens = NULL;
 	dst->n_tokens = 0;
+	dst->admin_uids = (struct config_ids){ 0 };
+	dst->admin_gids = (struct config_ids){ 0 };
+	dst->admin_tokens = (struct config_names){ 0 };
 	/* The draft starts without the policy: one read from the file goes in
 	 * its place, else the draft takes over cfg's when the load succeeds. */
 	dst->policy = NULL;
@@ -680,7 +739,10 @@ config_copy(struct config *dst, const struct config *src)
 	    set_string(&dst->tls_ca_file, src->tls_ca_file) < 0 ||
 	    set_string(&dst->audit_file, src->audit_file) < 0 ||
 	    set_events(dst, (const char *const *)src->audit_events, src->n_audit_events) < 0 ||
-	    set_tokens(dst, src->tokens, src->n_tokens) < 0)
+	    set_tokens(dst, src->tokens, src->n_tokens) < 0 ||
+	    set_ids(&dst->admin_uids, src->admin_uids.ids, src->admin_uids.n) < 0 ||
+	    set_ids(&dst->admin_gids, src->admin_gids.ids, src->admin_gids.n) < 0 ||
+	    set_names(&dst->admin_tokens, src->admin_tokens.names, src->admin_tokens.n) < 0)
 		goto err_copy;
 	return 0;
 
@@ -1105,6 +1167,78 @@ parse_transports(const struct load *ld, const struct field *f, const cJSON *v,
 	return 0;
 }
 
+/* "admin.uids", "admin.gids": numbers; the list replaces the one before it. */
+static int
+parse_ids(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	char got[128];
+	char path[PATH_MAX_LEN + 24];
+	const cJSON *item;
+	uint32_t *ids;
+	size_t n = 0;
+	int r;
+
+	if (!cJSON_IsArray(v)) {
+		describe(got, sizeof(got), v);
+		return fail(ld, f->path, "must be an array of numeric ids, got %s", got);
+	}
+	if (!(ids = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*ids))))
+		return fail(ld, f->path, "out of memory");
+	cJSON_ArrayForEach(item, v) {
+		snprintf(path, sizeof(path), "%s[%zu]", f->path, n);
+		if (!cJSON_IsNumber(item) || item->valuedouble < 0 ||
+		    item->valuedouble > 4294967294.0 ||
+		    item->valuedouble != (double)(uint32_t)item->valuedouble) {
+			describe(got, sizeof(got), item);
+			r = fail(ld, path, "must be a numeric id from 0 to 4294967294 (names are "
+				 "not looked up here), got %s", got);
+			goto out;
+		}
+		ids[n++] = (uint32_t)item->valuedouble;
+	}
+	r = set_ids((struct config_ids *)(void *)((char *)cfg + f->offset), ids, n);
+	if (r < 0)
+		fail(ld, f->path, "out of memory");
+out:
+	free(ids);
+	return r;
+}
+
+/* "admin.tokens": names of auth.tokens (checked once the whole file is read). */
+static int
+parse_names(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
+{
+	char got[128];
+	char path[PATH_MAX_LEN + 24];
+	const cJSON *item;
+	char **names;
+	size_t n = 0;
+	int r;
+
+	if (!cJSON_IsArray(v)) {
+		describe(got, sizeof(got), v);
+		return fail(ld, f->path, "must be an array of token names, got %s", got);
+	}
+	if (!(names = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*names))))
+		return fail(ld, f->path, "out of memory");
+	cJSON_ArrayForEach(item, v) {
+		snprintf(path, sizeof(path), "%s[%zu]", f->path, n);
+		if (!cJSON_IsString(item) || !token_name_ok(item->valuestring)) {
+			describe(got, sizeof(got), item);
+			r = fail(ld, path, "must be the name of a token of auth.tokens, got %s",
+				 got);
+			goto out;
+		}
+		names[n++] = item->valuestring;
+	}
+	r = set_names((struct config_names *)(void *)((char *)cfg + f->offset), names, n);
+	if (r < 0)
+		fail(ld, f->path, "out of memory");
+out:
+	free(names); /* the strings are cJSON's */
+	return r;
+}
+
 static int
 parse_value(const struct load *ld, const struct field *f, const cJSON *v, struct config *cfg)
 {
@@ -1139,6 +1273,10 @@ parse_value(const struct load *ld, const struct field *f, const cJSON *v, struct
 		return parse_tokens(ld, f, v, cfg);
 	case FIELD_TRANSPORTS:
 		return parse_transports(ld, f, v, cfg);
+	case FIELD_IDS:
+		return parse_ids(ld, f, v, cfg);
+	case FIELD_NAMES:
+		return parse_names(ld, f, v, cfg);
 	}
 	return fail(ld, f->path, "cannot be read by this version");
 }
@@ -1490,6 +1628,18 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 		if (check_token_names(cfg, "quota", quota->name, &quota->who, err, errlen) < 0)
 			return -EINVAL;
 	}
+	for (size_t i = 0; i < cfg->admin_tokens.n; i++) {
+		bool known = false;
+
+		for (size_t k = 0; !known && k < cfg->n_tokens; k++)
+			known = strcmp(cfg->tokens[k].name, cfg->admin_tokens.names[i]) == 0;
+		if (!known) {
+			set_err(err, errlen, "admin.tokens[%zu]: names the token \"%.64s\", which "
+				"auth.tokens does not have; add the token to auth.tokens or correct "
+				"the name", i, cfg->admin_tokens.names[i]);
+			return -EINVAL;
+		}
+	}
 
 	for (size_t i = 0; i < cfg->n_listen_urls; i++) {
 		const char *u = cfg->listen_urls[i];
@@ -1623,6 +1773,19 @@ config_print(const struct config *cfg, FILE *out)
 			continue;
 		fputs(n++ ? ", " : "", out);
 		print_string(out, policy_transport_name((enum policy_transport)t));
+	}
+	fputs("]\n\t},\n", out);
+
+	fputs("\t\"admin\": {\n\t\t\"uids\": [", out);
+	for (size_t i = 0; i < cfg->admin_uids.n; i++)
+		fprintf(out, "%s%lu", i ? ", " : "", (unsigned long)cfg->admin_uids.ids[i]);
+	fputs("],\n\t\t\"gids\": [", out);
+	for (size_t i = 0; i < cfg->admin_gids.n; i++)
+		fprintf(out, "%s%lu", i ? ", " : "", (unsigned long)cfg->admin_gids.ids[i]);
+	fputs("],\n\t\t\"tokens\": [", out);
+	for (size_t i = 0; i < cfg->admin_tokens.n; i++) {
+		fputs(i ? ", " : "", out);
+		print_string(out, cfg->admin_tokens.names[i]);
 	}
 	fputs("]\n\t},\n", out);
 

@@ -53,6 +53,18 @@ struct config_token {
 	uint8_t sha256[SHA256_DIGEST_LEN];
 };
 
+/* A list of ids ("admin.uids", "admin.gids"). */
+struct config_ids {
+	uint32_t *ids;
+	size_t n;
+};
+
+/* A list of names ("admin.tokens"). */
+struct config_names {
+	char **names;
+	size_t n;
+};
+
 struct config {
 	/* "listen": where to accept clients, in order. Each URL is ipc://PATH,
 	 * abstract://NAME, tcp://HOST:PORT or tls+tcp://HOST:PORT. Empty means the daemon's
@@ -96,6 +108,12 @@ struct config {
 	char **audit_events; /* names from audit_event_names or "*", NULL-terminated; NULL:
 			      * audit_default_events. An empty list (denials only) is non-NULL. */
 	size_t n_audit_events;
+
+	/* "admin": who may use the admin operations (status, sessions, handles) besides
+	 * root: a session whose uid, primary gid or token name is listed. */
+	struct config_ids admin_uids;
+	struct config_ids admin_gids;
+	struct config_names admin_tokens; /* names of auth.tokens */
 
 	/* "policy": the rules every operation passes; NULL for the built-in default
 	 * (policy_init_default()). Owned by the config. */

@@ -169,6 +169,16 @@ daemon_new(struct daemon **out, const struct config *config,
 			 "the README to change it)");
 	}
 
+	/* What the admin operations count and list. */
+	daemon->n_rule_counts = daemon->policy->n_rules + 1;
+	if (!(daemon->rule_counts = calloc(daemon->n_rule_counts, sizeof(*daemon->rule_counts))) ||
+	    !(daemon->listener_urls = calloc(systemd_listen_count() + config->n_listen_urls + 1,
+					     sizeof(*daemon->listener_urls)))) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
+
 	/* While this is the only thread: every thread made from here on inherits
 	 * no_new_privs and the narrowed capability sets. */
 	unsigned needed_caps = policy_needed_caps(daemon->policy);
@@ -247,6 +257,7 @@ daemon_new(struct daemon **out, const struct config *config,
 					 &url, err, errlen)) < 0)
 			goto err;
 		log_info("listening on %s (passed by the service manager)", url);
+		daemon->listener_urls[daemon->n_listeners++] = url;
 	}
 	systemd_listen_done();
 	for (size_t i = 0; i < config->n_listen_urls; i++) {
@@ -256,6 +267,7 @@ daemon_new(struct daemon **out, const struct config *config,
 			goto err;
 		if ((r = transport_listen(daemon->transport, url, err, errlen)) < 0)
 			goto err;
+		daemon->listener_urls[daemon->n_listeners++] = url;
 	}
 
 	/* The listeners are open and nothing is served yet. This thread runs the
@@ -283,6 +295,7 @@ daemon_run(struct daemon *daemon)
 	int r = transport_start(daemon->transport);
 	if (r < 0)
 		return r;
+	daemon->started_ns = reactor_now_ns();
 	for (size_t i = 0; i < daemon->config->n_listen_urls; i++)
 		log_info("listening on %s", daemon->config->listen_urls[i]);
 	if (systemd_notify("READY=1\nSTATUS=serving") < 0)
@@ -337,6 +350,8 @@ daemon_free(struct daemon *daemon)
 	quota_table_fini(&daemon->quotas);
 	reactor_free(daemon->reactor);
 	policy_fini(&daemon->builtin_policy);
+	free(daemon->rule_counts);
+	free(daemon->listener_urls);
 	free(daemon->scratch);
 	free(daemon);
 }

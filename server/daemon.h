@@ -43,6 +43,17 @@ struct daemon {
 	size_t scratch_len;
 
 	bool stopping;
+
+	/* What the admin operations report (ops/admin.c). */
+	uint64_t started_ns;        /* CLOCK_MONOTONIC when the daemon began to serve */
+	uint64_t n_requests;        /* requests started since */
+	const char **listener_urls; /* passed sockets' URLs, then the configured ones; the
+				     * array is the daemon's, the strings the transport's and
+				     * the config's */
+	size_t n_listeners;
+	/* Per policy rule, in its order, then default-deny: [0] allowed, [1] denied. */
+	uint64_t (*rule_counts)[2];
+	size_t n_rule_counts;
 };
 
 /* Create the daemon for `config` (which must outlive it) and open its

@@ -83,6 +83,9 @@ static const struct op_desc op_table[OP__COUNT] = {
 	[OP_IF_NAMETOINDEX] = { OP_IF_NAMETOINDEX, "if_nametoindex", 0, op_if_nametoindex },
 	[OP_IF_INDEXTONAME] = { OP_IF_INDEXTONAME, "if_indextoname", 0, op_if_indextoname },
 	[OP_HANDOFF] = { OP_HANDOFF, "handoff", OPF_HANDLE, op_handoff },
+	[OP_ADMIN_STATUS] = { OP_ADMIN_STATUS, "admin_status", OPF_ADMIN, op_admin_status },
+	[OP_ADMIN_SESSIONS] = { OP_ADMIN_SESSIONS, "admin_sessions", OPF_ADMIN, op_admin_sessions },
+	[OP_ADMIN_HANDLES] = { OP_ADMIN_HANDLES, "admin_handles", OPF_ADMIN, op_admin_handles },
 };
 
 static void run_queue(struct daemon *daemon, struct list *queue);
@@ -709,6 +712,8 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 		return;
 	}
 
+	session->n_requests++;
+	daemon->n_requests++;
 	struct op *op = calloc(1, sizeof(*op));
 	if (!op) {
 		reply_with_error(tx, request->seq, request->op, ERROR_OS, ENOMEM,

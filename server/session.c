@@ -32,6 +32,7 @@ session_new(struct session_table *table, uint32_t pipe_id,
 	session->id = ++table->last_id;
 	session->pipe_id = pipe_id;
 	session->identity = *identity;
+	session->started_ns = reactor_now_ns();
 	list_init(&session->handles);
 	list_init(&session->parked);
 	idmap_init(&session->parked_by_seq);

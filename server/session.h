@@ -39,6 +39,9 @@ struct session {
 	size_t n_parked;
 	struct idmap parked_by_seq; /* seq -> op, for Cancel */
 
+	uint64_t started_ns; /* CLOCK_MONOTONIC when the connection was added */
+	uint64_t n_requests; /* requests started (ops/admin.c reports them) */
+
 
 	struct list link; /* session_table::all */
 	void *userdata;   /* the dispatcher's */

@@ -1055,6 +1055,17 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 	case REQ(HAS_IPV6):
 		req->op = OP_HAS_IPV6;
 		return 0;
+	case REQ(ADMIN_STATUS):
+		req->op = OP_ADMIN_STATUS;
+		return 0;
+	case REQ(ADMIN_SESSIONS):
+		req->op = OP_ADMIN_SESSIONS;
+		return 0;
+	case REQ(ADMIN_HANDLES):
+		req->op = OP_ADMIN_HANDLES;
+		if (msg->admin_handles->has_session)
+			req->admin_handles.session = msg->admin_handles->session;
+		return 0;
 	case REQ(CMSG_SIZE):
 		req->op = OP_CMSG_SIZE;
 		if (!msg->cmsg_size->has_length)
@@ -1831,6 +1842,217 @@ out:
 	return r;
 }
 
+/* The admin results (sockbrokerctl): rows of plain data into their messages,
+ * with storage of their own, and packed. */
+static int
+encode_admin(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdata, size_t len),
+	     void *userdata)
+{
+	Sockbroker__V1__AdminStatusReply status = SOCKBROKER__V1__ADMIN_STATUS_REPLY__INIT;
+	Sockbroker__V1__AdminSessionsReply sessions = SOCKBROKER__V1__ADMIN_SESSIONS_REPLY__INIT;
+	Sockbroker__V1__AdminHandlesReply handles = SOCKBROKER__V1__ADMIN_HANDLES_REPLY__INIT;
+	Sockbroker__V1__AdminIdentity *identities = NULL, **identity_ptrs = NULL;
+	Sockbroker__V1__AdminRule *rules = NULL, **rule_ptrs = NULL;
+	Sockbroker__V1__AdminQuota *quotas = NULL, **quota_ptrs = NULL;
+	Sockbroker__V1__AdminSession *session_msgs = NULL, **session_ptrs = NULL;
+	Sockbroker__V1__Identity *session_ids = NULL;
+	Sockbroker__V1__AdminHandle *handle_msgs = NULL, **handle_ptrs = NULL;
+	struct address_msg *addresses = NULL;
+	int r = 0;
+
+	switch (reply->shape) {
+	case REPLY_ADMIN_STATUS: {
+		const struct admin_status *a = &reply->admin_status;
+		size_t ni = a->n_identities, nr = a->n_rules, nq = a->n_quotas;
+		identities = calloc(ni ? ni : 1, sizeof(*identities));
+		identity_ptrs = calloc(ni ? ni : 1, sizeof(*identity_ptrs));
+		rules = calloc(nr ? nr : 1, sizeof(*rules));
+		rule_ptrs = calloc(nr ? nr : 1, sizeof(*rule_ptrs));
+		quotas = calloc(nq ? nq : 1, sizeof(*quotas));
+		quota_ptrs = calloc(nq ? nq : 1, sizeof(*quota_ptrs));
+		if (!identities || !identity_ptrs || !rules || !rule_ptrs || !quotas ||
+		    !quota_ptrs) {
+			r = -ENOMEM;
+			goto out;
+		}
+		status.version = (char *)a->version;
+		status.has_pid = status.has_uptime = true;
+		status.pid = a->pid;
+		status.uptime = a->uptime;
+		/* protobuf-c's repeated strings are not const; packing only reads them. */
+		status.n_listeners = a->n_listeners;
+		status.listeners = (char **)(uintptr_t)a->listeners;
+		status.has_sessions = status.has_handles = status.has_parked = true;
+		status.has_requests = true;
+		status.sessions = a->sessions;
+		status.handles = a->handles;
+		status.parked = a->parked;
+		status.requests = a->requests;
+		status.has_max_handles_per_session = status.has_max_parked_per_session = true;
+		status.has_max_sessions = status.has_rss_bytes = true;
+		status.max_handles_per_session = a->max_handles_per_session;
+		status.max_parked_per_session = a->max_parked_per_session;
+		status.max_sessions = a->max_sessions;
+		status.rss_bytes = a->rss_bytes;
+		for (size_t i = 0; i < ni; i++) {
+			const struct admin_identity_row *row = &a->identities[i];
+			sockbroker__v1__admin_identity__init(&identities[i]);
+			identities[i].identity = (char *)row->identity;
+			identities[i].has_sessions = identities[i].has_handles = true;
+			identities[i].has_parked = true;
+			identities[i].sessions = row->sessions;
+			identities[i].handles = row->handles;
+			identities[i].parked = row->parked;
+			identity_ptrs[i] = &identities[i];
+		}
+		for (size_t i = 0; i < nr; i++) {
+			const struct admin_rule_row *row = &a->rules[i];
+			sockbroker__v1__admin_rule__init(&rules[i]);
+			rules[i].name = (char *)row->name;
+			rules[i].has_allow = rules[i].has_allowed = rules[i].has_denied = true;
+			rules[i].allow = row->allow;
+			rules[i].allowed = row->allowed;
+			rules[i].denied = row->denied;
+			rule_ptrs[i] = &rules[i];
+		}
+		for (size_t i = 0; i < nq; i++) {
+			const struct admin_quota_row *row = &a->quotas[i];
+			sockbroker__v1__admin_quota__init(&quotas[i]);
+			quotas[i].quota = (char *)row->quota;
+			quotas[i].account = (char *)row->account;
+			quotas[i].has_sessions = quotas[i].has_handles = true;
+			quotas[i].has_max_handles = quotas[i].has_parked = true;
+			quotas[i].has_max_parked = true;
+			quotas[i].sessions = row->sessions;
+			quotas[i].handles = row->handles;
+			quotas[i].max_handles = row->max_handles;
+			quotas[i].parked = row->parked;
+			quotas[i].max_parked = row->max_parked;
+			quota_ptrs[i] = &quotas[i];
+		}
+		status.n_identities = ni;
+		status.identities = identity_ptrs;
+		status.n_rules = nr;
+		status.rules = rule_ptrs;
+		status.n_quotas = nq;
+		status.quotas = quota_ptrs;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_STATUS;
+		msg->admin_status = &status;
+		break;
+	}
+	case REPLY_ADMIN_SESSIONS: {
+		size_t n = reply->admin_sessions.n_rows;
+		session_msgs = calloc(n ? n : 1, sizeof(*session_msgs));
+		session_ptrs = calloc(n ? n : 1, sizeof(*session_ptrs));
+		session_ids = calloc(n ? n : 1, sizeof(*session_ids));
+		if (!session_msgs || !session_ptrs || !session_ids) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const struct admin_session_row *row = &reply->admin_sessions.rows[i];
+			Sockbroker__V1__AdminSession *m = &session_msgs[i];
+			Sockbroker__V1__Identity *id = &session_ids[i];
+			sockbroker__v1__admin_session__init(m);
+			sockbroker__v1__identity__init(id);
+			if (row->has_credentials) {
+				id->has_uid = id->has_gid = id->has_pid = true;
+				id->uid = row->uid;
+				id->gid = row->gid;
+				id->pid = row->pid;
+			}
+			id->has_tls_verified = true;
+			id->tls_verified = row->tls_verified;
+			id->peer = (char *)row->peer;
+			id->token_name = (char *)row->token_name;
+			m->has_id = m->has_handles = m->has_parked = true;
+			m->has_requests = m->has_age = true;
+			m->id = row->id;
+			m->identity = id;
+			m->transport = (char *)row->transport;
+			m->client_name = (char *)row->client_name;
+			m->handles = row->handles;
+			m->parked = row->parked;
+			m->requests = row->requests;
+			m->age = row->age;
+			session_ptrs[i] = m;
+		}
+		sessions.n_sessions = n;
+		sessions.sessions = session_ptrs;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_SESSIONS;
+		msg->admin_sessions = &sessions;
+		break;
+	}
+	case REPLY_ADMIN_HANDLES: {
+		size_t n = reply->admin_handles.n_rows;
+		handle_msgs = calloc(n ? n : 1, sizeof(*handle_msgs));
+		handle_ptrs = calloc(n ? n : 1, sizeof(*handle_ptrs));
+		addresses = calloc(2 * (n ? n : 1), sizeof(*addresses));
+		if (!handle_msgs || !handle_ptrs || !addresses) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const struct admin_handle_row *row = &reply->admin_handles.rows[i];
+			Sockbroker__V1__AdminHandle *m = &handle_msgs[i];
+			sockbroker__v1__admin_handle__init(m);
+			m->has_session = m->has_handle = m->has_family = m->has_type = true;
+			m->has_proto = m->has_queued_reads = m->has_queued_writes = true;
+			m->has_bytes_in = m->has_bytes_out = true;
+			m->session = row->session;
+			m->handle = row->handle;
+			m->family = row->family;
+			m->type = row->type;
+			m->proto = row->proto;
+			m->state = (char *)row->state;
+			if (row->has_local)
+				m->local = build_address(&row->local, &addresses[2 * i]);
+			if (row->has_peer)
+				m->peer = build_address(&row->peer, &addresses[2 * i + 1]);
+			m->queued_reads = row->queued_reads;
+			m->queued_writes = row->queued_writes;
+			m->bytes_in = row->bytes_in;
+			m->bytes_out = row->bytes_out;
+			if (row->timeout_ns != TIMEOUT_NONE) {
+				m->has_timeout = true;
+				m->timeout = (double)row->timeout_ns / 1e9;
+			}
+			handle_ptrs[i] = m;
+		}
+		handles.n_handles = n;
+		handles.handles = handle_ptrs;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_HANDLES;
+		msg->admin_handles = &handles;
+		break;
+	}
+	default:
+		r = -EINVAL;
+		goto out;
+	}
+
+	size_t size = sockbroker__v1__reply__get_packed_size(msg);
+	void *buf = alloc(userdata, size);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	sockbroker__v1__reply__pack(msg, buf);
+out:
+	free(addresses);
+	free(handle_ptrs);
+	free(handle_msgs);
+	free(session_ids);
+	free(session_ptrs);
+	free(session_msgs);
+	free(quota_ptrs);
+	free(quotas);
+	free(rule_ptrs);
+	free(rules);
+	free(identity_ptrs);
+	free(identities);
+	return r;
+}
+
 int
 wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size_t len),
 		  void *userdata)
@@ -2034,6 +2256,11 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 		goto out;
 	case REPLY_CREATE_CONNECTION:
 		r = encode_create_connection(reply, &msg, alloc, userdata);
+		goto out;
+	case REPLY_ADMIN_STATUS:
+	case REPLY_ADMIN_SESSIONS:
+	case REPLY_ADMIN_HANDLES:
+		r = encode_admin(reply, &msg, alloc, userdata);
 		goto out;
 	}
 

@@ -70,6 +70,9 @@ enum op_code {
 	OP_IF_NAMETOINDEX,
 	OP_IF_INDEXTONAME,
 	OP_HANDOFF,
+	OP_ADMIN_STATUS,
+	OP_ADMIN_SESSIONS,
+	OP_ADMIN_HANDLES,
 	OP__COUNT,
 };
 
@@ -267,6 +270,9 @@ struct request {
 			bool reuse_port, dualstack_ipv6;
 			int64_t timeout_ns;
 		} create_server;
+		struct {
+			uint64_t session; /* 0: every session */
+		} admin_handles;
 	};
 	void *message; /* the unpacked protobuf message, when still needed */
 	/* Set for a request that failed to decode but whose seq was readable:
@@ -381,6 +387,66 @@ struct if_entry {
 #define REPLY_TEXT_MAX 1025
 #define REPLY_SERVICE_MAX 32
 
+/* Admin results (sockbrokerctl): plain rows, borrowed by the reply until it
+ * is encoded. */
+struct admin_identity_row {
+	char identity[80]; /* "uid 1000", "token ci", "tls" */
+	uint64_t sessions, handles, parked;
+};
+
+struct admin_rule_row {
+	const char *name;
+	bool allow;
+	uint64_t allowed, denied;
+};
+
+struct admin_quota_row {
+	const char *quota;
+	const char *account;
+	uint64_t sessions, handles, max_handles, parked, max_parked;
+};
+
+struct admin_status {
+	const char *version;
+	int64_t pid;
+	double uptime;
+	const char *const *listeners;
+	size_t n_listeners;
+	uint64_t sessions, handles, parked, requests;
+	const struct admin_identity_row *identities;
+	size_t n_identities;
+	const struct admin_rule_row *rules;
+	size_t n_rules;
+	const struct admin_quota_row *quotas;
+	size_t n_quotas;
+	uint64_t max_handles_per_session, max_parked_per_session, max_sessions;
+	uint64_t rss_bytes;
+};
+
+struct admin_session_row {
+	uint64_t id;
+	bool has_credentials;
+	int64_t uid, gid, pid;
+	const char *token_name; /* NULL: none */
+	bool tls_verified;
+	const char *peer;
+	const char *transport;
+	const char *client_name;
+	uint64_t handles, parked, requests;
+	double age;
+};
+
+struct admin_handle_row {
+	uint64_t session, handle;
+	int family, type, proto;
+	const char *state;
+	bool has_local, has_peer;
+	struct sockaddr_buf local, peer;
+	uint32_t queued_reads, queued_writes;
+	uint64_t bytes_in, bytes_out;
+	int64_t timeout_ns;
+};
+
 /* What a result looks like on the wire; the operation picks it. */
 enum reply_shape {
 	REPLY_DONE,
@@ -406,6 +472,9 @@ enum reply_shape {
 	REPLY_IF_NAMEINDEX,
 	REPLY_POLL,
 	REPLY_CREATE_CONNECTION,
+	REPLY_ADMIN_STATUS,
+	REPLY_ADMIN_SESSIONS,
+	REPLY_ADMIN_HANDLES,
 };
 
 struct reply {
@@ -498,6 +567,15 @@ struct reply {
 			const struct reply_error *attempt_errors;
 			size_t n_attempt_errors;
 		} create_connection;
+		struct admin_status admin_status;
+		struct {
+			const struct admin_session_row *rows;
+			size_t n_rows;
+		} admin_sessions;
+		struct {
+			const struct admin_handle_row *rows;
+			size_t n_rows;
+		} admin_handles;
 	};
 };
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "sockbroker.h"
+#include "tokenfile.h"
 
 #define EXIT_OPERATION 1
 #define EXIT_USAGE 2
@@ -388,42 +389,6 @@ parse_options(struct options *options, int argc, char **argv)
 	parse_target(&options->target, argv[optind]);
 }
 
-/*
- * Read the token in `path` into buf (len bytes, NUL-terminated), without its
- * trailing line break. Returns 0, or -1 after saying on stderr what is
- * wrong (never the token).
- */
-static int
-read_token_file(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (f == NULL) {
-		fprintf(stderr, "sbcat: --token-file %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	n = fread(buf, 1, len - 1, f);
-	if (ferror(f)) {
-		fprintf(stderr, "sbcat: --token-file %s: %s\n", path, strerror(errno));
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	if (n == 0 || n >= len - 2 || strlen(buf) != n) {
-		fprintf(stderr, "sbcat: --token-file %s: %s\n", path,
-			n == 0 ? "the file is empty; it should hold the token"
-			       : "not a token: one line of at most 4096 bytes without NUL bytes");
-		return -1;
-	}
-	return 0;
-}
-
 /* The daemon's number for a constant; this host's if it announced none. */
 static int
 constant(struct sb_client *client, const char *name, int fallback)
@@ -713,7 +678,7 @@ main(int argc, char **argv)
 	struct options options;
 	struct bridge bridge;
 	char default_url[4096];
-	char token[4096 + 3];
+	char token[TOKENFILE_BUF_LEN];
 	struct sb_client_options client_options = { .client_name = "sbcat/" SOCKBROKER_VERSION };
 	const char *url;
 	struct sb_client *client;
@@ -729,7 +694,7 @@ main(int argc, char **argv)
 					 : sb_default_url(default_url, sizeof(default_url));
 	client_options.url = url;
 	if (options.token_file != NULL) {
-		if (read_token_file(options.token_file, token, sizeof(token)) < 0)
+		if (tokenfile_read("sbcat", options.token_file, token, sizeof(token)) < 0)
 			return EXIT_OPERATION;
 		client_options.token = token;
 	}

@@ -722,6 +722,89 @@ int sb_if_nametoindex(struct sb_client *c, const char *name, unsigned *index,
 int sb_if_indextoname(struct sb_client *c, int64_t index, char *out, size_t len,
 		      struct sb_error *err);
 
+/*
+ * Administration: what the daemon is doing right now (sockbrokerctl). The
+ * daemon answers these only to an admin identity: root, or a uid, primary
+ * group or token listed in its configuration's "admin" section; anyone else
+ * gets -EACCES (kind SB_ERR_DENIED, rule "admin"). Counters run from the
+ * daemon's start; everything else is of the moment of the call.
+ */
+struct sb_admin_identity {
+	char *identity; /* "uid 1000", "token ci", or the transport ("tls+tcp") */
+	uint64_t sessions, handles, parked;
+};
+
+struct sb_admin_rule {
+	char *name; /* the policy rule's; "default-deny" for the implicit last one */
+	bool allow; /* its verdict */
+	uint64_t allowed, denied;
+};
+
+struct sb_admin_quota {
+	char *quota;   /* the quota entry's name */
+	char *account; /* whose account: "uid 1000", "token ci", "session 7" */
+	uint64_t sessions, handles, max_handles, parked, max_parked; /* max 0: no limit */
+};
+
+struct sb_admin_status {
+	char *version;
+	int64_t pid;
+	double uptime; /* seconds */
+	char **listeners;
+	size_t n_listeners;
+	uint64_t sessions, handles, parked;
+	uint64_t requests; /* requests started since the daemon's start */
+	struct sb_admin_identity *identities; /* busiest first */
+	size_t n_identities;
+	struct sb_admin_rule *rules; /* in the policy's order, then default-deny */
+	size_t n_rules;
+	struct sb_admin_quota *quotas;
+	size_t n_quotas;
+	uint64_t max_handles_per_session, max_parked_per_session, max_sessions;
+	uint64_t rss_bytes; /* the daemon's resident memory; 0: unknown */
+};
+
+/* The daemon's status: *status is freed with sb_admin_status_free(). */
+int sb_admin_status(struct sb_client *c, struct sb_admin_status **status, struct sb_error *err);
+void sb_admin_status_free(struct sb_admin_status *status);
+
+struct sb_admin_session {
+	uint64_t id;
+	bool has_credentials; /* uid, gid and pid are set (ipc://, abstract://) */
+	int64_t uid, gid, pid;
+	char *token_name; /* "" for none */
+	bool tls_verified;
+	char *peer;        /* "ipc", "tcp 127.0.0.1:40112" */
+	char *transport;   /* "ipc", "abstract", "tcp", "tls+tcp" */
+	char *client_name; /* what it said in Hello */
+	uint64_t handles, parked, requests;
+	double age; /* seconds since it connected */
+};
+
+/* Every session, by id: an array of *count entries, freed with
+ * sb_admin_sessions_free(sessions, count). */
+int sb_admin_sessions(struct sb_client *c, struct sb_admin_session **sessions, size_t *count,
+		      struct sb_error *err);
+void sb_admin_sessions_free(struct sb_admin_session *sessions, size_t count);
+
+struct sb_admin_handle {
+	uint64_t session;
+	sb_handle handle;
+	int family, type, proto; /* the daemon's numbers */
+	char *state; /* "listening", "connected", "bound" or "unconnected" */
+	bool has_local, has_peer;
+	struct sb_addr local, peer;
+	uint32_t queued_reads, queued_writes; /* operations waiting on it */
+	uint64_t bytes_in, bytes_out;
+	double timeout; /* SB_TIMEOUT_NONE: blocking; 0: non-blocking */
+};
+
+/* The handles of session `session` (0: of every session), by session and
+ * id: an array of *count entries, freed with sb_admin_handles_free(). */
+int sb_admin_handles(struct sb_client *c, uint64_t session, struct sb_admin_handle **handles,
+		     size_t *count, struct sb_error *err);
+void sb_admin_handles_free(struct sb_admin_handle *handles, size_t count);
+
 #ifdef __cplusplus
 }
 #endif

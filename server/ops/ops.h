@@ -106,6 +106,7 @@ enum {
 	OPF_ADDRESS = 1 << 2,      /* req carries an address to resolve into op->target */
 	OPF_QUEUE_READ = 1 << 3,   /* may wait for readability; FIFO on parked_reads */
 	OPF_QUEUE_WRITE = 1 << 4,  /* may wait for writability; FIFO on parked_writes */
+	OPF_ADMIN = 1 << 5,        /* only for an admin identity (ops/admin.c); else EACCES */
 };
 
 struct op_desc {
@@ -271,6 +272,21 @@ int op_sendmsg_afalg(struct op *op, struct reply *reply);
  * ALG_SET_IV and ALG_SET_AEAD_ASSOCLEN when given) in `buf` of `size`
  * bytes. Returns its length (msg_controllen), or 0 when it does not fit. */
 size_t op_afalg_control(const struct request *req, void *buf, size_t size);
+
+/*
+ * Administration (ops/admin.c): what sockbrokerctl shows. The handlers run
+ * only for an admin identity (OPF_ADMIN, checked by op_admit() through
+ * op_admin_allows()); their rows live in op->state until the reply is sent.
+ * op_count_decision() counts a policy decision for admin_status, by rule.
+ */
+struct policy_decision;
+int op_admin_status(struct op *op, struct reply *reply);
+int op_admin_sessions(struct op *op, struct reply *reply);
+int op_admin_handles(struct op *op, struct reply *reply);
+/* Whether the session of `op` is an admin: root on ipc/abstract, or a uid,
+ * primary gid or token of the configuration's "admin" section. */
+bool op_admin_allows(const struct op *op);
+void op_count_decision(struct daemon *daemon, const struct policy_decision *decision);
 
 /* Free what an op's handler kept across waits (op->buffer). */
 void op_release_progress(struct op *op);

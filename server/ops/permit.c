@@ -355,6 +355,7 @@ op_permit(struct op *op, const struct policy_request *preq, struct reply *reply)
 
 	op_identity(op->session, &id);
 	policy_check(op->daemon->policy, &id, preq, &decision);
+	op_count_decision(op->daemon, &decision);
 	if (decision.allow) {
 		op->rule = decision.rule;
 		return 0;
@@ -802,6 +803,12 @@ op_admit(struct op *op, struct reply *reply)
 	uint64_t now = 0;
 	int r;
 
+	if ((op->desc->flags & OPF_ADMIN) && !op_admin_allows(op))
+		return refuse(op, reply, AUDIT_DENY, "admin", ERROR_DENIED, EACCES,
+			      "%s is for admins of the daemon only: root, or a uid, group or "
+			      "token listed in the configuration's \"admin\" section (rule "
+			      "\"admin\")",
+			      op->desc->name);
 	if (account) {
 		now = reactor_now_ns();
 		if (!quota_take_op(account, now)) {

@@ -3,7 +3,8 @@
 
 Checks, each a pass or a failure of its own:
   - schema/config.schema.json and schema/audit.schema.json are valid schemas;
-  - every example configuration, examples/*.json, against schema/config.schema.json;
+  - every example configuration, examples/*.json, and the configuration the systemd service
+    reads, systemd/sockbrokerd.json, and the container's, docker/sockbrokerd.json, against schema/config.schema.json;
   - every line of each audit log given with --audit-log against schema/audit.schema.json;
   - with --audit-sample PROGRAM: the lines PROGRAM writes to the file named by
     $SOCKBROKER_AUDIT_SAMPLE (tests/unit/test-audit writes one of each shape), the same way.
@@ -80,6 +81,8 @@ def validate_configs(source_root: str, checks: Checks) -> None:
     examples = sorted(glob.glob(os.path.join(source_root, "examples", "*.json")))
     if not examples:
         checks.fail("examples/*.json", "no example configuration found")
+    examples.append(os.path.join(source_root, "systemd", "sockbrokerd.json"))
+    examples.append(os.path.join(source_root, "docker", "sockbrokerd.json"))
     for path in examples:
         try:
             with open(path, encoding="utf-8") as f:

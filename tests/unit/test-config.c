@@ -342,7 +342,7 @@ START_TEST(config_rejects_an_unknown_key_naming_it)
 	assert_rejected("{\"listn\": []}",
 			"test.json: unknown key \"listn\" (did you mean \"listen\"? known keys: "
 			"listen, limits, log_level, resolver_threads, ipc, privileges, tls, auth, audit, "
-			"policy)");
+			"admin, policy)");
 }
 END_TEST
 
@@ -1112,6 +1112,49 @@ START_TEST(config_validate_refuses_a_policy_naming_a_token_auth_lacks)
 }
 END_TEST
 
+START_TEST(config_reads_the_admin_section)
+{
+	ck_assert_msg(load("{\"auth\": {\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" ALPHA_HASH
+			   "\"}]}, \"admin\": {\"uids\": [1000, 1001], \"gids\": [4], "
+			   "\"tokens\": [\"ops\"]}}") == 0, "%s", err);
+	ck_assert_msg(config_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.admin_uids.n, 2);
+	ck_assert_uint_eq(cfg.admin_uids.ids[1], 1001);
+	ck_assert_uint_eq(cfg.admin_gids.n, 1);
+	ck_assert_uint_eq(cfg.admin_gids.ids[0], 4);
+	ck_assert_uint_eq(cfg.admin_tokens.n, 1);
+	ck_assert_str_eq(cfg.admin_tokens.names[0], "ops");
+
+	char *printed = print_config(&cfg);
+	ck_assert_msg(strstr(printed, "\"admin\": {\n\t\t\"uids\": [1000, 1001],\n"
+				      "\t\t\"gids\": [4],\n\t\t\"tokens\": [\"ops\"]\n\t}"),
+		      "%s", printed);
+	struct config copy;
+	config_init(&copy);
+	ck_assert_msg(config_load_string(&copy, printed, "printed", err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_uint_eq(copy.admin_uids.n, 2);
+	ck_assert_str_eq(copy.admin_tokens.names[0], "ops");
+	config_fini(&copy);
+	free(printed);
+}
+END_TEST
+
+START_TEST(config_rejects_admin_ids_that_are_not_numbers_and_unknown_tokens)
+{
+	assert_rejected("{\"admin\": {\"uids\": [\"root\"]}}",
+			"test.json: admin.uids[0]: must be a numeric id from 0 to 4294967294 "
+			"(names are not looked up here), got the string \"root\"");
+	assert_rejected_with("{\"admin\": {\"gids\": [-1]}}", "admin.gids[0]: must be a numeric id");
+	assert_rejected_with("{\"admin\": {\"tokens\": \"ops\"}}",
+			     "admin.tokens: must be an array of token names");
+	ck_assert_msg(load("{\"admin\": {\"tokens\": [\"ops\"]}}") == 0, "%s", err);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "admin.tokens[0]: names the token \"ops\", which auth.tokens does "
+			      "not have; add the token to auth.tokens or correct the name");
+}
+END_TEST
+
 START_TEST(config_print_shows_the_auth_section_and_loads_back)
 {
 	struct config copy;
@@ -1366,6 +1409,8 @@ config_suite(void)
 	tcase_add_test(auth, config_validate_accepts_non_loopback_tcp_only_when_tokens_required);
 	tcase_add_test(auth, config_validate_refuses_a_policy_naming_a_token_auth_lacks);
 	tcase_add_test(auth, config_print_shows_the_auth_section_and_loads_back);
+	tcase_add_test(auth, config_reads_the_admin_section);
+	tcase_add_test(auth, config_rejects_admin_ids_that_are_not_numbers_and_unknown_tokens);
 	suite_add_tcase(s, auth);
 	return s;
 }

@@ -659,6 +659,40 @@ START_TEST(wire_decodes_cancel_with_its_target)
 }
 END_TEST
 
+START_TEST(wire_decodes_the_admin_operations_and_the_session_of_admin_handles)
+{
+	Request msg = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__Empty empty = SOCKBROKER__V1__EMPTY__INIT;
+	Sockbroker__V1__AdminHandlesRequest m = SOCKBROKER__V1__ADMIN_HANDLES_REQUEST__INIT;
+	struct request *req;
+
+	msg.op_case = OP(ADMIN_STATUS);
+	msg.admin_status = &empty;
+	req = decode_ok(&msg);
+	ck_assert_int_eq(req->op, OP_ADMIN_STATUS);
+	wire_request_free(req);
+
+	msg.op_case = OP(ADMIN_SESSIONS);
+	msg.admin_sessions = &empty;
+	req = decode_ok(&msg);
+	ck_assert_int_eq(req->op, OP_ADMIN_SESSIONS);
+	wire_request_free(req);
+
+	/* Absent: every session's handles. */
+	msg.op_case = OP(ADMIN_HANDLES);
+	msg.admin_handles = &m;
+	req = decode_ok(&msg);
+	ck_assert_int_eq(req->op, OP_ADMIN_HANDLES);
+	ck_assert_uint_eq(req->admin_handles.session, 0);
+	wire_request_free(req);
+	m.has_session = true;
+	m.session = 42;
+	req = decode_ok(&msg);
+	ck_assert_uint_eq(req->admin_handles.session, 42);
+	wire_request_free(req);
+}
+END_TEST
+
 START_TEST(wire_request_free_of_null_is_a_noop)
 {
 	wire_request_free(NULL);
@@ -2696,6 +2730,88 @@ START_TEST(wire_encodes_the_name_service_results)
 }
 END_TEST
 
+START_TEST(wire_encodes_the_admin_results)
+{
+	static const char *const listeners[] = { "ipc:///run/sb.sock", "tcp://127.0.0.1:7070" };
+	struct admin_identity_row identities[1] = { { .sessions = 2, .handles = 3, .parked = 1 } };
+	struct admin_rule_row rules[2] = { { "tcp", true, 5, 0 }, { "default-deny", false, 0, 2 } };
+	struct admin_quota_row quotas[1] = { { "everyone", "uid 1000", 2, 3, 50, 1, 0 } };
+	struct admin_session_row sessions[2] = {
+		{ .id = 7, .has_credentials = true, .uid = 1000, .gid = 100, .pid = 4242,
+		  .peer = "ipc", .transport = "ipc", .client_name = "sbcat", .handles = 3,
+		  .requests = 9, .age = 1.5 },
+		{ .id = 8, .token_name = "ops", .peer = "tcp 127.0.0.1:40112", .transport = "tcp",
+		  .client_name = "sockbrokerctl" },
+	};
+	struct admin_handle_row handles[1] = { { .session = 7, .handle = 3, .family = AF_INET,
+						 .type = SOCK_STREAM, .state = "listening",
+						 .has_local = true, .queued_reads = 1,
+						 .timeout_ns = TIMEOUT_NONE } };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&handles[0].local.ss;
+	struct reply *reply;
+	Reply *msg;
+
+	snprintf(identities[0].identity, sizeof(identities[0].identity), "uid 1000");
+	reply = new_reply(1, REPLY_ADMIN_STATUS);
+	reply->admin_status.version = "0.1.0";
+	reply->admin_status.pid = 99;
+	reply->admin_status.listeners = listeners;
+	reply->admin_status.n_listeners = 2;
+	reply->admin_status.sessions = 2;
+	reply->admin_status.identities = identities;
+	reply->admin_status.n_identities = 1;
+	reply->admin_status.rules = rules;
+	reply->admin_status.n_rules = 2;
+	reply->admin_status.quotas = quotas;
+	reply->admin_status.n_quotas = 1;
+	msg = encode(reply);
+	ck_assert_int_eq(msg->result_case, RESULT(ADMIN_STATUS));
+	ck_assert_str_eq(msg->admin_status->version, "0.1.0");
+	ck_assert_int_eq(msg->admin_status->pid, 99);
+	ck_assert_uint_eq(msg->admin_status->n_listeners, 2);
+	ck_assert_str_eq(msg->admin_status->listeners[1], "tcp://127.0.0.1:7070");
+	ck_assert_str_eq(msg->admin_status->identities[0]->identity, "uid 1000");
+	ck_assert_uint_eq(msg->admin_status->identities[0]->parked, 1);
+	ck_assert_str_eq(msg->admin_status->rules[1]->name, "default-deny");
+	ck_assert(!msg->admin_status->rules[1]->allow);
+	ck_assert_uint_eq(msg->admin_status->rules[1]->denied, 2);
+	ck_assert_str_eq(msg->admin_status->quotas[0]->account, "uid 1000");
+	ck_assert_uint_eq(msg->admin_status->quotas[0]->max_handles, 50);
+	sockbroker__v1__reply__free_unpacked(msg, NULL);
+
+	reply = new_reply(2, REPLY_ADMIN_SESSIONS);
+	reply->admin_sessions.rows = sessions;
+	reply->admin_sessions.n_rows = 2;
+	msg = encode(reply);
+	ck_assert_uint_eq(msg->admin_sessions->n_sessions, 2);
+	ck_assert(msg->admin_sessions->sessions[0]->identity->has_uid);
+	ck_assert_int_eq(msg->admin_sessions->sessions[0]->identity->pid, 4242);
+	ck_assert_str_eq(msg->admin_sessions->sessions[0]->client_name, "sbcat");
+	ck_assert_uint_eq(msg->admin_sessions->sessions[0]->requests, 9);
+	/* No credentials over tcp: no uid at all, not uid 0. */
+	ck_assert(!msg->admin_sessions->sessions[1]->identity->has_uid);
+	ck_assert_str_eq(msg->admin_sessions->sessions[1]->identity->token_name, "ops");
+	sockbroker__v1__reply__free_unpacked(msg, NULL);
+
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(8080);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	handles[0].local.len = sizeof(*sin);
+	reply = new_reply(3, REPLY_ADMIN_HANDLES);
+	reply->admin_handles.rows = handles;
+	reply->admin_handles.n_rows = 1;
+	msg = encode(reply);
+	ck_assert_uint_eq(msg->admin_handles->n_handles, 1);
+	ck_assert_str_eq(msg->admin_handles->handles[0]->state, "listening");
+	ck_assert_str_eq(msg->admin_handles->handles[0]->local->af_inet->host, "127.0.0.1");
+	ck_assert_uint_eq(msg->admin_handles->handles[0]->local->af_inet->port, 8080);
+	ck_assert_ptr_null(msg->admin_handles->handles[0]->peer);
+	ck_assert(!msg->admin_handles->handles[0]->has_timeout);
+	ck_assert_uint_eq(msg->admin_handles->handles[0]->queued_reads, 1);
+	sockbroker__v1__reply__free_unpacked(msg, NULL);
+}
+END_TEST
+
 START_TEST(wire_encodes_an_herror_with_its_code)
 {
 	struct reply *reply = new_reply(10, REPLY_DONE);
@@ -3042,6 +3158,7 @@ wire_suite(void)
 	tcase_add_test(valid, wire_decodes_the_hello_token_and_refuses_an_overlong_one);
 	tcase_add_test(valid, wire_decodes_a_negative_listen_backlog_as_zero);
 	tcase_add_test(valid, wire_decodes_cancel_with_its_target);
+	tcase_add_test(valid, wire_decodes_the_admin_operations_and_the_session_of_admin_handles);
 	tcase_add_test(valid, wire_request_free_of_null_is_a_noop);
 	suite_add_tcase(s, valid);
 
@@ -3105,6 +3222,7 @@ wire_suite(void)
 	tcase_add_test(invalid, wire_rejects_name_service_arguments_naming_the_field);
 	tcase_add_test(encode_tc, wire_encodes_the_name_service_results);
 	tcase_add_test(encode_tc, wire_encodes_an_herror_with_its_code);
+	tcase_add_test(encode_tc, wire_encodes_the_admin_results);
 	tcase_add_test(valid, wire_decodes_poll_items_and_its_timeout);
 	tcase_add_test(invalid, wire_rejects_bad_poll_items_naming_them);
 	tcase_add_test(invalid, wire_rejects_a_poll_of_more_than_65536_items);
