@@ -4,7 +4,9 @@ Brokered sockets have no file descriptor here: the daemon's Poll operation
 waits for them (one request per broker session, all its handles at once).
 Local descriptors (pipes, terminals, real sockets) are waited for with the
 kernel's poll(). A wait on both at once sends the Poll requests, waits on
-the local descriptors plus a wake-up pipe that a Poll reply writes to, then
+the local descriptors, the broker connections whose replies no other thread
+is reading (this thread reads them meanwhile) and a wake-up pipe that the
+thread reading the others' replies writes to when a Poll reply is in, then
 cancels the Poll requests still waiting (Cancel names them by seq).
 """
 
@@ -14,9 +16,11 @@ import math
 import os
 import select as _stdselect
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import _errors
+from ._core import FOLLOWER_RECHECK, Core, Session, _Call, _resign_locked
 from ._pb import pb
 from ._socket import is_live_handle, socket
 
@@ -69,7 +73,8 @@ def local_fd(fd: int) -> int:
 
 
 class Waker:
-    """A pipe that a Poll reply (on the reader thread) writes to."""
+    """A pipe that the thread reading replies writes to when a Poll reply is
+    in (or the reader role is free)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -166,11 +171,8 @@ def wait(broker: List[Tuple[socket, int]], local: List[Tuple[int, int]],
             call = group[0].start(_poll_request(group[2], timeout), group[1])
             call.waker = waker.wake
             calls.append((group, call))
-        answered = any(call.done() for _, call in calls)
-        local_ready = _local_poll(local + [(waker.read_fd, _POLLIN)],
-                                  0.0 if answered else timeout)
-        local_ready.pop(waker.read_fd, None)
-        waker.drain()
+        local_ready = _wait_any([(group[0], group[1], call) for group, call in calls], local,
+                                timeout, waker)
         for group, call in calls:
             if not call.done():
                 try:
@@ -192,3 +194,64 @@ def wait(broker: List[Tuple[socket, int]], local: List[Tuple[int, int]],
     finally:
         if own_waker:
             waker.close()
+
+
+def _wait_any(calls: List[Tuple[Core, Session, _Call]], local: List[Tuple[int, int]],
+              timeout: Optional[float], waker: Waker) -> Dict[int, int]:
+    """Wait until one of calls is done, a local descriptor is ready, or
+    timeout seconds (None: no limit) passed; return the ready local
+    descriptors. Of each session whose reader role is free, this thread
+    takes it for the wait and reads that connection too; the calls of the
+    others wake it through waker."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    me = threading.get_ident()
+    while True:
+        led: List[Tuple[Core, Session]] = []
+        ready: Dict[int, int] = {}
+        try:
+            for core, session, call in calls:
+                with session.mutex:
+                    if call.done() or session.lost:
+                        continue
+                    if session.leader is None or session.leader == me:
+                        session.leader = me
+                        session.depth += 1
+                        led.append((core, session))
+                    else:
+                        call.sleeping = True
+                        session.sleepers[call] = None
+            answered = any(call.done() for _, _, call in calls)
+            if answered or (deadline is not None and time.monotonic() >= deadline):
+                wait: Optional[float] = 0.0
+            elif deadline is not None:
+                wait = deadline - time.monotonic()
+            else:
+                wait = None
+            if any(call.sleeping for _, _, call in calls) and (wait is None
+                                                               or wait > FOLLOWER_RECHECK):
+                wait = FOLLOWER_RECHECK
+            connections = {session.conn.fileno(): (core, session) for core, session in led}
+            items = local + [(waker.read_fd, _POLLIN)] + [(fd, _POLLIN) for fd in connections]
+            for _, session in led:
+                session.safe = True
+            try:
+                ready = _local_poll(items, wait)
+            finally:
+                for _, session in led:
+                    session.safe = False
+            for fd, (core, session) in connections.items():
+                if ready.pop(fd, None) is not None:
+                    core._await(session, None, time.monotonic())
+        finally:
+            for core, session, call in calls:
+                with session.mutex:
+                    if (core, session) in led:
+                        _resign_locked(session)
+                    elif call.sleeping:
+                        call.sleeping = False
+                        session.sleepers.pop(call, None)
+        ready.pop(waker.read_fd, None)
+        waker.drain()
+        if (ready or any(call.done() for _, _, call in calls)
+                or (deadline is not None and time.monotonic() >= deadline)):
+            return ready

@@ -275,6 +275,8 @@ class socket:  # noqa: N801 (the reference's name)
             return
         core, session = self._core, self._session
         first: Optional[BaseException] = None
+        if not wait and wb.pending and not wb.pending[0][0].done():
+            core.pump(session)  # take in the replies that came meanwhile
         while wb.pending:
             call, _ = wb.pending[0]
             if not call.done():
@@ -285,8 +287,7 @@ class socket:  # noqa: N801 (the reference's name)
                     if not raise_errors:
                         return
                     raise cannot_wait(session.url, why)
-                call.lock.acquire()
-                call.lock.release()
+                core.await_call(session, call)
             with wb.lock:
                 if not wb.pending or wb.pending[0][0] is not call:
                     continue  # collected meanwhile (a signal handler)
