@@ -33,6 +33,7 @@ const char *const audit_event_names[] = {
 	"sockbroker.session.start",
 	"sockbroker.session.end",
 	"sockbroker.hello",
+	"sockbroker.handoff",
 	NULL,
 };
 
@@ -46,6 +47,7 @@ const char *const audit_default_events[] = {
 	"socket.bind",
 	"socket.connect",
 	"socket.sethostname",
+	"sockbroker.handoff",
 	NULL,
 };
 

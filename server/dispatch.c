@@ -82,6 +82,7 @@ static const struct op_desc op_table[OP__COUNT] = {
 	[OP_IF_NAMEINDEX] = { OP_IF_NAMEINDEX, "if_nameindex", 0, op_if_nameindex },
 	[OP_IF_NAMETOINDEX] = { OP_IF_NAMETOINDEX, "if_nametoindex", 0, op_if_nametoindex },
 	[OP_IF_INDEXTONAME] = { OP_IF_INDEXTONAME, "if_indextoname", 0, op_if_indextoname },
+	[OP_HANDOFF] = { OP_HANDOFF, "handoff", OPF_HANDLE, op_handoff },
 };
 
 static void run_queue(struct daemon *daemon, struct list *queue);
@@ -277,6 +278,7 @@ complete(struct op *op, int result, struct reply *reply)
 		  reply->error.errnum ? " " : "",
 		  reply->error.errnum ? errname_from_errno(reply->error.errnum) : "");
 	unpark(op);
+	op_handoff_if_asked(op, reply);
 	add_send_space(op, reply);
 	send_reply(op->tx, reply);
 	op->tx = NULL;

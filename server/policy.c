@@ -21,6 +21,7 @@ static const char *const op_names[POLICY_OP__COUNT] = {
 	[POLICY_OP_SETHOSTNAME] = "sethostname",
 	[POLICY_OP_INTERFACES] = "interfaces",
 	[POLICY_OP_SOCKOPT] = "sockopt",
+	[POLICY_OP_HANDOFF] = "handoff",
 };
 
 static const char *const transport_names[POLICY_TRANSPORT__COUNT] = {
@@ -506,6 +507,10 @@ policy_init_default(struct policy *policy)
 		  0 },
 		{ "name-service", true, OPS(POLICY_OP_RESOLVE, POLICY_OP_INTERFACES), 0, 0, NULL, 0,
 		  NULL, 0, NULL, 0, NULL, 0 },
+		/* A connected or accepted TCP socket reaches only the peer the policy
+		 * already let it reach: the client may hold it itself. */
+		{ "handoff-tcp", true, OPS(POLICY_OP_HANDOFF), inet, 1u << SOCK_STREAM, tcp_udp,
+		  N(tcp_udp), NULL, 0, NULL, 0, NULL, 0 },
 	};
 
 	memset(policy, 0, sizeof(*policy));

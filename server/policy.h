@@ -35,6 +35,8 @@ enum policy_op {
 	POLICY_OP_SETHOSTNAME, /* sethostname() */
 	POLICY_OP_INTERFACES,  /* if_nameindex(), if_nametoindex(), if_indextoname() */
 	POLICY_OP_SOCKOPT,     /* setsockopt() */
+	POLICY_OP_HANDOFF,     /* passing a socket's descriptor to a local client; the request
+				* carries the socket's peer address, when it has one */
 	POLICY_OP__COUNT,
 };
 

@@ -79,12 +79,14 @@ struct outbuf {
 	size_t len;  /* bytes of data[] to send, from `start` */
 	size_t sent; /* of len */
 	size_t start;
+	int fd;      /* goes with the first byte (SCM_RIGHTS); -1: none */
 	uint8_t data[];
 };
 
 struct tx {
 	struct conn *conn; /* holds a reference */
 	struct outbuf *reply;
+	int fd; /* attached to the reply; -1: none */
 	size_t body_len;
 	size_t header_len;
 	uint8_t header[SP_MAX_HOPS * 4];
@@ -273,6 +275,8 @@ free_output(struct conn *conn)
 	struct outbuf *buf = conn->out_head;
 	while (buf) {
 		struct outbuf *next = buf->next;
+		if (buf->fd >= 0)
+			close(buf->fd);
 		free(buf);
 		buf = next;
 	}
@@ -359,6 +363,33 @@ conn_timer_expired(struct reactor_timer *timer)
 
 /* ---- output ------------------------------------------------------------- */
 
+/* Send the rest of `buf` with its descriptor attached to the first byte; once
+ * any byte went, the descriptor went with it and our copy is closed. */
+static ssize_t
+send_with_fd(struct conn *conn, struct outbuf *buf)
+{
+	struct iovec iov = { .iov_base = buf->data + buf->start + buf->sent,
+			     .iov_len = buf->len - buf->sent };
+	union {
+		char space[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof(control));
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
+			      .msg_controllen = sizeof(control.space) };
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &buf->fd, sizeof(int));
+	ssize_t n = sendmsg(conn->source.fd, &msg, MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? -EAGAIN : -errno;
+	close(buf->fd);
+	buf->fd = -1;
+	return n;
+}
+
 /* Write what the socket takes; keep the age deadline on the oldest reply
  * left, and resume reading once the queue is back under its bound. */
 static void
@@ -374,8 +405,9 @@ flush_output(struct conn *conn)
 	}
 	while (conn->out_head && conn->state != CONN_CLOSED) {
 		struct outbuf *buf = conn->out_head;
-		ssize_t n = conn_write(conn, buf->data + buf->start + buf->sent,
-				       buf->len - buf->sent);
+		ssize_t n = buf->fd >= 0 ? send_with_fd(conn, buf)
+					 : conn_write(conn, buf->data + buf->start + buf->sent,
+						      buf->len - buf->sent);
 		if (n == -EAGAIN)
 			break;
 		if (n < 0) {
@@ -454,6 +486,7 @@ deliver(struct conn *conn, const uint8_t *frame, size_t len)
 	tx->conn = conn;
 	conn->refs++;
 	tx->reply = NULL;
+	tx->fd = -1;
 	tx->body_len = 0;
 	tx->header_len = header_len;
 	memcpy(tx->header, frame, header_len);
@@ -1409,11 +1442,15 @@ transport_reply_send(struct tx *tx)
 
 	if (conn->state == CONN_CLOSED) {
 		free(tx->reply);
+		if (tx->fd >= 0)
+			close(tx->fd);
 		goto out;
 	}
 	if (!tx->reply && !transport_reply_buffer(tx, 0)) {
 		conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a reply; closed, so that the "
 			   "client is not left waiting for it");
+		if (tx->fd >= 0)
+			close(tx->fd);
 		goto out;
 	}
 	struct outbuf *buf = tx->reply;
@@ -1422,6 +1459,7 @@ transport_reply_send(struct tx *tx)
 	buf->start = FRAME_ROOM - tx->header_len - hlen;
 	buf->len = hlen + message_len;
 	buf->sent = 0;
+	buf->fd = tx->fd;
 	uint8_t *p = buf->data + buf->start;
 	if (hlen == 9)
 		*p++ = SP_IPC_MSG;
@@ -1431,6 +1469,20 @@ transport_reply_send(struct tx *tx)
 out:
 	conn_unref(conn);
 	free(tx);
+}
+
+bool
+transport_tx_can_pass_fds(const struct tx *tx)
+{
+	return tx->conn->kind == KIND_IPC || tx->conn->kind == KIND_ABSTRACT;
+}
+
+void
+transport_reply_attach_fd(struct tx *tx, int fd)
+{
+	if (tx->fd >= 0)
+		close(tx->fd);
+	tx->fd = fd;
 }
 
 uint32_t

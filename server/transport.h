@@ -123,6 +123,16 @@ void transport_free(struct transport *transport);
  * smaller reply). Calling it again replaces the buffer. */
 void *transport_reply_buffer(struct tx *tx, size_t len);
 
+/* Whether descriptors can travel on the connection of `tx` (ipc:// and
+ * abstract://). */
+bool transport_tx_can_pass_fds(const struct tx *tx);
+
+/* Attach `fd` to the reply of `tx`: it goes with SCM_RIGHTS on the first
+ * byte of the reply's frame. The transport owns `fd` from this call on (it
+ * closes its copy once sent, or when the connection ends first). At most one
+ * per reply; only where transport_tx_can_pass_fds(). */
+void transport_reply_attach_fd(struct tx *tx, int fd);
+
 /* Queue the reply buffer (an empty reply if none was made) and write what
  * the socket takes now. `tx` is freed. */
 void transport_reply_send(struct tx *tx);

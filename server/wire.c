@@ -892,6 +892,7 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 				   error);
 	case REQ(ACCEPT):
 		req->op = OP_ACCEPT;
+		req->handoff = msg->accept->has_handoff && msg->accept->handoff;
 		if (need_handle(msg->accept->has_handle, msg->accept->handle, "accept", req,
 				error) < 0)
 			return -EINVAL;
@@ -901,6 +902,7 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 	case REQ(CONNECT):
 		req->op = OP_CONNECT;
 		req->addr.ex = msg->connect->has_ex && msg->connect->ex;
+		req->handoff = msg->connect->has_handoff && msg->connect->handoff;
 		if (need_handle(msg->connect->has_handle, msg->connect->handle, "connect", req,
 				error) < 0)
 			return -EINVAL;
@@ -994,6 +996,10 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		req->op = OP_GET_INHERITABLE;
 		return need_handle(msg->get_inheritable->has_handle, msg->get_inheritable->handle,
 				   "get_inheritable", req, error);
+	case REQ(HANDOFF):
+		req->op = OP_HANDOFF;
+		return need_handle(msg->handoff->has_handle, msg->handoff->handle, "handoff", req,
+				   error);
 	case REQ(SEND):
 		req->op = OP_SEND;
 		*keep = true;
@@ -1037,6 +1043,7 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		return decode_poll(msg->poll, req, error);
 	case REQ(CREATE_CONNECTION):
 		req->op = OP_CREATE_CONNECTION;
+		req->handoff = msg->create_connection->has_handoff && msg->create_connection->handoff;
 		return decode_create_connection(msg->create_connection, req, error);
 	case REQ(CREATE_SERVER):
 		req->op = OP_CREATE_SERVER;
@@ -1745,6 +1752,8 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 	msg.seq = reply->seq;
 	msg.has_send_space = reply->has_send_space;
 	msg.send_space = reply->send_space;
+	msg.has_handed_off = reply->handed_off;
+	msg.handed_off = reply->handed_off;
 
 	if (reply->error.kind != ERROR_NONE) {
 		build_error(&reply->error, &error);
@@ -1798,6 +1807,8 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 		if (h->token_name && h->token_name[0])
 			identity.token_name = (char *)h->token_name;
 		hello.identity = &identity;
+		hello.has_handoff = h->handoff;
+		hello.handoff = h->handoff;
 		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_HELLO;
 		msg.hello = &hello;
 		break;

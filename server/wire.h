@@ -69,6 +69,7 @@ enum op_code {
 	OP_IF_NAMEINDEX,
 	OP_IF_NAMETOINDEX,
 	OP_IF_INDEXTONAME,
+	OP_HANDOFF,
 	OP__COUNT,
 };
 
@@ -123,6 +124,9 @@ struct request {
 	enum op_code op;
 	uint64_t seq;
 	uint64_t handle; /* for operations on a handle */
+	/* connect, accept, create_connection: hand the socket over with the
+	 * reply when allowed (Request.handoff flags). */
+	bool handoff;
 	union {
 		struct {
 			uint32_t protocol_version;
@@ -356,6 +360,7 @@ struct reply_hello {
 	bool tls_verified;
 	const char *peer;
 	const char *token_name; /* the token that authenticated the session; NULL or "": none */
+	bool handoff;           /* descriptors can be handed over on this connection */
 };
 
 /* One result of getaddrinfo. */
@@ -411,6 +416,8 @@ struct reply {
 	 * about (Reply.send_space), when has_send_space. */
 	bool has_send_space;
 	uint64_t send_space;
+	/* The socket went with the reply's frame (Reply.handed_off). */
+	bool handed_off;
 	enum reply_shape shape;
 	union {
 		struct reply_hello hello;

@@ -28,6 +28,7 @@
 #include "../session.h"
 #include "sha256.h"
 #include "ops.h"
+#include "../transport.h"
 
 #define HELLO_EVENT "sockbroker.hello"
 
@@ -177,5 +178,6 @@ op_hello(struct op *op, struct reply *reply)
 	hello->tls_verified = session->identity.tls_verified;
 	hello->peer = session->identity.peer;
 	hello->token_name = session->token_name;
+	hello->handoff = transport_tx_can_pass_fds(op->tx);
 	return OP_DONE;
 }

@@ -167,6 +167,24 @@ void op_identity(const struct session *session, struct policy_identity *identity
  * or AUDIT_QUOTA, by `rule`); returns OP_FAILED. */
 int op_refused(struct op *op, const struct reply *reply, enum audit_decision decision,
 	       const char *rule);
+/* Write a record of the daemon's own `event` about `handle`, allowed by
+ * `rule` (NULL: none), if the event is wanted. */
+void op_audit_event(struct op *op, const char *event, uint64_t handle, const char *rule);
+
+/* Handoff (ops/handoff.c). op_handoff_allowed(): whether `handle` may go to
+ * the op's client now; true with the allowing rule in *rule, else false with
+ * `why` filled (kind UNSUPPORTED, DENIED or OS). op_hand_over(): attach a
+ * duplicate of its descriptor to the op's reply, set reply->handed_off,
+ * audit, and close the handle; 0 or -errno. op_handoff_if_asked(): after a
+ * successful connect, accept or create_connection whose request asked for
+ * it, hand the socket over when allowed, else leave the reply as it is. */
+struct handle;
+struct reply_error;
+bool op_handoff_allowed(const struct op *op, struct handle *handle, const char **rule,
+			struct reply_error *why);
+int op_hand_over(struct op *op, struct handle *handle, const char *rule, struct reply *reply);
+int op_handoff(struct op *op, struct reply *reply);
+void op_handoff_if_asked(struct op *op, struct reply *reply);
 
 /* The socket lifecycle (ops/socket.c). */
 int op_hello(struct op *op, struct reply *reply);

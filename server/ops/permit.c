@@ -231,6 +231,22 @@ op_audit(struct op *op, const struct reply *reply)
 	audit_write(audit, &r);
 }
 
+void
+op_audit_event(struct op *op, const char *event, uint64_t handle, const char *rule)
+{
+	struct audit *audit = op->daemon->audit;
+	if (!audit || !audit_wants(audit, event))
+		return;
+	struct audit_record r;
+	record_init(&r, op, event);
+	r.handle = handle;
+	if (rule) {
+		r.decision = AUDIT_ALLOW;
+		r.rule = rule;
+	}
+	audit_write(audit, &r);
+}
+
 /* ---- refusals ------------------------------------------------------------ */
 
 int

@@ -42,14 +42,39 @@ wait_readable(int fd, int64_t deadline_ms)
 
 /* Read exactly `len` bytes by `deadline_ms`. Returns 0, -ECONNRESET at the end of the
  * stream (or a reset), -ETIMEDOUT. */
+/* Descriptors that arrive with the bytes (SCM_RIGHTS) are kept in `client`, in order, when
+ * one is given; without one the kernel closes them. */
 static int
-read_exactly(int fd, void *buf, size_t len, int64_t deadline_ms)
+read_exactly_with_fds(int fd, void *buf, size_t len, int64_t deadline_ms,
+		      struct sp_client *client)
 {
 	uint8_t *p = buf;
 	while (len > 0) {
 		if (!wait_readable(fd, deadline_ms))
 			return -ETIMEDOUT;
-		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+		union {
+			char space[CMSG_SPACE(sizeof(int) * SP_MAX_FDS)];
+			struct cmsghdr align;
+		} control;
+		struct iovec iov = { .iov_base = p, .iov_len = len };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		if (client) {
+			msg.msg_control = control.space;
+			msg.msg_controllen = sizeof(control.space);
+		}
+		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		for (struct cmsghdr *c = client && n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c;
+		     c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < count; i++) {
+				int received;
+				memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				ck_assert_uint_lt(client->n_fds, SP_MAX_FDS);
+				client->fds[client->n_fds++] = received;
+			}
+		}
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
@@ -63,6 +88,12 @@ read_exactly(int fd, void *buf, size_t len, int64_t deadline_ms)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+static int
+read_exactly(int fd, void *buf, size_t len, int64_t deadline_ms)
+{
+	return read_exactly_with_fds(fd, buf, len, deadline_ms, NULL);
 }
 
 static int
@@ -136,6 +167,7 @@ sp_connect(struct sp_client *client, const char *url)
 		      "%s answered the handshake with something other than REP", url);
 	client->fd = fd;
 	client->peer_pid = pid;
+	client->n_fds = 0;
 }
 
 void
@@ -144,6 +176,20 @@ sp_close(struct sp_client *client)
 	if (client->fd >= 0)
 		close(client->fd);
 	client->fd = -1;
+	for (size_t i = 0; i < client->n_fds; i++)
+		close(client->fds[i]);
+	client->n_fds = 0;
+}
+
+int
+sp_take_fd(struct sp_client *client)
+{
+	if (client->n_fds == 0)
+		return -1;
+	int fd = client->fds[0];
+	memmove(client->fds, client->fds + 1, (client->n_fds - 1) * sizeof(int));
+	client->n_fds--;
+	return fd;
 }
 
 int
@@ -171,7 +217,7 @@ sp_recv(struct sp_client *client, uint32_t *id, uint8_t **body, size_t *len, int
 		return -ETIMEDOUT;
 	/* A frame has begun: the rest of it must follow. */
 	int64_t deadline = test_now_ms() + FRAME_TIMEOUT_MS;
-	int r = read_exactly(client->fd, header, 9, deadline);
+	int r = read_exactly_with_fds(client->fd, header, 9, deadline, client);
 	if (r == -ECONNRESET)
 		return r;
 	ck_assert_msg(r == 0, "a reply frame was cut short: %s", strerror(-r));

@@ -18,17 +18,26 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define SP_MAX_FDS 16
+
 struct sp_client {
 	int fd;
 	pid_t peer_pid; /* the pid the listener saw connect (a child that has exited) */
+	int fds[SP_MAX_FDS]; /* descriptors received with replies (SCM_RIGHTS), oldest first */
+	size_t n_fds;
 };
 
 /* Connect to `url` (ipc://PATH) from a child process and complete the handshake. Aborts the
  * test on failure. */
 void sp_connect(struct sp_client *client, const char *url);
 
-/* Close the connection; a closed client may be closed again. */
+/* Close the connection and the descriptors not taken; a closed client may be closed
+ * again. */
 void sp_close(struct sp_client *client);
+
+/* The oldest descriptor received with a reply and not yet taken (the caller owns it), or
+ * -1 when none came. */
+int sp_take_fd(struct sp_client *client);
 
 /* Send one request with request id `id` (the high bit is set here) and `len` bytes of body.
  * Returns 0, or -errno when the connection is gone (EPIPE, ECONNRESET). Never raises

@@ -1,0 +1,180 @@
+/*
+ * Handoff: the socket itself goes to a local client, which then uses it
+ * natively, once the policy has judged it. The descriptor travels with the
+ * reply's frame (SCM_RIGHTS on an ipc:// or abstract:// connection); the
+ * daemon closes its copy and forgets the handle, so a handed-off socket
+ * counts against nothing here afterwards.
+ *
+ * What may go: a socket whose peer is fixed (connected or accepted), of a
+ * kind a "handoff" rule allows, with no operation waiting on it, on a
+ * connection that can carry descriptors, for a session whose quota does not
+ * meter bytes (those are counted here, on the RPC path, and nowhere else).
+ * Listening and unconnected sockets never go: they could reach what the
+ * policy would judge per peer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../audit.h"
+#include "../daemon.h"
+#include "../dispatch.h"
+#include "../handle.h"
+#include "../log.h"
+#include "ops.h"
+#include "../policy.h"
+#include "../quota.h"
+#include "../session.h"
+#include "../transport.h"
+
+static bool
+refuse(struct reply_error *why, enum error_kind kind, int errnum, const char *rule,
+       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static bool
+refuse(struct reply_error *why, enum error_kind kind, int errnum, const char *rule,
+       const char *fmt, ...)
+{
+	va_list ap;
+	memset(why, 0, sizeof(*why));
+	why->kind = kind;
+	why->errnum = errnum;
+	why->rule = rule;
+	why->operation = "handoff";
+	va_start(ap, fmt);
+	vsnprintf(why->message, sizeof(why->message), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+bool
+op_handoff_allowed(const struct op *op, struct handle *handle, const char **rule,
+		   struct reply_error *why)
+{
+	const struct quota_account *account = op->session->quota;
+
+	*rule = NULL;
+	if (!transport_tx_can_pass_fds(op->tx))
+		return refuse(why, ERROR_UNSUPPORTED, EOPNOTSUPP, NULL,
+			      "handoff needs an ipc:// or abstract:// connection (descriptors "
+			      "cannot travel on %s); the socket stays brokered",
+			      op->session->identity.peer);
+	if (!list_empty(&handle->parked_reads) || !list_empty(&handle->parked_writes) ||
+	    !list_empty(&handle->poll_waiters))
+		return refuse(why, ERROR_OS, EBUSY, NULL,
+			      "handle %llu has operations waiting; hand it off once they are done",
+			      (unsigned long long)handle->id);
+	if (account && (account->limits->send_bytes_per_second ||
+			account->limits->recv_bytes_per_second))
+		return refuse(why, ERROR_DENIED, EACCES, account->limits->name,
+			      "quota \"%s\" meters this session's bytes, which only the daemon "
+			      "can do: its sockets are not handed off",
+			      account->limits->name);
+	int listening = 0;
+	socklen_t optlen = sizeof(listening);
+	if (getsockopt(handle->fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 &&
+	    listening)
+		return refuse(why, ERROR_DENIED, EACCES, NULL,
+			      "a listening socket is not handed off (its connections are judged "
+			      "one by one); accept them with handoff instead");
+
+	struct sockaddr_storage peer;
+	socklen_t peer_len = sizeof(peer);
+	memset(&peer, 0, sizeof(peer));
+	if (getpeername(handle->fd, (struct sockaddr *)&peer, &peer_len) < 0)
+		return refuse(why, ERROR_DENIED, EACCES, NULL,
+			      "handle %llu is not connected: only a socket whose peer is fixed "
+			      "is handed off",
+			      (unsigned long long)handle->id);
+
+	struct policy_request request = {
+		.op = POLICY_OP_HANDOFF,
+		.has_socket = true,
+		.family = handle->family,
+		.type = handle->type,
+		.proto = handle->proto,
+	};
+	if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
+		request.addr = (const struct sockaddr *)&peer;
+		request.addrlen = peer_len;
+	}
+	struct policy_identity id;
+	struct policy_decision decision;
+	op_identity(op->session, &id);
+	policy_check(op->daemon->policy, &id, &request, &decision);
+	if (!decision.allow)
+		return refuse(why, ERROR_DENIED, decision.errnum ? decision.errnum : EACCES,
+			      decision.rule,
+			      "handing this socket to the client is not allowed by the daemon's "
+			      "policy (rule \"%s\"); it stays brokered",
+			      decision.rule);
+	*rule = decision.rule;
+	return true;
+}
+
+int
+op_hand_over(struct op *op, struct handle *handle, const char *rule, struct reply *reply)
+{
+	int fd = fcntl(handle->fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	uint64_t id = handle->id;
+	transport_reply_attach_fd(op->tx, fd);
+	reply->handed_off = true;
+	op_audit_event(op, "sockbroker.handoff", id, rule);
+	char who[160];
+	session_describe(op->session, who, sizeof(who));
+	log_debug("%s: handle %llu handed off (rule \"%s\")", who, (unsigned long long)id, rule);
+	/* The client holds it now: nothing waits on it here (checked). */
+	dispatch_close_handle(op->daemon, handle);
+	return 0;
+}
+
+int
+op_handoff(struct op *op, struct reply *reply)
+{
+	const char *rule;
+	if (!op_handoff_allowed(op, op->handle, &rule, &reply->error)) {
+		if (reply->error.kind == ERROR_DENIED)
+			return op_refused(op, reply, AUDIT_DENY, reply->error.rule);
+		return OP_FAILED;
+	}
+	int r = op_hand_over(op, op->handle, rule, reply);
+	if (r < 0)
+		return r;
+	reply->shape = REPLY_DONE;
+	return OP_DONE;
+}
+
+void
+op_handoff_if_asked(struct op *op, struct reply *reply)
+{
+	uint64_t id = 0;
+
+	if (!op->req->handoff || reply->error.kind != ERROR_NONE)
+		return;
+	if (reply->shape == REPLY_ACCEPT)
+		id = reply->accept.socket.handle;
+	else if (reply->shape == REPLY_CREATE_CONNECTION && reply->create_connection.connected)
+		id = reply->create_connection.socket.handle;
+	else if (op->req->op == OP_CONNECT && op->handle && !op->req->addr.ex)
+		id = op->handle->id;
+	else if (op->req->op == OP_CONNECT && op->handle && reply->connect.errnum == 0)
+		id = op->handle->id;
+	struct handle *handle = id ? handle_find(&op->daemon->handles, op->session, id) : NULL;
+	if (!handle)
+		return;
+	const char *rule;
+	struct reply_error why;
+	if (!op_handoff_allowed(op, handle, &rule, &why)) {
+		log_debug("handle %llu stays brokered: %s", (unsigned long long)id, why.message);
+		return;
+	}
+	if (op_hand_over(op, handle, rule, reply) < 0)
+		log_warn("handle %llu stays brokered: cannot duplicate its descriptor: %s",
+			 (unsigned long long)id, strerror(errno));
+}

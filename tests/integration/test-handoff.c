@@ -1,0 +1,398 @@
+/*
+ * Handoff against the real daemon: a connected or accepted socket's descriptor travels with
+ * the reply's frame (SCM_RIGHTS on the ipc:// connection) and works natively; what the
+ * policy or the transport does not let go stays brokered. The client here is the raw SP one
+ * of tests/support/sp.h, which keeps the descriptors that arrive with replies.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "fixture.h"
+#include "raw.h"
+#include "sockbroker.pb-c.h"
+#include "sp.h"
+
+typedef Sockbroker__V1__Request Request;
+typedef Sockbroker__V1__Reply Reply;
+
+#define WAIT_MS 10000
+
+static struct sp_client sp;
+static uint32_t next_id;
+static int server_fd = -1;
+static uint16_t server_port;
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static Reply *
+call(const Request *request)
+{
+	size_t len = sockbroker__v1__request__get_packed_size(request);
+	uint8_t *buf = malloc(len ? len : 1);
+	ck_assert_ptr_nonnull(buf);
+	sockbroker__v1__request__pack(request, buf);
+	uint32_t id = ++next_id;
+	ck_assert_int_eq(sp_send(&sp, id, buf, len), 0);
+	free(buf);
+	uint32_t got;
+	uint8_t *body;
+	size_t body_len;
+	ck_assert_int_eq(sp_recv(&sp, &got, &body, &body_len, WAIT_MS), 0);
+	ck_assert_uint_eq(got, id);
+	Reply *reply = sockbroker__v1__reply__unpack(NULL, body_len, body);
+	free(body);
+	ck_assert_ptr_nonnull(reply);
+	return reply;
+}
+
+static Reply *
+hello(void)
+{
+	Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest args = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &args;
+	Reply *reply = call(&request);
+	ck_assert_msg(!reply->error, "hello: %s", reply->error->message);
+	return reply;
+}
+
+static uint64_t
+open_socket(int type)
+{
+	Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__SocketRequest args = SOCKBROKER__V1__SOCKET_REQUEST__INIT;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_SOCKET;
+	request.socket = &args;
+	args.has_family = args.has_type = true;
+	args.family = AF_INET;
+	args.type = type;
+	Reply *reply = call(&request);
+	ck_assert_msg(!reply->error, "socket: %s", reply->error->message);
+	uint64_t handle = reply->socket->handle;
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	return handle;
+}
+
+static Reply *
+connect_to(uint64_t handle, const char *host, uint16_t port, bool handoff)
+{
+	Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__ConnectRequest args = SOCKBROKER__V1__CONNECT_REQUEST__INIT;
+	Sockbroker__V1__Address address = SOCKBROKER__V1__ADDRESS__INIT;
+	Sockbroker__V1__InetAddress inet = SOCKBROKER__V1__INET_ADDRESS__INIT;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_CONNECT;
+	request.connect = &args;
+	args.has_handle = true;
+	args.handle = handle;
+	args.address = &address;
+	args.has_handoff = handoff;
+	args.handoff = handoff;
+	address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_INET;
+	address.af_inet = &inet;
+	inet.host = (char *)host;
+	inet.has_port = true;
+	inet.port = port;
+	return call(&request);
+}
+
+static Reply *
+handle_op(Sockbroker__V1__Request__OpCase op, uint64_t handle)
+{
+	Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HandleRequest args = SOCKBROKER__V1__HANDLE_REQUEST__INIT;
+	args.has_handle = true;
+	args.handle = handle;
+	request.op_case = op;
+	/* Every HandleRequest member of the oneof shares the same storage. */
+	request.handoff = &args;
+	return call(&request);
+}
+
+static void
+assert_error(Reply *reply, Sockbroker__V1__ErrorKind kind, const char *errno_name)
+{
+	ck_assert_msg(reply->error, "expected an error %s", errno_name);
+	ck_assert_int_eq(reply->error->kind, kind);
+	ck_assert_str_eq(reply->error->errno_name, errno_name);
+}
+
+/* The peer of a handed-off socket echoes through it: it is the real, connected one. */
+static void
+assert_talks(int fd)
+{
+	int peer = accept(server_fd, NULL, NULL);
+	ck_assert_int_ge(peer, 0);
+	ck_assert_int_eq(send(fd, "ping", 4, MSG_NOSIGNAL), 4);
+	char buf[8];
+	ck_assert_int_eq(recv(peer, buf, sizeof(buf), 0), 4);
+	ck_assert_int_eq(send(peer, "pong", 4, MSG_NOSIGNAL), 4);
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int flags = 0;
+	/* The descriptor arrives non-blocking (the daemon's mode): wait for the answer. */
+	for (int i = 0; i < 1000; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), flags);
+		if (n == 4)
+			break;
+		ck_assert_msg(n < 0 && errno == EAGAIN, "recv: %s", strerror(errno));
+		usleep(1000);
+	}
+	ck_assert(memcmp(buf, "pong", 4) == 0);
+	close(peer);
+}
+
+static void
+start(const char *config, bool builtin)
+{
+	if (builtin)
+		test_daemon_start_builtin_policy(&daemon_under_test, config);
+	else
+		test_daemon_start(&daemon_under_test, config);
+	sp_connect(&sp, daemon_under_test.url);
+	next_id = 0;
+}
+
+static void
+setup(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	server_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(server_fd, 0);
+	ck_assert_int_eq(bind(server_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(server_fd, 64), 0);
+	ck_assert_int_eq(getsockname(server_fd, (struct sockaddr *)&sin, &len), 0);
+	server_port = ntohs(sin.sin_port);
+	sp.fd = -1;
+	sp.n_fds = 0;
+}
+
+static void
+teardown(void)
+{
+	sp_close(&sp);
+	if (daemon_under_test.pid > 0)
+		ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	close(server_fd);
+	server_fd = -1;
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+START_TEST(a_connected_tcp_socket_goes_to_the_client_and_its_handle_is_gone)
+{
+	start(NULL, true);
+	Reply *reply = hello();
+	ck_assert(reply->hello->has_handoff && reply->hello->handoff);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	uint64_t handle = open_socket(SOCK_STREAM);
+	reply = connect_to(handle, "127.0.0.1", server_port, true);
+	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
+	ck_assert(reply->has_handed_off && reply->handed_off);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	int fd = sp_take_fd(&sp);
+	ck_assert_int_ge(fd, 0);
+	assert_talks(fd);
+	close(fd);
+
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_GETSOCKNAME, handle);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__BAD_HANDLE, "EBADF");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "\"sockbroker.handoff\"", WAIT_MS));
+	ck_assert_int_eq(sp_take_fd(&sp), -1);
+}
+END_TEST
+
+START_TEST(the_handoff_operation_passes_a_socket_connected_earlier)
+{
+	start(NULL, true);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t handle = open_socket(SOCK_STREAM);
+	Reply *reply = connect_to(handle, "127.0.0.1", server_port, false);
+	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
+	ck_assert(!reply->handed_off);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(sp_take_fd(&sp), -1);
+
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, handle);
+	ck_assert_msg(!reply->error, "handoff: %s", reply->error->message);
+	ck_assert(reply->handed_off);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	int fd = sp_take_fd(&sp);
+	ck_assert_int_ge(fd, 0);
+	assert_talks(fd);
+	close(fd);
+}
+END_TEST
+
+START_TEST(an_unconnected_udp_or_unconnected_tcp_socket_is_never_handed_off)
+{
+	start(NULL, true);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t udp = open_socket(SOCK_DGRAM), tcp = open_socket(SOCK_STREAM);
+	Reply *reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, udp);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
+	ck_assert_ptr_nonnull(strstr(reply->error->message, "not connected"));
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, tcp);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* Both stay usable, and nothing came. */
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_GETTIMEOUT, udp);
+	ck_assert(!reply->error);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(sp_take_fd(&sp), -1);
+	/* A handle that does not exist is a bad handle. */
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, 999999);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__BAD_HANDLE, "EBADF");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+}
+END_TEST
+
+START_TEST(a_connected_udp_socket_is_not_handed_off_by_the_default_policy)
+{
+	start(NULL, true);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t udp = open_socket(SOCK_DGRAM);
+	Reply *reply = connect_to(udp, "127.0.0.1", server_port, true);
+	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
+	ck_assert(!reply->handed_off);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(sp_take_fd(&sp), -1);
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, udp);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
+	ck_assert_str_eq(reply->error->rule, "default-deny");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+}
+END_TEST
+
+START_TEST(a_policy_that_forbids_handoff_keeps_the_rpc_path)
+{
+	start("{\"policy\": {\"rules\": [{\"name\": \"no-handoff\", \"allow\": false, "
+	      "\"ops\": [\"handoff\"]}, {\"name\": \"the-rest\", \"allow\": true}]}}",
+	      false);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t handle = open_socket(SOCK_STREAM);
+	Reply *reply = connect_to(handle, "127.0.0.1", server_port, true);
+	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
+	ck_assert(!reply->handed_off);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(sp_take_fd(&sp), -1);
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, handle);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
+	ck_assert_str_eq(reply->error->rule, "no-handoff");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* The brokered socket still works. */
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_GETPEERNAME, handle);
+	ck_assert_msg(!reply->error, "getpeername: %s", reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+}
+END_TEST
+
+START_TEST(a_denied_destination_is_never_handed_off)
+{
+	start(NULL, true);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t handle = open_socket(SOCK_STREAM);
+	Reply *reply = connect_to(handle, "169.254.169.254", 80, true);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
+	ck_assert(!reply->handed_off);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(sp_take_fd(&sp), -1);
+}
+END_TEST
+
+START_TEST(a_tcp_client_gets_the_rpc_path)
+{
+	char tcp_url[64];
+	int probe = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	ck_assert_int_eq(bind(probe, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&sin, &len), 0);
+	close(probe);
+	snprintf(tcp_url, sizeof(tcp_url), "tcp://127.0.0.1:%u", ntohs(sin.sin_port));
+	test_daemon_start_listening(&daemon_under_test, NULL, tcp_url);
+
+	struct raw_client *remote = raw_connect(tcp_url, 0);
+	Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello_args = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello_args;
+	Reply *reply = raw_call(remote, &request);
+	ck_assert(!reply->error);
+	ck_assert(!reply->hello->handoff);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	Sockbroker__V1__SocketRequest socket_args = SOCKBROKER__V1__SOCKET_REQUEST__INIT;
+	socket_args.has_family = socket_args.has_type = true;
+	socket_args.family = AF_INET;
+	socket_args.type = SOCK_STREAM;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_SOCKET;
+	request.socket = &socket_args;
+	reply = raw_call(remote, &request);
+	ck_assert(!reply->error);
+	uint64_t handle = reply->socket->handle;
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	Sockbroker__V1__HandleRequest handle_args = SOCKBROKER__V1__HANDLE_REQUEST__INIT;
+	handle_args.has_handle = true;
+	handle_args.handle = handle;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HANDOFF;
+	request.handoff = &handle_args;
+	reply = raw_call(remote, &request);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__UNSUPPORTED, "EOPNOTSUPP");
+	ck_assert_ptr_nonnull(strstr(reply->error->message, "ipc://"));
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(remote);
+}
+END_TEST
+
+START_TEST(a_thousand_handoffs_leave_the_daemon_at_its_descriptor_baseline)
+{
+	start(NULL, true);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	int baseline = test_daemon_fd_count(&daemon_under_test);
+	for (int i = 0; i < 1000; i++) {
+		uint64_t handle = open_socket(SOCK_STREAM);
+		Reply *reply = connect_to(handle, "127.0.0.1", server_port, true);
+		ck_assert_msg(!reply->error && reply->handed_off, "handoff %d", i);
+		sockbroker__v1__reply__free_unpacked(reply, NULL);
+		int fd = sp_take_fd(&sp);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+		int peer = accept(server_fd, NULL, NULL);
+		ck_assert_int_ge(peer, 0);
+		close(peer);
+	}
+	ck_assert_int_eq(test_daemon_wait_fd_count(&daemon_under_test, baseline, 5000), baseline);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("handoff");
+	const struct fixture_case cases[] = {
+		{ "connect", a_connected_tcp_socket_goes_to_the_client_and_its_handle_is_gone },
+		{ "operation", the_handoff_operation_passes_a_socket_connected_earlier },
+		{ "unconnected", an_unconnected_udp_or_unconnected_tcp_socket_is_never_handed_off },
+		{ "udp", a_connected_udp_socket_is_not_handed_off_by_the_default_policy },
+		{ "policy", a_policy_that_forbids_handoff_keeps_the_rpc_path },
+		{ "denied", a_denied_destination_is_never_handed_off },
+		{ "tcp-transport", a_tcp_client_gets_the_rpc_path },
+		{ "thousand", a_thousand_handoffs_leave_the_daemon_at_its_descriptor_baseline },
+	};
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
+	return fixture_run(s);
+}
