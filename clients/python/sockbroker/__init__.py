@@ -41,8 +41,8 @@ from ._core import Session as _Session
 from ._core import __version__
 from ._errors import (BrokerConnectionError, BrokerProtocolError, UnsupportedOperation, error,
                       gaierror, herror, timeout)
-from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, SocketIO, SocketType, getdefaulttimeout,
-                      setdefaulttimeout, socket)
+from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, HandedOffSocket, SocketIO, SocketType,
+                      getdefaulttimeout, setdefaulttimeout, socket)
 from ._transport import default_url
 
 # ---- constants: this platform's until the daemon says otherwise ------------
@@ -99,11 +99,13 @@ def _apply_session(session: _Session) -> None:
 _default.on_new_client(lambda client: client.add_session_hook(_apply_session))
 
 
-def connect(url: Optional[str] = None, *, token: Optional[str] = None) -> Client:
+def connect(url: Optional[str] = None, *, token: Optional[str] = None,
+            handoff: Optional[bool] = None) -> Client:
     """A client of the daemon at url ($SOCKBROKER_URL or the default when
     None). It connects on its first call; use it as a context manager or
-    close() it to end its session."""
-    return Client(url, token=token)
+    close() it to end its session. handoff: ask the daemon to hand connected
+    stream sockets over (default $SOCKBROKER_HANDOFF, else yes)."""
+    return Client(url, token=token, handoff=handoff)
 
 
 def default_client() -> Client:
@@ -253,18 +255,21 @@ htonl = _stdsocket.htonl
 htons = _stdsocket.htons
 inet_aton = _stdsocket.inet_aton
 inet_ntoa = _stdsocket.inet_ntoa
+# Captured: install() puts the functions below in their place.
+_local_inet_pton = _stdsocket.inet_pton
+_local_inet_ntop = _stdsocket.inet_ntop
 
 
 def inet_pton(address_family: int, ip_string: str) -> bytes:
     """Pack an IPv4/IPv6 address string (family: this module's AF_INET or
     AF_INET6)."""
-    return _stdsocket.inet_pton(_local_family(_constants_now(), address_family), ip_string)
+    return _local_inet_pton(_local_family(_constants_now(), address_family), ip_string)
 
 
 def inet_ntop(address_family: int, packed_ip: Any) -> str:
     """Format a packed IPv4/IPv6 address (family: this module's AF_INET or
     AF_INET6)."""
-    return _stdsocket.inet_ntop(_local_family(_constants_now(), address_family), packed_ip)
+    return _local_inet_ntop(_local_family(_constants_now(), address_family), packed_ip)
 
 
 def _constants_now() -> Any:

@@ -25,8 +25,8 @@ from ._constants import to_enum
 from ._core import Core
 from ._errors import UnsupportedOperation, from_wire
 from ._pb import pb
-from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, _index, _timeout_value, default_timeout_of,
-                      socket)
+from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, _index, _native_socket, _timeout_of,
+                      _timeout_value, default_timeout_of, socket)
 from ._socket import setdefaulttimeout as _set_module_default_timeout
 
 __all__ = ["Client", "send_fds", "recv_fds"]
@@ -213,9 +213,19 @@ class Client(Core):
             family = consts["AF_INET6"] if ":" in src_host else consts["AF_INET"]
             request.source_address.CopyFrom(_address.encode(
                 consts.get, family, tuple(source_address), 0, "create_connection"))
-        seq, whole = self.call_reply(pb.Request(create_connection=request),
-                                     "create_connection", session)
+        if session.handoff:
+            request.handoff = True
+            seq, whole, fd = self.call_handoff(pb.Request(create_connection=request),
+                                               "create_connection", session)
+        else:
+            seq, whole = self.call_reply(pb.Request(create_connection=request),
+                                         "create_connection", session)
+            fd = None
         reply = whole.create_connection
+        if fd is not None:
+            # Handed over: the standard library's own socket.
+            return _native_socket(fd, reply.socket.family, reply.socket.type,  # type: ignore
+                                  reply.socket.proto, _timeout_of(reply.socket))
         if reply.HasField("socket"):
             return socket._wrap(self, session, reply.socket, seq, whole)
         errors = [from_wire(e) for e in reply.attempt_errors]

@@ -62,6 +62,7 @@ __version__ = "0.1.0"
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_DATA_SIZE = 1 << 20
 TOKEN_ENV = "SOCKBROKER_TOKEN"
+HANDOFF_ENV = "SOCKBROKER_HANDOFF"
 
 _REQUEST_ID = struct.Struct(">I")
 
@@ -105,7 +106,7 @@ class _Call:
     """
 
     __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker", "unwaited",
-                 "sleeping")
+                 "sleeping", "fd")
 
     def __init__(self, seq: int, request_id: int) -> None:
         self.lock = threading.Lock()
@@ -120,6 +121,9 @@ class _Call:
         self.unwaited = False
         # A thread waits for it and for the reader role (Session.sleepers).
         self.sleeping = False
+        # The descriptor its reply handed over (Reply.handed_off), until
+        # the caller takes it.
+        self.fd: Optional[int] = None
 
     def done(self) -> bool:
         return self.data is not None or self.error is not None
@@ -153,6 +157,9 @@ class Session:
         self.depth = 0
         self.safe = False
         self.sleepers: Dict[_Call, None] = {}
+        # The daemon hands sockets over on this connection and the client
+        # wants them (Core.handoff).
+        self.handoff = False
         # Requests that need no answer, queued by a thread that could not
         # send them itself; sent after the next request.
         self.deferred: List[bytes] = []
@@ -166,9 +173,12 @@ class Core:
     """
 
     def __init__(self, url: Optional[str] = None, *, token: Optional[str] = None,
-                 client_name: Optional[str] = None) -> None:
+                 client_name: Optional[str] = None, handoff: Optional[bool] = None) -> None:
         self.url = url or default_url()
         self._token = token if token is not None else os.environ.get(TOKEN_ENV)
+        # Ask for connected stream sockets to be handed over (default
+        # $SOCKBROKER_HANDOFF, else yes).
+        self.handoff = handoff_default() if handoff is None else bool(handoff)
         self._client_name = client_name or f"python-sockbroker/{__version__}"
         self._session: Optional[Session] = None
         self._send_lock = threading.Lock()
@@ -237,7 +247,16 @@ class Core:
         if reply.max_data_size:
             session.max_data_size = reply.max_data_size
         session.constants = Constants({c.name: c.value for c in reply.constants})
+        session.handoff = self.handoff and reply.handoff
+        conn.pass_fds = session.handoff
         return session
+
+    def set_handoff(self, handoff: bool) -> None:
+        """Ask for handoff from now on, or not."""
+        self.handoff = bool(handoff)
+        session = self._session
+        if session is not None and not self.handoff:
+            session.handoff = False
 
     def add_session_hook(self, hook: Callable[[Session], None]) -> None:
         """Call ``hook(session)`` after each new session's Hello."""
@@ -413,19 +432,31 @@ class Core:
     def _deliver(self, session: Session, data: bytes) -> None:
         """Hand one reply to its call. Done again for the same reply (an
         exception before it was consumed), it changes nothing."""
+        conn = session.conn
+        if conn.delivered:
+            return
         if len(data) < 4:
             self._lose(session, f"the broker at {session.url} sent a reply without a "
                        "request id")
             return
         request_id = _REQUEST_ID.unpack_from(data)[0] & 0x7FFFFFFF
         call = session.pending.get(request_id)
-        if call is None:
+        fd = conn.unclaimed_fd()
+        if fd is not None and not pb.Reply.FromString(memoryview(data)[4:]).handed_off:
+            fd = None
+        if call is None or call.discard:
+            # Nobody takes the socket handed over with it.
+            conn.delivered = 2 if fd is not None else 1
+            if fd is not None:
+                os.close(fd)
             return
         with session.mutex:
             if not call.done():
                 call.data = data
+                call.fd = fd
             if call.sleeping:
                 _rouse_locked(session, call)
+        conn.delivered = 2 if fd is not None else 1
         session.pending.pop(request_id, None)
         if call.waker is not None:
             call.waker()
@@ -534,6 +565,9 @@ class Core:
 
     def _abandon(self, session: Session, call: _Call) -> None:
         call.discard = True
+        fd, call.fd = call.fd, None
+        if fd is not None:
+            os.close(fd)  # a socket handed over to a call nobody finishes
         if call.done() or session.lost:
             return
         try:
@@ -563,6 +597,22 @@ class Core:
             raise _errors.cannot_wait(session.url, why)
         call = self._send(session, request.SerializeToString())
         return call.seq, self._wait_reply(session, call, expect)
+
+    def call_handoff(self, request: Any, expect: str,
+                     session: Session) -> Tuple[int, Any, Optional[int]]:
+        """As call_reply(), plus the descriptor the reply handed over (None
+        when the socket stayed with the daemon); the caller owns it."""
+        why = self.cannot_wait(session)
+        if why is not None:
+            raise _errors.cannot_wait(session.url, why)
+        call = self._send(session, request.SerializeToString())
+        reply = self._wait_reply(session, call, expect)
+        fd, call.fd = call.fd, None
+        if reply.handed_off and fd is None:
+            self._lose(session, "a reply handed a socket over without its descriptor")
+            raise BrokerProtocolError(f"the broker at {session.url} handed a socket over "
+                                      "without its descriptor; the connection was closed")
+        return call.seq, reply, fd
 
     def call_nowait(self, request: Any, session: Session) -> None:
         """Send a Request whose reply nobody waits for (a close). Never
@@ -620,6 +670,13 @@ class Core:
     def server_info(self) -> Any:
         """The daemon's HelloReply (version, limits, identity, constants)."""
         return self.session().hello
+
+
+def handoff_default() -> bool:
+    """Whether clients ask for handoff unless told: $SOCKBROKER_HANDOFF
+    ("0", "no", "off" or "false" turn it off), else yes."""
+    value = os.environ.get(HANDOFF_ENV, "").strip().lower()
+    return value not in ("0", "no", "off", "false")
 
 
 def _rouse_locked(session: Session, call: _Call) -> None:

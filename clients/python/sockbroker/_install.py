@@ -141,7 +141,7 @@ def installed() -> bool:
 
 
 def install(url: Optional[str] = None, *, connect: bool = True,
-            unix: Optional[str] = None) -> None:
+            unix: Optional[str] = None, handoff: Optional[bool] = None) -> None:
     """Make the standard socket, select and selectors modules use the broker.
 
     url: the broker (default $SOCKBROKER_URL or the daemon's default path).
@@ -151,6 +151,10 @@ def install(url: Optional[str] = None, *, connect: bool = True,
     unix: "local" (AF_UNIX sockets and socketpair() stay local, the default)
     or "broker" (the daemon makes them); default $SOCKBROKER_UNIX, else
     "local".
+    handoff: ask the daemon to hand connected and accepted stream sockets
+    over, which then are the standard library's own sockets on real
+    descriptors; default $SOCKBROKER_HANDOFF, else yes (where the daemon
+    and its policy allow it).
     """
     import sockbroker
 
@@ -161,6 +165,8 @@ def install(url: Optional[str] = None, *, connect: bool = True,
     from .selectors import BrokerSelector
 
     client = _default.set_url(url) if url is not None else _default.get()
+    if handoff is not None:
+        client.set_handoff(handoff)
     if connect:
         client.session()
 

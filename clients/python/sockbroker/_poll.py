@@ -46,7 +46,8 @@ def brokered(obj: Any) -> Optional[socket]:
     """
     for _ in range(6):
         if isinstance(obj, socket):
-            return obj
+            # A socket handed over is the kernel's: waited for by its fd.
+            return obj if obj._native is None else None
         for attr in ("_sock", "raw", "buffer", "socket", "sock"):
             inner = getattr(obj, attr, None)
             if inner is not None and not callable(inner):
@@ -54,7 +55,7 @@ def brokered(obj: Any) -> Optional[socket]:
                 break
         else:
             return None
-    return obj if isinstance(obj, socket) else None
+    return obj if isinstance(obj, socket) and obj._native is None else None
 
 
 def local_fd(fd: int) -> int:

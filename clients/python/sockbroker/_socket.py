@@ -28,6 +28,7 @@ import array
 import io
 import math
 import operator
+import os
 import socket as _stdsocket
 import sys
 import threading
@@ -51,6 +52,12 @@ PIPELINE_WINDOW = 4
 WRITE_BEHIND_MAX = 256
 # Chunk size for sendfile (bounded further by the daemon's max_data_size).
 SENDFILE_BLOCK = 1 << 20
+# Seconds the daemon may wait for a non-blocking socket's connect to
+# complete so that it can hand the socket over (see socket.connect()).
+HANDOFF_CONNECT_WAIT = 30.0
+
+# Captured at import: install() replaces the socket module's class.
+_RealSocket = _stdsocket.socket
 
 SocketIO = _stdsocket.SocketIO
 _GLOBAL_DEFAULT_TIMEOUT = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
@@ -172,7 +179,7 @@ class socket:  # noqa: N801 (the reference's name)
 
     __module__ = "sockbroker"
     __slots__ = ("__weakref__", "_core", "_session", "_handle", "_family", "_type",
-                 "_proto", "_timeout", "_closed", "_io_refs", "_wb")
+                 "_proto", "_timeout", "_closed", "_io_refs", "_wb", "_native")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1,  # noqa: A002
                  fileno: Optional[int] = None, *, client: Optional[Core] = None) -> None:
@@ -180,6 +187,7 @@ class socket:  # noqa: N801 (the reference's name)
         self._closed = False
         self._io_refs = 0
         self._wb: Optional[_WriteBehind] = None
+        self._native: Optional[_stdsocket.socket] = None
         core = client if client is not None else _default.get()
         session = core.session()
         consts = session.constants
@@ -240,12 +248,32 @@ class socket:  # noqa: N801 (the reference's name)
         sock = cls.__new__(cls)
         sock._closed = False
         sock._io_refs = 0
+        sock._native = None
         sock._core = core
         sock._session = session
         sock._adopt(reply)
         if whole_reply is not None and sock._wb is not None:
             sock._wb.note(seq, whole_reply)
         return sock
+
+    # ---- handoff -----------------------------------------------------------
+
+    def _wants_handoff(self) -> bool:
+        """Whether to ask for this socket once it is connected."""
+        return (self._session.handoff and self._wb is not None and not self._wb.pending
+                and self._handle is not None)
+
+    def _take_over(self, fd: int) -> None:
+        """The daemon handed this socket over as fd: from now on the object
+        is a front for the standard library's socket on it (class
+        HandedOffSocket), with the same timeout."""
+        native = _native_socket(fd, self._family, self._type, self._proto, self._timeout)
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            _live.pop(handle, None)
+        self._wb = None
+        self._native = native
+        self.__class__ = HandedOffSocket
 
     # ---- plumbing ----------------------------------------------------------
 
@@ -485,24 +513,75 @@ class socket:  # noqa: N801 (the reference's name)
             request.default_timeout = timeout
         if self._wb is not None and self._wb.pending:
             self._collect(wait=False)
-        seq, whole = self._core.call_reply(pb.Request(accept=request), "accept", self._session)
+        if self._session.handoff:
+            request.handoff = True
+            seq, whole, fd = self._core.call_handoff(pb.Request(accept=request), "accept",
+                                                     self._session)
+        else:
+            seq, whole = self._core.call_reply(pb.Request(accept=request), "accept",
+                                               self._session)
+            fd = None
         reply = whole.accept
+        address = self._decode_address(reply.address)
+        if fd is not None:
+            described = reply.socket
+            return _native_socket(fd, described.family, described.type, described.proto,
+                                  _timeout_of(described)), address
         sock = socket._wrap(self._core, self._session, reply.socket, seq, whole)
-        return sock, self._decode_address(reply.address)
+        return sock, address
 
     def connect(self, address: Any) -> None:
-        """Connect to a remote socket at address."""
+        """Connect to a remote socket at address. Where the daemon hands
+        connected sockets over, this one becomes the standard library's
+        socket on the descriptor (see HandedOffSocket)."""
         sys.audit("socket.connect", self, address)
         msg = self._encode_address(address, "connect")
-        self._call(pb.Request(connect=pb.ConnectRequest(handle=self._h, address=msg)), "done")
+        request = pb.ConnectRequest(handle=self._h, address=msg)
+        if not self._wants_handoff():
+            self._call(pb.Request(connect=request), "done")
+            return
+        request.handoff = True
+        timeout = self._timeout
+        if timeout == 0.0:
+            # Non-blocking: the daemon waits for the outcome (at most
+            # HANDOFF_CONNECT_WAIT seconds) so that it can hand the socket
+            # over, and it comes back in non-blocking mode.
+            self._call(pb.Request(settimeout=pb.SetTimeoutRequest(
+                handle=self._h, timeout=HANDOFF_CONNECT_WAIT)), "done")
+            self._timeout = HANDOFF_CONNECT_WAIT
+        try:
+            seq, whole, fd = self._core.call_handoff(pb.Request(connect=request), "done",
+                                                     self._session)
+        except BaseException:
+            if timeout == 0.0:
+                self.setblocking(False)
+            raise
+        if fd is None:
+            if self._wb is not None:
+                self._wb.note(seq, whole)
+            if timeout == 0.0:
+                self.setblocking(False)
+            return
+        self._timeout = timeout
+        self._take_over(fd)
 
     def connect_ex(self, address: Any) -> int:
         """Like connect(), but return the errno of the connect itself (0 on
         success) instead of raising it."""
         sys.audit("socket.connect", self, address)
         msg = self._encode_address(address, "connect_ex")
-        reply = self._call(pb.Request(connect=pb.ConnectRequest(
-            handle=self._h, address=msg, ex=True)), "connect")
+        request = pb.ConnectRequest(handle=self._h, address=msg, ex=True)
+        if self._wants_handoff() and self._timeout != 0.0:
+            request.handoff = True
+            seq, whole, fd = self._core.call_handoff(pb.Request(connect=request), "connect",
+                                                     self._session)
+            reply = whole.connect
+            if fd is not None:
+                self._take_over(fd)
+            elif self._wb is not None:
+                self._wb.note(seq, whole)
+        else:
+            reply = self._call(pb.Request(connect=request), "connect")
         if not reply.errno_number:
             return 0
         from ._errors import local_errno
@@ -920,3 +999,68 @@ class socket:  # noqa: N801 (the reference's name)
 
 
 SocketType = socket
+
+
+def _native_socket(fd: int, family: int, type: int, proto: int,  # noqa: A002
+                   timeout: Optional[float]) -> _stdsocket.socket:
+    """The standard library's socket on a descriptor handed over, in the
+    timeout mode the brokered socket had."""
+    try:
+        native = _RealSocket(family, type, proto, fd)
+    except OSError:
+        os.close(fd)
+        raise
+    native.settimeout(timeout)
+    return native
+
+
+def _forward(name: str) -> Any:
+    def method(self: "HandedOffSocket", *args: Any, **kwargs: Any) -> Any:
+        return getattr(self._native, name)(*args, **kwargs)
+    method.__name__ = name
+    method.__qualname__ = f"HandedOffSocket.{name}"
+    method.__doc__ = getattr(_RealSocket, name).__doc__
+    return method
+
+
+class HandedOffSocket(socket):
+    """A socket that was brokered until the daemon handed it over
+    (``connect()`` where handoff is on): every method is the standard
+    library's socket's on the real descriptor, so ``fileno()``, ``fcntl``,
+    ``select``, ``selectors``, ``asyncio`` and ``ssl`` are native. The
+    broker no longer sees it."""
+
+    __slots__ = ()
+
+    @property
+    def family(self) -> int:
+        return self._native.family  # type: ignore[union-attr]
+
+    @property
+    def type(self) -> int:  # noqa: A003
+        return self._native.type  # type: ignore[union-attr]
+
+    @property
+    def proto(self) -> int:
+        return self._native.proto  # type: ignore[union-attr]
+
+    @property
+    def timeout(self) -> Optional[float]:
+        return self._native.gettimeout()  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        self._closed = True
+        self._native.close()  # type: ignore[union-attr]
+
+    def __repr__(self) -> str:
+        return f"<sockbroker.HandedOffSocket {self._native!r}>"
+
+
+for _name in ("accept", "bind", "connect", "connect_ex", "detach", "dup", "fileno",
+              "get_inheritable", "getblocking", "getpeername", "getsockname", "getsockopt",
+              "gettimeout", "listen", "makefile", "recv", "recv_into", "recvfrom",
+              "recvfrom_into", "recvmsg", "recvmsg_into", "send", "sendall", "sendfile",
+              "sendmsg", "sendto", "set_inheritable", "setblocking", "setsockopt", "settimeout",
+              "shutdown"):
+    setattr(HandedOffSocket, _name, _forward(_name))
+del _name

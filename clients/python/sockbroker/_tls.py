@@ -295,7 +295,7 @@ def wrap_socket_patched(self: _stdssl.SSLContext, sock: Any, server_side: bool =
                         server_hostname: Optional[str] = None, session: Any = None) -> Any:
     """SSLContext.wrap_socket after install(): brokered sockets get
     SSLSocket, anything else the standard one."""
-    if isinstance(sock, socket):
+    if isinstance(sock, socket) and sock._native is None:
         return wrap_socket(self, sock, server_side, do_handshake_on_connect,
                            suppress_ragged_eofs, server_hostname, session)
     return _real_wrap_socket(self, sock, server_side, do_handshake_on_connect,

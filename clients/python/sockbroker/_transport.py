@@ -19,6 +19,7 @@ own connection through the broker.
 
 from __future__ import annotations
 
+import array
 import math
 import os
 import select as _select
@@ -63,6 +64,13 @@ RECV_MIN_ROOM = 64 * 1024
 RECV_BUFFER_KEEP = 4 * RECV_BUFFER
 MAX_REPLY_SIZE = 1 << 32
 _TLS_CHUNK = 256 * 1024
+_SOL_SOCKET = _stdsocket.SOL_SOCKET
+_SCM_RIGHTS = _stdsocket.SCM_RIGHTS
+_MSG_CTRUNC = _stdsocket.MSG_CTRUNC
+_MSG_CMSG_CLOEXEC = getattr(_stdsocket, "MSG_CMSG_CLOEXEC", 0)
+# Room for the descriptors one read may bring (the daemon sends one per
+# reply frame; the kernel stops a read after the bytes that carry some).
+_FDS_SPACE = _stdsocket.CMSG_SPACE(64 * array.array("i").itemsize)
 
 
 def default_url() -> str:
@@ -233,6 +241,15 @@ class Connection:
         self._view = memoryview(self._buffer)
         self._start = 0  # first byte not consumed
         self._end = 0  # end of the bytes received
+        # Descriptors that came with replies (handoff), in arrival order:
+        # _fds[_claimed:] are not yet claimed by a reply. pass_fds: take
+        # them in (set once Hello said the daemon passes descriptors).
+        self.pass_fds = False
+        self._fds: List[int] = []
+        self._claimed = 0
+        # The frame last peeked was handed over (1), and claimed the oldest
+        # unclaimed descriptor (2); 0: not yet. consume() resets it.
+        self.delivered = 0
         # wake() makes a wait_readable() in progress return: the wait that a
         # signal handler interrupted, when the handler took in the replies.
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -375,15 +392,45 @@ class Connection:
                 raise ConnectionResetError("the broker closed the connection")
             self._append(plaintext)
             return
+        if self._start == self._end and len(self._buffer) > RECV_BUFFER_KEEP:
+            self._view.release()  # a big reply was taken: back to the usual size
+            self._buffer = bytearray(RECV_BUFFER)
+            self._view = memoryview(self._buffer)
+            self._start = self._end = 0
         if len(self._buffer) - self._end < RECV_MIN_ROOM:
             self._room(RECV_MIN_ROOM)
+        if not self.pass_fds:
+            try:
+                count = self._sock.recv_into(self._view[self._end:], 0, _MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            if not count:
+                raise ConnectionResetError("the broker closed the connection")
+            self._end += count
+            return
+        if self._claimed:
+            del self._fds[:self._claimed]
+            self._claimed = 0
         try:
-            count = self._sock.recv_into(self._view[self._end:], 0, _MSG_DONTWAIT)
+            count, ancdata, flags, _ = self._sock.recvmsg_into(
+                [self._view[self._end:]], _FDS_SPACE, _MSG_DONTWAIT | _MSG_CMSG_CLOEXEC)
         except BlockingIOError:
             return
+        for level, kind, data in ancdata:
+            if level == _SOL_SOCKET and kind == _SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                self._fds.extend(fds)
+        if flags & _MSG_CTRUNC:
+            raise BrokerProtocolError(f"the broker at {self.url} passed more descriptors at "
+                                      "once than this client takes; some were lost")
         if not count:
             raise ConnectionResetError("the broker closed the connection")
         self._end += count
+
+    def unclaimed_fd(self) -> Optional[int]:
+        """The oldest descriptor received that no reply claimed yet."""
+        return self._fds[self._claimed] if len(self._fds) > self._claimed else None
 
     def _append(self, data: bytes) -> None:
         self._room(len(data))
@@ -430,17 +477,15 @@ class Connection:
         return bytes(self._view[start + header.size:start + size]), size
 
     def consume(self, size: int) -> None:
-        """Drop size bytes of what was received (a frame that was handed
-        over)."""
+        """Drop the frame last peeked (size bytes), once it was handed over
+        (``delivered``), with the descriptor it claimed. No call in here:
+        an exception from a signal handler comes before or after it all."""
         start = self._start + size
         if start >= self._end:
-            if len(self._buffer) > RECV_BUFFER_KEEP:
-                self._view.release()
-                self._buffer = bytearray(RECV_BUFFER)
-                self._view = memoryview(self._buffer)
-            self._start = self._end = 0
-        else:
-            self._start = start
+            start = self._end = 0
+        self._start = start
+        self._claimed += self.delivered == 2
+        self.delivered = 0
 
     def shutdown(self) -> None:
         """End the connection for both directions (a thread waiting in
@@ -451,8 +496,15 @@ class Connection:
             pass
 
     def close(self) -> None:
-        """Close the connection's file descriptor (no shutdown: safe after fork)."""
+        """Close the connection's file descriptor (no shutdown: safe after
+        fork), and the descriptors received that no reply claimed."""
         self._close_wake_pipe()
+        fds, self._fds = self._fds[self._claimed:], []
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         try:
             self._sock.close()
         except OSError:
@@ -462,6 +514,12 @@ class Connection:
         """In a forked child: drop the inherited descriptor, leaving the
         parent's connection untouched (no shutdown, no TLS close_notify)."""
         self._close_wake_pipe()
+        fds, self._fds = self._fds[self._claimed:], []
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         try:
             fd = self._sock.detach()
             os.close(fd)
