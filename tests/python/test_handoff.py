@@ -185,6 +185,20 @@ class HandoffTest(unittest.TestCase):
                 self.assertEqual(s.getpeername(), ("127.0.0.1", self.echo.port))
                 self.assertEqual(echo_once(s, b"same either way"), b"same either way")
 
+    def test_a_subclass_stays_brokered(self) -> None:
+        class Mine(sockbroker.socket):
+            __slots__ = ()
+
+            def greeting(self) -> str:
+                return "mine"
+
+        s = Mine(client=self.client())
+        self.addCleanup(s.close)
+        s.connect(("127.0.0.1", self.echo.port))
+        self.assertIs(type(s), Mine)
+        self.assertEqual(s.greeting(), "mine")
+        self.assertEqual(echo_once(s, b"subclass"), b"subclass")
+
     def test_a_connected_udp_socket_stays_brokered(self) -> None:
         client = self.client()
         s = client.socket(client.AF_INET, client.SOCK_DGRAM)

@@ -33,6 +33,7 @@ import sys
 from typing import Any, Dict, Optional, Tuple, Type
 
 from . import _default
+from ._socket import HANDOFF_CLASSES
 
 __all__ = ["install", "installed", "uninstall", "UNIX_ENV"]
 
@@ -121,6 +122,7 @@ def _local_unix_socket_class(broker_socket: Type[Any]) -> Type[Any]:
         __doc__ = broker_socket.__doc__
 
     socket.__qualname__ = "socket"
+    HANDOFF_CLASSES.add(socket)
     return socket
 
 

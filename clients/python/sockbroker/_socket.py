@@ -259,8 +259,11 @@ class socket:  # noqa: N801 (the reference's name)
     # ---- handoff -----------------------------------------------------------
 
     def _wants_handoff(self) -> bool:
-        """Whether to ask for this socket once it is connected."""
-        return (self._session.handoff and self._wb is not None and not self._wb.pending
+        """Whether to ask for this socket once it is connected. Not for
+        subclasses (the brokered TLS socket, a program's own): turning into
+        HandedOffSocket would drop what they add."""
+        return (self._session.handoff and type(self) in HANDOFF_CLASSES
+                and self._wb is not None and not self._wb.pending
                 and self._handle is not None)
 
     def _take_over(self, fd: int) -> None:
@@ -1064,3 +1067,7 @@ for _name in ("accept", "bind", "connect", "connect_ex", "detach", "dup", "filen
               "shutdown"):
     setattr(HandedOffSocket, _name, _forward(_name))
 del _name
+
+# The classes whose connected sockets may turn into HandedOffSocket: this
+# one and the class install() puts in the socket module (which adds nothing).
+HANDOFF_CLASSES = {socket}
