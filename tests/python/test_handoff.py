@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket as stdsocket
+import ssl
 import stat
 import subprocess
 import sys
@@ -198,6 +199,14 @@ class HandoffTest(unittest.TestCase):
         self.assertIs(type(s), Mine)
         self.assertEqual(s.greeting(), "mine")
         self.assertEqual(echo_once(s, b"subclass"), b"subclass")
+
+    def test_brokered_tls_sockets_still_wait_in_select(self) -> None:
+        from sockbroker import _tls
+        from sockbroker import select as broker_select
+        context = ssl.create_default_context()
+        tls = _tls.wrap_socket(context, self.client().socket(), server_hostname="localhost")
+        self.addCleanup(tls.close)
+        self.assertEqual(broker_select.select([], [tls], [], 0)[1], [tls])
 
     def test_a_connected_udp_socket_stays_brokered(self) -> None:
         client = self.client()

@@ -43,6 +43,7 @@ class SSLSocket(socket):
         self = cls.__new__(cls)
         self._closed = False
         self._io_refs = 0
+        self._native = None
         self._core = sock._core
         self._session = sock._session
         self._family, self._type, self._proto = sock._family, sock._type, sock._proto
