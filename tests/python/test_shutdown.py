@@ -393,7 +393,7 @@ class CannotWaitTest(sbtest.BrokerTestCase):
             except BaseException as e:
                 outcome.append(e)
 
-        call = core.start(_pb.pb.Request(recv=_pb.pb.RecvRequest(handle=s.fileno(),
+        call = core.start(_pb.pb.Request(recv=_pb.pb.RecvRequest(handle=s._handle,
                                                                   bufsize=10)), session)
         call.waker = while_handing_over
         s.sendall(b"wake")  # echoed: the parked recv completes

@@ -24,7 +24,9 @@ before that first call: reading it connects the default client, as the first
 call would, and looks it up in the daemon's table. ``dir()`` and ``__all__``
 list the names known so far, without connecting.
 
-``fileno()`` returns the socket's handle id, not an OS file descriptor.
+``fileno()`` of a brokered socket is a descriptor of this process reserved
+for it (on /dev/null), which names the socket to this module; a socket that
+was handed over is the standard library's, on its real descriptor.
 """
 
 from __future__ import annotations
@@ -129,18 +131,19 @@ def socketpair(family: Optional[int] = None, type: Optional[int] = None,  # noqa
 
 
 def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:  # noqa: A002
-    """A socket for a duplicate of handle ``fd`` (a handle id of this
-    process's session, as fileno() returns; not an OS file descriptor)."""
+    """A socket for a duplicate of the brokered socket numbered ``fd`` (its
+    fileno(), or a number from detach(), dup() or recv_fds())."""
     return _default.get().fromfd(fd, family, type, proto)
 
 
 def dup(fd: int) -> int:
-    """Duplicate handle ``fd``; return the new handle id."""
+    """Duplicate the brokered socket numbered ``fd``; return the new number."""
     return _default.get().dup(fd)
 
 
 def close(fd: int) -> None:
-    """Close handle ``fd`` (a handle id, as fileno() or detach() give)."""
+    """Close the brokered socket numbered ``fd`` (its fileno(), or a number
+    from detach(), dup() or recv_fds())."""
     _default.get().close_handle(fd)
 
 

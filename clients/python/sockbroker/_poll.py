@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import _errors
 from ._core import FOLLOWER_RECHECK, Core, Session, _Call, _resign_locked
 from ._pb import pb
-from ._socket import is_live_handle, socket
+from ._socket import is_reserved_number, live_socket, socket
 
 __all__ = ["READABLE", "WRITABLE", "ERROR", "HANGUP", "brokered", "wait", "Waker"]
 
@@ -44,6 +44,8 @@ def brokered(obj: Any) -> Optional[socket]:
     and objects holding one as ``socket`` or ``sock`` (socketserver's
     servers, http.client's connections).
     """
+    if type(obj) is int:
+        return live_socket(obj)  # a brokered socket's fileno()
     for _ in range(6):
         if isinstance(obj, socket):
             # A socket handed over is the kernel's: waited for by its fd.
@@ -59,17 +61,14 @@ def brokered(obj: Any) -> Optional[socket]:
 
 
 def local_fd(fd: int) -> int:
-    """Check that an int given as a local file descriptor is not a brokered
-    socket's handle id (a mistake that would wait on an unrelated fd)."""
-    if is_live_handle(fd):
-        try:
-            os.fstat(fd)
-        except OSError:
-            raise ValueError(
-                f"{fd} is the handle id of a brokered socket (its fileno()), not a file "
-                "descriptor of this process: pass the socket object itself. Code that "
-                "waits on bare file descriptors (asyncio's event loops) cannot wait on "
-                "brokered sockets") from None
+    """Check that an int given as a local file descriptor is not the number
+    of a brokered socket nothing holds (after detach()), which stands for a
+    socket in the daemon, not for a file here."""
+    if is_reserved_number(fd):
+        raise ValueError(
+            f"{fd} is the number of a brokered socket that no socket object holds (after "
+            "detach(), dup() or recv_fds()): take it up with socket(fileno=...) to wait "
+            "for it")
     return fd
 
 

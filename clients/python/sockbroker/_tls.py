@@ -13,7 +13,7 @@ from __future__ import annotations
 import ssl as _stdssl
 from typing import Any, Optional
 
-from ._socket import _live, socket
+from ._socket import _live, release_number, socket
 
 __all__ = ["SSLSocket", "wrap_socket", "wrap_socket_patched"]
 
@@ -48,9 +48,13 @@ class SSLSocket(socket):
         self._session = sock._session
         self._family, self._type, self._proto = sock._family, sock._type, sock._proto
         self._timeout = sock._timeout
-        self._handle = sock.detach()
+        sock._flush_behind()
+        self._handle, self._number = sock._handle, sock._number
+        sock._handle = sock._number = None  # handed to this object
+        sock._closed = True
         self._wb = sock._wb
-        _live[self._handle] = self
+        if self._number is not None:
+            _live[self._number] = self
         self._context = context
         self._sslobj = None
         self._incoming = _stdssl.MemoryBIO()
@@ -266,6 +270,8 @@ class SSLSocket(socket):
         self._run(sslobj.unwrap)
         plain = socket._wrap(self._core, self._session, _Described(self))
         self._handle = None
+        number, self._number = self._number, None
+        release_number(number)
         self._closed = True
         self._sslobj = None
         return plain
