@@ -151,8 +151,9 @@ class Session:
         # holds it once more), and whether it is waiting for bytes (nothing
         # half taken in: a signal handler there may read too). ``mutex``
         # guards these, Call.sleeping and ``sleepers`` (the calls whose
-        # threads wait, oldest first).
-        self.mutex = threading.Lock()
+        # threads wait, oldest first). Re-entrant: a finalizer that runs
+        # while its thread holds it may lose the session (a failed send).
+        self.mutex = threading.RLock()
         self.leader: Optional[int] = None
         self.depth = 0
         self.safe = False
@@ -720,7 +721,7 @@ def _after_fork_in_child() -> None:
             session.lost = True
             session.lost_reason = "the process forked; a child cannot use its parent's session"
             session.pending = {}
-            session.mutex = threading.Lock()
+            session.mutex = threading.RLock()
             session.leader = None
             session.depth = 0
             session.sleepers = {}

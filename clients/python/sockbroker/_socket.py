@@ -82,9 +82,9 @@ class _Name:
 # (on /dev/null), reserved so that no other open file gets the number, each
 # standing for a handle. A number stays reserved while a socket has it, and
 # after detach(), dup(fd) or recv_fds() until a socket adopts it or it is
-# closed.
+# closed. No lock: a dict's item operations are atomic, and a finalizer
+# (a socket's __del__ gives its number back) may run inside any of them.
 _names: Dict[int, _Name] = {}
-_names_lock = threading.Lock()
 
 # Live brokered sockets by their number, to wait for a socket whose number
 # is given where a file descriptor is expected (select, selectors).
@@ -99,8 +99,8 @@ def reserve_number(core: Core, session: Session, handle: int) -> int:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)  # a sandbox without /dev/null
         os.close(write_end)
         number = read_end
-    with _names_lock:
-        _names[number] = _Name(core, session, handle)
+    name = _Name(core, session, handle)
+    _names[number] = name
     return number
 
 
@@ -108,9 +108,7 @@ def release_number(number: Optional[int]) -> None:
     """Give back the descriptor reserved as number."""
     if number is None:
         return
-    with _names_lock:
-        name = _names.pop(number, None)
-    if name is not None:
+    if _names.pop(number, None) is not None:
         try:
             os.close(number)
         except OSError:
