@@ -225,6 +225,24 @@ class HandoffTest(unittest.TestCase):
         self.assertEqual(open_fds(), baseline)
 
 
+class RemoteClientTest(unittest.TestCase):
+    def test_a_tcp_client_gets_the_rpc_path(self) -> None:
+        port = sbtest.free_tcp_port()
+        daemon = sbtest.Daemon(extra_listen=(f"tcp://127.0.0.1:{port}",))
+        self.addCleanup(daemon.cleanup)
+        self.addCleanup(daemon.stop)
+        echo = ChildEchoServer()
+        self.addCleanup(echo.close)
+        client = sockbroker.connect(f"tcp://127.0.0.1:{port}", handoff=True)
+        self.addCleanup(client.close)
+        self.assertFalse(client.server_info.handoff)
+        s = client.create_connection(("127.0.0.1", echo.port), timeout=WAIT)
+        self.addCleanup(s.close)
+        self.assertIsInstance(s, sockbroker.socket)
+        self.assertNotIsInstance(s, sockbroker.HandedOffSocket)
+        self.assertEqual(echo_once(s, b"over tcp"), b"over tcp")
+
+
 class PolicyForbidsHandoffTest(unittest.TestCase):
     def test_a_policy_without_handoff_keeps_the_rpc_path(self) -> None:
         policy = {"policy": {"rules": [
