@@ -3,14 +3,19 @@
 
 The same socket work three ways, in one run on one machine:
 - direct: the standard socket module (the kernel, no broker);
-- sockbroker: the Python client (clients/python) through sockbrokerd;
+- sockbroker: the Python client (clients/python) through sockbrokerd, on
+  the RPC path (every call a request to the daemon);
+- handoff: the same client with handoff on: the daemon hands connected
+  sockets over, so calls on them are the kernel's (connect and close are
+  still the daemon's);
 - rpyc: RPyC remote socket objects (a classic RPyC server on loopback
   holds the sockets; the client calls their methods over RPyC).
 
 Operations: a 64-byte echo round trip, getsockname, setsockopt,
 socket+connect+close, and a 1 MiB echo. The echo server is a separate
 process. The table gives medians in microseconds and the ratios
-sockbroker/direct and rpyc/sockbroker (below 1: RPyC is faster).
+sockbroker/direct, handoff/direct and rpyc/sockbroker (below 1: RPyC is
+faster).
 
 usage: bench/python_latency.py [--build DIR] [--url URL] [--count N] [--quick]
   --build DIR  build tree with server/sockbrokerd and the generated
@@ -199,8 +204,15 @@ def main() -> int:
 
         columns: Dict[str, Dict[str, float]] = {}
         columns["direct"] = run_suite(socket, echo_port, count)
-        client = sockbroker.connect(url)
+        client = sockbroker.connect(url, handoff=False)
         columns["sockbroker"] = run_suite(client, echo_port, count)
+        client.close()
+        client = sockbroker.connect(url, handoff=True)
+        if client.server_info.handoff:
+            columns["handoff"] = run_suite(client, echo_port, count)
+        else:
+            print("python_latency: the daemon does not hand sockets over on "
+                  f"{url}: the handoff column is left out", file=sys.stderr)
         client.close()
         if rpyc is not None:
             server = processes.start([sys.executable, "-c", RPYC_SERVER],
@@ -222,10 +234,15 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     names = list(columns["direct"])
+    handoff = "handoff" in columns
     header = f"{'operation':<22}{'direct us':>11}{'sockbroker us':>15}"
+    if handoff:
+        header += f"{'handoff us':>12}"
     if "rpyc" in columns:
         header += f"{'rpyc us':>11}"
     header += f"{'broker/direct':>15}"
+    if handoff:
+        header += f"{'handoff/direct':>16}"
     if "rpyc" in columns:
         header += f"{'rpyc/broker':>13}"
     print(f"python client latency, medians of {count} runs (bulk: {max(5, count // 20)})")
@@ -233,9 +250,13 @@ def main() -> int:
     for name in names:
         direct, broker = columns["direct"][name], columns["sockbroker"][name]
         line = f"{name:<22}{direct:>11.1f}{broker:>15.1f}"
+        if handoff:
+            line += f"{columns['handoff'][name]:>12.1f}"
         if "rpyc" in columns:
             line += f"{columns['rpyc'][name]:>11.1f}"
         line += f"{broker / direct:>15.1f}"
+        if handoff:
+            line += f"{columns['handoff'][name] / direct:>16.1f}"
         if "rpyc" in columns:
             line += f"{columns['rpyc'][name] / broker:>13.2f}"
         print(line)

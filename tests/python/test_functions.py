@@ -17,7 +17,7 @@ from typing import Sequence
 
 import sbtest
 import sockbroker
-from sockbroker import _api
+from sockbroker import _api, _socket
 from sockbroker._constants import Constants
 
 
@@ -105,7 +105,8 @@ class ConnectionHelpersTest(sbtest.BrokerTestCase):
             reply = self.client.call(_api.pb.Request(create_server=_api.pb.CreateServerRequest(
                 address=_api._address.encode(consts.get, consts["AF_INET"], ("127.0.0.1", 0)),
                 family=consts["AF_INET"])), "socket")
-        with sockbroker.socket(fileno=reply.handle) as server:
+        number = _socket.reserve_number(self.client, self.client.session(), reply.handle)
+        with sockbroker.socket(fileno=number) as server:
             port = server.getsockname()[1]
             with sockbroker.create_connection(("127.0.0.1", port)):
                 conn, _ = server.accept()

@@ -93,22 +93,25 @@ class SelectorTest(sbtest.BrokerTestCase):
         self.assertEqual([k.fileobj for k, _ in ready], [d])
 
 
-    def test_a_handle_id_given_as_a_descriptor_is_refused(self) -> None:
-        socks = [self.sock() for _ in range(8)]
-        for s in socks:
-            try:
-                os.fstat(s.fileno())
-            except OSError:
-                break
-        else:
-            self.skipTest("every handle id is also an open descriptor here")
+    def test_a_sockets_fileno_given_as_an_int_waits_for_the_socket(self) -> None:
+        a, b = self.pair()
         selector = bselectors.BrokerSelector()
         self.addCleanup(selector.close)
+        key = selector.register(b.fileno(), bselectors.EVENT_READ)
+        self.assertEqual(key.fd, b.fileno())
+        with sbtest.unsupported_skips(self):
+            self.assertEqual(selector.select(0), [])
+        a.sendall(b"x")
+        self.assertEqual([k.fileobj for k, _ in selector.select(5)], [b.fileno()])
+        self.assertEqual(bselect.select([b.fileno()], [], [], 5)[0], [b.fileno()])
+
+    def test_a_detached_sockets_number_is_refused_as_a_descriptor(self) -> None:
+        s = self.sock()
+        number = s.detach()
+        self.addCleanup(sockbroker.close, number)
         with self.assertRaises(ValueError) as cm:
-            selector.register(s.fileno(), bselectors.EVENT_READ)
-        self.assertIn("pass the socket object", str(cm.exception))
-        with self.assertRaises(ValueError):
-            bselect.select([s.fileno()], [], [], 0)
+            bselect.select([number], [], [], 0)
+        self.assertIn("socket(fileno=", str(cm.exception))
 
 
 class SelectFunctionsTest(sbtest.BrokerTestCase):

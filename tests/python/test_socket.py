@@ -461,7 +461,7 @@ class ObjectsTest(sbtest.BrokerTestCase):
         s = self.sock()
         s.bind(("127.0.0.1", 0))
         text = repr(s)
-        self.assertIn(f"handle={s.fileno()}", text)
+        self.assertIn(f"fd={s.fileno()}, handle={s._handle}", text)
         self.assertIn("laddr=('127.0.0.1'", text)
         import pickle
         with self.assertRaises(TypeError):
@@ -469,7 +469,7 @@ class ObjectsTest(sbtest.BrokerTestCase):
 
     def test_unclosed_socket_warns_and_is_closed(self) -> None:
         s = sockbroker.socket()
-        handle = s.fileno()
+        handle = s._handle
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             del s

@@ -275,7 +275,7 @@ class CallsTest(sbtest.BrokerTestCase):
     def test_abandoned_call_is_cancelled_and_loses_no_data(self) -> None:
         a, b = self.pair()
         session = self.client.session()
-        call = self.client.start(pb.Request(recv=pb.RecvRequest(handle=b.fileno(), bufsize=10)),
+        call = self.client.start(pb.Request(recv=pb.RecvRequest(handle=b._handle, bufsize=10)),
                                  session)
         time.sleep(0.1)
         self.client._abandon(session, call)

@@ -24,7 +24,9 @@ before that first call: reading it connects the default client, as the first
 call would, and looks it up in the daemon's table. ``dir()`` and ``__all__``
 list the names known so far, without connecting.
 
-``fileno()`` returns the socket's handle id, not an OS file descriptor.
+``fileno()`` of a brokered socket is a descriptor of this process reserved
+for it (on /dev/null), which names the socket to this module; a socket that
+was handed over is the standard library's, on its real descriptor.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ from ._core import Session as _Session
 from ._core import __version__
 from ._errors import (BrokerConnectionError, BrokerProtocolError, UnsupportedOperation, error,
                       gaierror, herror, timeout)
-from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, SocketIO, SocketType, getdefaulttimeout,
-                      setdefaulttimeout, socket)
+from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, HandedOffSocket, SocketIO, SocketType,
+                      getdefaulttimeout, setdefaulttimeout, socket)
 from ._transport import default_url
 
 # ---- constants: this platform's until the daemon says otherwise ------------
@@ -99,11 +101,13 @@ def _apply_session(session: _Session) -> None:
 _default.on_new_client(lambda client: client.add_session_hook(_apply_session))
 
 
-def connect(url: Optional[str] = None, *, token: Optional[str] = None) -> Client:
+def connect(url: Optional[str] = None, *, token: Optional[str] = None,
+            handoff: Optional[bool] = None) -> Client:
     """A client of the daemon at url ($SOCKBROKER_URL or the default when
     None). It connects on its first call; use it as a context manager or
-    close() it to end its session."""
-    return Client(url, token=token)
+    close() it to end its session. handoff: ask the daemon to hand connected
+    stream sockets over (default $SOCKBROKER_HANDOFF, else yes)."""
+    return Client(url, token=token, handoff=handoff)
 
 
 def default_client() -> Client:
@@ -127,18 +131,19 @@ def socketpair(family: Optional[int] = None, type: Optional[int] = None,  # noqa
 
 
 def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:  # noqa: A002
-    """A socket for a duplicate of handle ``fd`` (a handle id of this
-    process's session, as fileno() returns; not an OS file descriptor)."""
+    """A socket for a duplicate of the brokered socket numbered ``fd`` (its
+    fileno(), or a number from detach(), dup() or recv_fds())."""
     return _default.get().fromfd(fd, family, type, proto)
 
 
 def dup(fd: int) -> int:
-    """Duplicate handle ``fd``; return the new handle id."""
+    """Duplicate the brokered socket numbered ``fd``; return the new number."""
     return _default.get().dup(fd)
 
 
 def close(fd: int) -> None:
-    """Close handle ``fd`` (a handle id, as fileno() or detach() give)."""
+    """Close the brokered socket numbered ``fd`` (its fileno(), or a number
+    from detach(), dup() or recv_fds())."""
     _default.get().close_handle(fd)
 
 
@@ -253,18 +258,21 @@ htonl = _stdsocket.htonl
 htons = _stdsocket.htons
 inet_aton = _stdsocket.inet_aton
 inet_ntoa = _stdsocket.inet_ntoa
+# Captured: install() puts the functions below in their place.
+_local_inet_pton = _stdsocket.inet_pton
+_local_inet_ntop = _stdsocket.inet_ntop
 
 
 def inet_pton(address_family: int, ip_string: str) -> bytes:
     """Pack an IPv4/IPv6 address string (family: this module's AF_INET or
     AF_INET6)."""
-    return _stdsocket.inet_pton(_local_family(_constants_now(), address_family), ip_string)
+    return _local_inet_pton(_local_family(_constants_now(), address_family), ip_string)
 
 
 def inet_ntop(address_family: int, packed_ip: Any) -> str:
     """Format a packed IPv4/IPv6 address (family: this module's AF_INET or
     AF_INET6)."""
-    return _stdsocket.inet_ntop(_local_family(_constants_now(), address_family), packed_ip)
+    return _local_inet_ntop(_local_family(_constants_now(), address_family), packed_ip)
 
 
 def _constants_now() -> Any:

@@ -25,8 +25,9 @@ from ._constants import to_enum
 from ._core import Core
 from ._errors import UnsupportedOperation, from_wire
 from ._pb import pb
-from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, _index, _timeout_value, default_timeout_of,
-                      socket)
+from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, _index, _native_socket, _timeout_of,
+                      _timeout_value, default_timeout_of, live_socket, name_of,
+                      release_number, reserve_number, socket)
 from ._socket import setdefaulttimeout as _set_module_default_timeout
 
 __all__ = ["Client", "send_fds", "recv_fds"]
@@ -163,23 +164,36 @@ class Client(Core):
                 socket._wrap(self, session, reply.second))
 
     def fromfd(self, fd: int, family: int, type: int, proto: int = 0) -> socket:  # noqa: A002
-        """A socket for a duplicate of handle ``fd`` (a handle id of this
-        session, as fileno() gives; OS file descriptors cannot be brokered)."""
-        session = self.session()
-        reply = self.call(pb.Request(dup=pb.HandleRequest(handle=_index(fd))), "socket",
-                          session)
-        sock = socket._wrap(self, session, reply)
+        """A socket for a duplicate of the brokered socket numbered ``fd``
+        (its fileno(), or a number from detach(), dup() or recv_fds()); OS
+        file descriptors cannot be brokered."""
+        name = name_of(self, fd, "fromfd")
+        reply = self.call(pb.Request(dup=pb.HandleRequest(handle=name.handle)), "socket",
+                          name.session)
+        sock = socket._wrap(self, name.session, reply)
         sock._family, sock._type, sock._proto = _index(family), _index(type), _index(proto)
         return sock
 
     def dup(self, fd: int) -> int:
-        """Duplicate handle ``fd``; return the new handle id."""
-        reply = self.call(pb.Request(dup=pb.HandleRequest(handle=_index(fd))), "socket")
-        return reply.handle
+        """Duplicate the brokered socket numbered ``fd``; return the new
+        socket's number (socket(fileno=number) takes it up)."""
+        name = name_of(self, fd, "dup")
+        reply = self.call(pb.Request(dup=pb.HandleRequest(handle=name.handle)), "socket",
+                          name.session)
+        return reserve_number(self, name.session, reply.handle)
 
     def close_handle(self, fd: int) -> None:
-        """Close handle ``fd`` (the reference's socket.close(fd))."""
-        self.call(pb.Request(close=pb.HandleRequest(handle=_index(fd))), "done")
+        """Close the brokered socket numbered ``fd`` (the reference's
+        socket.close(fd)), and give its number back."""
+        name = name_of(self, fd, "close")
+        sock = live_socket(_index(fd))
+        if sock is not None:
+            sock.detach()
+        try:
+            self.call(pb.Request(close=pb.HandleRequest(handle=name.handle)), "done",
+                      name.session)
+        finally:
+            release_number(_index(fd))
 
     def create_connection(self, address: Tuple[Any, int], timeout: Any = _GLOBAL_DEFAULT_TIMEOUT,
                           source_address: Optional[Tuple[Any, int]] = None, *,
@@ -213,9 +227,19 @@ class Client(Core):
             family = consts["AF_INET6"] if ":" in src_host else consts["AF_INET"]
             request.source_address.CopyFrom(_address.encode(
                 consts.get, family, tuple(source_address), 0, "create_connection"))
-        seq, whole = self.call_reply(pb.Request(create_connection=request),
-                                     "create_connection", session)
+        if session.handoff:
+            request.handoff = True
+            seq, whole, fd = self.call_handoff(pb.Request(create_connection=request),
+                                               "create_connection", session)
+        else:
+            seq, whole = self.call_reply(pb.Request(create_connection=request),
+                                         "create_connection", session)
+            fd = None
         reply = whole.create_connection
+        if fd is not None:
+            # Handed over: the standard library's own socket.
+            return _native_socket(fd, reply.socket.family, reply.socket.type,  # type: ignore
+                                  reply.socket.proto, _timeout_of(reply.socket))
         if reply.HasField("socket"):
             return socket._wrap(self, session, reply.socket, seq, whole)
         errors = [from_wire(e) for e in reply.attempt_errors]
@@ -525,9 +549,9 @@ def send_fds(sock: socket, buffers: Any, fds: Any, flags: int = 0, address: Any 
 
 def recv_fds(sock: socket, bufsize: int, maxfds: int,
              flags: int = 0) -> Tuple[bytes, List[int], int, Any]:
-    """Receive up to maxfds sockets: (data, handle ids, msg_flags, address).
-    The handles are new sockets of this session: wrap them with
-    socket(fileno=id)."""
+    """Receive up to maxfds sockets: (data, numbers, msg_flags, address).
+    Each is a new socket of this session, reserved under its number until
+    socket(fileno=number) takes it up or close(number) closes it."""
     client = sock.client
     consts = sock._session.constants
     fds = array.array("i")

@@ -8,24 +8,31 @@ Calls:
 - any thread may call; requests are numbered (``Request.seq`` 1, 2, 3, ...)
   and written under one send lock, so the order on the wire is the order of
   the numbers, and the daemon starts them in that order;
-- each request carries an SP request id; one reader thread per session reads
-  replies and hands each to the thread waiting for its id, so any number of
-  calls may be in flight at once (a blocking recv does not hold up others);
+- each request carries an SP request id, and replies are read on the calling
+  threads (leader/follower): of the threads waiting for a reply, one at a
+  time holds the reader role and reads whatever the daemon sends, handing
+  each reply to the thread waiting for its id; when its own reply is in it
+  passes the role to another waiting thread. A lone caller thus reads its
+  own reply, with no other thread involved; any number of calls may be in
+  flight at once (a blocking recv does not hold up others);
+- replies nobody waits for (closes, written-behind sends) are read by
+  whichever thread reads next, and by close();
 - nothing is ever resent, and there is no timeout on this side: the daemon
   applies the socket's timeout, a blocking recv may wait for hours;
 - when the connection drops, every waiting call fails with
   BrokerConnectionError, the session's sockets are dead, and the next call
   opens a new session.
 
-No call waits for a reply that cannot come. Where the reader thread cannot
-hand a reply over, a call that needs one fails at once with
-BrokerConnectionError (EDEADLK), before anything is sent:
-- during interpreter shutdown (finalizers run after daemon threads, the
-  reader among them, were stopped);
-- on the reader thread itself (a finalizer run by the garbage collector
-  there);
-- on a thread that is in the middle of sending a request or of opening the
-  session (a signal handler or a finalizer that interrupted it).
+No call waits for a reply that cannot come. Where no thread could read its
+reply, a call that needs one fails at once with BrokerConnectionError
+(EDEADLK), before anything is sent:
+- during interpreter shutdown (finalizers run after daemon threads, which
+  may hold the reader role, were stopped);
+- on a thread that is in the middle of sending a request, of opening the
+  session, or of taking in and handing over replies (a signal handler or a
+  finalizer that interrupted it there). A thread that holds the reader role
+  while it waits for bytes is not in the middle of anything: a signal
+  handler that interrupts that wait reads its own reply.
 A request that needs no answer (a close) is sent without waiting where it
 can be, deferred until the interrupted send is done where it cannot, and
 dropped at shutdown if another thread was stopped mid-send: the daemon
@@ -55,6 +62,7 @@ __version__ = "0.1.0"
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_DATA_SIZE = 1 << 20
 TOKEN_ENV = "SOCKBROKER_TOKEN"
+HANDOFF_ENV = "SOCKBROKER_HANDOFF"
 
 _REQUEST_ID = struct.Struct(">I")
 
@@ -65,6 +73,11 @@ SHUTDOWN_SEND_WAIT = 0.5
 # Seconds close() waits for the replies to requests nobody waits for (closes,
 # written-behind sends), so that the session ends with nothing in flight.
 CLOSE_DRAIN_WAIT = 2.0
+# A thread waiting for another thread to read its reply looks again this
+# often (seconds) whether the reader role is free: an exception that a
+# signal handler raised in the reader's thread at the wrong instant may have
+# kept the role from being passed on.
+FOLLOWER_RECHECK = 1.0
 
 _all_cores: "weakref.WeakSet[Core]" = weakref.WeakSet()
 
@@ -84,9 +97,16 @@ def _seq_prefix(seq: int) -> bytes:
 
 
 class _Call:
-    """One request in flight. ``lock`` is held until the reply is in."""
+    """One request in flight.
 
-    __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker", "unwaited")
+    ``lock`` is held while no thread signalled the one waiting for the call
+    (``sleeping``): the reader releases it when the reply is in, or to pass
+    it the reader role. A call with a ``waker`` is waited for by other means
+    (a Poll's wake-up pipe), which the reader calls instead.
+    """
+
+    __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker", "unwaited",
+                 "sleeping", "fd")
 
     def __init__(self, seq: int, request_id: int) -> None:
         self.lock = threading.Lock()
@@ -99,6 +119,11 @@ class _Call:
         self.waker: Optional[Callable[[], None]] = None
         # Sent without a thread waiting for it (close, written-behind send).
         self.unwaited = False
+        # A thread waits for it and for the reader role (Session.sleepers).
+        self.sleeping = False
+        # The descriptor its reply handed over (Reply.handed_off), until
+        # the caller takes it.
+        self.fd: Optional[int] = None
 
     def done(self) -> bool:
         return self.data is not None or self.error is not None
@@ -121,8 +146,21 @@ class Session:
         self.has_ipv6: Optional[bool] = None
         self.unsupported: Set[str] = set()
         self.cmsg_sizes: Dict[int, Any] = {}
-        self.reader: Optional[threading.Thread] = None
-        self.reader_ident: Optional[int] = None
+        # The reader role (see the module's notes): the thread that holds
+        # it, how many times (a signal handler that interrupted its wait
+        # holds it once more), and whether it is waiting for bytes (nothing
+        # half taken in: a signal handler there may read too). ``mutex``
+        # guards these, Call.sleeping and ``sleepers`` (the calls whose
+        # threads wait, oldest first). Re-entrant: a finalizer that runs
+        # while its thread holds it may lose the session (a failed send).
+        self.mutex = threading.RLock()
+        self.leader: Optional[int] = None
+        self.depth = 0
+        self.safe = False
+        self.sleepers: Dict[_Call, None] = {}
+        # The daemon hands sockets over on this connection and the client
+        # wants them (Core.handoff).
+        self.handoff = False
         # Requests that need no answer, queued by a thread that could not
         # send them itself; sent after the next request.
         self.deferred: List[bytes] = []
@@ -136,9 +174,12 @@ class Core:
     """
 
     def __init__(self, url: Optional[str] = None, *, token: Optional[str] = None,
-                 client_name: Optional[str] = None) -> None:
+                 client_name: Optional[str] = None, handoff: Optional[bool] = None) -> None:
         self.url = url or default_url()
         self._token = token if token is not None else os.environ.get(TOKEN_ENV)
+        # Ask for connected stream sockets to be handed over (default
+        # $SOCKBROKER_HANDOFF, else yes).
+        self.handoff = handoff_default() if handoff is None else bool(handoff)
         self._client_name = client_name or f"python-sockbroker/{__version__}"
         self._session: Optional[Session] = None
         self._send_lock = threading.Lock()
@@ -188,11 +229,6 @@ class Core:
     def _open_session(self) -> Session:
         conn = Connection(self.url)
         session = Session(self.url, conn)
-        reader = threading.Thread(target=self._read_replies, args=(session,),
-                                  name=f"sockbroker-reader {self.url}", daemon=True)
-        session.reader = reader
-        reader.start()
-        session.reader_ident = reader.ident
         hello = pb.HelloRequest(protocol_version=PROTOCOL_VERSION,
                                 client_name=f"{self._client_name} (pid {os.getpid()})")
         if self._token:
@@ -212,7 +248,16 @@ class Core:
         if reply.max_data_size:
             session.max_data_size = reply.max_data_size
         session.constants = Constants({c.name: c.value for c in reply.constants})
+        session.handoff = self.handoff and reply.handoff
+        conn.pass_fds = session.handoff
         return session
+
+    def set_handoff(self, handoff: bool) -> None:
+        """Ask for handoff from now on, or not."""
+        self.handoff = bool(handoff)
+        session = self._session
+        if session is not None and not self.handoff:
+            session.handoff = False
 
     def add_session_hook(self, hook: Callable[[Session], None]) -> None:
         """Call ``hook(session)`` after each new session's Hello."""
@@ -233,10 +278,8 @@ class Core:
     def _drain(self, session: Session) -> None:
         deadline = time.monotonic() + CLOSE_DRAIN_WAIT
         for call in [c for c in list(session.pending.values()) if c.unwaited]:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not call.lock.acquire(timeout=remaining):
+            if not self._await(session, call, deadline):
                 return
-            call.lock.release()
 
     def _lose(self, session: Session, why: str) -> None:
         """Mark the session lost and fail every call waiting on it."""
@@ -245,9 +288,13 @@ class Core:
                 return
             session.lost = True
             session.lost_reason = why
-        # The reader wakes up from the shutdown and closes the connection.
+        # A thread waiting for bytes wakes up; the connection is closed once
+        # no thread reads from it.
         session.conn.shutdown()
         self._fail_pending(session)
+        with session.mutex:
+            if session.leader is None:
+                session.conn.close()
 
     def _fail_pending(self, session: Session) -> None:
         pending = session.pending
@@ -257,8 +304,11 @@ class Core:
                 _, call = pending.popitem()
             except KeyError:
                 break
-            call.error = lambda: _errors.connection_lost(url, why)
-            call.lock.release()
+            with session.mutex:
+                if not call.done():
+                    call.error = lambda: _errors.connection_lost(url, why)
+                if call.sleeping:
+                    _rouse_locked(session, call)
             if call.waker is not None:
                 call.waker()
 
@@ -267,44 +317,163 @@ class Core:
         if self._is_finalizing():
             return "during interpreter shutdown (from a finalizer)"
         me = self._get_ident()
-        if session is not None and me == session.reader_ident:
-            return "on the thread that reads the broker's replies (from a finalizer)"
         if me == self._send_owner:
             return ("while this thread is sending another request (from a signal handler "
                     "or a finalizer)")
+        if session is not None and session.leader == me and not session.safe:
+            return ("while this thread is taking in the broker's replies (from a signal "
+                    "handler or a finalizer)")
         return None
 
-    def _read_replies(self, session: Session) -> None:
-        why = "the broker closed the connection"
-        try:
-            conn = session.conn
-            pending = session.pending
-            while True:
-                data = conn.recv()
-                if len(data) < 4:
-                    raise BrokerProtocolError(f"the broker at {session.url} sent a reply "
-                                              "without a request id")
-                (request_id,) = _REQUEST_ID.unpack_from(data)
-                call = pending.pop(request_id & 0x7FFFFFFF, None)
-                if call is None:
+    # ---- reading replies ---------------------------------------------------
+
+    def _await(self, session: Session, call: Optional[_Call],
+               deadline: Optional[float]) -> bool:
+        """Wait until call is done, reading replies while this thread holds
+        the reader role; False if the time.monotonic() deadline (None: none)
+        passed first. With call None: read what has come, until the
+        deadline."""
+        me = self._get_ident()
+        while call is None or not call.done():
+            lead = False
+            # The role is taken and given back inside one try: an exception
+            # raised by a signal handler between the two must not keep it.
+            try:
+                with session.mutex:
+                    if call is not None and call.done():
+                        return True
+                    if session.lost:
+                        if call is not None and not call.done():
+                            url, why = session.url, session.lost_reason
+                            call.error = lambda: _errors.connection_lost(url, why)
+                        return True
+                    if session.leader is None:
+                        session.leader = me
+                        session.depth = 1
+                        lead = True
+                    elif session.leader == me:
+                        session.depth += 1
+                        lead = True
+                    elif call is None:
+                        return False  # another thread reads
+                    else:
+                        call.sleeping = True
+                        session.sleepers[call] = None
+                if lead:
+                    if not self._lead(session, call, deadline):
+                        return False
+                    if call is None:
+                        return True
                     continue
-                if call.discard:
-                    call.lock.release()  # for close(), which may wait for it
-                    continue
+                wait = FOLLOWER_RECHECK
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - time.monotonic()))
+                call.lock.acquire(True, wait)  # type: ignore[union-attr]
+            finally:
+                with session.mutex:
+                    if lead:
+                        _resign_locked(session)
+                    elif call is not None:
+                        if call.sleeping:
+                            call.sleeping = False
+                            session.sleepers.pop(call, None)
+                        else:
+                            call.lock.acquire(False)  # woken: armed again
+                            if session.leader is None and session.sleepers:
+                                # A role passed to a thread that leaves.
+                                _rouse_locked(session, next(iter(session.sleepers)))
+            if deadline is not None and time.monotonic() >= deadline:
+                return call is not None and call.done()
+        return True
+
+    def _lead(self, session: Session, call: Optional[_Call],
+              deadline: Optional[float]) -> bool:
+        """Read and hand over replies until call is done (True) or the
+        deadline passed (False); this thread holds the reader role."""
+        conn = session.conn
+        while call is None or not call.done():
+            if session.lost:
+                return True
+            try:
+                frame = conn.peek_frame()
+            except BrokerProtocolError as e:
+                self._lose(session, str(e))
+                continue
+            if frame is not None:
+                self._deliver(session, frame[0])
+                conn.consume(frame[1])
+                continue
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            session.safe = True
+            try:
+                readable = conn.wait_readable(remaining)
+            except OSError as e:
+                self._lose(session, f"{e.strerror or e}")
+                continue
+            finally:
+                session.safe = False
+            if not readable:
+                if remaining is not None:
+                    return False
+                continue
+            if call is not None and call.done():
+                break  # a signal handler's call read it meanwhile
+            try:
+                conn.fill()
+            except OSError as e:
+                self._lose(session, f"{e.strerror or e}" if not session.lost else "")
+            except BaseException:
+                # Interrupted while the kernel handed over bytes: whether
+                # it did is unknown, and so is where the next reply starts.
+                self._lose(session, "a signal handler's exception interrupted the client "
+                           "while it took in a reply")
+                raise
+        return True
+
+    def _deliver(self, session: Session, data: bytes) -> None:
+        """Hand one reply to its call. Done again for the same reply (an
+        exception before it was consumed), it changes nothing."""
+        conn = session.conn
+        if conn.delivered:
+            return
+        if len(data) < 4:
+            self._lose(session, f"the broker at {session.url} sent a reply without a "
+                       "request id")
+            return
+        request_id = _REQUEST_ID.unpack_from(data)[0] & 0x7FFFFFFF
+        call = session.pending.get(request_id)
+        fd = conn.unclaimed_fd()
+        if fd is not None and not pb.Reply.FromString(memoryview(data)[4:]).handed_off:
+            fd = None
+        if call is None or call.discard:
+            # Nobody takes the socket handed over with it.
+            conn.delivered = 2 if fd is not None else 1
+            if fd is not None:
+                os.close(fd)
+            return
+        with session.mutex:
+            if not call.done():
                 call.data = data
-                call.lock.release()
-                if call.waker is not None:
-                    call.waker()
-        except BrokerProtocolError as e:
-            why = str(e)
-        except OSError as e:
-            if not session.lost:
-                why = f"{e.strerror or e}"
-        except BaseException as e:  # pragma: no cover - a bug in this thread
-            why = f"the reader failed: {e!r}"
-        finally:
-            self._lose(session, why)
-            session.conn.close()
+                call.fd = fd
+            if call.sleeping:
+                _rouse_locked(session, call)
+        conn.delivered = 2 if fd is not None else 1
+        session.pending.pop(request_id, None)
+        if call.waker is not None:
+            call.waker()
+
+    def await_call(self, session: Session, call: _Call, timeout: Optional[float] = None) -> bool:
+        """Wait until a call sent earlier is done, at most timeout seconds
+        (None: no limit); whether it is. The caller checked cannot_wait()."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self._await(session, call, deadline)
+
+    def pump(self, session: Session) -> None:
+        """Take in and hand over the replies that have come, without
+        waiting, if no other thread reads and this one can."""
+        if session.lost or session.leader is not None or self.cannot_wait(session):
+            return
+        self._await(session, None, time.monotonic())
 
     # ---- calls -------------------------------------------------------------
 
@@ -368,7 +537,7 @@ class Core:
                 call.discard = True
                 raise _errors.cannot_wait(session.url, why)
         try:
-            call.lock.acquire()
+            self._await(session, call, None)
         except BaseException:
             # Interrupted (KeyboardInterrupt): the daemon still runs the
             # operation; cancel it if it waits, and drop its reply.
@@ -397,6 +566,9 @@ class Core:
 
     def _abandon(self, session: Session, call: _Call) -> None:
         call.discard = True
+        fd, call.fd = call.fd, None
+        if fd is not None:
+            os.close(fd)  # a socket handed over to a call nobody finishes
         if call.done() or session.lost:
             return
         try:
@@ -426,6 +598,22 @@ class Core:
             raise _errors.cannot_wait(session.url, why)
         call = self._send(session, request.SerializeToString())
         return call.seq, self._wait_reply(session, call, expect)
+
+    def call_handoff(self, request: Any, expect: str,
+                     session: Session) -> Tuple[int, Any, Optional[int]]:
+        """As call_reply(), plus the descriptor the reply handed over (None
+        when the socket stayed with the daemon); the caller owns it."""
+        why = self.cannot_wait(session)
+        if why is not None:
+            raise _errors.cannot_wait(session.url, why)
+        call = self._send(session, request.SerializeToString())
+        reply = self._wait_reply(session, call, expect)
+        fd, call.fd = call.fd, None
+        if reply.handed_off and fd is None:
+            self._lose(session, "a reply handed a socket over without its descriptor")
+            raise BrokerProtocolError(f"the broker at {session.url} handed a socket over "
+                                      "without its descriptor; the connection was closed")
+        return call.seq, reply, fd
 
     def call_nowait(self, request: Any, session: Session) -> None:
         """Send a Request whose reply nobody waits for (a close). Never
@@ -485,6 +673,41 @@ class Core:
         return self.session().hello
 
 
+def handoff_default() -> bool:
+    """Whether clients ask for handoff unless told: $SOCKBROKER_HANDOFF
+    ("0", "no", "off" or "false" turn it off), else yes."""
+    value = os.environ.get(HANDOFF_ENV, "").strip().lower()
+    return value not in ("0", "no", "off", "false")
+
+
+def _rouse_locked(session: Session, call: _Call) -> None:
+    """Wake the thread waiting for call (session.mutex held): its reply is
+    in, or the reader role is free for it."""
+    call.sleeping = False
+    session.sleepers.pop(call, None)
+    if call.waker is not None:
+        call.waker()
+    else:
+        call.lock.release()
+
+
+def _resign_locked(session: Session) -> None:
+    """Give the reader role back (session.mutex held), to the oldest thread
+    that waits for a reply, if any."""
+    session.depth -= 1
+    if session.depth:
+        # A signal handler's reading ends: the wait it interrupted looks
+        # again whether its own reply came in meanwhile.
+        session.conn.wake()
+        return
+    session.leader = None
+    session.safe = False
+    if session.lost:
+        session.conn.close()
+    elif session.sleepers:
+        _rouse_locked(session, next(iter(session.sleepers)))
+
+
 def _after_fork_in_child() -> None:
     # The child shares the parent's connection; it must neither use it nor
     # shut it down. It gets a session of its own on its next call.
@@ -498,6 +721,10 @@ def _after_fork_in_child() -> None:
             session.lost = True
             session.lost_reason = "the process forked; a child cannot use its parent's session"
             session.pending = {}
+            session.mutex = threading.RLock()
+            session.leader = None
+            session.depth = 0
+            session.sleepers = {}
             session.conn.detach_after_fork()
 
 

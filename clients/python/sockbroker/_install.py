@@ -33,6 +33,7 @@ import sys
 from typing import Any, Dict, Optional, Tuple, Type
 
 from . import _default
+from ._socket import HANDOFF_CLASSES
 
 __all__ = ["install", "installed", "uninstall", "UNIX_ENV"]
 
@@ -121,6 +122,7 @@ def _local_unix_socket_class(broker_socket: Type[Any]) -> Type[Any]:
         __doc__ = broker_socket.__doc__
 
     socket.__qualname__ = "socket"
+    HANDOFF_CLASSES.add(socket)
     return socket
 
 
@@ -141,7 +143,7 @@ def installed() -> bool:
 
 
 def install(url: Optional[str] = None, *, connect: bool = True,
-            unix: Optional[str] = None) -> None:
+            unix: Optional[str] = None, handoff: Optional[bool] = None) -> None:
     """Make the standard socket, select and selectors modules use the broker.
 
     url: the broker (default $SOCKBROKER_URL or the daemon's default path).
@@ -151,6 +153,10 @@ def install(url: Optional[str] = None, *, connect: bool = True,
     unix: "local" (AF_UNIX sockets and socketpair() stay local, the default)
     or "broker" (the daemon makes them); default $SOCKBROKER_UNIX, else
     "local".
+    handoff: ask the daemon to hand connected and accepted stream sockets
+    over, which then are the standard library's own sockets on real
+    descriptors; default $SOCKBROKER_HANDOFF, else yes (where the daemon
+    and its policy allow it).
     """
     import sockbroker
 
@@ -161,6 +167,8 @@ def install(url: Optional[str] = None, *, connect: bool = True,
     from .selectors import BrokerSelector
 
     client = _default.set_url(url) if url is not None else _default.get()
+    if handoff is not None:
+        client.set_handoff(handoff)
     if connect:
         client.session()
 

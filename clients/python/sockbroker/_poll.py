@@ -4,7 +4,9 @@ Brokered sockets have no file descriptor here: the daemon's Poll operation
 waits for them (one request per broker session, all its handles at once).
 Local descriptors (pipes, terminals, real sockets) are waited for with the
 kernel's poll(). A wait on both at once sends the Poll requests, waits on
-the local descriptors plus a wake-up pipe that a Poll reply writes to, then
+the local descriptors, the broker connections whose replies no other thread
+is reading (this thread reads them meanwhile) and a wake-up pipe that the
+thread reading the others' replies writes to when a Poll reply is in, then
 cancels the Poll requests still waiting (Cancel names them by seq).
 """
 
@@ -14,11 +16,13 @@ import math
 import os
 import select as _stdselect
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import _errors
+from ._core import FOLLOWER_RECHECK, Core, Session, _Call, _resign_locked
 from ._pb import pb
-from ._socket import is_live_handle, socket
+from ._socket import is_reserved_number, live_socket, socket
 
 __all__ = ["READABLE", "WRITABLE", "ERROR", "HANGUP", "brokered", "wait", "Waker"]
 
@@ -40,9 +44,12 @@ def brokered(obj: Any) -> Optional[socket]:
     and objects holding one as ``socket`` or ``sock`` (socketserver's
     servers, http.client's connections).
     """
+    if type(obj) is int:
+        return live_socket(obj)  # a brokered socket's fileno()
     for _ in range(6):
         if isinstance(obj, socket):
-            return obj
+            # A socket handed over is the kernel's: waited for by its fd.
+            return obj if obj._native is None else None
         for attr in ("_sock", "raw", "buffer", "socket", "sock"):
             inner = getattr(obj, attr, None)
             if inner is not None and not callable(inner):
@@ -50,26 +57,24 @@ def brokered(obj: Any) -> Optional[socket]:
                 break
         else:
             return None
-    return obj if isinstance(obj, socket) else None
+    return obj if isinstance(obj, socket) and obj._native is None else None
 
 
 def local_fd(fd: int) -> int:
-    """Check that an int given as a local file descriptor is not a brokered
-    socket's handle id (a mistake that would wait on an unrelated fd)."""
-    if is_live_handle(fd):
-        try:
-            os.fstat(fd)
-        except OSError:
-            raise ValueError(
-                f"{fd} is the handle id of a brokered socket (its fileno()), not a file "
-                "descriptor of this process: pass the socket object itself. Code that "
-                "waits on bare file descriptors (asyncio's event loops) cannot wait on "
-                "brokered sockets") from None
+    """Check that an int given as a local file descriptor is not the number
+    of a brokered socket nothing holds (after detach()), which stands for a
+    socket in the daemon, not for a file here."""
+    if is_reserved_number(fd):
+        raise ValueError(
+            f"{fd} is the number of a brokered socket that no socket object holds (after "
+            "detach(), dup() or recv_fds()): take it up with socket(fileno=...) to wait "
+            "for it")
     return fd
 
 
 class Waker:
-    """A pipe that a Poll reply (on the reader thread) writes to."""
+    """A pipe that the thread reading replies writes to when a Poll reply is
+    in (or the reader role is free)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -166,11 +171,8 @@ def wait(broker: List[Tuple[socket, int]], local: List[Tuple[int, int]],
             call = group[0].start(_poll_request(group[2], timeout), group[1])
             call.waker = waker.wake
             calls.append((group, call))
-        answered = any(call.done() for _, call in calls)
-        local_ready = _local_poll(local + [(waker.read_fd, _POLLIN)],
-                                  0.0 if answered else timeout)
-        local_ready.pop(waker.read_fd, None)
-        waker.drain()
+        local_ready = _wait_any([(group[0], group[1], call) for group, call in calls], local,
+                                timeout, waker)
         for group, call in calls:
             if not call.done():
                 try:
@@ -192,3 +194,64 @@ def wait(broker: List[Tuple[socket, int]], local: List[Tuple[int, int]],
     finally:
         if own_waker:
             waker.close()
+
+
+def _wait_any(calls: List[Tuple[Core, Session, _Call]], local: List[Tuple[int, int]],
+              timeout: Optional[float], waker: Waker) -> Dict[int, int]:
+    """Wait until one of calls is done, a local descriptor is ready, or
+    timeout seconds (None: no limit) passed; return the ready local
+    descriptors. Of each session whose reader role is free, this thread
+    takes it for the wait and reads that connection too; the calls of the
+    others wake it through waker."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    me = threading.get_ident()
+    while True:
+        led: List[Tuple[Core, Session]] = []
+        ready: Dict[int, int] = {}
+        try:
+            for core, session, call in calls:
+                with session.mutex:
+                    if call.done() or session.lost:
+                        continue
+                    if session.leader is None or session.leader == me:
+                        session.leader = me
+                        session.depth += 1
+                        led.append((core, session))
+                    else:
+                        call.sleeping = True
+                        session.sleepers[call] = None
+            answered = any(call.done() for _, _, call in calls)
+            if answered or (deadline is not None and time.monotonic() >= deadline):
+                wait: Optional[float] = 0.0
+            elif deadline is not None:
+                wait = deadline - time.monotonic()
+            else:
+                wait = None
+            if any(call.sleeping for _, _, call in calls) and (wait is None
+                                                               or wait > FOLLOWER_RECHECK):
+                wait = FOLLOWER_RECHECK
+            connections = {session.conn.fileno(): (core, session) for core, session in led}
+            items = local + [(waker.read_fd, _POLLIN)] + [(fd, _POLLIN) for fd in connections]
+            for _, session in led:
+                session.safe = True
+            try:
+                ready = _local_poll(items, wait)
+            finally:
+                for _, session in led:
+                    session.safe = False
+            for fd, (core, session) in connections.items():
+                if ready.pop(fd, None) is not None:
+                    core._await(session, None, time.monotonic())
+        finally:
+            for core, session, call in calls:
+                with session.mutex:
+                    if (core, session) in led:
+                        _resign_locked(session)
+                    elif call.sleeping:
+                        call.sleeping = False
+                        session.sleepers.pop(call, None)
+        ready.pop(waker.read_fd, None)
+        waker.drain()
+        if (ready or any(call.done() for _, _, call in calls)
+                or (deadline is not None and time.monotonic() >= deadline)):
+            return ready

@@ -6,10 +6,12 @@ the timeout getters, client-side code over those requests). The daemon keeps
 the socket's state, its timeout mode included; this object caches the mode
 it set so that gettimeout() needs no round trip.
 
-``fileno()`` returns the handle id: a number that names the socket in calls
-to the broker (``socket(fileno=...)``, ``fromfd``, ``send_fds``), never an OS
-file descriptor of this process. Do not pass it to os.*, select.select or the
-standard selectors; use sockbroker.select and sockbroker.selectors.
+``fileno()`` returns a descriptor of this process reserved for the socket
+(on /dev/null): no other open file gets its number, and the number names the
+socket to this module (``socket(fileno=...)``, ``fromfd``, ``send_fds``,
+sockbroker.select and sockbroker.selectors, which wait for the socket
+itself). The socket is in the daemon: os.read or the standard select on the
+number see /dev/null, never another file.
 
 Write-behind: every reply about a stream socket carries the kernel's free
 send space on it. A send/sendall/sendmsg (no ancillary data, no flags, not
@@ -25,21 +27,23 @@ SCM_RIGHTS wait for the written-behind replies first.
 from __future__ import annotations
 
 import array
+import errno
 import io
 import math
 import operator
+import os
 import socket as _stdsocket
 import sys
 import threading
 import warnings
 import weakref
 from collections import deque
-from typing import Any, Deque, Iterable, List, Optional, Tuple
+from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple
 
 from . import _address, _default
 from ._constants import to_enum
 from ._core import Core, Session, _Call
-from ._errors import cannot_wait, os_error
+from ._errors import cannot_wait, os_error, stale_socket
 from ._pb import pb
 
 __all__ = ["socket", "SocketType", "getdefaulttimeout", "setdefaulttimeout"]
@@ -51,21 +55,87 @@ PIPELINE_WINDOW = 4
 WRITE_BEHIND_MAX = 256
 # Chunk size for sendfile (bounded further by the daemon's max_data_size).
 SENDFILE_BLOCK = 1 << 20
+# Seconds the daemon may wait for a non-blocking socket's connect to
+# complete so that it can hand the socket over (see socket.connect()).
+HANDOFF_CONNECT_WAIT = 30.0
+
+# Captured at import: install() replaces the socket module's class.
+_RealSocket = _stdsocket.socket
 
 SocketIO = _stdsocket.SocketIO
 _GLOBAL_DEFAULT_TIMEOUT = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 
 _default_timeout: Optional[float] = None
 
-# Live brokered sockets by handle id, to tell a handle id passed where a
-# file descriptor is expected (select, selectors) from a real descriptor.
+class _Name:
+    """What a reserved descriptor stands for: a handle of a session."""
+
+    __slots__ = ("core", "session", "handle")
+
+    def __init__(self, core: Core, session: Session, handle: int) -> None:
+        self.core = core
+        self.session = session
+        self.handle = handle
+
+
+# The numbers fileno() gives brokered sockets: descriptors of this process
+# (on /dev/null), reserved so that no other open file gets the number, each
+# standing for a handle. A number stays reserved while a socket has it, and
+# after detach(), dup(fd) or recv_fds() until a socket adopts it or it is
+# closed. No lock: a dict's item operations are atomic, and a finalizer
+# (a socket's __del__ gives its number back) may run inside any of them.
+_names: Dict[int, _Name] = {}
+
+# Live brokered sockets by their number, to wait for a socket whose number
+# is given where a file descriptor is expected (select, selectors).
 _live: "weakref.WeakValueDictionary[int, socket]" = weakref.WeakValueDictionary()
 
 
-def is_live_handle(number: int) -> bool:
-    """Whether number is the handle id of an open brokered socket here."""
+def reserve_number(core: Core, session: Session, handle: int) -> int:
+    """Reserve a descriptor to stand for handle; return its number."""
+    try:
+        number = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)  # a sandbox without /dev/null
+        os.close(write_end)
+        number = read_end
+    name = _Name(core, session, handle)
+    _names[number] = name
+    return number
+
+
+def release_number(number: Optional[int]) -> None:
+    """Give back the descriptor reserved as number."""
+    if number is None:
+        return
+    if _names.pop(number, None) is not None:
+        try:
+            os.close(number)
+        except OSError:
+            pass
+
+
+def name_of(core: Core, number: Any, caller: str) -> _Name:
+    """What number (a brokered socket's fileno()) stands for in core's
+    sessions; OSError EBADF if nothing."""
+    number = _index(number)
+    name = _names.get(number)
+    if name is None or name.core is not core:
+        raise OSError(errno.EBADF, f"{caller}: {number} is not a brokered socket of this "
+                      "client (give the fileno() of one, or a number from detach(), dup() "
+                      "or recv_fds())")
+    return name
+
+
+def live_socket(number: int) -> Optional["socket"]:
+    """The open brokered socket whose fileno() is number, if any."""
     sock = _live.get(number)
-    return sock is not None and sock._handle == number
+    return sock if sock is not None and sock._number == number else None
+
+
+def is_reserved_number(number: int) -> bool:
+    """Whether number is a descriptor reserved for a brokered socket."""
+    return number in _names
 
 
 def _timeout_value(value: Any) -> Optional[float]:
@@ -172,7 +242,7 @@ class socket:  # noqa: N801 (the reference's name)
 
     __module__ = "sockbroker"
     __slots__ = ("__weakref__", "_core", "_session", "_handle", "_family", "_type",
-                 "_proto", "_timeout", "_closed", "_io_refs", "_wb")
+                 "_proto", "_timeout", "_closed", "_io_refs", "_wb", "_native", "_number")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1,  # noqa: A002
                  fileno: Optional[int] = None, *, client: Optional[Core] = None) -> None:
@@ -180,8 +250,18 @@ class socket:  # noqa: N801 (the reference's name)
         self._closed = False
         self._io_refs = 0
         self._wb: Optional[_WriteBehind] = None
+        self._native: Optional[_stdsocket.socket] = None
+        self._number: Optional[int] = None
         core = client if client is not None else _default.get()
-        session = core.session()
+        if fileno is not None:
+            if _index(fileno) < 0:
+                raise ValueError("negative file descriptor")
+            name = name_of(core, fileno, "socket")
+            session = name.session
+            if session.lost:
+                raise stale_socket(session.url)
+        else:
+            session = core.session()
         consts = session.constants
         self._core = core
         self._session = session
@@ -201,9 +281,7 @@ class socket:  # noqa: N801 (the reference's name)
             self._adopt(reply)
             sys.audit("socket.__new__", self, family, type, proto)
             return
-        handle = _index(fileno)
-        if handle < 0:
-            raise ValueError("negative file descriptor")
+        handle = name.handle
         self._handle = handle
         sol = consts["SOL_SOCKET"]
         try:
@@ -221,11 +299,13 @@ class socket:  # noqa: N801 (the reference's name)
         self._family, self._type, self._proto = family, type, proto
         self._timeout = _timeout_of(reply)
         self._wb = self._write_behind_state()
-        _live[handle] = self
+        self._number = _index(fileno)
+        _live[self._number] = self
 
     def _adopt(self, reply: Any) -> None:
         self._handle = reply.handle
-        _live[reply.handle] = self
+        self._number = reserve_number(self._core, self._session, reply.handle)
+        _live[self._number] = self
         self._family = reply.family
         self._type = reply.type
         self._proto = reply.proto
@@ -240,12 +320,36 @@ class socket:  # noqa: N801 (the reference's name)
         sock = cls.__new__(cls)
         sock._closed = False
         sock._io_refs = 0
+        sock._native = None
+        sock._number = None
         sock._core = core
         sock._session = session
         sock._adopt(reply)
         if whole_reply is not None and sock._wb is not None:
             sock._wb.note(seq, whole_reply)
         return sock
+
+    # ---- handoff -----------------------------------------------------------
+
+    def _wants_handoff(self) -> bool:
+        """Whether to ask for this socket once it is connected. Not for
+        subclasses (the brokered TLS socket, a program's own): turning into
+        HandedOffSocket would drop what they add."""
+        return (self._session.handoff and type(self) in HANDOFF_CLASSES
+                and self._wb is not None and not self._wb.pending
+                and self._handle is not None)
+
+    def _take_over(self, fd: int) -> None:
+        """The daemon handed this socket over as fd: from now on the object
+        is a front for the standard library's socket on it (class
+        HandedOffSocket), with the same timeout."""
+        native = _native_socket(fd, self._family, self._type, self._proto, self._timeout)
+        self._handle = None
+        number, self._number = self._number, None
+        release_number(number)
+        self._wb = None
+        self._native = native
+        self.__class__ = HandedOffSocket
 
     # ---- plumbing ----------------------------------------------------------
 
@@ -275,6 +379,8 @@ class socket:  # noqa: N801 (the reference's name)
             return
         core, session = self._core, self._session
         first: Optional[BaseException] = None
+        if not wait and wb.pending and not wb.pending[0][0].done():
+            core.pump(session)  # take in the replies that came meanwhile
         while wb.pending:
             call, _ = wb.pending[0]
             if not call.done():
@@ -285,8 +391,7 @@ class socket:  # noqa: N801 (the reference's name)
                     if not raise_errors:
                         return
                     raise cannot_wait(session.url, why)
-                call.lock.acquire()
-                call.lock.release()
+                core.await_call(session, call)
             with wb.lock:
                 if not wb.pending or wb.pending[0][0] is not call:
                     continue  # collected meanwhile (a signal handler)
@@ -370,7 +475,7 @@ class socket:  # noqa: N801 (the reference's name)
         closed = getattr(self, "_closed", False)
         handle = self._handle if self._handle is not None else -1
         text = (f"<{type(self).__module__}.{type(self).__qualname__}"
-                f"{' [closed]' if closed else ''} handle={handle}, "
+                f"{' [closed]' if closed else ''} fd={self.fileno()}, handle={handle}, "
                 f"family={self.family}, type={self.type}, proto={self._proto}")
         if not closed and self._handle is not None and not self._session.lost:
             try:
@@ -411,13 +516,21 @@ class socket:  # noqa: N801 (the reference's name)
                                    self._session)
         except Exception:
             pass
+        try:
+            number, self._number = self._number, None
+            release_number(number)
+        except Exception:
+            pass
 
     # ---- lifecycle ---------------------------------------------------------
 
     def fileno(self) -> int:
-        """The handle id (-1 once closed). Not an OS file descriptor: it names
-        this socket in calls to the broker of the same client."""
-        return self._handle if self._handle is not None else -1
+        """A descriptor of this process reserved for the socket (-1 once
+        closed): no other open file has its number, but it is not the
+        socket (that is in the daemon). It names the socket to this module:
+        socket(fileno=), fromfd(), send_fds(), select and selectors."""
+        number = self._number
+        return number if number is not None and self._handle is not None else -1
 
     def close(self) -> None:
         """Close the socket (once the last makefile() object is closed)."""
@@ -429,6 +542,8 @@ class socket:  # noqa: N801 (the reference's name)
         handle = self._handle
         if handle is None:
             return
+        number, self._number = self._number, None
+        release_number(number)
         if self._session.lost:
             self._handle = None
             return  # the daemon closed it with its session
@@ -450,12 +565,13 @@ class socket:  # noqa: N801 (the reference's name)
             self.close()
 
     def detach(self) -> int:
-        """Close the object without closing the handle; return the handle id."""
+        """Close the object without closing the socket; return its number
+        (socket(fileno=number) takes it up again)."""
         self._flush_behind()
         self._closed = True
-        handle = self._handle
-        self._handle = None
-        return handle if handle is not None else -1
+        handle, number = self._handle, self._number
+        self._handle = self._number = None
+        return number if handle is not None and number is not None else -1
 
     def dup(self) -> "socket":
         """A new socket object for a duplicate of the handle."""
@@ -484,24 +600,75 @@ class socket:  # noqa: N801 (the reference's name)
             request.default_timeout = timeout
         if self._wb is not None and self._wb.pending:
             self._collect(wait=False)
-        seq, whole = self._core.call_reply(pb.Request(accept=request), "accept", self._session)
+        if self._session.handoff:
+            request.handoff = True
+            seq, whole, fd = self._core.call_handoff(pb.Request(accept=request), "accept",
+                                                     self._session)
+        else:
+            seq, whole = self._core.call_reply(pb.Request(accept=request), "accept",
+                                               self._session)
+            fd = None
         reply = whole.accept
+        address = self._decode_address(reply.address)
+        if fd is not None:
+            described = reply.socket
+            return _native_socket(fd, described.family, described.type, described.proto,
+                                  _timeout_of(described)), address
         sock = socket._wrap(self._core, self._session, reply.socket, seq, whole)
-        return sock, self._decode_address(reply.address)
+        return sock, address
 
     def connect(self, address: Any) -> None:
-        """Connect to a remote socket at address."""
+        """Connect to a remote socket at address. Where the daemon hands
+        connected sockets over, this one becomes the standard library's
+        socket on the descriptor (see HandedOffSocket)."""
         sys.audit("socket.connect", self, address)
         msg = self._encode_address(address, "connect")
-        self._call(pb.Request(connect=pb.ConnectRequest(handle=self._h, address=msg)), "done")
+        request = pb.ConnectRequest(handle=self._h, address=msg)
+        if not self._wants_handoff():
+            self._call(pb.Request(connect=request), "done")
+            return
+        request.handoff = True
+        timeout = self._timeout
+        if timeout == 0.0:
+            # Non-blocking: the daemon waits for the outcome (at most
+            # HANDOFF_CONNECT_WAIT seconds) so that it can hand the socket
+            # over, and it comes back in non-blocking mode.
+            self._call(pb.Request(settimeout=pb.SetTimeoutRequest(
+                handle=self._h, timeout=HANDOFF_CONNECT_WAIT)), "done")
+            self._timeout = HANDOFF_CONNECT_WAIT
+        try:
+            seq, whole, fd = self._core.call_handoff(pb.Request(connect=request), "done",
+                                                     self._session)
+        except BaseException:
+            if timeout == 0.0:
+                self.setblocking(False)
+            raise
+        if fd is None:
+            if self._wb is not None:
+                self._wb.note(seq, whole)
+            if timeout == 0.0:
+                self.setblocking(False)
+            return
+        self._timeout = timeout
+        self._take_over(fd)
 
     def connect_ex(self, address: Any) -> int:
         """Like connect(), but return the errno of the connect itself (0 on
         success) instead of raising it."""
         sys.audit("socket.connect", self, address)
         msg = self._encode_address(address, "connect_ex")
-        reply = self._call(pb.Request(connect=pb.ConnectRequest(
-            handle=self._h, address=msg, ex=True)), "connect")
+        request = pb.ConnectRequest(handle=self._h, address=msg, ex=True)
+        if self._wants_handoff() and self._timeout != 0.0:
+            request.handoff = True
+            seq, whole, fd = self._core.call_handoff(pb.Request(connect=request), "connect",
+                                                     self._session)
+            reply = whole.connect
+            if fd is not None:
+                self._take_over(fd)
+            elif self._wb is not None:
+                self._wb.note(seq, whole)
+        else:
+            reply = self._call(pb.Request(connect=request), "connect")
         if not reply.errno_number:
             return 0
         from ._errors import local_errno
@@ -672,8 +839,10 @@ class socket:  # noqa: N801 (the reference's name)
         ancdata = []
         for anc in reply.ancillary:
             data = anc.data
-            if anc.WhichOneof("decoded") == "rights" and not data:
-                data = array.array("i", anc.rights.handles).tobytes()
+            if anc.WhichOneof("decoded") == "rights":
+                # New handles of this session: numbers reserved for each.
+                data = array.array("i", [reserve_number(self._core, self._session, h)
+                                         for h in anc.rights.handles]).tobytes()
             ancdata.append((anc.level, anc.type, data))
         address = self._decode_address(reply.address) if reply.HasField("address") else None
         return reply.data, ancdata, reply.msg_flags, address
@@ -813,10 +982,10 @@ class socket:  # noqa: N801 (the reference's name)
                 ids.frombytes(data[:len(data) - len(data) % ids.itemsize])
                 for passed in ids:
                     # The receiver must get every byte written before.
-                    sock = _live.get(passed)
-                    if sock is not None and sock._handle == passed:
+                    sock = live_socket(passed)
+                    if sock is not None:
                         sock._flush_behind()
-                anc.rights.handles.extend(ids)
+                    anc.rights.handles.append(name_of(self._core, passed, "sendmsg").handle)
             else:
                 anc.data = data
         if address is not None:
@@ -923,3 +1092,72 @@ class socket:  # noqa: N801 (the reference's name)
 
 
 SocketType = socket
+
+
+def _native_socket(fd: int, family: int, type: int, proto: int,  # noqa: A002
+                   timeout: Optional[float]) -> _stdsocket.socket:
+    """The standard library's socket on a descriptor handed over, in the
+    timeout mode the brokered socket had."""
+    try:
+        native = _RealSocket(family, type, proto, fd)
+    except OSError:
+        os.close(fd)
+        raise
+    native.settimeout(timeout)
+    return native
+
+
+def _forward(name: str) -> Any:
+    def method(self: "HandedOffSocket", *args: Any, **kwargs: Any) -> Any:
+        return getattr(self._native, name)(*args, **kwargs)
+    method.__name__ = name
+    method.__qualname__ = f"HandedOffSocket.{name}"
+    method.__doc__ = getattr(_RealSocket, name).__doc__
+    return method
+
+
+class HandedOffSocket(socket):
+    """A socket that was brokered until the daemon handed it over
+    (``connect()`` where handoff is on): every method is the standard
+    library's socket's on the real descriptor, so ``fileno()``, ``fcntl``,
+    ``select``, ``selectors``, ``asyncio`` and ``ssl`` are native. The
+    broker no longer sees it."""
+
+    __slots__ = ()
+
+    @property
+    def family(self) -> int:
+        return self._native.family  # type: ignore[union-attr]
+
+    @property
+    def type(self) -> int:  # noqa: A003
+        return self._native.type  # type: ignore[union-attr]
+
+    @property
+    def proto(self) -> int:
+        return self._native.proto  # type: ignore[union-attr]
+
+    @property
+    def timeout(self) -> Optional[float]:
+        return self._native.gettimeout()  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        self._closed = True
+        self._native.close()  # type: ignore[union-attr]
+
+    def __repr__(self) -> str:
+        return f"<sockbroker.HandedOffSocket {self._native!r}>"
+
+
+for _name in ("accept", "bind", "connect", "connect_ex", "detach", "dup", "fileno",
+              "get_inheritable", "getblocking", "getpeername", "getsockname", "getsockopt",
+              "gettimeout", "listen", "makefile", "recv", "recv_into", "recvfrom",
+              "recvfrom_into", "recvmsg", "recvmsg_into", "send", "sendall", "sendfile",
+              "sendmsg", "sendto", "set_inheritable", "setblocking", "setsockopt", "settimeout",
+              "shutdown"):
+    setattr(HandedOffSocket, _name, _forward(_name))
+del _name
+
+# The classes whose connected sockets may turn into HandedOffSocket: this
+# one and the class install() puts in the socket module (which adds nothing).
+HANDOFF_CLASSES = {socket}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ssl as _stdssl
 from typing import Any, Optional
 
-from ._socket import _live, socket
+from ._socket import _live, release_number, socket
 
 __all__ = ["SSLSocket", "wrap_socket", "wrap_socket_patched"]
 
@@ -43,13 +43,18 @@ class SSLSocket(socket):
         self = cls.__new__(cls)
         self._closed = False
         self._io_refs = 0
+        self._native = None
         self._core = sock._core
         self._session = sock._session
         self._family, self._type, self._proto = sock._family, sock._type, sock._proto
         self._timeout = sock._timeout
-        self._handle = sock.detach()
+        sock._flush_behind()
+        self._handle, self._number = sock._handle, sock._number
+        sock._handle = sock._number = None  # handed to this object
+        sock._closed = True
         self._wb = sock._wb
-        _live[self._handle] = self
+        if self._number is not None:
+            _live[self._number] = self
         self._context = context
         self._sslobj = None
         self._incoming = _stdssl.MemoryBIO()
@@ -265,6 +270,8 @@ class SSLSocket(socket):
         self._run(sslobj.unwrap)
         plain = socket._wrap(self._core, self._session, _Described(self))
         self._handle = None
+        number, self._number = self._number, None
+        release_number(number)
         self._closed = True
         self._sslobj = None
         return plain
@@ -295,7 +302,7 @@ def wrap_socket_patched(self: _stdssl.SSLContext, sock: Any, server_side: bool =
                         server_hostname: Optional[str] = None, session: Any = None) -> Any:
     """SSLContext.wrap_socket after install(): brokered sockets get
     SSLSocket, anything else the standard one."""
-    if isinstance(sock, socket):
+    if isinstance(sock, socket) and sock._native is None:
         return wrap_socket(self, sock, server_side, do_handshake_on_connect,
                            suppress_ragged_eofs, server_hostname, session)
     return _real_wrap_socket(self, sock, server_side, do_handshake_on_connect,

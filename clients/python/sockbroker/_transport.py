@@ -19,13 +19,16 @@ own connection through the broker.
 
 from __future__ import annotations
 
+import array
+import math
 import os
+import select as _select
 import socket as _stdsocket
 import ssl
 import struct
 import threading
 import urllib.parse
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ._errors import BrokerConnectionError, BrokerProtocolError
 
@@ -49,6 +52,25 @@ TLS_CERT_KEY_FILE_ENV = "SOCKBROKER_TLS_CERT_KEY_FILE"
 
 _U64 = struct.Struct(">Q")
 _IPC_HEADER = struct.Struct(">BQ")
+_real_poll = _select.poll
+_POLLIN = _select.POLLIN
+_MSG_DONTWAIT = _stdsocket.MSG_DONTWAIT
+
+# The receive buffer: its usual size, the room a read asks for at least, the
+# size above which an emptied buffer is replaced by a usual one, and the
+# largest reply accepted (a bigger announcement is a broken stream).
+RECV_BUFFER = 256 * 1024
+RECV_MIN_ROOM = 64 * 1024
+RECV_BUFFER_KEEP = 4 * RECV_BUFFER
+MAX_REPLY_SIZE = 1 << 32
+_TLS_CHUNK = 256 * 1024
+_SOL_SOCKET = _stdsocket.SOL_SOCKET
+_SCM_RIGHTS = _stdsocket.SCM_RIGHTS
+_MSG_CTRUNC = _stdsocket.MSG_CTRUNC
+_MSG_CMSG_CLOEXEC = getattr(_stdsocket, "MSG_CMSG_CLOEXEC", 0)
+# Room for the descriptors one read may bring (the daemon sends one per
+# reply frame; the kernel stops a read after the bytes that carry some).
+_FDS_SPACE = _stdsocket.CMSG_SPACE(64 * array.array("i").itemsize)
 
 
 def default_url() -> str:
@@ -118,18 +140,16 @@ def _tls_context() -> ssl.SSLContext:
 class _TlsEngine:
     """TLS on memory buffers over a plain TCP socket.
 
-    The reader thread decrypts while callers encrypt: an OpenSSL connection
-    must not be used by two threads at once, so every use of it holds
-    ``_engine_lock``, and ciphertext goes out in the order the engine made
-    it: taking it out of the engine and writing it to the socket both happen
-    under ``_wire_lock``. The reader never waits for a writer blocked on the
-    socket, except to send the rare record that reading produced.
+    Callers encrypt while the thread reading replies decrypts: an OpenSSL
+    connection must not be used by two threads at once, so every use of it
+    holds ``_engine_lock``, and ciphertext goes out in the order the engine
+    made it: taking it out of the engine and writing it to the socket both
+    happen under ``_wire_lock``. The reader never waits for a writer blocked
+    on the socket, except to send the rare record that reading produced.
     """
 
-    def __init__(self, sock: _stdsocket.socket, reader: Any, context: ssl.SSLContext,
-                 host: str) -> None:
+    def __init__(self, sock: _stdsocket.socket, context: ssl.SSLContext, host: str) -> None:
         self._sock = sock
-        self._reader = reader
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._engine = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
@@ -141,7 +161,11 @@ class _TlsEngine:
                 break
             except ssl.SSLWantReadError:
                 self._flush()
-                self._fill()
+                # The socket is in timeout mode during the handshake.
+                data = self._sock.recv(_TLS_CHUNK)
+                if not data:
+                    raise ConnectionResetError("the broker closed the connection")
+                self._incoming.write(data)
         self._flush()
 
     def _flush(self) -> None:
@@ -151,15 +175,6 @@ class _TlsEngine:
             if data:
                 self._sock.sendall(data)
 
-    def _fill(self) -> bool:
-        data = self._reader.read1(256 * 1024)
-        with self._engine_lock:
-            if data:
-                self._incoming.write(data)
-            else:
-                self._incoming.write_eof()
-        return bool(data)
-
     def write(self, data: bytes) -> None:
         with self._wire_lock:
             with self._engine_lock:
@@ -167,39 +182,53 @@ class _TlsEngine:
                 ciphertext = self._outgoing.read()
             self._sock.sendall(ciphertext)
 
-    def read(self) -> bytes:
-        """Some plaintext; b"" at the end of the connection."""
-        while True:
-            with self._engine_lock:
+    def take(self, ciphertext: Optional[bytes]) -> bytes:
+        """Feed ciphertext read from the socket (b"": its end; None:
+        nothing new); return all the plaintext there is (b"" when none, or
+        at the end)."""
+        out = []
+        with self._engine_lock:
+            if ciphertext:
+                self._incoming.write(ciphertext)
+            elif ciphertext is not None:
+                self._incoming.write_eof()
+            while True:
                 try:
-                    data: Optional[bytes] = self._engine.read(256 * 1024)
+                    data = self._engine.read(_TLS_CHUNK)
                 except ssl.SSLWantReadError:
-                    data = None
+                    break
                 except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                    return b""
-                pending = self._outgoing.pending
-            if pending:
-                self._flush()
-            if data is not None:
-                return data
-            # At the end of the stream the engine gets EOF and the next read
-            # above says so.
-            self._fill()
+                    break
+                if not data:
+                    break
+                out.append(data)
+            pending = self._outgoing.pending
+        if pending:
+            self._flush()
+        return b"".join(out)
 
 
 class Connection:
     """One SP req0 connection to the daemon.
 
     ``send()`` may be called from any thread but must be serialized by the
-    caller; ``recv()`` is meant for one reader thread. Both raise OSError
-    when the connection fails.
+    caller. Replies are read by whichever thread the caller lets (one at a
+    time): ``wait_readable()`` waits for bytes without taking any,
+    ``fill()`` takes what the kernel has without blocking, and
+    ``peek_frame()``/``consume()`` hand out whole messages. Nothing but
+    ``fill()`` moves bytes, and an exception (a signal handler's) anywhere
+    but inside ``fill()`` leaves the reading state whole: the frame last
+    peeked is consumed only once its message was handed over. All raise
+    OSError when the connection fails.
     """
 
     def __init__(self, url: str, connect_timeout: Optional[float] = 30.0) -> None:
         self.url = url
         scheme, address = parse_url(url)
         self._framed_ipc = scheme in ("ipc", "abstract")
+        self._header = _IPC_HEADER if self._framed_ipc else _U64
         self._tls: Optional[_TlsEngine] = None
+        self._wake_read = self._wake_write = -1
         try:
             self._sock = self._open(scheme, address, connect_timeout)
         except OSError as e:
@@ -207,20 +236,40 @@ class Connection:
                 e.errno, f"cannot connect to the broker at {url}: {e.strerror or e}; is "
                 f"sockbrokerd running there? (set ${URL_ENV} to the daemon's listen URL)"
             ) from e
-        self._reader = self._sock.makefile("rb", buffering=256 * 1024)
-        self._buffer = bytearray()
+        self._fd = self._sock.fileno()
+        self._buffer = bytearray(RECV_BUFFER)
+        self._view = memoryview(self._buffer)
+        self._start = 0  # first byte not consumed
+        self._end = 0  # end of the bytes received
+        # Descriptors that came with replies (handoff), in arrival order:
+        # _fds[_claimed:] are not yet claimed by a reply. pass_fds: take
+        # them in (set once Hello said the daemon passes descriptors).
+        self.pass_fds = False
+        self._fds: List[int] = []
+        self._claimed = 0
+        # The frame last peeked was handed over (1), and claimed the oldest
+        # unclaimed descriptor (2); 0: not yet. consume() resets it.
+        self.delivered = 0
+        # wake() makes a wait_readable() in progress return: the wait that a
+        # signal handler interrupted, when the handler took in the replies.
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._poller = _real_poll()
+        self._poller.register(self._fd, _POLLIN)
+        self._poller.register(self._wake_read, _POLLIN)
         try:
             if scheme == "tls+tcp":
                 host = address[0]  # type: ignore[index]
                 try:
-                    self._tls = _TlsEngine(self._sock, self._reader, _tls_context(), host)
+                    self._tls = _TlsEngine(self._sock, _tls_context(), host)
+                    # What came with the end of the TLS handshake.
+                    self._append(self._tls.take(None))
                 except ssl.SSLError as e:
                     raise BrokerConnectionError(
                         f"TLS with the broker at {url} failed: {e}; check that "
                         f"${TLS_CA_FILE_ENV} has the CA of the daemon's certificate, that "
                         f"the certificate names {host}, and that the daemon trusts the "
                         f"certificate in ${TLS_CERT_KEY_FILE_ENV}") from e
-            self._handshake()
+            self._handshake(connect_timeout)
         except BaseException:
             self.close()
             raise
@@ -253,9 +302,14 @@ class Connection:
             return sock
         raise last or OSError(f"no address for {host}")
 
-    def _handshake(self) -> None:
+    def _handshake(self, timeout: Optional[float]) -> None:
         self._send_bytes([_HANDSHAKE])
-        peer = self._read_exactly(8)
+        while self._end - self._start < 8:
+            if not self.wait_readable(timeout):
+                raise TimeoutError(f"{self.url} did not answer the SP handshake")
+            self.fill()
+        peer = bytes(self._view[self._start:self._start + 8])
+        self.consume(8)
         if peer[:4] != b"\x00SP\x00" or peer[6:] != b"\x00\x00":
             raise BrokerProtocolError(
                 f"{self.url} does not speak the SP protocol (it answered {peer!r}); "
@@ -265,21 +319,6 @@ class Connection:
             raise BrokerProtocolError(
                 f"{self.url} speaks SP protocol 0x{proto:x}, not rep0 (0x31); is it a "
                 "sockbrokerd listen URL?")
-
-    def _read_exactly(self, n: int) -> bytes:
-        if self._tls is None:
-            data = self._reader.read(n)
-            if data is None or len(data) < n:
-                raise ConnectionResetError("the broker closed the connection")
-            return data
-        while len(self._buffer) < n:
-            plaintext = self._tls.read()
-            if not plaintext:
-                raise ConnectionResetError("the broker closed the connection")
-            self._buffer += plaintext
-        data = bytes(self._buffer[:n])
-        del self._buffer[:n]
-        return data
 
     def _send_bytes(self, parts: List[bytes]) -> None:
         if self._tls is not None:
@@ -306,30 +345,166 @@ class Connection:
             header = _U64.pack(length)
         self._send_bytes([header, *body_parts])
 
-    def recv(self) -> bytes:
-        """Receive one message (without its frame header)."""
-        if self._framed_ipc:
-            kind, length = _IPC_HEADER.unpack(self._read_exactly(9))
-            if kind != 1:
-                raise BrokerProtocolError(
-                    f"{self.url} sent an ipc frame of unknown type {kind}")
+    # ---- reading ---------------------------------------------------------
+
+    def fileno(self) -> int:
+        """The connection's descriptor (to wait on it with others)."""
+        return self._fd
+
+    def wait_readable(self, timeout: Optional[float]) -> bool:
+        """Wait until the daemon sent something (or the connection ended),
+        at most timeout seconds (None: no limit); whether it did. Takes no
+        bytes: a signal handler that runs meanwhile may read replies."""
+        ms = None if timeout is None else max(0, math.ceil(timeout * 1000))
+        try:
+            events = self._poller.poll(ms)
+        except RuntimeError:
+            # Used by the wait that a signal handler interrupted.
+            poller = _real_poll()
+            poller.register(self._fd, _POLLIN)
+            events = poller.poll(ms)
+        for fd, _ in events:
+            if fd == self._wake_read:
+                try:
+                    os.read(self._wake_read, 64)
+                except OSError:
+                    pass
+        return bool(events)
+
+    def wake(self) -> None:
+        """Make the wait_readable() in progress return."""
+        try:
+            os.write(self._wake_write, b"\0")
+        except OSError:
+            pass
+
+    def fill(self) -> None:
+        """Take the bytes the kernel has for this connection, without
+        blocking (none: nothing happens). Raises ConnectionResetError at the
+        end of the connection."""
+        if self._tls is not None:
+            try:
+                ciphertext = self._sock.recv(_TLS_CHUNK, _MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            plaintext = self._tls.take(ciphertext)
+            if not ciphertext and not plaintext:
+                raise ConnectionResetError("the broker closed the connection")
+            self._append(plaintext)
+            return
+        if self._start == self._end and len(self._buffer) > RECV_BUFFER_KEEP:
+            self._view.release()  # a big reply was taken: back to the usual size
+            self._buffer = bytearray(RECV_BUFFER)
+            self._view = memoryview(self._buffer)
+            self._start = self._end = 0
+        if len(self._buffer) - self._end < RECV_MIN_ROOM:
+            self._room(RECV_MIN_ROOM)
+        if not self.pass_fds:
+            try:
+                count = self._sock.recv_into(self._view[self._end:], 0, _MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            if not count:
+                raise ConnectionResetError("the broker closed the connection")
+            self._end += count
+            return
+        if self._claimed:
+            del self._fds[:self._claimed]
+            self._claimed = 0
+        try:
+            count, ancdata, flags, _ = self._sock.recvmsg_into(
+                [self._view[self._end:]], _FDS_SPACE, _MSG_DONTWAIT | _MSG_CMSG_CLOEXEC)
+        except BlockingIOError:
+            return
+        for level, kind, data in ancdata:
+            if level == _SOL_SOCKET and kind == _SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                self._fds.extend(fds)
+        if flags & _MSG_CTRUNC:
+            raise BrokerProtocolError(f"the broker at {self.url} passed more descriptors at "
+                                      "once than this client takes; some were lost")
+        if not count:
+            raise ConnectionResetError("the broker closed the connection")
+        self._end += count
+
+    def unclaimed_fd(self) -> Optional[int]:
+        """The oldest descriptor received that no reply claimed yet."""
+        return self._fds[self._claimed] if len(self._fds) > self._claimed else None
+
+    def _append(self, data: bytes) -> None:
+        self._room(len(data))
+        self._buffer[self._end:self._end + len(data)] = data
+        self._end += len(data)
+
+    def _room(self, size: int) -> None:
+        """Make room for size more bytes after the unconsumed ones."""
+        if len(self._buffer) - self._end >= size:
+            return
+        kept = self._end - self._start
+        if kept + size <= len(self._buffer) and self._start:
+            self._buffer[:kept] = self._view[self._start:self._end]
         else:
-            (length,) = _U64.unpack(self._read_exactly(8))
-        return self._read_exactly(length)
+            bigger = bytearray(max(kept + size, 2 * len(self._buffer)))
+            bigger[:kept] = self._view[self._start:self._end]
+            self._view.release()
+            self._buffer = bigger
+            self._view = memoryview(bigger)
+        self._start, self._end = 0, kept
+
+    def peek_frame(self) -> Optional[Tuple[bytes, int]]:
+        """The next whole message received (without its frame header) and
+        the size to consume() once it was handed over; None until one is
+        in."""
+        start = self._start
+        available = self._end - start
+        header = self._header
+        if available < header.size:
+            return None
+        if self._framed_ipc:
+            kind, length = header.unpack_from(self._buffer, start)
+            if kind != 1:
+                raise BrokerProtocolError(f"{self.url} sent an ipc frame of unknown type {kind}")
+        else:
+            (length,) = header.unpack_from(self._buffer, start)
+        if length > MAX_REPLY_SIZE:
+            raise BrokerProtocolError(f"{self.url} announced a reply of {length} bytes")
+        size = header.size + length
+        if available < size:
+            if len(self._buffer) - start < size:
+                self._room(size - available)
+            return None
+        return bytes(self._view[start + header.size:start + size]), size
+
+    def consume(self, size: int) -> None:
+        """Drop the frame last peeked (size bytes), once it was handed over
+        (``delivered``), with the descriptor it claimed. No call in here:
+        an exception from a signal handler comes before or after it all."""
+        start = self._start + size
+        if start >= self._end:
+            start = self._end = 0
+        self._start = start
+        self._claimed += self.delivered == 2
+        self.delivered = 0
 
     def shutdown(self) -> None:
-        """Wake the reader: the connection ends for both directions."""
+        """End the connection for both directions (a thread waiting in
+        wait_readable() wakes up)."""
         try:
             self._sock.shutdown(_stdsocket.SHUT_RDWR)
         except OSError:
             pass
 
     def close(self) -> None:
-        """Close the connection's file descriptor (no shutdown: safe after fork)."""
-        try:
-            self._reader.close()
-        except OSError:
-            pass
+        """Close the connection's file descriptor (no shutdown: safe after
+        fork), and the descriptors received that no reply claimed."""
+        self._close_wake_pipe()
+        fds, self._fds = self._fds[self._claimed:], []
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         try:
             self._sock.close()
         except OSError:
@@ -338,8 +513,24 @@ class Connection:
     def detach_after_fork(self) -> None:
         """In a forked child: drop the inherited descriptor, leaving the
         parent's connection untouched (no shutdown, no TLS close_notify)."""
+        self._close_wake_pipe()
+        fds, self._fds = self._fds[self._claimed:], []
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         try:
             fd = self._sock.detach()
             os.close(fd)
         except OSError:
             pass
+
+    def _close_wake_pipe(self) -> None:
+        for fd in (self._wake_read, self._wake_write):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._wake_read = self._wake_write = -1
