@@ -121,9 +121,13 @@ def name_of(core: Core, number: Any, caller: str) -> _Name:
     number = _index(number)
     name = _names.get(number)
     if name is None or name.core is not core:
-        raise OSError(errno.EBADF, f"{caller}: {number} is not a brokered socket of this "
+        exc = OSError(errno.EBADF, f"{caller}: {number} is not a brokered socket of this "
                       "client (give the fileno() of one, or a number from detach(), dup() "
                       "or recv_fds())")
+        # What the daemon answers for a handle of no session: the same kind.
+        exc.broker_kind = "bad_handle"  # type: ignore[attr-defined]
+        exc.errno_name = "EBADF"  # type: ignore[attr-defined]
+        raise exc
     return name
 
 
