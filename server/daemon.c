@@ -165,8 +165,9 @@ daemon_new(struct daemon **out, const struct config *config,
 	} else {
 		daemon->policy = &daemon->builtin_policy;
 		log_info("policy: the built-in default (TCP and UDP anywhere but link-local and "
-			 "cloud metadata addresses, binds to ports >= 1024, name resolution; see "
-			 "the README to change it)");
+			 "cloud metadata addresses, binds to ports >= 1024, name resolution, "
+			 "connected TCP sockets handed to local clients; see the README to change "
+			 "it)");
 	}
 
 	/* What the admin operations count and list. */
