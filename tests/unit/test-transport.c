@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -531,6 +532,64 @@ START_TEST(transport_listens_on_abstract_and_tcp_for_nng_peers)
 }
 END_TEST
 
+/* CPU time this process used, in milliseconds. */
+static int64_t
+cpu_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(transport_refuses_connections_without_spinning_when_out_of_descriptors)
+{
+	struct rlimit saved;
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	struct sp_client held;
+	sp_connect(&held, url);
+	/* The clients' sockets exist before the limit: only the accepts run out. */
+	int fds[2];
+	size_t n_fds = 2;
+	for (size_t i = 0; i < n_fds; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	int probe = dup(0);
+	ck_assert_int_ge(probe, 0);
+	close(probe);
+	struct rlimit low = { .rlim_cur = (rlim_t)probe, .rlim_max = saved.rlim_max };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	memcpy(sun.sun_path, url + 6, strlen(url + 6) + 1);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (size_t i = 0; i < n_fds; i++)
+		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)), 0);
+	bool refused = closed_by_server(fds[1]);
+	int64_t cpu_before = cpu_ms();
+	usleep(500 * 1000);
+	int64_t cpu_used = cpu_ms() - cpu_before;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert_msg(refused, "a connection over the descriptor limit was left hanging");
+	ck_assert_msg(cpu_used < 250, "the loop used %lld ms of CPU in 500 ms while out of "
+		      "descriptors", (long long)cpu_used);
+	for (size_t i = 0; i < n_fds; i++)
+		close(fds[i]);
+	/* With descriptors again, clients are served. */
+	echo_round_trip(&held, 1, "eheld");
+	struct sp_client fresh;
+	int64_t deadline = test_now_ms() + WAIT_MS;
+	sp_connect(&fresh, url);
+	while (test_now_ms() < deadline && sp_send(&fresh, 2, "ex", 2) < 0)
+		usleep(10000);
+	uint32_t id;
+	uint8_t *body;
+	size_t len;
+	ck_assert_int_eq(sp_recv(&fresh, &id, &body, &len, WAIT_MS), 0);
+	free(body);
+	sp_close(&fresh);
+	sp_close(&held);
+}
+END_TEST
+
 static Suite *
 transport_suite(void)
 {
@@ -552,6 +611,7 @@ transport_suite(void)
 	tcase_add_test(tc, transport_disconnect_closes_only_that_connection);
 	tcase_add_test(tc, transport_listen_refuses_a_path_where_a_listener_answers);
 	tcase_add_test(tc, transport_listens_on_abstract_and_tcp_for_nng_peers);
+	tcase_add_test(tc, transport_refuses_connections_without_spinning_when_out_of_descriptors);
 	suite_add_tcase(s, tc);
 	return s;
 }
