@@ -199,6 +199,32 @@ tls_error_string(char *buf, size_t len)
 
 /* ---- connection I/O: plain sockets or TLS ------------------------------- */
 
+/* The outcome of an SSL_read/SSL_write that returned `n`: the count, -EAGAIN
+ * when it must be tried again on the next readiness, or -errno; `eof` is what
+ * an orderly end means for this direction. */
+static ssize_t
+ssl_result(struct conn *conn, int n, ssize_t eof)
+{
+	if (n > 0)
+		return n;
+	int saved_errno = errno;
+	int e = SSL_get_error(conn->ssl, n);
+	/* OpenSSL's error queue is per thread: another connection's failure
+	 * must not be read as this one's. */
+	ERR_clear_error();
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return eof;
+	case SSL_ERROR_SYSCALL:
+		return saved_errno ? -saved_errno : eof;
+	default:
+		return -EPROTO;
+	}
+}
+
 /* Read up to `len` bytes. Returns the count, 0 at end of stream, -EAGAIN when
  * nothing is there yet, or another -errno. */
 static ssize_t
@@ -210,25 +236,10 @@ conn_read(struct conn *conn, void *buf, size_t len)
 			return errno == EINTR ? -EAGAIN : -errno;
 		return n;
 	}
-	/* OpenSSL's error queue is per thread: another connection's failure
-	 * must not be read as this one's. */
 	ERR_clear_error();
-	int n = SSL_read(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (n > 0)
-		return n;
-	switch (SSL_get_error(conn->ssl, n)) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		return -EAGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	case SSL_ERROR_SYSCALL:
-		ERR_clear_error();
-		return errno ? -errno : 0;
-	default:
-		ERR_clear_error();
-		return -EPROTO;
-	}
+	errno = 0;
+	return ssl_result(conn, SSL_read(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len),
+			  0);
 }
 
 /* Write up to `len` bytes. Returns the count, -EAGAIN, or another -errno. */
@@ -242,20 +253,10 @@ conn_write(struct conn *conn, const void *buf, size_t len)
 		return n;
 	}
 	ERR_clear_error();
-	int n = SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (n > 0)
-		return n;
-	switch (SSL_get_error(conn->ssl, n)) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		return -EAGAIN;
-	case SSL_ERROR_SYSCALL:
-		ERR_clear_error();
-		return errno ? -errno : -EPIPE;
-	default:
-		ERR_clear_error();
-		return -EPROTO;
-	}
+	errno = 0;
+	return ssl_result(conn,
+			  SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len),
+			  -EPIPE);
 }
 
 /* ---- connection lifetime ------------------------------------------------ */

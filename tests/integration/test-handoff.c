@@ -151,6 +151,19 @@ assert_talks(int fd)
 	close(peer);
 }
 
+/* A tcp:// URL on a loopback port nothing listens on now. */
+static void
+free_tcp_url(char *url, size_t len)
+{
+	int probe = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sin_len = sizeof(sin);
+	ck_assert_int_eq(bind(probe, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&sin, &sin_len), 0);
+	close(probe);
+	snprintf(url, len, "tcp://127.0.0.1:%u", ntohs(sin.sin_port));
+}
+
 static void
 start(const char *config, bool builtin)
 {
@@ -316,13 +329,7 @@ END_TEST
 START_TEST(a_tcp_client_gets_the_rpc_path)
 {
 	char tcp_url[64];
-	int probe = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	ck_assert_int_eq(bind(probe, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&sin, &len), 0);
-	close(probe);
-	snprintf(tcp_url, sizeof(tcp_url), "tcp://127.0.0.1:%u", ntohs(sin.sin_port));
+	free_tcp_url(tcp_url, sizeof(tcp_url));
 	test_daemon_start_listening(&daemon_under_test, NULL, tcp_url);
 
 	struct raw_client *remote = raw_connect(tcp_url, 0);
@@ -428,13 +435,7 @@ END_TEST
 START_TEST(the_c_client_keeps_the_handle_where_the_policy_or_transport_says_no)
 {
 	char tcp_url[64];
-	int probe = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	ck_assert_int_eq(bind(probe, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(probe, (struct sockaddr *)&sin, &len), 0);
-	close(probe);
-	snprintf(tcp_url, sizeof(tcp_url), "tcp://127.0.0.1:%u", ntohs(sin.sin_port));
+	free_tcp_url(tcp_url, sizeof(tcp_url));
 	test_daemon_start_listening(&daemon_under_test,
 				    "{\"policy\": {\"rules\": [{\"name\": \"no-handoff\", "
 				    "\"allow\": false, \"ops\": [\"handoff\"]}, {\"name\": "
