@@ -3,10 +3,15 @@
 # the tree, so that the checkout stays clean), check them with lintian (no
 # errors) and check what each one ships with dpkg-deb -c. The packages are
 # left in build-deb/. Run on Debian 12 after scripts/install-deps.sh.
-# Usage: scripts/build-packages.sh
+# With --install (CI does this: it installs into the machine it runs on), the
+# packages are then installed with apt-get, the installed daemon, clients and
+# man pages are tried, and the packages are purged again.
+# Usage: scripts/build-packages.sh [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+install=0
+[[ "${1:-}" == "--install" ]] && install=1
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -87,3 +92,50 @@ if ((status)); then
 fi
 echo "packages in $top/build-deb/:"
 ls build-deb
+
+if ((install)); then
+	echo "== install"
+	packages=(sockbrokerd libsockbroker0 libsockbroker-dev sbcat python3-sockbroker)
+	debs=()
+	for package in "${packages[@]}"; do
+		debs+=("$(ls "$top"/build-deb/"${package}"_*.deb)")
+	done
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends "${debs[@]}" >"$work/install.log" 2>&1 ||
+		{ tail -n 30 "$work/install.log"; echo "build-packages: install failed" >&2; exit 1; }
+	daemon_pid=
+	# shellcheck disable=SC2317 # run by the trap
+	purge() {
+		[[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" || true
+		apt-get purge -y -qq "${packages[@]}" >/dev/null 2>&1 || true
+		rm -rf "$work"
+	}
+	trap purge EXIT
+	/usr/sbin/sockbrokerd --version
+	getent passwd sockbroker >/dev/null ||
+		{ echo "build-packages: the package made no user sockbroker" >&2; exit 1; }
+	/usr/sbin/sockbrokerd --check-config --config /etc/sockbroker/sockbrokerd.json >/dev/null
+	man -w sockbrokerd sockbrokerd.json sbcat sockbrokerctl libsockbroker >/dev/null
+	# The installed daemon serves the installed clients.
+	/usr/sbin/sockbrokerd --listen "ipc://$work/installed.sock" 2>"$work/daemon.log" &
+	daemon_pid=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q "listening on" "$work/daemon.log" && break
+		sleep 0.1
+	done
+	env -u PYTHONPATH /usr/bin/python3 -c "
+import sockbroker
+client = sockbroker.connect('ipc://$work/installed.sock')
+s = client.socket()
+s.close()
+print('ok: the installed Python client and daemon talk')"
+	# A port nothing listens on: the daemon's connect is refused, and sbcat says so.
+	said=$(/usr/bin/sbcat --broker "ipc://$work/installed.sock" -w 5 tcp:127.0.0.1:1 \
+		</dev/null 2>&1) || true
+	grep -q ECONNREFUSED <<<"$said" ||
+		{ echo "build-packages: the installed sbcat said: $said" >&2; exit 1; }
+	echo "ok: the installed sbcat and daemon talk"
+	dpkg -s "${packages[@]}" | grep -c "^Status: install ok installed" |
+		grep -qx "${#packages[@]}"
+	echo "ok: ${packages[*]} installed, and purged again"
+fi
