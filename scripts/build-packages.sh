@@ -101,6 +101,11 @@ if ((install)); then
 		debs+=("$(ls "$top"/build-deb/"${package}"_*.deb)")
 	done
 	export DEBIAN_FRONTEND=noninteractive
+	# The package's system user outlives a purge, as Debian's users do; one this
+	# run made is removed again, so that the machine is left as it was (with
+	# the user, a daemon started as root takes it, tests included).
+	user_existed=0
+	getent passwd sockbroker >/dev/null && user_existed=1
 	apt-get install -y -qq --no-install-recommends "${debs[@]}" >"$work/install.log" 2>&1 ||
 		{ tail -n 30 "$work/install.log"; echo "build-packages: install failed" >&2; exit 1; }
 	daemon_pid=
@@ -108,6 +113,10 @@ if ((install)); then
 	purge() {
 		[[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" || true
 		apt-get purge -y -qq "${packages[@]}" >/dev/null 2>&1 || true
+		if ((!user_existed)) && getent passwd sockbroker >/dev/null; then
+			userdel sockbroker || true
+			getent group sockbroker >/dev/null && groupdel sockbroker || true
+		fi
 		rm -rf "$work"
 	}
 	trap purge EXIT

@@ -57,6 +57,9 @@ struct run {
 };
 
 static void
+fail(struct run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
 fail(struct run *run, const char *fmt, ...)
 {
 	va_list ap;
