@@ -63,6 +63,8 @@ static const struct field fields[] = {
 	  NULL },
 	{ "limits.reply_timeout_ms", FIELD_U32, MEMBER(reply_timeout_ms),
 	  CONFIG_REPLY_TIMEOUT_MS_MIN, CONFIG_REPLY_TIMEOUT_MS_MAX, " (milliseconds)" },
+	{ "limits.frame_timeout_ms", FIELD_U32, MEMBER(frame_timeout_ms),
+	  CONFIG_REPLY_TIMEOUT_MS_MIN, CONFIG_REPLY_TIMEOUT_MS_MAX, " (milliseconds)" },
 	{ "log_level", FIELD_LOG_LEVEL, MEMBER(log_level), 0, 0, NULL },
 	{ "resolver_threads", FIELD_U32, MEMBER(resolver_threads), 1,
 	  CONFIG_RESOLVER_THREADS_MAX, NULL },
@@ -672,6 +674,7 @@ config_init(struct config *cfg)
 		.max_parked = CONFIG_MAX_PARKED_DEFAULT,
 		.max_sessions = CONFIG_MAX_SESSIONS_DEFAULT,
 		.reply_timeout_ms = CONFIG_REPLY_TIMEOUT_MS_DEFAULT,
+		.frame_timeout_ms = CONFIG_FRAME_TIMEOUT_MS_DEFAULT,
 		.resolver_threads = CONFIG_RESOLVER_THREADS_DEFAULT,
 		.log_level = LOG_LEVEL_INFO,
 		.ipc_mode = CONFIG_IPC_MODE_DEFAULT,
@@ -1710,11 +1713,12 @@ config_print(const struct config *cfg, FILE *out)
 		"\t\t\"max_handles_per_session\": %lu,\n"
 		"\t\t\"max_parked_per_session\": %lu,\n"
 		"\t\t\"max_sessions\": %lu,\n"
-		"\t\t\"reply_timeout_ms\": %lu\n"
+		"\t\t\"reply_timeout_ms\": %lu,\n"
+		"\t\t\"frame_timeout_ms\": %lu\n"
 		"\t},\n",
 		(unsigned long long)cfg->max_message_size, (unsigned long)cfg->max_handles,
 		(unsigned long)cfg->max_parked, (unsigned long)cfg->max_sessions,
-		(unsigned long)cfg->reply_timeout_ms);
+		(unsigned long)cfg->reply_timeout_ms, (unsigned long)cfg->frame_timeout_ms);
 	fprintf(out, "\t\"log_level\": \"%s\",\n", log_level_name(cfg->log_level));
 	fprintf(out, "\t\"resolver_threads\": %lu,\n", (unsigned long)cfg->resolver_threads);
 

@@ -30,6 +30,7 @@
 #define CONFIG_MAX_HANDLES_DEFAULT 4096u
 #define CONFIG_MAX_PARKED_DEFAULT 4096u
 #define CONFIG_MAX_SESSIONS_DEFAULT 4096u
+#define CONFIG_FRAME_TIMEOUT_MS_DEFAULT 10000u
 #define CONFIG_MAX_SESSIONS_MAX 1000000u
 #define CONFIG_PER_SESSION_MAX 1000000u
 #define CONFIG_REPLY_TIMEOUT_MS_DEFAULT 10000u
@@ -78,6 +79,7 @@ struct config {
 	uint32_t max_parked;       /* operations waiting at once per session */
 	uint32_t max_sessions;     /* client connections at once, handshaking ones included */
 	uint32_t reply_timeout_ms; /* how long a reply waits for a client that does not read */
+	uint32_t frame_timeout_ms; /* how long a request frame may stay incomplete */
 
 	uint32_t resolver_threads; /* threads running blocking name-service calls */
 	enum log_level log_level;

@@ -109,6 +109,10 @@ struct conn {
 	/* Before CONN_OPEN: the handshake deadline; after: the age of the
 	 * oldest unsent reply. */
 	struct reactor_timer timer;
+	/* A request frame begun and not whole yet: since when (0: none), and
+	 * the deadline by which it must be. */
+	uint64_t partial_since_ns;
+	struct reactor_timer frame_timer;
 	struct reactor_task removed_task;
 
 	uint8_t handshake_out[SP_HANDSHAKE_LEN];
@@ -313,6 +317,7 @@ conn_close(struct conn *conn, enum log_level level, const char *fmt, ...)
 	}
 	conn->state = CONN_CLOSED;
 	reactor_timer_cancel(transport->reactor, &conn->timer);
+	reactor_timer_cancel(transport->reactor, &conn->frame_timer);
 	reactor_del_fd(transport->reactor, &conn->source);
 	if (conn->ssl) {
 		SSL_free(conn->ssl);
@@ -360,6 +365,54 @@ conn_timer_expired(struct reactor_timer *timer)
 		   "the client did not read its replies within %d ms (%zu bytes waiting); "
 		   "closing the connection, which ends its session and closes its sockets",
 		   transport->config.reply_timeout_ms, conn->out_bytes);
+}
+
+static void
+frame_timer_expired(struct reactor_timer *timer)
+{
+	struct conn *conn =
+		(struct conn *)(void *)((char *)timer - offsetof(struct conn, frame_timer));
+	struct transport *transport = conn->transport;
+
+	if (conn->state == CONN_CLOSED || !conn->partial_since_ns)
+		return;
+	/* Not the client's delay while its replies hold the reading back. */
+	if (conn->paused) {
+		conn->partial_since_ns = reactor_now_ns();
+		if (reactor_timer_arm(transport->reactor, &conn->frame_timer,
+				      conn->partial_since_ns +
+					      (uint64_t)transport->config.frame_timeout_ms * 1000000ULL) < 0)
+			conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a frame deadline; closed");
+		return;
+	}
+	conn_close(conn, LOG_LEVEL_WARN,
+		   "a request stayed incomplete for %d ms (limits.frame_timeout_ms; %zu bytes of "
+		   "it held); closing the connection, which ends its session",
+		   transport->config.frame_timeout_ms,
+		   conn->body ? conn->body_have : conn->in_end - conn->in_start);
+}
+
+/* After reading: a frame left incomplete starts (or keeps) its deadline; none
+ * left, none kept. */
+static void
+watch_partial_frame(struct conn *conn)
+{
+	struct transport *transport = conn->transport;
+	bool partial = conn->state == CONN_OPEN &&
+		       (conn->body != NULL || conn->in_end > conn->in_start);
+
+	if (!partial) {
+		conn->partial_since_ns = 0;
+		reactor_timer_cancel(transport->reactor, &conn->frame_timer);
+		return;
+	}
+	if (conn->partial_since_ns)
+		return;
+	conn->partial_since_ns = reactor_now_ns();
+	if (reactor_timer_arm(transport->reactor, &conn->frame_timer,
+			      conn->partial_since_ns +
+				      (uint64_t)transport->config.frame_timeout_ms * 1000000ULL) < 0)
+		conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a frame deadline; closed");
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -491,6 +544,9 @@ deliver(struct conn *conn, const uint8_t *frame, size_t len)
 	tx->body_len = 0;
 	tx->header_len = header_len;
 	memcpy(tx->header, frame, header_len);
+	/* A whole frame: what follows it, if anything, is a new one. */
+	conn->partial_since_ns = 0;
+	reactor_timer_cancel(transport->reactor, &conn->frame_timer);
 	transport->callbacks->request(transport->userdata, tx, conn->id, frame + header_len,
 				      len - header_len);
 }
@@ -631,6 +687,8 @@ pump_input(struct conn *conn)
 		deliver(conn, body, conn->body_len);
 		free(body);
 	}
+	if (conn->state != CONN_CLOSED && !conn->paused)
+		watch_partial_frame(conn);
 	conn->pumping = false;
 	conn_unref(conn);
 }
@@ -799,6 +857,7 @@ add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
 	conn->id = next_conn_id(transport);
 	conn->removed_task.run = run_removed;
 	reactor_timer_init(&conn->timer, conn_timer_expired);
+	reactor_timer_init(&conn->frame_timer, frame_timer_expired);
 	list_init(&conn->link);
 	static const uint8_t handshake[SP_HANDSHAKE_LEN] = { 0, 'S', 'P', 0, 0, SP_PROTO_REP0,
 							      0, 0 };
@@ -1322,6 +1381,8 @@ transport_new(struct transport **out, struct reactor *reactor,
 	transport->config = *config;
 	if (transport->config.handshake_timeout_ms <= 0)
 		transport->config.handshake_timeout_ms = 5000;
+	if (transport->config.frame_timeout_ms <= 0)
+		transport->config.frame_timeout_ms = 10000;
 	if (transport->config.max_connections == 0)
 		transport->config.max_connections = 4096;
 	transport->callbacks = callbacks;

@@ -12,7 +12,8 @@
  *
  * Bounds: a frame larger than max_message_size ends its connection before
  * anything is allocated for it; a connection must finish its handshakes
- * within handshake_timeout_ms; while a connection's unsent replies exceed
+ * within handshake_timeout_ms, and a request frame, once begun, within
+ * frame_timeout_ms; while a connection's unsent replies exceed
  * max_message_size bytes, its requests are not read (back-pressure), and a
  * reply left unread for reply_timeout_ms ends the connection. At most
  * max_connections connections exist at once; more are accepted and closed.
@@ -67,6 +68,7 @@ struct transport_config {
 	size_t max_message_size;   /* the largest frame read or written */
 	int reply_timeout_ms;      /* how long a reply may wait for the client */
 	int handshake_timeout_ms;  /* from accept to a completed SP handshake */
+	int frame_timeout_ms;      /* from a request frame's first bytes to its last */
 	unsigned max_connections;  /* connections at once, handshaking ones included */
 	unsigned ipc_mode;         /* permissions of ipc socket files */
 	bool ipc_chown;            /* give ipc socket files to ipc_uid:ipc_gid once created */

@@ -351,7 +351,8 @@ START_TEST(config_rejects_an_unknown_nested_key_with_its_path)
 	assert_rejected("{\"limits\": {\"max_handles\": 5}}",
 			"test.json: limits: unknown key \"max_handles\" (did you mean "
 			"\"max_handles_per_session\"? known keys: max_message_size, "
-			"max_handles_per_session, max_parked_per_session, max_sessions, reply_timeout_ms)");
+			"max_handles_per_session, max_parked_per_session, max_sessions, reply_timeout_ms, "
+			"frame_timeout_ms)");
 	assert_rejected_with("{\"tls\": {\"cert\": \"/x\"}}",
 			     "test.json: tls: unknown key \"cert\" (");
 }

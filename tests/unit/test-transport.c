@@ -36,6 +36,7 @@
 #define BIG_REPLY (1024u * 1024)
 #define REPLY_TIMEOUT_MS 1000
 #define HANDSHAKE_TIMEOUT_MS 2000
+#define FRAME_TIMEOUT_MS 1500
 #define MAX_CONNECTIONS 8
 #define MAX_SEEN 512
 
@@ -156,6 +157,7 @@ setup(void)
 		.max_message_size = MAX_MESSAGE_SIZE,
 		.reply_timeout_ms = REPLY_TIMEOUT_MS,
 		.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS,
+		.frame_timeout_ms = FRAME_TIMEOUT_MS,
 		.max_connections = MAX_CONNECTIONS,
 		.ipc_mode = 0600,
 	};
@@ -390,6 +392,40 @@ START_TEST(transport_drops_a_truncated_frame_when_its_peer_goes_away)
 }
 END_TEST
 
+START_TEST(transport_closes_a_connection_whose_request_stays_incomplete)
+{
+	struct sp_client stalled, slow;
+	sp_connect(&stalled, url);
+	sp_connect(&slow, url);
+	/* 100 bytes announced, 11 sent, and then nothing. */
+	uint8_t header[9] = { 1, 0, 0, 0, 0, 0, 0, 0, 100 };
+	ck_assert_int_eq(send(stalled.fd, header, sizeof(header), MSG_NOSIGNAL), 9);
+	ck_assert_int_eq(send(stalled.fd, "\x80\0\0\1eabcdef", 11, MSG_NOSIGNAL), 11);
+	int64_t started = test_now_ms();
+
+	/* A request sent in two halves well within the deadline is served. */
+	uint8_t slow_header[13] = { 1, 0, 0, 0, 0, 0, 0, 0, 9, 0x80, 0, 0, 7 };
+	ck_assert_int_eq(send(slow.fd, slow_header, sizeof(slow_header), MSG_NOSIGNAL), 13);
+	usleep(200 * 1000);
+	ck_assert_int_eq(send(slow.fd, "eslow", 5, MSG_NOSIGNAL), 5);
+	uint32_t id;
+	uint8_t *body;
+	size_t len;
+	ck_assert_int_eq(sp_recv(&slow, &id, &body, &len, WAIT_MS), 0);
+	ck_assert_uint_eq(id, 7);
+	ck_assert(len == 5 && memcmp(body, "eslow", 5) == 0);
+	free(body);
+
+	ck_assert(closed_by_server(stalled.fd));
+	ck_assert_int_ge(test_now_ms() - started, FRAME_TIMEOUT_MS - 100);
+	ck_assert_uint_eq(count_requests(), 1);
+	/* The other connection lives on. */
+	echo_round_trip(&slow, 8, "estill");
+	sp_close(&stalled);
+	sp_close(&slow);
+}
+END_TEST
+
 START_TEST(transport_closes_a_silent_connection_at_the_handshake_deadline)
 {
 	int fd = raw_connect();
@@ -606,6 +642,7 @@ transport_suite(void)
 	tcase_add_test(tc, transport_closes_a_connection_announcing_a_frame_over_the_maximum);
 	tcase_add_test(tc, transport_drops_a_truncated_frame_when_its_peer_goes_away);
 	tcase_add_test(tc, transport_closes_a_silent_connection_at_the_handshake_deadline);
+	tcase_add_test(tc, transport_closes_a_connection_whose_request_stays_incomplete);
 	tcase_add_test(tc, transport_ends_a_connection_that_does_not_read_its_replies);
 	tcase_add_test(tc, transport_refuses_connections_over_its_limit_and_serves_again_below_it);
 	tcase_add_test(tc, transport_disconnect_closes_only_that_connection);
