@@ -10,18 +10,6 @@
 #include "internal.h"
 #include "sockbroker.pb-c.h"
 
-static int
-missing_argument(struct sb_error *err, const char *name)
-{
-	return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "%s must not be NULL", name);
-}
-
-static int
-out_of_memory(struct sb_error *err)
-{
-	return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
-}
-
 /* A copy of a string of the reply ("" for an absent one), or NULL when out
  * of memory (*failed is set then). */
 static char *
@@ -68,7 +56,7 @@ sb_admin_status(struct sb_client *c, struct sb_admin_status **status, struct sb_
 	int r;
 
 	if (!status)
-		return missing_argument(err, "status");
+		return sb__missing_argument(err, "status");
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_ADMIN_STATUS;
 	request.admin_status = &args;
 	r = sb__call(c, &request, 0, SOCKBROKER__V1__REPLY__RESULT_ADMIN_STATUS, &reply, err);
@@ -77,7 +65,7 @@ sb_admin_status(struct sb_client *c, struct sb_admin_status **status, struct sb_
 	m = reply->admin_status;
 	if (!(s = calloc(1, sizeof(*s)))) {
 		sb__reply_free(reply);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	s->version = copy(m->version, &failed);
 	s->pid = m->pid;
@@ -125,7 +113,7 @@ sb_admin_status(struct sb_client *c, struct sb_admin_status **status, struct sb_
 	sb__reply_free(reply);
 	if (failed) {
 		sb_admin_status_free(s);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	*status = s;
 	return 0;
@@ -159,9 +147,9 @@ sb_admin_sessions(struct sb_client *c, struct sb_admin_session **sessions, size_
 	int r;
 
 	if (!sessions)
-		return missing_argument(err, "sessions");
+		return sb__missing_argument(err, "sessions");
 	if (!count)
-		return missing_argument(err, "count");
+		return sb__missing_argument(err, "count");
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_ADMIN_SESSIONS;
 	request.admin_sessions = &args;
 	r = sb__call(c, &request, 0, SOCKBROKER__V1__REPLY__RESULT_ADMIN_SESSIONS, &reply, err);
@@ -170,7 +158,7 @@ sb_admin_sessions(struct sb_client *c, struct sb_admin_session **sessions, size_
 	m = reply->admin_sessions;
 	if (!(list = calloc(m->n_sessions + 1, sizeof(*list)))) {
 		sb__reply_free(reply);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	for (; !failed && n < m->n_sessions; n++) {
 		const Sockbroker__V1__AdminSession *w = m->sessions[n];
@@ -196,7 +184,7 @@ sb_admin_sessions(struct sb_client *c, struct sb_admin_session **sessions, size_
 	sb__reply_free(reply);
 	if (failed) {
 		sb_admin_sessions_free(list, n);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	*sessions = list;
 	*count = n;
@@ -227,9 +215,9 @@ sb_admin_handles(struct sb_client *c, uint64_t session, struct sb_admin_handle *
 	int r;
 
 	if (!handles)
-		return missing_argument(err, "handles");
+		return sb__missing_argument(err, "handles");
 	if (!count)
-		return missing_argument(err, "count");
+		return sb__missing_argument(err, "count");
 	if (session) {
 		args.has_session = true;
 		args.session = session;
@@ -242,7 +230,7 @@ sb_admin_handles(struct sb_client *c, uint64_t session, struct sb_admin_handle *
 	m = reply->admin_handles;
 	if (!(list = calloc(m->n_handles + 1, sizeof(*list)))) {
 		sb__reply_free(reply);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	for (; !failed && n < m->n_handles; n++) {
 		const Sockbroker__V1__AdminHandle *w = m->handles[n];
@@ -266,7 +254,7 @@ sb_admin_handles(struct sb_client *c, uint64_t session, struct sb_admin_handle *
 	sb__reply_free(reply);
 	if (failed) {
 		sb_admin_handles_free(list, n);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	*handles = list;
 	*count = n;

@@ -123,6 +123,18 @@ sb_error_kind_name(enum sb_error_kind kind)
 	return "unknown";
 }
 
+int
+sb__missing_argument(struct sb_error *err, const char *name)
+{
+	return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "%s must not be NULL", name);
+}
+
+int
+sb__out_of_memory(struct sb_error *err)
+{
+	return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
+}
+
 void
 sb__error_clear(struct sb_error *err)
 {

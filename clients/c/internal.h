@@ -62,6 +62,12 @@ int sb__error_set(struct sb_error *err, enum sb_error_kind kind, int errnum, con
  */
 int sb__error_from_wire(struct sb_error *err, const struct Sockbroker__V1__Error *wire);
 
+/* The errors of a NULL argument named `name` (bad_request, EINVAL) and of an
+ * allocation that failed here (transport, ENOMEM): `err` filled, the
+ * negative errno returned. */
+int sb__missing_argument(struct sb_error *err, const char *name);
+int sb__out_of_memory(struct sb_error *err);
+
 /* Reset `err` (may be NULL) to "no error" before a call. */
 void sb__error_clear(struct sb_error *err);
 

@@ -6,12 +6,6 @@
 #include "internal.h"
 #include "sockbroker.pb-c.h"
 
-static int
-missing_argument(struct sb_error *err, const char *name)
-{
-	return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "%s must not be NULL", name);
-}
-
 int
 sb_socketpair(struct sb_client *c, int family, int type, int proto, sb_handle pair[2],
 	      struct sb_error *err)
@@ -23,7 +17,7 @@ sb_socketpair(struct sb_client *c, int family, int type, int proto, sb_handle pa
 	int r;
 
 	if (pair == NULL)
-		return missing_argument(err, "pair");
+		return sb__missing_argument(err, "pair");
 	args.has_family = args.has_type = args.has_proto = true;
 	args.family = family;
 	args.type = type;
@@ -58,7 +52,7 @@ sb_dup(struct sb_client *c, sb_handle h, sb_handle *out, struct sb_error *err)
 	int r;
 
 	if (out == NULL)
-		return missing_argument(err, "out");
+		return sb__missing_argument(err, "out");
 	args.has_handle = true;
 	args.handle = h;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_DUP;
@@ -111,7 +105,7 @@ sb_get_inheritable(struct sb_client *c, sb_handle h, bool *inheritable, struct s
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
 
 	if (inheritable == NULL)
-		return missing_argument(err, "inheritable");
+		return sb__missing_argument(err, "inheritable");
 	args.has_handle = true;
 	args.handle = h;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_GET_INHERITABLE;
@@ -126,7 +120,7 @@ sb_has_ipv6(struct sb_client *c, bool *result, struct sb_error *err)
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
 
 	if (result == NULL)
-		return missing_argument(err, "result");
+		return sb__missing_argument(err, "result");
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_HAS_IPV6;
 	request.has_ipv6 = &args;
 	return flag_call(c, &request, 0, result, err);
@@ -143,7 +137,7 @@ cmsg_size_call(struct sb_client *c, size_t length, bool space, size_t *out, stru
 	int r;
 
 	if (out == NULL)
-		return missing_argument(err, "out");
+		return sb__missing_argument(err, "out");
 	/* Out-of-range lengths go to the daemon, which says what is allowed. */
 	args.has_length = true;
 	args.length = length > INT64_MAX ? INT64_MAX : (int64_t)length;

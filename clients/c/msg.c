@@ -19,12 +19,6 @@
  * *sent is short by at most the bytes of the piece that failed. */
 #define SENDFILE_PIECE (256 * 1024)
 
-static int
-missing_argument(struct sb_error *err, const char *name)
-{
-	return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "%s must not be NULL", name);
-}
-
 /* protobuf-c's fields are not const; requests only read them. */
 static ProtobufCBinaryData
 bytes_of(const void *buf, size_t len)
@@ -164,9 +158,9 @@ sb_sendmsg(struct sb_client *c, sb_handle h, const struct iovec *buffers, size_t
 	int r;
 
 	if (buffers == NULL && n_buffers > 0)
-		return missing_argument(err, "buffers");
+		return sb__missing_argument(err, "buffers");
 	if (ancillary == NULL && n_ancillary > 0)
-		return missing_argument(err, "ancillary");
+		return sb__missing_argument(err, "ancillary");
 	for (size_t i = 0; i < n_buffers; i++) {
 		if (buffers[i].iov_base == NULL && buffers[i].iov_len > 0)
 			return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL,
@@ -386,7 +380,7 @@ sb_recvmsg(struct sb_client *c, sb_handle h, size_t bufsize, size_t ancbufsize, 
 	int r;
 
 	if (out == NULL)
-		return missing_argument(err, "out");
+		return sb__missing_argument(err, "out");
 	*out = NULL;
 	/* Sizes beyond the daemon's limits are its to clamp or refuse. */
 	args.has_handle = args.has_bufsize = args.has_ancbufsize = args.has_flags = true;
@@ -447,11 +441,11 @@ sb_recv_fds(struct sb_client *c, sb_handle h, void *buf, size_t len, sb_handle *
 	ssize_t r;
 
 	if (buf == NULL && len > 0)
-		return missing_argument(err, "buf");
+		return sb__missing_argument(err, "buf");
 	if (handles == NULL && max_handles > 0)
-		return missing_argument(err, "handles");
+		return sb__missing_argument(err, "handles");
 	if (n_handles == NULL)
-		return missing_argument(err, "n_handles");
+		return sb__missing_argument(err, "n_handles");
 	*n_handles = 0;
 	/* As the reference: room for exactly max_handles ints, by the
 	 * daemon's CMSG_LEN (its platform sizes the buffer). */

@@ -14,18 +14,6 @@
 #include "internal.h"
 #include "sockbroker.pb-c.h"
 
-static int
-missing_argument(struct sb_error *err, const char *name)
-{
-	return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "%s must not be NULL", name);
-}
-
-static int
-out_of_memory(struct sb_error *err)
-{
-	return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
-}
-
 /*
  * Returns the constant itself rather than sb__error_set()'s result: callers
  * read an output only when the call returned 0, and only a failure the
@@ -65,7 +53,7 @@ string_call(struct sb_client *c, Sockbroker__V1__Request *request, char *out, si
 	int r;
 
 	if (out == NULL)
-		return missing_argument(err, "out");
+		return sb__missing_argument(err, "out");
 	r = sb__call(c, request, 0, SOCKBROKER__V1__REPLY__RESULT_STRING, &reply, err);
 	if (r < 0)
 		return r;
@@ -111,9 +99,9 @@ sb_getaddrinfo(struct sb_client *c, const char *host, const char *port, int fami
 	int r;
 
 	if (results == NULL)
-		return missing_argument(err, "results");
+		return sb__missing_argument(err, "results");
 	if (count == NULL)
-		return missing_argument(err, "count");
+		return sb__missing_argument(err, "count");
 	args.host = (char *)(uintptr_t)host;
 	args.port = (char *)(uintptr_t)port;
 	args.has_family = args.has_type = args.has_proto = args.has_flags = true;
@@ -136,7 +124,7 @@ sb_getaddrinfo(struct sb_client *c, const char *host, const char *port, int fami
 	list = malloc((n ? n : 1) * sizeof(*list) + names);
 	if (list == NULL) {
 		sb__reply_free(reply);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	text = (char *)(list + (n ? n : 1));
 	for (size_t i = 0; i < n; i++) {
@@ -175,14 +163,14 @@ sb_getnameinfo(struct sb_client *c, const struct sb_addr *addr, int flags, char 
 	int r;
 
 	if (addr == NULL)
-		return missing_argument(err, "addr");
+		return sb__missing_argument(err, "addr");
 	if (host == NULL)
-		return missing_argument(err, "host");
+		return sb__missing_argument(err, "host");
 	if (serv == NULL)
-		return missing_argument(err, "serv");
+		return sb__missing_argument(err, "serv");
 	r = sb__addr_to_wire(addr, &args.address);
 	if (r == -ENOMEM)
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	if (r < 0)
 		return sb__error_set(err, SB_ERR_BAD_REQUEST, -r,
 				     "the address is malformed (a host without its NUL, or a "
@@ -236,7 +224,7 @@ hostent_call(struct sb_client *c, Sockbroker__V1__Request *request, struct sb_ho
 	int r;
 
 	if (out == NULL)
-		return missing_argument(err, "out");
+		return sb__missing_argument(err, "out");
 	r = sb__call(c, request, 0, SOCKBROKER__V1__REPLY__RESULT_HOSTENT, &reply, err);
 	if (r < 0)
 		return r;
@@ -252,7 +240,7 @@ hostent_call(struct sb_client *c, Sockbroker__V1__Request *request, struct sb_ho
 	entry = malloc(size);
 	if (entry == NULL) {
 		sb__reply_free(reply);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	entry->aliases = (char **)(entry + 1);
 	entry->addresses = entry->aliases + found->n_aliases + 1;
@@ -307,7 +295,7 @@ sb_gethostbyname(struct sb_client *c, const char *name, char *out, size_t len, s
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
 
 	if (name == NULL)
-		return missing_argument(err, "name");
+		return sb__missing_argument(err, "name");
 	host_name_request(&request, &args, SOCKBROKER__V1__REQUEST__OP_GETHOSTBYNAME, name);
 	return string_call(c, &request, out, len, "address", err);
 }
@@ -320,7 +308,7 @@ sb_gethostbyname_ex(struct sb_client *c, const char *name, struct sb_hostent **o
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
 
 	if (name == NULL)
-		return missing_argument(err, "name");
+		return sb__missing_argument(err, "name");
 	host_name_request(&request, &args, SOCKBROKER__V1__REQUEST__OP_GETHOSTBYNAME_EX, name);
 	return hostent_call(c, &request, out, err);
 }
@@ -333,7 +321,7 @@ sb_gethostbyaddr(struct sb_client *c, const char *address, struct sb_hostent **o
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
 
 	if (address == NULL)
-		return missing_argument(err, "address");
+		return sb__missing_argument(err, "address");
 	host_name_request(&request, &args, SOCKBROKER__V1__REQUEST__OP_GETHOSTBYADDR, address);
 	return hostent_call(c, &request, out, err);
 }
@@ -368,7 +356,7 @@ sb_sethostname(struct sb_client *c, const void *name, size_t len, struct sb_erro
 	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
 
 	if (name == NULL && len > 0)
-		return missing_argument(err, "name");
+		return sb__missing_argument(err, "name");
 	args.has_name = true;
 	args.name.len = len;
 	args.name.data = (uint8_t *)(uintptr_t)name;
@@ -389,9 +377,9 @@ sb_getprotobyname(struct sb_client *c, const char *name, int *proto, struct sb_e
 	int r;
 
 	if (name == NULL)
-		return missing_argument(err, "name");
+		return sb__missing_argument(err, "name");
 	if (proto == NULL)
-		return missing_argument(err, "proto");
+		return sb__missing_argument(err, "proto");
 	args.name = (char *)(uintptr_t)name;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_GETPROTOBYNAME;
 	request.getprotobyname = &args;
@@ -411,9 +399,9 @@ sb_getservbyname(struct sb_client *c, const char *name, const char *proto, int *
 	int r;
 
 	if (name == NULL)
-		return missing_argument(err, "name");
+		return sb__missing_argument(err, "name");
 	if (port == NULL)
-		return missing_argument(err, "port");
+		return sb__missing_argument(err, "port");
 	args.name = (char *)(uintptr_t)name;
 	args.proto = (char *)(uintptr_t)proto;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_GETSERVBYNAME;
@@ -456,9 +444,9 @@ sb_if_nameindex(struct sb_client *c, struct sb_interface **interfaces, size_t *c
 	int r;
 
 	if (interfaces == NULL)
-		return missing_argument(err, "interfaces");
+		return sb__missing_argument(err, "interfaces");
 	if (count == NULL)
-		return missing_argument(err, "count");
+		return sb__missing_argument(err, "count");
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_IF_NAMEINDEX;
 	request.if_nameindex = &args;
 	r = sb__call(c, &request, 0, SOCKBROKER__V1__REPLY__RESULT_IF_NAMEINDEX, &reply, err);
@@ -471,7 +459,7 @@ sb_if_nameindex(struct sb_client *c, struct sb_interface **interfaces, size_t *c
 	list = malloc((n ? n : 1) * sizeof(*list) + names);
 	if (list == NULL) {
 		sb__reply_free(reply);
-		return out_of_memory(err);
+		return sb__out_of_memory(err);
 	}
 	text = (char *)(list + (n ? n : 1));
 	for (size_t i = 0; i < n; i++) {
@@ -499,9 +487,9 @@ sb_if_nametoindex(struct sb_client *c, const char *name, unsigned *index, struct
 	int r;
 
 	if (name == NULL)
-		return missing_argument(err, "name");
+		return sb__missing_argument(err, "name");
 	if (index == NULL)
-		return missing_argument(err, "index");
+		return sb__missing_argument(err, "index");
 	args.name = (char *)(uintptr_t)name;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_IF_NAMETOINDEX;
 	request.if_nametoindex = &args;

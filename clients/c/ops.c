@@ -23,19 +23,13 @@ bytes_of(const void *buf, size_t len)
 }
 
 static int
-missing_argument(struct sb_error *err, const char *name)
-{
-	return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL, "%s must not be NULL", name);
-}
-
-static int
 address_argument(const struct sb_addr *addr, Sockbroker__V1__Address **wire,
 		 struct sb_error *err)
 {
 	int r;
 
 	if (addr == NULL)
-		return missing_argument(err, "the address");
+		return sb__missing_argument(err, "the address");
 	r = sb__addr_to_wire(addr, wire);
 	if (r == -ENOMEM)
 		return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
@@ -88,7 +82,7 @@ sb_socket(struct sb_client *c, int family, int type, int proto, sb_handle *out,
 	int r;
 
 	if (out == NULL)
-		return missing_argument(err, "out");
+		return sb__missing_argument(err, "out");
 	args.has_family = true;
 	args.family = family;
 	args.has_type = true;
@@ -218,7 +212,7 @@ sb_accept(struct sb_client *c, sb_handle h, sb_handle *conn, struct sb_addr *pee
 	int r;
 
 	if (conn == NULL)
-		return missing_argument(err, "conn");
+		return sb__missing_argument(err, "conn");
 	args.has_handle = true;
 	args.handle = h;
 	if (timeout != SB_TIMEOUT_NONE) {
@@ -314,7 +308,7 @@ sb_connect_ex(struct sb_client *c, sb_handle h, const struct sb_addr *addr, int 
 	      struct sb_error *err)
 {
 	if (result == NULL)
-		return missing_argument(err, "result");
+		return sb__missing_argument(err, "result");
 	return connect_call(c, h, addr, true, result, err);
 }
 
@@ -345,7 +339,7 @@ name_call(struct sb_client *c, Sockbroker__V1__Request__OpCase op, sb_handle h,
 	int r;
 
 	if (out == NULL)
-		return missing_argument(err, "out");
+		return sb__missing_argument(err, "out");
 	r = handle_call(c, op, h, SOCKBROKER__V1__REPLY__RESULT_ADDRESS, &reply, err);
 	if (r < 0)
 		return r;
@@ -400,7 +394,7 @@ sb_getsockopt_int(struct sb_client *c, sb_handle h, int level, int name, int *va
 	int r;
 
 	if (value == NULL)
-		return missing_argument(err, "value");
+		return sb__missing_argument(err, "value");
 	r = getsockopt_call(c, h, level, name, NULL, &reply, err);
 	if (r < 0)
 		return r;
@@ -430,9 +424,9 @@ sb_getsockopt(struct sb_client *c, sb_handle h, int level, int name, void *buf, 
 	int r;
 
 	if (len == NULL)
-		return missing_argument(err, "len");
+		return sb__missing_argument(err, "len");
 	if (buf == NULL && *len > 0)
-		return missing_argument(err, "buf");
+		return sb__missing_argument(err, "buf");
 	r = getsockopt_call(c, h, level, name, len, &reply, err);
 	if (r < 0)
 		return r;
@@ -490,7 +484,7 @@ sb_setsockopt(struct sb_client *c, sb_handle h, int level, int name, const void 
 	Sockbroker__V1__SetSockOptRequest args = SOCKBROKER__V1__SET_SOCK_OPT_REQUEST__INIT;
 
 	if (buf == NULL && len > 0)
-		return missing_argument(err, "buf");
+		return sb__missing_argument(err, "buf");
 	args.value_case = SOCKBROKER__V1__SET_SOCK_OPT_REQUEST__VALUE_BYTES_VALUE;
 	args.bytes_value = bytes_of(buf, len);
 	return setsockopt_call(c, &args, h, level, name, err);
@@ -538,7 +532,7 @@ sb_gettimeout(struct sb_client *c, sb_handle h, double *timeout, struct sb_error
 	int r;
 
 	if (timeout == NULL)
-		return missing_argument(err, "timeout");
+		return sb__missing_argument(err, "timeout");
 	r = handle_call(c, SOCKBROKER__V1__REQUEST__OP_GETTIMEOUT, h,
 			SOCKBROKER__V1__REPLY__RESULT_TIMEOUT, &reply, err);
 	if (r < 0)
@@ -561,7 +555,7 @@ sb_getblocking(struct sb_client *c, sb_handle h, bool *blocking, struct sb_error
 	int r;
 
 	if (blocking == NULL)
-		return missing_argument(err, "blocking");
+		return sb__missing_argument(err, "blocking");
 	r = sb_gettimeout(c, h, &timeout, err);
 	if (r < 0)
 		return r;
@@ -582,7 +576,7 @@ send_call(struct sb_client *c, Sockbroker__V1__Request__OpCase op, sb_handle h,
 	int r;
 
 	if (buf == NULL && len > 0)
-		return missing_argument(err, "buf");
+		return sb__missing_argument(err, "buf");
 	if (len > sb__client_max_data_size(c)) {
 		/* One request carries at most max_data_size bytes. send may take
 		 * fewer bytes than it is given, as the kernel's does; a datagram
@@ -638,7 +632,7 @@ sb_sendto(struct sb_client *c, sb_handle h, const void *buf, size_t len, int fla
 	  const struct sb_addr *to, struct sb_error *err)
 {
 	if (to == NULL)
-		return missing_argument(err, "to");
+		return sb__missing_argument(err, "to");
 	return send_call(c, SOCKBROKER__V1__REQUEST__OP_SENDTO, h, buf, len, flags, to, err);
 }
 
@@ -655,7 +649,7 @@ sb_sendall(struct sb_client *c, sb_handle h, const void *buf, size_t len, int fl
 	int r;
 
 	if (buf == NULL && len > 0)
-		return missing_argument(err, "buf");
+		return sb__missing_argument(err, "buf");
 	if (flags == 0 && len > 0 && len <= piece_size) {
 		Sockbroker__V1__SendRequest behind = SOCKBROKER__V1__SEND_REQUEST__INIT;
 
@@ -710,9 +704,9 @@ sb_sendmsg_afalg(struct sb_client *c, sb_handle h, const struct iovec *iov, size
 	int r;
 
 	if (iov == NULL && iovcnt > 0)
-		return missing_argument(err, "iov");
+		return sb__missing_argument(err, "iov");
 	if (iv == NULL && ivlen > 0)
-		return missing_argument(err, "iv");
+		return sb__missing_argument(err, "iv");
 	if (iovcnt > 0) {
 		buffers = calloc(iovcnt, sizeof(*buffers));
 		if (buffers == NULL)
@@ -721,7 +715,7 @@ sb_sendmsg_afalg(struct sb_client *c, sb_handle h, const struct iovec *iov, size
 	for (size_t i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_base == NULL && iov[i].iov_len > 0) {
 			free(buffers);
-			return missing_argument(err, "iov[].iov_base");
+			return sb__missing_argument(err, "iov[].iov_base");
 		}
 		buffers[i] = bytes_of(iov[i].iov_base, iov[i].iov_len);
 	}
@@ -770,7 +764,7 @@ recv_call(struct sb_client *c, Sockbroker__V1__Request__OpCase op, sb_handle h, 
 	int r;
 
 	if (buf == NULL && len > 0)
-		return missing_argument(err, "buf");
+		return sb__missing_argument(err, "buf");
 	args.has_handle = true;
 	args.handle = h;
 	args.has_bufsize = true;
