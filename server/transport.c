@@ -367,6 +367,19 @@ conn_timer_expired(struct reactor_timer *timer)
 		   transport->config.reply_timeout_ms, conn->out_bytes);
 }
 
+/* Start the deadline of a request frame that began now. */
+static void
+arm_frame_deadline(struct conn *conn)
+{
+	struct transport *transport = conn->transport;
+
+	conn->partial_since_ns = reactor_now_ns();
+	if (reactor_timer_arm(transport->reactor, &conn->frame_timer,
+			      conn->partial_since_ns +
+				      (uint64_t)transport->config.frame_timeout_ms * 1000000ULL) < 0)
+		conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a frame deadline; closed");
+}
+
 static void
 frame_timer_expired(struct reactor_timer *timer)
 {
@@ -378,11 +391,7 @@ frame_timer_expired(struct reactor_timer *timer)
 		return;
 	/* Not the client's delay while its replies hold the reading back. */
 	if (conn->paused) {
-		conn->partial_since_ns = reactor_now_ns();
-		if (reactor_timer_arm(transport->reactor, &conn->frame_timer,
-				      conn->partial_since_ns +
-					      (uint64_t)transport->config.frame_timeout_ms * 1000000ULL) < 0)
-			conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a frame deadline; closed");
+		arm_frame_deadline(conn);
 		return;
 	}
 	conn_close(conn, LOG_LEVEL_WARN,
@@ -406,13 +415,8 @@ watch_partial_frame(struct conn *conn)
 		reactor_timer_cancel(transport->reactor, &conn->frame_timer);
 		return;
 	}
-	if (conn->partial_since_ns)
-		return;
-	conn->partial_since_ns = reactor_now_ns();
-	if (reactor_timer_arm(transport->reactor, &conn->frame_timer,
-			      conn->partial_since_ns +
-				      (uint64_t)transport->config.frame_timeout_ms * 1000000ULL) < 0)
-		conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a frame deadline; closed");
+	if (!conn->partial_since_ns)
+		arm_frame_deadline(conn);
 }
 
 /* ---- output ------------------------------------------------------------- */
