@@ -73,9 +73,6 @@ static char run_dir[264];     /* the directory the daemon creates: DIR/run */
 static char socket_path[280]; /* run_dir/sb.sock */
 /* Make run_dir before starting the daemon, as root's (see spawn()). */
 static bool precreate_run_dir;
-/* The daemon will be driven into NNG's listener defect, which leaks inside NNG: no leak
- * checking for it under valgrind (every other check stays). */
-static bool leaks_expected;
 /* Capabilities (numbers) the daemon is started without, as root in a container may be:
  * dropped from the bounding set before exec. */
 static const int *start_without;
@@ -125,7 +122,6 @@ setup(void)
 	memset(&priv_daemon, 0, sizeof(priv_daemon));
 	precreate_run_dir = false;
 	fake_default_user = false;
-	leaks_expected = false;
 	start_without = NULL;
 	n_start_without = 0;
 	if (pw) {
@@ -293,15 +289,6 @@ spawn(const char *config_json, int *status)
 			 * removed by a daemon that became nobody. */
 			if (strstr(argv[0], "valgrind"))
 				argv[argc++] = "--vgdb=no";
-			if (strstr(argv[0], "valgrind") && leaks_expected)
-				argv[argc++] = "--leak-check=no";
-		}
-		if (leaks_expected) {
-			const char *asan = getenv("ASAN_OPTIONS");
-			char asan_options[512];
-			snprintf(asan_options, sizeof(asan_options), "%s%sdetect_leaks=0",
-				 asan ? asan : "", asan && *asan ? ":" : "");
-			setenv("ASAN_OPTIONS", asan_options, 1);
 		}
 		argv[argc++] = binary;
 		argv[argc++] = "--listen";

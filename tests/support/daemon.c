@@ -40,7 +40,6 @@ static void start(struct test_daemon *daemon, const char *config_json);
 void
 test_daemon_start(struct test_daemon *daemon, const char *config_json)
 {
-	daemon->leaks_expected = false;
 	daemon->builtin_policy = false;
 	daemon->extra_listen = NULL;
 	start(daemon, config_json);
@@ -49,17 +48,7 @@ test_daemon_start(struct test_daemon *daemon, const char *config_json)
 void
 test_daemon_start_builtin_policy(struct test_daemon *daemon, const char *config_json)
 {
-	daemon->leaks_expected = false;
 	daemon->builtin_policy = true;
-	daemon->extra_listen = NULL;
-	start(daemon, config_json);
-}
-
-void
-test_daemon_start_leaky(struct test_daemon *daemon, const char *config_json)
-{
-	daemon->leaks_expected = true;
-	daemon->builtin_policy = false;
 	daemon->extra_listen = NULL;
 	start(daemon, config_json);
 }
@@ -68,7 +57,6 @@ void
 test_daemon_start_listening(struct test_daemon *daemon, const char *config_json,
 			    const char *extra_url)
 {
-	daemon->leaks_expected = false;
 	daemon->builtin_policy = false;
 	daemon->extra_listen = extra_url;
 	start(daemon, config_json);
@@ -133,12 +121,9 @@ start(struct test_daemon *daemon, const char *config_json)
 		 * they then come before its runtime, which is fine for them. */
 		const char *asan = getenv("ASAN_OPTIONS");
 		char asan_options[512];
-		snprintf(asan_options, sizeof(asan_options), "%s%sverify_asan_link_order=0%s",
-			 asan ? asan : "", asan && *asan ? ":" : "",
-			 daemon->leaks_expected ? ":detect_leaks=0" : "");
+		snprintf(asan_options, sizeof(asan_options), "%s%sverify_asan_link_order=0",
+			 asan ? asan : "", asan && *asan ? ":" : "");
 		setenv("ASAN_OPTIONS", asan_options, 1);
-		if (argc > 0 && daemon->leaks_expected && strstr(argv[0], "valgrind"))
-			argv[argc++] = "--leak-check=no";
 		argv[argc++] = binary;
 		argv[argc++] = "--listen";
 		argv[argc++] = daemon->url;
@@ -305,52 +290,6 @@ test_daemon_dump_log(const struct test_daemon *daemon)
 		fputs(line, stderr);
 	fprintf(stderr, "---- end of log ----\n");
 	fclose(f);
-}
-
-/* One SP handshake as a REQ peer: true when the listener answered within `ms`. */
-static bool
-handshake_answered(const char *path, int ms)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return false;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	static const unsigned char hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
-	unsigned char answer[8];
-	size_t got = 0;
-	bool answered = false;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
-	    write(fd, hello, sizeof(hello)) == (ssize_t)sizeof(hello)) {
-		int64_t deadline = test_now_ms() + ms;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		while (got < sizeof(answer) && test_now_ms() < deadline &&
-		       poll(&pfd, 1, (int)(deadline - test_now_ms())) > 0) {
-			ssize_t n = read(fd, answer + got, sizeof(answer) - got);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		answered = got == sizeof(answer) && answer[1] == 'S' && answer[2] == 'P';
-	}
-	close(fd);
-	return answered;
-}
-
-bool
-test_wait_until_accepting(const char *url, int ms)
-{
-	if (strncmp(url, "ipc://", 6) != 0)
-		return false;
-	int64_t deadline = test_now_ms() + ms;
-	while (test_now_ms() < deadline) {
-		if (handshake_answered(url + 6, 10000))
-			return true;
-		test_sleep_ms(100);
-	}
-	return false;
 }
 
 bool

@@ -24,7 +24,6 @@ struct test_daemon {
 	char dir[256];  /* private temporary directory */
 	char url[320];  /* ipc://DIR/sockbroker.sock */
 	char log[320];  /* the daemon's stderr */
-	bool leaks_expected; /* see test_daemon_start_leaky() */
 	bool builtin_policy; /* see test_daemon_start_builtin_policy() */
 	const char *extra_listen; /* see test_daemon_start_listening() */
 };
@@ -48,11 +47,6 @@ void test_daemon_start_listening(struct test_daemon *daemon, const char *config_
  * no "policy" of its own. */
 void test_daemon_start_builtin_policy(struct test_daemon *daemon, const char *config_json);
 
-/* The same, for a test that drives the daemon into a library defect that
- * leaks (the NNG listener restart): leak checking of that daemon is off,
- * every other check stays on. */
-void test_daemon_start_leaky(struct test_daemon *daemon, const char *config_json);
-
 /* SIGTERM, wait (bounded), and return the exit status (0 = clean); a
  * daemon that does not stop in time is killed and -1 returned. Removes the
  * temporary directory. */
@@ -70,16 +64,6 @@ int test_threads_with_caps(pid_t pid, bool with_main, int *threads, char *first,
 /* Wait up to `ms` for the daemon's fd count to be `expected`; returns the
  * last count seen. */
 int test_daemon_wait_fd_count(const struct test_daemon *daemon, int expected, int ms);
-
-/* Wait up to `ms` until the daemon's ipc:// listener at `url` completes an
- * SP handshake (a listener NNG stopped answers none until the daemon restarts
- * it). Each probe that gets no answer within a moment is closed unanswered,
- * which a stuck listener never sees; one that is answered is closed after the
- * handshake. Probing with raw sockets keeps the client library out of the
- * stuck period, where NNG 1.5 leaks in the client's dialer. A probe waits long
- * enough (10 s) that a working but slow daemon (under valgrind, on a busy machine) is
- * never dropped mid-handshake, which would itself stop the listener. */
-bool test_wait_until_accepting(const char *url, int ms);
 
 /* Wait up to `ms` until the daemon's log has a line containing `text`. */
 bool test_daemon_wait_log(const struct test_daemon *daemon, const char *text, int ms);

@@ -1,14 +1,13 @@
 /*
- * A raw SP requester on an ipc:// socket, for tests that run the server in-process. The
- * transport does not announce a connection from its own process (that is its watchdog's
- * probe), so a test connection is made from a child process: the child connect()s a socket
- * the test created, and exits; the listener sees the child's pid as the peer's, and the test
- * goes on with the socket. No NNG in the child: it only calls connect() and ends.
+ * A raw SP requester on an ipc:// socket, for tests that run the server in-process. A test
+ * connection is made from a child process, so that the peer's credentials are another
+ * process's: the child connect()s a socket the test created, and exits; the listener sees
+ * the child's pid as the peer's, and the test goes on with the socket. No NNG in the child:
+ * it only calls connect() and ends.
  *
  * The client speaks the SP wire protocol itself (DESIGN.md, Transport): the handshake as a
  * REQ peer, then frames of byte 0x01 + u64be length + body, each request body starting with
- * a u32be request id whose high bit is set. The handshake is always completed before the
- * connection can be closed: NNG 1.5 stops its listener when a peer drops mid-handshake.
+ * a u32be request id whose high bit is set.
  * Every wait is bounded.
  */
 #ifndef SOCKBROKER_TEST_SP_H
