@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "paths.h"
 #include "sockbroker.pb-c.h"
 #include "transport.h"
 
@@ -28,66 +29,6 @@
 #define WRITE_BEHIND_MAX (64 * 1024)
 /* The high bit of an SP request id says "last hop"; the other 31 are ours. */
 #define REQUEST_ID_BIT 0x80000000u
-
-/* errno names */
-
-#define ERRNO_NAMES(X)                                                                       \
-	X(EPERM) X(ENOENT) X(ESRCH) X(EINTR) X(EIO) X(ENXIO) X(E2BIG) X(ENOEXEC) X(EBADF)      \
-	X(ECHILD) X(EAGAIN) X(ENOMEM) X(EACCES) X(EFAULT) X(ENOTBLK) X(EBUSY) X(EEXIST)        \
-	X(EXDEV) X(ENODEV) X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOTTY)        \
-	X(ETXTBSY) X(EFBIG) X(ENOSPC) X(ESPIPE) X(EROFS) X(EMLINK) X(EPIPE) X(EDOM) X(ERANGE)  \
-	X(EDEADLK) X(ENAMETOOLONG) X(ENOLCK) X(ENOSYS) X(ENOTEMPTY) X(ELOOP) X(ENOMSG)         \
-	X(EIDRM) X(ECHRNG) X(EL2NSYNC) X(EL3HLT) X(EL3RST) X(ELNRNG) X(EUNATCH) X(ENOCSI)      \
-	X(EL2HLT) X(EBADE) X(EBADR) X(EXFULL) X(ENOANO) X(EBADRQC) X(EBADSLT) X(EBFONT)        \
-	X(ENOSTR) X(ENODATA) X(ETIME) X(ENOSR) X(ENONET) X(ENOPKG) X(EREMOTE) X(ENOLINK)       \
-	X(EADV) X(ESRMNT) X(ECOMM) X(EPROTO) X(EMULTIHOP) X(EDOTDOT) X(EBADMSG) X(EOVERFLOW)   \
-	X(ENOTUNIQ) X(EBADFD) X(EREMCHG) X(ELIBACC) X(ELIBBAD) X(ELIBSCN) X(ELIBMAX)           \
-	X(ELIBEXEC) X(EILSEQ) X(ERESTART) X(ESTRPIPE) X(EUSERS) X(ENOTSOCK) X(EDESTADDRREQ)    \
-	X(EMSGSIZE) X(EPROTOTYPE) X(ENOPROTOOPT) X(EPROTONOSUPPORT) X(ESOCKTNOSUPPORT)         \
-	X(EOPNOTSUPP) X(EPFNOSUPPORT) X(EAFNOSUPPORT) X(EADDRINUSE) X(EADDRNOTAVAIL)           \
-	X(ENETDOWN) X(ENETUNREACH) X(ENETRESET) X(ECONNABORTED) X(ECONNRESET) X(ENOBUFS)       \
-	X(EISCONN) X(ENOTCONN) X(ESHUTDOWN) X(ETOOMANYREFS) X(ETIMEDOUT) X(ECONNREFUSED)       \
-	X(EHOSTDOWN) X(EHOSTUNREACH) X(EALREADY) X(EINPROGRESS) X(ESTALE) X(EUCLEAN)           \
-	X(ENOTNAM) X(ENAVAIL) X(EISNAM) X(EREMOTEIO) X(EDQUOT) X(ENOMEDIUM) X(EMEDIUMTYPE)     \
-	X(ECANCELED) X(ENOKEY) X(EKEYEXPIRED) X(EKEYREVOKED) X(EKEYREJECTED) X(EOWNERDEAD)     \
-	X(ENOTRECOVERABLE) X(ERFKILL) X(EHWPOISON)                                              \
-	X(EWOULDBLOCK) X(EDEADLOCK) X(ENOTSUP)
-
-struct errno_entry {
-	const char *name;
-	int number;
-};
-
-/* Aliases come last, so that a number's first entry is its canonical name. */
-static const struct errno_entry errno_table[] = {
-#define ERRNO_ENTRY(name) { #name, name },
-	ERRNO_NAMES(ERRNO_ENTRY)
-#undef ERRNO_ENTRY
-};
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-int
-sb__errno_from_name(const char *name)
-{
-	if (name == NULL)
-		return 0;
-	for (size_t i = 0; i < ARRAY_SIZE(errno_table); i++) {
-		if (strcmp(errno_table[i].name, name) == 0)
-			return errno_table[i].number;
-	}
-	return 0;
-}
-
-const char *
-sb__errno_name(int errnum)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(errno_table); i++) {
-		if (errno_table[i].number == errnum)
-			return errno_table[i].name;
-	}
-	return NULL;
-}
 
 /* errors */
 
@@ -278,19 +219,9 @@ sb__error_from_wire(struct sb_error *err, const struct Sockbroker__V1__Error *wi
 char *
 sb_default_url(char *buf, size_t len)
 {
-	const char *env = getenv(SB_URL_ENV);
-	const char *runtime_dir = getenv("XDG_RUNTIME_DIR");
-
-	if (buf == NULL || len == 0)
-		return buf;
-	if (env != NULL && env[0] != '\0')
-		snprintf(buf, len, "%s", env);
-	else if (geteuid() == 0)
-		snprintf(buf, len, "ipc:///run/sockbroker/sockbroker.sock");
-	else if (runtime_dir != NULL)
-		snprintf(buf, len, "ipc://%s/sockbroker/sockbroker.sock", runtime_dir);
-	else
-		snprintf(buf, len, "ipc:///tmp/sockbroker-%u/sockbroker.sock", (unsigned)getuid());
+	/* The daemon's rule (common/paths.c); on overflow the truncated URL is kept. */
+	if (buf != NULL && len != 0)
+		paths_default_url(buf, len);
 	return buf;
 }
 

@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+#include "errname.h"
 #include "sockbroker.h"
 
 struct Sockbroker__V1__Address;
@@ -36,13 +37,21 @@ struct Sockbroker__V1__SendRequest;
 /*
  * The client's errno number for a Linux errno name ("ECONNREFUSED"), or 0
  * when the name is unknown or NULL. Aliases (EWOULDBLOCK, EDEADLOCK,
- * ENOTSUP) are known too.
+ * ENOTSUP) are known too. The table is common/errname.c, the daemon's.
  */
-int sb__errno_from_name(const char *name);
+static inline int
+sb__errno_from_name(const char *name)
+{
+	return errname_to_errno(name);
+}
 
 /* The canonical name of a client errno number, or NULL when unknown.
  * The string is static. */
-const char *sb__errno_name(int errnum);
+static inline const char *
+sb__errno_name(int errnum)
+{
+	return errname_from_errno(errnum);
+}
 
 /* errors */
 

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -670,6 +671,51 @@ START_TEST(default_url_without_runtime_dir_is_per_uid_in_tmp)
 }
 END_TEST
 
+/*
+ * The rule for a user other than root, as the daemon's: the effective uid, and a relative
+ * $XDG_RUNTIME_DIR ignored. Run as root, the test takes an unprivileged effective uid for its
+ * duration, so that the rule it checks is the one a user meets.
+ */
+static void
+default_url_as_a_user(const char *runtime_dir, char *buf, size_t len, char *expected,
+		      size_t expected_len)
+{
+	bool was_root = geteuid() == 0;
+
+	unsetenv(SB_URL_ENV);
+	if (runtime_dir)
+		setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	if (was_root)
+		ck_assert_int_eq(seteuid(65534), 0);
+	snprintf(expected, expected_len, "ipc:///tmp/sockbroker-%lu/sockbroker.sock",
+		 (unsigned long)geteuid());
+	sb_default_url(buf, len);
+	if (was_root)
+		ck_assert_int_eq(seteuid(0), 0);
+}
+
+START_TEST(default_url_of_a_user_is_per_effective_uid_in_tmp)
+{
+	char buf[256], expected[256];
+
+	default_url_as_a_user(NULL, buf, sizeof(buf), expected, sizeof(expected));
+	ck_assert_str_eq(buf, expected);
+}
+END_TEST
+
+START_TEST(default_url_ignores_a_relative_runtime_dir)
+{
+	char buf[256], expected[256];
+
+	default_url_as_a_user("run/user/1000", buf, sizeof(buf), expected, sizeof(expected));
+	ck_assert_str_eq(buf, expected);
+	default_url_as_a_user("", buf, sizeof(buf), expected, sizeof(expected));
+	ck_assert_str_eq(buf, expected);
+}
+END_TEST
+
 START_TEST(default_url_truncates_to_the_buffer)
 {
 	char buf[6];
@@ -743,6 +789,8 @@ client_addr_suite(void)
 	tcase_add_test(url, default_url_ignores_an_empty_environment_variable);
 	tcase_add_test(url, default_url_without_runtime_dir_is_per_uid_in_tmp);
 	tcase_add_test(url, default_url_truncates_to_the_buffer);
+	tcase_add_test(url, default_url_of_a_user_is_per_effective_uid_in_tmp);
+	tcase_add_test(url, default_url_ignores_a_relative_runtime_dir);
 	suite_add_tcase(suite, url);
 	return suite;
 }
