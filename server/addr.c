@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "family.h"
+
 /* The lengths the kernel's CAN protocols give for their addresses (its
  * CAN_REQUIRED_SIZE): CAN_RAW and CAN_BCM stop after the interface index,
  * CAN_ISOTP after the rx/tx ids, CAN_J1939 after name/pgn/addr. A sockaddr
@@ -452,33 +454,6 @@ addr_format(const struct address *addr, char *buf, size_t len)
 	default:
 		snprintf(buf, len, "(family %d, %zu bytes)", addr->family, addr->raw.len);
 		break;
-	}
-}
-
-static const char *
-family_name(int family)
-{
-	switch (family) {
-	case AF_INET:
-		return "AF_INET";
-	case AF_INET6:
-		return "AF_INET6";
-	case AF_UNIX:
-		return "AF_UNIX";
-	case AF_NETLINK:
-		return "AF_NETLINK";
-	case AF_PACKET:
-		return "AF_PACKET";
-	case AF_ALG:
-		return "AF_ALG";
-	case AF_VSOCK:
-		return "AF_VSOCK";
-	case AF_CAN:
-		return "AF_CAN";
-	case AF_TIPC:
-		return "AF_TIPC";
-	default:
-		return NULL;
 	}
 }
 

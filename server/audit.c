@@ -13,6 +13,7 @@
 #include "addr.h"
 #include "constants.h"
 #include "errname.h"
+#include "family.h"
 #include "log.h"
 #include "transport.h"
 #include "utf8.h"
@@ -243,29 +244,18 @@ put_hex(struct line *line, const uint8_t *bytes, size_t n)
 	put(line, "\"");
 }
 
-static const struct {
-	int family;
-	const char *name;
-} family_names[] = {
-	{ AF_UNSPEC, "AF_UNSPEC" }, { AF_UNIX, "AF_UNIX" },       { AF_INET, "AF_INET" },
-	{ AF_INET6, "AF_INET6" },   { AF_NETLINK, "AF_NETLINK" }, { AF_PACKET, "AF_PACKET" },
-	{ AF_ALG, "AF_ALG" },       { AF_VSOCK, "AF_VSOCK" },     { AF_CAN, "AF_CAN" },
-	{ AF_TIPC, "AF_TIPC" },
-};
-
 /* The family's AF_ name; the constants table knows the rarer ones. A family
  * without a name is written as its number. */
 static void
 put_family(struct line *line, int family)
 {
+	const char *name = family == AF_UNSPEC ? "AF_UNSPEC" : family_name(family);
 	const struct constant *table;
 	size_t count;
 
-	for (size_t i = 0; i < sizeof(family_names) / sizeof(family_names[0]); i++) {
-		if (family_names[i].family == family) {
-			put_string(line, family_names[i].name);
-			return;
-		}
+	if (name) {
+		put_string(line, name);
+		return;
 	}
 	table = constants_table(&count);
 	for (size_t i = 0; i < count; i++) {

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <linux/sockios.h>
 
+#include "container.h"
 #include "daemon.h"
 #include "errname.h"
 #include "handle.h"
@@ -480,7 +481,7 @@ dispatch_wake(struct op *op)
 static void
 op_timer_expired(struct reactor_timer *timer)
 {
-	struct op *op = (struct op *)(void *)((char *)timer - offsetof(struct op, timer));
+	struct op *op = container_of(timer, struct op, timer);
 
 	if (op->req->op == OP_POLL) {
 		/* A Poll's timeout is an answer (nothing ready), not an error. */

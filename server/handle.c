@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "log.h"
 #include "quota.h"
 #include "session.h"
@@ -12,8 +13,7 @@
 static void
 handle_ready(struct reactor_source *source, uint32_t events)
 {
-	struct handle *handle = (struct handle *)(void *)((char *)source -
-							   offsetof(struct handle, source));
+	struct handle *handle = container_of(source, struct handle, source);
 	if (handle->state != HANDLE_OPEN)
 		return;
 	handle->table->ready(handle, events);
@@ -22,8 +22,7 @@ handle_ready(struct reactor_source *source, uint32_t events)
 static void
 handle_free_task(struct reactor_task *task)
 {
-	struct handle *handle =
-		(struct handle *)(void *)((char *)task - offsetof(struct handle, free_task));
+	struct handle *handle = container_of(task, struct handle, free_task);
 	free(handle->bound_path);
 	free(handle);
 }

@@ -10,12 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "container.h"
+
 struct list {
 	struct list *prev;
 	struct list *next;
 };
 
-#define list_entry(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
 
 static inline void
 list_init(struct list *list)

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include "errname.h"
+#include "family.h"
 
 static const char *const op_names[POLICY_OP__COUNT] = {
 	[POLICY_OP_CREATE] = "create",
@@ -629,23 +630,6 @@ policy_init_default(struct policy *policy)
 }
 
 /* ---- printing ------------------------------------------------------------ */
-
-static const char *
-family_name(int family)
-{
-	switch (family) {
-	case AF_UNIX: return "AF_UNIX";
-	case AF_INET: return "AF_INET";
-	case AF_INET6: return "AF_INET6";
-	case AF_NETLINK: return "AF_NETLINK";
-	case AF_PACKET: return "AF_PACKET";
-	case AF_ALG: return "AF_ALG";
-	case AF_VSOCK: return "AF_VSOCK";
-	case AF_CAN: return "AF_CAN";
-	case AF_TIPC: return "AF_TIPC";
-	default: return NULL;
-	}
-}
 
 static const char *
 type_name(int type)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "log.h"
 
 #define MAX_EVENTS 256
@@ -37,7 +38,7 @@ struct reactor {
 	volatile sig_atomic_t stopping;
 };
 
-#define reactor_of(src, member) ((struct reactor *)(void *)((char *)(src)-offsetof(struct reactor, member)))
+#define reactor_of(src, member) container_of(src, struct reactor, member)
 
 uint64_t
 reactor_now_ns(void)

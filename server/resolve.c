@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "container.h"
 #include "log.h"
 #include "privileges.h"
 
@@ -192,8 +193,7 @@ start_worker(struct resolver *resolver, bool extra)
 static void
 job_done(struct reactor_task *task)
 {
-	struct resolve_job *job = (struct resolve_job *)(void *)((char *)task -
-								 offsetof(struct resolve_job, done));
+	struct resolve_job *job = container_of(task, struct resolve_job, done);
 	job->complete(job);
 }
 

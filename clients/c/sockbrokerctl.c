@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "family.h"
 #include "sockbroker.h"
 #include "tokenfile.h"
 
@@ -57,23 +58,6 @@ usage_error(const char *fmt, ...)
 }
 
 /* ---- names and numbers --------------------------------------------------- */
-
-static const char *
-family_name(int family)
-{
-	switch (family) {
-	case AF_UNIX: return "unix";
-	case AF_INET: return "inet";
-	case AF_INET6: return "inet6";
-	case AF_NETLINK: return "netlink";
-	case AF_PACKET: return "packet";
-	case AF_ALG: return "alg";
-	case AF_VSOCK: return "vsock";
-	case AF_CAN: return "can";
-	case AF_TIPC: return "tipc";
-	default: return NULL;
-	}
-}
 
 static const char *
 type_name(int type)
@@ -454,7 +438,7 @@ print_handles(const struct sb_admin_handle *list, size_t n, bool json)
 		for (size_t i = 0; i < n; i++) {
 			const struct sb_admin_handle *h = &list[i];
 			char family[32], type[32], local[320], peer[320];
-			format_number_or_name(family, sizeof(family), family_name(h->family),
+			format_number_or_name(family, sizeof(family), family_short_name(h->family),
 					      h->family);
 			format_number_or_name(type, sizeof(type), type_name(h->type), h->type);
 			printf(i ? ",{" : "{");
@@ -497,7 +481,7 @@ print_handles(const struct sb_admin_handle *list, size_t n, bool json)
 	for (size_t i = 0; i < n; i++) {
 		const struct sb_admin_handle *h = &list[i];
 		char family[32], type[32], local[320] = "-", peer[320] = "-";
-		format_number_or_name(family, sizeof(family), family_name(h->family), h->family);
+		format_number_or_name(family, sizeof(family), family_short_name(h->family), h->family);
 		format_number_or_name(type, sizeof(type), type_name(h->type), h->type);
 		if (h->has_local)
 			sb_addr_format(&h->local, local, sizeof(local));

@@ -40,6 +40,7 @@
 #include "../policy.h"
 #include "../resolve.h"
 #include "../session.h"
+#include "container.h"
 #include "ops.h"
 
 /* The reference's default listen() backlog. */
@@ -147,9 +148,7 @@ lookup_complete(struct resolve_job *base)
 static void
 state_free_task(struct reactor_task *task)
 {
-	struct connect_state *state =
-		(struct connect_state *)(void *)((char *)task -
-						 offsetof(struct connect_state, free_task));
+	struct connect_state *state = container_of(task, struct connect_state, free_task);
 	free(state);
 }
 
@@ -195,9 +194,7 @@ connect_release(struct op *op)
 static void
 attempt_ready(struct reactor_source *source, uint32_t events)
 {
-	struct connect_state *state =
-		(struct connect_state *)(void *)((char *)source -
-						 offsetof(struct connect_state, source));
+	struct connect_state *state = container_of(source, struct connect_state, source);
 	if (state->op && state->watching)
 		dispatch_wake(state->op);
 }
@@ -205,9 +202,7 @@ attempt_ready(struct reactor_source *source, uint32_t events)
 static void
 attempt_timer_expired(struct reactor_timer *timer)
 {
-	struct connect_state *state =
-		(struct connect_state *)(void *)((char *)timer -
-						 offsetof(struct connect_state, timer));
+	struct connect_state *state = container_of(timer, struct connect_state, timer);
 	if (!state->op)
 		return;
 	state->timed_out = true;

@@ -1,14 +1,16 @@
 /*
- * Unit tests of common/: errname (errno names both ways), paths (the default broker URL) and
- * sha256 (against the FIPS 180-4 example vectors).
+ * Unit tests of common/: errname (errno names both ways), family (address family names),
+ * paths (the default broker URL) and sha256 (against the FIPS 180-4 example vectors).
  */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "errname.h"
+#include "family.h"
 #include "paths.h"
 #include "sha256.h"
 
@@ -352,6 +354,39 @@ errname_suite(void)
 	return s;
 }
 
+START_TEST(family_names_of_the_served_families)
+{
+	ck_assert_str_eq(family_name(AF_INET6), "AF_INET6");
+	ck_assert_str_eq(family_name(AF_UNIX), "AF_UNIX");
+	ck_assert_str_eq(family_name(AF_TIPC), "AF_TIPC");
+	ck_assert_str_eq(family_short_name(AF_INET6), "inet6");
+	ck_assert_str_eq(family_short_name(AF_PACKET), "packet");
+	ck_assert_str_eq(family_short_name(AF_VSOCK), "vsock");
+}
+END_TEST
+
+START_TEST(family_names_of_other_families_are_null)
+{
+	ck_assert_ptr_null(family_name(AF_UNSPEC));
+	ck_assert_ptr_null(family_name(AF_BLUETOOTH));
+	ck_assert_ptr_null(family_name(-1));
+	ck_assert_ptr_null(family_short_name(AF_UNSPEC));
+	ck_assert_ptr_null(family_short_name(AF_MAX));
+}
+END_TEST
+
+static Suite *
+family_suite(void)
+{
+	Suite *s = suite_create("family");
+	TCase *tc = tcase_create("family");
+
+	tcase_add_test(tc, family_names_of_the_served_families);
+	tcase_add_test(tc, family_names_of_other_families_are_null);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 static Suite *
 paths_suite(void)
 {
@@ -394,6 +429,7 @@ main(void)
 	SRunner *runner = srunner_create(errname_suite());
 	int failed;
 
+	srunner_add_suite(runner, family_suite());
 	srunner_add_suite(runner, paths_suite());
 	srunner_add_suite(runner, sha256_suite());
 	srunner_run_all(runner, CK_NORMAL);
