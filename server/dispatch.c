@@ -15,6 +15,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "errname.h"
+#include "error.h"
 #include "handle.h"
 #include "log.h"
 #include "audit.h"
@@ -111,10 +112,9 @@ int
 op_fail(struct reply *reply, enum error_kind kind, int errnum, const char *fmt, ...)
 {
 	va_list ap;
-	reply->error.kind = kind;
-	reply->error.errnum = errnum;
+
 	va_start(ap, fmt);
-	vsnprintf(reply->error.message, sizeof(reply->error.message), fmt, ap);
+	error_vfill(&reply->error, kind, errnum, fmt, ap);
 	va_end(ap);
 	return OP_FAILED;
 }
@@ -133,10 +133,8 @@ send_reply(struct tx *tx, const struct reply *reply)
 		/* A reply we cannot allocate (a huge recv under memory pressure):
 		 * say so in a small one rather than leave the client waiting. */
 		struct reply small = { .seq = reply->seq, .op = reply->op };
-		small.error.kind = ERROR_OS;
-		small.error.errnum = ENOMEM;
-		snprintf(small.error.message, sizeof(small.error.message),
-			 "the daemon is out of memory for this reply; retry with a smaller size");
+		op_fail(&small, ERROR_OS, ENOMEM,
+			"the daemon is out of memory for this reply; retry with a smaller size");
 		if (wire_encode_reply(&small, reply_alloc, tx) < 0)
 			log_error("dispatch: cannot allocate even an error reply; the client "
 				  "gets an empty reply");
@@ -154,10 +152,9 @@ reply_with_error(struct tx *tx, uint64_t seq, enum op_code op, enum error_kind k
 {
 	struct reply reply = { .seq = seq, .op = op };
 	va_list ap;
-	reply.error.kind = kind;
-	reply.error.errnum = errnum;
+
 	va_start(ap, fmt);
-	vsnprintf(reply.error.message, sizeof(reply.error.message), fmt, ap);
+	error_vfill(&reply.error, kind, errnum, fmt, ap);
 	va_end(ap);
 	send_reply(tx, &reply);
 }
@@ -264,10 +261,7 @@ complete(struct op *op, int result, struct reply *reply)
 	reply->op = op->req->op;
 	if (result < 0) {
 		memset(&reply->error, 0, sizeof(reply->error));
-		reply->error.kind = ERROR_OS;
-		reply->error.errnum = -result;
-		snprintf(reply->error.message, sizeof(reply->error.message), "%s",
-			 strerror(-result));
+		op_fail(reply, ERROR_OS, -result, "%s", strerror(-result));
 	}
 	if (op->handle && reply->error.kind == ERROR_NONE)
 		op->handle->op_count++;
@@ -315,10 +309,9 @@ complete_with_error(struct op *op, enum error_kind kind, int errnum, const char 
 {
 	struct reply reply = { 0 };
 	va_list ap;
-	reply.error.kind = kind;
-	reply.error.errnum = errnum;
+
 	va_start(ap, fmt);
-	vsnprintf(reply.error.message, sizeof(reply.error.message), fmt, ap);
+	error_vfill(&reply.error, kind, errnum, fmt, ap);
 	va_end(ap);
 	complete(op, OP_FAILED, &reply);
 }
@@ -327,51 +320,64 @@ static void
 error_and_continue(struct op *op, enum error_kind kind, int errnum, const char *message)
 {
 	struct reply reply = { 0 };
-	reply.error.kind = kind;
-	reply.error.errnum = errnum;
-	snprintf(reply.error.message, sizeof(reply.error.message), "%s", message);
-	complete_and_continue(op, OP_FAILED, &reply);
+
+	complete_and_continue(op, op_fail(&reply, kind, errnum, "%s", message), &reply);
 }
 
-/* Put `op` on its queue and the session's parked list. Returns 0, or
- * -ENOBUFS when the session may not park more. */
+/* Put `op` on its queue and the session's parked list, findable by its seq
+ * (Cancel) and with its deadline armed. Returns 0; -ENOBUFS or -EDQUOT when
+ * the session may not park more; -ENOMEM when the op could not be made
+ * findable or its timer armed (it is then not parked: a wait that could
+ * never be cancelled or time out is not started). */
 static int
 park(struct op *op, enum op_wait wait)
 {
 	struct session *session = op->session;
+	int r;
+
 	if (op->wait == WAIT_NONE) {
 		if (session->n_parked >= op->daemon->config->max_parked)
 			return -ENOBUFS;
 		if (!quota_parked_fit(session->quota))
 			return -EDQUOT;
+		if (op->req->seq && (r = idmap_put(&session->parked_by_seq, op->req->seq, op)) < 0)
+			return r;
+		if (op->deadline_ns &&
+		    (r = reactor_timer_arm(op->daemon->reactor, &op->timer, op->deadline_ns)) < 0) {
+			if (op->req->seq)
+				idmap_remove(&session->parked_by_seq, op->req->seq);
+			return r;
+		}
 		if (op->queue)
 			list_append(op->queue, &op->handle_link);
 		list_append(&session->parked, &op->session_link);
 		session->n_parked++;
 		if (session->quota)
 			session->quota->parked++;
-		if (op->req->seq)
-			idmap_put(&session->parked_by_seq, op->req->seq, op);
-		if (op->deadline_ns)
-			reactor_timer_arm(op->daemon->reactor, &op->timer, op->deadline_ns);
 	}
 	op->wait = wait;
 	return 0;
 }
 
+/* park() said no (`r`): answer the op with why. */
 static void
-fail_over_parked_quota(struct op *op)
+fail_to_park(struct op *op, int r)
 {
 	const struct quota_account *account = op->session->quota;
+	if (r == -ENOMEM) {
+		complete_with_error(op, ERROR_OS, ENOMEM,
+				    "%s would wait, but the daemon is out of memory to keep it "
+				    "waiting; retry later",
+				    op->desc->name);
+		return;
+	}
 	if (account && !quota_parked_fit(account)) {
 		op->audited = true; /* recorded below, as the refusal it is */
 		struct reply reply = { 0 };
-		reply.error.kind = ERROR_QUOTA;
-		reply.error.errnum = ENOBUFS;
-		snprintf(reply.error.message, sizeof(reply.error.message),
-			 "%s would wait, but quota \"%s\" allows %u waiting operations and "
-			 "they are all in use; complete or cancel some first",
-			 op->desc->name, account->limits->name, account->limits->max_parked);
+		op_fail(&reply, ERROR_QUOTA, ENOBUFS,
+			"%s would wait, but quota \"%s\" allows %u waiting operations and "
+			"they are all in use; complete or cancel some first",
+			op->desc->name, account->limits->name, account->limits->max_parked);
 		op_refused(op, &reply, AUDIT_QUOTA, account->limits->name);
 		complete(op, OP_FAILED, &reply);
 		return;
@@ -404,8 +410,8 @@ attempt(struct op *op)
 	if (r == OP_WAIT_JOB)
 		return start_job(op);
 	if (r == OP_WAIT_EVENT) {
-		if (park(op, WAIT_EVENT) < 0) {
-			fail_over_parked_quota(op);
+		if ((r = park(op, WAIT_EVENT)) < 0) {
+			fail_to_park(op, r);
 			return true;
 		}
 		return false;
@@ -425,8 +431,8 @@ attempt(struct op *op)
 		complete(op, -EAGAIN, &reply);
 		return true;
 	}
-	if (park(op, WAIT_IO) < 0) {
-		fail_over_parked_quota(op);
+	if ((r = park(op, WAIT_IO)) < 0) {
+		fail_to_park(op, r);
 		return true;
 	}
 	return false;
@@ -508,6 +514,8 @@ op_timer_expired(struct reactor_timer *timer)
 static int
 submit_job(struct op *op, struct resolve_job *job)
 {
+	int r;
+
 	if (!op->daemon->resolver) {
 		/* Shutdown: requests posted before the transport stopped still run
 		 * once, after the workers are gone. */
@@ -515,8 +523,8 @@ submit_job(struct op *op, struct resolve_job *job)
 				    "%s was cancelled: the daemon is stopping", op->desc->name);
 		return -1;
 	}
-	if (park(op, WAIT_RESOLVE) < 0) {
-		fail_over_parked_quota(op);
+	if ((r = park(op, WAIT_RESOLVE)) < 0) {
+		fail_to_park(op, r);
 		return -1;
 	}
 	op->job = job;
@@ -605,11 +613,10 @@ resolved(struct resolve_job *base)
 		int gai = job->gai_error;
 		free(job);
 		struct reply reply = { 0 };
-		reply.error.kind = ERROR_GAI;
 		reply.error.gai_code = gai;
-		snprintf(reply.error.message, sizeof(reply.error.message), "%s",
-			 gai == EAI_CANCELED ? "name resolution cancelled: the daemon is stopping"
-					     : gai_strerror(gai));
+		op_fail(&reply, ERROR_GAI, 0, "%s",
+			gai == EAI_CANCELED ? "name resolution cancelled: the daemon is stopping"
+					    : gai_strerror(gai));
 		complete_and_continue(op, OP_FAILED, &reply);
 		return;
 	}
@@ -703,11 +710,9 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	}
 	if (!desc->run) {
 		struct reply reply = { .seq = request->seq, .op = request->op };
-		reply.error.kind = ERROR_UNSUPPORTED;
-		reply.error.errnum = ENOSYS;
 		reply.error.operation = desc->name;
-		snprintf(reply.error.message, sizeof(reply.error.message),
-			 "%s is not supported by this version of sockbrokerd", desc->name);
+		op_fail(&reply, ERROR_UNSUPPORTED, ENOSYS,
+			"%s is not supported by this version of sockbrokerd", desc->name);
 		send_reply(tx, &reply);
 		wire_request_free(request);
 		return;
@@ -786,8 +791,9 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 			complete(op, -EAGAIN, &(struct reply){ 0 });
 			return;
 		}
-		if (park(op, WAIT_QUEUED) < 0)
-			fail_over_parked_quota(op);
+		int r = park(op, WAIT_QUEUED);
+		if (r < 0)
+			fail_to_park(op, r);
 		return;
 	}
 	attempt(op);

@@ -34,6 +34,7 @@
 
 #include "../daemon.h"
 #include "../dispatch.h"
+#include "../error.h"
 #include "../handle.h"
 #include "../log.h"
 #include "../monitor.h"
@@ -215,15 +216,11 @@ attempt_failed(struct connect_state *state, enum error_kind kind, int errnum, in
 	struct reply_error *error = &state->errors[state->n_errors++];
 
 	memset(error, 0, sizeof(*error));
-	error->kind = kind;
-	error->errnum = errnum;
 	error->gai_code = gai_code;
-	if (kind == ERROR_TIMEOUT)
-		snprintf(error->message, sizeof(error->message), "timed out");
-	else if (kind == ERROR_GAI)
-		snprintf(error->message, sizeof(error->message), "%s", gai_strerror(gai_code));
-	else
-		snprintf(error->message, sizeof(error->message), "%s", strerror(errnum));
+	error_fill(error, kind, errnum, "%s",
+		   kind == ERROR_TIMEOUT ? "timed out"
+		   : kind == ERROR_GAI	 ? gai_strerror(gai_code)
+					 : strerror(errnum));
 	end_attempt(state, false);
 	return ATTEMPT_FAILED;
 }

@@ -41,6 +41,7 @@
 #include "../audit.h"
 #include "../cmsg.h"
 #include "../daemon.h"
+#include "../error.h"
 #include "../handle.h"
 #include "../list.h"
 #include "../log.h"
@@ -290,12 +291,10 @@ refuse(struct op *op, struct reply *reply, enum audit_decision decision, const c
 {
 	va_list ap;
 	memset(&reply->error, 0, sizeof(reply->error));
-	reply->error.kind = kind;
-	reply->error.errnum = errnum;
 	reply->error.rule = kind == ERROR_DENIED ? rule : NULL;
 	reply->error.operation = op->desc->name;
 	va_start(ap, fmt);
-	vsnprintf(reply->error.message, sizeof(reply->error.message), fmt, ap);
+	error_vfill(&reply->error, kind, errnum, fmt, ap);
 	va_end(ap);
 	return op_refused(op, reply, decision, rule);
 }

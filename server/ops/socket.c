@@ -28,13 +28,11 @@ over_handle_quota(struct op *op, struct reply *reply, size_t wanted)
 	struct daemon *daemon = op->daemon;
 	const struct quota_account *account = op->session->quota;
 	if (!quota_handles_fit(account, wanted)) {
-		reply->error.kind = ERROR_QUOTA;
-		reply->error.errnum = EMFILE;
-		snprintf(reply->error.message, sizeof(reply->error.message),
-			 "quota \"%s\" allows %u open sockets and %s already holds %u; close "
-			 "some first", account->limits->name, account->limits->max_handles,
-			 account->sessions > 1 ? "this identity's sessions" : "this session",
-			 account->handles);
+		op_fail(reply, ERROR_QUOTA, EMFILE,
+			"quota \"%s\" allows %u open sockets and %s already holds %u; close "
+			"some first", account->limits->name, account->limits->max_handles,
+			account->sessions > 1 ? "this identity's sessions" : "this session",
+			account->handles);
 		return op_refused(op, reply, AUDIT_QUOTA, account->limits->name);
 	}
 	if (op->session->n_handles + wanted <= daemon->config->max_handles)
