@@ -29,69 +29,170 @@
 #define Q_READ OPF_QUEUE_READ
 #define Q_WRITE OPF_QUEUE_WRITE
 
-/* The op table. An entry without `run` answers UNSUPPORTED. */
+static void cancel(struct session *session, struct tx *tx, struct request *request);
+
+/* ---- the addresses requests name ---------------------------------------- */
+
+static const struct address *
+address_of_addr(const struct request *req)
+{
+	return &req->addr.address;
+}
+
+static const struct address *
+address_of_send(const struct request *req)
+{
+	/* The destination is optional: none means the connected peer. */
+	return req->send.has_address ? &req->send.address : NULL;
+}
+
+static const struct address *
+address_of_sendmsg(const struct request *req)
+{
+	return req->sendmsg.has_address ? &req->sendmsg.address : NULL;
+}
+
+static const struct address *
+address_of_create_server(const struct request *req)
+{
+	return &req->create_server.address;
+}
+
+/* ---- the op table ------------------------------------------------------- */
+
+/* Rows that differ only in what they name. */
+#define PLAIN(code, op_name, op_flags, handler) \
+	[code] = { .op = code, .name = op_name, .flags = op_flags, .run = handler }
+#define SOCKET_ARGS                                                                 \
+	{ OP_ARG("family", INT, socket.family), OP_ARG("type", INT, socket.type),   \
+	  OP_ARG("proto", INT, socket.proto) }
+#define TARGET_ARG { "address", OP_ARG_TARGET, 0 }
+#define NAME_ARGS { OP_ARG("name", STRING, name.name) }
+#define LOOKUP(code, op_name, handler, op_event)                                       \
+	[code] = { .op = code, .name = op_name, .run = handler, .policy = OPP_HOST,    \
+		   .policy_op = POLICY_OP_RESOLVE, .host = OP_ARG("host", STRING, name.name), \
+		   .event = op_event, .args = NAME_ARGS }
+#define INTERFACES(code, op_name, handler, ...)                                        \
+	[code] = { .op = code, .name = op_name, .run = handler, .policy = OPP_PLAIN,   \
+		   .policy_op = POLICY_OP_INTERFACES, .args = { __VA_ARGS__ } }
+
+/* The op table: one row says all about an operation but its handler's code (ops.h). */
 static const struct op_desc op_table[OP__COUNT] = {
-	[OP_UNKNOWN] = { OP_UNKNOWN, "unknown", 0, NULL },
-	[OP_HELLO] = { OP_HELLO, "hello", OPF_BEFORE_HELLO, op_hello },
-	[OP_SOCKET] = { OP_SOCKET, "socket", 0, op_socket },
-	[OP_SOCKETPAIR] = { OP_SOCKETPAIR, "socketpair", 0, op_socketpair },
-	[OP_DUP] = { OP_DUP, "dup", OPF_HANDLE, op_dup },
-	[OP_CLOSE] = { OP_CLOSE, "close", OPF_HANDLE, op_close },
-	[OP_BIND] = { OP_BIND, "bind", OPF_HANDLE | OPF_ADDRESS, op_bind },
-	[OP_LISTEN] = { OP_LISTEN, "listen", OPF_HANDLE, op_listen },
-	[OP_ACCEPT] = { OP_ACCEPT, "accept", OPF_HANDLE | Q_READ, op_accept },
-	[OP_CONNECT] = { OP_CONNECT, "connect", OPF_HANDLE | OPF_ADDRESS | Q_WRITE, op_connect },
-	[OP_SHUTDOWN] = { OP_SHUTDOWN, "shutdown", OPF_HANDLE, op_shutdown },
-	[OP_GETSOCKNAME] = { OP_GETSOCKNAME, "getsockname", OPF_HANDLE, op_getsockname },
-	[OP_GETPEERNAME] = { OP_GETPEERNAME, "getpeername", OPF_HANDLE, op_getpeername },
-	[OP_GETSOCKOPT] = { OP_GETSOCKOPT, "getsockopt", OPF_HANDLE, op_getsockopt },
-	[OP_SETSOCKOPT] = { OP_SETSOCKOPT, "setsockopt", OPF_HANDLE, op_setsockopt },
-	[OP_SETTIMEOUT] = { OP_SETTIMEOUT, "settimeout", OPF_HANDLE, op_settimeout },
-	[OP_GETTIMEOUT] = { OP_GETTIMEOUT, "gettimeout", OPF_HANDLE, op_gettimeout },
-	[OP_SET_INHERITABLE] = { OP_SET_INHERITABLE, "set_inheritable", OPF_HANDLE,
-				 op_set_inheritable },
-	[OP_GET_INHERITABLE] = { OP_GET_INHERITABLE, "get_inheritable", OPF_HANDLE,
-				 op_get_inheritable },
-	[OP_SEND] = { OP_SEND, "send", OPF_HANDLE | Q_WRITE, op_send },
-	[OP_SENDTO] = { OP_SENDTO, "sendto", OPF_HANDLE | OPF_ADDRESS | Q_WRITE, op_send },
-	[OP_SENDALL] = { OP_SENDALL, "sendall", OPF_HANDLE | Q_WRITE, op_sendall },
-	[OP_RECV] = { OP_RECV, "recv", OPF_HANDLE | Q_READ, op_recv },
-	[OP_RECVFROM] = { OP_RECVFROM, "recvfrom", OPF_HANDLE | Q_READ, op_recv },
-	[OP_SENDMSG] = { OP_SENDMSG, "sendmsg", OPF_HANDLE | OPF_ADDRESS | Q_WRITE, op_sendmsg },
-	[OP_RECVMSG] = { OP_RECVMSG, "recvmsg", OPF_HANDLE | Q_READ, op_recvmsg },
-	[OP_SENDMSG_AFALG] = { OP_SENDMSG_AFALG, "sendmsg_afalg", OPF_HANDLE | Q_WRITE,
-			       op_sendmsg_afalg },
-	[OP_POLL] = { OP_POLL, "poll", 0, op_poll },
-	[OP_CANCEL] = { OP_CANCEL, "cancel", 0, NULL }, /* handled before the table */
-	[OP_CREATE_CONNECTION] = { OP_CREATE_CONNECTION, "create_connection", 0,
-				    op_create_connection },
-	[OP_CREATE_SERVER] = { OP_CREATE_SERVER, "create_server", OPF_ADDRESS, op_create_server },
-	[OP_HAS_DUALSTACK_IPV6] = { OP_HAS_DUALSTACK_IPV6, "has_dualstack_ipv6", 0,
-				    op_has_dualstack_ipv6 },
-	[OP_HAS_IPV6] = { OP_HAS_IPV6, "has_ipv6", 0, op_has_ipv6 },
-	[OP_CMSG_SIZE] = { OP_CMSG_SIZE, "cmsg_size", 0, op_cmsg_size },
-	[OP_GETADDRINFO] = { OP_GETADDRINFO, "getaddrinfo", 0, op_getaddrinfo },
-	[OP_GETNAMEINFO] = { OP_GETNAMEINFO, "getnameinfo", 0, op_getnameinfo },
-	[OP_GETHOSTBYNAME] = { OP_GETHOSTBYNAME, "gethostbyname", 0, op_gethostbyname },
-	[OP_GETHOSTBYNAME_EX] = { OP_GETHOSTBYNAME_EX, "gethostbyname_ex", 0, op_gethostbyname_ex },
-	[OP_GETHOSTBYADDR] = { OP_GETHOSTBYADDR, "gethostbyaddr", 0, op_gethostbyaddr },
-	[OP_GETFQDN] = { OP_GETFQDN, "getfqdn", 0, op_getfqdn },
-	[OP_GETHOSTNAME] = { OP_GETHOSTNAME, "gethostname", 0, op_gethostname },
-	[OP_SETHOSTNAME] = { OP_SETHOSTNAME, "sethostname", 0, op_sethostname },
-	[OP_GETPROTOBYNAME] = { OP_GETPROTOBYNAME, "getprotobyname", 0, op_getprotobyname },
-	[OP_GETSERVBYNAME] = { OP_GETSERVBYNAME, "getservbyname", 0, op_getservbyname },
-	[OP_GETSERVBYPORT] = { OP_GETSERVBYPORT, "getservbyport", 0, op_getservbyport },
-	[OP_IF_NAMEINDEX] = { OP_IF_NAMEINDEX, "if_nameindex", 0, op_if_nameindex },
-	[OP_IF_NAMETOINDEX] = { OP_IF_NAMETOINDEX, "if_nametoindex", 0, op_if_nametoindex },
-	[OP_IF_INDEXTONAME] = { OP_IF_INDEXTONAME, "if_indextoname", 0, op_if_indextoname },
-	[OP_HANDOFF] = { OP_HANDOFF, "handoff", OPF_HANDLE, op_handoff },
-	[OP_ADMIN_STATUS] = { OP_ADMIN_STATUS, "admin_status", OPF_ADMIN, op_admin_status },
-	[OP_ADMIN_SESSIONS] = { OP_ADMIN_SESSIONS, "admin_sessions", OPF_ADMIN, op_admin_sessions },
-	[OP_ADMIN_HANDLES] = { OP_ADMIN_HANDLES, "admin_handles", OPF_ADMIN, op_admin_handles },
+	PLAIN(OP_UNKNOWN, "unknown", 0, NULL),
+	[OP_HELLO] = { .op = OP_HELLO, .name = "hello", .flags = OPF_BEFORE_HELLO | OPF_IDENTIFIES,
+		       .run = op_hello },
+	[OP_SOCKET] = { .op = OP_SOCKET, .name = "socket", .run = op_socket, .policy = OPP_CREATE,
+			.policy_op = POLICY_OP_CREATE, .event = "socket.__new__",
+			.args = SOCKET_ARGS },
+	[OP_SOCKETPAIR] = { .op = OP_SOCKETPAIR, .name = "socketpair", .run = op_socketpair,
+			    .policy = OPP_CREATE, .policy_op = POLICY_OP_CREATE,
+			    .event = "socket.__new__", .args = SOCKET_ARGS },
+	PLAIN(OP_DUP, "dup", OPF_HANDLE, op_dup),
+	PLAIN(OP_CLOSE, "close", OPF_HANDLE, op_close),
+	[OP_BIND] = { .op = OP_BIND, .name = "bind", .flags = OPF_HANDLE, .run = op_bind,
+		      .address = address_of_addr, .policy = OPP_ADDRESS,
+		      .policy_op = POLICY_OP_BIND, .event = "socket.bind", .args = { TARGET_ARG } },
+	[OP_LISTEN] = { .op = OP_LISTEN, .name = "listen", .flags = OPF_HANDLE, .run = op_listen,
+			.policy = OPP_SOCKET, .policy_op = POLICY_OP_LISTEN },
+	PLAIN(OP_ACCEPT, "accept", OPF_HANDLE | Q_READ, op_accept),
+	[OP_CONNECT] = { .op = OP_CONNECT, .name = "connect", .flags = OPF_HANDLE | Q_WRITE,
+			 .run = op_connect, .address = address_of_addr, .policy = OPP_ADDRESS,
+			 .policy_op = POLICY_OP_CONNECT, .event = "socket.connect",
+			 .args = { TARGET_ARG }, .expired = op_connect_expired },
+	PLAIN(OP_SHUTDOWN, "shutdown", OPF_HANDLE, op_shutdown),
+	PLAIN(OP_GETSOCKNAME, "getsockname", OPF_HANDLE, op_getsockname),
+	PLAIN(OP_GETPEERNAME, "getpeername", OPF_HANDLE, op_getpeername),
+	PLAIN(OP_GETSOCKOPT, "getsockopt", OPF_HANDLE, op_getsockopt),
+	[OP_SETSOCKOPT] = { .op = OP_SETSOCKOPT, .name = "setsockopt", .flags = OPF_HANDLE,
+			    .run = op_setsockopt, .policy = OPP_SOCKOPT,
+			    .policy_op = POLICY_OP_SOCKOPT,
+			    .args = { OP_ARG("level", INT, setsockopt.level),
+				      OP_ARG("option", INT, setsockopt.optname) } },
+	PLAIN(OP_SETTIMEOUT, "settimeout", OPF_HANDLE, op_settimeout),
+	PLAIN(OP_GETTIMEOUT, "gettimeout", OPF_HANDLE, op_gettimeout),
+	PLAIN(OP_SET_INHERITABLE, "set_inheritable", OPF_HANDLE, op_set_inheritable),
+	PLAIN(OP_GET_INHERITABLE, "get_inheritable", OPF_HANDLE, op_get_inheritable),
+	PLAIN(OP_SEND, "send", OPF_HANDLE | Q_WRITE | OPF_SENDS, op_send),
+	[OP_SENDTO] = { .op = OP_SENDTO, .name = "sendto",
+			.flags = OPF_HANDLE | Q_WRITE | OPF_SENDS, .run = op_send,
+			.address = address_of_send, .policy = OPP_ADDRESS,
+			.policy_op = POLICY_OP_SEND_TO, .event = "socket.sendto",
+			.args = { TARGET_ARG, OP_ARG("bytes", SIZE, send.len) } },
+	PLAIN(OP_SENDALL, "sendall", OPF_HANDLE | Q_WRITE | OPF_SENDS, op_sendall),
+	PLAIN(OP_RECV, "recv", OPF_HANDLE | Q_READ | OPF_RECEIVES, op_recv),
+	PLAIN(OP_RECVFROM, "recvfrom", OPF_HANDLE | Q_READ | OPF_RECEIVES, op_recv),
+	[OP_SENDMSG] = { .op = OP_SENDMSG, .name = "sendmsg",
+			 .flags = OPF_HANDLE | Q_WRITE | OPF_SENDS, .run = op_sendmsg,
+			 .address = address_of_sendmsg, .policy = OPP_ADDRESS,
+			 .policy_op = POLICY_OP_SEND_TO, .admit = op_admit_ancillary,
+			 .event = "socket.sendmsg", .args = { TARGET_ARG } },
+	PLAIN(OP_RECVMSG, "recvmsg", OPF_HANDLE | Q_READ | OPF_RECEIVES, op_recvmsg),
+	PLAIN(OP_SENDMSG_AFALG, "sendmsg_afalg", OPF_HANDLE | Q_WRITE | OPF_SENDS,
+	      op_sendmsg_afalg),
+	[OP_POLL] = { .op = OP_POLL, .name = "poll", .run = op_poll, .expired = op_poll_expired },
+	[OP_CANCEL] = { .op = OP_CANCEL, .name = "cancel", .at_once = cancel },
+	[OP_CREATE_CONNECTION] = { .op = OP_CREATE_CONNECTION, .name = "create_connection",
+				   .run = op_create_connection, .policy = OPP_HOST,
+				   .policy_op = POLICY_OP_RESOLVE,
+				   .host = OP_ARG("host", CHARS, create_connection.host),
+				   .event = "socket.connect",
+				   .args = { OP_ARG("host", CHARS, create_connection.host),
+					     OP_ARG("port", UINT16, create_connection.port) } },
+	[OP_CREATE_SERVER] = { .op = OP_CREATE_SERVER, .name = "create_server",
+			       .run = op_create_server, .address = address_of_create_server,
+			       .admit = op_admit_create_server, .event = "socket.bind",
+			       .args = { TARGET_ARG } },
+	PLAIN(OP_HAS_DUALSTACK_IPV6, "has_dualstack_ipv6", 0, op_has_dualstack_ipv6),
+	PLAIN(OP_HAS_IPV6, "has_ipv6", 0, op_has_ipv6),
+	PLAIN(OP_CMSG_SIZE, "cmsg_size", 0, op_cmsg_size),
+	[OP_GETADDRINFO] = { .op = OP_GETADDRINFO, .name = "getaddrinfo", .run = op_getaddrinfo,
+			     .policy = OPP_HOST, .policy_op = POLICY_OP_RESOLVE,
+			     .host = OP_ARG("host", STRING, getaddrinfo.host),
+			     .event = "socket.getaddrinfo",
+			     .args = { OP_ARG("host", STRING, getaddrinfo.host),
+				       OP_ARG("port", STRING, getaddrinfo.port),
+				       OP_ARG("family", INT, getaddrinfo.family),
+				       OP_ARG("type", INT, getaddrinfo.type),
+				       OP_ARG("proto", INT, getaddrinfo.proto),
+				       OP_ARG("flags", INT, getaddrinfo.flags) } },
+	[OP_GETNAMEINFO] = { .op = OP_GETNAMEINFO, .name = "getnameinfo", .run = op_getnameinfo,
+			     .policy = OPP_HOST, .policy_op = POLICY_OP_RESOLVE,
+			     .host = OP_ARG("host", CHARS, getnameinfo.address.inet.host),
+			     .event = "socket.getnameinfo",
+			     .args = { OP_ARG("host", CHARS, getnameinfo.address.inet.host),
+				       OP_ARG("port", UINT16, getnameinfo.address.inet.port),
+				       OP_ARG("flags", INT, getnameinfo.flags) } },
+	LOOKUP(OP_GETHOSTBYNAME, "gethostbyname", op_gethostbyname, "socket.gethostbyname"),
+	LOOKUP(OP_GETHOSTBYNAME_EX, "gethostbyname_ex", op_gethostbyname_ex,
+	       "socket.gethostbyname"),
+	LOOKUP(OP_GETHOSTBYADDR, "gethostbyaddr", op_gethostbyaddr, "socket.gethostbyaddr"),
+	LOOKUP(OP_GETFQDN, "getfqdn", op_getfqdn, NULL),
+	[OP_GETHOSTNAME] = { .op = OP_GETHOSTNAME, .name = "gethostname", .run = op_gethostname,
+			     .event = "socket.gethostname" },
+	[OP_SETHOSTNAME] = { .op = OP_SETHOSTNAME, .name = "sethostname", .run = op_sethostname,
+			     .policy = OPP_PLAIN, .policy_op = POLICY_OP_SETHOSTNAME,
+			     .event = "socket.sethostname" },
+	PLAIN(OP_GETPROTOBYNAME, "getprotobyname", 0, op_getprotobyname),
+	[OP_GETSERVBYNAME] = { .op = OP_GETSERVBYNAME, .name = "getservbyname",
+			       .run = op_getservbyname, .event = "socket.getservbyname",
+			       .args = { OP_ARG("name", STRING, getservbyname.name),
+					 OP_ARG("proto", STRING, getservbyname.proto) } },
+	[OP_GETSERVBYPORT] = { .op = OP_GETSERVBYPORT, .name = "getservbyport",
+			       .run = op_getservbyport, .event = "socket.getservbyport",
+			       .args = { OP_ARG("port", INT, getservbyport.port),
+					 OP_ARG("proto", STRING, getservbyport.proto) } },
+	INTERFACES(OP_IF_NAMEINDEX, "if_nameindex", op_if_nameindex, { NULL, OP_ARG_NONE, 0 }),
+	INTERFACES(OP_IF_NAMETOINDEX, "if_nametoindex", op_if_nametoindex,
+		   OP_ARG("name", STRING, name.name)),
+	INTERFACES(OP_IF_INDEXTONAME, "if_indextoname", op_if_indextoname,
+		   OP_ARG("index", UNSIGNED, if_indextoname.index)),
+	PLAIN(OP_HANDOFF, "handoff", OPF_HANDLE, op_handoff),
+	PLAIN(OP_ADMIN_STATUS, "admin_status", OPF_ADMIN, op_admin_status),
+	PLAIN(OP_ADMIN_SESSIONS, "admin_sessions", OPF_ADMIN, op_admin_sessions),
+	PLAIN(OP_ADMIN_HANDLES, "admin_handles", OPF_ADMIN, op_admin_handles),
 };
 
 static void run_queue(struct daemon *daemon, struct list *queue);
-static const struct address *request_address(const struct request *request);
 static bool start_job(struct op *op);
 
 const char *
@@ -268,7 +369,8 @@ complete(struct op *op, int result, struct reply *reply)
 	op_account(op);
 	if (!op->audited)
 		op_audit(op, reply);
-	if (op->req->op == OP_HELLO && reply->error.kind == ERROR_NONE && !op->session->quota)
+	if ((op->desc->flags & OPF_IDENTIFIES) && reply->error.kind == ERROR_NONE &&
+	    !op->session->quota)
 		attach_quota(op->daemon, op->session);
 	log_debug("%s %llu: %s -> %s%s%s", dispatch_op_name(op->req->op),
 		  (unsigned long long)op->req->handle,
@@ -489,18 +591,11 @@ op_timer_expired(struct reactor_timer *timer)
 {
 	struct op *op = container_of(timer, struct op, timer);
 
-	if (op->req->op == OP_POLL) {
-		/* A Poll's timeout is an answer (nothing ready), not an error. */
+	if (op->desc->expired) {
+		/* The op's own answer (a Poll's is "nothing ready", not an error). */
 		struct reply reply = { 0 };
-		int r = op_poll_expired(op, &reply);
-		complete(op, r, &reply);
-		return;
-	}
-	if (op->req->op == OP_CONNECT && op->req->addr.ex) {
-		/* connect_ex() reports its timeout as EAGAIN, like the reference. */
-		struct reply reply = { .shape = REPLY_CONNECT };
-		reply.connect.errnum = EAGAIN;
-		complete_and_continue(op, OP_DONE, &reply);
+		int r = op->desc->expired(op, &reply);
+		complete_and_continue(op, r, &reply);
 		return;
 	}
 	error_and_continue(op, ERROR_TIMEOUT, ETIMEDOUT, "timed out");
@@ -606,7 +701,7 @@ resolved(struct resolve_job *base)
 		return;
 	}
 	op->job = NULL;
-	const struct address *address = request_address(op->req);
+	const struct address *address = op->desc->address(op->req);
 	if (base->cancelled)
 		job->gai_error = EAI_CANCELED;
 	if (job->gai_error != 0) {
@@ -650,8 +745,9 @@ start_resolving(struct op *op, const struct address *address)
 
 /* ---- requests --------------------------------------------------------- */
 
+/* Cancel (the row's at_once): answer a parked op of the session as cancelled. */
 static void
-cancel(struct daemon *daemon, struct session *session, struct tx *tx, struct request *request)
+cancel(struct session *session, struct tx *tx, struct request *request)
 {
 	struct op *target = idmap_get(&session->parked_by_seq, request->cancel.target_seq);
 	struct reply reply = { .seq = request->seq, .op = OP_CANCEL, .shape = REPLY_CANCEL };
@@ -665,25 +761,6 @@ cancel(struct daemon *daemon, struct session *session, struct tx *tx, struct req
 	}
 	send_reply(tx, &reply);
 	wire_request_free(request);
-}
-
-static const struct address *
-request_address(const struct request *request)
-{
-	switch (request->op) {
-	case OP_BIND:
-	case OP_CONNECT:
-		return &request->addr.address;
-	case OP_SENDTO:
-		return &request->send.address;
-	case OP_SENDMSG:
-		/* The destination is optional: none means the connected peer. */
-		return request->sendmsg.has_address ? &request->sendmsg.address : NULL;
-	case OP_CREATE_SERVER:
-		return &request->create_server.address;
-	default:
-		return NULL;
-	}
 }
 
 /* Start one request, in sequence. */
@@ -704,8 +781,8 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 		wire_request_free(request);
 		return;
 	}
-	if (request->op == OP_CANCEL) {
-		cancel(daemon, session, tx, request);
+	if (desc->at_once) {
+		desc->at_once(session, tx, request);
 		return;
 	}
 	if (!desc->run) {
@@ -754,9 +831,8 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 			op->deadline_ns = reactor_now_ns() + (uint64_t)handle->timeout_ns;
 	}
 
-	const struct address *address = (desc->flags & OPF_ADDRESS) ? request_address(request)
-								      : NULL;
-	if (address && (request->op != OP_SENDTO || request->send.has_address)) {
+	const struct address *address = desc->address ? desc->address(request) : NULL;
+	if (address) {
 		int r = addr_to_sockaddr(address, &op->target);
 		if (r < 0) {
 			/* -EINVAL: a malformed address; anything else is the OS's

@@ -1,6 +1,7 @@
 /*
- * Dispatch: the op table and the one path every request takes on the
- * reactor thread, in the order a connection's requests arrive: Hello check -> op lookup ->
+ * Dispatch: the op table (a row per operation, struct op_desc in ops/ops.h:
+ * everything about it but its handler's code) and the one path every request
+ * takes on the reactor thread, in the order a connection's requests arrive: Hello check -> op lookup ->
  * handle lookup (scoped to the session) -> address resolution -> run ->
  * park or reply. It is the one place where results become wire errors, and
  * it guarantees that every request gets exactly one reply: completed,

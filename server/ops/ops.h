@@ -1,8 +1,10 @@
 /*
- * Operations: what a handler sees and returns. dispatch.c decodes nothing and
- * runs nothing itself; it finds the entry of the op table, checks what the
- * entry's flags demand (a Hello first, a handle of this session, an address
- * resolved), and calls the handler with a `struct op` and a reply to fill.
+ * Operations: what a handler sees and returns, and the op table's row (struct
+ * op_desc). dispatch.c decodes nothing and runs nothing itself; it finds the
+ * row of the op table, checks what the row demands (a Hello first, a handle
+ * of this session, an address resolved), has ops/permit.c ask the row's policy
+ * question, and calls the handler with a `struct op` and a reply to fill. The
+ * error convention is server/error.h's.
  *
  * A handler returns
  *   OP_DONE       the reply is filled;
@@ -30,11 +32,13 @@
 #define SOCKBROKER_OPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../addr.h"
 #include "../audit.h"
 #include "../list.h"
+#include "../policy.h"
 #include "../reactor.h"
 #include "../resolve.h"
 #include "../wire.h"
@@ -103,17 +107,83 @@ struct op {
 enum {
 	OPF_BEFORE_HELLO = 1 << 0, /* allowed before Hello */
 	OPF_HANDLE = 1 << 1,       /* req->handle must name a handle of the session */
-	OPF_ADDRESS = 1 << 2,      /* req carries an address to resolve into op->target */
 	OPF_QUEUE_READ = 1 << 3,   /* may wait for readability; FIFO on parked_reads */
 	OPF_QUEUE_WRITE = 1 << 4,  /* may wait for writability; FIFO on parked_writes */
 	OPF_ADMIN = 1 << 5,        /* only for an admin identity (ops/admin.c); else EACCES */
+	OPF_SENDS = 1 << 6,        /* moves bytes out: the quota's send rate admits it */
+	OPF_RECEIVES = 1 << 7,     /* moves bytes in: the quota's receive rate admits it */
+	OPF_IDENTIFIES = 1 << 8,   /* completes the session's identity (Hello): its quota
+				    * attaches when the op succeeds */
 };
 
+/* How the policy judges an operation before it first runs (op_admit(), ops/permit.c). */
+enum op_policy {
+	OPP_NONE,    /* not judged: an admitted socket naming no new peer, a local lookup */
+	OPP_CREATE,  /* a new socket: req->socket's family, type and protocol */
+	OPP_ADDRESS, /* the socket and the address the request names, resolved (op->target);
+		      * not judged when the request names none (send without a destination) */
+	OPP_SOCKET,  /* the socket alone (listen) */
+	OPP_SOCKOPT, /* the socket, and req->setsockopt's level and option */
+	OPP_HOST,    /* a host name, desc->host of the request */
+	OPP_PLAIN,   /* the question alone (sethostname, the interface list) */
+};
+
+/* Where an argument lives in struct request, and its C type. */
+enum op_arg_kind {
+	OP_ARG_NONE,     /* the end of a list */
+	OP_ARG_INT,      /* int */
+	OP_ARG_UNSIGNED, /* unsigned */
+	OP_ARG_UINT16,   /* uint16_t */
+	OP_ARG_SIZE,     /* size_t */
+	OP_ARG_STRING,   /* const char *, NULL for none */
+	OP_ARG_CHARS,    /* char[], NUL-terminated */
+	OP_ARG_TARGET,   /* not in the request: op->unix_path as "path", else op->target as
+			  * "address" (the name is ignored) */
+};
+
+struct op_arg {
+	const char *name;
+	enum op_arg_kind kind;
+	size_t offset; /* offsetof(struct request, ...) */
+};
+
+#define OP_ARG(name, kind, field) { name, OP_ARG_##kind, offsetof(struct request, field) }
+#define OP_ARGS_MAX 6
+
+/*
+ * An operation, whole but for its handler's code: what dispatch checks and where the op
+ * waits (flags), the address it names, what the policy asks of it, how the audit records
+ * it, and what its deadline means. A new operation is its proto message, its decode and
+ * encode in wire.c, its handler, and one row of the op table (dispatch.c).
+ */
 struct op_desc {
 	enum op_code op;
 	const char *name;
 	unsigned flags;
-	int (*run)(struct op *op, struct reply *reply);
+	int (*run)(struct op *op, struct reply *reply); /* NULL: answered UNSUPPORTED */
+	/* An operation answered at once, without an op (Cancel): it replaces `run`. */
+	void (*at_once)(struct session *session, struct tx *tx, struct request *request);
+
+	/* The address the request names, to be resolved into op->target before the op runs;
+	 * NULL (either the function or its result): none. */
+	const struct address *(*address)(const struct request *req);
+
+	/* The policy's question: its kind (how it is built) and its class; `host` for OPP_HOST.
+	 * `admit`, when set, runs first: a question of its own (create_server's three, the
+	 * options of sendmsg's ancillary data); 0 goes on, anything else is the answer. */
+	enum op_policy policy;
+	enum policy_op policy_op;
+	struct op_arg host;
+	int (*admit)(struct op *op, struct reply *reply);
+
+	/* The audit: the reference's event (NULL: none; a denial is still recorded, as
+	 * "socket.<name>"), and the request's arguments it carries. An op that names no
+	 * address where it may (`address` gives NULL) has no event. */
+	const char *event;
+	struct op_arg args[OP_ARGS_MAX];
+
+	/* Its deadline passed while it waited: fill the reply (NULL: a TIMEOUT error). */
+	int (*expired)(struct op *op, struct reply *reply);
 };
 
 /*
@@ -170,6 +240,11 @@ void op_identity(const struct session *session, struct policy_identity *identity
  * "reuseport-group", logged and audited) or -errno. */
 int op_permit_port_group(struct op *op, int fd, const struct sockaddr *addr, socklen_t addrlen,
 			 struct reply *reply);
+/* The admissions of their own of the op table's rows (`admit`): create_server asks of
+ * its socket, bind, listen and reuse_port; sendmsg of the options and source addresses
+ * its ancillary data sets. 0 or OP_FAILED as op_admit(). */
+int op_admit_create_server(struct op *op, struct reply *reply);
+int op_admit_ancillary(struct op *op, struct reply *reply);
 /* Log and audit a refusal whose reply->error is filled (decision AUDIT_DENY
  * or AUDIT_QUOTA, by `rule`); returns OP_FAILED. */
 int op_refused(struct op *op, const struct reply *reply, enum audit_decision decision,
@@ -203,6 +278,8 @@ int op_bind(struct op *op, struct reply *reply);
 int op_listen(struct op *op, struct reply *reply);
 int op_accept(struct op *op, struct reply *reply);
 int op_connect(struct op *op, struct reply *reply);
+/* A connect's deadline passed: TIMEOUT, or for connect_ex the EAGAIN it reports. */
+int op_connect_expired(struct op *op, struct reply *reply);
 int op_shutdown(struct op *op, struct reply *reply);
 int op_getsockname(struct op *op, struct reply *reply);
 int op_getpeername(struct op *op, struct reply *reply);

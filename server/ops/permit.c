@@ -64,44 +64,28 @@ op_identity(const struct session *session, struct policy_identity *id)
 
 /* ---- audit ------------------------------------------------------------- */
 
-/* The reference's auditing event of an operation, or NULL for none. */
+/* The text of a string argument of the request (OP_ARG_STRING or OP_ARG_CHARS). */
+static const char *
+arg_string(const struct request *req, const struct op_arg *arg)
+{
+	const char *at = (const char *)req + arg->offset;
+
+	if (arg->kind == OP_ARG_CHARS)
+		return at;
+	const char *value;
+	memcpy(&value, at, sizeof(value));
+	return value;
+}
+
+/* The reference's auditing event of an operation (its row's), or NULL for none. */
 static const char *
 event_of(const struct op *op)
 {
-	switch (op->req->op) {
-	case OP_SOCKET:
-	case OP_SOCKETPAIR:
-		return "socket.__new__";
-	case OP_BIND:
-	case OP_CREATE_SERVER:
-		return "socket.bind";
-	case OP_CONNECT:
-	case OP_CREATE_CONNECTION:
-		return "socket.connect";
-	case OP_SENDTO:
-		return op->req->send.has_address ? "socket.sendto" : NULL;
-	case OP_SENDMSG:
-		return op->req->sendmsg.has_address ? "socket.sendmsg" : NULL;
-	case OP_GETADDRINFO:
-		return "socket.getaddrinfo";
-	case OP_GETHOSTBYNAME:
-	case OP_GETHOSTBYNAME_EX:
-		return "socket.gethostbyname";
-	case OP_GETHOSTBYADDR:
-		return "socket.gethostbyaddr";
-	case OP_GETNAMEINFO:
-		return "socket.getnameinfo";
-	case OP_GETHOSTNAME:
-		return "socket.gethostname";
-	case OP_GETSERVBYNAME:
-		return "socket.getservbyname";
-	case OP_GETSERVBYPORT:
-		return "socket.getservbyport";
-	case OP_SETHOSTNAME:
-		return "socket.sethostname";
-	default:
+	const struct op_desc *desc = op->desc;
+
+	if (desc->address && !desc->address(op->req))
 		return NULL;
-	}
+	return desc->event;
 }
 
 /* A denied operation without an event of the reference is still recorded,
@@ -148,73 +132,57 @@ record_init(struct audit_record *r, const struct op *op, const char *event)
 	r->handle = op->handle ? op->handle->id : 0;
 }
 
-/* The arguments of the request, as the reference's event passes them. */
+/* One argument of the request, read as its row says. */
 static void
-record_args(struct audit_record *r, const struct op *op)
+record_arg(struct audit_record *r, const struct op *op, const struct op_arg *arg)
 {
-	const struct request *req = op->req;
-	switch (req->op) {
-	case OP_SOCKET:
-	case OP_SOCKETPAIR:
-		audit_arg_int(r, "family", req->socket.family);
-		audit_arg_int(r, "type", req->socket.type);
-		audit_arg_int(r, "proto", req->socket.proto);
+	const char *at = (const char *)op->req + arg->offset;
+	int i;
+	unsigned u;
+	uint16_t u16;
+	size_t size;
+
+	switch (arg->kind) {
+	case OP_ARG_INT:
+		memcpy(&i, at, sizeof(i));
+		audit_arg_int(r, arg->name, i);
 		break;
-	case OP_BIND:
-	case OP_CONNECT:
-	case OP_SENDTO:
-	case OP_SENDMSG:
-	case OP_CREATE_SERVER:
+	case OP_ARG_UNSIGNED:
+		memcpy(&u, at, sizeof(u));
+		audit_arg_int(r, arg->name, u);
+		break;
+	case OP_ARG_UINT16:
+		memcpy(&u16, at, sizeof(u16));
+		audit_arg_int(r, arg->name, u16);
+		break;
+	case OP_ARG_SIZE:
+		memcpy(&size, at, sizeof(size));
+		audit_arg_int(r, arg->name, (int64_t)size);
+		break;
+	case OP_ARG_STRING:
+	case OP_ARG_CHARS:
+		audit_arg_string(r, arg->name, arg_string(op->req, arg));
+		break;
+	case OP_ARG_TARGET:
 		if (op->unix_path)
 			audit_arg_string(r, "path", op->unix_path);
 		else if (op->target.len)
 			audit_arg_address(r, "address", (const struct sockaddr *)&op->target.ss,
 					  op->target.len);
-		if (req->op == OP_SENDTO)
-			audit_arg_int(r, "bytes", (int64_t)req->send.len);
 		break;
-	case OP_CREATE_CONNECTION:
-		audit_arg_string(r, "host", req->create_connection.host);
-		audit_arg_int(r, "port", req->create_connection.port);
-		break;
-	case OP_GETADDRINFO:
-		audit_arg_string(r, "host", req->getaddrinfo.host);
-		audit_arg_string(r, "port", req->getaddrinfo.port);
-		audit_arg_int(r, "family", req->getaddrinfo.family);
-		audit_arg_int(r, "type", req->getaddrinfo.type);
-		audit_arg_int(r, "proto", req->getaddrinfo.proto);
-		audit_arg_int(r, "flags", req->getaddrinfo.flags);
-		break;
-	case OP_GETHOSTBYNAME:
-	case OP_GETHOSTBYNAME_EX:
-	case OP_GETHOSTBYADDR:
-	case OP_GETFQDN:
-	case OP_IF_NAMETOINDEX:
-		audit_arg_string(r, "name", req->name.name);
-		break;
-	case OP_GETNAMEINFO:
-		audit_arg_string(r, "host", req->getnameinfo.address.inet.host);
-		audit_arg_int(r, "port", req->getnameinfo.address.inet.port);
-		audit_arg_int(r, "flags", req->getnameinfo.flags);
-		break;
-	case OP_GETSERVBYNAME:
-		audit_arg_string(r, "name", req->getservbyname.name);
-		audit_arg_string(r, "proto", req->getservbyname.proto);
-		break;
-	case OP_GETSERVBYPORT:
-		audit_arg_int(r, "port", req->getservbyport.port);
-		audit_arg_string(r, "proto", req->getservbyport.proto);
-		break;
-	case OP_SETSOCKOPT:
-		audit_arg_int(r, "level", req->setsockopt.level);
-		audit_arg_int(r, "option", req->setsockopt.optname);
-		break;
-	case OP_IF_INDEXTONAME:
-		audit_arg_int(r, "index", req->if_indextoname.index);
-		break;
-	default:
+	case OP_ARG_NONE:
 		break;
 	}
+}
+
+/* The arguments of the request, as the reference's event passes them (its row's). */
+static void
+record_args(struct audit_record *r, const struct op *op)
+{
+	const struct op_arg *args = op->desc->args;
+
+	for (size_t i = 0; i < OP_ARGS_MAX && args[i].kind != OP_ARG_NONE; i++)
+		record_arg(r, op, &args[i]);
 }
 
 static void
@@ -548,19 +516,6 @@ pin_unix_path(struct op *op, bool for_bind, struct reply *reply)
 
 /* ---- the gate ------------------------------------------------------------ */
 
-static bool
-is_send(enum op_code op)
-{
-	return op == OP_SEND || op == OP_SENDTO || op == OP_SENDALL || op == OP_SENDMSG ||
-	       op == OP_SENDMSG_AFALG;
-}
-
-static bool
-is_recv(enum op_code op)
-{
-	return op == OP_RECV || op == OP_RECVFROM || op == OP_RECVMSG;
-}
-
 static int
 over_quota(struct op *op, struct reply *reply, const char *what)
 {
@@ -581,90 +536,55 @@ socket_of(const struct op *op, struct policy_request *p)
 	}
 }
 
-/* What `op` asks of the policy, if anything: false for operations the
- * policy does not judge (those on an admitted socket that name no new peer,
- * and local lookups). */
+/* What `op` asks of the policy, if anything (its row's question): false for operations the
+ * policy does not judge (those on an admitted socket that name no new peer, and local
+ * lookups). */
 static bool
 request_of(struct op *op, struct policy_request *p)
 {
+	const struct op_desc *desc = op->desc;
 	const struct request *req = op->req;
+
 	memset(p, 0, sizeof(*p));
-	switch (req->op) {
-	case OP_SOCKET:
-	case OP_SOCKETPAIR:
-		p->op = POLICY_OP_CREATE;
+	p->op = desc->policy_op;
+	switch (desc->policy) {
+	case OPP_NONE:
+		return false;
+	case OPP_CREATE:
 		p->has_socket = true;
 		p->family = req->socket.family;
 		p->type = req->socket.type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 		p->proto = req->socket.proto;
 		return true;
-	case OP_BIND:
-		p->op = POLICY_OP_BIND;
-		break;
-	case OP_CONNECT:
-		p->op = POLICY_OP_CONNECT;
-		break;
-	case OP_SENDTO:
-		if (!req->send.has_address)
+	case OPP_ADDRESS:
+		/* bind, connect, send-to: the socket and the resolved address. */
+		if (!desc->address || !desc->address(req))
 			return false;
-		p->op = POLICY_OP_SEND_TO;
-		break;
-	case OP_SENDMSG:
-		if (!req->sendmsg.has_address)
-			return false;
-		p->op = POLICY_OP_SEND_TO;
-		break;
-	case OP_LISTEN:
-		p->op = POLICY_OP_LISTEN;
 		socket_of(op, p);
+		p->addr = (const struct sockaddr *)&op->target.ss;
+		p->addrlen = op->target.len;
 		return true;
-	case OP_SETSOCKOPT:
-		p->op = POLICY_OP_SOCKOPT;
-		socket_of(op, p);
+	case OPP_SOCKOPT:
 		p->level = req->setsockopt.level;
 		p->optname = req->setsockopt.optname;
+		socket_of(op, p);
 		return true;
-	case OP_GETADDRINFO:
-		p->op = POLICY_OP_RESOLVE;
-		p->host = req->getaddrinfo.host;
+	case OPP_SOCKET:
+		socket_of(op, p);
 		return true;
-	case OP_GETHOSTBYNAME:
-	case OP_GETHOSTBYNAME_EX:
-	case OP_GETHOSTBYADDR:
-	case OP_GETFQDN:
-		p->op = POLICY_OP_RESOLVE;
-		p->host = req->name.name;
+	case OPP_HOST:
+		/* create_connection: each attempt is judged in ops/create.c; the name first. */
+		p->host = arg_string(req, &desc->host);
 		return true;
-	case OP_GETNAMEINFO:
-		p->op = POLICY_OP_RESOLVE;
-		p->host = req->getnameinfo.address.inet.host;
+	case OPP_PLAIN:
 		return true;
-	case OP_CREATE_CONNECTION:
-		/* Each attempt is judged in ops/create.c; the name first. */
-		p->op = POLICY_OP_RESOLVE;
-		p->host = req->create_connection.host;
-		return true;
-	case OP_SETHOSTNAME:
-		p->op = POLICY_OP_SETHOSTNAME;
-		return true;
-	case OP_IF_NAMEINDEX:
-	case OP_IF_NAMETOINDEX:
-	case OP_IF_INDEXTONAME:
-		p->op = POLICY_OP_INTERFACES;
-		return true;
-	default:
-		return false;
 	}
-	/* bind, connect, send-to: the socket and the resolved address. */
-	socket_of(op, p);
-	p->addr = (const struct sockaddr *)&op->target.ss;
-	p->addrlen = op->target.len;
-	return true;
+	return false;
 }
 
 /* create_server is three questions: the socket, the bind, the listen. */
-static int
-admit_create_server(struct op *op, struct reply *reply)
+int
+op_admit_create_server(struct op *op, struct reply *reply)
 {
 	struct policy_request p = {
 		.op = POLICY_OP_CREATE,
@@ -758,8 +678,8 @@ pktinfo_source(const struct cmsg_item *item, struct sockaddr_buf *out)
 	return false;
 }
 
-static int
-admit_ancillary(struct op *op, struct reply *reply)
+int
+op_admit_ancillary(struct op *op, struct reply *reply)
 {
 	const struct request *req = op->req;
 	for (size_t i = 0; i < req->sendmsg.n_ancillary; i++) {
@@ -816,13 +736,13 @@ op_admit(struct op *op, struct reply *reply)
 				 account->limits->ops_per_second);
 			return over_quota(op, reply, what);
 		}
-		if (is_send(op->req->op) && !quota_bytes_available(account, QUOTA_SEND, now)) {
+		if ((op->desc->flags & OPF_SENDS) && !quota_bytes_available(account, QUOTA_SEND, now)) {
 			char what[64];
 			snprintf(what, sizeof(what), "%llu bytes sent per second",
 				 (unsigned long long)account->limits->send_bytes_per_second);
 			return over_quota(op, reply, what);
 		}
-		if (is_recv(op->req->op) && !quota_bytes_available(account, QUOTA_RECV, now)) {
+		if ((op->desc->flags & OPF_RECEIVES) && !quota_bytes_available(account, QUOTA_RECV, now)) {
 			char what[64];
 			snprintf(what, sizeof(what), "%llu bytes received per second",
 				 (unsigned long long)account->limits->recv_bytes_per_second);
@@ -834,10 +754,7 @@ op_admit(struct op *op, struct reply *reply)
 		op->bytes_in_before = op->handle->bytes_in;
 	}
 
-	if (op->req->op == OP_CREATE_SERVER)
-		return admit_create_server(op, reply);
-
-	if (op->req->op == OP_SENDMSG && (r = admit_ancillary(op, reply)))
+	if (op->desc->admit && (r = op->desc->admit(op, reply)))
 		return r;
 
 	struct policy_request p;

@@ -247,6 +247,17 @@ op_connect(struct op *op, struct reply *reply)
 }
 
 int
+op_connect_expired(struct op *op, struct reply *reply)
+{
+	if (!op->req->addr.ex)
+		return op_fail(reply, ERROR_TIMEOUT, ETIMEDOUT, "timed out");
+	/* connect_ex() reports its timeout as EAGAIN, like the reference. */
+	reply->shape = REPLY_CONNECT;
+	reply->connect.errnum = EAGAIN;
+	return OP_DONE;
+}
+
+int
 op_shutdown(struct op *op, struct reply *reply)
 {
 	if (shutdown(op->handle->fd, op->req->shutdown.how) < 0)
