@@ -15,6 +15,7 @@
 #include "errname.h"
 #include "family.h"
 #include "log.h"
+#include "policy.h"
 #include "transport.h"
 #include "utf8.h"
 
@@ -379,28 +380,12 @@ put_address(struct line *line, const struct sockaddr *sa, socklen_t len)
 	put(line, "}");
 }
 
-/* Whether the first word of the transport's peer text (audit.h) is `word`. */
-static bool
-peer_kind_is(const char *peer, const char *word)
-{
-	size_t n = strlen(word);
-
-	return strncmp(peer, word, n) == 0 && (peer[n] == '\0' || peer[n] == ' ');
-}
-
+/* The kind of listener that accepted the peer, as the policy names it ("tls+tcp"); the peer
+ * text is for people, not parsed. */
 static const char *
 transport_name(const struct peer_identity *identity)
 {
-	if (peer_kind_is(identity->peer, "ipc"))
-		return "ipc";
-	if (peer_kind_is(identity->peer, "abstract"))
-		return "abstract";
-	if (peer_kind_is(identity->peer, "tls+tcp"))
-		return "tls+tcp";
-	/* NNG reports a TLS connection's address as TCP's. */
-	if (peer_kind_is(identity->peer, "tcp"))
-		return identity->tls_verified ? "tls+tcp" : "tcp";
-	return "unknown";
+	return policy_transport_name(identity->transport);
 }
 
 static void

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -35,8 +37,12 @@ struct reactor {
 	size_t timers_capacity;
 	uint64_t timerfd_deadline_ns; /* what the timerfd is armed for, 0 = idle */
 
-	volatile sig_atomic_t stopping;
+	/* Set by reactor_stop() from any thread or a signal handler (a lock-free atomic is
+	 * async-signal-safe); read by the loop. */
+	atomic_bool stopping;
 };
+
+_Static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "reactor_stop() must be async-signal-safe");
 
 #define reactor_of(src, member) container_of(src, struct reactor, member)
 
@@ -217,6 +223,7 @@ reactor_new(struct reactor **out)
 	if (!reactor)
 		return -ENOMEM;
 	pthread_mutex_init(&reactor->posted_lock, NULL);
+	atomic_init(&reactor->stopping, false);
 	reactor->signal.fd = -1;
 
 	reactor->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -275,7 +282,7 @@ reactor_run(struct reactor *reactor)
 {
 	struct epoll_event events[MAX_EVENTS];
 
-	while (!reactor->stopping) {
+	while (!atomic_load_explicit(&reactor->stopping, memory_order_acquire)) {
 		rearm_timerfd(reactor);
 		int n = epoll_wait(reactor->epoll_fd, events, MAX_EVENTS, -1);
 		if (n < 0) {
@@ -306,7 +313,7 @@ void
 reactor_stop(struct reactor *reactor)
 {
 	uint64_t one = 1;
-	reactor->stopping = 1;
+	atomic_store_explicit(&reactor->stopping, true, memory_order_release);
 	/* Only the wake-up matters; a full eventfd counter wakes us anyway. */
 	ssize_t n = write(reactor->wake.fd, &one, sizeof(one));
 	(void)n;

@@ -170,10 +170,11 @@ static void
 write_sample(struct audit *sink)
 {
 	struct peer_identity ipc = ipc_peer();
-	struct peer_identity tcp = { .tls_verified = false };
-	struct peer_identity tls = { .tls_verified = true };
-	struct peer_identity abstract = { .has_credentials = true, .uid = 0, .gid = 0, .pid = 1 };
-	struct peer_identity odd = { 0 };
+	struct peer_identity tcp = { .tls_verified = false, .transport = POLICY_TRANSPORT_TCP };
+	struct peer_identity tls = { .tls_verified = true, .transport = POLICY_TRANSPORT_TLS };
+	struct peer_identity abstract = { .has_credentials = true, .uid = 0, .gid = 0, .pid = 1,
+					  .transport = POLICY_TRANSPORT_ABSTRACT };
+	struct peer_identity odd = { .transport = POLICY_TRANSPORT__COUNT };
 	struct sockaddr_in sin = inet4("192.0.2.1", 443);
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(53),
 				     .sin6_scope_id = 2 };
@@ -636,22 +637,25 @@ START_TEST(audit_names_the_transport_and_leaves_out_missing_credentials)
 {
 	static const struct {
 		const char *peer;
+		enum policy_transport kind;
 		bool tls_verified;
 		const char *transport;
 	} cases[] = {
-		{ "ipc", false, "ipc" },
-		{ "abstract", false, "abstract" },
-		{ "tcp 127.0.0.1:40112", false, "tcp" },
-		{ "tcp [::1]:40112", true, "tls+tcp" },
-		{ "tls+tcp 192.0.2.7:5000", true, "tls+tcp" },
-		{ "unknown", false, "unknown" },
-		{ "ipcx", false, "unknown" },
+		{ "ipc", POLICY_TRANSPORT_IPC, false, "ipc" },
+		{ "abstract", POLICY_TRANSPORT_ABSTRACT, false, "abstract" },
+		{ "tcp 127.0.0.1:40112", POLICY_TRANSPORT_TCP, false, "tcp" },
+		{ "tcp [::1]:40112", POLICY_TRANSPORT_TLS, true, "tls+tcp" },
+		/* The peer text is not read: the field says which listener it was. */
+		{ "tcp 192.0.2.7:5000", POLICY_TRANSPORT_TLS, true, "tls+tcp" },
+		{ "unknown", POLICY_TRANSPORT__COUNT, false, "unknown" },
+		{ "ipc", POLICY_TRANSPORT_TCP, false, "tcp" },
 	};
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 
 	open_sink(every_event, 1);
 	for (size_t i = 0; i < n; i++) {
-		struct peer_identity id = { .tls_verified = cases[i].tls_verified };
+		struct peer_identity id = { .tls_verified = cases[i].tls_verified,
+					    .transport = cases[i].kind };
 		struct audit_record r = { .event = "sockbroker.hello", .session = i + 1, .peer = &id,
 					  .client_name = "" };
 
