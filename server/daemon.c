@@ -33,7 +33,7 @@ on_request(void *userdata, struct tx *tx, uint32_t conn_id, const void *body, si
 
 	if (wire_decode_request(body, len, &daemon->limits, &request, &error) < 0) {
 		log_debug("connection %u: bad request: %s", conn_id, error.message);
-		dispatch_reply_bad_request(tx, &error);
+		dispatch_reply_bad_request(daemon, tx, &error);
 		return;
 	}
 	dispatch_request(daemon, tx, conn_id, request);
@@ -49,6 +49,27 @@ static void
 on_connection_removed(void *userdata, uint32_t conn_id)
 {
 	dispatch_session_removed(userdata, conn_id);
+}
+
+/* Dispatch answers through the transport. */
+static void *
+sink_buffer(void *userdata, struct tx *tx, size_t len)
+{
+	return transport_reply_buffer(tx, len);
+}
+
+static void
+sink_send(void *userdata, struct tx *tx)
+{
+	transport_reply_send(tx);
+}
+
+static void
+sink_disconnect(void *userdata, uint32_t conn_id)
+{
+	struct daemon *daemon = userdata;
+
+	transport_disconnect(daemon->transport, conn_id);
 }
 
 static const struct transport_callbacks callbacks = {
@@ -153,6 +174,7 @@ daemon_new(struct daemon **out, const struct config *config,
 		return -ENOMEM;
 	}
 	daemon->config = config;
+	daemon->sink = (struct reply_sink){ sink_buffer, sink_send, sink_disconnect, daemon };
 	daemon->limits.max_data_size = config->max_message_size - ENVELOPE_ROOM;
 	session_table_init(&daemon->sessions);
 	quota_table_init(&daemon->quotas);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "dispatch.h"
 #include "handle.h"
 #include "policy.h"
 #include "quota.h"
@@ -28,6 +29,7 @@ struct daemon {
 	const struct config *config;
 	struct reactor *reactor;
 	struct transport *transport;
+	struct reply_sink sink; /* dispatch's answers: the transport's */
 	struct resolver *resolver;
 	struct session_table sessions;
 	struct handle_table handles;

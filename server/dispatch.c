@@ -23,13 +23,13 @@
 #include "ops/ops.h"
 #include "resolve.h"
 #include "session.h"
-#include "transport.h"
 #include "wire.h"
 
 #define Q_READ OPF_QUEUE_READ
 #define Q_WRITE OPF_QUEUE_WRITE
 
-static void cancel(struct session *session, struct tx *tx, struct request *request);
+static void cancel(struct daemon *daemon, struct session *session, struct tx *tx,
+		   struct request *request);
 
 /* ---- the addresses requests name ---------------------------------------- */
 
@@ -203,12 +203,6 @@ dispatch_op_name(enum op_code op)
 	return op_table[op].name;
 }
 
-static struct daemon *
-daemon_of_handle(struct handle *handle)
-{
-	return (struct daemon *)(void *)((char *)handle->table - offsetof(struct daemon, handles));
-}
-
 int
 op_fail(struct reply *reply, enum error_kind kind, int errnum, const char *fmt, ...)
 {
@@ -220,36 +214,47 @@ op_fail(struct reply *reply, enum error_kind kind, int errnum, const char *fmt, 
 	return OP_FAILED;
 }
 
+/* The request a reply is being packed for, and where it goes. */
+struct reply_to {
+	const struct reply_sink *sink;
+	struct tx *tx;
+};
+
 static void *
 reply_alloc(void *userdata, size_t len)
 {
-	return transport_reply_buffer(userdata, len);
+	struct reply_to *to = userdata;
+
+	return to->sink->buffer(to->sink->userdata, to->tx, len);
 }
 
 /* The one exit of every request: pack and send its reply. */
 static void
-send_reply(struct tx *tx, const struct reply *reply)
+send_reply(struct daemon *daemon, struct tx *tx, const struct reply *reply)
 {
-	if (wire_encode_reply(reply, reply_alloc, tx) < 0) {
+	struct reply_to to = { &daemon->sink, tx };
+
+	if (wire_encode_reply(reply, reply_alloc, &to) < 0) {
 		/* A reply we cannot allocate (a huge recv under memory pressure):
 		 * say so in a small one rather than leave the client waiting. */
 		struct reply small = { .seq = reply->seq, .op = reply->op };
 		op_fail(&small, ERROR_OS, ENOMEM,
 			"the daemon is out of memory for this reply; retry with a smaller size");
-		if (wire_encode_reply(&small, reply_alloc, tx) < 0)
+		if (wire_encode_reply(&small, reply_alloc, &to) < 0)
 			log_error("dispatch: cannot allocate even an error reply; the client "
 				  "gets an empty reply");
 	}
-	transport_reply_send(tx);
+	daemon->sink.send(daemon->sink.userdata, tx);
 }
 
 static void
-reply_with_error(struct tx *tx, uint64_t seq, enum op_code op, enum error_kind kind, int errnum,
-		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+reply_with_error(struct daemon *daemon, struct tx *tx, uint64_t seq, enum op_code op,
+		 enum error_kind kind, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 
 static void
-reply_with_error(struct tx *tx, uint64_t seq, enum op_code op, enum error_kind kind, int errnum,
-		 const char *fmt, ...)
+reply_with_error(struct daemon *daemon, struct tx *tx, uint64_t seq, enum op_code op,
+		 enum error_kind kind, int errnum, const char *fmt, ...)
 {
 	struct reply reply = { .seq = seq, .op = op };
 	va_list ap;
@@ -257,13 +262,13 @@ reply_with_error(struct tx *tx, uint64_t seq, enum op_code op, enum error_kind k
 	va_start(ap, fmt);
 	error_vfill(&reply.error, kind, errnum, fmt, ap);
 	va_end(ap);
-	send_reply(tx, &reply);
+	send_reply(daemon, tx, &reply);
 }
 
 void
-dispatch_reply_bad_request(struct tx *tx, const struct wire_error *error)
+dispatch_reply_bad_request(struct daemon *daemon, struct tx *tx, const struct wire_error *error)
 {
-	reply_with_error(tx, error->seq, error->op, ERROR_BAD_REQUEST, error->errnum, "%s",
+	reply_with_error(daemon, tx, error->seq, error->op, ERROR_BAD_REQUEST, error->errnum, "%s",
 			 error->message);
 }
 
@@ -380,7 +385,7 @@ complete(struct op *op, int result, struct reply *reply)
 	unpark(op);
 	op_handoff_if_asked(op, reply);
 	add_send_space(op, reply);
-	send_reply(op->tx, reply);
+	send_reply(op->daemon, op->tx, reply);
 	op->tx = NULL;
 	op_free(op);
 }
@@ -556,7 +561,8 @@ run_queue(struct daemon *daemon, struct list *queue)
 void
 dispatch_handle_ready(struct handle *handle, uint32_t events)
 {
-	struct daemon *daemon = daemon_of_handle(handle);
+	/* Only an open handle is ready, and an open handle's session is alive. */
+	struct daemon *daemon = handle->session->userdata;
 
 	/* Hold the handle: a completion may end in a close of it. */
 	handle_ref(handle);
@@ -747,7 +753,7 @@ start_resolving(struct op *op, const struct address *address)
 
 /* Cancel (the row's at_once): answer a parked op of the session as cancelled. */
 static void
-cancel(struct session *session, struct tx *tx, struct request *request)
+cancel(struct daemon *daemon, struct session *session, struct tx *tx, struct request *request)
 {
 	struct op *target = idmap_get(&session->parked_by_seq, request->cancel.target_seq);
 	struct reply reply = { .seq = request->seq, .op = OP_CANCEL, .shape = REPLY_CANCEL };
@@ -759,7 +765,7 @@ cancel(struct session *session, struct tx *tx, struct request *request)
 			 dispatch_op_name(target->req->op));
 		error_and_continue(target, ERROR_CANCELLED, ECANCELED, message);
 	}
-	send_reply(tx, &reply);
+	send_reply(daemon, tx, &reply);
 	wire_request_free(request);
 }
 
@@ -770,19 +776,19 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	const struct op_desc *desc = &op_table[request->op];
 
 	if (request->invalid) {
-		dispatch_reply_bad_request(tx, request->invalid);
+		dispatch_reply_bad_request(daemon, tx, request->invalid);
 		wire_request_free(request);
 		return;
 	}
 	if (!session->said_hello && !(desc->flags & OPF_BEFORE_HELLO)) {
-		reply_with_error(tx, request->seq, request->op, ERROR_BAD_REQUEST, EPROTO,
+		reply_with_error(daemon, tx, request->seq, request->op, ERROR_BAD_REQUEST, EPROTO,
 				 "%s before Hello: the first request of a session must be Hello",
 				 desc->name);
 		wire_request_free(request);
 		return;
 	}
 	if (desc->at_once) {
-		desc->at_once(session, tx, request);
+		desc->at_once(daemon, session, tx, request);
 		return;
 	}
 	if (!desc->run) {
@@ -790,7 +796,7 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 		reply.error.operation = desc->name;
 		op_fail(&reply, ERROR_UNSUPPORTED, ENOSYS,
 			"%s is not supported by this version of sockbrokerd", desc->name);
-		send_reply(tx, &reply);
+		send_reply(daemon, tx, &reply);
 		wire_request_free(request);
 		return;
 	}
@@ -799,7 +805,7 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	daemon->n_requests++;
 	struct op *op = calloc(1, sizeof(*op));
 	if (!op) {
-		reply_with_error(tx, request->seq, request->op, ERROR_OS, ENOMEM,
+		reply_with_error(daemon, tx, request->seq, request->op, ERROR_OS, ENOMEM,
 				 "the daemon is out of memory");
 		wire_request_free(request);
 		return;
@@ -882,7 +888,7 @@ dispatch_request(struct daemon *daemon, struct tx *tx, uint32_t pipe_id, struct 
 	if (!session) {
 		/* The connection is gone already; the reply goes nowhere, but the
 		 * request must still be answered to be released. */
-		reply_with_error(tx, request->seq, request->op, ERROR_OS, ECONNRESET,
+		reply_with_error(daemon, tx, request->seq, request->op, ERROR_OS, ECONNRESET,
 				 "the session has ended");
 		wire_request_free(request);
 		return;
@@ -926,7 +932,7 @@ dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 	if (r < 0) {
 		log_error("cannot create a session for a new connection (%s): %s; closing it",
 			  identity->peer, strerror(-r));
-		transport_disconnect(daemon->transport, pipe_id);
+		daemon->sink.disconnect(daemon->sink.userdata, pipe_id);
 		return;
 	}
 	session->userdata = daemon;

@@ -10,6 +10,7 @@
 #ifndef SOCKBROKER_DISPATCH_H
 #define SOCKBROKER_DISPATCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wire.h"
@@ -21,13 +22,31 @@ struct peer_identity;
 struct session;
 struct tx;
 
+/*
+ * Where dispatch's answers go: the transport in the daemon (daemon.c), a
+ * recorder in the unit tests. Dispatch calls nothing of the transport's
+ * itself. Reactor thread.
+ */
+struct reply_sink {
+	/* A buffer of `len` bytes for the reply to `tx`, or NULL when out of
+	 * memory. Asking again replaces the buffer. */
+	void *(*buffer)(void *userdata, struct tx *tx, size_t len);
+	/* Send what was written to the buffer (an empty reply if none was
+	 * made): `tx` is answered, and gone. */
+	void (*send)(void *userdata, struct tx *tx);
+	/* End connection `conn_id` (no session could be made for it). */
+	void (*disconnect)(void *userdata, uint32_t conn_id);
+	void *userdata;
+};
+
 /* Take a decoded request from pipe `pipe_id` (ownership of `request` and
  * the duty to answer `tx` pass to dispatch). */
 void dispatch_request(struct daemon *daemon, struct tx *tx, uint32_t pipe_id,
 		      struct request *request);
 
-/* Answer a request that could not be decoded (any thread). */
-void dispatch_reply_bad_request(struct tx *tx, const struct wire_error *error);
+/* Answer a request that could not be decoded. */
+void dispatch_reply_bad_request(struct daemon *daemon, struct tx *tx,
+				const struct wire_error *error);
 
 /* A connection was added: create its session. */
 void dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
@@ -40,18 +59,8 @@ void dispatch_session_removed(struct daemon *daemon, uint32_t pipe_id);
 /* End every session (shutdown). */
 void dispatch_end_all_sessions(struct daemon *daemon);
 
-/* Complete the handle's parked operations (EBADF, the socket was closed)
- * and close it. Returns close()'s result. */
-int dispatch_close_handle(struct daemon *daemon, struct handle *handle);
-
 /* The fd of `handle` is ready: run its queues. */
 void dispatch_handle_ready(struct handle *handle, uint32_t events);
-
-/* A parked op that waits with OP_WAIT_EVENT has news (a readiness, a timer,
- * a job back from the pool): run its handler again, and complete the op
- * unless it answers OP_WAIT_EVENT once more. Reactor thread, parked ops
- * only; the op may be freed on return. */
-void dispatch_wake(struct op *op);
 
 /* The operation's name as the reference spells it ("getsockname"). */
 const char *dispatch_op_name(enum op_code op);

@@ -26,6 +26,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "peer-transport.h"
+
 /* Operation classes a rule can name ("ops" in the file). */
 enum policy_op {
 	POLICY_OP_CREATE,      /* socket(), socketpair(), the socket of create_* */
@@ -42,14 +44,7 @@ enum policy_op {
 	POLICY_OP__COUNT,
 };
 
-/* Transports an identity can come from (bit masks of 1u << value). */
-enum policy_transport {
-	POLICY_TRANSPORT_IPC,
-	POLICY_TRANSPORT_ABSTRACT,
-	POLICY_TRANSPORT_TCP,
-	POLICY_TRANSPORT_TLS,
-	POLICY_TRANSPORT__COUNT,
-};
+/* enum policy_transport: peer-transport.h. */
 
 /* Who asks: built from the session. */
 struct policy_identity {

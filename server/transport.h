@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "policy.h"
+#include "peer-transport.h"
 
 struct reactor;
 struct transport;

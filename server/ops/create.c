@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #include "../daemon.h"
-#include "../dispatch.h"
 #include "../error.h"
 #include "../handle.h"
 #include "../log.h"

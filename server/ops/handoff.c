@@ -22,7 +22,6 @@
 
 #include "../audit.h"
 #include "../daemon.h"
-#include "../dispatch.h"
 #include "../handle.h"
 #include "../log.h"
 #include "ops.h"

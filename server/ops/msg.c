@@ -11,7 +11,6 @@
 
 #include "../cmsg.h"
 #include "../daemon.h"
-#include "../dispatch.h"
 #include "../handle.h"
 #include "../log.h"
 #include "ops.h"

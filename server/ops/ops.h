@@ -162,7 +162,8 @@ struct op_desc {
 	unsigned flags;
 	int (*run)(struct op *op, struct reply *reply); /* NULL: answered UNSUPPORTED */
 	/* An operation answered at once, without an op (Cancel): it replaces `run`. */
-	void (*at_once)(struct session *session, struct tx *tx, struct request *request);
+	void (*at_once)(struct daemon *daemon, struct session *session, struct tx *tx,
+			struct request *request);
 
 	/* The address the request names, to be resolved into op->target before the op runs;
 	 * NULL (either the function or its result): none. */
@@ -364,6 +365,18 @@ int op_admin_handles(struct op *op, struct reply *reply);
  * primary gid or token of the configuration's "admin" section. */
 bool op_admin_allows(const struct op *op);
 void op_count_decision(struct daemon *daemon, const struct policy_decision *decision);
+
+/*
+ * What dispatch.c does for handlers (ops/ include nothing of dispatch's).
+ * dispatch_close_handle(): complete the handle's parked operations (EBADF,
+ * the socket was closed) and close it; returns close()'s result.
+ * dispatch_wake(): a parked op that waits with OP_WAIT_EVENT has news (a
+ * readiness, a timer, a job back from the pool): run its handler again, and
+ * complete the op unless it answers OP_WAIT_EVENT once more. Reactor thread,
+ * parked ops only; the op may be freed on return.
+ */
+int dispatch_close_handle(struct daemon *daemon, struct handle *handle);
+void dispatch_wake(struct op *op);
 
 /* Free what an op's handler kept across waits (op->buffer). */
 void op_release_progress(struct op *op);

@@ -38,7 +38,6 @@
 #include <stdlib.h>
 
 #include "../daemon.h"
-#include "../dispatch.h"
 #include "../handle.h"
 #include "../session.h"
 #include "ops.h"

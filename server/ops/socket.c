@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "../daemon.h"
-#include "../dispatch.h"
 #include "../audit.h"
 #include "../handle.h"
 #include "../monitor.h"
