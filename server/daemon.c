@@ -72,6 +72,18 @@ sink_disconnect(void *userdata, uint32_t conn_id)
 	transport_disconnect(daemon->transport, conn_id);
 }
 
+static bool
+sink_can_pass_fds(void *userdata, const struct tx *tx)
+{
+	return transport_tx_can_pass_fds(tx);
+}
+
+static void
+sink_attach_fd(void *userdata, struct tx *tx, int fd)
+{
+	transport_reply_attach_fd(tx, fd);
+}
+
 static const struct transport_callbacks callbacks = {
 	.connection_added = on_connection_added,
 	.connection_removed = on_connection_removed,
@@ -174,7 +186,14 @@ daemon_new(struct daemon **out, const struct config *config,
 		return -ENOMEM;
 	}
 	daemon->config = config;
-	daemon->sink = (struct reply_sink){ sink_buffer, sink_send, sink_disconnect, daemon };
+	daemon->sink = (struct reply_sink){
+		.buffer = sink_buffer,
+		.send = sink_send,
+		.disconnect = sink_disconnect,
+		.can_pass_fds = sink_can_pass_fds,
+		.attach_fd = sink_attach_fd,
+		.userdata = daemon,
+	};
 	daemon->limits.max_data_size = config->max_message_size - ENVELOPE_ROOM;
 	session_table_init(&daemon->sessions);
 	quota_table_init(&daemon->quotas);

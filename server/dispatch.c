@@ -272,6 +272,22 @@ dispatch_reply_bad_request(struct daemon *daemon, struct tx *tx, const struct wi
 			 error->message);
 }
 
+bool
+op_can_pass_fds(const struct op *op)
+{
+	const struct reply_sink *sink = &op->daemon->sink;
+
+	return sink->can_pass_fds && sink->can_pass_fds(sink->userdata, op->tx);
+}
+
+void
+op_attach_fd(struct op *op, int fd)
+{
+	const struct reply_sink *sink = &op->daemon->sink;
+
+	sink->attach_fd(sink->userdata, op->tx, fd);
+}
+
 /* ---- op lifetime ------------------------------------------------------ */
 
 static void op_timer_expired(struct reactor_timer *timer);

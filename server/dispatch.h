@@ -10,6 +10,7 @@
 #ifndef SOCKBROKER_DISPATCH_H
 #define SOCKBROKER_DISPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ struct reply_sink {
 	void (*send)(void *userdata, struct tx *tx);
 	/* End connection `conn_id` (no session could be made for it). */
 	void (*disconnect)(void *userdata, uint32_t conn_id);
+	/* Whether the reply to `tx` can carry a descriptor (handoff); NULL: never. */
+	bool (*can_pass_fds)(void *userdata, const struct tx *tx);
+	/* Attach `fd` to the reply to `tx`; the sink owns it from then on. */
+	void (*attach_fd)(void *userdata, struct tx *tx, int fd);
 	void *userdata;
 };
 

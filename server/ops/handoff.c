@@ -57,7 +57,7 @@ op_handoff_allowed(const struct op *op, struct handle *handle, const char **rule
 	const struct quota_account *account = op->session->quota;
 
 	*rule = NULL;
-	if (!transport_tx_can_pass_fds(op->tx))
+	if (!op_can_pass_fds(op))
 		return refuse(why, ERROR_UNSUPPORTED, EOPNOTSUPP, NULL,
 			      "handoff needs an ipc:// or abstract:// connection (descriptors "
 			      "cannot travel on %s); the socket stays brokered",
@@ -122,7 +122,7 @@ op_hand_over(struct op *op, struct handle *handle, const char *rule, struct repl
 	if (fd < 0)
 		return -errno;
 	uint64_t id = handle->id;
-	transport_reply_attach_fd(op->tx, fd);
+	op_attach_fd(op, fd);
 	reply->handed_off = true;
 	op_audit_event(op, "sockbroker.handoff", id, rule);
 	char who[160];

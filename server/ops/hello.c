@@ -178,6 +178,6 @@ op_hello(struct op *op, struct reply *reply)
 	hello->tls_verified = session->identity.tls_verified;
 	hello->peer = session->identity.peer;
 	hello->token_name = session->token_name;
-	hello->handoff = transport_tx_can_pass_fds(op->tx);
+	hello->handoff = op_can_pass_fds(op);
 	return OP_DONE;
 }

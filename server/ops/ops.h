@@ -378,6 +378,12 @@ void op_count_decision(struct daemon *daemon, const struct policy_decision *deci
 int dispatch_close_handle(struct daemon *daemon, struct handle *handle);
 void dispatch_wake(struct op *op);
 
+/* The op's reply, through dispatch's reply sink: whether it can carry a
+ * descriptor (an ipc:// or abstract:// connection), and attaching one (the
+ * sink owns `fd` from then on; only where op_can_pass_fds()). */
+bool op_can_pass_fds(const struct op *op);
+void op_attach_fd(struct op *op, int fd);
+
 /* Free what an op's handler kept across waits (op->buffer). */
 void op_release_progress(struct op *op);
 
