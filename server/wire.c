@@ -826,38 +826,56 @@ decode_sendmsg_afalg(const Sockbroker__V1__SendMsgAfalgRequest *m, struct reques
 	return 0;
 }
 
-/* Decode the arguments of one operation. Returns 0 or -EINVAL; sets
- * *keep when the request points into the message. */
+/* A decode of one group of operations that does not know msg's operation. */
+#define DECODE_OTHER 1
+
+/* setsockopt: level, option and one of its three kinds of value. */
 static int
-decode_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
-	  struct wire_error *error)
+decode_setsockopt(const Sockbroker__V1__SetSockOptRequest *m, struct request *req, bool *keep,
+		  struct wire_error *error)
+{
+	req->op = OP_SETSOCKOPT;
+	if (!m->has_level || !m->has_optname)
+		return invalid(error, EINVAL, "setsockopt.level and .optname are required");
+	req->setsockopt.level = m->level;
+	req->setsockopt.optname = m->optname;
+	switch (m->value_case) {
+	case SOCKBROKER__V1__SET_SOCK_OPT_REQUEST__VALUE_INT_VALUE:
+		if (m->int_value < INT_MIN || m->int_value > INT_MAX)
+			return invalid(error, EOVERFLOW,
+				       "setsockopt: integer value %lld does not fit a C int",
+				       (long long)m->int_value);
+		req->setsockopt.kind = SOCKOPT_INT;
+		req->setsockopt.int_value = (int)m->int_value;
+		break;
+	case SOCKBROKER__V1__SET_SOCK_OPT_REQUEST__VALUE_BYTES_VALUE:
+		if (m->bytes_value.len > SOCKOPT_MAX_LEN)
+			return invalid(error, EINVAL,
+				       "setsockopt: value of %zu bytes is longer than %d",
+				       m->bytes_value.len, SOCKOPT_MAX_LEN);
+		req->setsockopt.kind = SOCKOPT_BYTES;
+		req->setsockopt.bytes = m->bytes_value.data;
+		req->setsockopt.len = m->bytes_value.len;
+		*keep = true;
+		break;
+	case SOCKBROKER__V1__SET_SOCK_OPT_REQUEST__VALUE_NULL_OPTLEN:
+		req->setsockopt.kind = SOCKOPT_NULL;
+		req->setsockopt.len = m->null_optlen;
+		break;
+	default:
+		return invalid(error, EINVAL, "setsockopt needs a value (int_value, "
+			       "bytes_value or null_optlen)");
+	}
+	return need_handle(m->has_handle, m->handle, "setsockopt", req, error);
+}
+
+/* The socket lifecycle: socket, socketpair, dup, close, bind, listen, accept,
+ * connect, shutdown, the names, handoff. Returns 0, -EINVAL, or DECODE_OTHER for an operation of another group. */
+static int
+decode_socket_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
+                 struct wire_error *error)
 {
 	switch (msg->op_case) {
-	case REQ(HELLO): {
-		const Sockbroker__V1__HelloRequest *m = msg->hello;
-		req->op = OP_HELLO;
-		req->hello.protocol_version = m->has_protocol_version ? m->protocol_version : 1;
-		/* This daemon keeps no session beyond its connection. A client
-		 * asking to resume one learns it here, before it counts on
-		 * handles that are gone; the session stays as it was. */
-		if (m->has_resume_secret && m->resume_secret.len > 0)
-			return invalid(error, ESTALE, "hello.resume_secret: this daemon cannot "
-				       "resume sessions; say Hello without a resume secret to start "
-				       "a new session");
-		if (m->client_name)
-			snprintf(req->hello.client_name, sizeof(req->hello.client_name), "%s",
-				 m->client_name);
-		if (m->token && m->token[0]) {
-			size_t len = strlen(m->token);
-			if (len > WIRE_TOKEN_MAX)
-				return invalid(error, EINVAL, "hello.token: %zu bytes, longer "
-					       "than the %d bytes a token may have", len,
-					       WIRE_TOKEN_MAX);
-			req->hello.token = m->token;
-			*keep = true;
-		}
-		return 0;
-	}
 	case REQ(SOCKET): {
 		const Sockbroker__V1__SocketRequest *m = msg->socket;
 		req->op = OP_SOCKET;
@@ -924,6 +942,21 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		req->op = OP_GETPEERNAME;
 		return need_handle(msg->getpeername->has_handle, msg->getpeername->handle,
 				   "getpeername", req, error);
+	case REQ(HANDOFF):
+		req->op = OP_HANDOFF;
+		return need_handle(msg->handoff->has_handle, msg->handoff->handle, "handoff", req,
+				   error);
+	default:
+		return DECODE_OTHER;
+	}
+}
+
+/* Options and handle state: getsockopt, setsockopt, the timeout, inheritable. Returns 0, -EINVAL, or DECODE_OTHER for an operation of another group. */
+static int
+decode_option_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
+                 struct wire_error *error)
+{
+	switch (msg->op_case) {
 	case REQ(GETSOCKOPT): {
 		const Sockbroker__V1__GetSockOptRequest *m = msg->getsockopt;
 		req->op = OP_GETSOCKOPT;
@@ -939,42 +972,8 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		req->getsockopt.buflen = m->buflen;
 		return need_handle(m->has_handle, m->handle, "getsockopt", req, error);
 	}
-	case REQ(SETSOCKOPT): {
-		const Sockbroker__V1__SetSockOptRequest *m = msg->setsockopt;
-		req->op = OP_SETSOCKOPT;
-		if (!m->has_level || !m->has_optname)
-			return invalid(error, EINVAL, "setsockopt.level and .optname are required");
-		req->setsockopt.level = m->level;
-		req->setsockopt.optname = m->optname;
-		switch (m->value_case) {
-		case SOCKBROKER__V1__SET_SOCK_OPT_REQUEST__VALUE_INT_VALUE:
-			if (m->int_value < INT_MIN || m->int_value > INT_MAX)
-				return invalid(error, EOVERFLOW,
-					       "setsockopt: integer value %lld does not fit a C int",
-					       (long long)m->int_value);
-			req->setsockopt.kind = SOCKOPT_INT;
-			req->setsockopt.int_value = (int)m->int_value;
-			break;
-		case SOCKBROKER__V1__SET_SOCK_OPT_REQUEST__VALUE_BYTES_VALUE:
-			if (m->bytes_value.len > SOCKOPT_MAX_LEN)
-				return invalid(error, EINVAL,
-					       "setsockopt: value of %zu bytes is longer than %d",
-					       m->bytes_value.len, SOCKOPT_MAX_LEN);
-			req->setsockopt.kind = SOCKOPT_BYTES;
-			req->setsockopt.bytes = m->bytes_value.data;
-			req->setsockopt.len = m->bytes_value.len;
-			*keep = true;
-			break;
-		case SOCKBROKER__V1__SET_SOCK_OPT_REQUEST__VALUE_NULL_OPTLEN:
-			req->setsockopt.kind = SOCKOPT_NULL;
-			req->setsockopt.len = m->null_optlen;
-			break;
-		default:
-			return invalid(error, EINVAL, "setsockopt needs a value (int_value, "
-				       "bytes_value or null_optlen)");
-		}
-		return need_handle(m->has_handle, m->handle, "setsockopt", req, error);
-	}
+	case REQ(SETSOCKOPT):
+		return decode_setsockopt(msg->setsockopt, req, keep, error);
 	case REQ(SETTIMEOUT):
 		req->op = OP_SETTIMEOUT;
 		if (need_handle(msg->settimeout->has_handle, msg->settimeout->handle, "settimeout",
@@ -997,10 +996,17 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		req->op = OP_GET_INHERITABLE;
 		return need_handle(msg->get_inheritable->has_handle, msg->get_inheritable->handle,
 				   "get_inheritable", req, error);
-	case REQ(HANDOFF):
-		req->op = OP_HANDOFF;
-		return need_handle(msg->handoff->has_handle, msg->handoff->handle, "handoff", req,
-				   error);
+	default:
+		return DECODE_OTHER;
+	}
+}
+
+/* Data transfer, message I/O, Poll and Cancel. Returns 0, -EINVAL, or DECODE_OTHER for an operation of another group. */
+static int
+decode_io_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
+             struct wire_error *error)
+{
+	switch (msg->op_case) {
 	case REQ(SEND):
 		req->op = OP_SEND;
 		*keep = true;
@@ -1019,15 +1025,6 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 	case REQ(RECVFROM):
 		req->op = OP_RECVFROM;
 		return decode_recv(msg->recvfrom, "recvfrom", req, limits, error);
-	case REQ(CANCEL):
-		req->op = OP_CANCEL;
-		if (!msg->cancel->has_target_seq)
-			return invalid(error, EINVAL, "cancel.target_seq is required");
-		req->cancel.target_seq = msg->cancel->target_seq;
-		return 0;
-
-	/* Message I/O, Poll and the module functions; has_dualstack_ipv6 and
-	 * has_ipv6 carry no arguments. */
 	case REQ(SENDMSG):
 		req->op = OP_SENDMSG;
 		*keep = true;
@@ -1042,6 +1039,24 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 	case REQ(POLL):
 		req->op = OP_POLL;
 		return decode_poll(msg->poll, req, error);
+	case REQ(CANCEL):
+		req->op = OP_CANCEL;
+		if (!msg->cancel->has_target_seq)
+			return invalid(error, EINVAL, "cancel.target_seq is required");
+		req->cancel.target_seq = msg->cancel->target_seq;
+		return 0;
+	default:
+		return DECODE_OTHER;
+	}
+}
+
+/* The module functions: create_*, has_*ipv6 (no arguments), cmsg_size, the
+ * name service, and administration. Returns 0, -EINVAL, or DECODE_OTHER for an operation of another group. */
+static int
+decode_module_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
+                 struct wire_error *error)
+{
+	switch (msg->op_case) {
 	case REQ(CREATE_CONNECTION):
 		req->op = OP_CREATE_CONNECTION;
 		req->handoff = msg->create_connection->has_handoff && msg->create_connection->handoff;
@@ -1054,17 +1069,6 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		return 0;
 	case REQ(HAS_IPV6):
 		req->op = OP_HAS_IPV6;
-		return 0;
-	case REQ(ADMIN_STATUS):
-		req->op = OP_ADMIN_STATUS;
-		return 0;
-	case REQ(ADMIN_SESSIONS):
-		req->op = OP_ADMIN_SESSIONS;
-		return 0;
-	case REQ(ADMIN_HANDLES):
-		req->op = OP_ADMIN_HANDLES;
-		if (msg->admin_handles->has_session)
-			req->admin_handles.session = msg->admin_handles->session;
 		return 0;
 	case REQ(CMSG_SIZE):
 		req->op = OP_CMSG_SIZE;
@@ -1089,12 +1093,68 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 	case REQ(IF_NAMETOINDEX):
 	case REQ(IF_INDEXTONAME):
 		return decode_name_service(msg, req, keep, error);
+	case REQ(ADMIN_STATUS):
+		req->op = OP_ADMIN_STATUS;
+		return 0;
+	case REQ(ADMIN_SESSIONS):
+		req->op = OP_ADMIN_SESSIONS;
+		return 0;
+	case REQ(ADMIN_HANDLES):
+		req->op = OP_ADMIN_HANDLES;
+		if (msg->admin_handles->has_session)
+			req->admin_handles.session = msg->admin_handles->session;
+		return 0;
 	default:
-		return invalid(error, EINVAL,
-			       "the request names no operation this daemon knows (field %d); "
-			       "is the client newer than the daemon?",
-			       (int)msg->op_case);
+		return DECODE_OTHER;
 	}
+}
+
+/* Decode the arguments of one operation. Returns 0 or -EINVAL; sets
+ * *keep when the request points into the message. */
+static int
+decode_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
+	  struct wire_error *error)
+{
+	int r;
+
+	switch (msg->op_case) {
+	case REQ(HELLO): {
+		const Sockbroker__V1__HelloRequest *m = msg->hello;
+		req->op = OP_HELLO;
+		req->hello.protocol_version = m->has_protocol_version ? m->protocol_version : 1;
+		/* This daemon keeps no session beyond its connection. A client
+		 * asking to resume one learns it here, before it counts on
+		 * handles that are gone; the session stays as it was. */
+		if (m->has_resume_secret && m->resume_secret.len > 0)
+			return invalid(error, ESTALE, "hello.resume_secret: this daemon cannot "
+				       "resume sessions; say Hello without a resume secret to start "
+				       "a new session");
+		if (m->client_name)
+			snprintf(req->hello.client_name, sizeof(req->hello.client_name), "%s",
+				 m->client_name);
+		if (m->token && m->token[0]) {
+			size_t len = strlen(m->token);
+			if (len > WIRE_TOKEN_MAX)
+				return invalid(error, EINVAL, "hello.token: %zu bytes, longer "
+					       "than the %d bytes a token may have", len,
+					       WIRE_TOKEN_MAX);
+			req->hello.token = m->token;
+			*keep = true;
+		}
+		return 0;
+	}
+	default:
+		break;
+	}
+	if ((r = decode_socket_op(msg, req, limits, keep, error)) != DECODE_OTHER ||
+	    (r = decode_option_op(msg, req, limits, keep, error)) != DECODE_OTHER ||
+	    (r = decode_io_op(msg, req, limits, keep, error)) != DECODE_OTHER ||
+	    (r = decode_module_op(msg, req, limits, keep, error)) != DECODE_OTHER)
+		return r;
+	return invalid(error, EINVAL,
+		       "the request names no operation this daemon knows (field %d); "
+		       "is the client newer than the daemon?",
+		       (int)msg->op_case);
 }
 
 int
@@ -2053,21 +2113,72 @@ out:
 	return r;
 }
 
-int
-wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size_t len),
-		  void *userdata)
+/* The results that carry a socket or an address: socket, socketpair, accept, connect,
+ * getsockname/getpeername. Packs `msg` (its envelope filled). */
+static int
+encode_socket_result(const struct reply *reply, Reply *msg,
+		     void *(*alloc)(void *userdata, size_t len), void *userdata)
 {
-	Reply msg = SOCKBROKER__V1__REPLY__INIT;
-	Sockbroker__V1__Error error = SOCKBROKER__V1__ERROR__INIT;
-	Sockbroker__V1__Empty empty = SOCKBROKER__V1__EMPTY__INIT;
-	Sockbroker__V1__HelloReply hello = SOCKBROKER__V1__HELLO_REPLY__INIT;
-	Sockbroker__V1__Identity identity = SOCKBROKER__V1__IDENTITY__INIT;
 	Sockbroker__V1__SocketReply socket = SOCKBROKER__V1__SOCKET_REPLY__INIT;
 	Sockbroker__V1__SocketReply second = SOCKBROKER__V1__SOCKET_REPLY__INIT;
 	Sockbroker__V1__SocketPairReply pair = SOCKBROKER__V1__SOCKET_PAIR_REPLY__INIT;
 	Sockbroker__V1__AcceptReply accept = SOCKBROKER__V1__ACCEPT_REPLY__INIT;
 	Sockbroker__V1__ConnectReply connect = SOCKBROKER__V1__CONNECT_REPLY__INIT;
 	Sockbroker__V1__AddressReply address = SOCKBROKER__V1__ADDRESS_REPLY__INIT;
+	struct address_msg addr_storage;
+
+	switch (reply->shape) {
+	case REPLY_SOCKET:
+		build_socket(&reply->socket, &socket);
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_SOCKET;
+		msg->socket = &socket;
+		break;
+	case REPLY_SOCKETPAIR:
+		build_socket(&reply->pair.first, &socket);
+		build_socket(&reply->pair.second, &second);
+		pair.first = &socket;
+		pair.second = &second;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_SOCKETPAIR;
+		msg->socketpair = &pair;
+		break;
+	case REPLY_ACCEPT:
+		build_socket(&reply->accept.socket, &socket);
+		accept.socket = &socket;
+		/* No peer address at all (AF_ALG: the reference's None) is an
+		 * absent address, not an empty one of some family. */
+		if (reply->accept.peer.len > 0)
+			accept.address = build_address(&reply->accept.peer, &addr_storage);
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ACCEPT;
+		msg->accept = &accept;
+		break;
+	case REPLY_CONNECT:
+		connect.has_errno_number = true;
+		connect.errno_number = reply->connect.errnum;
+		if (reply->connect.errnum) {
+			const char *name = errname_from_errno(reply->connect.errnum);
+			connect.errno_name = (char *)(name ? name : "EUNKNOWN");
+		}
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_CONNECT;
+		msg->connect = &connect;
+		break;
+	case REPLY_ADDRESS:
+		address.address = build_address(&reply->address, &addr_storage);
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADDRESS;
+		msg->address = &address;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return pack_reply(msg, alloc, userdata);
+}
+
+/* The results of one value: done, getsockopt, a timeout, a flag, a count, received
+ * data, cancel, cmsg_size. Packs `msg` (its envelope filled). */
+static int
+encode_value_result(const struct reply *reply, Reply *msg,
+		    void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	Sockbroker__V1__Empty empty = SOCKBROKER__V1__EMPTY__INIT;
 	Sockbroker__V1__GetSockOptReply getsockopt = SOCKBROKER__V1__GET_SOCK_OPT_REPLY__INIT;
 	Sockbroker__V1__TimeoutReply timeout = SOCKBROKER__V1__TIMEOUT_REPLY__INIT;
 	Sockbroker__V1__BoolReply flag = SOCKBROKER__V1__BOOL_REPLY__INIT;
@@ -2076,17 +2187,144 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 	Sockbroker__V1__CancelReply cancel = SOCKBROKER__V1__CANCEL_REPLY__INIT;
 	Sockbroker__V1__CmsgSizeReply cmsg_size = SOCKBROKER__V1__CMSG_SIZE_REPLY__INIT;
 	struct address_msg addr_storage;
+
+	switch (reply->shape) {
+	case REPLY_DONE:
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_DONE;
+		msg->done = &empty;
+		break;
+	case REPLY_GETSOCKOPT:
+		if (reply->getsockopt.is_int) {
+			getsockopt.value_case = SOCKBROKER__V1__GET_SOCK_OPT_REPLY__VALUE_INT_VALUE;
+			getsockopt.int_value = reply->getsockopt.int_value;
+		} else {
+			getsockopt.value_case = SOCKBROKER__V1__GET_SOCK_OPT_REPLY__VALUE_BYTES_VALUE;
+			getsockopt.bytes_value.data = (uint8_t *)reply->getsockopt.bytes;
+			getsockopt.bytes_value.len = reply->getsockopt.len;
+		}
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_GETSOCKOPT;
+		msg->getsockopt = &getsockopt;
+		break;
+	case REPLY_TIMEOUT:
+		if (reply->timeout_ns != TIMEOUT_NONE) {
+			timeout.has_timeout = true;
+			timeout.timeout = (double)reply->timeout_ns / 1e9;
+		}
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_TIMEOUT;
+		msg->timeout = &timeout;
+		break;
+	case REPLY_FLAG:
+		flag.has_value = true;
+		flag.value = reply->flag;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_FLAG;
+		msg->flag = &flag;
+		break;
+	case REPLY_SEND:
+		send.has_count = true;
+		send.count = reply->count;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_SEND;
+		msg->send = &send;
+		break;
+	case REPLY_RECV:
+		recv.has_data = true;
+		recv.data.data = (uint8_t *)reply->recv.data;
+		recv.data.len = reply->recv.len;
+		recv.has_count = true;
+		recv.count = reply->recv.count;
+		if (reply->recv.has_address)
+			recv.address = build_address(&reply->recv.address, &addr_storage);
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_RECV;
+		msg->recv = &recv;
+		break;
+	case REPLY_CANCEL:
+		cancel.has_cancelled = true;
+		cancel.cancelled = reply->cancelled;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_CANCEL;
+		msg->cancel = &cancel;
+		break;
+	case REPLY_CMSG_SIZE:
+		cmsg_size.has_cmsg_len = cmsg_size.has_cmsg_space = true;
+		cmsg_size.cmsg_len = reply->cmsg_size.len;
+		cmsg_size.cmsg_space = reply->cmsg_size.space;
+		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_CMSG_SIZE;
+		msg->cmsg_size = &cmsg_size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return pack_reply(msg, alloc, userdata);
+}
+
+/* A result other than Hello's, by its group's encoder. */
+static int
+encode_result(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdata, size_t len),
+	      void *userdata)
+{
+	switch (reply->shape) {
+	case REPLY_GETADDRINFO:
+	case REPLY_GETNAMEINFO:
+	case REPLY_HOSTENT:
+	case REPLY_STRING:
+	case REPLY_INTEGER:
+	case REPLY_IF_NAMEINDEX:
+		/* Results with storage of their own: built and packed apart. */
+		return encode_names(reply, msg, alloc, userdata);
+	case REPLY_POLL:
+		return encode_poll(reply, msg, alloc, userdata);
+	case REPLY_RECVMSG:
+		return encode_recvmsg(reply, msg, alloc, userdata);
+	case REPLY_CREATE_CONNECTION:
+		return encode_create_connection(reply, msg, alloc, userdata);
+	case REPLY_ADMIN_STATUS:
+	case REPLY_ADMIN_SESSIONS:
+	case REPLY_ADMIN_HANDLES:
+		return encode_admin(reply, msg, alloc, userdata);
+	case REPLY_SOCKET:
+	case REPLY_SOCKETPAIR:
+	case REPLY_ACCEPT:
+	case REPLY_CONNECT:
+	case REPLY_ADDRESS:
+		return encode_socket_result(reply, msg, alloc, userdata);
+	case REPLY_DONE:
+	case REPLY_GETSOCKOPT:
+	case REPLY_TIMEOUT:
+	case REPLY_FLAG:
+	case REPLY_SEND:
+	case REPLY_RECV:
+	case REPLY_CANCEL:
+	case REPLY_CMSG_SIZE:
+		return encode_value_result(reply, msg, alloc, userdata);
+	case REPLY_HELLO:
+		break;
+	}
+	return -EINVAL;
+}
+
+/* What every reply carries beside its result: seq, send space, handed_off. */
+static void
+fill_envelope(const struct reply *reply, Reply *msg)
+{
+	msg->has_seq = reply->seq != 0;
+	msg->seq = reply->seq;
+	msg->has_send_space = reply->has_send_space;
+	msg->send_space = reply->send_space;
+	msg->has_handed_off = reply->handed_off;
+	msg->handed_off = reply->handed_off;
+}
+
+int
+wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size_t len),
+		  void *userdata)
+{
+	Reply msg = SOCKBROKER__V1__REPLY__INIT;
+	Sockbroker__V1__Error error = SOCKBROKER__V1__ERROR__INIT;
+	Sockbroker__V1__HelloReply hello = SOCKBROKER__V1__HELLO_REPLY__INIT;
+	Sockbroker__V1__Identity identity = SOCKBROKER__V1__IDENTITY__INIT;
 	Sockbroker__V1__Constant *constants = NULL;
 	Sockbroker__V1__Constant **constant_ptrs = NULL;
 	int r = 0;
 
-	msg.has_seq = reply->seq != 0;
-	msg.seq = reply->seq;
-	msg.has_send_space = reply->has_send_space;
-	msg.send_space = reply->send_space;
-	msg.has_handed_off = reply->handed_off;
-	msg.handed_off = reply->handed_off;
-
+	fill_envelope(reply, &msg);
 	if (reply->error.kind != ERROR_NONE) {
 		build_error(&reply->error, &error);
 		msg.error = &error;
@@ -2094,10 +2332,6 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 	}
 
 	switch (reply->shape) {
-	case REPLY_DONE:
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_DONE;
-		msg.done = &empty;
-		break;
 	case REPLY_HELLO: {
 		const struct reply_hello *h = &reply->hello;
 		hello.has_protocol_version = hello.has_max_message_size = true;
@@ -2145,122 +2379,9 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 		msg.hello = &hello;
 		break;
 	}
-	case REPLY_SOCKET:
-		build_socket(&reply->socket, &socket);
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_SOCKET;
-		msg.socket = &socket;
-		break;
-	case REPLY_SOCKETPAIR:
-		build_socket(&reply->pair.first, &socket);
-		build_socket(&reply->pair.second, &second);
-		pair.first = &socket;
-		pair.second = &second;
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_SOCKETPAIR;
-		msg.socketpair = &pair;
-		break;
-	case REPLY_ACCEPT:
-		build_socket(&reply->accept.socket, &socket);
-		accept.socket = &socket;
-		/* No peer address at all (AF_ALG: the reference's None) is an
-		 * absent address, not an empty one of some family. */
-		if (reply->accept.peer.len > 0)
-			accept.address = build_address(&reply->accept.peer, &addr_storage);
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_ACCEPT;
-		msg.accept = &accept;
-		break;
-	case REPLY_CONNECT:
-		connect.has_errno_number = true;
-		connect.errno_number = reply->connect.errnum;
-		if (reply->connect.errnum) {
-			const char *name = errname_from_errno(reply->connect.errnum);
-			connect.errno_name = (char *)(name ? name : "EUNKNOWN");
-		}
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_CONNECT;
-		msg.connect = &connect;
-		break;
-	case REPLY_ADDRESS:
-		address.address = build_address(&reply->address, &addr_storage);
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_ADDRESS;
-		msg.address = &address;
-		break;
-	case REPLY_GETSOCKOPT:
-		if (reply->getsockopt.is_int) {
-			getsockopt.value_case = SOCKBROKER__V1__GET_SOCK_OPT_REPLY__VALUE_INT_VALUE;
-			getsockopt.int_value = reply->getsockopt.int_value;
-		} else {
-			getsockopt.value_case = SOCKBROKER__V1__GET_SOCK_OPT_REPLY__VALUE_BYTES_VALUE;
-			getsockopt.bytes_value.data = (uint8_t *)reply->getsockopt.bytes;
-			getsockopt.bytes_value.len = reply->getsockopt.len;
-		}
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_GETSOCKOPT;
-		msg.getsockopt = &getsockopt;
-		break;
-	case REPLY_TIMEOUT:
-		if (reply->timeout_ns != TIMEOUT_NONE) {
-			timeout.has_timeout = true;
-			timeout.timeout = (double)reply->timeout_ns / 1e9;
-		}
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_TIMEOUT;
-		msg.timeout = &timeout;
-		break;
-	case REPLY_FLAG:
-		flag.has_value = true;
-		flag.value = reply->flag;
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_FLAG;
-		msg.flag = &flag;
-		break;
-	case REPLY_SEND:
-		send.has_count = true;
-		send.count = reply->count;
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_SEND;
-		msg.send = &send;
-		break;
-	case REPLY_RECV:
-		recv.has_data = true;
-		recv.data.data = (uint8_t *)reply->recv.data;
-		recv.data.len = reply->recv.len;
-		recv.has_count = true;
-		recv.count = reply->recv.count;
-		if (reply->recv.has_address)
-			recv.address = build_address(&reply->recv.address, &addr_storage);
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_RECV;
-		msg.recv = &recv;
-		break;
-	case REPLY_CANCEL:
-		cancel.has_cancelled = true;
-		cancel.cancelled = reply->cancelled;
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_CANCEL;
-		msg.cancel = &cancel;
-		break;
-	case REPLY_GETADDRINFO:
-	case REPLY_GETNAMEINFO:
-	case REPLY_HOSTENT:
-	case REPLY_STRING:
-	case REPLY_INTEGER:
-	case REPLY_IF_NAMEINDEX:
-		/* Results with storage of their own: built and packed apart. */
-		r = encode_names(reply, &msg, alloc, userdata);
-		goto out;
-	case REPLY_CMSG_SIZE:
-		cmsg_size.has_cmsg_len = cmsg_size.has_cmsg_space = true;
-		cmsg_size.cmsg_len = reply->cmsg_size.len;
-		cmsg_size.cmsg_space = reply->cmsg_size.space;
-		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_CMSG_SIZE;
-		msg.cmsg_size = &cmsg_size;
-		break;
-	case REPLY_POLL:
-		r = encode_poll(reply, &msg, alloc, userdata);
-		goto out;
-	case REPLY_RECVMSG:
-		r = encode_recvmsg(reply, &msg, alloc, userdata);
-		goto out;
-	case REPLY_CREATE_CONNECTION:
-		r = encode_create_connection(reply, &msg, alloc, userdata);
-		goto out;
-	case REPLY_ADMIN_STATUS:
-	case REPLY_ADMIN_SESSIONS:
-	case REPLY_ADMIN_HANDLES:
-		r = encode_admin(reply, &msg, alloc, userdata);
+	default:
+		/* Every other result is built and packed by its group's encoder. */
+		r = encode_result(reply, &msg, alloc, userdata);
 		goto out;
 	}
 
