@@ -92,160 +92,214 @@ split_scope(const char *host, char *bare, size_t bare_len, uint32_t *scope_id)
 	return 0;
 }
 
+/* addr_to_sockaddr() for AF_INET. */
+static int
+inet_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(addr->inet.port);
+	out->len = sizeof(*sin);
+	const char *host = addr->inet.host;
+	if (host[0] == '\0') {
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		return 0;
+	}
+	if (strcmp(host, "<broadcast>") == 0) {
+		sin->sin_addr.s_addr = htonl(INADDR_BROADCAST);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1)
+		return 0;
+	return ADDR_NEEDS_RESOLVE;
+}
+
+/* addr_to_sockaddr() for AF_INET6. */
+static int
+inet6_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+	char bare[ADDRESS_HOST_MAX];
+	uint32_t scope_id = addr->inet.scope_id;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(addr->inet.port);
+	sin6->sin6_flowinfo = htonl(addr->inet.flowinfo);
+	out->len = sizeof(*sin6);
+	if (addr->inet.host[0] == '\0') {
+		sin6->sin6_addr = in6addr_any;
+		sin6->sin6_scope_id = scope_id;
+		return 0;
+	}
+	if (split_scope(addr->inet.host, bare, sizeof(bare), &scope_id) == 0 &&
+	    inet_pton(AF_INET6, bare, &sin6->sin6_addr) == 1) {
+		sin6->sin6_scope_id = scope_id;
+		return 0;
+	}
+	sin6->sin6_scope_id = scope_id;
+	return ADDR_NEEDS_RESOLVE;
+}
+
+/* addr_to_sockaddr() for AF_UNIX. */
+static int
+unix_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
+	sun->sun_family = AF_UNIX;
+	size_t offset = addr->un.abstract ? 1 : 0;
+	if (addr->un.len + offset > sizeof(sun->sun_path))
+		return -EINVAL;
+	memcpy(sun->sun_path + offset, addr->un.path, addr->un.len);
+	out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + offset +
+			       addr->un.len);
+	/* A filesystem path is NUL-terminated when there is room, as the
+	 * reference passes it. */
+	if (!addr->un.abstract && addr->un.len > 0 &&
+	    addr->un.len < sizeof(sun->sun_path))
+		out->len++;
+	return 0;
+}
+
+/* addr_to_sockaddr() for AF_NETLINK. */
+static int
+netlink_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_nl *nl = (struct sockaddr_nl *)&out->ss;
+	nl->nl_family = AF_NETLINK;
+	nl->nl_pid = addr->netlink.pid;
+	nl->nl_groups = addr->netlink.groups;
+	out->len = sizeof(*nl);
+	return 0;
+}
+
+/* addr_to_sockaddr() for AF_PACKET. */
+static int
+packet_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_ll *ll = (struct sockaddr_ll *)&out->ss;
+	if (addr->packet.halen > sizeof(ll->sll_addr))
+		return -EINVAL;
+	int index = interface_index(addr->packet.ifname);
+	if (index < 0)
+		return index;
+	ll->sll_family = AF_PACKET;
+	ll->sll_protocol = htons(addr->packet.proto);
+	ll->sll_ifindex = index;
+	ll->sll_hatype = addr->packet.hatype;
+	ll->sll_pkttype = addr->packet.pkttype;
+	ll->sll_halen = addr->packet.halen;
+	memcpy(ll->sll_addr, addr->packet.addr, addr->packet.halen);
+	out->len = sizeof(*ll);
+	return 0;
+}
+
+/* addr_to_sockaddr() for AF_ALG. */
+static int
+alg_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_alg *alg = (struct sockaddr_alg *)&out->ss;
+	/* Both names must end in a NUL inside their arrays. */
+	size_t type_len = strnlen(addr->alg.type, sizeof(alg->salg_type));
+	size_t name_len = strnlen(addr->alg.name, sizeof(alg->salg_name));
+	if (type_len == sizeof(alg->salg_type) || name_len == sizeof(alg->salg_name))
+		return -EINVAL;
+	alg->salg_family = AF_ALG;
+	memcpy(alg->salg_type, addr->alg.type, type_len);
+	memcpy(alg->salg_name, addr->alg.name, name_len);
+	alg->salg_feat = addr->alg.feat;
+	alg->salg_mask = addr->alg.mask;
+	out->len = sizeof(*alg);
+	return 0;
+}
+
+/* addr_to_sockaddr() for AF_VSOCK. */
+static int
+vsock_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_vm *vm = (struct sockaddr_vm *)&out->ss;
+	vm->svm_family = AF_VSOCK;
+	vm->svm_cid = addr->vsock.cid;
+	vm->svm_port = addr->vsock.port;
+	out->len = sizeof(*vm);
+	return 0;
+}
+
+/* addr_to_sockaddr() for AF_CAN. */
+static int
+can_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_can *can = (struct sockaddr_can *)&out->ss;
+	int index = interface_index(addr->can.ifname);
+	if (index < 0)
+		return index;
+	can->can_family = AF_CAN;
+	can->can_ifindex = index;
+	if (addr->can.form == ADDRESS_CAN_ISOTP) {
+		can->can_addr.tp.rx_id = addr->can.rx_id;
+		can->can_addr.tp.tx_id = addr->can.tx_id;
+	} else if (addr->can.form == ADDRESS_CAN_J1939) {
+		can->can_addr.j1939.name = addr->can.j1939_name;
+		can->can_addr.j1939.pgn = addr->can.j1939_pgn;
+		can->can_addr.j1939.addr = addr->can.j1939_addr;
+	}
+	/* The whole struct, as the reference passes it: every CAN
+	 * protocol accepts it. */
+	out->len = sizeof(*can);
+	return 0;
+}
+
+/* addr_to_sockaddr() for AF_TIPC. */
+static int
+tipc_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
+{
+	struct sockaddr_tipc *tipc = (struct sockaddr_tipc *)&out->ss;
+	tipc->family = AF_TIPC;
+	tipc->addrtype = addr->tipc.addr_type;
+	tipc->scope = addr->tipc.scope;
+	switch (addr->tipc.addr_type) {
+	case TIPC_ADDR_NAMESEQ:
+		tipc->addr.nameseq.type = addr->tipc.v1;
+		tipc->addr.nameseq.lower = addr->tipc.v2;
+		tipc->addr.nameseq.upper = addr->tipc.v3;
+		break;
+	case TIPC_ADDR_NAME:
+		tipc->addr.name.name.type = addr->tipc.v1;
+		tipc->addr.name.name.instance = addr->tipc.v2;
+		tipc->addr.name.domain = addr->tipc.v3;
+		break;
+	case TIPC_ADDR_ID:
+		tipc->addr.id.node = addr->tipc.v1;
+		tipc->addr.id.ref = addr->tipc.v2;
+		break;
+	default:
+		return -EINVAL;
+	}
+	out->len = sizeof(*tipc);
+	return 0;
+}
+
 int
 addr_to_sockaddr(const struct address *addr, struct sockaddr_buf *out)
 {
 	memset(out, 0, sizeof(*out));
 	switch (addr->family) {
-	case AF_INET: {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(addr->inet.port);
-		out->len = sizeof(*sin);
-		const char *host = addr->inet.host;
-		if (host[0] == '\0') {
-			sin->sin_addr.s_addr = htonl(INADDR_ANY);
-			return 0;
-		}
-		if (strcmp(host, "<broadcast>") == 0) {
-			sin->sin_addr.s_addr = htonl(INADDR_BROADCAST);
-			return 0;
-		}
-		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1)
-			return 0;
-		return ADDR_NEEDS_RESOLVE;
-	}
-	case AF_INET6: {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
-		char bare[ADDRESS_HOST_MAX];
-		uint32_t scope_id = addr->inet.scope_id;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(addr->inet.port);
-		sin6->sin6_flowinfo = htonl(addr->inet.flowinfo);
-		out->len = sizeof(*sin6);
-		if (addr->inet.host[0] == '\0') {
-			sin6->sin6_addr = in6addr_any;
-			sin6->sin6_scope_id = scope_id;
-			return 0;
-		}
-		if (split_scope(addr->inet.host, bare, sizeof(bare), &scope_id) == 0 &&
-		    inet_pton(AF_INET6, bare, &sin6->sin6_addr) == 1) {
-			sin6->sin6_scope_id = scope_id;
-			return 0;
-		}
-		sin6->sin6_scope_id = scope_id;
-		return ADDR_NEEDS_RESOLVE;
-	}
-	case AF_UNIX: {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
-		sun->sun_family = AF_UNIX;
-		size_t offset = addr->un.abstract ? 1 : 0;
-		if (addr->un.len + offset > sizeof(sun->sun_path))
-			return -EINVAL;
-		memcpy(sun->sun_path + offset, addr->un.path, addr->un.len);
-		out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + offset +
-				       addr->un.len);
-		/* A filesystem path is NUL-terminated when there is room, as the
-		 * reference passes it. */
-		if (!addr->un.abstract && addr->un.len > 0 &&
-		    addr->un.len < sizeof(sun->sun_path))
-			out->len++;
-		return 0;
-	}
-	case AF_NETLINK: {
-		struct sockaddr_nl *nl = (struct sockaddr_nl *)&out->ss;
-		nl->nl_family = AF_NETLINK;
-		nl->nl_pid = addr->netlink.pid;
-		nl->nl_groups = addr->netlink.groups;
-		out->len = sizeof(*nl);
-		return 0;
-	}
-	case AF_PACKET: {
-		struct sockaddr_ll *ll = (struct sockaddr_ll *)&out->ss;
-		if (addr->packet.halen > sizeof(ll->sll_addr))
-			return -EINVAL;
-		int index = interface_index(addr->packet.ifname);
-		if (index < 0)
-			return index;
-		ll->sll_family = AF_PACKET;
-		ll->sll_protocol = htons(addr->packet.proto);
-		ll->sll_ifindex = index;
-		ll->sll_hatype = addr->packet.hatype;
-		ll->sll_pkttype = addr->packet.pkttype;
-		ll->sll_halen = addr->packet.halen;
-		memcpy(ll->sll_addr, addr->packet.addr, addr->packet.halen);
-		out->len = sizeof(*ll);
-		return 0;
-	}
-	case AF_ALG: {
-		struct sockaddr_alg *alg = (struct sockaddr_alg *)&out->ss;
-		/* Both names must end in a NUL inside their arrays. */
-		size_t type_len = strnlen(addr->alg.type, sizeof(alg->salg_type));
-		size_t name_len = strnlen(addr->alg.name, sizeof(alg->salg_name));
-		if (type_len == sizeof(alg->salg_type) || name_len == sizeof(alg->salg_name))
-			return -EINVAL;
-		alg->salg_family = AF_ALG;
-		memcpy(alg->salg_type, addr->alg.type, type_len);
-		memcpy(alg->salg_name, addr->alg.name, name_len);
-		alg->salg_feat = addr->alg.feat;
-		alg->salg_mask = addr->alg.mask;
-		out->len = sizeof(*alg);
-		return 0;
-	}
-	case AF_VSOCK: {
-		struct sockaddr_vm *vm = (struct sockaddr_vm *)&out->ss;
-		vm->svm_family = AF_VSOCK;
-		vm->svm_cid = addr->vsock.cid;
-		vm->svm_port = addr->vsock.port;
-		out->len = sizeof(*vm);
-		return 0;
-	}
-	case AF_CAN: {
-		struct sockaddr_can *can = (struct sockaddr_can *)&out->ss;
-		int index = interface_index(addr->can.ifname);
-		if (index < 0)
-			return index;
-		can->can_family = AF_CAN;
-		can->can_ifindex = index;
-		if (addr->can.form == ADDRESS_CAN_ISOTP) {
-			can->can_addr.tp.rx_id = addr->can.rx_id;
-			can->can_addr.tp.tx_id = addr->can.tx_id;
-		} else if (addr->can.form == ADDRESS_CAN_J1939) {
-			can->can_addr.j1939.name = addr->can.j1939_name;
-			can->can_addr.j1939.pgn = addr->can.j1939_pgn;
-			can->can_addr.j1939.addr = addr->can.j1939_addr;
-		}
-		/* The whole struct, as the reference passes it: every CAN
-		 * protocol accepts it. */
-		out->len = sizeof(*can);
-		return 0;
-	}
-	case AF_TIPC: {
-		struct sockaddr_tipc *tipc = (struct sockaddr_tipc *)&out->ss;
-		tipc->family = AF_TIPC;
-		tipc->addrtype = addr->tipc.addr_type;
-		tipc->scope = addr->tipc.scope;
-		switch (addr->tipc.addr_type) {
-		case TIPC_ADDR_NAMESEQ:
-			tipc->addr.nameseq.type = addr->tipc.v1;
-			tipc->addr.nameseq.lower = addr->tipc.v2;
-			tipc->addr.nameseq.upper = addr->tipc.v3;
-			break;
-		case TIPC_ADDR_NAME:
-			tipc->addr.name.name.type = addr->tipc.v1;
-			tipc->addr.name.name.instance = addr->tipc.v2;
-			tipc->addr.name.domain = addr->tipc.v3;
-			break;
-		case TIPC_ADDR_ID:
-			tipc->addr.id.node = addr->tipc.v1;
-			tipc->addr.id.ref = addr->tipc.v2;
-			break;
-		default:
-			return -EINVAL;
-		}
-		out->len = sizeof(*tipc);
-		return 0;
-	}
+	case AF_INET:
+		return inet_to_sockaddr(addr, out);
+	case AF_INET6:
+		return inet6_to_sockaddr(addr, out);
+	case AF_UNIX:
+		return unix_to_sockaddr(addr, out);
+	case AF_NETLINK:
+		return netlink_to_sockaddr(addr, out);
+	case AF_PACKET:
+		return packet_to_sockaddr(addr, out);
+	case AF_ALG:
+		return alg_to_sockaddr(addr, out);
+	case AF_VSOCK:
+		return vsock_to_sockaddr(addr, out);
+	case AF_CAN:
+		return can_to_sockaddr(addr, out);
+	case AF_TIPC:
+		return tipc_to_sockaddr(addr, out);
 	default:
 		if (addr->family < 0 || addr->family > 0xffff ||
 		    addr->raw.len > sizeof(out->ss) - sizeof(sa_family_t))
@@ -278,6 +332,152 @@ addr_apply_resolved(const struct address *addr, const struct sockaddr *resolved,
 	}
 }
 
+/* addr_from_sockaddr() for AF_INET. */
+static void
+inet_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	inet_ntop(AF_INET, &sin->sin_addr, out->inet.host, sizeof(out->inet.host));
+	out->inet.port = ntohs(sin->sin_port);
+	return;
+}
+
+/* addr_from_sockaddr() for AF_INET6. */
+static void
+inet6_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	inet_ntop(AF_INET6, &sin6->sin6_addr, out->inet.host, sizeof(out->inet.host));
+	out->inet.port = ntohs(sin6->sin6_port);
+	out->inet.flowinfo = ntohl(sin6->sin6_flowinfo);
+	out->inet.scope_id = sin6->sin6_scope_id;
+	return;
+}
+
+/* addr_from_sockaddr() for AF_UNIX. */
+static void
+unix_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+	size_t n = len > offsetof(struct sockaddr_un, sun_path)
+			   ? len - offsetof(struct sockaddr_un, sun_path)
+			   : 0;
+	if (n > sizeof(sun->sun_path))
+		n = sizeof(sun->sun_path);
+	if (n > 0 && sun->sun_path[0] == '\0') {
+		out->un.abstract = true;
+		out->un.len = n - 1;
+		memcpy(out->un.path, sun->sun_path + 1, n - 1);
+	} else {
+		/* Paths come back NUL-terminated; the name stops there. */
+		out->un.len = strnlen(sun->sun_path, n);
+		memcpy(out->un.path, sun->sun_path, out->un.len);
+	}
+	return;
+}
+
+/* addr_from_sockaddr() for AF_NETLINK. */
+static void
+netlink_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	struct sockaddr_nl nl;
+	copy_sockaddr(&nl, sizeof(nl), sa, len);
+	out->netlink.pid = nl.nl_pid;
+	out->netlink.groups = nl.nl_groups;
+	return;
+}
+
+/* addr_from_sockaddr() for AF_PACKET. */
+static void
+packet_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	struct sockaddr_ll ll;
+	copy_sockaddr(&ll, sizeof(ll), sa, len);
+	interface_name(ll.sll_ifindex, out->packet.ifname);
+	out->packet.proto = ntohs(ll.sll_protocol);
+	out->packet.pkttype = ll.sll_pkttype;
+	out->packet.hatype = ll.sll_hatype;
+	out->packet.halen =
+		ll.sll_halen < sizeof(ll.sll_addr) ? ll.sll_halen : sizeof(ll.sll_addr);
+	memcpy(out->packet.addr, ll.sll_addr, out->packet.halen);
+	return;
+}
+
+/* addr_from_sockaddr() for AF_ALG. */
+static void
+alg_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	struct sockaddr_alg alg;
+	copy_sockaddr(&alg, sizeof(alg), sa, len);
+	memcpy(out->alg.type, alg.salg_type,
+	       strnlen((const char *)alg.salg_type, sizeof(alg.salg_type) - 1));
+	memcpy(out->alg.name, alg.salg_name,
+	       strnlen((const char *)alg.salg_name, sizeof(alg.salg_name) - 1));
+	out->alg.feat = alg.salg_feat;
+	out->alg.mask = alg.salg_mask;
+	return;
+}
+
+/* addr_from_sockaddr() for AF_VSOCK. */
+static void
+vsock_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	struct sockaddr_vm vm;
+	copy_sockaddr(&vm, sizeof(vm), sa, len);
+	out->vsock.cid = vm.svm_cid;
+	out->vsock.port = vm.svm_port;
+	return;
+}
+
+/* addr_from_sockaddr() for AF_CAN. */
+static void
+can_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	struct sockaddr_can can;
+	copy_sockaddr(&can, sizeof(can), sa, len);
+	interface_name(can.can_ifindex, out->can.ifname);
+	if ((size_t)len >= CAN_LEN_J1939) {
+		out->can.form = ADDRESS_CAN_J1939;
+		out->can.j1939_name = can.can_addr.j1939.name;
+		out->can.j1939_pgn = can.can_addr.j1939.pgn;
+		out->can.j1939_addr = can.can_addr.j1939.addr;
+	} else if ((size_t)len >= CAN_LEN_ISOTP) {
+		out->can.form = ADDRESS_CAN_ISOTP;
+		out->can.rx_id = can.can_addr.tp.rx_id;
+		out->can.tx_id = can.can_addr.tp.tx_id;
+	}
+	return;
+}
+
+/* addr_from_sockaddr() for AF_TIPC. */
+static void
+tipc_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
+{
+	struct sockaddr_tipc tipc;
+	copy_sockaddr(&tipc, sizeof(tipc), sa, len);
+	out->tipc.addr_type = tipc.addrtype;
+	out->tipc.scope = tipc.scope;
+	switch (tipc.addrtype) {
+	case TIPC_ADDR_NAMESEQ:
+		out->tipc.v1 = tipc.addr.nameseq.type;
+		out->tipc.v2 = tipc.addr.nameseq.lower;
+		out->tipc.v3 = tipc.addr.nameseq.upper;
+		break;
+	case TIPC_ADDR_NAME:
+		out->tipc.v1 = tipc.addr.name.name.type;
+		out->tipc.v2 = tipc.addr.name.name.instance;
+		out->tipc.v3 = tipc.addr.name.domain;
+		break;
+	case TIPC_ADDR_ID:
+		out->tipc.v1 = tipc.addr.id.node;
+		out->tipc.v2 = tipc.addr.id.ref;
+		break;
+	default:
+		break;
+	}
+	return;
+}
+
 void
 addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out)
 {
@@ -290,116 +490,33 @@ addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct address *out
 	}
 	out->family = sa->sa_family;
 	switch (sa->sa_family) {
-	case AF_INET: {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &sin->sin_addr, out->inet.host, sizeof(out->inet.host));
-		out->inet.port = ntohs(sin->sin_port);
+	case AF_INET:
+		inet_from_sockaddr(sa, len, out);
 		return;
-	}
-	case AF_INET6: {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, out->inet.host, sizeof(out->inet.host));
-		out->inet.port = ntohs(sin6->sin6_port);
-		out->inet.flowinfo = ntohl(sin6->sin6_flowinfo);
-		out->inet.scope_id = sin6->sin6_scope_id;
+	case AF_INET6:
+		inet6_from_sockaddr(sa, len, out);
 		return;
-	}
-	case AF_UNIX: {
-		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
-		size_t n = len > offsetof(struct sockaddr_un, sun_path)
-				   ? len - offsetof(struct sockaddr_un, sun_path)
-				   : 0;
-		if (n > sizeof(sun->sun_path))
-			n = sizeof(sun->sun_path);
-		if (n > 0 && sun->sun_path[0] == '\0') {
-			out->un.abstract = true;
-			out->un.len = n - 1;
-			memcpy(out->un.path, sun->sun_path + 1, n - 1);
-		} else {
-			/* Paths come back NUL-terminated; the name stops there. */
-			out->un.len = strnlen(sun->sun_path, n);
-			memcpy(out->un.path, sun->sun_path, out->un.len);
-		}
+	case AF_UNIX:
+		unix_from_sockaddr(sa, len, out);
 		return;
-	}
-	case AF_NETLINK: {
-		struct sockaddr_nl nl;
-		copy_sockaddr(&nl, sizeof(nl), sa, len);
-		out->netlink.pid = nl.nl_pid;
-		out->netlink.groups = nl.nl_groups;
+	case AF_NETLINK:
+		netlink_from_sockaddr(sa, len, out);
 		return;
-	}
-	case AF_PACKET: {
-		struct sockaddr_ll ll;
-		copy_sockaddr(&ll, sizeof(ll), sa, len);
-		interface_name(ll.sll_ifindex, out->packet.ifname);
-		out->packet.proto = ntohs(ll.sll_protocol);
-		out->packet.pkttype = ll.sll_pkttype;
-		out->packet.hatype = ll.sll_hatype;
-		out->packet.halen =
-			ll.sll_halen < sizeof(ll.sll_addr) ? ll.sll_halen : sizeof(ll.sll_addr);
-		memcpy(out->packet.addr, ll.sll_addr, out->packet.halen);
+	case AF_PACKET:
+		packet_from_sockaddr(sa, len, out);
 		return;
-	}
-	case AF_ALG: {
-		struct sockaddr_alg alg;
-		copy_sockaddr(&alg, sizeof(alg), sa, len);
-		memcpy(out->alg.type, alg.salg_type,
-		       strnlen((const char *)alg.salg_type, sizeof(alg.salg_type) - 1));
-		memcpy(out->alg.name, alg.salg_name,
-		       strnlen((const char *)alg.salg_name, sizeof(alg.salg_name) - 1));
-		out->alg.feat = alg.salg_feat;
-		out->alg.mask = alg.salg_mask;
+	case AF_ALG:
+		alg_from_sockaddr(sa, len, out);
 		return;
-	}
-	case AF_VSOCK: {
-		struct sockaddr_vm vm;
-		copy_sockaddr(&vm, sizeof(vm), sa, len);
-		out->vsock.cid = vm.svm_cid;
-		out->vsock.port = vm.svm_port;
+	case AF_VSOCK:
+		vsock_from_sockaddr(sa, len, out);
 		return;
-	}
-	case AF_CAN: {
-		struct sockaddr_can can;
-		copy_sockaddr(&can, sizeof(can), sa, len);
-		interface_name(can.can_ifindex, out->can.ifname);
-		if ((size_t)len >= CAN_LEN_J1939) {
-			out->can.form = ADDRESS_CAN_J1939;
-			out->can.j1939_name = can.can_addr.j1939.name;
-			out->can.j1939_pgn = can.can_addr.j1939.pgn;
-			out->can.j1939_addr = can.can_addr.j1939.addr;
-		} else if ((size_t)len >= CAN_LEN_ISOTP) {
-			out->can.form = ADDRESS_CAN_ISOTP;
-			out->can.rx_id = can.can_addr.tp.rx_id;
-			out->can.tx_id = can.can_addr.tp.tx_id;
-		}
+	case AF_CAN:
+		can_from_sockaddr(sa, len, out);
 		return;
-	}
-	case AF_TIPC: {
-		struct sockaddr_tipc tipc;
-		copy_sockaddr(&tipc, sizeof(tipc), sa, len);
-		out->tipc.addr_type = tipc.addrtype;
-		out->tipc.scope = tipc.scope;
-		switch (tipc.addrtype) {
-		case TIPC_ADDR_NAMESEQ:
-			out->tipc.v1 = tipc.addr.nameseq.type;
-			out->tipc.v2 = tipc.addr.nameseq.lower;
-			out->tipc.v3 = tipc.addr.nameseq.upper;
-			break;
-		case TIPC_ADDR_NAME:
-			out->tipc.v1 = tipc.addr.name.name.type;
-			out->tipc.v2 = tipc.addr.name.name.instance;
-			out->tipc.v3 = tipc.addr.name.domain;
-			break;
-		case TIPC_ADDR_ID:
-			out->tipc.v1 = tipc.addr.id.node;
-			out->tipc.v2 = tipc.addr.id.ref;
-			break;
-		default:
-			break;
-		}
+	case AF_TIPC:
+		tipc_from_sockaddr(sa, len, out);
 		return;
-	}
 	default: {
 		size_t n = (size_t)len - sizeof(sa_family_t);
 		if (n > sizeof(out->raw.data))
