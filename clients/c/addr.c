@@ -388,10 +388,198 @@ sb_addr_format(const struct sb_addr *addr, char *buf, size_t len)
 	}
 }
 
+/* sb__addr_to_wire() for AF_INET and AF_INET6: 0, or -EINVAL. */
+static int
+inet_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	if (memchr(addr->host, '\0', sizeof(addr->host)) == NULL)
+		return -EINVAL;
+	strcpy(wire->host, addr->host);
+	if (addr->family == AF_INET) {
+		sockbroker__v1__inet_address__init(&wire->member.af_inet);
+		wire->member.af_inet.host = wire->host;
+		wire->member.af_inet.has_port = true;
+		wire->member.af_inet.port = addr->port;
+		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_INET;
+		wire->address.af_inet = &wire->member.af_inet;
+	} else {
+		sockbroker__v1__inet6_address__init(&wire->member.af_inet6);
+		wire->member.af_inet6.host = wire->host;
+		wire->member.af_inet6.has_port = true;
+		wire->member.af_inet6.port = addr->port;
+		wire->member.af_inet6.has_flowinfo = true;
+		wire->member.af_inet6.flowinfo = addr->flowinfo;
+		wire->member.af_inet6.has_scope_id = true;
+		wire->member.af_inet6.scope_id = addr->scope_id;
+		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_INET6;
+		wire->address.af_inet6 = &wire->member.af_inet6;
+	}
+	return 0;
+}
+
+/* sb__addr_to_wire() for AF_UNIX: 0, or -EINVAL. */
+static int
+unix_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	if (addr->path_len > (addr->abstract ? ABSTRACT_NAME_MAX : sizeof(addr->path)))
+		return -EINVAL;
+	sockbroker__v1__unix_address__init(&wire->member.af_unix);
+	memcpy(wire->bytes, addr->path, addr->path_len);
+	if (addr->abstract) {
+		wire->member.af_unix.name_case = SOCKBROKER__V1__UNIX_ADDRESS__NAME_ABSTRACT;
+		wire->member.af_unix.abstract.data = wire->bytes;
+		wire->member.af_unix.abstract.len = addr->path_len;
+	} else if (addr->path_len > 0) {
+		wire->member.af_unix.name_case = SOCKBROKER__V1__UNIX_ADDRESS__NAME_PATH;
+		wire->member.af_unix.path.data = wire->bytes;
+		wire->member.af_unix.path.len = addr->path_len;
+	}
+	wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_UNIX;
+	wire->address.af_unix = &wire->member.af_unix;
+	return 0;
+}
+
+/* sb__addr_to_wire() for AF_NETLINK: 0, or -EINVAL. */
+static int
+netlink_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	sockbroker__v1__netlink_address__init(&wire->member.af_netlink);
+	wire->member.af_netlink.has_pid = wire->member.af_netlink.has_groups = true;
+	wire->member.af_netlink.pid = addr->netlink.pid;
+	wire->member.af_netlink.groups = addr->netlink.groups;
+	wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_NETLINK;
+	wire->address.af_netlink = &wire->member.af_netlink;
+	return 0;
+}
+
+/* sb__addr_to_wire() for AF_PACKET: 0, or -EINVAL. */
+static int
+packet_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	Sockbroker__V1__PacketAddress *packet = &wire->member.af_packet;
+
+	if (copy_string(wire->host, sizeof(addr->packet.ifname), addr->packet.ifname) < 0 ||
+	    addr->packet.addr_len > sizeof(addr->packet.addr))
+		return -EINVAL;
+	sockbroker__v1__packet_address__init(packet);
+	memcpy(wire->bytes, addr->packet.addr, addr->packet.addr_len);
+	packet->ifname = wire->host;
+	packet->has_proto = packet->has_pkttype = packet->has_hatype = true;
+	packet->proto = addr->packet.proto;
+	packet->pkttype = addr->packet.pkttype;
+	packet->hatype = addr->packet.hatype;
+	packet->has_addr = true;
+	packet->addr.data = wire->bytes;
+	packet->addr.len = addr->packet.addr_len;
+	wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET;
+	wire->address.af_packet = packet;
+	return 0;
+}
+
+/* sb__addr_to_wire() for AF_ALG: 0, or -EINVAL. */
+static int
+alg_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	Sockbroker__V1__AlgAddress *alg = &wire->member.af_alg;
+
+	if (copy_string(wire->host, sizeof(addr->alg.type), addr->alg.type) < 0 ||
+	    copy_string(wire->name, sizeof(addr->alg.name), addr->alg.name) < 0)
+		return -EINVAL;
+	sockbroker__v1__alg_address__init(alg);
+	alg->type = wire->host;
+	alg->name = wire->name;
+	alg->has_feat = alg->has_mask = true;
+	alg->feat = addr->alg.feat;
+	alg->mask = addr->alg.mask;
+	wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG;
+	wire->address.af_alg = alg;
+	return 0;
+}
+
+/* sb__addr_to_wire() for AF_VSOCK: 0, or -EINVAL. */
+static int
+vsock_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	sockbroker__v1__vsock_address__init(&wire->member.af_vsock);
+	wire->member.af_vsock.has_cid = wire->member.af_vsock.has_port = true;
+	wire->member.af_vsock.cid = addr->vsock.cid;
+	wire->member.af_vsock.port = addr->vsock.port;
+	wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_VSOCK;
+	wire->address.af_vsock = &wire->member.af_vsock;
+	return 0;
+}
+
+/* sb__addr_to_wire() for AF_CAN: 0, or -EINVAL. */
+static int
+can_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	Sockbroker__V1__CanAddress *can = &wire->member.af_can;
+
+	if (copy_string(wire->host, sizeof(addr->can.ifname), addr->can.ifname) < 0)
+		return -EINVAL;
+	sockbroker__v1__can_address__init(can);
+	can->ifname = wire->host;
+	if (addr->can.form == SB_CAN_ISOTP) {
+		can->has_rx_addr = can->has_tx_addr = true;
+		can->rx_addr = addr->can.rx_addr;
+		can->tx_addr = addr->can.tx_addr;
+	} else if (addr->can.form == SB_CAN_J1939) {
+		can->has_j1939_name = can->has_j1939_pgn = can->has_j1939_addr = true;
+		can->j1939_name = addr->can.j1939_name;
+		can->j1939_pgn = addr->can.j1939_pgn;
+		can->j1939_addr = addr->can.j1939_addr;
+	} else if (addr->can.form != SB_CAN_PLAIN) {
+		return -EINVAL;
+	}
+	wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN;
+	wire->address.af_can = can;
+	return 0;
+}
+
+/* sb__addr_to_wire() for AF_TIPC: 0, or -EINVAL. */
+static int
+tipc_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	Sockbroker__V1__TipcAddress *tipc = &wire->member.af_tipc;
+
+	/* Out-of-range types and scopes go to the daemon, which says what
+	 * is allowed. */
+	sockbroker__v1__tipc_address__init(tipc);
+	tipc->has_addr_type = tipc->has_v1 = tipc->has_v2 = tipc->has_v3 = true;
+	tipc->has_scope = true;
+	tipc->addr_type = addr->tipc.addr_type;
+	tipc->v1 = addr->tipc.v1;
+	tipc->v2 = addr->tipc.v2;
+	tipc->v3 = addr->tipc.v3;
+	tipc->scope = addr->tipc.scope;
+	wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_TIPC;
+	wire->address.af_tipc = tipc;
+	return 0;
+}
+
+/* sb__addr_to_wire() for any other family (raw bytes): 0, or -EINVAL. */
+static int
+raw_to_wire(const struct sb_addr *addr, struct wire_address *wire)
+{
+	if (addr->raw_len > sizeof(addr->raw))
+		return -EINVAL;
+	sockbroker__v1__raw_address__init(&wire->member.raw);
+	memcpy(wire->bytes, addr->raw, addr->raw_len);
+	wire->member.raw.has_family = true;
+	wire->member.raw.family = addr->family;
+	wire->member.raw.has_data = true;
+	wire->member.raw.data.data = wire->bytes;
+	wire->member.raw.data.len = addr->raw_len;
+	wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_RAW;
+	wire->address.raw = &wire->member.raw;
+	return 0;
+}
+
 int
 sb__addr_to_wire(const struct sb_addr *addr, struct Sockbroker__V1__Address **out)
 {
 	struct wire_address *wire;
+	int r;
 
 	if (addr == NULL)
 		return -EINVAL;
@@ -403,159 +591,39 @@ sb__addr_to_wire(const struct sb_addr *addr, struct Sockbroker__V1__Address **ou
 	switch (addr->family) {
 	case AF_INET:
 	case AF_INET6:
-		if (memchr(addr->host, '\0', sizeof(addr->host)) == NULL)
-			goto err_invalid;
-		strcpy(wire->host, addr->host);
-		if (addr->family == AF_INET) {
-			sockbroker__v1__inet_address__init(&wire->member.af_inet);
-			wire->member.af_inet.host = wire->host;
-			wire->member.af_inet.has_port = true;
-			wire->member.af_inet.port = addr->port;
-			wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_INET;
-			wire->address.af_inet = &wire->member.af_inet;
-		} else {
-			sockbroker__v1__inet6_address__init(&wire->member.af_inet6);
-			wire->member.af_inet6.host = wire->host;
-			wire->member.af_inet6.has_port = true;
-			wire->member.af_inet6.port = addr->port;
-			wire->member.af_inet6.has_flowinfo = true;
-			wire->member.af_inet6.flowinfo = addr->flowinfo;
-			wire->member.af_inet6.has_scope_id = true;
-			wire->member.af_inet6.scope_id = addr->scope_id;
-			wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_INET6;
-			wire->address.af_inet6 = &wire->member.af_inet6;
-		}
+		r = inet_to_wire(addr, wire);
 		break;
 	case AF_UNIX:
-		if (addr->path_len > (addr->abstract ? ABSTRACT_NAME_MAX : sizeof(addr->path)))
-			goto err_invalid;
-		sockbroker__v1__unix_address__init(&wire->member.af_unix);
-		memcpy(wire->bytes, addr->path, addr->path_len);
-		if (addr->abstract) {
-			wire->member.af_unix.name_case = SOCKBROKER__V1__UNIX_ADDRESS__NAME_ABSTRACT;
-			wire->member.af_unix.abstract.data = wire->bytes;
-			wire->member.af_unix.abstract.len = addr->path_len;
-		} else if (addr->path_len > 0) {
-			wire->member.af_unix.name_case = SOCKBROKER__V1__UNIX_ADDRESS__NAME_PATH;
-			wire->member.af_unix.path.data = wire->bytes;
-			wire->member.af_unix.path.len = addr->path_len;
-		}
-		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_UNIX;
-		wire->address.af_unix = &wire->member.af_unix;
+		r = unix_to_wire(addr, wire);
 		break;
 	case AF_NETLINK:
-		sockbroker__v1__netlink_address__init(&wire->member.af_netlink);
-		wire->member.af_netlink.has_pid = wire->member.af_netlink.has_groups = true;
-		wire->member.af_netlink.pid = addr->netlink.pid;
-		wire->member.af_netlink.groups = addr->netlink.groups;
-		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_NETLINK;
-		wire->address.af_netlink = &wire->member.af_netlink;
+		r = netlink_to_wire(addr, wire);
 		break;
-	case AF_PACKET: {
-		Sockbroker__V1__PacketAddress *packet = &wire->member.af_packet;
-
-		if (copy_string(wire->host, sizeof(addr->packet.ifname), addr->packet.ifname) < 0 ||
-		    addr->packet.addr_len > sizeof(addr->packet.addr))
-			goto err_invalid;
-		sockbroker__v1__packet_address__init(packet);
-		memcpy(wire->bytes, addr->packet.addr, addr->packet.addr_len);
-		packet->ifname = wire->host;
-		packet->has_proto = packet->has_pkttype = packet->has_hatype = true;
-		packet->proto = addr->packet.proto;
-		packet->pkttype = addr->packet.pkttype;
-		packet->hatype = addr->packet.hatype;
-		packet->has_addr = true;
-		packet->addr.data = wire->bytes;
-		packet->addr.len = addr->packet.addr_len;
-		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET;
-		wire->address.af_packet = packet;
+	case AF_PACKET:
+		r = packet_to_wire(addr, wire);
 		break;
-	}
-	case AF_ALG: {
-		Sockbroker__V1__AlgAddress *alg = &wire->member.af_alg;
-
-		if (copy_string(wire->host, sizeof(addr->alg.type), addr->alg.type) < 0 ||
-		    copy_string(wire->name, sizeof(addr->alg.name), addr->alg.name) < 0)
-			goto err_invalid;
-		sockbroker__v1__alg_address__init(alg);
-		alg->type = wire->host;
-		alg->name = wire->name;
-		alg->has_feat = alg->has_mask = true;
-		alg->feat = addr->alg.feat;
-		alg->mask = addr->alg.mask;
-		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG;
-		wire->address.af_alg = alg;
+	case AF_ALG:
+		r = alg_to_wire(addr, wire);
 		break;
-	}
 	case AF_VSOCK:
-		sockbroker__v1__vsock_address__init(&wire->member.af_vsock);
-		wire->member.af_vsock.has_cid = wire->member.af_vsock.has_port = true;
-		wire->member.af_vsock.cid = addr->vsock.cid;
-		wire->member.af_vsock.port = addr->vsock.port;
-		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_VSOCK;
-		wire->address.af_vsock = &wire->member.af_vsock;
+		r = vsock_to_wire(addr, wire);
 		break;
-	case AF_CAN: {
-		Sockbroker__V1__CanAddress *can = &wire->member.af_can;
-
-		if (copy_string(wire->host, sizeof(addr->can.ifname), addr->can.ifname) < 0)
-			goto err_invalid;
-		sockbroker__v1__can_address__init(can);
-		can->ifname = wire->host;
-		if (addr->can.form == SB_CAN_ISOTP) {
-			can->has_rx_addr = can->has_tx_addr = true;
-			can->rx_addr = addr->can.rx_addr;
-			can->tx_addr = addr->can.tx_addr;
-		} else if (addr->can.form == SB_CAN_J1939) {
-			can->has_j1939_name = can->has_j1939_pgn = can->has_j1939_addr = true;
-			can->j1939_name = addr->can.j1939_name;
-			can->j1939_pgn = addr->can.j1939_pgn;
-			can->j1939_addr = addr->can.j1939_addr;
-		} else if (addr->can.form != SB_CAN_PLAIN) {
-			goto err_invalid;
-		}
-		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN;
-		wire->address.af_can = can;
+	case AF_CAN:
+		r = can_to_wire(addr, wire);
 		break;
-	}
-	case AF_TIPC: {
-		Sockbroker__V1__TipcAddress *tipc = &wire->member.af_tipc;
-
-		/* Out-of-range types and scopes go to the daemon, which says what
-		 * is allowed. */
-		sockbroker__v1__tipc_address__init(tipc);
-		tipc->has_addr_type = tipc->has_v1 = tipc->has_v2 = tipc->has_v3 = true;
-		tipc->has_scope = true;
-		tipc->addr_type = addr->tipc.addr_type;
-		tipc->v1 = addr->tipc.v1;
-		tipc->v2 = addr->tipc.v2;
-		tipc->v3 = addr->tipc.v3;
-		tipc->scope = addr->tipc.scope;
-		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_TIPC;
-		wire->address.af_tipc = tipc;
+	case AF_TIPC:
+		r = tipc_to_wire(addr, wire);
 		break;
-	}
 	default:
-		if (addr->raw_len > sizeof(addr->raw))
-			goto err_invalid;
-		sockbroker__v1__raw_address__init(&wire->member.raw);
-		memcpy(wire->bytes, addr->raw, addr->raw_len);
-		wire->member.raw.has_family = true;
-		wire->member.raw.family = addr->family;
-		wire->member.raw.has_data = true;
-		wire->member.raw.data.data = wire->bytes;
-		wire->member.raw.data.len = addr->raw_len;
-		wire->address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_RAW;
-		wire->address.raw = &wire->member.raw;
+		r = raw_to_wire(addr, wire);
 		break;
 	}
-
+	if (r < 0) {
+		free(wire);
+		return r;
+	}
 	*out = &wire->address;
 	return 0;
-
-err_invalid:
-	free(wire);
-	return -EINVAL;
 }
 
 void
