@@ -655,6 +655,40 @@ copy_path(struct sb_addr *addr, ProtobufCBinaryData bytes)
 		memcpy(addr->path, bytes.data, addr->path_len);
 }
 
+/* sb__addr_from_wire() for AF_PACKET. */
+static void
+packet_from_wire(struct sb_addr *addr, const Sockbroker__V1__PacketAddress *packet)
+{
+	addr->family = AF_PACKET;
+	copy_truncated(addr->packet.ifname, sizeof(addr->packet.ifname), packet->ifname);
+	addr->packet.proto = (uint16_t)packet->proto;
+	addr->packet.pkttype = (uint8_t)packet->pkttype;
+	addr->packet.hatype = (uint16_t)packet->hatype;
+	addr->packet.addr_len = packet->addr.len < sizeof(addr->packet.addr)
+					? packet->addr.len
+					: sizeof(addr->packet.addr);
+	if (addr->packet.addr_len > 0)
+		memcpy(addr->packet.addr, packet->addr.data, addr->packet.addr_len);
+}
+
+/* sb__addr_from_wire() for AF_CAN. */
+static void
+can_from_wire(struct sb_addr *addr, const Sockbroker__V1__CanAddress *can)
+{
+	addr->family = AF_CAN;
+	copy_truncated(addr->can.ifname, sizeof(addr->can.ifname), can->ifname);
+	if (can->has_j1939_name || can->has_j1939_pgn || can->has_j1939_addr) {
+		addr->can.form = SB_CAN_J1939;
+		addr->can.j1939_name = can->j1939_name;
+		addr->can.j1939_pgn = can->j1939_pgn;
+		addr->can.j1939_addr = (uint8_t)can->j1939_addr;
+	} else if (can->has_rx_addr || can->has_tx_addr) {
+		addr->can.form = SB_CAN_ISOTP;
+		addr->can.rx_addr = can->rx_addr;
+		addr->can.tx_addr = can->tx_addr;
+	}
+}
+
 void
 sb__addr_from_wire(struct sb_addr *addr, const struct Sockbroker__V1__Address *wire)
 {
@@ -692,21 +726,9 @@ sb__addr_from_wire(struct sb_addr *addr, const struct Sockbroker__V1__Address *w
 		addr->netlink.pid = wire->af_netlink->pid;
 		addr->netlink.groups = wire->af_netlink->groups;
 		break;
-	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET: {
-		const Sockbroker__V1__PacketAddress *packet = wire->af_packet;
-
-		addr->family = AF_PACKET;
-		copy_truncated(addr->packet.ifname, sizeof(addr->packet.ifname), packet->ifname);
-		addr->packet.proto = (uint16_t)packet->proto;
-		addr->packet.pkttype = (uint8_t)packet->pkttype;
-		addr->packet.hatype = (uint16_t)packet->hatype;
-		addr->packet.addr_len = packet->addr.len < sizeof(addr->packet.addr)
-						? packet->addr.len
-						: sizeof(addr->packet.addr);
-		if (addr->packet.addr_len > 0)
-			memcpy(addr->packet.addr, packet->addr.data, addr->packet.addr_len);
+	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET:
+		packet_from_wire(addr, wire->af_packet);
 		break;
-	}
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG:
 		addr->family = AF_ALG;
 		copy_truncated(addr->alg.type, sizeof(addr->alg.type), wire->af_alg->type);
@@ -719,23 +741,9 @@ sb__addr_from_wire(struct sb_addr *addr, const struct Sockbroker__V1__Address *w
 		addr->vsock.cid = wire->af_vsock->cid;
 		addr->vsock.port = wire->af_vsock->port;
 		break;
-	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN: {
-		const Sockbroker__V1__CanAddress *can = wire->af_can;
-
-		addr->family = AF_CAN;
-		copy_truncated(addr->can.ifname, sizeof(addr->can.ifname), can->ifname);
-		if (can->has_j1939_name || can->has_j1939_pgn || can->has_j1939_addr) {
-			addr->can.form = SB_CAN_J1939;
-			addr->can.j1939_name = can->j1939_name;
-			addr->can.j1939_pgn = can->j1939_pgn;
-			addr->can.j1939_addr = (uint8_t)can->j1939_addr;
-		} else if (can->has_rx_addr || can->has_tx_addr) {
-			addr->can.form = SB_CAN_ISOTP;
-			addr->can.rx_addr = can->rx_addr;
-			addr->can.tx_addr = can->tx_addr;
-		}
+	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_CAN:
+		can_from_wire(addr, wire->af_can);
 		break;
-	}
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_TIPC:
 		addr->family = AF_TIPC;
 		addr->tipc.addr_type = wire->af_tipc->addr_type;
