@@ -106,8 +106,18 @@ out:
 	return status;
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct args {
+	char **listen; /* --listen URLs: they replace the file's, applied after it is read */
+	size_t n_listen;
+	const char *config_path, *log_level;
+	bool check_only;
+};
+
+/* Read the command line into *args. Returns -1 to go on, or the exit status (--help,
+ * --version, --hash-token, a usage error). */
+static int
+parse_args(int argc, char **argv, struct args *args)
 {
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -119,129 +129,152 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct config config;
-	char err[1024];
-	const char *config_path = NULL, *log_level = NULL;
-	bool check_only = false;
-	int opt, status = EXIT_FAILURE;
-
-	config_init(&config);
-	/* Listen URLs from the command line replace the file's: they are
-	 * collected apart and applied after the file is read. */
-	char **listen = calloc((size_t)argc, sizeof(*listen));
-	size_t n_listen = 0;
-	if (!listen) {
-		fprintf(stderr, "sockbrokerd: out of memory\n");
-		return EXIT_FAILURE;
-	}
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "l:c:Vh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
-			listen[n_listen++] = optarg;
+			args->listen[args->n_listen++] = optarg;
 			break;
 		case 'c':
-			config_path = optarg;
+			args->config_path = optarg;
 			break;
 		case 'C':
-			check_only = true;
+			args->check_only = true;
 			break;
 		case 'L':
-			log_level = optarg;
+			args->log_level = optarg;
 			break;
 		case 'H':
-			status = hash_token();
-			goto out;
+			return hash_token();
 		case 'V':
 			printf("sockbrokerd %s\n", SOCKBROKER_VERSION);
-			status = EXIT_SUCCESS;
-			goto out;
+			return EXIT_SUCCESS;
 		case 'h':
 			usage(stdout);
-			status = EXIT_SUCCESS;
-			goto out;
+			return EXIT_SUCCESS;
 		default:
 			usage(stderr);
-			status = 2;
-			goto out;
+			return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sockbrokerd: unexpected argument '%s' (see --help)\n", argv[optind]);
-		status = 2;
-		goto out;
+		return 2;
 	}
+	return -1;
+}
 
-	if (config_path && config_load_file(&config, config_path, err, sizeof(err)) < 0) {
+/* The configuration: the file, then --listen, the default listen URL and --log-level, then
+ * validated. Returns -1 to go on, or the exit status. */
+static int
+load_config(const struct args *args, struct config *config)
+{
+	char err[1024];
+
+	if (args->config_path && config_load_file(config, args->config_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockbrokerd: %s\n", err);
-		goto out;
+		return EXIT_FAILURE;
 	}
-	if (n_listen) {
-		for (size_t i = 0; i < config.n_listen_urls; i++)
-			free(config.listen_urls[i]);
-		config.n_listen_urls = 0;
-		for (size_t i = 0; i < n_listen; i++) {
-			if (config_add_listen(&config, listen[i], err, sizeof(err)) < 0) {
+	if (args->n_listen) {
+		for (size_t i = 0; i < config->n_listen_urls; i++)
+			free(config->listen_urls[i]);
+		config->n_listen_urls = 0;
+		for (size_t i = 0; i < args->n_listen; i++) {
+			if (config_add_listen(config, args->listen[i], err, sizeof(err)) < 0) {
 				fprintf(stderr, "sockbrokerd: --listen: %s\n", err);
-				goto out;
+				return EXIT_FAILURE;
 			}
 		}
 	}
 	/* Started by socket activation with no listener of its own configured:
 	 * the passed sockets are all it serves. */
-	if (config.n_listen_urls == 0 && systemd_listen_count() == 0) {
+	if (config->n_listen_urls == 0 && systemd_listen_count() == 0) {
 		char url[4200];
 		paths_default_listen_url(url, sizeof(url));
-		if (config_add_listen(&config, url, err, sizeof(err)) < 0) {
+		if (config_add_listen(config, url, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sockbrokerd: default listen URL: %s\n", err);
-			goto out;
+			return EXIT_FAILURE;
 		}
 	}
-	if (log_level && log_level_from_name(log_level, &config.log_level) < 0) {
+	if (args->log_level && log_level_from_name(args->log_level, &config->log_level) < 0) {
 		fprintf(stderr, "sockbrokerd: --log-level: unknown level '%s' (error, warn, info, "
 				"debug)\n",
-			log_level);
-		status = 2;
-		goto out;
+			args->log_level);
+		return 2;
 	}
-	if (config_validate(&config, err, sizeof(err)) < 0) {
+	if (config_validate(config, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockbrokerd: %s\n", err);
-		goto out;
+		return EXIT_FAILURE;
 	}
-	/* Users and groups are looked up once, before anything listens; a name
-	 * that does not exist stops --check-config too. */
-	struct privileges_config privileges;
-	if (privileges_resolve(&config, &privileges, err, sizeof(err)) < 0) {
-		fprintf(stderr, "sockbrokerd: %s\n", err);
-		goto out;
-	}
-	if (check_only) {
-		/* The file form on stdout (it loads back), the effective rules as
-		 * an operator reads them on stderr. */
-		config_print(&config, stdout);
-		struct policy builtin = { 0 };
-		if (config.policy || policy_init_default(&builtin) == 0)
-			policy_print(config.policy ? config.policy : &builtin, stderr);
-		policy_fini(&builtin);
-		status = EXIT_SUCCESS;
-		goto out;
-	}
-	log_set_level(config.log_level);
-	raise_fd_limit();
+	return -1;
+}
 
+/* --check-config: the file form on stdout (it loads back), the effective rules as an
+ * operator reads them on stderr. */
+static int
+print_config(const struct config *config)
+{
+	struct policy builtin = { 0 };
+
+	config_print(config, stdout);
+	if (config->policy || policy_init_default(&builtin) == 0)
+		policy_print(config->policy ? config->policy : &builtin, stderr);
+	policy_fini(&builtin);
+	return EXIT_SUCCESS;
+}
+
+/* Start the daemon and serve until it is told to stop. Returns the exit status. */
+static int
+serve(const struct config *config, const struct privileges_config *privileges)
+{
 	struct daemon *daemon;
-	if (daemon_new(&daemon, &config, &privileges, err, sizeof(err)) < 0) {
+	char err[1024];
+	int status = EXIT_FAILURE;
+
+	log_set_level(config->log_level);
+	raise_fd_limit();
+	if (daemon_new(&daemon, config, privileges, err, sizeof(err)) < 0) {
 		log_error("cannot start: %s", err);
-		goto out;
+		return EXIT_FAILURE;
 	}
-	for (size_t i = 0; i < config.n_listen_urls; i++)
-		fprintf(stderr, "sockbrokerd: listening on %s\n", config.listen_urls[i]);
+	for (size_t i = 0; i < config->n_listen_urls; i++)
+		fprintf(stderr, "sockbrokerd: listening on %s\n", config->listen_urls[i]);
 	if (daemon_run(daemon) == 0 && !monitor_lost())
 		status = EXIT_SUCCESS;
 	daemon_free(daemon);
+	return status;
+}
 
-out:
-	free(listen);
+int
+main(int argc, char **argv)
+{
+	struct args args = { 0 };
+	struct config config;
+	struct privileges_config privileges;
+	char err[1024];
+	int status;
+
+	config_init(&config);
+	args.listen = calloc((size_t)argc, sizeof(*args.listen));
+	if (!args.listen) {
+		fprintf(stderr, "sockbrokerd: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	if ((status = parse_args(argc, argv, &args)) < 0 &&
+	    (status = load_config(&args, &config)) < 0) {
+		/* Users and groups are looked up once, before anything listens; a name
+		 * that does not exist stops --check-config too. */
+		if (privileges_resolve(&config, &privileges, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sockbrokerd: %s\n", err);
+			status = EXIT_FAILURE;
+		} else if (args.check_only) {
+			status = print_config(&config);
+		} else {
+			status = serve(&config, &privileges);
+		}
+	}
+	free(args.listen);
 	config_fini(&config);
 	return status;
 }
