@@ -785,27 +785,27 @@ cancel(struct daemon *daemon, struct session *session, struct tx *tx, struct req
 	wire_request_free(request);
 }
 
-/* Start one request, in sequence. */
-static void
-start(struct daemon *daemon, struct session *session, struct tx *tx, struct request *request)
+/* Answer the requests that need no op: undecodable, before Hello, answered at once
+ * (Cancel), unsupported. Returns true when `request` was answered (and is freed). */
+static bool
+answered_without_op(struct daemon *daemon, struct session *session, struct tx *tx,
+		    struct request *request, const struct op_desc *desc)
 {
-	const struct op_desc *desc = &op_table[request->op];
-
 	if (request->invalid) {
 		dispatch_reply_bad_request(daemon, tx, request->invalid);
 		wire_request_free(request);
-		return;
+		return true;
 	}
 	if (!session->said_hello && !(desc->flags & OPF_BEFORE_HELLO)) {
 		reply_with_error(daemon, tx, request->seq, request->op, ERROR_BAD_REQUEST, EPROTO,
 				 "%s before Hello: the first request of a session must be Hello",
 				 desc->name);
 		wire_request_free(request);
-		return;
+		return true;
 	}
 	if (desc->at_once) {
 		desc->at_once(daemon, session, tx, request);
-		return;
+		return true;
 	}
 	if (!desc->run) {
 		struct reply reply = { .seq = request->seq, .op = request->op };
@@ -814,17 +814,22 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 			"%s is not supported by this version of sockbrokerd", desc->name);
 		send_reply(daemon, tx, &reply);
 		wire_request_free(request);
-		return;
+		return true;
 	}
+	return false;
+}
 
-	session->n_requests++;
-	daemon->n_requests++;
+/* A new op for `request`, or NULL when out of memory (the request is then answered). */
+static struct op *
+new_op(struct daemon *daemon, struct session *session, struct tx *tx, struct request *request,
+       const struct op_desc *desc)
+{
 	struct op *op = calloc(1, sizeof(*op));
 	if (!op) {
 		reply_with_error(daemon, tx, request->seq, request->op, ERROR_OS, ENOMEM,
 				 "the daemon is out of memory");
 		wire_request_free(request);
-		return;
+		return NULL;
 	}
 	op->daemon = daemon;
 	op->session = session;
@@ -835,53 +840,80 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	list_init(&op->handle_link);
 	list_init(&op->session_link);
 	reactor_timer_init(&op->timer, op_timer_expired);
+	return op;
+}
 
-	if (desc->flags & OPF_HANDLE) {
-		struct handle *handle = handle_find(&daemon->handles, session, request->handle);
-		if (!handle) {
-			complete_with_error(op, ERROR_BAD_HANDLE, EBADF,
-					    "handle %llu is not an open socket of this session",
-					    (unsigned long long)request->handle);
-			return;
-		}
-		op->handle = handle_ref(handle);
-		if (desc->flags & OPF_QUEUE_READ)
-			op->queue = &handle->parked_reads;
-		else if (desc->flags & OPF_QUEUE_WRITE)
-			op->queue = &handle->parked_writes;
-		if (op->queue && handle->timeout_ns > 0)
-			op->deadline_ns = reactor_now_ns() + (uint64_t)handle->timeout_ns;
+/* OPF_HANDLE: take the session's handle the request names, its queue and deadline.
+ * Returns false when there is none (the op is then completed). */
+static bool
+take_handle(struct op *op)
+{
+	struct handle *handle = handle_find(&op->daemon->handles, op->session, op->req->handle);
+	if (!handle) {
+		complete_with_error(op, ERROR_BAD_HANDLE, EBADF,
+				    "handle %llu is not an open socket of this session",
+				    (unsigned long long)op->req->handle);
+		return false;
 	}
+	op->handle = handle_ref(handle);
+	if (op->desc->flags & OPF_QUEUE_READ)
+		op->queue = &handle->parked_reads;
+	else if (op->desc->flags & OPF_QUEUE_WRITE)
+		op->queue = &handle->parked_writes;
+	if (op->queue && handle->timeout_ns > 0)
+		op->deadline_ns = reactor_now_ns() + (uint64_t)handle->timeout_ns;
+	return true;
+}
 
+/* The address the request names, into op->target. Returns true when the op may run now;
+ * false when it was completed (a bad address) or waits for its host name's lookup. */
+static bool
+take_address(struct op *op, const struct address *address)
+{
+	int r = addr_to_sockaddr(address, &op->target);
+	if (r < 0) {
+		/* -EINVAL: a malformed address; anything else is the OS's
+		 * answer to an interface name (ENODEV). */
+		char why[sizeof(((struct reply_error *)0)->message)];
+		addr_describe_failure(address, r, why, sizeof(why));
+		complete_with_error(op, r == -EINVAL ? ERROR_BAD_REQUEST : ERROR_OS, -r, "%s", why);
+		return false;
+	}
+	if (r != ADDR_NEEDS_RESOLVE)
+		return true;
+	/* A queue that is busy does not matter: the op waits on it
+	 * for its turn either way. */
+	if (op->handle && op->handle->timeout_ns == 0 && op->queue && !list_empty(op->queue)) {
+		complete(op, -EAGAIN, &(struct reply){ 0 });
+		return false;
+	}
+	struct reply reply = { 0 };
+	if ((r = op_admit_host(op, address->inet.host, &reply)) != 0) {
+		complete(op, r, &reply);
+		return false;
+	}
+	start_resolving(op, address);
+	return false;
+}
+
+/* Start one request, in sequence. */
+static void
+start(struct daemon *daemon, struct session *session, struct tx *tx, struct request *request)
+{
+	const struct op_desc *desc = &op_table[request->op];
+
+	if (answered_without_op(daemon, session, tx, request, desc))
+		return;
+	session->n_requests++;
+	daemon->n_requests++;
+	struct op *op = new_op(daemon, session, tx, request, desc);
+	if (!op)
+		return;
+	if ((desc->flags & OPF_HANDLE) && !take_handle(op))
+		return;
 	const struct address *address = desc->address ? desc->address(request) : NULL;
-	if (address) {
-		int r = addr_to_sockaddr(address, &op->target);
-		if (r < 0) {
-			/* -EINVAL: a malformed address; anything else is the OS's
-			 * answer to an interface name (ENODEV). */
-			char why[sizeof(((struct reply_error *)0)->message)];
-			addr_describe_failure(address, r, why, sizeof(why));
-			complete_with_error(op, r == -EINVAL ? ERROR_BAD_REQUEST : ERROR_OS, -r, "%s",
-					    why);
-			return;
-		}
-		if (r == ADDR_NEEDS_RESOLVE) {
-			/* A queue that is busy does not matter: the op waits on it
-			 * for its turn either way. */
-			if (op->handle && op->handle->timeout_ns == 0 &&
-			    op->queue && !list_empty(op->queue)) {
-				complete(op, -EAGAIN, &(struct reply){ 0 });
-				return;
-			}
-			struct reply reply = { 0 };
-			if ((r = op_admit_host(op, address->inet.host, &reply)) != 0) {
-				complete(op, r, &reply);
-				return;
-			}
-			start_resolving(op, address);
-			return;
-		}
-	}
+	if (address && !take_address(op, address))
+		return;
 
 	if (op->queue && !list_empty(op->queue)) {
 		/* Earlier operations on this queue go first. */
