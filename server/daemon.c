@@ -175,16 +175,13 @@ check_ipc_directory(const char *url)
 			 url, path, strerror(errno));
 }
 
-int
-daemon_new(struct daemon **out, const struct config *config,
-	   const struct privileges_config *privileges, char *err, size_t errlen)
+/* The daemon's own state: how it answers, its tables, its policy, what the admin
+ * operations count and list. */
+static int
+init_state(struct daemon *daemon, const struct config *config, char *err, size_t errlen)
 {
 	int r;
-	struct daemon *daemon = calloc(1, sizeof(*daemon));
-	if (!daemon) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+
 	daemon->config = config;
 	daemon->sink = (struct reply_sink){
 		.buffer = sink_buffer,
@@ -202,7 +199,7 @@ daemon_new(struct daemon **out, const struct config *config,
 		daemon->policy = config->policy;
 	} else if ((r = policy_init_default(&daemon->builtin_policy)) < 0) {
 		snprintf(err, errlen, "out of memory for the default policy");
-		goto err;
+		return r;
 	} else {
 		daemon->policy = &daemon->builtin_policy;
 		log_info("policy: the built-in default (TCP and UDP anywhere but link-local and "
@@ -218,8 +215,121 @@ daemon_new(struct daemon **out, const struct config *config,
 					     sizeof(*daemon->listener_urls)))) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
-		goto err;
+		return r;
 	}
+	return 0;
+}
+
+/* The event loop, the handle table on it, and the signals that stop it. */
+static int
+start_loop(struct daemon *daemon, char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = reactor_new(&daemon->reactor)) < 0) {
+		snprintf(err, errlen, "cannot create the event loop: %s", strerror(-r));
+		return r;
+	}
+	handle_table_init(&daemon->handles, daemon->reactor, dispatch_handle_ready);
+
+	/* Signals are blocked before any other thread exists, so they all
+	 * inherit the mask and only the signalfd sees SIGINT/SIGTERM. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if ((r = reactor_watch_signals(daemon->reactor, &mask, on_signal)) < 0) {
+		snprintf(err, errlen, "cannot watch signals: %s", strerror(-r));
+		return r;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* The receive buffer and the resolver's threads. */
+static int
+start_workers(struct daemon *daemon, char *err, size_t errlen)
+{
+	int r;
+
+	daemon->scratch_len = daemon->limits.max_data_size;
+	if (!(daemon->scratch = malloc(daemon->scratch_len))) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory for the receive buffer");
+		return r;
+	}
+	if ((r = resolver_new(&daemon->resolver, daemon->reactor,
+			      daemon->config->resolver_threads)) < 0) {
+		snprintf(err, errlen, "cannot start the resolver threads: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* The transport and its listeners: the service manager's sockets first, then the
+ * configured ones. */
+static int
+open_listeners(struct daemon *daemon, const struct privileges_config *privileges, char *err,
+	       size_t errlen)
+{
+	const struct config *config = daemon->config;
+	int r;
+
+	struct transport_config tc = {
+		.max_message_size = config->max_message_size,
+		.reply_timeout_ms = (int)config->reply_timeout_ms,
+		.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS,
+		.frame_timeout_ms = (int)config->frame_timeout_ms,
+		.max_connections = config->max_sessions,
+		.ipc_mode = config->ipc_mode,
+		.ipc_chown = privileges && privileges->ipc_chown,
+		.ipc_uid = privileges ? privileges->ipc_uid : (uid_t)-1,
+		.ipc_gid = privileges ? privileges->ipc_gid : (gid_t)-1,
+		.tls_cert_key_file = config->tls_cert_key_file,
+		.tls_ca_file = config->tls_ca_file,
+	};
+	if ((r = transport_new(&daemon->transport, daemon->reactor, &tc, &callbacks, daemon)) < 0) {
+		snprintf(err, errlen, "cannot create the transport: %s", strerror(-r));
+		return r;
+	}
+	/* Sockets from the service manager first: with them the daemon needs
+	 * no privilege to listen, and their files are the manager's. */
+	unsigned n_passed = systemd_listen_count();
+	for (unsigned i = 0; i < n_passed; i++) {
+		char name[64];
+		const char *url;
+		systemd_listen_name(i, name, sizeof(name));
+		if ((r = transport_adopt(daemon->transport, SYSTEMD_LISTEN_FDS_START + (int)i, name,
+					 &url, err, errlen)) < 0)
+			return r;
+		log_info("listening on %s (passed by the service manager)", url);
+		daemon->listener_urls[daemon->n_listeners++] = url;
+	}
+	systemd_listen_done();
+	for (size_t i = 0; i < config->n_listen_urls; i++) {
+		const char *url = config->listen_urls[i];
+		if ((r = prepare_ipc_directory(url, config->ipc_directory_mode, privileges, err,
+						 errlen)) < 0)
+			return r;
+		if ((r = transport_listen(daemon->transport, url, err, errlen)) < 0)
+			return r;
+		daemon->listener_urls[daemon->n_listeners++] = url;
+	}
+	return 0;
+}
+
+int
+daemon_new(struct daemon **out, const struct config *config,
+	   const struct privileges_config *privileges, char *err, size_t errlen)
+{
+	int r;
+	struct daemon *daemon = calloc(1, sizeof(*daemon));
+	if (!daemon) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if ((r = init_state(daemon, config, err, errlen)) < 0)
+		goto err;
 
 	/* While this is the only thread: every thread made from here on inherits
 	 * no_new_privs and the narrowed capability sets. */
@@ -238,80 +348,18 @@ daemon_new(struct daemon **out, const struct config *config,
 	log_info("audit: records go to %s",
 		 config->audit_file ? config->audit_file : "standard error");
 
-	if ((r = reactor_new(&daemon->reactor)) < 0) {
-		snprintf(err, errlen, "cannot create the event loop: %s", strerror(-r));
+	if ((r = start_loop(daemon, err, errlen)) < 0)
 		goto err;
-	}
-	handle_table_init(&daemon->handles, daemon->reactor, dispatch_handle_ready);
-
-	/* Signals are blocked before any other thread exists, so they all
-	 * inherit the mask and only the signalfd sees SIGINT/SIGTERM. */
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if ((r = reactor_watch_signals(daemon->reactor, &mask, on_signal)) < 0) {
-		snprintf(err, errlen, "cannot watch signals: %s", strerror(-r));
-		goto err;
-	}
-	signal(SIGPIPE, SIG_IGN);
 
 	/* Still the only thread: the privileged monitor is forked now, before the drop. */
 	if (privileges && (r = monitor_start(daemon->reactor, daemon->policy, privileges, err,
 					     errlen)) < 0)
 		goto err;
 
-	daemon->scratch_len = daemon->limits.max_data_size;
-	if (!(daemon->scratch = malloc(daemon->scratch_len))) {
-		r = -ENOMEM;
-		snprintf(err, errlen, "out of memory for the receive buffer");
+	if ((r = start_workers(daemon, err, errlen)) < 0)
 		goto err;
-	}
-	if ((r = resolver_new(&daemon->resolver, daemon->reactor, config->resolver_threads)) < 0) {
-		snprintf(err, errlen, "cannot start the resolver threads: %s", strerror(-r));
+	if ((r = open_listeners(daemon, privileges, err, errlen)) < 0)
 		goto err;
-	}
-
-	struct transport_config tc = {
-		.max_message_size = config->max_message_size,
-		.reply_timeout_ms = (int)config->reply_timeout_ms,
-		.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS,
-		.frame_timeout_ms = (int)config->frame_timeout_ms,
-		.max_connections = config->max_sessions,
-		.ipc_mode = config->ipc_mode,
-		.ipc_chown = privileges && privileges->ipc_chown,
-		.ipc_uid = privileges ? privileges->ipc_uid : (uid_t)-1,
-		.ipc_gid = privileges ? privileges->ipc_gid : (gid_t)-1,
-		.tls_cert_key_file = config->tls_cert_key_file,
-		.tls_ca_file = config->tls_ca_file,
-	};
-	if ((r = transport_new(&daemon->transport, daemon->reactor, &tc, &callbacks, daemon)) < 0) {
-		snprintf(err, errlen, "cannot create the transport: %s", strerror(-r));
-		goto err;
-	}
-	/* Sockets from the service manager first: with them the daemon needs
-	 * no privilege to listen, and their files are the manager's. */
-	unsigned n_passed = systemd_listen_count();
-	for (unsigned i = 0; i < n_passed; i++) {
-		char name[64];
-		const char *url;
-		systemd_listen_name(i, name, sizeof(name));
-		if ((r = transport_adopt(daemon->transport, SYSTEMD_LISTEN_FDS_START + (int)i, name,
-					 &url, err, errlen)) < 0)
-			goto err;
-		log_info("listening on %s (passed by the service manager)", url);
-		daemon->listener_urls[daemon->n_listeners++] = url;
-	}
-	systemd_listen_done();
-	for (size_t i = 0; i < config->n_listen_urls; i++) {
-		const char *url = config->listen_urls[i];
-		if ((r = prepare_ipc_directory(url, config->ipc_directory_mode, privileges, err,
-						 errlen)) < 0)
-			goto err;
-		if ((r = transport_listen(daemon->transport, url, err, errlen)) < 0)
-			goto err;
-		daemon->listener_urls[daemon->n_listeners++] = url;
-	}
 
 	/* The listeners are open and nothing is served yet. This thread runs the
 	 * reactor, hence every operation: it alone keeps the needed capabilities. */
