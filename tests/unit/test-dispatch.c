@@ -300,10 +300,10 @@ send_has_ipv6(uint32_t conn, uint32_t id, uint64_t seq)
 	send_request(conn, id, &request);
 }
 
-/* A socketpair, then a blocking recv on its first socket, which has nothing to read: it
- * parks. */
+/* A socketpair (request `id`), then a blocking recv on its first socket (request id + 1,
+ * with `seq`; 0: none), which has nothing to read: it parks. */
 static void
-park_a_recv(uint32_t conn, uint32_t id)
+park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
 {
 	Request pair = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__SocketPairRequest pair_args = SOCKBROKER__V1__SOCKET_PAIR_REQUEST__INIT;
@@ -317,6 +317,8 @@ park_a_recv(uint32_t conn, uint32_t id)
 
 	Request recv_request = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__RecvRequest recv_args = SOCKBROKER__V1__RECV_REQUEST__INIT;
+	recv_request.has_seq = seq != 0;
+	recv_request.seq = seq;
 	recv_request.op_case = SOCKBROKER__V1__REQUEST__OP_RECV;
 	recv_request.recv = &recv_args;
 	recv_args.has_handle = true;
@@ -564,7 +566,7 @@ START_TEST(dispatch_stopping_answers_a_parked_recv_before_the_session_ends)
 	uint32_t client = client_with_hello(1);
 	uint32_t id;
 
-	park_a_recv(client, 1);
+	park_a_recv(client, 1, 0);
 
 	/* What daemon_run() does once its loop returns. */
 	state.stopping = true;
@@ -588,7 +590,7 @@ START_TEST(dispatch_ends_a_session_that_disconnects_with_operations_waiting)
 
 	/* A parked recv: the session's end answers it (to nobody) and frees it; valgrind and
 	 * ASan check that nothing leaks. */
-	park_a_recv(leaving, 1);
+	park_a_recv(leaving, 1, 0);
 	send_has_ipv6(leaving, 3, 0);
 	Reply *reply = next_reply(leaving, &id);
 	ck_assert_uint_eq(id, 3);
@@ -618,26 +620,7 @@ START_TEST(dispatch_cancel_answers_the_parked_op_and_then_itself)
 	uint32_t id;
 
 	/* The recv parks with seq 7; Cancel names it. */
-	Request pair = SOCKBROKER__V1__REQUEST__INIT;
-	Sockbroker__V1__SocketPairRequest pair_args = SOCKBROKER__V1__SOCKET_PAIR_REQUEST__INIT;
-	pair.op_case = SOCKBROKER__V1__REQUEST__OP_SOCKETPAIR;
-	pair.socketpair = &pair_args;
-	Reply *reply = call(client, 1, &pair);
-	uint64_t handle = reply->socketpair->first->handle;
-	free_reply(reply);
-
-	Request recv_request = SOCKBROKER__V1__REQUEST__INIT;
-	Sockbroker__V1__RecvRequest recv_args = SOCKBROKER__V1__RECV_REQUEST__INIT;
-	recv_request.has_seq = true;
-	recv_request.seq = 7;
-	recv_request.op_case = SOCKBROKER__V1__REQUEST__OP_RECV;
-	recv_request.recv = &recv_args;
-	recv_args.has_handle = true;
-	recv_args.handle = handle;
-	recv_args.has_bufsize = true;
-	recv_args.bufsize = 64;
-	send_request(client, 2, &recv_request);
-	assert_no_reply(client);
+	park_a_recv(client, 1, 7);
 
 	Request cancel = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__CancelRequest cancel_args = SOCKBROKER__V1__CANCEL_REQUEST__INIT;
@@ -647,7 +630,7 @@ START_TEST(dispatch_cancel_answers_the_parked_op_and_then_itself)
 	cancel_args.target_seq = 7;
 	send_request(client, 3, &cancel);
 
-	reply = next_reply(client, &id);
+	Reply *reply = next_reply(client, &id);
 	ck_assert_uint_eq(id, 2);
 	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__CANCELLED, "ECANCELED");
 	free_reply(reply);
