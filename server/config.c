@@ -1,6 +1,7 @@
 #include "config.h"
 #include "audit.h"
 #include "config-policy.h"
+#include "error.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -124,21 +125,6 @@ struct load {
 	char *err;
 	size_t errlen;
 };
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int
 fail(const struct load *ld, const char *path, const char *fmt, ...)

@@ -15,7 +15,7 @@
  * - Start-up code (configuration, listeners, privileges, the daemon itself) fills the
  *   caller's `err` buffer and returns -errno without logging; main() reports it, once.
  *
- * Header only; error_fill() is pure.
+ * Header only; error_fill() and set_err() are pure.
  */
 #ifndef SOCKBROKER_ERROR_H
 #define SOCKBROKER_ERROR_H
@@ -51,6 +51,23 @@ error_fill(struct reply_error *error, enum error_kind kind, int errnum, const ch
 
 	va_start(ap, fmt);
 	error_vfill(error, kind, errnum, fmt, ap);
+	va_end(ap);
+}
+
+static inline void
+set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Start-up code's report: the message, in the caller's `err` of `errlen` bytes (NULL or 0:
+ * none wanted). */
+static inline void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "error.h"
 #include "log.h"
 #include "monitor.h"
 #include "policy.h"
@@ -49,21 +50,6 @@ static capmask caps_of(unsigned policy_caps);
 
 /* A name database entry that needs more than this is refused rather than grown into. */
 #define LOOKUP_BUFFER_MAX (1024 * 1024)
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* A decimal id ("65534"), as the user and group fields also accept. */
 static bool
