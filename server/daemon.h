@@ -1,9 +1,11 @@
 /*
  * The daemon: the composition root that ties the transport, the reactor,
- * the session and handle tables and the resolver together. NNG callbacks
- * land here, decode the request (wire) on the NNG thread and post it to the
- * reactor thread, where dispatch runs it. Everything below `reactor` is
- * touched only on the reactor thread.
+ * the session and handle tables and the resolver together. The transport's
+ * callbacks land here on the reactor thread, decode the request (wire) and
+ * hand it to dispatch, which answers through `sink`, the transport's
+ * functions (dispatch itself calls nothing of the transport's). Everything
+ * below `reactor` is touched only on the reactor thread. Handlers still
+ * reach the daemon through op->daemon (ops/ops.h says which parts).
  */
 #ifndef SOCKBROKER_DAEMON_H
 #define SOCKBROKER_DAEMON_H

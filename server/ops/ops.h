@@ -68,6 +68,9 @@ enum op_wait {
 };
 
 struct op {
+	/* What a handler may use of it: handles, config and limits, scratch,
+	 * reactor, resolver, policy and audit; ops/admin.c alone reads the rest
+	 * (sessions, quotas, counts) to report on the whole daemon. */
 	struct daemon *daemon;
 	struct session *session;
 	struct handle *handle; /* a reference, for operations on a handle */
