@@ -69,8 +69,10 @@ enum op_wait {
 
 struct op {
 	/* What a handler may use of it: handles, config and limits, scratch,
-	 * reactor, resolver, policy and audit; ops/admin.c alone reads the rest
-	 * (sessions, quotas, counts) to report on the whole daemon. */
+	 * reactor, resolver, policy and audit. The rest (sessions, quotas,
+	 * counts) is read by ops/admin.c, which reports on the whole daemon,
+	 * and by the gate (ops/permit.c: the decision counts, the reuse-port
+	 * check across sessions). */
 	struct daemon *daemon;
 	struct session *session;
 	struct handle *handle; /* a reference, for operations on a handle */
