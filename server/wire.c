@@ -663,6 +663,102 @@ decode_name(const char *value, bool required, size_t max, const char *field, con
 	return 0;
 }
 
+/* getaddrinfo. */
+static int
+decode_getaddrinfo(const Sockbroker__V1__GetAddrInfoRequest *m, struct request *req,
+		   struct wire_error *error)
+{
+	req->op = OP_GETADDRINFO;
+	/* Family, type, proto and flags go to libc as given: it judges them. */
+	req->getaddrinfo.family = m->has_family ? m->family : AF_UNSPEC;
+	req->getaddrinfo.type = m->has_type ? m->type : 0;
+	req->getaddrinfo.proto = m->has_proto ? m->proto : 0;
+	req->getaddrinfo.flags = m->has_flags ? m->flags : 0;
+	if (decode_name(m->host, false, WIRE_NAME_MAX, "getaddrinfo.host",
+			&req->getaddrinfo.host, error) < 0)
+		return -EINVAL;
+	return decode_name(m->port, false, WIRE_SERVICE_MAX, "getaddrinfo.port",
+			   &req->getaddrinfo.port, error);
+}
+
+/* getnameinfo. */
+static int
+decode_getnameinfo(const Sockbroker__V1__GetNameInfoRequest *m, struct request *req,
+		   struct wire_error *error)
+{
+	req->op = OP_GETNAMEINFO;
+	req->getnameinfo.flags = m->has_flags ? m->flags : 0;
+	if (decode_address(m->address, "getnameinfo.address", &req->getnameinfo.address,
+			   error) < 0)
+		return -EINVAL;
+	if (req->getnameinfo.address.family != AF_INET &&
+	    req->getnameinfo.address.family != AF_INET6)
+		return invalid(error, EINVAL,
+			       "getnameinfo.address must be an af_inet or af_inet6 address "
+			       "(the reference takes a (host, port[, flowinfo, scope_id]) "
+			       "tuple)");
+	return 0;
+}
+
+/* sethostname. */
+static int
+decode_sethostname(const Sockbroker__V1__SetHostNameRequest *m, struct request *req,
+		   struct wire_error *error)
+{
+	req->op = OP_SETHOSTNAME;
+	if (!m->has_name)
+		return invalid(error, EINVAL, "sethostname.name is required");
+	/* Its length is the kernel's to judge (EINVAL above 64 bytes). */
+	req->sethostname.name = m->name.data;
+	req->sethostname.len = m->name.len;
+	return 0;
+}
+
+/* getservbyname. */
+static int
+decode_getservbyname(const Sockbroker__V1__GetServByNameRequest *m, struct request *req,
+		     struct wire_error *error)
+{
+	req->op = OP_GETSERVBYNAME;
+	if (decode_name(m->name, true, WIRE_SERVICE_MAX, "getservbyname.name",
+			&req->getservbyname.name, error) < 0)
+		return -EINVAL;
+	return decode_name(m->proto, false, WIRE_SERVICE_MAX, "getservbyname.proto",
+			   &req->getservbyname.proto, error);
+}
+
+/* getservbyport. */
+static int
+decode_getservbyport(const Sockbroker__V1__GetServByPortRequest *m, struct request *req,
+		     struct wire_error *error)
+{
+	req->op = OP_GETSERVBYPORT;
+	if (!m->has_port)
+		return invalid(error, EINVAL, "getservbyport.port is required");
+	if (m->port < 0 || m->port > 65535)
+		return invalid(error, EOVERFLOW,
+			       "getservbyport.port: port must be 0-65535, got %d", m->port);
+	req->getservbyport.port = m->port;
+	return decode_name(m->proto, false, WIRE_SERVICE_MAX, "getservbyport.proto",
+			   &req->getservbyport.proto, error);
+}
+
+/* if_indextoname. */
+static int
+decode_if_indextoname(const Sockbroker__V1__IfIndexToNameRequest *m, struct request *req,
+		      struct wire_error *error)
+{
+	req->op = OP_IF_INDEXTONAME;
+	if (!m->has_index)
+		return invalid(error, EINVAL, "if_indextoname.index is required");
+	if (m->index < 0 || m->index > UINT_MAX)
+		return invalid(error, EOVERFLOW,
+			       "if_indextoname.index: must be 0-%u, got %lld", UINT_MAX,
+			       (long long)m->index);
+	req->if_indextoname.index = (unsigned)m->index;
+	return 0;
+}
+
 /* The name service and the interface functions. Their strings point into
  * the message, which the request keeps. */
 static int
@@ -671,35 +767,10 @@ decode_name_service(const Request *msg, struct request *req, bool *keep,
 {
 	*keep = true;
 	switch (msg->op_case) {
-	case REQ(GETADDRINFO): {
-		const Sockbroker__V1__GetAddrInfoRequest *m = msg->getaddrinfo;
-		req->op = OP_GETADDRINFO;
-		/* Family, type, proto and flags go to libc as given: it judges them. */
-		req->getaddrinfo.family = m->has_family ? m->family : AF_UNSPEC;
-		req->getaddrinfo.type = m->has_type ? m->type : 0;
-		req->getaddrinfo.proto = m->has_proto ? m->proto : 0;
-		req->getaddrinfo.flags = m->has_flags ? m->flags : 0;
-		if (decode_name(m->host, false, WIRE_NAME_MAX, "getaddrinfo.host",
-				&req->getaddrinfo.host, error) < 0)
-			return -EINVAL;
-		return decode_name(m->port, false, WIRE_SERVICE_MAX, "getaddrinfo.port",
-				   &req->getaddrinfo.port, error);
-	}
-	case REQ(GETNAMEINFO): {
-		const Sockbroker__V1__GetNameInfoRequest *m = msg->getnameinfo;
-		req->op = OP_GETNAMEINFO;
-		req->getnameinfo.flags = m->has_flags ? m->flags : 0;
-		if (decode_address(m->address, "getnameinfo.address", &req->getnameinfo.address,
-				   error) < 0)
-			return -EINVAL;
-		if (req->getnameinfo.address.family != AF_INET &&
-		    req->getnameinfo.address.family != AF_INET6)
-			return invalid(error, EINVAL,
-				       "getnameinfo.address must be an af_inet or af_inet6 address "
-				       "(the reference takes a (host, port[, flowinfo, scope_id]) "
-				       "tuple)");
-		return 0;
-	}
+	case REQ(GETADDRINFO):
+		return decode_getaddrinfo(msg->getaddrinfo, req, error);
+	case REQ(GETNAMEINFO):
+		return decode_getnameinfo(msg->getnameinfo, req, error);
 	case REQ(GETHOSTBYNAME):
 		req->op = OP_GETHOSTBYNAME;
 		return decode_name(msg->gethostbyname->name, true, WIRE_NAME_MAX,
@@ -723,41 +794,16 @@ decode_name_service(const Request *msg, struct request *req, bool *keep,
 	case REQ(GETHOSTNAME):
 		req->op = OP_GETHOSTNAME;
 		return 0;
-	case REQ(SETHOSTNAME): {
-		const Sockbroker__V1__SetHostNameRequest *m = msg->sethostname;
-		req->op = OP_SETHOSTNAME;
-		if (!m->has_name)
-			return invalid(error, EINVAL, "sethostname.name is required");
-		/* Its length is the kernel's to judge (EINVAL above 64 bytes). */
-		req->sethostname.name = m->name.data;
-		req->sethostname.len = m->name.len;
-		return 0;
-	}
+	case REQ(SETHOSTNAME):
+		return decode_sethostname(msg->sethostname, req, error);
 	case REQ(GETPROTOBYNAME):
 		req->op = OP_GETPROTOBYNAME;
 		return decode_name(msg->getprotobyname->name, true, WIRE_SERVICE_MAX,
 				   "getprotobyname.name", &req->name.name, error);
-	case REQ(GETSERVBYNAME): {
-		const Sockbroker__V1__GetServByNameRequest *m = msg->getservbyname;
-		req->op = OP_GETSERVBYNAME;
-		if (decode_name(m->name, true, WIRE_SERVICE_MAX, "getservbyname.name",
-				&req->getservbyname.name, error) < 0)
-			return -EINVAL;
-		return decode_name(m->proto, false, WIRE_SERVICE_MAX, "getservbyname.proto",
-				   &req->getservbyname.proto, error);
-	}
-	case REQ(GETSERVBYPORT): {
-		const Sockbroker__V1__GetServByPortRequest *m = msg->getservbyport;
-		req->op = OP_GETSERVBYPORT;
-		if (!m->has_port)
-			return invalid(error, EINVAL, "getservbyport.port is required");
-		if (m->port < 0 || m->port > 65535)
-			return invalid(error, EOVERFLOW,
-				       "getservbyport.port: port must be 0-65535, got %d", m->port);
-		req->getservbyport.port = m->port;
-		return decode_name(m->proto, false, WIRE_SERVICE_MAX, "getservbyport.proto",
-				   &req->getservbyport.proto, error);
-	}
+	case REQ(GETSERVBYNAME):
+		return decode_getservbyname(msg->getservbyname, req, error);
+	case REQ(GETSERVBYPORT):
+		return decode_getservbyport(msg->getservbyport, req, error);
 	case REQ(IF_NAMEINDEX):
 		req->op = OP_IF_NAMEINDEX;
 		return 0;
@@ -766,18 +812,8 @@ decode_name_service(const Request *msg, struct request *req, bool *keep,
 		/* A name longer than IFNAMSIZ is no interface: the OS error says so. */
 		return decode_name(msg->if_nametoindex->name, true, WIRE_SERVICE_MAX,
 				   "if_nametoindex.name", &req->name.name, error);
-	case REQ(IF_INDEXTONAME): {
-		const Sockbroker__V1__IfIndexToNameRequest *m = msg->if_indextoname;
-		req->op = OP_IF_INDEXTONAME;
-		if (!m->has_index)
-			return invalid(error, EINVAL, "if_indextoname.index is required");
-		if (m->index < 0 || m->index > UINT_MAX)
-			return invalid(error, EOVERFLOW,
-				       "if_indextoname.index: must be 0-%u, got %lld", UINT_MAX,
-				       (long long)m->index);
-		req->if_indextoname.index = (unsigned)m->index;
-		return 0;
-	}
+	case REQ(IF_INDEXTONAME):
+		return decode_if_indextoname(msg->if_indextoname, req, error);
 	default:
 		return invalid(error, EINVAL, "not a name-service request (field %d)",
 			       (int)msg->op_case);
