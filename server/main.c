@@ -172,7 +172,8 @@ load_config(const struct args *args, struct config *config)
 {
 	char err[1024];
 
-	if (args->config_path && config_load_file(config, args->config_path, err, sizeof(err)) < 0) {
+	if (args->config_path &&
+	    config_load_file(config, args->config_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockbrokerd: %s\n", err);
 		return EXIT_FAILURE;
 	}

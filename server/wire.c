@@ -905,11 +905,12 @@ decode_setsockopt(const Sockbroker__V1__SetSockOptRequest *m, struct request *re
 	return need_handle(m->has_handle, m->handle, "setsockopt", req, error);
 }
 
-/* The socket lifecycle: socket, socketpair, dup, close, bind, listen, accept,
- * connect, shutdown, the names, handoff. Returns 0, -EINVAL, or DECODE_OTHER for an operation of another group. */
+/* The socket lifecycle: socket, socketpair, dup, close, bind, listen, accept, connect,
+ * shutdown, the names, handoff. Returns 0, -EINVAL, or DECODE_OTHER for an operation of
+ * another group (so do the other groups' decoders). */
 static int
-decode_socket_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
-                 struct wire_error *error)
+decode_socket_op(const Request *msg, struct request *req, const struct wire_limits *limits,
+		 bool *keep, struct wire_error *error)
 {
 	switch (msg->op_case) {
 	case REQ(SOCKET): {
@@ -987,10 +988,10 @@ decode_socket_op(const Request *msg, struct request *req, const struct wire_limi
 	}
 }
 
-/* Options and handle state: getsockopt, setsockopt, the timeout, inheritable. Returns 0, -EINVAL, or DECODE_OTHER for an operation of another group. */
+/* Options and handle state: getsockopt, setsockopt, the timeout, inheritable. */
 static int
-decode_option_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
-                 struct wire_error *error)
+decode_option_op(const Request *msg, struct request *req, const struct wire_limits *limits,
+		 bool *keep, struct wire_error *error)
 {
 	switch (msg->op_case) {
 	case REQ(GETSOCKOPT): {
@@ -1037,10 +1038,10 @@ decode_option_op(const Request *msg, struct request *req, const struct wire_limi
 	}
 }
 
-/* Data transfer, message I/O, Poll and Cancel. Returns 0, -EINVAL, or DECODE_OTHER for an operation of another group. */
+/* Data transfer, message I/O, Poll and Cancel. */
 static int
-decode_io_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
-             struct wire_error *error)
+decode_io_op(const Request *msg, struct request *req, const struct wire_limits *limits,
+	     bool *keep, struct wire_error *error)
 {
 	switch (msg->op_case) {
 	case REQ(SEND):
@@ -1086,11 +1087,11 @@ decode_io_op(const Request *msg, struct request *req, const struct wire_limits *
 	}
 }
 
-/* The module functions: create_*, has_*ipv6 (no arguments), cmsg_size, the
- * name service, and administration. Returns 0, -EINVAL, or DECODE_OTHER for an operation of another group. */
+/* The module functions: create_*, has_*ipv6 (no arguments), cmsg_size, the name service,
+ * and administration. */
 static int
-decode_module_op(const Request *msg, struct request *req, const struct wire_limits *limits, bool *keep,
-                 struct wire_error *error)
+decode_module_op(const Request *msg, struct request *req, const struct wire_limits *limits,
+		 bool *keep, struct wire_error *error)
 {
 	switch (msg->op_case) {
 	case REQ(CREATE_CONNECTION):

@@ -736,13 +736,15 @@ op_admit(struct op *op, struct reply *reply)
 				 account->limits->ops_per_second);
 			return over_quota(op, reply, what);
 		}
-		if ((op->desc->flags & OPF_SENDS) && !quota_bytes_available(account, QUOTA_SEND, now)) {
+		if ((op->desc->flags & OPF_SENDS) &&
+		    !quota_bytes_available(account, QUOTA_SEND, now)) {
 			char what[64];
 			snprintf(what, sizeof(what), "%llu bytes sent per second",
 				 (unsigned long long)account->limits->send_bytes_per_second);
 			return over_quota(op, reply, what);
 		}
-		if ((op->desc->flags & OPF_RECEIVES) && !quota_bytes_available(account, QUOTA_RECV, now)) {
+		if ((op->desc->flags & OPF_RECEIVES) &&
+		    !quota_bytes_available(account, QUOTA_RECV, now)) {
 			char what[64];
 			snprintf(what, sizeof(what), "%llu bytes received per second",
 				 (unsigned long long)account->limits->recv_bytes_per_second);
