@@ -1618,19 +1618,26 @@ escape_strings(ProtobufCMessage *msg, struct escaped_strings *escaped)
 	return 0;
 }
 
+/* Pack `msg` into a buffer from alloc(), its strings as they are. 0 or -ENOMEM. */
+static int
+pack_as_is(Reply *msg, void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	size_t size = sockbroker__v1__reply__get_packed_size(msg);
+	void *buf = alloc(userdata, size);
+
+	if (!buf)
+		return -ENOMEM;
+	sockbroker__v1__reply__pack(msg, buf);
+	return 0;
+}
+
 static int
 pack_reply(Reply *msg, void *(*alloc)(void *userdata, size_t len), void *userdata)
 {
 	struct escaped_strings escaped = { 0 };
 	int r = escape_strings(&msg->base, &escaped);
-	if (r == 0) {
-		size_t size = sockbroker__v1__reply__get_packed_size(msg);
-		void *buf = alloc(userdata, size);
-		if (buf)
-			sockbroker__v1__reply__pack(msg, buf);
-		else
-			r = -ENOMEM;
-	}
+	if (r == 0)
+		r = pack_as_is(msg, alloc, userdata);
 	for (size_t i = 0; i < escaped.count; i++)
 		free(escaped.copies[i]);
 	free(escaped.copies);
@@ -1939,215 +1946,254 @@ out:
 	return r;
 }
 
-/* The admin results (sockbrokerctl): rows of plain data into their messages,
- * with storage of their own, and packed. */
+/* One AdminStatus.identities row. */
+static void
+build_identity_row(const struct admin_identity_row *row, Sockbroker__V1__AdminIdentity *m)
+{
+	sockbroker__v1__admin_identity__init(m);
+	m->identity = (char *)row->identity;
+	m->has_sessions = m->has_handles = true;
+	m->has_parked = true;
+	m->sessions = row->sessions;
+	m->handles = row->handles;
+	m->parked = row->parked;
+}
+
+/* One AdminStatus.rules row. */
+static void
+build_rule_row(const struct admin_rule_row *row, Sockbroker__V1__AdminRule *m)
+{
+	sockbroker__v1__admin_rule__init(m);
+	m->name = (char *)row->name;
+	m->has_allow = m->has_allowed = m->has_denied = true;
+	m->allow = row->allow;
+	m->allowed = row->allowed;
+	m->denied = row->denied;
+}
+
+/* One AdminStatus.quotas row. */
+static void
+build_quota_row(const struct admin_quota_row *row, Sockbroker__V1__AdminQuota *m)
+{
+	sockbroker__v1__admin_quota__init(m);
+	m->quota = (char *)row->quota;
+	m->account = (char *)row->account;
+	m->has_sessions = m->has_handles = true;
+	m->has_max_handles = m->has_parked = true;
+	m->has_max_parked = true;
+	m->sessions = row->sessions;
+	m->handles = row->handles;
+	m->max_handles = row->max_handles;
+	m->parked = row->parked;
+	m->max_parked = row->max_parked;
+}
+
+/* AdminStatus: the daemon, its identities, rules and quotas. */
 static int
-encode_admin(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdata, size_t len),
-	     void *userdata)
+encode_admin_status(const struct reply *reply, Reply *msg,
+		   void *(*alloc)(void *userdata, size_t len), void *userdata)
 {
 	Sockbroker__V1__AdminStatusReply status = SOCKBROKER__V1__ADMIN_STATUS_REPLY__INIT;
-	Sockbroker__V1__AdminSessionsReply sessions = SOCKBROKER__V1__ADMIN_SESSIONS_REPLY__INIT;
-	Sockbroker__V1__AdminHandlesReply handles = SOCKBROKER__V1__ADMIN_HANDLES_REPLY__INIT;
 	Sockbroker__V1__AdminIdentity *identities = NULL, **identity_ptrs = NULL;
 	Sockbroker__V1__AdminRule *rules = NULL, **rule_ptrs = NULL;
 	Sockbroker__V1__AdminQuota *quotas = NULL, **quota_ptrs = NULL;
+	int r = 0;
+
+	const struct admin_status *a = &reply->admin_status;
+	size_t ni = a->n_identities, nr = a->n_rules, nq = a->n_quotas;
+	identities = calloc(ni ? ni : 1, sizeof(*identities));
+	identity_ptrs = calloc(ni ? ni : 1, sizeof(*identity_ptrs));
+	rules = calloc(nr ? nr : 1, sizeof(*rules));
+	rule_ptrs = calloc(nr ? nr : 1, sizeof(*rule_ptrs));
+	quotas = calloc(nq ? nq : 1, sizeof(*quotas));
+	quota_ptrs = calloc(nq ? nq : 1, sizeof(*quota_ptrs));
+	if (!identities || !identity_ptrs || !rules || !rule_ptrs || !quotas ||
+	    !quota_ptrs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	status.version = (char *)a->version;
+	status.has_pid = status.has_uptime = true;
+	status.pid = a->pid;
+	status.uptime = a->uptime;
+	/* protobuf-c's repeated strings are not const; packing only reads them. */
+	status.n_listeners = a->n_listeners;
+	status.listeners = (char **)(uintptr_t)a->listeners;
+	status.has_sessions = status.has_handles = status.has_parked = true;
+	status.has_requests = true;
+	status.sessions = a->sessions;
+	status.handles = a->handles;
+	status.parked = a->parked;
+	status.requests = a->requests;
+	status.has_max_handles_per_session = status.has_max_parked_per_session = true;
+	status.has_max_sessions = status.has_rss_bytes = true;
+	status.max_handles_per_session = a->max_handles_per_session;
+	status.max_parked_per_session = a->max_parked_per_session;
+	status.max_sessions = a->max_sessions;
+	status.rss_bytes = a->rss_bytes;
+	for (size_t i = 0; i < ni; i++) {
+		build_identity_row(&a->identities[i], &identities[i]);
+		identity_ptrs[i] = &identities[i];
+	}
+	for (size_t i = 0; i < nr; i++) {
+		build_rule_row(&a->rules[i], &rules[i]);
+		rule_ptrs[i] = &rules[i];
+	}
+	for (size_t i = 0; i < nq; i++) {
+		build_quota_row(&a->quotas[i], &quotas[i]);
+		quota_ptrs[i] = &quotas[i];
+	}
+	status.n_identities = ni;
+	status.identities = identity_ptrs;
+	status.n_rules = nr;
+	status.rules = rule_ptrs;
+	status.n_quotas = nq;
+	status.quotas = quota_ptrs;
+	msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_STATUS;
+	msg->admin_status = &status;
+	r = pack_as_is(msg, alloc, userdata);
+out:
+	free(identity_ptrs);
+	free(identities);
+	free(rule_ptrs);
+	free(rules);
+	free(quota_ptrs);
+	free(quotas);
+	return r;
+}
+
+/* AdminSessions: a row per session. */
+static int
+encode_admin_sessions(const struct reply *reply, Reply *msg,
+		     void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	Sockbroker__V1__AdminSessionsReply sessions = SOCKBROKER__V1__ADMIN_SESSIONS_REPLY__INIT;
 	Sockbroker__V1__AdminSession *session_msgs = NULL, **session_ptrs = NULL;
 	Sockbroker__V1__Identity *session_ids = NULL;
+	int r = 0;
+
+	size_t n = reply->admin_sessions.n_rows;
+	session_msgs = calloc(n ? n : 1, sizeof(*session_msgs));
+	session_ptrs = calloc(n ? n : 1, sizeof(*session_ptrs));
+	session_ids = calloc(n ? n : 1, sizeof(*session_ids));
+	if (!session_msgs || !session_ptrs || !session_ids) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct admin_session_row *row = &reply->admin_sessions.rows[i];
+		Sockbroker__V1__AdminSession *m = &session_msgs[i];
+		Sockbroker__V1__Identity *id = &session_ids[i];
+		sockbroker__v1__admin_session__init(m);
+		sockbroker__v1__identity__init(id);
+		if (row->has_credentials) {
+			id->has_uid = id->has_gid = id->has_pid = true;
+			id->uid = row->uid;
+			id->gid = row->gid;
+			id->pid = row->pid;
+		}
+		id->has_tls_verified = true;
+		id->tls_verified = row->tls_verified;
+		id->peer = (char *)row->peer;
+		id->token_name = (char *)row->token_name;
+		m->has_id = m->has_handles = m->has_parked = true;
+		m->has_requests = m->has_age = true;
+		m->id = row->id;
+		m->identity = id;
+		m->transport = (char *)row->transport;
+		m->client_name = (char *)row->client_name;
+		m->handles = row->handles;
+		m->parked = row->parked;
+		m->requests = row->requests;
+		m->age = row->age;
+		session_ptrs[i] = m;
+	}
+	sessions.n_sessions = n;
+	sessions.sessions = session_ptrs;
+	msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_SESSIONS;
+	msg->admin_sessions = &sessions;
+	r = pack_as_is(msg, alloc, userdata);
+out:
+	free(session_ptrs);
+	free(session_msgs);
+	free(session_ids);
+	return r;
+}
+
+/* AdminHandles: a row per handle. */
+static int
+encode_admin_handles(const struct reply *reply, Reply *msg,
+		    void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	Sockbroker__V1__AdminHandlesReply handles = SOCKBROKER__V1__ADMIN_HANDLES_REPLY__INIT;
 	Sockbroker__V1__AdminHandle *handle_msgs = NULL, **handle_ptrs = NULL;
 	struct address_msg *addresses = NULL;
 	int r = 0;
 
-	switch (reply->shape) {
-	case REPLY_ADMIN_STATUS: {
-		const struct admin_status *a = &reply->admin_status;
-		size_t ni = a->n_identities, nr = a->n_rules, nq = a->n_quotas;
-		identities = calloc(ni ? ni : 1, sizeof(*identities));
-		identity_ptrs = calloc(ni ? ni : 1, sizeof(*identity_ptrs));
-		rules = calloc(nr ? nr : 1, sizeof(*rules));
-		rule_ptrs = calloc(nr ? nr : 1, sizeof(*rule_ptrs));
-		quotas = calloc(nq ? nq : 1, sizeof(*quotas));
-		quota_ptrs = calloc(nq ? nq : 1, sizeof(*quota_ptrs));
-		if (!identities || !identity_ptrs || !rules || !rule_ptrs || !quotas ||
-		    !quota_ptrs) {
-			r = -ENOMEM;
-			goto out;
-		}
-		status.version = (char *)a->version;
-		status.has_pid = status.has_uptime = true;
-		status.pid = a->pid;
-		status.uptime = a->uptime;
-		/* protobuf-c's repeated strings are not const; packing only reads them. */
-		status.n_listeners = a->n_listeners;
-		status.listeners = (char **)(uintptr_t)a->listeners;
-		status.has_sessions = status.has_handles = status.has_parked = true;
-		status.has_requests = true;
-		status.sessions = a->sessions;
-		status.handles = a->handles;
-		status.parked = a->parked;
-		status.requests = a->requests;
-		status.has_max_handles_per_session = status.has_max_parked_per_session = true;
-		status.has_max_sessions = status.has_rss_bytes = true;
-		status.max_handles_per_session = a->max_handles_per_session;
-		status.max_parked_per_session = a->max_parked_per_session;
-		status.max_sessions = a->max_sessions;
-		status.rss_bytes = a->rss_bytes;
-		for (size_t i = 0; i < ni; i++) {
-			const struct admin_identity_row *row = &a->identities[i];
-			sockbroker__v1__admin_identity__init(&identities[i]);
-			identities[i].identity = (char *)row->identity;
-			identities[i].has_sessions = identities[i].has_handles = true;
-			identities[i].has_parked = true;
-			identities[i].sessions = row->sessions;
-			identities[i].handles = row->handles;
-			identities[i].parked = row->parked;
-			identity_ptrs[i] = &identities[i];
-		}
-		for (size_t i = 0; i < nr; i++) {
-			const struct admin_rule_row *row = &a->rules[i];
-			sockbroker__v1__admin_rule__init(&rules[i]);
-			rules[i].name = (char *)row->name;
-			rules[i].has_allow = rules[i].has_allowed = rules[i].has_denied = true;
-			rules[i].allow = row->allow;
-			rules[i].allowed = row->allowed;
-			rules[i].denied = row->denied;
-			rule_ptrs[i] = &rules[i];
-		}
-		for (size_t i = 0; i < nq; i++) {
-			const struct admin_quota_row *row = &a->quotas[i];
-			sockbroker__v1__admin_quota__init(&quotas[i]);
-			quotas[i].quota = (char *)row->quota;
-			quotas[i].account = (char *)row->account;
-			quotas[i].has_sessions = quotas[i].has_handles = true;
-			quotas[i].has_max_handles = quotas[i].has_parked = true;
-			quotas[i].has_max_parked = true;
-			quotas[i].sessions = row->sessions;
-			quotas[i].handles = row->handles;
-			quotas[i].max_handles = row->max_handles;
-			quotas[i].parked = row->parked;
-			quotas[i].max_parked = row->max_parked;
-			quota_ptrs[i] = &quotas[i];
-		}
-		status.n_identities = ni;
-		status.identities = identity_ptrs;
-		status.n_rules = nr;
-		status.rules = rule_ptrs;
-		status.n_quotas = nq;
-		status.quotas = quota_ptrs;
-		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_STATUS;
-		msg->admin_status = &status;
-		break;
-	}
-	case REPLY_ADMIN_SESSIONS: {
-		size_t n = reply->admin_sessions.n_rows;
-		session_msgs = calloc(n ? n : 1, sizeof(*session_msgs));
-		session_ptrs = calloc(n ? n : 1, sizeof(*session_ptrs));
-		session_ids = calloc(n ? n : 1, sizeof(*session_ids));
-		if (!session_msgs || !session_ptrs || !session_ids) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++) {
-			const struct admin_session_row *row = &reply->admin_sessions.rows[i];
-			Sockbroker__V1__AdminSession *m = &session_msgs[i];
-			Sockbroker__V1__Identity *id = &session_ids[i];
-			sockbroker__v1__admin_session__init(m);
-			sockbroker__v1__identity__init(id);
-			if (row->has_credentials) {
-				id->has_uid = id->has_gid = id->has_pid = true;
-				id->uid = row->uid;
-				id->gid = row->gid;
-				id->pid = row->pid;
-			}
-			id->has_tls_verified = true;
-			id->tls_verified = row->tls_verified;
-			id->peer = (char *)row->peer;
-			id->token_name = (char *)row->token_name;
-			m->has_id = m->has_handles = m->has_parked = true;
-			m->has_requests = m->has_age = true;
-			m->id = row->id;
-			m->identity = id;
-			m->transport = (char *)row->transport;
-			m->client_name = (char *)row->client_name;
-			m->handles = row->handles;
-			m->parked = row->parked;
-			m->requests = row->requests;
-			m->age = row->age;
-			session_ptrs[i] = m;
-		}
-		sessions.n_sessions = n;
-		sessions.sessions = session_ptrs;
-		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_SESSIONS;
-		msg->admin_sessions = &sessions;
-		break;
-	}
-	case REPLY_ADMIN_HANDLES: {
-		size_t n = reply->admin_handles.n_rows;
-		handle_msgs = calloc(n ? n : 1, sizeof(*handle_msgs));
-		handle_ptrs = calloc(n ? n : 1, sizeof(*handle_ptrs));
-		addresses = calloc(2 * (n ? n : 1), sizeof(*addresses));
-		if (!handle_msgs || !handle_ptrs || !addresses) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++) {
-			const struct admin_handle_row *row = &reply->admin_handles.rows[i];
-			Sockbroker__V1__AdminHandle *m = &handle_msgs[i];
-			sockbroker__v1__admin_handle__init(m);
-			m->has_session = m->has_handle = m->has_family = m->has_type = true;
-			m->has_proto = m->has_queued_reads = m->has_queued_writes = true;
-			m->has_bytes_in = m->has_bytes_out = true;
-			m->session = row->session;
-			m->handle = row->handle;
-			m->family = row->family;
-			m->type = row->type;
-			m->proto = row->proto;
-			m->state = (char *)row->state;
-			if (row->has_local)
-				m->local = build_address(&row->local, &addresses[2 * i]);
-			if (row->has_peer)
-				m->peer = build_address(&row->peer, &addresses[2 * i + 1]);
-			m->queued_reads = row->queued_reads;
-			m->queued_writes = row->queued_writes;
-			m->bytes_in = row->bytes_in;
-			m->bytes_out = row->bytes_out;
-			if (row->timeout_ns != TIMEOUT_NONE) {
-				m->has_timeout = true;
-				m->timeout = (double)row->timeout_ns / 1e9;
-			}
-			handle_ptrs[i] = m;
-		}
-		handles.n_handles = n;
-		handles.handles = handle_ptrs;
-		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_HANDLES;
-		msg->admin_handles = &handles;
-		break;
-	}
-	default:
-		r = -EINVAL;
-		goto out;
-	}
-
-	size_t size = sockbroker__v1__reply__get_packed_size(msg);
-	void *buf = alloc(userdata, size);
-	if (!buf) {
+	size_t n = reply->admin_handles.n_rows;
+	handle_msgs = calloc(n ? n : 1, sizeof(*handle_msgs));
+	handle_ptrs = calloc(n ? n : 1, sizeof(*handle_ptrs));
+	addresses = calloc(2 * (n ? n : 1), sizeof(*addresses));
+	if (!handle_msgs || !handle_ptrs || !addresses) {
 		r = -ENOMEM;
 		goto out;
 	}
-	sockbroker__v1__reply__pack(msg, buf);
+	for (size_t i = 0; i < n; i++) {
+		const struct admin_handle_row *row = &reply->admin_handles.rows[i];
+		Sockbroker__V1__AdminHandle *m = &handle_msgs[i];
+		sockbroker__v1__admin_handle__init(m);
+		m->has_session = m->has_handle = m->has_family = m->has_type = true;
+		m->has_proto = m->has_queued_reads = m->has_queued_writes = true;
+		m->has_bytes_in = m->has_bytes_out = true;
+		m->session = row->session;
+		m->handle = row->handle;
+		m->family = row->family;
+		m->type = row->type;
+		m->proto = row->proto;
+		m->state = (char *)row->state;
+		if (row->has_local)
+			m->local = build_address(&row->local, &addresses[2 * i]);
+		if (row->has_peer)
+			m->peer = build_address(&row->peer, &addresses[2 * i + 1]);
+		m->queued_reads = row->queued_reads;
+		m->queued_writes = row->queued_writes;
+		m->bytes_in = row->bytes_in;
+		m->bytes_out = row->bytes_out;
+		if (row->timeout_ns != TIMEOUT_NONE) {
+			m->has_timeout = true;
+			m->timeout = (double)row->timeout_ns / 1e9;
+		}
+		handle_ptrs[i] = m;
+	}
+	handles.n_handles = n;
+	handles.handles = handle_ptrs;
+	msg->result_case = SOCKBROKER__V1__REPLY__RESULT_ADMIN_HANDLES;
+	msg->admin_handles = &handles;
+	r = pack_as_is(msg, alloc, userdata);
 out:
-	free(addresses);
 	free(handle_ptrs);
 	free(handle_msgs);
-	free(session_ids);
-	free(session_ptrs);
-	free(session_msgs);
-	free(quota_ptrs);
-	free(quotas);
-	free(rule_ptrs);
-	free(rules);
-	free(identity_ptrs);
-	free(identities);
+	free(addresses);
 	return r;
+}
+
+/* The admin results (sockbrokerctl): rows of plain data into their messages,
+ * with storage of their own, and packed. */
+/* Administration replies (the rows of ops/admin.c), built and packed apart. */
+static int
+encode_admin(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdata, size_t len),
+	     void *userdata)
+{
+	switch (reply->shape) {
+	case REPLY_ADMIN_STATUS:
+		return encode_admin_status(reply, msg, alloc, userdata);
+	case REPLY_ADMIN_SESSIONS:
+		return encode_admin_sessions(reply, msg, alloc, userdata);
+	case REPLY_ADMIN_HANDLES:
+		return encode_admin_handles(reply, msg, alloc, userdata);
+	default:
+		return -EINVAL;
+	}
 }
 
 /* The results that carry a socket or an address: socket, socketpair, accept, connect,
