@@ -200,6 +200,92 @@ decode_can(const Sockbroker__V1__CanAddress *m, const char *field, struct addres
 	return 0;
 }
 
+/* An af_inet6 address: host, port, flowinfo and scope id. */
+static int
+decode_inet6(const Sockbroker__V1__Inet6Address *in6, const char *field, struct address *out,
+	     struct wire_error *error)
+{
+	out->family = AF_INET6;
+	if (decode_host(in6->host, field, out, error) < 0 ||
+	    decode_port(in6->has_port, in6->port, field, out, error) < 0)
+		return -EINVAL;
+	if (in6->flowinfo > 0xfffff)
+		return invalid(error, EOVERFLOW,
+			       "%s.flowinfo: flowinfo must be 0-1048575, got %u", field,
+			       in6->flowinfo);
+	out->inet.flowinfo = in6->flowinfo;
+	out->inet.scope_id = in6->scope_id;
+	return 0;
+}
+
+/* An af_unix address: a path, an abstract name, or none (unnamed). */
+static int
+decode_unix(const Sockbroker__V1__UnixAddress *un, const char *field, struct address *out,
+	    struct wire_error *error)
+{
+	out->family = AF_UNIX;
+	const ProtobufCBinaryData *name = NULL;
+	if (un->name_case == SOCKBROKER__V1__UNIX_ADDRESS__NAME_PATH) {
+		name = &un->path;
+	} else if (un->name_case == SOCKBROKER__V1__UNIX_ADDRESS__NAME_ABSTRACT) {
+		name = &un->abstract;
+		out->un.abstract = true;
+	}
+	if (!name)
+		return 0;
+	size_t room = sizeof(((struct sockaddr_un *)0)->sun_path) - (out->un.abstract ? 1 : 0);
+	if (name->len > room)
+		return invalid(error, EINVAL, "%s: AF_UNIX path too long (%zu bytes, at most %zu)",
+			       field, name->len, room);
+	out->un.len = name->len;
+	/* An empty bytes field has no data pointer at all. */
+	if (name->len)
+		memcpy(out->un.path, name->data, name->len);
+	return 0;
+}
+
+/* A raw address: a family the broker has no member for, and its bytes. */
+static int
+decode_raw(const Sockbroker__V1__RawAddress *raw, const char *field, struct address *out,
+	   struct wire_error *error)
+{
+	if (!raw->has_family || raw->family < 0 || raw->family > 0xffff)
+		return invalid(error, EINVAL, "%s.raw.family must be 0-65535", field);
+	if (raw->data.len > sizeof(out->raw.data))
+		return invalid(error, EINVAL, "%s.raw.data: longer than %zu bytes", field,
+			       sizeof(out->raw.data));
+	out->family = raw->family;
+	out->raw.len = raw->data.len;
+	if (out->raw.len)
+		memcpy(out->raw.data, raw->data.data, out->raw.len);
+	if (out->family == AF_INET || out->family == AF_INET6 || out->family == AF_UNIX)
+		return invalid(error, EINVAL, "%s: use the af_inet/af_inet6/af_unix member "
+			       "for this family, not raw", field);
+	if (out->family == AF_NETLINK || out->family == AF_PACKET ||
+	    out->family == AF_ALG || out->family == AF_VSOCK || out->family == AF_CAN ||
+	    out->family == AF_TIPC)
+		return invalid(error, EINVAL, "%s: use the af_netlink/af_packet/af_alg/"
+			       "af_vsock/af_can/af_tipc member for this family, not raw",
+			       field);
+	return 0;
+}
+
+/* An af_alg address: the algorithm type and name. */
+static int
+decode_alg(const Sockbroker__V1__AlgAddress *alg, const char *field, struct address *out,
+	   struct wire_error *error)
+{
+	out->family = AF_ALG;
+	if (decode_fixed_string(alg->type, field, "af_alg.type", out->alg.type,
+			sizeof(out->alg.type), error) < 0 ||
+	    decode_fixed_string(alg->name, field, "af_alg.name", out->alg.name,
+			sizeof(out->alg.name), error) < 0)
+		return -EINVAL;
+	out->alg.feat = alg->feat;
+	out->alg.mask = alg->mask;
+	return 0;
+}
+
 static int
 decode_tipc(const Sockbroker__V1__TipcAddress *m, const char *field, struct address *out,
 	    struct wire_error *error)
@@ -244,62 +330,12 @@ decode_address(const Address *msg, const char *field, struct address *out,
 		if (decode_host(msg->af_inet->host, field, out, error) < 0)
 			return -EINVAL;
 		return decode_port(msg->af_inet->has_port, msg->af_inet->port, field, out, error);
-	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_INET6: {
-		const Sockbroker__V1__Inet6Address *in6 = msg->af_inet6;
-		out->family = AF_INET6;
-		if (decode_host(in6->host, field, out, error) < 0 ||
-		    decode_port(in6->has_port, in6->port, field, out, error) < 0)
-			return -EINVAL;
-		if (in6->flowinfo > 0xfffff)
-			return invalid(error, EOVERFLOW,
-				       "%s.flowinfo: flowinfo must be 0-1048575, got %u", field,
-				       in6->flowinfo);
-		out->inet.flowinfo = in6->flowinfo;
-		out->inet.scope_id = in6->scope_id;
-		return 0;
-	}
-	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_UNIX: {
-		const Sockbroker__V1__UnixAddress *un = msg->af_unix;
-		out->family = AF_UNIX;
-		const ProtobufCBinaryData *name = NULL;
-		if (un->name_case == SOCKBROKER__V1__UNIX_ADDRESS__NAME_PATH) {
-			name = &un->path;
-		} else if (un->name_case == SOCKBROKER__V1__UNIX_ADDRESS__NAME_ABSTRACT) {
-			name = &un->abstract;
-			out->un.abstract = true;
-		}
-		if (!name)
-			return 0;
-		size_t room = sizeof(((struct sockaddr_un *)0)->sun_path) - (out->un.abstract ? 1 : 0);
-		if (name->len > room)
-			return invalid(error, EINVAL, "%s: AF_UNIX path too long (%zu bytes, at most %zu)",
-				       field, name->len, room);
-		out->un.len = name->len;
-		/* An empty bytes field has no data pointer at all. */
-		if (name->len)
-			memcpy(out->un.path, name->data, name->len);
-		return 0;
-	}
+	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_INET6:
+		return decode_inet6(msg->af_inet6, field, out, error);
+	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_UNIX:
+		return decode_unix(msg->af_unix, field, out, error);
 	case SOCKBROKER__V1__ADDRESS__FAMILY_RAW:
-		if (!msg->raw->has_family || msg->raw->family < 0 || msg->raw->family > 0xffff)
-			return invalid(error, EINVAL, "%s.raw.family must be 0-65535", field);
-		if (msg->raw->data.len > sizeof(out->raw.data))
-			return invalid(error, EINVAL, "%s.raw.data: longer than %zu bytes", field,
-				       sizeof(out->raw.data));
-		out->family = msg->raw->family;
-		out->raw.len = msg->raw->data.len;
-		if (out->raw.len)
-			memcpy(out->raw.data, msg->raw->data.data, out->raw.len);
-		if (out->family == AF_INET || out->family == AF_INET6 || out->family == AF_UNIX)
-			return invalid(error, EINVAL, "%s: use the af_inet/af_inet6/af_unix member "
-				       "for this family, not raw", field);
-		if (out->family == AF_NETLINK || out->family == AF_PACKET ||
-		    out->family == AF_ALG || out->family == AF_VSOCK || out->family == AF_CAN ||
-		    out->family == AF_TIPC)
-			return invalid(error, EINVAL, "%s: use the af_netlink/af_packet/af_alg/"
-				       "af_vsock/af_can/af_tipc member for this family, not raw",
-				       field);
-		return 0;
+		return decode_raw(msg->raw, field, out, error);
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_NETLINK:
 		out->family = AF_NETLINK;
 		out->netlink.pid = msg->af_netlink->pid;
@@ -307,18 +343,8 @@ decode_address(const Address *msg, const char *field, struct address *out,
 		return 0;
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_PACKET:
 		return decode_packet(msg->af_packet, field, out, error);
-	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG: {
-		const Sockbroker__V1__AlgAddress *alg = msg->af_alg;
-		out->family = AF_ALG;
-		if (decode_fixed_string(alg->type, field, "af_alg.type", out->alg.type,
-				sizeof(out->alg.type), error) < 0 ||
-		    decode_fixed_string(alg->name, field, "af_alg.name", out->alg.name,
-				sizeof(out->alg.name), error) < 0)
-			return -EINVAL;
-		out->alg.feat = alg->feat;
-		out->alg.mask = alg->mask;
-		return 0;
-	}
+	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_ALG:
+		return decode_alg(msg->af_alg, field, out, error);
 	case SOCKBROKER__V1__ADDRESS__FAMILY_AF_VSOCK:
 		out->family = AF_VSOCK;
 		if (!msg->af_vsock->has_cid || !msg->af_vsock->has_port)
@@ -1838,51 +1864,96 @@ out:
 	return r;
 }
 
+/* GetAddrInfoReply: a result per entry, each with its address. */
+static int
+encode_getaddrinfo(const struct reply *reply, Reply *msg,
+		   void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	Sockbroker__V1__GetAddrInfoReply getaddrinfo = SOCKBROKER__V1__GET_ADDR_INFO_REPLY__INIT;
+	Sockbroker__V1__AddrInfo *infos = NULL, **info_ptrs = NULL;
+	struct address_msg *addresses = NULL;
+	int r = 0;
+
+	size_t n = reply->getaddrinfo.count;
+	infos = calloc(n ? n : 1, sizeof(*infos));
+	info_ptrs = calloc(n ? n : 1, sizeof(*info_ptrs));
+	addresses = calloc(n ? n : 1, sizeof(*addresses));
+	if (!infos || !info_ptrs || !addresses) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct addrinfo_entry *e = &reply->getaddrinfo.entries[i];
+		sockbroker__v1__addr_info__init(&infos[i]);
+		infos[i].has_family = infos[i].has_type = infos[i].has_proto = true;
+		infos[i].family = e->family;
+		infos[i].type = e->type;
+		infos[i].proto = e->proto;
+		/* The reference gives '' when there is no canonical name. */
+		infos[i].canonname = (char *)(e->canonname ? e->canonname : "");
+		infos[i].address = build_address(&e->address, &addresses[i]);
+		info_ptrs[i] = &infos[i];
+	}
+	getaddrinfo.n_results = n;
+	getaddrinfo.results = info_ptrs;
+	msg->result_case = SOCKBROKER__V1__REPLY__RESULT_GETADDRINFO;
+	msg->getaddrinfo = &getaddrinfo;
+	r = pack_reply(msg, alloc, userdata);
+out:
+	free(addresses);
+	free(info_ptrs);
+	free(infos);
+	return r;
+}
+
+/* IfNameIndexReply: an entry per interface. */
+static int
+encode_if_nameindex(const struct reply *reply, Reply *msg,
+		    void *(*alloc)(void *userdata, size_t len), void *userdata)
+{
+	Sockbroker__V1__IfNameIndexReply interfaces = SOCKBROKER__V1__IF_NAME_INDEX_REPLY__INIT;
+	Sockbroker__V1__IfEntry *entries = NULL, **entry_ptrs = NULL;
+	int r = 0;
+
+	size_t n = reply->if_nameindex.count;
+	entries = calloc(n ? n : 1, sizeof(*entries));
+	entry_ptrs = calloc(n ? n : 1, sizeof(*entry_ptrs));
+	if (!entries || !entry_ptrs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sockbroker__v1__if_entry__init(&entries[i]);
+		entries[i].has_index = true;
+		entries[i].index = reply->if_nameindex.entries[i].index;
+		entries[i].name = (char *)reply->if_nameindex.entries[i].name;
+		entry_ptrs[i] = &entries[i];
+	}
+	interfaces.n_interfaces = n;
+	interfaces.interfaces = entry_ptrs;
+	msg->result_case = SOCKBROKER__V1__REPLY__RESULT_IF_NAMEINDEX;
+	msg->if_nameindex = &interfaces;
+	r = pack_reply(msg, alloc, userdata);
+out:
+	free(entry_ptrs);
+	free(entries);
+	return r;
+}
+
 /* The name-service and interface results: their messages are built here,
  * with storage of their own, and packed. */
 static int
 encode_names(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdata, size_t len),
 	     void *userdata)
 {
-	Sockbroker__V1__GetAddrInfoReply getaddrinfo = SOCKBROKER__V1__GET_ADDR_INFO_REPLY__INIT;
 	Sockbroker__V1__GetNameInfoReply getnameinfo = SOCKBROKER__V1__GET_NAME_INFO_REPLY__INIT;
 	Sockbroker__V1__HostEntReply hostent = SOCKBROKER__V1__HOST_ENT_REPLY__INIT;
 	Sockbroker__V1__StringReply string = SOCKBROKER__V1__STRING_REPLY__INIT;
 	Sockbroker__V1__IntReply integer = SOCKBROKER__V1__INT_REPLY__INIT;
-	Sockbroker__V1__IfNameIndexReply interfaces = SOCKBROKER__V1__IF_NAME_INDEX_REPLY__INIT;
-	Sockbroker__V1__AddrInfo *infos = NULL, **info_ptrs = NULL;
-	struct address_msg *addresses = NULL;
-	Sockbroker__V1__IfEntry *entries = NULL, **entry_ptrs = NULL;
-	int r = 0;
 
 	switch (reply->shape) {
-	case REPLY_GETADDRINFO: {
-		size_t n = reply->getaddrinfo.count;
-		infos = calloc(n ? n : 1, sizeof(*infos));
-		info_ptrs = calloc(n ? n : 1, sizeof(*info_ptrs));
-		addresses = calloc(n ? n : 1, sizeof(*addresses));
-		if (!infos || !info_ptrs || !addresses) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++) {
-			const struct addrinfo_entry *e = &reply->getaddrinfo.entries[i];
-			sockbroker__v1__addr_info__init(&infos[i]);
-			infos[i].has_family = infos[i].has_type = infos[i].has_proto = true;
-			infos[i].family = e->family;
-			infos[i].type = e->type;
-			infos[i].proto = e->proto;
-			/* The reference gives '' when there is no canonical name. */
-			infos[i].canonname = (char *)(e->canonname ? e->canonname : "");
-			infos[i].address = build_address(&e->address, &addresses[i]);
-			info_ptrs[i] = &infos[i];
-		}
-		getaddrinfo.n_results = n;
-		getaddrinfo.results = info_ptrs;
-		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_GETADDRINFO;
-		msg->getaddrinfo = &getaddrinfo;
-		break;
-	}
+	case REPLY_GETADDRINFO:
+		return encode_getaddrinfo(reply, msg, alloc, userdata);
 	case REPLY_GETNAMEINFO:
 		getnameinfo.host = (char *)reply->getnameinfo.host;
 		getnameinfo.service = (char *)reply->getnameinfo.service;
@@ -1910,40 +1981,12 @@ encode_names(const struct reply *reply, Reply *msg, void *(*alloc)(void *userdat
 		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_INTEGER;
 		msg->integer = &integer;
 		break;
-	case REPLY_IF_NAMEINDEX: {
-		size_t n = reply->if_nameindex.count;
-		entries = calloc(n ? n : 1, sizeof(*entries));
-		entry_ptrs = calloc(n ? n : 1, sizeof(*entry_ptrs));
-		if (!entries || !entry_ptrs) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++) {
-			sockbroker__v1__if_entry__init(&entries[i]);
-			entries[i].has_index = true;
-			entries[i].index = reply->if_nameindex.entries[i].index;
-			entries[i].name = (char *)reply->if_nameindex.entries[i].name;
-			entry_ptrs[i] = &entries[i];
-		}
-		interfaces.n_interfaces = n;
-		interfaces.interfaces = entry_ptrs;
-		msg->result_case = SOCKBROKER__V1__REPLY__RESULT_IF_NAMEINDEX;
-		msg->if_nameindex = &interfaces;
-		break;
-	}
+	case REPLY_IF_NAMEINDEX:
+		return encode_if_nameindex(reply, msg, alloc, userdata);
 	default:
-		r = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-
-	r = pack_reply(msg, alloc, userdata);
-out:
-	free(entry_ptrs);
-	free(entries);
-	free(addresses);
-	free(info_ptrs);
-	free(infos);
-	return r;
+	return pack_reply(msg, alloc, userdata);
 }
 
 /* One AdminStatus.identities row. */
