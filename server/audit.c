@@ -245,6 +245,30 @@ put_hex(struct line *line, const uint8_t *bytes, size_t n)
 	put(line, "\"");
 }
 
+/* `"key": value`, an unsigned number, after a comma unless *first. */
+static void
+put_uint(struct line *line, bool *first, const char *key, uint64_t value)
+{
+	put_key(line, first, key);
+	putf(line, "%" PRIu64, value);
+}
+
+/* An AF_CAN address's members: the interface, and the ids of its protocol if it has any. */
+static void
+put_can_address(struct line *line, bool *first, const struct address *addr)
+{
+	put_key(line, first, "ifname");
+	put_string(line, addr->can.ifname);
+	if (addr->can.form == ADDRESS_CAN_ISOTP) {
+		put_uint(line, first, "rx_id", addr->can.rx_id);
+		put_uint(line, first, "tx_id", addr->can.tx_id);
+	} else if (addr->can.form == ADDRESS_CAN_J1939) {
+		put_uint(line, first, "name", addr->can.j1939_name);
+		put_uint(line, first, "pgn", addr->can.j1939_pgn);
+		put_uint(line, first, "addr", addr->can.j1939_addr);
+	}
+}
+
 /* The family's AF_ name; the constants table knows the rarer ones. A family
  * without a name is written as its number. */
 static void
@@ -290,13 +314,10 @@ put_address(struct line *line, const struct sockaddr *sa, socklen_t len)
 	case AF_INET6:
 		put_key(line, &first, "host");
 		put_string(line, addr.inet.host);
-		put_key(line, &first, "port");
-		putf(line, "%u", addr.inet.port);
+		put_uint(line, &first, "port", addr.inet.port);
 		if (addr.family == AF_INET6) {
-			put_key(line, &first, "flowinfo");
-			putf(line, "%" PRIu32, addr.inet.flowinfo);
-			put_key(line, &first, "scope_id");
-			putf(line, "%" PRIu32, addr.inet.scope_id);
+			put_uint(line, &first, "flowinfo", addr.inet.flowinfo);
+			put_uint(line, &first, "scope_id", addr.inet.scope_id);
 		}
 		break;
 	case AF_UNIX: {
@@ -314,20 +335,15 @@ put_address(struct line *line, const struct sockaddr *sa, socklen_t len)
 		break;
 	}
 	case AF_NETLINK:
-		put_key(line, &first, "pid");
-		putf(line, "%" PRIu32, addr.netlink.pid);
-		put_key(line, &first, "groups");
-		putf(line, "%" PRIu32, addr.netlink.groups);
+		put_uint(line, &first, "pid", addr.netlink.pid);
+		put_uint(line, &first, "groups", addr.netlink.groups);
 		break;
 	case AF_PACKET:
 		put_key(line, &first, "ifname");
 		put_string(line, addr.packet.ifname);
-		put_key(line, &first, "proto");
-		putf(line, "%u", addr.packet.proto);
-		put_key(line, &first, "pkttype");
-		putf(line, "%u", addr.packet.pkttype);
-		put_key(line, &first, "hatype");
-		putf(line, "%u", addr.packet.hatype);
+		put_uint(line, &first, "proto", addr.packet.proto);
+		put_uint(line, &first, "pkttype", addr.packet.pkttype);
+		put_uint(line, &first, "hatype", addr.packet.hatype);
 		put_key(line, &first, "addr");
 		put_hex(line, addr.packet.addr, addr.packet.halen);
 		break;
@@ -338,39 +354,19 @@ put_address(struct line *line, const struct sockaddr *sa, socklen_t len)
 		put_string(line, addr.alg.name);
 		break;
 	case AF_VSOCK:
-		put_key(line, &first, "cid");
-		putf(line, "%" PRIu32, addr.vsock.cid);
-		put_key(line, &first, "port");
-		putf(line, "%" PRIu32, addr.vsock.port);
+		put_uint(line, &first, "cid", addr.vsock.cid);
+		put_uint(line, &first, "port", addr.vsock.port);
 		break;
 	case AF_CAN:
-		put_key(line, &first, "ifname");
-		put_string(line, addr.can.ifname);
-		if (addr.can.form == ADDRESS_CAN_ISOTP) {
-			put_key(line, &first, "rx_id");
-			putf(line, "%" PRIu32, addr.can.rx_id);
-			put_key(line, &first, "tx_id");
-			putf(line, "%" PRIu32, addr.can.tx_id);
-		} else if (addr.can.form == ADDRESS_CAN_J1939) {
-			put_key(line, &first, "name");
-			putf(line, "%" PRIu64, addr.can.j1939_name);
-			put_key(line, &first, "pgn");
-			putf(line, "%" PRIu32, addr.can.j1939_pgn);
-			put_key(line, &first, "addr");
-			putf(line, "%u", addr.can.j1939_addr);
-		}
+		put_can_address(line, &first, &addr);
 		break;
 	case AF_TIPC:
-		put_key(line, &first, "addr_type");
-		putf(line, "%u", addr.tipc.addr_type);
+		put_uint(line, &first, "addr_type", addr.tipc.addr_type);
 		put_key(line, &first, "scope");
 		putf(line, "%d", addr.tipc.scope);
-		put_key(line, &first, "v1");
-		putf(line, "%" PRIu32, addr.tipc.v1);
-		put_key(line, &first, "v2");
-		putf(line, "%" PRIu32, addr.tipc.v2);
-		put_key(line, &first, "v3");
-		putf(line, "%" PRIu32, addr.tipc.v3);
+		put_uint(line, &first, "v1", addr.tipc.v1);
+		put_uint(line, &first, "v2", addr.tipc.v2);
+		put_uint(line, &first, "v3", addr.tipc.v3);
 		break;
 	default:
 		put_key(line, &first, "bytes");
