@@ -506,47 +506,12 @@ fail(const char *what, const struct sb_error *err)
 	return EXIT_OPERATION;
 }
 
-int
-main(int argc, char **argv)
+/* The command and its argument, after the options: exits on a usage error. */
+static enum command
+parse_command(int argc, char **argv, uint64_t *session)
 {
-	static const struct option long_options[] = {
-		{ "broker", required_argument, NULL, 'b' },
-		{ "token-file", required_argument, NULL, 'T' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct sb_client_options client_options = {
-		.client_name = "sockbrokerctl/" SOCKBROKER_VERSION,
-	};
-	const char *broker = NULL, *token_file = NULL;
-	char default_url[4096], token[TOKENFILE_BUF_LEN];
-	bool json = false;
-	uint64_t session = 0;
 	enum command command;
-	struct sb_client *client;
-	struct sb_error err;
-	int opt, r, status = EXIT_SUCCESS;
 
-	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (opt) {
-		case 'b':
-			broker = optarg;
-			break;
-		case 'T':
-			token_file = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return EXIT_SUCCESS;
-		default:
-			fputs("Try 'sockbrokerctl --help'.\n", stderr);
-			return EXIT_USAGE;
-		}
-	}
 	if (optind >= argc)
 		usage_error("a command is missing: status, sessions, handles or metrics");
 	const char *name = argv[optind++];
@@ -568,25 +533,20 @@ main(int argc, char **argv)
 			usage_error("handles: '%s' is not a session id (a number from "
 				    "'sockbrokerctl sessions')",
 				    argv[optind]);
-		session = v;
+		*session = v;
 		optind++;
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s' after '%s'", argv[optind], name);
-	if (command == CMD_METRICS && json)
-		usage_error("metrics are Prometheus text; --json is for status, sessions and "
-			    "handles");
+	return command;
+}
 
-	client_options.url = broker ? broker : sb_default_url(default_url, sizeof(default_url));
-	if (token_file) {
-		if (tokenfile_read("sockbrokerctl", token_file, token, sizeof(token)) < 0)
-			return EXIT_OPERATION;
-		client_options.token = token;
-	}
-	r = sb_client_new_with(&client, &client_options, &err);
-	explicit_bzero(token, sizeof(token));
-	if (r < 0)
-		return fail(client_options.url, &err);
+/* Ask the daemon what `command` shows and print it. Returns the exit status. */
+static int
+run_command(struct sb_client *client, enum command command, uint64_t session, bool json)
+{
+	struct sb_error err;
+	int status = EXIT_SUCCESS;
 
 	switch (command) {
 	case CMD_STATUS:
@@ -628,6 +588,67 @@ main(int argc, char **argv)
 		break;
 	}
 	}
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "broker", required_argument, NULL, 'b' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sb_client_options client_options = {
+		.client_name = "sockbrokerctl/" SOCKBROKER_VERSION,
+	};
+	const char *broker = NULL, *token_file = NULL;
+	char default_url[4096], token[TOKENFILE_BUF_LEN];
+	bool json = false;
+	uint64_t session = 0;
+	enum command command;
+	struct sb_client *client;
+	struct sb_error err;
+	int opt, r, status = EXIT_SUCCESS;
+
+	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'b':
+			broker = optarg;
+			break;
+		case 'T':
+			token_file = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		default:
+			fputs("Try 'sockbrokerctl --help'.\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	command = parse_command(argc, argv, &session);
+	if (command == CMD_METRICS && json)
+		usage_error("metrics are Prometheus text; --json is for status, sessions and "
+			    "handles");
+
+	client_options.url = broker ? broker : sb_default_url(default_url, sizeof(default_url));
+	if (token_file) {
+		if (tokenfile_read("sockbrokerctl", token_file, token, sizeof(token)) < 0)
+			return EXIT_OPERATION;
+		client_options.token = token;
+	}
+	r = sb_client_new_with(&client, &client_options, &err);
+	explicit_bzero(token, sizeof(token));
+	if (r < 0)
+		return fail(client_options.url, &err);
+
+	status = run_command(client, command, session, json);
 	sb_client_free(client);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "sockbrokerctl: writing the output: %s\n", strerror(errno));
