@@ -672,14 +672,53 @@ open_connected(struct sb_client *client, const struct options *options, const ch
 	return handle;
 }
 
+/* A client of the broker that `options` name (with its token), its default timeout set;
+ * *url says where. Exits on failure. */
+static struct sb_client *
+connect_to_broker(const struct options *options, char *default_url, size_t len,
+		  const char **url)
+{
+	char token[TOKENFILE_BUF_LEN];
+	struct sb_client_options client_options = { .client_name = "sbcat/" SOCKBROKER_VERSION };
+	struct sb_client *client;
+	struct sb_error err;
+	int r;
+
+	*url = options->broker_url != NULL ? options->broker_url
+					    : sb_default_url(default_url, len);
+	client_options.url = *url;
+	if (options->token_file != NULL) {
+		if (tokenfile_read("sbcat", options->token_file, token, sizeof(token)) < 0)
+			exit(EXIT_OPERATION);
+		client_options.token = token;
+	}
+	r = sb_client_new_with(&client, &client_options, &err);
+	explicit_bzero(token, sizeof(token));
+	if (r < 0) {
+		fprintf(stderr, "sbcat: %s\n", err.message);
+		exit(EXIT_OPERATION);
+	}
+	/* Sockets and accepted connections start with the -t timeout. */
+	sb_client_set_default_timeout(client, options->timeout);
+	if (options->verbose) {
+		struct sb_server_info info;
+
+		sb_client_info(client, &info);
+		fprintf(stderr, "sbcat: session %llu with %s at %s%s%s%s\n",
+			(unsigned long long)info.session_id,
+			info.server_version[0] != '\0' ? info.server_version : "the broker", *url,
+			info.token_name[0] != '\0' ? " (token \"" : "", info.token_name,
+			info.token_name[0] != '\0' ? "\")" : "");
+	}
+	return client;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options options;
 	struct bridge bridge;
 	char default_url[4096];
-	char token[TOKENFILE_BUF_LEN];
-	struct sb_client_options client_options = { .client_name = "sbcat/" SOCKBROKER_VERSION };
 	const char *url;
 	struct sb_client *client;
 	struct sb_error err;
@@ -690,33 +729,7 @@ main(int argc, char **argv)
 	/* Failed writes to stdout are reported, not fatal signals. */
 	signal(SIGPIPE, SIG_IGN);
 
-	url = options.broker_url != NULL ? options.broker_url
-					 : sb_default_url(default_url, sizeof(default_url));
-	client_options.url = url;
-	if (options.token_file != NULL) {
-		if (tokenfile_read("sbcat", options.token_file, token, sizeof(token)) < 0)
-			return EXIT_OPERATION;
-		client_options.token = token;
-	}
-	r = sb_client_new_with(&client, &client_options, &err);
-	explicit_bzero(token, sizeof(token));
-	if (r < 0) {
-		fprintf(stderr, "sbcat: %s\n", err.message);
-		return EXIT_OPERATION;
-	}
-	/* Sockets and accepted connections start with the -t timeout. */
-	sb_client_set_default_timeout(client, options.timeout);
-	if (options.verbose) {
-		struct sb_server_info info;
-
-		sb_client_info(client, &info);
-		fprintf(stderr, "sbcat: session %llu with %s at %s%s%s%s\n",
-			(unsigned long long)info.session_id,
-			info.server_version[0] != '\0' ? info.server_version : "the broker", url,
-			info.token_name[0] != '\0' ? " (token \"" : "", info.token_name,
-			info.token_name[0] != '\0' ? "\")" : "");
-	}
-
+	client = connect_to_broker(&options, default_url, sizeof(default_url), &url);
 	memset(&bridge, 0, sizeof(bridge));
 	bridge.client = client;
 	bridge.target = &options.target;
