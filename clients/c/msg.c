@@ -142,6 +142,51 @@ send_behind(struct sb_client *c, sb_handle h, const struct iovec *buffers, size_
 	return r;
 }
 
+/* sb_sendmsg()'s arguments checked, and the total length of its data in *total. 0, or
+ * -errno with `err` filled. */
+static int
+check_sendmsg_args(struct sb_client *c, const struct iovec *buffers, size_t n_buffers,
+		   const struct sb_cmsg *ancillary, size_t n_ancillary, size_t *total,
+		   struct sb_error *err)
+{
+	*total = 0;
+	if (buffers == NULL && n_buffers > 0)
+		return sb__missing_argument(err, "buffers");
+	if (ancillary == NULL && n_ancillary > 0)
+		return sb__missing_argument(err, "ancillary");
+	for (size_t i = 0; i < n_buffers; i++) {
+		if (buffers[i].iov_base == NULL && buffers[i].iov_len > 0)
+			return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL,
+					     "buffers[%zu].iov_base must not be NULL", i);
+		*total += buffers[i].iov_len;
+	}
+	/* One message is one request: it cannot be split like sendall. */
+	if (*total > sb__client_max_data_size(c))
+		return sb__error_set(err, SB_ERR_BAD_REQUEST, EMSGSIZE,
+				     "sendmsg of %zu bytes is more than the broker's max_data_size "
+				     "(%zu); one message cannot be split",
+				     *total, sb__client_max_data_size(c));
+	return 0;
+}
+
+/* Handles passed in SCM_RIGHTS go as every earlier write on them left them. 0 or -errno. */
+static int
+settle_passed_handles(struct sb_client *c, const struct sb_cmsg *ancillary, size_t n_ancillary,
+		      struct sb_error *err)
+{
+	int r;
+
+	for (size_t i = 0; i < n_ancillary; i++) {
+		if (ancillary[i].view != SB_CMSG_RIGHTS)
+			continue;
+		for (size_t j = 0; j < ancillary[i].rights.count; j++) {
+			if ((r = sb__settle(c, ancillary[i].rights.handles[j], err)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 ssize_t
 sb_sendmsg(struct sb_client *c, sb_handle h, const struct iovec *buffers, size_t n_buffers,
 	   const struct sb_cmsg *ancillary, size_t n_ancillary, int flags, const struct sb_addr *to,
@@ -153,26 +198,13 @@ sb_sendmsg(struct sb_client *c, sb_handle h, const struct iovec *buffers, size_t
 	ProtobufCBinaryData *data = NULL;
 	struct wire_cmsg *items = NULL;
 	Sockbroker__V1__Ancillary **item_ptrs = NULL;
-	size_t total = 0;
+	size_t total;
 	uint64_t count;
 	int r;
 
-	if (buffers == NULL && n_buffers > 0)
-		return sb__missing_argument(err, "buffers");
-	if (ancillary == NULL && n_ancillary > 0)
-		return sb__missing_argument(err, "ancillary");
-	for (size_t i = 0; i < n_buffers; i++) {
-		if (buffers[i].iov_base == NULL && buffers[i].iov_len > 0)
-			return sb__error_set(err, SB_ERR_BAD_REQUEST, EINVAL,
-					     "buffers[%zu].iov_base must not be NULL", i);
-		total += buffers[i].iov_len;
-	}
-	/* One message is one request: it cannot be split like sendall. */
-	if (total > sb__client_max_data_size(c))
-		return sb__error_set(err, SB_ERR_BAD_REQUEST, EMSGSIZE,
-				     "sendmsg of %zu bytes is more than the broker's max_data_size "
-				     "(%zu); one message cannot be split",
-				     total, sb__client_max_data_size(c));
+	if ((r = check_sendmsg_args(c, buffers, n_buffers, ancillary, n_ancillary, &total,
+				    err)) < 0)
+		return r;
 
 	/* Plain data on a handle with credit goes behind, as sb_send() does. */
 	if (n_ancillary == 0 && to == NULL && flags == 0 && total > 0) {
@@ -180,15 +212,8 @@ sb_sendmsg(struct sb_client *c, sb_handle h, const struct iovec *buffers, size_t
 		if (r != 0)
 			return r < 0 ? r : (ssize_t)total;
 	}
-	/* Handles passed in SCM_RIGHTS go as every earlier write on them left them. */
-	for (size_t i = 0; i < n_ancillary; i++) {
-		if (ancillary[i].view != SB_CMSG_RIGHTS)
-			continue;
-		for (size_t j = 0; j < ancillary[i].rights.count; j++) {
-			if ((r = sb__settle(c, ancillary[i].rights.handles[j], err)) < 0)
-				return r;
-		}
-	}
+	if ((r = settle_passed_handles(c, ancillary, n_ancillary, err)) < 0)
+		return r;
 
 	args.has_handle = true;
 	args.handle = h;
