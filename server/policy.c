@@ -684,6 +684,103 @@ print_cidr(const struct policy_cidr *c, FILE *out)
 	fprintf(out, "%s/%u", text, c->prefix);
 }
 
+static const char *
+op_name_of(int op)
+{
+	return op_names[op];
+}
+
+/* " key=a,b,3": the bits set in `mask` (of the first `n`) by name, or by number where
+ * name_of() knows none; nothing when no bit is set. */
+static void
+print_bits(FILE *out, const char *key, uint64_t mask, int n, const char *(*name_of)(int))
+{
+	const char *sep = "";
+
+	if (!mask)
+		return;
+	fprintf(out, " %s=", key);
+	for (int b = 0; b < n; b++) {
+		if (!(mask & (1ull << b)))
+			continue;
+		const char *name = name_of(b);
+		if (name)
+			fprintf(out, "%s%s", sep, name);
+		else
+			fprintf(out, "%s%d", sep, b);
+		sep = ",";
+	}
+}
+
+/* A rule's list conditions: protocols, addresses, ports, AF_UNIX paths, options, hosts. */
+static void
+print_rule_lists(const struct policy_rule *r, FILE *out)
+{
+	if (r->n_protos) {
+		fprintf(out, " protocols=");
+		for (size_t j = 0; j < r->n_protos; j++)
+			fprintf(out, "%s%d", j ? "," : "", r->protos[j]);
+	}
+	if (r->n_addresses) {
+		fprintf(out, " addresses=");
+		for (size_t j = 0; j < r->n_addresses; j++) {
+			fprintf(out, "%s", j ? "," : "");
+			print_cidr(&r->addresses[j], out);
+		}
+	}
+	if (r->n_ports) {
+		fprintf(out, " ports=");
+		for (size_t j = 0; j < r->n_ports; j++) {
+			if (r->ports[j].lo == r->ports[j].hi)
+				fprintf(out, "%s%u", j ? "," : "", r->ports[j].lo);
+			else
+				fprintf(out, "%s%u-%u", j ? "," : "", r->ports[j].lo,
+					r->ports[j].hi);
+		}
+	}
+	if (r->n_unix_paths) {
+		fprintf(out, " unix_paths=");
+		for (size_t j = 0; j < r->n_unix_paths; j++)
+			fprintf(out, "%s%s", j ? "," : "", r->unix_paths[j]);
+	}
+	if (r->n_sockopts) {
+		fprintf(out, " sockopts=");
+		for (size_t j = 0; j < r->n_sockopts; j++) {
+			if (r->sockopts[j].optname < 0)
+				fprintf(out, "%s%d:*", j ? "," : "", r->sockopts[j].level);
+			else
+				fprintf(out, "%s%d:%d", j ? "," : "", r->sockopts[j].level,
+					r->sockopts[j].optname);
+		}
+	}
+	if (r->n_hosts) {
+		fprintf(out, " hosts=");
+		for (size_t j = 0; j < r->n_hosts; j++)
+			fprintf(out, "%s%s", j ? "," : "", r->hosts[j]);
+	}
+}
+
+/* A quota's identity and limits, on one line. */
+static void
+print_quota(const struct policy_quota *q, FILE *out)
+{
+	fprintf(out, "quota %s:", q->name);
+	print_identity(&q->who, out);
+	if (q->max_handles)
+		fprintf(out, " max_handles=%u", q->max_handles);
+	if (q->max_parked)
+		fprintf(out, " max_parked=%u", q->max_parked);
+	if (q->send_bytes_per_second)
+		fprintf(out, " send_bytes_per_second=%llu",
+			(unsigned long long)q->send_bytes_per_second);
+	if (q->recv_bytes_per_second)
+		fprintf(out, " recv_bytes_per_second=%llu",
+			(unsigned long long)q->recv_bytes_per_second);
+	if (q->ops_per_second)
+		fprintf(out, " ops_per_second=%u", q->ops_per_second);
+	fputc('\n', out);
+}
+
 void
 policy_print(const struct policy *policy, FILE *out)
 {
@@ -694,83 +791,10 @@ policy_print(const struct policy *policy, FILE *out)
 		const struct policy_rule *r = &policy->rules[i];
 		fprintf(out, "  %2zu %-5s %s:", i + 1, r->allow ? "allow" : "deny", r->name);
 		print_identity(&r->who, out);
-		if (r->ops) {
-			fprintf(out, " ops=");
-			const char *sep = "";
-			for (unsigned op = 0; op < POLICY_OP__COUNT; op++)
-				if (r->ops & (1u << op)) {
-					fprintf(out, "%s%s", sep, op_names[op]);
-					sep = ",";
-				}
-		}
-		if (r->families) {
-			fprintf(out, " families=");
-			const char *sep = "";
-			for (int f = 0; f < 64; f++)
-				if (r->families & (1ull << f)) {
-					const char *name = family_name(f);
-					if (name)
-						fprintf(out, "%s%s", sep, name);
-					else
-						fprintf(out, "%s%d", sep, f);
-					sep = ",";
-				}
-		}
-		if (r->types) {
-			fprintf(out, " types=");
-			const char *sep = "";
-			for (int t = 0; t < 32; t++)
-				if (r->types & (1u << t)) {
-					const char *name = type_name(t);
-					if (name)
-						fprintf(out, "%s%s", sep, name);
-					else
-						fprintf(out, "%s%d", sep, t);
-					sep = ",";
-				}
-		}
-		if (r->n_protos) {
-			fprintf(out, " protocols=");
-			for (size_t j = 0; j < r->n_protos; j++)
-				fprintf(out, "%s%d", j ? "," : "", r->protos[j]);
-		}
-		if (r->n_addresses) {
-			fprintf(out, " addresses=");
-			for (size_t j = 0; j < r->n_addresses; j++) {
-				fprintf(out, "%s", j ? "," : "");
-				print_cidr(&r->addresses[j], out);
-			}
-		}
-		if (r->n_ports) {
-			fprintf(out, " ports=");
-			for (size_t j = 0; j < r->n_ports; j++) {
-				if (r->ports[j].lo == r->ports[j].hi)
-					fprintf(out, "%s%u", j ? "," : "", r->ports[j].lo);
-				else
-					fprintf(out, "%s%u-%u", j ? "," : "", r->ports[j].lo,
-						r->ports[j].hi);
-			}
-		}
-		if (r->n_unix_paths) {
-			fprintf(out, " unix_paths=");
-			for (size_t j = 0; j < r->n_unix_paths; j++)
-				fprintf(out, "%s%s", j ? "," : "", r->unix_paths[j]);
-		}
-		if (r->n_sockopts) {
-			fprintf(out, " sockopts=");
-			for (size_t j = 0; j < r->n_sockopts; j++) {
-				if (r->sockopts[j].optname < 0)
-					fprintf(out, "%s%d:*", j ? "," : "", r->sockopts[j].level);
-				else
-					fprintf(out, "%s%d:%d", j ? "," : "", r->sockopts[j].level,
-						r->sockopts[j].optname);
-			}
-		}
-		if (r->n_hosts) {
-			fprintf(out, " hosts=");
-			for (size_t j = 0; j < r->n_hosts; j++)
-				fprintf(out, "%s%s", j ? "," : "", r->hosts[j]);
-		}
+		print_bits(out, "ops", r->ops, POLICY_OP__COUNT, op_name_of);
+		print_bits(out, "families", r->families, 64, family_name);
+		print_bits(out, "types", r->types, 32, type_name);
+		print_rule_lists(r, out);
 		if (!r->allow && r->errnum)
 			fprintf(out, " -> %s", errname_from_errno(r->errnum));
 		fputc('\n', out);
@@ -778,22 +802,6 @@ policy_print(const struct policy *policy, FILE *out)
 	fprintf(out, "  %2zu deny  default-deny: everything no rule above matched (denials answer "
 		     "EPERM for create, sethostname and sockopt, EACCES otherwise)\n",
 		policy->n_rules + 1);
-	for (size_t i = 0; i < policy->n_quotas; i++) {
-		const struct policy_quota *q = &policy->quotas[i];
-		fprintf(out, "quota %s:", q->name);
-		print_identity(&q->who, out);
-		if (q->max_handles)
-			fprintf(out, " max_handles=%u", q->max_handles);
-		if (q->max_parked)
-			fprintf(out, " max_parked=%u", q->max_parked);
-		if (q->send_bytes_per_second)
-			fprintf(out, " send_bytes_per_second=%llu",
-				(unsigned long long)q->send_bytes_per_second);
-		if (q->recv_bytes_per_second)
-			fprintf(out, " recv_bytes_per_second=%llu",
-				(unsigned long long)q->recv_bytes_per_second);
-		if (q->ops_per_second)
-			fprintf(out, " ops_per_second=%u", q->ops_per_second);
-		fputc('\n', out);
-	}
+	for (size_t i = 0; i < policy->n_quotas; i++)
+		print_quota(&policy->quotas[i], out);
 }
