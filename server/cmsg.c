@@ -244,6 +244,27 @@ check_raw(const struct cmsg_item *item, size_t index, char *message, size_t mess
 	return 0;
 }
 
+/* SCM_CREDENTIALS: only the daemon's own, as the kernel would check for an unprivileged
+ * sender. 0, or -errno with `message` filled. */
+static int
+build_credentials(const struct cmsg_item *item, size_t index, uint8_t *data, char *message,
+		  size_t message_len)
+{
+	const int64_t pid = item->credentials.pid, uid = item->credentials.uid,
+		      gid = item->credentials.gid;
+	if (pid < 0 || pid > INT_MAX || uid < 0 || uid > UINT32_MAX || gid < 0 ||
+	    gid > UINT32_MAX)
+		return item_error(message, message_len, EINVAL, index, item,
+				  "pid, uid or gid out of range");
+	if (!own_credentials(pid, uid, gid))
+		return item_error(message, message_len, EPERM, index, item,
+				  "only the daemon's own pid, uid and gid may be sent; "
+				  "the daemon does not send credentials for others");
+	struct ucred cred = { .pid = (pid_t)pid, .uid = (uid_t)uid, .gid = (gid_t)gid };
+	memcpy(data, &cred, sizeof(cred));
+	return 0;
+}
+
 static int
 build_view(const struct cmsg_item *item, size_t index, cmsg_fd_lookup lookup, void *userdata,
 	   uint8_t *data, char *message, size_t message_len)
@@ -262,23 +283,10 @@ build_view(const struct cmsg_item *item, size_t index, cmsg_fd_lookup lookup, vo
 			memcpy(data + i * sizeof(int), &fd, sizeof(int));
 		}
 		return 0;
-	case CMSG_VIEW_CREDENTIALS: {
+	case CMSG_VIEW_CREDENTIALS:
 		if (!is(item, SOL_SOCKET, SCM_CREDENTIALS))
 			break;
-		const int64_t pid = item->credentials.pid, uid = item->credentials.uid,
-			      gid = item->credentials.gid;
-		if (pid < 0 || pid > INT_MAX || uid < 0 || uid > UINT32_MAX || gid < 0 ||
-		    gid > UINT32_MAX)
-			return item_error(message, message_len, EINVAL, index, item,
-					  "pid, uid or gid out of range");
-		if (!own_credentials(pid, uid, gid))
-			return item_error(message, message_len, EPERM, index, item,
-					  "only the daemon's own pid, uid and gid may be sent; "
-					  "the daemon does not send credentials for others");
-		struct ucred cred = { .pid = (pid_t)pid, .uid = (uid_t)uid, .gid = (gid_t)gid };
-		memcpy(data, &cred, sizeof(cred));
-		return 0;
-	}
+		return build_credentials(item, index, data, message, message_len);
 	case CMSG_VIEW_PKTINFO:
 		if (is(item, IPPROTO_IP, IP_PKTINFO)) {
 			struct in_pktinfo info;
