@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 /* Room left in a message for the envelope around a payload (seq, field
  * tags, an address). */
 #define ENVELOPE_ROOM 4096
+/* Allocations from this size up are mmapped (see daemon_new()). */
+#define DAEMON_MMAP_THRESHOLD (256 * 1024)
 /* From accept to a completed handshake (TLS and SP). */
 #define HANDSHAKE_TIMEOUT_MS 5000
 
@@ -153,9 +156,15 @@ daemon_new(struct daemon **out, const struct config *config,
 		return -ENOMEM;
 	}
 	daemon->config = config;
+	/* Buffers of a large request or reply get mappings of their own, given
+	 * back to the system when freed: without a fixed threshold glibc raises
+	 * it after the first such free, and a burst of large messages would
+	 * leave its memory in the heap for good. */
+	mallopt(M_MMAP_THRESHOLD, DAEMON_MMAP_THRESHOLD);
 	daemon->limits.max_data_size = config->max_message_size - ENVELOPE_ROOM;
 	session_table_init(&daemon->sessions);
 	quota_table_init(&daemon->quotas);
+	budget_init(&daemon->budget, config->memory_per_identity, config->memory_total);
 
 	if (config->policy) {
 		daemon->policy = config->policy;
@@ -243,6 +252,7 @@ daemon_new(struct daemon **out, const struct config *config,
 		.ipc_gid = privileges ? privileges->ipc_gid : (gid_t)-1,
 		.tls_cert_key_file = config->tls_cert_key_file,
 		.tls_ca_file = config->tls_ca_file,
+		.budget = &daemon->budget,
 	};
 	if ((r = transport_new(&daemon->transport, daemon->reactor, &tc, &callbacks, daemon)) < 0) {
 		snprintf(err, errlen, "cannot create the transport: %s", strerror(-r));
@@ -350,6 +360,7 @@ daemon_free(struct daemon *daemon)
 	audit_close(daemon->audit);
 	session_table_fini(&daemon->sessions);
 	quota_table_fini(&daemon->quotas);
+	budget_fini(&daemon->budget);
 	reactor_free(daemon->reactor);
 	policy_fini(&daemon->builtin_policy);
 	free(daemon->rule_counts);

@@ -24,6 +24,9 @@
 #include "transport.h"
 #include "wire.h"
 
+/* Requests up to this size are never refused by the memory budget. */
+#define DISPATCH_SMALL_REQUEST (64 * 1024)
+
 #define Q_READ OPF_QUEUE_READ
 #define Q_WRITE OPF_QUEUE_WRITE
 
@@ -183,6 +186,7 @@ op_free(struct op *op)
 	free(op->unix_path);
 	if (op->handle)
 		handle_unref(op->handle);
+	budget_share_release(&op->session->budget, op->held_request);
 	wire_request_free(op->req);
 	free(op);
 }
@@ -221,6 +225,15 @@ attach_quota(struct daemon *daemon, struct session *session)
 	if (quota_acquire(&daemon->quotas, limits, &id, session->id, &session->quota) < 0)
 		log_error("out of memory for the quota account of session %llu; it runs "
 			  "without its quota", (unsigned long long)session->id);
+	/* Its memory is counted under its token from now on. */
+	if (session->token_name[0]) {
+		char key[96];
+		budget_key(key, sizeof(key), session->token_name, false, 0, session->pipe_id);
+		if (budget_share_move(&session->budget, key) < 0)
+			log_error("out of memory for the memory account of session %llu; it "
+				  "stays counted by uid", (unsigned long long)session->id);
+		transport_set_identity(daemon->transport, session->pipe_id, key);
+	}
 }
 
 /*
@@ -712,15 +725,35 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 		return;
 	}
 
+	/* The decoded request is held as long as its op (a parked send's data):
+	 * a large one must fit its identity's memory budget; a small one (a
+	 * Close, a Cancel) always goes. */
+	const char *limit = NULL;
+	if (request->wire_len > DISPATCH_SMALL_REQUEST)
+		limit = budget_share_try(&session->budget, request->wire_len);
+	else
+		budget_share_charge(&session->budget, request->wire_len);
+	if (limit) {
+		reply_with_error(tx, request->seq, request->op, ERROR_QUOTA, ENOBUFS,
+				 "%s of %zu bytes would pass %s (%llu bytes held at most for this "
+				 "client, its other sessions included); let earlier operations "
+				 "complete, or send less at a time", desc->name, request->wire_len,
+				 limit,
+				 (unsigned long long)budget_share_limit(&session->budget, limit));
+		wire_request_free(request);
+		return;
+	}
 	session->n_requests++;
 	daemon->n_requests++;
 	struct op *op = calloc(1, sizeof(*op));
 	if (!op) {
+		budget_share_release(&session->budget, request->wire_len);
 		reply_with_error(tx, request->seq, request->op, ERROR_OS, ENOMEM,
 				 "the daemon is out of memory");
 		wire_request_free(request);
 		return;
 	}
+	op->held_request = request->wire_len;
 	op->daemon = daemon;
 	op->session = session;
 	op->tx = tx;
@@ -847,6 +880,16 @@ dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 		return;
 	}
 	session->userdata = daemon;
+	char key[96];
+	budget_key(key, sizeof(key), NULL, identity->has_credentials, (unsigned)identity->uid,
+		   pipe_id);
+	if (budget_share_open(&session->budget, &daemon->budget, key) < 0) {
+		log_error("out of memory for the memory account of a new connection (%s); "
+			  "closing it", identity->peer);
+		session_free(&daemon->sessions, session);
+		transport_disconnect(daemon->transport, pipe_id);
+		return;
+	}
 	char who[160];
 	session_describe(session, who, sizeof(who));
 	log_info("%s: connected", who);

@@ -1,0 +1,34 @@
+/*
+ * What the stress programs share: the daemon's memory as /proc says, and
+ * the one latency they assert (a well-behaved client served while others
+ * misbehave).
+ */
+#ifndef SOCKBROKER_TEST_STRESS_H
+#define SOCKBROKER_TEST_STRESS_H
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* How long a well-behaved client may wait for one echo while greedy clients
+ * press on the daemon. */
+#define STRESS_SERVED_MS 100
+
+/* A "VmRSS:" or "VmHWM:" figure of /proc/PID/status, in bytes; -1 if unread. */
+static inline long long
+stress_rss_bytes(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long long kib = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, strlen(field)) == 0)
+			sscanf(line + strlen(field), "%lld", &kib);
+	fclose(f);
+	return kib < 0 ? -1 : kib * 1024;
+}
+
+#endif
