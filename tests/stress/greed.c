@@ -244,22 +244,21 @@ tcp_peer_run(void *arg)
 	struct pollfd pfd = { .fd = p->listen_fd, .events = POLLIN };
 	if (poll(&pfd, 1, 10000) != 1)
 		return NULL;
-	p->fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	p->fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (p->fd < 0 || !p->writes)
 		return NULL;
+	/* Blocking sends, each waiting at most 100 ms, so that `stop` is seen. */
+	struct timeval tv = { .tv_usec = 100000 };
+	setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	static char zeros[256 * 1024];
 	/* At most 60 s and 1 GiB: a case stops it long before. */
 	int64_t deadline = test_now_ms() + 60000;
 	while (!p->stop && test_now_ms() < deadline && p->written < (1ll << 30)) {
 		ssize_t n = send(p->fd, zeros, sizeof(zeros), MSG_NOSIGNAL);
-		if (n > 0) {
+		if (n > 0)
 			p->written += n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN)
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
 			break;
-		pfd = (struct pollfd){ .fd = p->fd, .events = POLLOUT };
-		poll(&pfd, 1, 50);
 	}
 	return NULL;
 }
