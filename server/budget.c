@@ -25,12 +25,15 @@ budget_fini(struct budget *budget)
 
 void
 budget_key(char *buf, size_t len, const char *token_name, bool has_uid, unsigned uid,
-	   uint32_t conn_id)
+	   const char *peer, uint32_t conn_id)
 {
+	const char *colon = peer ? strrchr(peer, ':') : NULL;
 	if (token_name && token_name[0])
 		snprintf(buf, len, "token %s", token_name);
 	else if (has_uid)
 		snprintf(buf, len, "uid %u", uid);
+	else if (colon && strncmp(peer, "tcp ", 4) == 0)
+		snprintf(buf, len, "address %.*s", (int)(colon - peer - 4), peer + 4);
 	else
 		snprintf(buf, len, "connection %u", (unsigned)conn_id);
 }
@@ -69,8 +72,7 @@ account_put(struct budget_account *account)
 int
 budget_share_open(struct budget_share *share, struct budget *budget, const char *key)
 {
-	share->account = NULL;
-	share->used = 0;
+	memset(share, 0, sizeof(*share));
 	if (!budget)
 		return 0;
 	if (!(share->account = account_get(budget, key)))
@@ -84,6 +86,9 @@ budget_share_close(struct budget_share *share)
 	if (!share->account)
 		return;
 	budget_share_release(share, share->used);
+	share->account->connections -= share->connections;
+	share->account->descriptors -= share->descriptors;
+	share->connections = share->descriptors = 0;
 	account_put(share->account);
 	share->account = NULL;
 }
@@ -99,6 +104,10 @@ budget_share_move(struct budget_share *share, const char *key)
 		return -ENOMEM;
 	from->used -= share->used;
 	to->used += share->used;
+	from->connections -= share->connections;
+	to->connections += share->connections;
+	from->descriptors -= share->descriptors;
+	to->descriptors += share->descriptors;
 	share->account = to;
 	account_put(from);
 	return 0;
@@ -175,6 +184,48 @@ budget_share_limit(const struct budget_share *share, const char *name)
 		return 0;
 	return strcmp(name, BUDGET_LIMIT_TOTAL) == 0 ? share->account->budget->total
 						     : share->account->budget->per_identity;
+}
+
+const char *
+budget_share_take_connection(struct budget_share *share)
+{
+	struct budget_account *account = share->account;
+	if (!account)
+		return NULL;
+	uint32_t most = account->budget->connections_per_identity;
+	if (most && account->connections >= most)
+		return BUDGET_LIMIT_SESSIONS;
+	const char *limit = budget_share_take_descriptors(share, 1, false);
+	if (limit)
+		return limit;
+	account->connections++;
+	share->connections++;
+	return NULL;
+}
+
+const char *
+budget_share_take_descriptors(struct budget_share *share, uint32_t n, bool force)
+{
+	struct budget_account *account = share->account;
+	if (!account)
+		return NULL;
+	uint32_t most = account->budget->descriptor_share;
+	if (!force && most && (n > most || account->descriptors > most - n))
+		return BUDGET_LIMIT_DESCRIPTORS;
+	account->descriptors += n;
+	share->descriptors += n;
+	return NULL;
+}
+
+void
+budget_share_put_descriptors(struct budget_share *share, uint32_t n)
+{
+	struct budget_account *account = share->account;
+	if (!account)
+		return;
+	assert(n <= share->descriptors && n <= account->descriptors);
+	account->descriptors -= n;
+	share->descriptors -= n;
 }
 
 void

@@ -13,8 +13,14 @@
  * data the kernel gave up), which may pass a limit: the account is then
  * over, and its connections are not read until it is back under.
  *
- * Invariants: an account's `used` is the sum of its shares' `used`; the
- * budget's `used` is the sum of its accounts'. A share with no budget
+ * An account counts descriptors too: its connections, and the sockets its
+ * sessions hold. One identity may take at most `connections_per_identity`
+ * connections and `descriptor_share` descriptors (a part of the process's
+ * limit), so that what it holds never makes another identity's socket()
+ * fail for want of a descriptor.
+ *
+ * Invariants: an account's `used`, `connections` and `descriptors` are the
+ * sums of its shares'; the budget's `used` is the sum of its accounts'. A share with no budget
  * (account NULL) counts nothing. Reactor thread only.
  */
 #ifndef SOCKBROKER_BUDGET_H
@@ -31,6 +37,8 @@ struct budget {
 	uint64_t total;        /* limits.memory_total */
 	uint64_t used;
 	uint64_t peak;         /* the most `used` has been */
+	uint32_t connections_per_identity; /* limits.max_sessions_per_identity; 0: any */
+	uint32_t descriptor_share;         /* descriptors per identity; 0: any */
 	struct list accounts;  /* budget_account::link */
 	/* Called when memory is given back while some account is over or
 	 * some reader waits (see budget_wait()); NULL: nobody listens. */
@@ -44,26 +52,31 @@ struct budget_account {
 	char key[96];
 	unsigned refs;
 	uint64_t used;
+	uint32_t connections, descriptors;
 	struct list link; /* budget::accounts */
 };
 
 struct budget_share {
 	struct budget_account *account; /* NULL: not counted */
 	uint64_t used;
+	uint32_t connections, descriptors;
 };
 
 /* The names of the two limits, as the configuration spells them. */
 #define BUDGET_LIMIT_IDENTITY "limits.memory_per_identity"
 #define BUDGET_LIMIT_TOTAL "limits.memory_total"
+#define BUDGET_LIMIT_SESSIONS "limits.max_sessions_per_identity"
+#define BUDGET_LIMIT_DESCRIPTORS "the descriptor share of an identity"
 
 void budget_init(struct budget *budget, uint64_t per_identity, uint64_t total);
 
 /* Every share must have been closed. */
 void budget_fini(struct budget *budget);
 
-/* The key of an identity: its token's name, else its uid, else `conn_id`. */
+/* The key of an identity: its token's name, else its uid, else the host of
+ * `peer` ("tcp HOST:PORT", as the transport names it), else `conn_id`. */
 void budget_key(char *buf, size_t len, const char *token_name, bool has_uid, unsigned uid,
-		uint32_t conn_id);
+		const char *peer, uint32_t conn_id);
 
 /* Open `share` on the account of `key` (NULL budget: a share that counts
  * nothing). Returns 0 or -ENOMEM (then the share counts nothing). */
@@ -93,6 +106,18 @@ const char *budget_share_over(const struct budget_share *share);
 
 /* The limit of the share's identity, for messages (0: none). */
 uint64_t budget_share_limit(const struct budget_share *share, const char *name);
+
+/* A connection of the share's identity begins: NULL when it fits (counted,
+ * with its descriptor), else the name of the limit it would pass. */
+const char *budget_share_take_connection(struct budget_share *share);
+
+/* `n` more descriptors for the share's identity: NULL when they fit (now
+ * counted), else the name of the limit. `force`: count them anyway (they
+ * exist already). */
+const char *budget_share_take_descriptors(struct budget_share *share, uint32_t n, bool force);
+
+/* `n` descriptors of the share are closed. */
+void budget_share_put_descriptors(struct budget_share *share, uint32_t n);
 
 /* Someone waits for memory to be given back: the next release calls
  * `released`. */

@@ -69,6 +69,8 @@ static const struct field fields[] = {
 	  CONFIG_MEMORY_MAX, " (bytes)" },
 	{ "limits.memory_total", FIELD_U64, MEMBER(memory_total), CONFIG_MEMORY_MIN,
 	  CONFIG_MEMORY_MAX, " (bytes)" },
+	{ "limits.max_sessions_per_identity", FIELD_U32, MEMBER(max_sessions_per_identity), 1,
+	  CONFIG_MAX_SESSIONS_MAX, NULL },
 	{ "log_level", FIELD_LOG_LEVEL, MEMBER(log_level), 0, 0, NULL },
 	{ "resolver_threads", FIELD_U32, MEMBER(resolver_threads), 1,
 	  CONFIG_RESOLVER_THREADS_MAX, NULL },
@@ -692,6 +694,7 @@ config_init(struct config *cfg)
 		.frame_timeout_ms = CONFIG_FRAME_TIMEOUT_MS_DEFAULT,
 		.memory_per_identity = CONFIG_MEMORY_PER_IDENTITY_DEFAULT,
 		.memory_total = config_memory_total_default(),
+		.max_sessions_per_identity = CONFIG_MAX_SESSIONS_PER_IDENTITY_DEFAULT,
 		.resolver_threads = CONFIG_RESOLVER_THREADS_DEFAULT,
 		.log_level = LOG_LEVEL_INFO,
 		.ipc_mode = CONFIG_IPC_MODE_DEFAULT,
@@ -1743,13 +1746,15 @@ config_print(const struct config *cfg, FILE *out)
 		"\t\t\"reply_timeout_ms\": %lu,\n"
 		"\t\t\"frame_timeout_ms\": %lu,\n"
 		"\t\t\"memory_per_identity\": %llu,\n"
-		"\t\t\"memory_total\": %llu\n"
+		"\t\t\"memory_total\": %llu,\n"
+		"\t\t\"max_sessions_per_identity\": %lu\n"
 		"\t},\n",
 		(unsigned long long)cfg->max_message_size, (unsigned long)cfg->max_handles,
 		(unsigned long)cfg->max_parked, (unsigned long)cfg->max_sessions,
 		(unsigned long)cfg->reply_timeout_ms, (unsigned long)cfg->frame_timeout_ms,
 		(unsigned long long)cfg->memory_per_identity,
-		(unsigned long long)cfg->memory_total);
+		(unsigned long long)cfg->memory_total,
+		(unsigned long)cfg->max_sessions_per_identity);
 	fprintf(out, "\t\"log_level\": \"%s\",\n", log_level_name(cfg->log_level));
 	fprintf(out, "\t\"resolver_threads\": %lu,\n", (unsigned long)cfg->resolver_threads);
 

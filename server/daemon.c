@@ -7,6 +7,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,21 @@ on_request(void *userdata, struct tx *tx, uint32_t conn_id, const void *body, si
 		return;
 	}
 	dispatch_request(daemon, tx, conn_id, request);
+}
+
+/* What one identity may hold of the process's descriptors: half of what is
+ * left after a reserve for the daemon's own (listeners, the monitor, the
+ * resolver, accept's spare), so that one identity holding all it may leaves
+ * the others as much. */
+static uint32_t
+descriptor_share(void)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY ||
+	    limit.rlim_cur > UINT32_MAX)
+		return 0;
+	uint64_t n = limit.rlim_cur, reserve = 32 + n / 8;
+	return n > reserve ? (uint32_t)((n - reserve) / 2) : 1;
 }
 
 static void
@@ -165,6 +181,8 @@ daemon_new(struct daemon **out, const struct config *config,
 	session_table_init(&daemon->sessions);
 	quota_table_init(&daemon->quotas);
 	budget_init(&daemon->budget, config->memory_per_identity, config->memory_total);
+	daemon->budget.connections_per_identity = config->max_sessions_per_identity;
+	daemon->budget.descriptor_share = descriptor_share();
 
 	if (config->policy) {
 		daemon->policy = config->policy;

@@ -228,7 +228,7 @@ attach_quota(struct daemon *daemon, struct session *session)
 	/* Its memory is counted under its token from now on. */
 	if (session->token_name[0]) {
 		char key[96];
-		budget_key(key, sizeof(key), session->token_name, false, 0, session->pipe_id);
+		budget_key(key, sizeof(key), session->token_name, false, 0, NULL, session->pipe_id);
 		if (budget_share_move(&session->budget, key) < 0)
 			log_error("out of memory for the memory account of session %llu; it "
 				  "stays counted by uid", (unsigned long long)session->id);
@@ -882,7 +882,7 @@ dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 	session->userdata = daemon;
 	char key[96];
 	budget_key(key, sizeof(key), NULL, identity->has_credentials, (unsigned)identity->uid,
-		   pipe_id);
+		   identity->peer, pipe_id);
 	if (budget_share_open(&session->budget, &daemon->budget, key) < 0) {
 		log_error("out of memory for the memory account of a new connection (%s); "
 			  "closing it", identity->peer);

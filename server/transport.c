@@ -963,11 +963,24 @@ add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
 	describe_peer(conn, ss);
 	char key[96];
 	budget_key(key, sizeof(key), NULL, conn->identity.has_credentials,
-		   (unsigned)conn->identity.uid, conn->id);
+		   (unsigned)conn->identity.uid, conn->identity.peer, conn->id);
 	if (budget_share_open(&conn->budget, transport->config.budget, key) < 0) {
 		log_error("transport: %s: out of memory for a new connection; closed it",
 			  listener->url);
 		close(fd);
+		free(conn);
+		return;
+	}
+	const char *limit = budget_share_take_connection(&conn->budget);
+	if (limit) {
+		if (refusal_log_due(transport))
+			log_warn("transport: %s: refusing connections of %s (%s): it holds %u "
+				 "connections and %u descriptors, all that %s allows (this line is "
+				 "repeated at most every 5 s)", listener->url, key,
+				 conn->identity.peer, conn->budget.account->connections,
+				 conn->budget.account->descriptors, limit);
+		close(fd);
+		budget_share_close(&conn->budget);
 		free(conn);
 		return;
 	}

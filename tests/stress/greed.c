@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -481,6 +482,102 @@ START_TEST(waitall_replies_unread)
 }
 END_TEST
 
+/* CPU time the daemon used so far, in milliseconds (utime + stime). */
+static long long
+daemon_cpu_ms(void)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_under_test.pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	unsigned long long utime = 0, stime = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+			 &stime) != 2)
+		return -1;
+	return (long long)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+/* One client opens 1,014 connections (over TCP, from one address) to a
+ * daemon limited to 1,024 descriptors. */
+START_TEST(a_thousand_connections_under_a_low_descriptor_limit)
+{
+	enum { N = 1014, LIMIT = 1024 };
+	if (geteuid() != 0) {
+		printf("greed fd-exhaustion: skipped (lowering and restoring the descriptor "
+		       "limit needs root)\n");
+		return;
+	}
+	struct rlimit saved, low = { LIMIT, LIMIT };
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	char url[64];
+	unsigned port = closed_tcp_port();
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", port);
+	/* The daemon inherits the low limit; this process gets its own back. */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	test_daemon_start_listening(&daemon_under_test, CONFIG(""), url);
+	struct rlimit mine = { saved.rlim_max, saved.rlim_max };
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &mine), 0);
+	start_rss = stress_rss_bytes(daemon_under_test.pid, "VmRSS:");
+	struct prober prober;
+	prober_start(&prober);
+	int fds_before = test_daemon_fd_count(&daemon_under_test);
+
+	static int greedy[N];
+	static const uint8_t handshake[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int connected = 0;
+	for (int i = 0; i < N; i++) {
+		greedy[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(greedy[i], 0);
+		if (connect(greedy[i], (struct sockaddr *)&in, sizeof(in)) == 0 &&
+		    send(greedy[i], handshake, sizeof(handshake), MSG_NOSIGNAL) == 8)
+			connected++;
+	}
+	/* Let the daemon take them all off its queue: its count settles. */
+	int fds = -1, last = -2;
+	for (int i = 0; i < 100 && fds != last; i++) {
+		last = fds;
+		test_sleep_ms(100);
+		fds = test_daemon_fd_count(&daemon_under_test);
+	}
+	long long cpu0 = daemon_cpu_ms();
+	test_sleep_ms(1000);
+	long long cpu_ms = daemon_cpu_ms() - cpu0;
+
+	/* A new client of another identity is served, and opens sockets. */
+	struct sb_client *late;
+	struct sb_error err;
+	struct sb_client_options options = { .url = daemon_under_test.url,
+					     .client_name = "late", .token = CI_TOKEN };
+	int r = sb_client_new_with(&late, &options, &err);
+	ck_assert_msg(r == 0, "a new client was not served: %s", err.message);
+	sb_handle handles[8];
+	for (int i = 0; i < 8; i++)
+		ck_assert_msg(sb_socket(late, AF_INET, SOCK_STREAM, 0, &handles[i], &err) == 0,
+			      "socket() failed for a well-behaved client: %s", err.message);
+	for (int i = 0; i < 8; i++)
+		sb_close(late, handles[i], &err);
+	sb_client_free(late);
+
+	printf("greed fd-exhaustion: %d connections made, the daemon holds %d descriptors "
+	       "(%d before), %lld ms of CPU in the next second\n",
+	       connected, fds, fds_before, cpu_ms);
+	for (int i = 0; i < N; i++)
+		close(greedy[i]);
+	prober_stop(&prober, "fd-exhaustion", peak_above_start());
+	setrlimit(RLIMIT_NOFILE, &saved);
+	ck_assert_msg(fds < LIMIT - 64, "the daemon holds %d of its %d descriptors", fds, LIMIT);
+	ck_assert_int_le(cpu_ms, 500);
+	stop_case();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -490,6 +587,7 @@ main(void)
 	tcase_add_test(tc, stalled_partial_frames);
 	tcase_add_test(tc, parked_sendall);
 	tcase_add_test(tc, waitall_replies_unread);
+	tcase_add_test(tc, a_thousand_connections_under_a_low_descriptor_limit);
 	suite_add_tcase(suite, tc);
 	SRunner *runner = srunner_create(suite);
 	srunner_run_all(runner, CK_NORMAL);

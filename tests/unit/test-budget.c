@@ -125,18 +125,60 @@ END_TEST
 START_TEST(keys_follow_token_then_uid_then_connection)
 {
 	char key[96];
-	budget_key(key, sizeof(key), "ci", true, 1000, 7);
+	budget_key(key, sizeof(key), "ci", true, 1000, "tcp 1.2.3.4:5", 7);
 	ck_assert_str_eq(key, "token ci");
-	budget_key(key, sizeof(key), "", true, 1000, 7);
+	budget_key(key, sizeof(key), "", true, 1000, "ipc", 7);
 	ck_assert_str_eq(key, "uid 1000");
-	budget_key(key, sizeof(key), NULL, false, 0, 7);
+	budget_key(key, sizeof(key), NULL, false, 0, "abstract", 7);
 	ck_assert_str_eq(key, "connection 7");
+	budget_key(key, sizeof(key), NULL, false, 0, "tcp [::1]:4000", 7);
+	ck_assert_str_eq(key, "address [::1]");
+	budget_key(key, sizeof(key), NULL, false, 0, "tcp 127.0.0.1:4000", 8);
+	ck_assert_str_eq(key, "address 127.0.0.1");
 
 	struct budget_share none;
 	ck_assert_int_eq(budget_share_open(&none, NULL, "uid 1"), 0);
 	ck_assert_ptr_null(budget_share_try(&none, 1ull << 40));
 	ck_assert_ptr_null(budget_share_over(&none));
 	budget_share_close(&none);
+}
+END_TEST
+
+START_TEST(connections_and_descriptors_have_a_share_per_identity)
+{
+	budget.connections_per_identity = 2;
+	budget.descriptor_share = 4;
+	struct budget_share c1, c2, c3, session, other;
+	ck_assert_int_eq(budget_share_open(&c1, &budget, "uid 1"), 0);
+	ck_assert_int_eq(budget_share_open(&c2, &budget, "uid 1"), 0);
+	ck_assert_int_eq(budget_share_open(&c3, &budget, "uid 1"), 0);
+	ck_assert_int_eq(budget_share_open(&session, &budget, "uid 1"), 0);
+	ck_assert_int_eq(budget_share_open(&other, &budget, "uid 2"), 0);
+	ck_assert_ptr_null(budget_share_take_connection(&c1));
+	ck_assert_ptr_null(budget_share_take_connection(&c2));
+	ck_assert_str_eq(budget_share_take_connection(&c3), BUDGET_LIMIT_SESSIONS);
+	/* Two connections and two sockets: the share of 4 is full. */
+	ck_assert_ptr_null(budget_share_take_descriptors(&session, 2, false));
+	ck_assert_str_eq(budget_share_take_descriptors(&session, 1, false),
+			 BUDGET_LIMIT_DESCRIPTORS);
+	ck_assert_ptr_null(budget_share_take_descriptors(&other, 4, false));
+	/* Descriptors that exist already are counted anyway. */
+	ck_assert_ptr_null(budget_share_take_descriptors(&session, 1, true));
+	ck_assert_uint_eq(session.account->descriptors, 5);
+	budget_share_put_descriptors(&session, 3);
+	budget_share_close(&c1);
+	ck_assert_uint_eq(c2.account->connections, 1);
+	ck_assert_uint_eq(c2.account->descriptors, 1);
+	ck_assert_ptr_null(budget_share_take_connection(&c3));
+	/* A share moving to another identity takes its counts along. */
+	ck_assert_int_eq(budget_share_move(&c3, "token t"), 0);
+	ck_assert_uint_eq(c3.account->connections, 1);
+	ck_assert_uint_eq(c2.account->connections, 1);
+	budget_share_close(&c2);
+	budget_share_close(&c3);
+	budget_share_close(&session);
+	budget_share_close(&other);
+	ck_assert(list_empty(&budget.accounts));
 }
 END_TEST
 
@@ -151,6 +193,7 @@ main(void)
 	tcase_add_test(tc, a_share_moves_with_what_it_holds);
 	tcase_add_test(tc, a_release_wakes_a_waiter_once);
 	tcase_add_test(tc, keys_follow_token_then_uid_then_connection);
+	tcase_add_test(tc, connections_and_descriptors_have_a_share_per_identity);
 	suite_add_tcase(s, tc);
 	SRunner *runner = srunner_create(s);
 	srunner_run_all(runner, CK_NORMAL);

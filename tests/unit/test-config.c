@@ -352,7 +352,8 @@ START_TEST(config_rejects_an_unknown_nested_key_with_its_path)
 			"test.json: limits: unknown key \"max_handles\" (did you mean "
 			"\"max_handles_per_session\"? known keys: max_message_size, "
 			"max_handles_per_session, max_parked_per_session, max_sessions, reply_timeout_ms, "
-			"frame_timeout_ms, memory_per_identity, memory_total)");
+			"frame_timeout_ms, memory_per_identity, memory_total, "
+			"max_sessions_per_identity)");
 	assert_rejected_with("{\"tls\": {\"cert\": \"/x\"}}",
 			     "test.json: tls: unknown key \"cert\" (");
 }
