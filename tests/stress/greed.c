@@ -393,13 +393,11 @@ pipeline_run(void *arg)
 	return NULL;
 }
 
-/* 30 pipelined sendall(16 MiB) on a socket whose peer never reads. */
-START_TEST(parked_sendall)
+/* `n` pipelined sendall(16 MiB) from one session on a socket whose peer
+ * never reads; returns how many were refused, the session closed. */
+static int
+flood_parked_sendall(int n)
 {
-	enum { N = 30 };
-	start_case(CONFIG(""));
-	struct prober prober;
-	prober_start(&prober);
 	struct tcp_peer sink;
 	tcp_peer_start(&sink, false);
 	struct sp_client greedy;
@@ -417,7 +415,7 @@ START_TEST(parked_sendall)
 	send_request.data.len = BIG - 4096;
 	request.op_case = SOCKBROKER__V1__REQUEST__OP_SENDALL;
 	request.sendall = &send_request;
-	struct pipeline pipeline = { .c = &greedy, .request = &request, .n = N };
+	struct pipeline pipeline = { .c = &greedy, .request = &request, .n = n };
 	ck_assert_int_eq(pthread_create(&pipeline.thread, NULL, pipeline_run, &pipeline), 0);
 	/* The refusals come back; the ones let through wait for a reader that
 	 * never comes. */
@@ -429,14 +427,52 @@ START_TEST(parked_sendall)
 	}
 	pthread_join(pipeline.thread, NULL);
 	free(data);
-	long long peak = peak_above_start();
-	printf("greed parked-sendall: %d of %d refused with ENOBUFS\n", refused, N);
 	sp_close(&greedy);
 	tcp_peer_stop(&sink);
+	return refused;
+}
+
+/* 30 pipelined sendall(16 MiB) on a socket whose peer never reads. */
+START_TEST(parked_sendall)
+{
+	enum { N = 30 };
+	start_case(CONFIG(""));
+	struct prober prober;
+	prober_start(&prober);
+	int refused = flood_parked_sendall(N);
+	long long peak = peak_above_start();
+	printf("greed parked-sendall: %d of %d refused with ENOBUFS\n", refused, N);
 	prober_stop(&prober, "parked-sendall", peak);
 	ck_assert_int_ge(refused, N - (int)(BUDGET / BIG));
 	ck_assert_msg(peak < (long long)(BUDGET + SLACK), "peak RSS %lld MiB above start",
 		      peak / (long long)MIB);
+	stop_case();
+}
+END_TEST
+
+/* A burst of large messages (a budget raised to 1 GiB lets 30 sendall of
+ * 16 MiB wait at once), then the session ends: the daemon's memory goes back
+ * near where it started. */
+START_TEST(memory_returns_after_a_burst)
+{
+	start_case(CONFIG(", \"memory_per_identity\": 1073741824, "
+			  "\"memory_total\": 2147483648"));
+	ck_assert_int_eq(flood_parked_sendall(30), 0);
+	long long peak = peak_above_start();
+	/* The session's end frees what it held; RSS follows (bounded wait). */
+	long long rss = -1;
+	for (int i = 0; i < 50; i++) {
+		rss = stress_rss_bytes(daemon_under_test.pid, "VmRSS:") - start_rss;
+		if (rss < (long long)(16 * MIB))
+			break;
+		test_sleep_ms(100);
+	}
+	printf("greed burst            peak RSS %6.1f MiB above start; %.1f MiB above start "
+	       "after it\n", (double)peak / (double)MIB, (double)rss / (double)MIB);
+	ck_assert_msg(peak > (long long)(256 * MIB), "no burst: peak %lld MiB",
+		      peak / (long long)MIB);
+	ck_assert_msg(rss < (long long)(16 * MIB), "the daemon kept %lld MiB after the burst",
+		      rss / (long long)MIB);
 	stop_case();
 }
 END_TEST
@@ -580,6 +616,7 @@ main(void)
 	tcase_add_test(tc, parked_sendall);
 	tcase_add_test(tc, waitall_replies_unread);
 	tcase_add_test(tc, a_thousand_connections_under_a_low_descriptor_limit);
+	tcase_add_test(tc, memory_returns_after_a_burst);
 	suite_add_tcase(suite, tc);
 	SRunner *runner = srunner_create(suite);
 	srunner_run_all(runner, CK_NORMAL);
