@@ -124,7 +124,7 @@ prober_stop(struct prober *p, const char *name, long long peak_rss)
 	fflush(stdout);
 	ck_assert_msg(p->failures == 0, "the well-behaved client: %s", p->failure);
 	ck_assert_int_gt(p->probes, 0);
-	ck_assert_msg(p->worst_ms < STRESS_SERVED_MS,
+	ck_assert_msg(!stress_measured() || p->worst_ms < STRESS_SERVED_MS,
 		      "the well-behaved client waited %lld ms for an echo",
 		      (long long)p->worst_ms);
 }
@@ -364,7 +364,7 @@ START_TEST(stalled_partial_frames)
 	ck_assert(test_daemon_wait_log(&daemon_under_test, "waited 3000 ms", 1000) ||
 		  test_daemon_wait_log(&daemon_under_test, "stayed incomplete", 1000));
 	prober_stop(&prober, "partial-frames", peak);
-	ck_assert_msg(peak < (long long)(BUDGET + SLACK), "peak RSS %lld MiB above start",
+	ck_assert_msg(!stress_measured() || peak < (long long)(BUDGET + SLACK), "peak RSS %lld MiB above start",
 		      peak / (long long)MIB);
 	stop_case();
 }
@@ -444,7 +444,7 @@ START_TEST(parked_sendall)
 	printf("greed parked-sendall: %d of %d refused with ENOBUFS\n", refused, N);
 	prober_stop(&prober, "parked-sendall", peak);
 	ck_assert_int_ge(refused, N - (int)(BUDGET / BIG));
-	ck_assert_msg(peak < (long long)(BUDGET + SLACK), "peak RSS %lld MiB above start",
+	ck_assert_msg(!stress_measured() || peak < (long long)(BUDGET + SLACK), "peak RSS %lld MiB above start",
 		      peak / (long long)MIB);
 	stop_case();
 }
@@ -469,9 +469,9 @@ START_TEST(memory_returns_after_a_burst)
 	}
 	printf("greed burst            peak RSS %6.1f MiB above start; %.1f MiB above start "
 	       "after it\n", (double)peak / (double)MIB, (double)rss / (double)MIB);
-	ck_assert_msg(peak > (long long)(256 * MIB), "no burst: peak %lld MiB",
+	ck_assert_msg(!stress_measured() || peak > (long long)(256 * MIB), "no burst: peak %lld MiB",
 		      peak / (long long)MIB);
-	ck_assert_msg(rss < (long long)(16 * MIB), "the daemon kept %lld MiB after the burst",
+	ck_assert_msg(!stress_measured() || rss < (long long)(16 * MIB), "the daemon kept %lld MiB after the burst",
 		      rss / (long long)MIB);
 	stop_case();
 }
@@ -511,7 +511,7 @@ START_TEST(waitall_replies_unread)
 	sp_close(&greedy);
 	tcp_peer_stop(&source);
 	prober_stop(&prober, "waitall-unread", peak);
-	ck_assert_msg(peak < (long long)(BUDGET + SLACK), "peak RSS %lld MiB above start",
+	ck_assert_msg(!stress_measured() || peak < (long long)(BUDGET + SLACK), "peak RSS %lld MiB above start",
 		      peak / (long long)MIB);
 	stop_case();
 }
@@ -601,7 +601,7 @@ START_TEST(a_thousand_connections_under_a_low_descriptor_limit)
 		close(greedy[i]);
 	prober_stop(&prober, "fd-exhaustion", peak_above_start());
 	ck_assert_msg(fds < LIMIT - 64, "the daemon holds %d of its %d descriptors", fds, LIMIT);
-	ck_assert_int_le(cpu_ms, 500);
+	ck_assert(!stress_measured() || cpu_ms <= 500);
 	stop_case();
 }
 END_TEST
