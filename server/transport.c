@@ -131,6 +131,7 @@ struct conn {
 	 * frame's buffer, queued replies), charged to its identity. */
 	struct budget_share budget;
 	bool budget_paused; /* a frame did not fit: not read until memory is given back */
+	struct list budget_link; /* transport::budget_waiters while budget_paused */
 
 	struct list link; /* transport::conns */
 
@@ -159,6 +160,7 @@ struct transport {
 	uint64_t last_refusal_log_ns;
 	bool flushing; /* stopping: replies go out, no request is read */
 	struct reactor_task budget_task; /* resumes budget_paused connections */
+	struct list budget_waiters;      /* conn::budget_link */
 	bool budget_task_pending;
 	bool stopped;
 };
@@ -293,6 +295,17 @@ outbuf_free(struct conn *conn, struct outbuf *buf)
 	free(buf);
 }
 
+/* Stop reading `conn` until memory is given back. */
+static void
+budget_pause(struct conn *conn)
+{
+	if (!conn->budget_paused) {
+		conn->budget_paused = true;
+		list_append(&conn->transport->budget_waiters, &conn->budget_link);
+	}
+	budget_wait(conn->budget.account->budget);
+}
+
 /* A frame of `len` bytes begins: its buffer is charged, or, when it does not
  * fit, the connection stops reading until memory is given back (the frame's
  * deadline still runs). */
@@ -306,8 +319,7 @@ budget_admit_frame(struct conn *conn, uint64_t len)
 		log_debug("connection %u (%s): a request of %llu bytes would pass %s; not "
 			  "reading it until memory is given back", conn->id, conn->identity.peer,
 			  (unsigned long long)len, limit);
-	conn->budget_paused = true;
-	budget_wait(conn->budget.account->budget);
+	budget_pause(conn);
 	return false;
 }
 
@@ -317,13 +329,19 @@ budget_resume(struct reactor_task *task)
 	struct transport *transport =
 		(struct transport *)(void *)((char *)task - offsetof(struct transport, budget_task));
 	transport->budget_task_pending = false;
-	struct list *it, *next;
-	list_for_each_safe(it, next, &transport->conns) {
-		struct conn *conn = list_entry(it, struct conn, link);
-		if (conn->budget_paused && conn->state == CONN_OPEN) {
-			conn->budget_paused = false;
-			pump_input(conn);
-		}
+	/* Each waiter is tried once: one that pauses again goes back on the
+	 * transport's list, and one closed meanwhile has left this one. */
+	struct list waiting, *first;
+	list_init(&waiting);
+	while ((first = list_first(&transport->budget_waiters))) {
+		list_remove(first);
+		list_append(&waiting, first);
+	}
+	while ((first = list_first(&waiting))) {
+		struct conn *conn = list_entry(first, struct conn, budget_link);
+		list_remove(first);
+		conn->budget_paused = false;
+		pump_input(conn);
 	}
 }
 
@@ -400,6 +418,10 @@ conn_close(struct conn *conn, enum log_level level, const char *fmt, ...)
 	conn->source.fd = -1;
 	free_output(conn);
 	body_free(conn);
+	if (conn->budget_paused) {
+		list_remove(&conn->budget_link);
+		conn->budget_paused = false;
+	}
 	list_remove(&conn->link);
 	idmap_remove(&transport->by_id, conn->id);
 	transport->n_conns--;
@@ -687,8 +709,7 @@ parse_input(struct conn *conn)
 			break;
 		if (budget_share_over(&conn->budget)) {
 			/* Its identity holds all it may: nothing more is read. */
-			conn->budget_paused = true;
-			budget_wait(conn->budget.account->budget);
+			budget_pause(conn);
 			break;
 		}
 		if (hlen == 9 && p[0] != SP_IPC_MSG) {
@@ -957,6 +978,7 @@ add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
 	reactor_timer_init(&conn->timer, conn_timer_expired);
 	reactor_timer_init(&conn->frame_timer, frame_timer_expired);
 	list_init(&conn->link);
+	list_init(&conn->budget_link);
 	static const uint8_t handshake[SP_HANDSHAKE_LEN] = { 0, 'S', 'P', 0, 0, SP_PROTO_REP0,
 							      0, 0 };
 	memcpy(conn->handshake_out, handshake, sizeof(handshake));
@@ -1512,6 +1534,7 @@ transport_new(struct transport **out, struct reactor *reactor,
 	list_init(&transport->conns);
 	idmap_init(&transport->by_id);
 	transport->budget_task.run = budget_resume;
+	list_init(&transport->budget_waiters);
 	if (config->budget) {
 		config->budget->released = budget_released;
 		config->budget->userdata = transport;
