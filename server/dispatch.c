@@ -225,15 +225,15 @@ attach_quota(struct daemon *daemon, struct session *session)
 	if (quota_acquire(&daemon->quotas, limits, &id, session->id, &session->quota) < 0)
 		log_error("out of memory for the quota account of session %llu; it runs "
 			  "without its quota", (unsigned long long)session->id);
-	/* Its memory is counted under its token from now on. */
-	if (session->token_name[0]) {
-		char key[96];
-		budget_key(key, sizeof(key), session->token_name, false, 0, NULL, session->pipe_id);
-		if (budget_share_move(&session->budget, key) < 0)
-			log_error("out of memory for the memory account of session %llu; it "
-				  "stays counted by uid", (unsigned long long)session->id);
-		transport_set_identity(daemon->transport, session->pipe_id, key);
-	}
+	/* Its memory is counted under its whole identity (its token, if any)
+	 * from now on. */
+	char key[96];
+	budget_key(key, sizeof(key), session->token_name, session->identity.has_credentials,
+		   (unsigned)session->identity.uid, session->identity.peer, session->pipe_id);
+	if (budget_share_move(&session->budget, key) < 0)
+		log_error("out of memory for the memory account of session %llu; it stays "
+			  "counted by uid", (unsigned long long)session->id);
+	transport_set_identity(daemon->transport, session->pipe_id, key);
 }
 
 /*

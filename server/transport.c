@@ -132,6 +132,7 @@ struct conn {
 	struct budget_share budget;
 	bool budget_paused; /* a frame did not fit: not read until memory is given back */
 	struct list budget_link; /* transport::budget_waiters while budget_paused */
+	bool identity_known; /* transport_set_identity() ran (after Hello) */
 
 	struct list link; /* transport::conns */
 
@@ -707,8 +708,10 @@ parse_input(struct conn *conn)
 		}
 		if (avail < hlen)
 			break;
-		if (budget_share_over(&conn->budget)) {
-			/* Its identity holds all it may: nothing more is read. */
+		if (conn->identity_known && budget_share_over(&conn->budget)) {
+			/* Its identity holds all it may: nothing more is read. Not
+			 * before Hello, which may name another identity (a token)
+			 * than the uid counted until then. */
 			budget_pause(conn);
 			break;
 		}
@@ -1722,7 +1725,10 @@ void
 transport_set_identity(struct transport *transport, uint32_t conn_id, const char *key)
 {
 	struct conn *conn = idmap_get(&transport->by_id, conn_id);
-	if (conn && budget_share_move(&conn->budget, key) < 0)
+	if (!conn)
+		return;
+	conn->identity_known = true;
+	if (budget_share_move(&conn->budget, key) < 0)
 		log_error("connection %u (%s): out of memory for its memory account; it stays "
 			  "counted as before", conn->id, conn->identity.peer);
 }

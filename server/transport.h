@@ -156,9 +156,10 @@ uint32_t transport_tx_pipe(const struct tx *tx);
  * the end of the turn. Unknown ids are ignored. */
 void transport_disconnect(struct transport *transport, uint32_t conn_id);
 
-/* The identity of a connection became known (its token, after Hello):
- * its memory is counted under `key` (budget_key()) from now on. Unknown ids
- * are ignored. */
+/* The identity of a connection is known (after Hello, its token if any):
+ * its memory is counted under `key` (budget_key()) from now on, and its
+ * reading pauses while that identity is over its memory bound (before,
+ * only a large frame that does not fit waits). Unknown ids are ignored. */
 void transport_set_identity(struct transport *transport, uint32_t conn_id, const char *key);
 
 /* How many connections are open, handshaking ones included. */
