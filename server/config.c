@@ -66,6 +66,12 @@ static const struct field fields[] = {
 	  CONFIG_REPLY_TIMEOUT_MS_MIN, CONFIG_REPLY_TIMEOUT_MS_MAX, " (milliseconds)" },
 	{ "limits.frame_timeout_ms", FIELD_U32, MEMBER(frame_timeout_ms),
 	  CONFIG_REPLY_TIMEOUT_MS_MIN, CONFIG_REPLY_TIMEOUT_MS_MAX, " (milliseconds)" },
+	{ "limits.memory_per_identity", FIELD_U64, MEMBER(memory_per_identity), CONFIG_MEMORY_MIN,
+	  CONFIG_MEMORY_MAX, " (bytes)" },
+	{ "limits.memory_total", FIELD_U64, MEMBER(memory_total), CONFIG_MEMORY_MIN,
+	  CONFIG_MEMORY_MAX, " (bytes)" },
+	{ "limits.max_sessions_per_identity", FIELD_U32, MEMBER(max_sessions_per_identity), 1,
+	  CONFIG_MAX_SESSIONS_MAX, NULL },
 	{ "log_level", FIELD_LOG_LEVEL, MEMBER(log_level), 0, 0, NULL },
 	{ "resolver_threads", FIELD_U32, MEMBER(resolver_threads), 1,
 	  CONFIG_RESOLVER_THREADS_MAX, NULL },
@@ -651,6 +657,17 @@ set_tokens(struct config *cfg, const struct config_token *tokens, size_t n)
 	return 0;
 }
 
+uint64_t
+config_memory_total_default(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t quarter = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4
+						 : 4 * CONFIG_MEMORY_PER_IDENTITY_DEFAULT;
+	if (quarter < CONFIG_MEMORY_PER_IDENTITY_DEFAULT)
+		quarter = CONFIG_MEMORY_PER_IDENTITY_DEFAULT;
+	return quarter > CONFIG_MEMORY_MAX ? CONFIG_MEMORY_MAX : quarter;
+}
+
 void
 config_init(struct config *cfg)
 {
@@ -661,6 +678,9 @@ config_init(struct config *cfg)
 		.max_sessions = CONFIG_MAX_SESSIONS_DEFAULT,
 		.reply_timeout_ms = CONFIG_REPLY_TIMEOUT_MS_DEFAULT,
 		.frame_timeout_ms = CONFIG_FRAME_TIMEOUT_MS_DEFAULT,
+		.memory_per_identity = CONFIG_MEMORY_PER_IDENTITY_DEFAULT,
+		.memory_total = config_memory_total_default(),
+		.max_sessions_per_identity = CONFIG_MAX_SESSIONS_PER_IDENTITY_DEFAULT,
 		.resolver_threads = CONFIG_RESOLVER_THREADS_DEFAULT,
 		.log_level = LOG_LEVEL_INFO,
 		.ipc_mode = CONFIG_IPC_MODE_DEFAULT,
@@ -1560,6 +1580,16 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	if (cfg->memory_per_identity < cfg->max_message_size ||
+	    cfg->memory_total < cfg->memory_per_identity) {
+		set_err(err, errlen, "limits.memory_per_identity (%llu) must be at least "
+			"limits.max_message_size (%llu), and limits.memory_total (%llu) at least "
+			"limits.memory_per_identity: a request of the largest size must fit",
+			(unsigned long long)cfg->memory_per_identity,
+			(unsigned long long)cfg->max_message_size,
+			(unsigned long long)cfg->memory_total);
+		return -EINVAL;
+	}
 	if ((unsigned)cfg->log_level > LOG_LEVEL_DEBUG) {
 		set_err(err, errlen, "log_level: must be one of \"error\", \"warn\", \"info\", "
 			"\"debug\", got the value %d", (int)cfg->log_level);
@@ -1700,11 +1730,17 @@ config_print(const struct config *cfg, FILE *out)
 		"\t\t\"max_parked_per_session\": %lu,\n"
 		"\t\t\"max_sessions\": %lu,\n"
 		"\t\t\"reply_timeout_ms\": %lu,\n"
-		"\t\t\"frame_timeout_ms\": %lu\n"
+		"\t\t\"frame_timeout_ms\": %lu,\n"
+		"\t\t\"memory_per_identity\": %llu,\n"
+		"\t\t\"memory_total\": %llu,\n"
+		"\t\t\"max_sessions_per_identity\": %lu\n"
 		"\t},\n",
 		(unsigned long long)cfg->max_message_size, (unsigned long)cfg->max_handles,
 		(unsigned long)cfg->max_parked, (unsigned long)cfg->max_sessions,
-		(unsigned long)cfg->reply_timeout_ms, (unsigned long)cfg->frame_timeout_ms);
+		(unsigned long)cfg->reply_timeout_ms, (unsigned long)cfg->frame_timeout_ms,
+		(unsigned long long)cfg->memory_per_identity,
+		(unsigned long long)cfg->memory_total,
+		(unsigned long)cfg->max_sessions_per_identity);
 	fprintf(out, "\t\"log_level\": \"%s\",\n", log_level_name(cfg->log_level));
 	fprintf(out, "\t\"resolver_threads\": %lu,\n", (unsigned long)cfg->resolver_threads);
 

@@ -40,6 +40,12 @@
 #define CONFIG_RESOLVER_THREADS_MAX 64u
 #define CONFIG_IPC_MODE_DEFAULT 0660u
 #define CONFIG_IPC_DIRECTORY_MODE_DEFAULT 0750u
+/* The memory budget (server/budget.h): per identity, and in total (0 in the
+ * default: a quarter of the machine's memory, found at start). */
+#define CONFIG_MAX_SESSIONS_PER_IDENTITY_DEFAULT 1024u
+#define CONFIG_MEMORY_PER_IDENTITY_DEFAULT (64ull * 1024 * 1024)
+#define CONFIG_MEMORY_MIN (1ull * 1024 * 1024)
+#define CONFIG_MEMORY_MAX (1ull << 48)
 
 /* A configuration file larger than this is refused rather than read. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -80,6 +86,9 @@ struct config {
 	uint32_t max_sessions;     /* client connections at once, handshaking ones included */
 	uint32_t reply_timeout_ms; /* how long a reply waits for a client that does not read */
 	uint32_t frame_timeout_ms; /* how long a request frame may stay incomplete */
+	uint64_t memory_per_identity; /* bytes held for one identity's sessions */
+	uint32_t max_sessions_per_identity; /* connections of one identity at once */
+	uint64_t memory_total;        /* bytes held for all clients */
 
 	uint32_t resolver_threads; /* threads running blocking name-service calls */
 	enum log_level log_level;
@@ -124,6 +133,9 @@ struct config {
 
 /* Fill `cfg` with the defaults and no listen URLs. Release it with config_fini(). */
 void config_init(struct config *cfg);
+
+/* limits.memory_total when not set: a quarter of the machine's memory. */
+uint64_t config_memory_total_default(void);
 
 /* Free what `cfg` owns and leave it zeroed; calling it again is harmless. */
 void config_fini(struct config *cfg);

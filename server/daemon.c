@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +22,8 @@
 /* Room left in a message for the envelope around a payload (seq, field
  * tags, an address). */
 #define ENVELOPE_ROOM 4096
+/* Allocations from this size up are mmapped (see daemon_new()). */
+#define DAEMON_MMAP_THRESHOLD (256 * 1024)
 /* From accept to a completed handshake (TLS and SP). */
 #define HANDSHAKE_TIMEOUT_MS 5000
 
@@ -37,6 +41,21 @@ on_request(void *userdata, struct tx *tx, uint32_t conn_id, const void *body, si
 		return;
 	}
 	dispatch_request(daemon, tx, conn_id, request);
+}
+
+/* What one identity may hold of the process's descriptors: half of what is
+ * left after a reserve for the daemon's own (listeners, the monitor, the
+ * resolver, accept's spare), so that one identity holding all it may leaves
+ * the others as much. */
+static uint32_t
+descriptor_share(void)
+{
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY ||
+	    limit.rlim_cur > UINT32_MAX)
+		return 0;
+	uint64_t n = limit.rlim_cur, reserve = 32 + n / 8;
+	return n > reserve ? (uint32_t)((n - reserve) / 2) : 1;
 }
 
 static void
@@ -191,9 +210,17 @@ init_state(struct daemon *daemon, const struct config *config, char *err, size_t
 		.attach_fd = sink_attach_fd,
 		.userdata = daemon,
 	};
+	/* Buffers of a large request or reply get mappings of their own, given
+	 * back to the system when freed: without a fixed threshold glibc raises
+	 * it after the first such free, and a burst of large messages would
+	 * leave its memory in the heap for good. */
+	mallopt(M_MMAP_THRESHOLD, DAEMON_MMAP_THRESHOLD);
 	daemon->limits.max_data_size = config->max_message_size - ENVELOPE_ROOM;
 	session_table_init(&daemon->sessions);
 	quota_table_init(&daemon->quotas);
+	budget_init(&daemon->budget, config->memory_per_identity, config->memory_total);
+	daemon->budget.connections_per_identity = config->max_sessions_per_identity;
+	daemon->budget.descriptor_share = descriptor_share();
 
 	if (config->policy) {
 		daemon->policy = config->policy;
@@ -287,6 +314,7 @@ open_listeners(struct daemon *daemon, const struct privileges_config *privileges
 		.ipc_gid = privileges ? privileges->ipc_gid : (gid_t)-1,
 		.tls_cert_key_file = config->tls_cert_key_file,
 		.tls_ca_file = config->tls_ca_file,
+		.budget = &daemon->budget,
 	};
 	if ((r = transport_new(&daemon->transport, daemon->reactor, &tc, &callbacks, daemon)) < 0) {
 		snprintf(err, errlen, "cannot create the transport: %s", strerror(-r));
@@ -439,6 +467,7 @@ daemon_free(struct daemon *daemon)
 	audit_close(daemon->audit);
 	session_table_fini(&daemon->sessions);
 	quota_table_fini(&daemon->quotas);
+	budget_fini(&daemon->budget);
 	reactor_free(daemon->reactor);
 	policy_fini(&daemon->builtin_policy);
 	free(daemon->rule_counts);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "config.h"
 #include "dispatch.h"
 #include "handle.h"
@@ -39,6 +40,7 @@ struct daemon {
 	const struct policy *policy;  /* config->policy, or &builtin_policy */
 	struct policy builtin_policy; /* the default, when the config has none */
 	struct quota_table quotas;    /* the identities' accounts */
+	struct budget budget;         /* the memory held for clients (budget.h) */
 	struct audit *audit;  /* where audit records go */
 
 	/* One receive buffer of max_data_size for the reactor thread: data

@@ -25,6 +25,9 @@
 #include "session.h"
 #include "wire.h"
 
+/* Requests up to this size are never refused by the memory budget. */
+#define DISPATCH_SMALL_REQUEST (64 * 1024)
+
 #define Q_READ OPF_QUEUE_READ
 #define Q_WRITE OPF_QUEUE_WRITE
 
@@ -303,6 +306,7 @@ op_free(struct op *op)
 	free(op->unix_path);
 	if (op->handle)
 		handle_unref(op->handle);
+	budget_share_release(&op->session->budget, op->held_request);
 	wire_request_free(op->req);
 	free(op);
 }
@@ -341,6 +345,15 @@ attach_quota(struct daemon *daemon, struct session *session)
 	if (quota_acquire(&daemon->quotas, limits, &id, session->id, &session->quota) < 0)
 		log_error("out of memory for the quota account of session %llu; it runs "
 			  "without its quota", (unsigned long long)session->id);
+	/* Its memory is counted under its whole identity (its token, if any)
+	 * from now on. */
+	char key[96];
+	budget_key(key, sizeof(key), session->token_name, session->identity.has_credentials,
+		   (unsigned)session->identity.uid, session->identity.peer, session->pipe_id);
+	if (budget_share_move(&session->budget, key) < 0)
+		log_error("out of memory for the memory account of session %llu; it stays "
+			  "counted by uid", (unsigned long long)session->id);
+	transport_set_identity(daemon->transport, session->pipe_id, key);
 }
 
 /*
@@ -819,6 +832,30 @@ answered_without_op(struct daemon *daemon, struct session *session, struct tx *t
 	return false;
 }
 
+/* The decoded request is held as long as its op (a parked send's data): a
+ * large one must fit its identity's memory budget; a small one (a Close, a
+ * Cancel) always goes. Returns false when refused (the request is then
+ * answered). */
+static bool
+charge_request(struct daemon *daemon, struct session *session, struct tx *tx,
+	       struct request *request, const struct op_desc *desc)
+{
+	const char *limit = NULL;
+	if (request->wire_len > DISPATCH_SMALL_REQUEST)
+		limit = budget_share_try(&session->budget, request->wire_len);
+	else
+		budget_share_charge(&session->budget, request->wire_len);
+	if (!limit)
+		return true;
+	reply_with_error(daemon, tx, request->seq, request->op, ERROR_QUOTA, ENOBUFS,
+			 "%s of %zu bytes would pass %s (%llu bytes held at most for this "
+			 "client, its other sessions included); let earlier operations "
+			 "complete, or send less at a time", desc->name, request->wire_len,
+			 limit, (unsigned long long)budget_share_limit(&session->budget, limit));
+	wire_request_free(request);
+	return false;
+}
+
 /* A new op for `request`, or NULL when out of memory (the request is then answered). */
 static struct op *
 new_op(struct daemon *daemon, struct session *session, struct tx *tx, struct request *request,
@@ -826,11 +863,13 @@ new_op(struct daemon *daemon, struct session *session, struct tx *tx, struct req
 {
 	struct op *op = calloc(1, sizeof(*op));
 	if (!op) {
+		budget_share_release(&session->budget, request->wire_len);
 		reply_with_error(daemon, tx, request->seq, request->op, ERROR_OS, ENOMEM,
 				 "the daemon is out of memory");
 		wire_request_free(request);
 		return NULL;
 	}
+	op->held_request = request->wire_len;
 	op->daemon = daemon;
 	op->session = session;
 	op->tx = tx;
@@ -903,6 +942,8 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	const struct op_desc *desc = &op_table[request->op];
 
 	if (answered_without_op(daemon, session, tx, request, desc))
+		return;
+	if (!charge_request(daemon, session, tx, request, desc))
 		return;
 	session->n_requests++;
 	daemon->n_requests++;
@@ -984,6 +1025,16 @@ dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 		return;
 	}
 	session->userdata = daemon;
+	char key[96];
+	budget_key(key, sizeof(key), NULL, identity->has_credentials, (unsigned)identity->uid,
+		   identity->peer, pipe_id);
+	if (budget_share_open(&session->budget, &daemon->budget, key) < 0) {
+		log_error("out of memory for the memory account of a new connection (%s); "
+			  "closing it", identity->peer);
+		session_free(&daemon->sessions, session);
+		transport_disconnect(daemon->transport, pipe_id);
+		return;
+	}
 	char who[160];
 	session_describe(session, who, sizeof(who));
 	log_info("%s: connected", who);

@@ -84,6 +84,7 @@ handle_new(struct handle_table *table, struct session *session, int fd, int fami
 	session->n_handles++;
 	if (session->quota)
 		session->quota->handles++;
+	budget_share_take_descriptors(&session->budget, 1, true);
 	table->count++;
 	*out = handle;
 	return 0;
@@ -134,6 +135,7 @@ handle_close(struct handle *handle)
 	handle->session->n_handles--;
 	if (handle->session->quota)
 		handle->session->quota->handles--;
+	budget_share_put_descriptors(&handle->session->budget, 1);
 	table->count--;
 	reactor_del_fd(table->reactor, &handle->source);
 	if (close(handle->fd) < 0)

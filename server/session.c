@@ -66,6 +66,7 @@ session_free(struct session_table *table, struct session *session)
 	idmap_remove(&table->by_pipe, session->pipe_id);
 	list_remove(&session->link);
 	idmap_fini(&session->parked_by_seq);
+	budget_share_close(&session->budget);
 	free(session);
 }
 

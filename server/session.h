@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "idmap.h"
 #include "list.h"
 #include "reactor.h"
@@ -32,6 +33,9 @@ struct session {
 	uint8_t resume_secret[SESSION_SECRET_LEN];
 
 	struct quota_account *quota; /* shared with the identity's other sessions; NULL: none */
+	/* The memory its operations hold (parked requests, MSG_WAITALL
+	 * buffers), charged to its identity (budget.h). */
+	struct budget_share budget;
 
 	struct list handles; /* handle::session_link */
 	size_t n_handles;

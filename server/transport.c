@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "idmap.h"
 #include "list.h"
 #include "log.h"
@@ -80,6 +81,7 @@ struct outbuf {
 	size_t sent; /* of len */
 	size_t start;
 	int fd;      /* goes with the first byte (SCM_RIGHTS); -1: none */
+	size_t charged; /* to the connection's memory budget */
 	uint8_t data[];
 };
 
@@ -125,6 +127,13 @@ struct conn {
 	struct outbuf *out_head, *out_tail;
 	size_t out_bytes;
 
+	/* The memory budget (budget.h): what this connection holds (a large
+	 * frame's buffer, queued replies), charged to its identity. */
+	struct budget_share budget;
+	bool budget_paused; /* a frame did not fit: not read until memory is given back */
+	struct list budget_link; /* transport::budget_waiters while budget_paused */
+	bool identity_known; /* transport_set_identity() ran (after Hello) */
+
 	struct list link; /* transport::conns */
 
 	size_t in_start, in_end; /* unparsed bytes of input[] */
@@ -151,6 +160,9 @@ struct transport {
 	int reserve_fd;
 	uint64_t last_refusal_log_ns;
 	bool flushing; /* stopping: replies go out, no request is read */
+	struct reactor_task budget_task; /* resumes budget_paused connections */
+	struct list budget_waiters;      /* conn::budget_link */
+	bool budget_task_pending;
 	bool stopped;
 };
 
@@ -265,12 +277,92 @@ conn_write(struct conn *conn, const void *buf, size_t len)
 
 /* ---- connection lifetime ------------------------------------------------ */
 
+/* ---- memory budget ------------------------------------------------------ */
+
+static void
+body_free(struct conn *conn)
+{
+	if (!conn->body)
+		return;
+	free(conn->body);
+	conn->body = NULL;
+	budget_share_release(&conn->budget, conn->body_len);
+}
+
+static void
+outbuf_free(struct conn *conn, struct outbuf *buf)
+{
+	budget_share_release(&conn->budget, buf->charged);
+	free(buf);
+}
+
+/* Stop reading `conn` until memory is given back. */
+static void
+budget_pause(struct conn *conn)
+{
+	if (!conn->budget_paused) {
+		conn->budget_paused = true;
+		list_append(&conn->transport->budget_waiters, &conn->budget_link);
+	}
+	budget_wait(conn->budget.account->budget);
+}
+
+/* A frame of `len` bytes begins: its buffer is charged, or, when it does not
+ * fit, the connection stops reading until memory is given back (the frame's
+ * deadline still runs). */
+static bool
+budget_admit_frame(struct conn *conn, uint64_t len)
+{
+	const char *limit = budget_share_try(&conn->budget, len);
+	if (!limit)
+		return true;
+	if (!conn->budget_paused)
+		log_debug("connection %u (%s): a request of %llu bytes would pass %s; not "
+			  "reading it until memory is given back", conn->id, conn->identity.peer,
+			  (unsigned long long)len, limit);
+	budget_pause(conn);
+	return false;
+}
+
+static void
+budget_resume(struct reactor_task *task)
+{
+	struct transport *transport =
+		(struct transport *)(void *)((char *)task - offsetof(struct transport, budget_task));
+	transport->budget_task_pending = false;
+	/* Each waiter is tried once: one that pauses again goes back on the
+	 * transport's list, and one closed meanwhile has left this one. */
+	struct list waiting, *first;
+	list_init(&waiting);
+	while ((first = list_first(&transport->budget_waiters))) {
+		list_remove(first);
+		list_append(&waiting, first);
+	}
+	while ((first = list_first(&waiting))) {
+		struct conn *conn = list_entry(first, struct conn, budget_link);
+		list_remove(first);
+		conn->budget_paused = false;
+		pump_input(conn);
+	}
+}
+
+static void
+budget_released(void *userdata)
+{
+	struct transport *transport = userdata;
+	if (transport->budget_task_pending || transport->stopped)
+		return;
+	transport->budget_task_pending = true;
+	reactor_defer(transport->reactor, &transport->budget_task);
+}
+
 static void
 conn_unref(struct conn *conn)
 {
 	if (--conn->refs > 0)
 		return;
-	free(conn->body);
+	body_free(conn);
+	budget_share_close(&conn->budget);
 	free(conn);
 }
 
@@ -282,7 +374,7 @@ free_output(struct conn *conn)
 		struct outbuf *next = buf->next;
 		if (buf->fd >= 0)
 			close(buf->fd);
-		free(buf);
+		outbuf_free(conn, buf);
 		buf = next;
 	}
 	conn->out_head = conn->out_tail = NULL;
@@ -326,8 +418,11 @@ conn_close(struct conn *conn, enum log_level level, const char *fmt, ...)
 	close(conn->source.fd);
 	conn->source.fd = -1;
 	free_output(conn);
-	free(conn->body);
-	conn->body = NULL;
+	body_free(conn);
+	if (conn->budget_paused) {
+		list_remove(&conn->budget_link);
+		conn->budget_paused = false;
+	}
 	list_remove(&conn->link);
 	idmap_remove(&transport->by_id, conn->id);
 	transport->n_conns--;
@@ -392,6 +487,18 @@ frame_timer_expired(struct reactor_timer *timer)
 	/* Not the client's delay while its replies hold the reading back. */
 	if (conn->paused) {
 		arm_frame_deadline(conn);
+		return;
+	}
+	if (conn->budget_paused) {
+		const char *limit = budget_share_over(&conn->budget);
+		conn_close(conn, LOG_LEVEL_WARN,
+			   "a request waited %d ms (limits.frame_timeout_ms) for memory: its "
+			   "identity holds %llu bytes (%s is %llu); closing the connection, which "
+			   "ends its session", transport->config.frame_timeout_ms,
+			   (unsigned long long)(conn->budget.account ? conn->budget.account->used : 0),
+			   limit ? limit : BUDGET_LIMIT_IDENTITY,
+			   (unsigned long long)budget_share_limit(
+				   &conn->budget, limit ? limit : BUDGET_LIMIT_IDENTITY));
 		return;
 	}
 	conn_close(conn, LOG_LEVEL_WARN,
@@ -480,7 +587,7 @@ flush_output(struct conn *conn)
 		conn->out_head = buf->next;
 		if (!conn->out_head)
 			conn->out_tail = NULL;
-		free(buf);
+		outbuf_free(conn, buf);
 	}
 	if (conn->state == CONN_CLOSED)
 		return;
@@ -601,6 +708,13 @@ parse_input(struct conn *conn)
 		}
 		if (avail < hlen)
 			break;
+		if (conn->identity_known && budget_share_over(&conn->budget)) {
+			/* Its identity holds all it may: nothing more is read. Not
+			 * before Hello, which may name another identity (a token)
+			 * than the uid counted until then. */
+			budget_pause(conn);
+			break;
+		}
 		if (hlen == 9 && p[0] != SP_IPC_MSG) {
 			conn_close(conn, LOG_LEVEL_INFO, "a frame of unknown type %u; closed", p[0]);
 			return false;
@@ -622,7 +736,10 @@ parse_input(struct conn *conn)
 		 * buffer of its own, filled by the reads that follow. */
 		if (hlen + len <= sizeof(conn->input))
 			break;
+		if (!budget_admit_frame(conn, len))
+			return false;
 		if (!(conn->body = malloc(len))) {
+			budget_share_release(&conn->budget, len);
 			conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a request of %llu bytes; "
 				   "closed", (unsigned long long)len);
 			return false;
@@ -690,6 +807,7 @@ pump_input(struct conn *conn)
 		conn->body = NULL;
 		deliver(conn, body, conn->body_len);
 		free(body);
+		budget_share_release(&conn->budget, conn->body_len);
 	}
 	if (conn->state != CONN_CLOSED && !conn->paused)
 		watch_partial_frame(conn);
@@ -863,10 +981,34 @@ add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
 	reactor_timer_init(&conn->timer, conn_timer_expired);
 	reactor_timer_init(&conn->frame_timer, frame_timer_expired);
 	list_init(&conn->link);
+	list_init(&conn->budget_link);
 	static const uint8_t handshake[SP_HANDSHAKE_LEN] = { 0, 'S', 'P', 0, 0, SP_PROTO_REP0,
 							      0, 0 };
 	memcpy(conn->handshake_out, handshake, sizeof(handshake));
 	describe_peer(conn, ss);
+	char key[96];
+	budget_key(key, sizeof(key), NULL, conn->identity.has_credentials,
+		   (unsigned)conn->identity.uid, conn->identity.peer, conn->id);
+	if (budget_share_open(&conn->budget, transport->config.budget, key) < 0) {
+		log_error("transport: %s: out of memory for a new connection; closed it",
+			  listener->url);
+		close(fd);
+		free(conn);
+		return;
+	}
+	const char *limit = budget_share_take_connection(&conn->budget);
+	if (limit) {
+		if (refusal_log_due(transport))
+			log_warn("transport: %s: refusing connections of %s (%s): it holds %u "
+				 "connections and %u descriptors, all that %s allows (this line is "
+				 "repeated at most every 5 s)", listener->url, key,
+				 conn->identity.peer, conn->budget.account->connections,
+				 conn->budget.account->descriptors, limit);
+		close(fd);
+		budget_share_close(&conn->budget);
+		free(conn);
+		return;
+	}
 
 	if (conn->kind == KIND_TCP || conn->kind == KIND_TLS) {
 		int one = 1;
@@ -912,6 +1054,7 @@ err:
 	if (conn->ssl)
 		SSL_free(conn->ssl);
 	close(fd);
+	budget_share_close(&conn->budget);
 	free(conn);
 }
 
@@ -1393,6 +1536,12 @@ transport_new(struct transport **out, struct reactor *reactor,
 	transport->userdata = userdata;
 	list_init(&transport->conns);
 	idmap_init(&transport->by_id);
+	transport->budget_task.run = budget_resume;
+	list_init(&transport->budget_waiters);
+	if (config->budget) {
+		config->budget->released = budget_released;
+		config->budget->userdata = transport;
+	}
 	transport->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	*out = transport;
 	return 0;
@@ -1491,12 +1640,18 @@ transport_free(struct transport *transport)
 void *
 transport_reply_buffer(struct tx *tx, size_t len)
 {
-	free(tx->reply);
+	if (tx->reply)
+		outbuf_free(tx->conn, tx->reply);
 	tx->reply = NULL;
 	if (len > SIZE_MAX - sizeof(struct outbuf) - FRAME_ROOM)
 		return NULL;
 	if (!(tx->reply = malloc(sizeof(struct outbuf) + FRAME_ROOM + len)))
 		return NULL;
+	/* Memory already taken (the data the reply carries left the kernel):
+	 * charged whether it fits or not; an identity over its bound is not
+	 * read until its replies go out. */
+	tx->reply->charged = FRAME_ROOM + len;
+	budget_share_charge(&tx->conn->budget, tx->reply->charged);
 	tx->body_len = len;
 	return tx->reply->data + FRAME_ROOM;
 }
@@ -1507,7 +1662,8 @@ transport_reply_send(struct tx *tx)
 	struct conn *conn = tx->conn;
 
 	if (conn->state == CONN_CLOSED) {
-		free(tx->reply);
+		if (tx->reply)
+			outbuf_free(conn, tx->reply);
 		if (tx->fd >= 0)
 			close(tx->fd);
 		goto out;
@@ -1563,6 +1719,18 @@ transport_disconnect(struct transport *transport, uint32_t conn_id)
 	struct conn *conn = idmap_get(&transport->by_id, conn_id);
 	if (conn)
 		conn_close(conn, LOG_LEVEL_DEBUG, "disconnected by the daemon");
+}
+
+void
+transport_set_identity(struct transport *transport, uint32_t conn_id, const char *key)
+{
+	struct conn *conn = idmap_get(&transport->by_id, conn_id);
+	if (!conn)
+		return;
+	conn->identity_known = true;
+	if (budget_share_move(&conn->budget, key) < 0)
+		log_error("connection %u (%s): out of memory for its memory account; it stays "
+			  "counted as before", conn->id, conn->identity.peer);
 }
 
 unsigned

@@ -17,6 +17,10 @@
  * max_message_size bytes, its requests are not read (back-pressure), and a
  * reply left unread for reply_timeout_ms ends the connection. At most
  * max_connections connections exist at once; more are accepted and closed.
+ * With a memory budget (budget.h), a large frame's buffer and every queued
+ * reply are charged to the connection's identity: a frame that does not fit
+ * is not read until memory is given back (or its frame_timeout_ms ends the
+ * connection), and nothing is read from an identity that is over its bound.
  *
  * Callbacks run on the reactor thread. `connection_removed` never runs
  * inside another transport call: it is deferred to the end of the loop turn,
@@ -33,6 +37,7 @@
 
 #include "peer-transport.h"
 
+struct budget;
 struct reactor;
 struct transport;
 
@@ -76,6 +81,11 @@ struct transport_config {
 	gid_t ipc_gid;
 	const char *tls_cert_key_file; /* PEM: the certificate chain and its key */
 	const char *tls_ca_file;       /* PEM: the CA that signs client certificates */
+	/* The memory budget (budget.h) that connections charge their large
+	 * frames and queued replies to, keyed by uid until
+	 * transport_set_identity(); NULL: not counted. The transport listens
+	 * to its releases to resume reading. */
+	struct budget *budget;
 };
 
 /* Create a transport serving on `reactor`. `config` is copied (its strings
@@ -145,6 +155,12 @@ uint32_t transport_tx_pipe(const struct tx *tx);
 /* Close one client connection (a misbehaving client); its removal runs at
  * the end of the turn. Unknown ids are ignored. */
 void transport_disconnect(struct transport *transport, uint32_t conn_id);
+
+/* The identity of a connection is known (after Hello, its token if any):
+ * its memory is counted under `key` (budget_key()) from now on, and its
+ * reading pauses while that identity is over its memory bound (before,
+ * only a large frame that does not fit waits). Unknown ids are ignored. */
+void transport_set_identity(struct transport *transport, uint32_t conn_id, const char *key);
 
 /* How many connections are open, handshaking ones included. */
 unsigned transport_connection_count(const struct transport *transport);

@@ -1241,6 +1241,7 @@ wire_decode_request(const void *buf, size_t len, const struct wire_limits *limit
 		return -ENOMEM;
 	}
 	req->seq = msg->has_seq ? msg->seq : 0;
+	req->wire_len = len;
 	error->seq = req->seq;
 
 	bool keep = false;

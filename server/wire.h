@@ -279,6 +279,9 @@ struct request {
 	 * it still takes its turn in the session's sequence (and is answered
 	 * with this error then), so that later requests do not wait for it. */
 	struct wire_error *invalid;
+	/* The size of the request on the wire: about what its decoded form
+	 * holds (its payload copied out of the frame), for the memory budget. */
+	size_t wire_len;
 };
 
 /* Limits wire_decode_request() enforces. */

@@ -357,7 +357,9 @@ fill(struct sb__transport *t, size_t want)
 			t->in_start = 0;
 		}
 		if (t->in_size - t->in_start < want) {
-			size_t size = want + READ_CHUNK;
+			/* Room for what is kept from in_start on, not only `want`:
+			 * a smaller buffer would cut unread bytes off. */
+			size_t size = t->in_start + want + READ_CHUNK;
 			uint8_t *grown = realloc(t->in, size);
 
 			if (grown == NULL)

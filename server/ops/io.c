@@ -17,6 +17,8 @@ op_release_progress(struct op *op)
 {
 	free(op->buffer);
 	op->buffer = NULL;
+	budget_share_release(&op->session->budget, op->held_buffer);
+	op->held_buffer = 0;
 }
 
 static int
@@ -75,8 +77,20 @@ recv_waitall(struct op *op, struct reply *reply)
 	struct handle *handle = op->handle;
 	size_t want = req->recv.bufsize;
 
-	if (!op->buffer && !(op->buffer = malloc(want ? want : 1)))
-		return -ENOMEM;
+	if (!op->buffer) {
+		const char *limit = budget_share_try(&op->session->budget, want);
+		if (limit)
+			return op_fail(reply, ERROR_QUOTA, ENOBUFS,
+				       "recv(%zu, MSG_WAITALL) would hold more memory than %s (%llu "
+				       "bytes) allows this client; ask for less at a time, or let "
+				       "earlier operations complete first",
+				       want, limit,
+				       (unsigned long long)budget_share_limit(&op->session->budget,
+									      limit));
+		op->held_buffer = want;
+		if (!(op->buffer = malloc(want ? want : 1)))
+			return -ENOMEM;
+	}
 	while (op->progress < want) {
 		ssize_t n = recv(handle->fd, op->buffer + op->progress, want - op->progress,
 				 req->recv.flags);

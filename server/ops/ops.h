@@ -92,6 +92,9 @@ struct op {
 
 	size_t progress; /* bytes sent (sendall) or received (MSG_WAITALL) */
 	uint8_t *buffer; /* MSG_WAITALL accumulation */
+	/* The memory budget (budget.h): what the op holds charged to its
+	 * session: its decoded request, its MSG_WAITALL buffer. */
+	size_t held_request, held_buffer;
 	bool started;    /* connect: the kernel connect() was issued */
 
 	/* A handler's own state across OP_WAIT_EVENT waits; release_state (when

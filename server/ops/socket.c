@@ -34,6 +34,15 @@ over_handle_quota(struct op *op, struct reply *reply, size_t wanted)
 			account->handles);
 		return op_refused(op, reply, AUDIT_QUOTA, account->limits->name);
 	}
+	/* The identity's part of the process's descriptors (budget.h). */
+	struct budget_share *budget = &op->session->budget;
+	if (budget_share_take_descriptors(budget, (uint32_t)wanted, false))
+		return op_fail(reply, ERROR_QUOTA, EMFILE,
+			       "this client (%s) already holds %u descriptors, its share of the "
+			       "daemon's %u; close some sockets or connections first",
+			       budget->account->key, budget->account->descriptors,
+			       budget->account->budget->descriptor_share);
+	budget_share_put_descriptors(budget, (uint32_t)wanted);
 	if (op->session->n_handles + wanted <= daemon->config->max_handles)
 		return 0;
 	return op_fail(reply, ERROR_QUOTA, EMFILE,

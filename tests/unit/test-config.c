@@ -352,9 +352,40 @@ START_TEST(config_rejects_an_unknown_nested_key_with_its_path)
 			"test.json: limits: unknown key \"max_handles\" (did you mean "
 			"\"max_handles_per_session\"? known keys: max_message_size, "
 			"max_handles_per_session, max_parked_per_session, max_sessions, reply_timeout_ms, "
-			"frame_timeout_ms)");
+			"frame_timeout_ms, memory_per_identity, memory_total, "
+			"max_sessions_per_identity)");
 	assert_rejected_with("{\"tls\": {\"cert\": \"/x\"}}",
 			     "test.json: tls: unknown key \"cert\" (");
+}
+END_TEST
+
+START_TEST(config_memory_and_identity_limits_are_read_and_checked)
+{
+	ck_assert_int_eq(load("{\"limits\": {\"memory_per_identity\": 33554432, "
+			      "\"memory_total\": 67108864, \"max_sessions_per_identity\": 8}}"),
+			 0);
+	ck_assert_uint_eq(cfg.memory_per_identity, 33554432);
+	ck_assert_uint_eq(cfg.memory_total, 67108864);
+	ck_assert_uint_eq(cfg.max_sessions_per_identity, 8);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+	/* A request of the largest size must fit the budget of one identity... */
+	cfg.memory_per_identity = 8388608;
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "limits.memory_per_identity (8388608) must be at least "
+				  "limits.max_message_size (16777216)"), "%s", err);
+	/* ...and that budget the total. */
+	cfg.memory_per_identity = 67108864;
+	cfg.memory_total = 33554432;
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "limits.memory_total (33554432) at least "
+				  "limits.memory_per_identity"), "%s", err);
+	assert_rejected_with("{\"limits\": {\"max_sessions_per_identity\": 0}}",
+			     "limits.max_sessions_per_identity: must be an integer from 1");
+	/* The default total is a quarter of the machine's memory, and fits. */
+	config_fini(&cfg);
+	config_init(&cfg);
+	ck_assert_uint_ge(cfg.memory_total, cfg.memory_per_identity);
+	ck_assert_uint_eq(cfg.memory_total, config_memory_total_default());
 }
 END_TEST
 
@@ -1345,6 +1376,7 @@ config_suite(void)
 	tcase_add_test(load_tc, config_fini_twice_is_harmless);
 	tcase_add_test(load_tc, config_rejects_an_unknown_key_naming_it);
 	tcase_add_test(load_tc, config_rejects_an_unknown_nested_key_with_its_path);
+	tcase_add_test(load_tc, config_memory_and_identity_limits_are_read_and_checked);
 	tcase_add_test(load_tc, config_rejects_a_dotted_key_instead_of_a_section);
 	tcase_add_test(load_tc, config_rejects_a_key_given_twice);
 	tcase_add_test(load_tc, config_rejects_an_out_of_range_integer_naming_path_and_value);
