@@ -103,6 +103,13 @@ sink_attach_fd(void *userdata, struct tx *tx, int fd)
 	transport_reply_attach_fd(tx, fd);
 }
 
+static void
+sink_set_identity(void *userdata, uint32_t conn_id, const char *key)
+{
+	struct daemon *daemon = userdata;
+	transport_set_identity(daemon->transport, conn_id, key);
+}
+
 static const struct transport_callbacks callbacks = {
 	.connection_added = on_connection_added,
 	.connection_removed = on_connection_removed,
@@ -208,6 +215,7 @@ init_state(struct daemon *daemon, const struct config *config, char *err, size_t
 		.disconnect = sink_disconnect,
 		.can_pass_fds = sink_can_pass_fds,
 		.attach_fd = sink_attach_fd,
+		.set_identity = sink_set_identity,
 		.userdata = daemon,
 	};
 	/* Buffers of a large request or reply get mappings of their own, given

@@ -353,7 +353,8 @@ attach_quota(struct daemon *daemon, struct session *session)
 	if (budget_share_move(&session->budget, key) < 0)
 		log_error("out of memory for the memory account of session %llu; it stays "
 			  "counted by uid", (unsigned long long)session->id);
-	transport_set_identity(daemon->transport, session->pipe_id, key);
+	if (daemon->sink.set_identity)
+		daemon->sink.set_identity(daemon->sink.userdata, session->pipe_id, key);
 }
 
 /*

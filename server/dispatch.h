@@ -41,6 +41,9 @@ struct reply_sink {
 	bool (*can_pass_fds)(void *userdata, const struct tx *tx);
 	/* Attach `fd` to the reply to `tx`; the sink owns it from then on. */
 	void (*attach_fd)(void *userdata, struct tx *tx, int fd);
+	/* Connection `conn_id`'s memory is counted under identity `key`
+	 * (budget_key()) from now on; NULL: nothing to tell. */
+	void (*set_identity)(void *userdata, uint32_t conn_id, const char *key);
 	void *userdata;
 };
 

@@ -117,6 +117,7 @@ setup(void)
 	state.limits.max_data_size = config.max_message_size - ENVELOPE_ROOM;
 	session_table_init(&state.sessions);
 	quota_table_init(&state.quotas);
+	budget_init(&state.budget, config.memory_per_identity, config.memory_total);
 	ck_assert_int_eq(reactor_new(&state.reactor), 0);
 	handle_table_init(&state.handles, state.reactor, dispatch_handle_ready);
 	state.scratch_len = state.limits.max_data_size;
@@ -141,6 +142,7 @@ teardown(void)
 	handle_table_fini(&state.handles);
 	session_table_fini(&state.sessions);
 	quota_table_fini(&state.quotas);
+	budget_fini(&state.budget);
 	reactor_free(state.reactor);
 	free(state.scratch);
 	for (size_t i = 0; i < n_replies; i++)
