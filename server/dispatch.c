@@ -1033,7 +1033,7 @@ dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 		log_error("out of memory for the memory account of a new connection (%s); "
 			  "closing it", identity->peer);
 		session_free(&daemon->sessions, session);
-		transport_disconnect(daemon->transport, pipe_id);
+		daemon->sink.disconnect(daemon->sink.userdata, pipe_id);
 		return;
 	}
 	char who[160];
