@@ -90,6 +90,13 @@ static const struct field fields[] = {
 	{ "admin.gids", FIELD_IDS, MEMBER(admin_gids), 0, 0, NULL },
 	{ "admin.tokens", FIELD_NAMES, MEMBER(admin_tokens), 0, 0, NULL },
 	{ "policy", FIELD_POLICY, 0, 0, 0, NULL },
+	{ "remote", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "remote.keepalive_idle_s", FIELD_U32, MEMBER(keepalive_idle_s), 1,
+	  CONFIG_KEEPALIVE_IDLE_S_MAX, " (seconds)" },
+	{ "remote.keepalive_interval_s", FIELD_U32, MEMBER(keepalive_interval_s), 1,
+	  CONFIG_KEEPALIVE_INTERVAL_S_MAX, " (seconds)" },
+	{ "remote.keepalive_count", FIELD_U32, MEMBER(keepalive_count), 1,
+	  CONFIG_KEEPALIVE_COUNT_MAX, NULL },
 };
 
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -679,6 +686,9 @@ config_init(struct config *cfg)
 		.log_level = LOG_LEVEL_INFO,
 		.ipc_mode = CONFIG_IPC_MODE_DEFAULT,
 		.ipc_directory_mode = CONFIG_IPC_DIRECTORY_MODE_DEFAULT,
+		.keepalive_idle_s = CONFIG_KEEPALIVE_IDLE_S_DEFAULT,
+		.keepalive_interval_s = CONFIG_KEEPALIVE_INTERVAL_S_DEFAULT,
+		.keepalive_count = CONFIG_KEEPALIVE_COUNT_DEFAULT,
 	};
 }
 
@@ -1792,6 +1802,11 @@ config_print(const struct config *cfg, FILE *out)
 		print_string(out, cfg->admin_tokens.names[i]);
 	}
 	fputs("]\n\t},\n", out);
+
+	fprintf(out, "\t\"remote\": {\n\t\t\"keepalive_idle_s\": %lu,\n"
+		"\t\t\"keepalive_interval_s\": %lu,\n\t\t\"keepalive_count\": %lu\n\t},\n",
+		(unsigned long)cfg->keepalive_idle_s, (unsigned long)cfg->keepalive_interval_s,
+		(unsigned long)cfg->keepalive_count);
 
 	fputs("\t\"tls\": {", out);
 	if (cfg->tls_cert_key_file) {

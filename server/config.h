@@ -40,6 +40,12 @@
 #define CONFIG_RESOLVER_THREADS_MAX 64u
 #define CONFIG_IPC_MODE_DEFAULT 0660u
 #define CONFIG_IPC_DIRECTORY_MODE_DEFAULT 0750u
+#define CONFIG_KEEPALIVE_IDLE_S_DEFAULT 30u
+#define CONFIG_KEEPALIVE_IDLE_S_MAX 7200u
+#define CONFIG_KEEPALIVE_INTERVAL_S_DEFAULT 10u
+#define CONFIG_KEEPALIVE_INTERVAL_S_MAX 600u
+#define CONFIG_KEEPALIVE_COUNT_DEFAULT 3u
+#define CONFIG_KEEPALIVE_COUNT_MAX 127u
 
 /* A configuration file larger than this is refused rather than read. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -120,6 +126,13 @@ struct config {
 	/* "policy": the rules every operation passes; NULL for the built-in default
 	 * (policy_init_default()). Owned by the config. */
 	struct policy *policy;
+
+	/* "remote": tcp:// and tls+tcp:// client connections. TCP keepalive probes a connection
+	 * idle for keepalive_idle_s every keepalive_interval_s; keepalive_count unanswered
+	 * probes end it, so a vanished client is noticed within idle + interval * count. */
+	uint32_t keepalive_idle_s;
+	uint32_t keepalive_interval_s;
+	uint32_t keepalive_count;
 };
 
 /* Fill `cfg` with the defaults and no listen URLs. Release it with config_fini(). */

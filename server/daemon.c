@@ -243,6 +243,9 @@ daemon_new(struct daemon **out, const struct config *config,
 		.ipc_gid = privileges ? privileges->ipc_gid : (gid_t)-1,
 		.tls_cert_key_file = config->tls_cert_key_file,
 		.tls_ca_file = config->tls_ca_file,
+		.keepalive_idle_s = (int)config->keepalive_idle_s,
+		.keepalive_interval_s = (int)config->keepalive_interval_s,
+		.keepalive_count = (int)config->keepalive_count,
 	};
 	if ((r = transport_new(&daemon->transport, daemon->reactor, &tc, &callbacks, daemon)) < 0) {
 		snprintf(err, errlen, "cannot create the transport: %s", strerror(-r));

@@ -810,6 +810,28 @@ describe_peer(struct conn *conn, const struct sockaddr_storage *ss)
 	}
 }
 
+/* Dead-peer detection: a client whose host vanished (link down, crash, a NAT
+ * that forgot the flow) sends nothing more, so only probes notice it. The
+ * kernel ends the connection after keepalive_count unanswered probes, and
+ * the reactor sees the error like any other. */
+static void
+set_keepalive(struct conn *conn)
+{
+	const struct transport_config *c = &conn->transport->config;
+	int fd = conn->source.fd, one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+	    (c->keepalive_idle_s > 0 && setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE,
+						   &c->keepalive_idle_s, sizeof(int)) < 0) ||
+	    (c->keepalive_interval_s > 0 &&
+	     setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &c->keepalive_interval_s, sizeof(int)) <
+		     0) ||
+	    (c->keepalive_count > 0 &&
+	     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &c->keepalive_count, sizeof(int)) < 0))
+		log_warn("connection %u (%s): cannot set TCP keepalive: %s; a vanished client "
+			 "may go unnoticed", conn->id, conn->identity.peer, strerror(errno));
+}
+
 static bool
 refusal_log_due(struct transport *transport)
 {
@@ -871,6 +893,7 @@ add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
 	if (conn->kind == KIND_TCP || conn->kind == KIND_TLS) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		set_keepalive(conn);
 	}
 	if (conn->kind == KIND_TLS) {
 		if (!(conn->ssl = SSL_new(transport->tls)) || !SSL_set_fd(conn->ssl, fd)) {

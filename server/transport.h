@@ -76,6 +76,10 @@ struct transport_config {
 	gid_t ipc_gid;
 	const char *tls_cert_key_file; /* PEM: the certificate chain and its key */
 	const char *tls_ca_file;       /* PEM: the CA that signs client certificates */
+	/* TCP keepalive on tcp:// and tls+tcp:// connections (0: the kernel's settings). */
+	int keepalive_idle_s;
+	int keepalive_interval_s;
+	int keepalive_count;
 };
 
 /* Create a transport serving on `reactor`. `config` is copied (its strings

@@ -342,7 +342,7 @@ START_TEST(config_rejects_an_unknown_key_naming_it)
 	assert_rejected("{\"listn\": []}",
 			"test.json: unknown key \"listn\" (did you mean \"listen\"? known keys: "
 			"listen, limits, log_level, resolver_threads, ipc, privileges, tls, auth, audit, "
-			"admin, policy)");
+			"admin, policy, remote)");
 }
 END_TEST
 
