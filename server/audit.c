@@ -35,6 +35,7 @@ const char *const audit_event_names[] = {
 	"sockbroker.session.end",
 	"sockbroker.hello",
 	"sockbroker.handoff",
+	"sockbroker.tls.refused",
 	NULL,
 };
 
@@ -49,6 +50,7 @@ const char *const audit_default_events[] = {
 	"socket.connect",
 	"socket.sethostname",
 	"sockbroker.handoff",
+	"sockbroker.tls.refused",
 	NULL,
 };
 
@@ -409,7 +411,9 @@ transport_name(const struct peer_identity *identity)
 		return "tls+tcp";
 	/* NNG reports a TLS connection's address as TCP's. */
 	if (peer_kind_is(identity->peer, "tcp"))
-		return identity->tls_verified ? "tls+tcp" : "tcp";
+		return identity->tls_verified || identity->transport == POLICY_TRANSPORT_TLS
+			       ? "tls+tcp"
+			       : "tcp";
 	return "unknown";
 }
 

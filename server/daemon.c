@@ -51,10 +51,28 @@ on_connection_removed(void *userdata, uint32_t conn_id)
 	dispatch_session_removed(userdata, conn_id);
 }
 
+/* A refused TLS handshake: one record, a denial (always written), with the reason. */
+static void
+on_handshake_refused(void *userdata, const struct peer_identity *identity, const char *reason)
+{
+	struct daemon *daemon = userdata;
+	struct audit_record record = {
+		.event = "sockbroker.tls.refused",
+		.peer = identity,
+		.decision = AUDIT_DENY,
+		.rule = "tls",
+		.errnum = EACCES,
+		.error_kind = "denied",
+		.message = reason,
+	};
+	audit_write(daemon->audit, &record);
+}
+
 static const struct transport_callbacks callbacks = {
 	.connection_added = on_connection_added,
 	.connection_removed = on_connection_removed,
 	.request = on_request,
+	.handshake_refused = on_handshake_refused,
 };
 
 static void

@@ -730,17 +730,26 @@ tls_handshake(struct conn *conn)
 	int e = SSL_get_error(conn->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return;
-	char buf[256];
+	char buf[256], reason[320];
 	long verify = SSL_get_verify_result(conn->ssl);
-	if (verify != X509_V_OK) {
-		ERR_clear_error();
-		conn_close(conn, LOG_LEVEL_INFO, "TLS handshake failed: the client certificate was "
-			   "refused: %s", X509_verify_cert_error_string(verify));
-		return;
-	}
-	conn_close(conn, LOG_LEVEL_INFO, "TLS handshake failed: %s",
-		   e == SSL_ERROR_SYSCALL ? "the client went away" : tls_error_string(buf, sizeof(buf)));
+	if (verify != X509_V_OK)
+		snprintf(reason, sizeof(reason), "the client certificate was refused: %s",
+			 X509_verify_cert_error_string(verify));
+	else if (e == SSL_ERROR_SYSCALL)
+		snprintf(reason, sizeof(reason), "the client went away");
+	else
+		snprintf(reason, sizeof(reason), "%s", tls_error_string(buf, sizeof(buf)));
 	ERR_clear_error();
+	/* A client that presented nothing gets OpenSSL's "peer did not return a
+	 * certificate": say what to do about it. */
+	if (strstr(reason, "did not return a certificate") || strstr(reason, "certificate required"))
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason),
+			 " (the client sent no certificate: give it one signed by tls.ca_file)");
+	/* Told before the close: the identity goes with the connection. */
+	if (conn->transport->callbacks->handshake_refused)
+		conn->transport->callbacks->handshake_refused(conn->transport->userdata,
+							      &conn->identity, reason);
+	conn_close(conn, LOG_LEVEL_INFO, "TLS handshake failed: %s", reason);
 }
 
 static void

@@ -62,6 +62,11 @@ struct transport_callbacks {
 	/* A request arrived. `body` is valid only during the call. */
 	void (*request)(void *userdata, struct tx *tx, uint32_t conn_id, const void *body,
 			size_t len);
+	/* A tls+tcp:// client's TLS handshake failed (no certificate, one the CA did not
+	 * sign, a protocol error) and its connection was closed; `reason` says which, for
+	 * the operator. NULL: not told. */
+	void (*handshake_refused)(void *userdata, const struct peer_identity *identity,
+				  const char *reason);
 };
 
 struct transport_config {

@@ -55,6 +55,12 @@ struct sb__transport {
 	SSL *ssl;
 	pthread_mutex_t tls_lock;
 	int wait_ms; /* how long one wait for the socket may take; -1: for ever */
+	/* What the broker's TLS said last when it ended the connection ("tlsv13 alert
+	 * certificate required"), and the certificate this side offered (NULL: none;
+	 * borrowed, for messages during the open): with TLS 1.3 a refused client
+	 * certificate shows only after the handshake. */
+	char tls_alert[160];
+	const char *tls_cert_key_file;
 };
 
 /* ---- frames ----------------------------------------------------------------- */
@@ -492,6 +498,20 @@ stream_handshake(struct sb__transport *t, struct sb_error *err)
 	r = write_all(t, mine, sizeof(mine));
 	if (r == 0)
 		r = fill(t, SB__SP_HANDSHAKE_SIZE);
+	if (r < 0 && t->ssl != NULL && r != -EAGAIN && t->tls_cert_key_file == NULL)
+		return sb__error_set(err, SB_ERR_TRANSPORT, EACCES,
+				     "the broker at %s ended the TLS connection (%s): it takes only "
+				     "clients with a certificate; give one signed by its client CA, "
+				     "with its key, as PEM in %s",
+				     t->url, t->tls_alert[0] ? t->tls_alert : strerror(-r),
+				     TLS_CERT_KEY_FILE_ENV);
+	if (r < 0 && t->ssl != NULL && r != -EAGAIN)
+		return sb__error_set(err, SB_ERR_TRANSPORT, EACCES,
+				     "the broker at %s ended the TLS connection (%s): it did not "
+				     "accept the client certificate in %s (%s); give one signed by "
+				     "its client CA (the daemon's tls.ca_file)",
+				     t->url, t->tls_alert[0] ? t->tls_alert : strerror(-r),
+				     t->tls_cert_key_file, TLS_CERT_KEY_FILE_ENV);
 	if (r < 0)
 		return sb__error_set(err, SB_ERR_TRANSPORT, r == -EAGAIN ? ETIMEDOUT : -r,
 				     "the broker at %s did not complete the SP handshake: %s; is "
@@ -570,6 +590,8 @@ tls_io(struct sb__transport *t, bool write, void *buf, size_t length)
 		n = write ? SSL_write(t->ssl, buf, chunk) : SSL_read(t->ssl, buf, chunk);
 		saved_errno = errno;
 		e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, n);
+		if (e == SSL_ERROR_SSL && ERR_peek_error() != 0)
+			tls_error_string(t->tls_alert, sizeof(t->tls_alert));
 		ERR_clear_error();
 		pthread_mutex_unlock(&t->tls_lock);
 		if (n > 0)
@@ -644,6 +666,8 @@ tls_connect(struct sb__transport *t, const struct sb__sp_address *address,
 				     "cannot use the certificate file %s (%s): %s", cert_key_file,
 				     TLS_CERT_KEY_FILE_ENV, tls_error_string(buf, sizeof(buf)));
 
+	t->tls_cert_key_file =
+		cert_key_file != NULL && cert_key_file[0] != '\0' ? cert_key_file : NULL;
 	t->ssl = SSL_new(t->tls_ctx);
 	if (t->ssl == NULL || SSL_set_fd(t->ssl, t->fd) != 1)
 		return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "cannot set up TLS: %s",
