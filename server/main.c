@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
+#include "config-check.h"
 #include "daemon.h"
 #include "log.h"
 #include "monitor.h"
@@ -215,6 +216,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "sockbrokerd: %s\n", err);
 		goto out;
 	}
+	if (check_only && config_check_files(&config, stderr, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockbrokerd: %s\n", err);
+		goto out;
+	}
 	if (check_only) {
 		/* The file form on stdout (it loads back), the effective rules as
 		 * an operator reads them on stderr. */
@@ -222,6 +227,7 @@ main(int argc, char **argv)
 		struct policy builtin = { 0 };
 		if (config.policy || policy_init_default(&builtin) == 0)
 			policy_print(config.policy ? config.policy : &builtin, stderr);
+		config_check_policy(config.policy, stderr);
 		policy_fini(&builtin);
 		status = EXIT_SUCCESS;
 		goto out;

@@ -1225,6 +1225,45 @@ out:
 	return r;
 }
 
+/* Load the server's certificate chain and key and the client CA into `ctx`: what a tls+tcp://
+ * listener and --check-config both do. A file that cannot be opened is named with errno's
+ * words; one OpenSSL cannot use, with OpenSSL's. Returns 0 or -EINVAL. */
+static int
+tls_load_files(SSL_CTX *ctx, const char *cert_key_file, const char *ca_file, char *err,
+	       size_t errlen)
+{
+	char buf[256];
+	const char *files[] = { cert_key_file, ca_file };
+	const char *keys[] = { "tls.cert_key_file", "tls.ca_file" };
+
+	for (int i = 0; i < 2; i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "%s: cannot open %s: %s", keys[i], files[i],
+				 strerror(errno));
+			return -EINVAL;
+		}
+		close(fd);
+	}
+	const char *what = "no certificate chain (PEM) in";
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_key_file) != 1)
+		goto fail;
+	what = "no private key (PEM) matching its certificate in";
+	if (SSL_CTX_use_PrivateKey_file(ctx, cert_key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		snprintf(err, errlen, "tls.ca_file: no CA certificate (PEM) in %s: %s", ca_file,
+			 tls_error_string(buf, sizeof(buf)));
+		return -EINVAL;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "tls.cert_key_file: %s %s: %s", what, cert_key_file,
+		 tls_error_string(buf, sizeof(buf)));
+	return -EINVAL;
+}
+
 static int
 tls_setup(struct transport *transport, const char *url, char *err, size_t errlen)
 {
@@ -1249,22 +1288,31 @@ tls_setup(struct transport *transport, const char *url, char *err, size_t errlen
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	const char *what = "load the certificate chain from tls.cert_key_file";
-	if (SSL_CTX_use_certificate_chain_file(ctx, config->tls_cert_key_file) != 1)
-		goto fail;
-	what = "load the private key from tls.cert_key_file";
-	if (SSL_CTX_use_PrivateKey_file(ctx, config->tls_cert_key_file, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		goto fail;
-	what = "load tls.ca_file";
-	if (SSL_CTX_load_verify_locations(ctx, config->tls_ca_file, NULL) != 1)
-		goto fail;
+	int r = tls_load_files(ctx, config->tls_cert_key_file, config->tls_ca_file, buf,
+			       sizeof(buf));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", url, buf);
+		SSL_CTX_free(ctx);
+		return r;
+	}
 	transport->tls = ctx;
 	return 0;
-fail:
-	snprintf(err, errlen, "%s: cannot %s: %s", url, what, tls_error_string(buf, sizeof(buf)));
+}
+
+int
+transport_check_tls_files(const char *cert_key_file, const char *ca_file, char *err,
+			  size_t errlen)
+{
+	char buf[256];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		snprintf(err, errlen, "cannot create a TLS context: %s",
+			 tls_error_string(buf, sizeof(buf)));
+		return -ENOMEM;
+	}
+	int r = tls_load_files(ctx, cert_key_file, ca_file, err, errlen);
 	SSL_CTX_free(ctx);
-	return -EINVAL;
+	return r;
 }
 
 int

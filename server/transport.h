@@ -109,6 +109,13 @@ int transport_listen(struct transport *transport, const char *url, char *err, si
 int transport_adopt(struct transport *transport, int fd, const char *name, const char **url,
 		    char *err, size_t errlen);
 
+/* Whether a tls+tcp:// listener could use these files: each can be opened, the first holds
+ * a certificate chain and its private key, the second CA certificates, all PEM (for
+ * --check-config). Returns 0, or -errno with `err` naming the key, the file and what is
+ * wrong. */
+int transport_check_tls_files(const char *cert_key_file, const char *ca_file, char *err,
+			      size_t errlen);
+
 /* Watch the listeners: connections are accepted from now on. Returns 0 or
  * -errno. */
 int transport_start(struct transport *transport);
