@@ -500,18 +500,16 @@ stream_handshake(struct sb__transport *t, struct sb_error *err)
 		r = fill(t, SB__SP_HANDSHAKE_SIZE);
 	if (r < 0 && t->ssl != NULL && r != -EAGAIN && t->tls_cert_key_file == NULL)
 		return sb__error_set(err, SB_ERR_TRANSPORT, EACCES,
-				     "the broker at %s ended the TLS connection (%s): it takes only "
-				     "clients with a certificate; give one signed by its client CA, "
-				     "with its key, as PEM in %s",
-				     t->url, t->tls_alert[0] ? t->tls_alert : strerror(-r),
-				     TLS_CERT_KEY_FILE_ENV);
+				     "the broker at %s wants a client certificate: set %s to a PEM "
+				     "file with one its client CA signed and its key (TLS: %s)",
+				     t->url, TLS_CERT_KEY_FILE_ENV,
+				     t->tls_alert[0] ? t->tls_alert : strerror(-r));
 	if (r < 0 && t->ssl != NULL && r != -EAGAIN)
 		return sb__error_set(err, SB_ERR_TRANSPORT, EACCES,
-				     "the broker at %s ended the TLS connection (%s): it did not "
-				     "accept the client certificate in %s (%s); give one signed by "
-				     "its client CA (the daemon's tls.ca_file)",
-				     t->url, t->tls_alert[0] ? t->tls_alert : strerror(-r),
-				     t->tls_cert_key_file, TLS_CERT_KEY_FILE_ENV);
+				     "the broker at %s refused the client certificate of %s (%s): "
+				     "give one its client CA (tls.ca_file) signed (TLS: %s)",
+				     t->url, t->tls_cert_key_file, TLS_CERT_KEY_FILE_ENV,
+				     t->tls_alert[0] ? t->tls_alert : strerror(-r));
 	if (r < 0)
 		return sb__error_set(err, SB_ERR_TRANSPORT, r == -EAGAIN ? ETIMEDOUT : -r,
 				     "the broker at %s did not complete the SP handshake: %s; is "

@@ -640,11 +640,17 @@ request_of(struct op *op, struct policy_request *p)
 		p->op = POLICY_OP_RESOLVE;
 		p->host = req->getnameinfo.address.inet.host;
 		return true;
-	case OP_CREATE_CONNECTION:
-		/* Each attempt is judged in ops/create.c; the name first. */
+	case OP_CREATE_CONNECTION: {
+		/* Each attempt is judged in ops/create.c; a name first, as a lookup.
+		 * A numeric host needs no lookup, so no `resolve`: as for connect. */
+		struct in6_addr numeric;
+		if (inet_pton(AF_INET, req->create_connection.host, &numeric) == 1 ||
+		    inet_pton(AF_INET6, req->create_connection.host, &numeric) == 1)
+			return false;
 		p->op = POLICY_OP_RESOLVE;
 		p->host = req->create_connection.host;
 		return true;
+	}
 	case OP_SETHOSTNAME:
 		p->op = POLICY_OP_SETHOSTNAME;
 		return true;

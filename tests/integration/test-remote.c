@@ -2,7 +2,9 @@
  * Remote clients (tcp:// and tls+tcp://) against the real daemon: dead-peer
  * detection with TCP keepalive; refused TLS handshakes, logged and audited with
  * their reason and explained to the client; a daemon reached by IP address
- * with a certificate that names only the IP, from the C client and sbcat.
+ * with a certificate that names only the IP, from the C client and sbcat;
+ * create_connection to a numeric host without the `resolve` permission, and
+ * one audit record for its denial.
  *
  * A client "vanishes" as a crashed host or a NAT that forgot the flow does:
  * its end of the connection disappears without a FIN or a reset. The test
@@ -187,6 +189,76 @@ START_TEST(keepalive_ends_a_vanished_clients_session)
 }
 END_TEST
 
+/* ---- create_connection ----------------------------------------------------- */
+
+/* No `resolve` anywhere: names cannot be looked up; 127.0.0.2 may not be reached. */
+#define NO_RESOLVE_CONFIG \
+	"{\"policy\": {\"rules\": [" \
+	"{\"name\": \"no-second\", \"allow\": false, \"ops\": [\"connect\"], " \
+	"\"addresses\": [\"127.0.0.2/32\"]}, " \
+	"{\"name\": \"tcp\", \"allow\": true, \"ops\": [\"create\", \"connect\"], " \
+	"\"families\": [\"AF_INET\", \"AF_INET6\"]}]}, " \
+	"\"audit\": {\"events\": [\"socket.connect\"]}}"
+
+/* How many lines of the daemon's log contain `text`. */
+static int
+log_count(const char *text)
+{
+	FILE *f = fopen(daemon_under_test.log, "r");
+	char line[4096];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+START_TEST(create_connection_to_a_numeric_host_needs_no_resolve_and_audits_once)
+{
+	struct echo_server echo;
+	struct sb_error err;
+	struct sb_addr peer;
+	sb_handle h;
+
+	test_daemon_start(&daemon_under_test, NO_RESOLVE_CONFIG);
+	fixture_connect("test-remote");
+	ck_assert_int_eq(echo_server_start(&echo, AF_INET, SOCK_STREAM), 0);
+
+	/* A literal address connects, as connect() to it would. */
+	ck_assert_msg(sb_create_connection(client, "127.0.0.1", echo.port, -1, NULL, &h, &peer,
+					   NULL, NULL, &err) == 0,
+		      "%s", err.message);
+	fixture_echo(h, "numeric");
+	ck_assert_int_eq(sb_close(client, h, &err), 0);
+	/* A name still needs `resolve`. */
+	ck_assert_int_eq(sb_create_connection(client, "localhost", echo.port, -1, NULL, &h, &peer,
+					      NULL, NULL, &err),
+			 -EACCES);
+	ck_assert_msg(strstr(err.message, "default-deny"), "%s", err.message);
+
+	/* A denied address: one record, the denial, and none that says "allow". */
+	ck_assert_int_eq(sb_create_connection(client, "127.0.0.2", echo.port, -1, NULL, &h, &peer,
+					      NULL, NULL, &err),
+			 -EACCES);
+	ck_assert_str_eq(err.rule, "no-second");
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "\"rule\": \"no-second\"", 10000));
+	/* A sync point: a later call's record comes after every earlier one. */
+	ck_assert_msg(sb_create_connection(client, "127.0.0.1", echo.port, -1, NULL, &h, &peer,
+					   NULL, NULL, &err) == 0,
+		      "%s", err.message);
+	int64_t deadline = test_now_ms() + 10000;
+	/* Records: the first connection, the name's refusal, the denial, the last one. */
+	while (log_count("\"event\": \"socket.connect\"") < 4 && test_now_ms() < deadline)
+		test_sleep_ms(10);
+	ck_assert_int_eq(log_count("\"host\": \"127.0.0.2\""), 1);
+	ck_assert_int_eq(log_count("\"event\": \"socket.connect\""), 4);
+	ck_assert_int_eq(sb_close(client, h, &err), 0);
+	echo_server_stop(&echo);
+}
+END_TEST
+
 /* ---- TLS ------------------------------------------------------------------ */
 
 static char tls_url[64];
@@ -250,6 +322,9 @@ START_TEST(a_refused_tls_handshake_is_logged_audited_and_explained)
 	/* A certificate another CA signed. */
 	ck_assert_int_lt(connect_tls(&c, ca, stranger_pem, &err), 0);
 	ck_assert_int_eq(err.kind, SB_ERR_TRANSPORT);
+	ck_assert_msg(strstr(err.message, "refused the client certificate of ") &&
+			      strstr(err.message, stranger_pem),
+		      "%s", err.message);
 	ck_assert(test_daemon_wait_log(&daemon_under_test,
 				       "the client certificate was refused: unable to get local "
 				       "issuer certificate",
@@ -394,6 +469,7 @@ main(void)
 		{ "keepalive_ends_a_vanished_clients_session",
 		  keepalive_ends_a_vanished_clients_session },
 		{ "refused-tls", a_refused_tls_handshake_is_logged_audited_and_explained },
+		{ "numeric-host", create_connection_to_a_numeric_host_needs_no_resolve_and_audits_once },
 		{ "ip-certificate", the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate },
 	};
 
