@@ -36,6 +36,8 @@ const char *const audit_event_names[] = {
 	"sockbroker.hello",
 	"sockbroker.handoff",
 	"sockbroker.tls.refused",
+	"sockbroker.session.detach",
+	"sockbroker.session.resume",
 	NULL,
 };
 
@@ -51,6 +53,8 @@ const char *const audit_default_events[] = {
 	"socket.sethostname",
 	"sockbroker.handoff",
 	"sockbroker.tls.refused",
+	"sockbroker.session.detach",
+	"sockbroker.session.resume",
 	NULL,
 };
 

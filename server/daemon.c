@@ -14,6 +14,8 @@
 #include "log.h"
 #include "monitor.h"
 #include "privileges.h"
+#include "resume.h"
+#include "session.h"
 #include "resolve.h"
 #include "systemd.h"
 
@@ -33,21 +35,30 @@ on_request(void *userdata, struct tx *tx, uint32_t conn_id, const void *body, si
 
 	if (wire_decode_request(body, len, &daemon->limits, &request, &error) < 0) {
 		log_debug("connection %u: bad request: %s", conn_id, error.message);
+		resume_note_request(daemon, conn_id, error.seq);
 		dispatch_reply_bad_request(tx, &error);
 		return;
 	}
+	resume_note_request(daemon, conn_id, request->seq);
 	dispatch_request(daemon, tx, conn_id, request);
 }
 
 static void
 on_connection_added(void *userdata, uint32_t conn_id, const struct peer_identity *identity)
 {
-	dispatch_session_added(userdata, conn_id, identity);
+	struct daemon *daemon = userdata;
+	dispatch_session_added(daemon, conn_id, identity);
+	struct session *session = session_find(&daemon->sessions, conn_id);
+	if (session)
+		resume_session_added(daemon, session);
 }
 
 static void
 on_connection_removed(void *userdata, uint32_t conn_id)
 {
+	/* A resumable session outlives its connection for its grace period. */
+	if (resume_detach(userdata, conn_id))
+		return;
 	dispatch_session_removed(userdata, conn_id);
 }
 
@@ -73,6 +84,7 @@ static const struct transport_callbacks callbacks = {
 	.connection_removed = on_connection_removed,
 	.request = on_request,
 	.handshake_refused = on_handshake_refused,
+	.reply_route = resume_reply_route,
 };
 
 static void

@@ -907,6 +907,12 @@ end_session(struct daemon *daemon, struct session *session, const char *why)
 }
 
 void
+dispatch_end_session(struct daemon *daemon, struct session *session, const char *why)
+{
+	end_session(daemon, session, why);
+}
+
+void
 dispatch_session_removed(struct daemon *daemon, uint32_t pipe_id)
 {
 	struct session *session = session_find(&daemon->sessions, pipe_id);

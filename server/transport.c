@@ -105,6 +105,7 @@ struct conn {
 	bool hung_up;  /* the peer closed or failed: read until the end */
 	SSL *ssl;
 	struct peer_identity identity;
+	void *tag; /* transport_set_tag() */
 
 	/* Before CONN_OPEN: the handshake deadline; after: the age of the
 	 * oldest unsent reply. */
@@ -721,7 +722,11 @@ tls_handshake(struct conn *conn)
 	int r = SSL_do_handshake(conn->ssl);
 	if (r == 1) {
 		X509 *cert = SSL_get_peer_certificate(conn->ssl);
-		conn->identity.tls_verified = cert && SSL_get_verify_result(conn->ssl) == X509_V_OK;
+		unsigned digest_len = 0;
+		conn->identity.tls_verified = cert && SSL_get_verify_result(conn->ssl) == X509_V_OK &&
+					      X509_digest(cert, EVP_sha256(),
+							  conn->identity.cert_sha256, &digest_len) &&
+					      digest_len == sizeof(conn->identity.cert_sha256);
 		X509_free(cert);
 		conn->state = CONN_SP_HANDSHAKE;
 		send_handshake(conn);
@@ -1582,16 +1587,41 @@ transport_reply_buffer(struct tx *tx, size_t len)
 }
 
 void
+transport_set_tag(struct transport *transport, uint32_t conn_id, void *tag)
+{
+	struct conn *conn = idmap_get(&transport->by_id, conn_id);
+	if (conn)
+		conn->tag = tag;
+}
+
+/* ---- resumable sessions: where a tagged connection's reply goes ---------- */
+
+/* The connection to queue `tx`'s reply on: its own, or the one reply_route names. */
+static struct conn *
+reply_target(struct tx *tx)
+{
+	struct conn *conn = tx->conn;
+	struct transport *transport = conn->transport;
+
+	if (!conn->tag || !transport->callbacks->reply_route)
+		return conn;
+	uint32_t to = transport->callbacks->reply_route(
+		transport->userdata, conn->tag, conn->id, tx->header, tx->header_len,
+		tx->reply ? tx->reply->data + FRAME_ROOM : NULL, tx->reply ? tx->body_len : 0);
+	if (to == conn->id)
+		return conn;
+	/* The same transport (resume.c checks): a descriptor can go where it could. */
+	struct conn *other = to ? idmap_get(&transport->by_id, to) : NULL;
+	return other && other->state != CONN_CLOSED ? other : NULL;
+}
+
+/* ---- end of resumable sessions ------------------------------------------- */
+
+void
 transport_reply_send(struct tx *tx)
 {
 	struct conn *conn = tx->conn;
 
-	if (conn->state == CONN_CLOSED) {
-		free(tx->reply);
-		if (tx->fd >= 0)
-			close(tx->fd);
-		goto out;
-	}
 	if (!tx->reply && !transport_reply_buffer(tx, 0)) {
 		conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a reply; closed, so that the "
 			   "client is not left waiting for it");
@@ -1599,8 +1629,15 @@ transport_reply_send(struct tx *tx)
 			close(tx->fd);
 		goto out;
 	}
+	struct conn *target = reply_target(tx);
+	if (!target || target->state == CONN_CLOSED) {
+		free(tx->reply);
+		if (tx->fd >= 0)
+			close(tx->fd);
+		goto out;
+	}
 	struct outbuf *buf = tx->reply;
-	size_t hlen = frame_header_len(conn->kind);
+	size_t hlen = frame_header_len(target->kind);
 	size_t message_len = tx->header_len + tx->body_len;
 	buf->start = FRAME_ROOM - tx->header_len - hlen;
 	buf->len = hlen + message_len;
@@ -1611,7 +1648,7 @@ transport_reply_send(struct tx *tx)
 		*p++ = SP_IPC_MSG;
 	put_be64(p, message_len);
 	memcpy(p + 8, tx->header, tx->header_len);
-	queue_output(conn, buf);
+	queue_output(target, buf);
 out:
 	conn_unref(conn);
 	free(tx);

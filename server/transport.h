@@ -48,6 +48,7 @@ struct peer_identity {
 	gid_t gid;
 	pid_t pid;
 	bool tls_verified; /* a client certificate was verified (tls+tcp://) */
+	uint8_t cert_sha256[32]; /* with tls_verified: the SHA-256 of that certificate */
 	enum policy_transport transport; /* which kind of listener accepted it */
 	char peer[96];     /* "ipc", "tcp 127.0.0.1:40112", ... */
 };
@@ -67,6 +68,14 @@ struct transport_callbacks {
 	 * the operator. NULL: not told. */
 	void (*handshake_refused)(void *userdata, const struct peer_identity *identity,
 				  const char *reason);
+	/* Resumable sessions. Every reply of a connection given a tag (transport_set_tag())
+	 * passes here before it is queued, whether or not its connection is still open, in
+	 * the order its client will read them; `header` is its SP request id. The answer
+	 * is the connection to queue it on: its own, one that took over the tag's session
+	 * (the reply keeps its request id), or 0 to drop it (the callee keeps what it
+	 * needs). NULL: every reply goes to its own connection. */
+	uint32_t (*reply_route)(void *userdata, void *tag, uint32_t conn_id, const uint8_t *header,
+				size_t header_len, const void *body, size_t len);
 };
 
 struct transport_config {
@@ -157,6 +166,11 @@ void transport_reply_send(struct tx *tx);
 
 /* The connection a request came from. */
 uint32_t transport_tx_pipe(const struct tx *tx);
+
+/* Give connection `conn_id` a tag for callbacks->reply_route (NULL: none). It stays with
+ * the connection after it closes, for the replies still to come. Unknown ids are
+ * ignored. */
+void transport_set_tag(struct transport *transport, uint32_t conn_id, void *tag);
 
 /* Close one client connection (a misbehaving client); its removal runs at
  * the end of the turn. Unknown ids are ignored. */

@@ -32,13 +32,15 @@
 #include "servers.h"
 #include "sockbroker.h"
 
-/* Probes after 1 s of silence, one every second, the first unanswered one ends it. */
+/* Probes after 1 s of silence, one every second, the first unanswered one ends the
+ * connection; its session is then kept 1 s for a resume. */
 #define KEEPALIVE_CONFIG \
 	"{\"remote\": {\"keepalive_idle_s\": 1, \"keepalive_interval_s\": 1, " \
-	"\"keepalive_count\": 1}}"
+	"\"keepalive_count\": 1, \"resume_grace_tcp_s\": 1}}"
 
-/* How long a vanished client's session may take to end: keepalive (about 2 s here)
- * with ample room for a loaded machine; the default keepalive (30 s idle) exceeds it. */
+/* How long a vanished client's session may take to end: keepalive and grace (about 3 s
+ * here) with ample room for a loaded machine; the default keepalive (30 s idle) exceeds
+ * it. */
 #define VANISH_WAIT_MS 15000
 
 static char tcp_url[64];
@@ -186,6 +188,12 @@ START_TEST(keepalive_ends_a_vanished_clients_session)
 		      "the session of a vanished client still holds its connection and listener "
 		      "after %d ms (%d descriptors open, %d before)",
 		      VANISH_WAIT_MS, fds, fds_before);
+	/* Detached first, for a resume that did not come, then ended. */
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 1 sockets", 1000));
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "\"event\": \"sockbroker.session.detach\"",
+				       1000));
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "not resumed within its grace period",
+				       1000));
 }
 END_TEST
 
