@@ -28,6 +28,11 @@
 #define URL_FORMS "ipc://PATH, abstract://NAME, tcp://HOST:PORT or tls+tcp://HOST:PORT"
 /* Bounds connect and the handshake, so that a listener that never answers is an error. */
 #define CONNECT_TIMEOUT_S 30
+/* TCP keepalive on tcp and tls+tcp connections: probes after 15 s of silence, every 5 s,
+ * 3 unanswered end the connection. */
+#define KEEPALIVE_IDLE_S 15
+#define KEEPALIVE_INTERVAL_S 5
+#define KEEPALIVE_COUNT 3
 /* What one read asks of the kernel; a larger frame grows the buffer. */
 #define READ_CHUNK (64 * 1024)
 
@@ -483,6 +488,13 @@ stream_connect(struct sb__transport *t, const struct sb__sp_address *address,
 	freeaddrinfo(found);
 	if (fd < 0)
 		return connect_error(t->url, err, r);
+	/* A link gone silent is noticed (and the session resumed) within idle + interval *
+	 * count seconds, well inside the broker's default grace period. */
+	int idle = KEEPALIVE_IDLE_S, interval = KEEPALIVE_INTERVAL_S, count = KEEPALIVE_COUNT;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
 	t->fd = fd;
 	return 0;
 }

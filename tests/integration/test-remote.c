@@ -4,7 +4,9 @@
  * their reason and explained to the client; a daemon reached by IP address
  * with a certificate that names only the IP, from the C client and sbcat;
  * create_connection to a numeric host without the `resolve` permission, and
- * one audit record for its denial.
+ * one audit record for its denial; sessions resumed over a new connection
+ * after the link was reset (wan-relay), with operations in flight, and a
+ * resume secret refused to another identity.
  *
  * A client "vanishes" as a crashed host or a NAT that forgot the flow does:
  * its end of the connection disappears without a FIN or a reset. The test
@@ -15,6 +17,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,6 +32,7 @@
 #include "certs.h"
 #include "clock.h"
 #include "fixture.h"
+#include "raw.h"
 #include "servers.h"
 #include "sockbroker.h"
 
@@ -70,6 +74,8 @@ start(const char *config)
 	test_daemon_start_listening(&daemon_under_test, config, tcp_url);
 }
 
+static void stop_relay(void);
+
 static void
 setup(void)
 {
@@ -80,6 +86,7 @@ setup(void)
 static void
 teardown(void)
 {
+	stop_relay();
 	/* A case that skipped started no daemon. */
 	if (daemon_under_test.pid > 0)
 		fixture_stop();
@@ -194,6 +201,320 @@ START_TEST(keepalive_ends_a_vanished_clients_session)
 				       1000));
 	ck_assert(test_daemon_wait_log(&daemon_under_test, "not resumed within its grace period",
 				       1000));
+}
+END_TEST
+
+/* ---- resuming sessions -------------------------------------------------------- */
+
+/* The relay between the client and the daemon (wan-relay): its pid and port. */
+static pid_t relay_pid;
+static uint16_t relay_port;
+
+/* Start wan-relay towards the daemon's tcp:// port with `delay_ms` each way. */
+static void
+start_relay(int delay_ms)
+{
+	const char *path = getenv("WAN_RELAY");
+	char port[16], delay[16];
+	int out[2];
+
+	ck_assert_msg(path, "WAN_RELAY must name the wan-relay program");
+	snprintf(port, sizeof(port), "%u", daemon_port);
+	snprintf(delay, sizeof(delay), "%d", delay_ms);
+	ck_assert_int_eq(pipe(out), 0);
+	relay_pid = fork();
+	ck_assert_int_ge(relay_pid, 0);
+	if (relay_pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		close(out[0]);
+		close(out[1]);
+		execl(path, path, "127.0.0.1", port, delay, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	char line[16] = "";
+	size_t n = 0;
+	/* Bounded by the relay: it prints its port at once, or exits (EOF). */
+	while (n + 1 < sizeof(line)) {
+		ssize_t r = read(out[0], line + n, 1);
+		if (r <= 0 || line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = '\0';
+	close(out[0]);
+	relay_port = (uint16_t)atoi(line);
+	ck_assert_msg(relay_port != 0, "wan-relay did not start (%s)", path);
+}
+
+static void
+stop_relay(void)
+{
+	if (relay_pid > 0) {
+		kill(relay_pid, SIGTERM);
+		waitpid(relay_pid, NULL, 0);
+		relay_pid = 0;
+	}
+}
+
+/* How many operations session `name` has waiting, as the admin operations see it. */
+static uint64_t
+parked_of(const char *name)
+{
+	struct sb_admin_session *sessions = NULL;
+	struct sb_error err;
+	size_t n = 0;
+	uint64_t parked = 0;
+
+	ck_assert_msg(sb_admin_sessions(client, &sessions, &n, &err) == 0, "%s", err.message);
+	for (size_t i = 0; i < n; i++)
+		if (sessions[i].client_name && strcmp(sessions[i].client_name, name) == 0)
+			parked = sessions[i].parked;
+	sb_admin_sessions_free(sessions, n);
+	return parked;
+}
+
+#define BULK_BYTES (6 * 1024 * 1024)
+
+/* The byte at offset `i` of the bulk stream: a pattern in which a lost or repeated chunk
+ * shows. */
+static uint8_t
+bulk_byte(size_t i)
+{
+	return (uint8_t)((i * 2654435761u) >> 13);
+}
+
+struct in_flight {
+	struct sb_client *c;
+	sb_handle listener, stream;
+	sb_handle accepted;
+	int accept_r, sendall_r;
+	ssize_t recv_n;
+	char recv_buf[64];
+	uint8_t *bulk;
+	struct sb_error accept_err, recv_err, sendall_err;
+};
+
+static void *
+accept_thread(void *arg)
+{
+	struct in_flight *f = arg;
+	f->accept_r = sb_accept(f->c, f->listener, &f->accepted, NULL, &f->accept_err);
+	return NULL;
+}
+
+static void *
+recv_thread(void *arg)
+{
+	struct in_flight *f = arg;
+	f->recv_n = sb_recv(f->c, f->stream, f->recv_buf, sizeof(f->recv_buf) - 1, 0,
+			    &f->recv_err);
+	return NULL;
+}
+
+static void *
+sendall_thread(void *arg)
+{
+	struct in_flight *f = arg;
+	f->sendall_r = sb_sendall(f->c, f->stream, f->bulk, BULK_BYTES, 0, &f->sendall_err);
+	return NULL;
+}
+
+/* A direct loopback listener of the test's own (not through the daemon). */
+static int
+direct_listener(uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int
+direct_connect(uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+START_TEST(a_reset_link_resumes_with_the_same_handles_and_every_byte_once)
+{
+	struct in_flight f = { 0 };
+	struct sb_error err;
+	struct sb_addr addr, local;
+	char url[64];
+	uint16_t peer_port;
+	pthread_t accepting, receiving, sending;
+
+	start("{\"log_level\": \"debug\"}");
+	fixture_connect("test-remote admin");
+	start_relay(1);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", relay_port);
+	struct sb_client_options options = { .url = url, .client_name = "resuming" };
+	ck_assert_msg(sb_client_new_with(&f.c, &options, &err) == 0, "%s", err.message);
+
+	/* A listener with an accept waiting, a stream with a recv waiting and a sendall of
+	 * more than the kernel takes at once, all through the relay. */
+	sb_addr_inet(&addr, "127.0.0.1", 0);
+	ck_assert_int_eq(sb_socket(f.c, AF_INET, SOCK_STREAM, 0, &f.listener, &err), 0);
+	ck_assert_int_eq(sb_bind(f.c, f.listener, &addr, &err), 0);
+	ck_assert_int_eq(sb_listen(f.c, f.listener, 4, &err), 0);
+	ck_assert_int_eq(sb_getsockname(f.c, f.listener, &local, &err), 0);
+	int peer_listener = direct_listener(&peer_port);
+	ck_assert_int_eq(sb_socket(f.c, AF_INET, SOCK_STREAM, 0, &f.stream, &err), 0);
+	sb_addr_inet(&addr, "127.0.0.1", peer_port);
+	ck_assert_msg(sb_connect(f.c, f.stream, &addr, &err) == 0, "%s", err.message);
+	int peer = accept(peer_listener, NULL, NULL);
+	ck_assert_int_ge(peer, 0);
+	f.bulk = malloc(BULK_BYTES);
+	ck_assert_ptr_nonnull(f.bulk);
+	for (size_t i = 0; i < BULK_BYTES; i++)
+		f.bulk[i] = bulk_byte(i);
+	ck_assert_int_eq(pthread_create(&accepting, NULL, accept_thread, &f), 0);
+	ck_assert_int_eq(pthread_create(&receiving, NULL, recv_thread, &f), 0);
+	ck_assert_int_eq(pthread_create(&sending, NULL, sendall_thread, &f), 0);
+	/* The three wait in the daemon (the peer reads nothing yet). */
+	int64_t deadline = test_now_ms() + 10000;
+	while (parked_of("resuming") < 3 && test_now_ms() < deadline)
+		test_sleep_ms(10);
+	ck_assert_uint_eq(parked_of("resuming"), 3);
+
+	/* The link is reset, both ways, as a NAT that dropped the flow. */
+	ck_assert_int_eq(kill(relay_pid, SIGUSR1), 0);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 2 sockets", 10000));
+
+	/* The operations complete as if nothing happened. */
+	int incoming = direct_connect(local.port);
+	ck_assert_int_eq(send(peer, "after the reset", 15, 0), 15);
+	size_t got = 0;
+	uint8_t buf[65536];
+	while (got < BULK_BYTES) {
+		ssize_t n = recv(peer, buf, sizeof(buf), 0);
+		ck_assert_msg(n > 0, "the peer's stream ended after %zu of %d bytes", got,
+			      BULK_BYTES);
+		for (ssize_t i = 0; i < n; i++)
+			ck_assert_msg(buf[i] == bulk_byte(got + (size_t)i),
+				      "byte %zu of the sendall is wrong: lost or repeated data",
+				      got + (size_t)i);
+		got += (size_t)n;
+	}
+	ck_assert_int_eq(pthread_join(sending, NULL), 0);
+	ck_assert_int_eq(pthread_join(receiving, NULL), 0);
+	ck_assert_int_eq(pthread_join(accepting, NULL), 0);
+	ck_assert_msg(f.sendall_r == 0, "sendall: %s", f.sendall_err.message);
+	ck_assert_msg(f.recv_n == 15, "recv: %zd %s", f.recv_n, f.recv_err.message);
+	ck_assert(memcmp(f.recv_buf, "after the reset", 15) == 0);
+	ck_assert_msg(f.accept_r == 0, "accept: %s", f.accept_err.message);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "resumed on a new connection", 1000));
+	ck_assert(test_daemon_wait_log(&daemon_under_test,
+				       "\"event\": \"sockbroker.session.resume\"", 1000));
+
+	/* The same handles go on: nothing more on the peer's stream, the accepted one
+	 * works, the listener is where it was. */
+	struct sb_addr again;
+	ck_assert_int_eq(sb_getsockname(f.c, f.listener, &again, &err), 0);
+	ck_assert_uint_eq(again.port, local.port);
+	ck_assert_int_eq(sb_sendall(f.c, f.accepted, "ok", 2, 0, &err), 0);
+	ck_assert_int_eq(recv(incoming, buf, sizeof(buf), 0), 2);
+	ck_assert_int_eq(sb_close(f.c, f.stream, &err), 0);
+	ck_assert_int_eq(recv(peer, buf, sizeof(buf), 0), 0);
+
+	sb_client_free(f.c);
+	free(f.bulk);
+	close(incoming);
+	close(peer);
+	close(peer_listener);
+	stop_relay();
+}
+END_TEST
+
+#define CI_TOKEN "ci-token-1f8a04c2"
+#define CI_HASH "91b39df0b0457b3fd948384f9ef9ec161d624ca44c606458b2a88e4d447fccdd"
+#define OPS_TOKEN "ops-token-77b2e9d1"
+#define OPS_HASH "4d3ce9b645d5406581251eda948784d65dd0880a4895d70f9a4aac1907a46eeb"
+
+static Sockbroker__V1__Reply *
+raw_hello(struct raw_client *raw, const char *token, const uint8_t *secret)
+{
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+
+	hello.client_name = "raw";
+	hello.token = (char *)token;
+	if (secret) {
+		hello.has_resume_secret = true;
+		hello.resume_secret.data = (uint8_t *)secret;
+		hello.resume_secret.len = 16;
+	}
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello;
+	Sockbroker__V1__Reply *reply = raw_call(raw, &request);
+	ck_assert_ptr_nonnull(reply);
+	return reply;
+}
+
+START_TEST(another_identitys_secret_is_refused_and_the_same_identity_resumes)
+{
+	uint8_t secret[16];
+
+	start("{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" CI_HASH "\"}, "
+	      "{\"name\": \"ops\", \"sha256\": \"" OPS_HASH "\"}]}}");
+	/* A session with the token "ci" says Hello and its connection goes away. */
+	struct raw_client *first = raw_connect(tcp_url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(first, CI_TOKEN, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	ck_assert_uint_eq(reply->hello->resume_secret.len, 16);
+	ck_assert_uint_eq(reply->hello->resume_grace_ms, 60000);
+	memcpy(secret, reply->hello->resume_secret.data, 16);
+	uint64_t session = reply->hello->session_id;
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(first);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 0 sockets", 10000));
+
+	/* Another token with its secret: refused, audited, and that connection may go on. */
+	struct raw_client *other = raw_connect(tcp_url, 0);
+	reply = raw_hello(other, OPS_TOKEN, secret);
+	ck_assert_ptr_nonnull(reply->error);
+	ck_assert_int_eq(reply->error->kind, SOCKBROKER__V1__ERROR_KIND__DENIED);
+	ck_assert_int_eq(reply->error->errno_number, EACCES);
+	ck_assert_msg(strstr(reply->error->message, "belongs to another identity"), "%s",
+		      reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "\"rule\": \"resume\"", 10000));
+	/* No token at all: refused the same way. */
+	reply = raw_hello(other, NULL, secret);
+	ck_assert_ptr_nonnull(reply->error);
+	ck_assert_int_eq(reply->error->errno_number, EACCES);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(other);
+
+	/* A secret of no session: ESTALE. */
+	struct raw_client *third = raw_connect(tcp_url, 0);
+	uint8_t wrong[16] = { 1, 2, 3 };
+	reply = raw_hello(third, CI_TOKEN, wrong);
+	ck_assert_ptr_nonnull(reply->error);
+	ck_assert_int_eq(reply->error->errno_number, ESTALE);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+
+	/* The same token resumes it, on the connection that was refused before. */
+	reply = raw_hello(third, CI_TOKEN, secret);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	ck_assert(reply->hello->resumed);
+	ck_assert_uint_eq(reply->hello->session_id, session);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(third);
 }
 END_TEST
 
@@ -478,6 +799,8 @@ main(void)
 		  keepalive_ends_a_vanished_clients_session },
 		{ "refused-tls", a_refused_tls_handshake_is_logged_audited_and_explained },
 		{ "numeric-host", create_connection_to_a_numeric_host_needs_no_resolve_and_audits_once },
+		{ "resume", a_reset_link_resumes_with_the_same_handles_and_every_byte_once },
+		{ "resume-identity", another_identitys_secret_is_refused_and_the_same_identity_resumes },
 		{ "ip-certificate", the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate },
 	};
 
