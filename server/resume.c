@@ -199,6 +199,20 @@ resume_detach(struct daemon *daemon, uint32_t conn_id)
 	if (!state || daemon->stopping || !state->session->said_hello)
 		return false;
 	struct session *session = state->session;
+	/* Detached sessions hold no connection, so limits.max_sessions, which counts
+	 * connections, bounds them apart: at most as many again. */
+	size_t detached = 0;
+	struct list *link, *tmp;
+	list_for_each_safe(link, tmp, &daemon->sessions.all) {
+		const struct session *s = list_entry(link, struct session, link);
+		detached += s->resume && s->resume->detached;
+	}
+	if (detached >= daemon->config->max_sessions) {
+		log_warn("session %llu: connection lost; not kept for a resume: %zu sessions are "
+			 "detached already (limits.max_sessions)",
+			 (unsigned long long)session->id, detached);
+		return false;
+	}
 	if (reactor_timer_arm(daemon->reactor, &state->grace, reactor_now_ns() + state->grace_ns) <
 	    0)
 		return false;

@@ -17,6 +17,8 @@
  * requests it waits for; those the daemon never received it sends again.
  * A detached session whose kept replies outgrow the bound can no longer be
  * resumed (a reply the client needs is gone) and ends with its grace period.
+ * At most limits.max_sessions sessions are detached at once; a connection
+ * that drops beyond that ends its session.
  *
  * The bytes kept are charged in one place, resume_charge(), against the
  * per-session bound.

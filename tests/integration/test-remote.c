@@ -75,6 +75,7 @@ start(const char *config)
 }
 
 static void stop_relay(void);
+static int log_count(const char *text);
 
 static void
 setup(void)
@@ -518,6 +519,26 @@ START_TEST(another_identitys_secret_is_refused_and_the_same_identity_resumes)
 }
 END_TEST
 
+START_TEST(detached_sessions_are_bounded_by_max_sessions)
+{
+	start("{\"limits\": {\"max_sessions\": 2}}");
+	for (int i = 0; i < 3; i++) {
+		struct raw_client *raw = raw_connect(tcp_url, 1);
+		raw_close(raw);
+		/* The daemon has seen each end before the next session starts. */
+		int64_t deadline = test_now_ms() + 10000;
+		while (i < 2 && log_count("detached with 0 sockets") < i + 1 &&
+		       test_now_ms() < deadline)
+			test_sleep_ms(10);
+		ck_assert_int_eq(log_count("detached with 0 sockets"), i < 2 ? i + 1 : 2);
+	}
+	ck_assert(test_daemon_wait_log(&daemon_under_test,
+				       "session 3: connection lost; not kept for a resume: 2 sessions "
+				       "are detached already",
+				       10000));
+}
+END_TEST
+
 /* ---- create_connection ----------------------------------------------------- */
 
 /* No `resolve` anywhere: names cannot be looked up; 127.0.0.2 may not be reached. */
@@ -801,6 +822,7 @@ main(void)
 		{ "numeric-host", create_connection_to_a_numeric_host_needs_no_resolve_and_audits_once },
 		{ "resume", a_reset_link_resumes_with_the_same_handles_and_every_byte_once },
 		{ "resume-identity", another_identitys_secret_is_refused_and_the_same_identity_resumes },
+		{ "resume-bound", detached_sessions_are_bounded_by_max_sessions },
 		{ "ip-certificate", the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate },
 	};
 
