@@ -12,7 +12,9 @@ Rows, each the median of --runs runs (one run of a row is all of it):
 
   echo       100 exchanges of 64 bytes on one TCP connection
   urllib     one 1 MB GET with urllib, the broker row through
-             python3 -m sockbroker.run (the program unmodified)
+             python3 -m sockbroker.run (the program unmodified), the
+             broker session's set-up included
+  urllib*    the same with the broker session open before the clock starts
   session    a new session: TCP, SP handshake, Hello and a first call
              (socket()), in round trips of the link
 
@@ -105,7 +107,9 @@ def echo(sock_module, address) -> float:
     return elapsed
 
 
-URLLIB = ("import sys, time, urllib.request\n"
+URLLIB = ("import socket, sys, time, urllib.request\n"
+          "if sys.argv[2] == 'warm':\n"
+          "    socket.socket().close()  # the broker session opened before the clock\n"
           "t = time.perf_counter()\n"
           "n = len(urllib.request.urlopen(sys.argv[1]).read())\n"
           "assert n == %d, n\n"
@@ -165,19 +169,21 @@ def main() -> int:
             [echo(client, echo_srv.getsockname()) for _ in range(args.runs)])
         client.close()
 
-        def urllib_run(broker: bool) -> float:
+        def urllib_run(broker: bool, warm: str = "cold") -> float:
             if broker:
                 argv = [sys.executable, "-m", "sockbroker.run", "--url", url, "-c", URLLIB,
-                        f"http://127.0.0.1:{http_srv.server_address[1]}/"]
+                        f"http://127.0.0.1:{http_srv.server_address[1]}/", warm]
             else:
                 argv = [sys.executable, "-c", URLLIB,
-                        f"http://127.0.0.1:{to_http.port}/"]  # type: ignore[attr-defined]
+                        f"http://127.0.0.1:{to_http.port}/", warm]  # type: ignore[attr-defined]
             out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60,
                                  check=True).stdout
             return float(out.split()[-1])
 
         rows["urllib"] = ([urllib_run(False) for _ in range(args.runs)],
                           [urllib_run(True) for _ in range(args.runs)])
+        rows["urllib*"] = (rows["urllib"][0],
+                           [urllib_run(True, "warm") for _ in range(args.runs)])
 
         def session_run() -> float:
             start = time.perf_counter()
