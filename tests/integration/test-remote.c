@@ -711,13 +711,11 @@ END_TEST
  * its stdout to `out` (len bytes), stderr to `errout`. Returns its exit status, or -1 when
  * it did not end within 30 s (then it is killed). */
 static int
-run_sbcat(const char *const *args, const char *const *env, const char *input, char *out,
-	  size_t len, char *errout, size_t errlen)
+run_program(const char *path, const char *const *args, const char *const *env,
+	    const char *input, char *out, size_t len, char *errout, size_t errlen)
 {
-	const char *path = getenv("SBCAT");
 	int in[2], o[2], e[2];
 
-	ck_assert_msg(path, "SBCAT must name the sbcat binary under test");
 	ck_assert_int_eq(pipe(in), 0);
 	ck_assert_int_eq(pipe(o), 0);
 	ck_assert_int_eq(pipe(e), 0);
@@ -781,6 +779,56 @@ run_sbcat(const char *const *args, const char *const *env, const char *input, ch
 	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static int
+run_sbcat(const char *const *args, const char *const *env, const char *input, char *out,
+	  size_t len, char *errout, size_t errlen)
+{
+	const char *path = getenv("SBCAT");
+
+	ck_assert_msg(path, "SBCAT must name the sbcat binary under test");
+	return run_program(path, args, env, input, out, len, errout, errlen);
+}
+
+START_TEST(check_config_fails_on_a_tls_file_it_cannot_load_and_warns_of_shadowed_rules)
+{
+	char dir[] = "/tmp/sockbroker-check-XXXXXX", config[128], missing[128], out[16384],
+	     errout[8192];
+	const char *daemon = getenv("SOCKBROKERD");
+	const char *env[] = { NULL };
+
+	ck_assert_ptr_nonnull(daemon);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(config, sizeof(config), "%s/config.json", dir);
+	snprintf(missing, sizeof(missing), "%s/missing.pem", dir);
+	FILE *f = fopen(config, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "{\"tls\": {\"cert_key_file\": \"%s\", \"ca_file\": \"%s\"}}", missing,
+		missing);
+	ck_assert_int_eq(fclose(f), 0);
+	const char *args[] = { "--check-config", "--config", config, NULL };
+	int status = run_program(daemon, args, env, "", out, sizeof(out), errout, sizeof(errout));
+	ck_assert_int_eq(status, 1);
+	ck_assert_msg(strstr(errout, "tls.cert_key_file: cannot open ") && strstr(errout, missing),
+		      "%s", errout);
+
+	/* A valid file whose second rule can never decide: a warning, and exit 0. */
+	f = fopen(config, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"policy\": {\"rules\": [{\"name\": \"all\", \"allow\": true}, "
+	      "{\"name\": \"raw\", \"allow\": false, \"types\": [\"SOCK_RAW\"], "
+	      "\"protocols\": [\"IPPROTO_ICMP\"]}]}}",
+	      f);
+	ck_assert_int_eq(fclose(f), 0);
+	status = run_program(daemon, args, env, "", out, sizeof(out), errout, sizeof(errout));
+	ck_assert_msg(status == 0, "%s", errout);
+	ck_assert_msg(strstr(errout, "warning: policy: rule 2 \"raw\" never decides anything"),
+		      "%s", errout);
+	ck_assert_msg(strstr(out, "\"IPPROTO_ICMP\""), "%s", out);
+	unlink(config);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate)
 {
 	struct echo_server echo, echo2;
@@ -834,6 +882,7 @@ main(void)
 		{ "resume", a_reset_link_resumes_with_the_same_handles_and_every_byte_once },
 		{ "resume-identity", another_identitys_secret_is_refused_and_the_same_identity_resumes },
 		{ "resume-bound", detached_sessions_are_bounded_by_max_sessions },
+		{ "check-config", check_config_fails_on_a_tls_file_it_cannot_load_and_warns_of_shadowed_rules },
 		{ "ip-certificate", the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate },
 	};
 
