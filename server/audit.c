@@ -37,6 +37,9 @@ const char *const audit_event_names[] = {
 	"sockbroker.session.end",
 	"sockbroker.hello",
 	"sockbroker.handoff",
+	"sockbroker.tls.refused",
+	"sockbroker.session.detach",
+	"sockbroker.session.resume",
 	NULL,
 };
 
@@ -51,6 +54,9 @@ const char *const audit_default_events[] = {
 	"socket.connect",
 	"socket.sethostname",
 	"sockbroker.handoff",
+	"sockbroker.tls.refused",
+	"sockbroker.session.detach",
+	"sockbroker.session.resume",
 	NULL,
 };
 

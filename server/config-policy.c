@@ -676,8 +676,11 @@ rule_to_json(const struct policy_rule *r)
 	}
 	if (ok && r->n_protos) {
 		cJSON *a = cJSON_AddArrayToObject(obj, "protocols");
-		for (size_t i = 0; a && i < r->n_protos; i++)
-			ok &= cJSON_AddItemToArray(a, cJSON_CreateNumber(r->protos[i]));
+		for (size_t i = 0; a && i < r->n_protos; i++) {
+			const char *name = policy_protocol_name(r->families, r->protos[i]);
+			ok &= cJSON_AddItemToArray(a, name ? cJSON_CreateString(name)
+							   : cJSON_CreateNumber(r->protos[i]));
+		}
 		ok &= a != NULL;
 	}
 	if (ok && r->n_addresses) {

@@ -97,6 +97,21 @@ static const struct field fields[] = {
 	{ "admin.gids", FIELD_IDS, MEMBER(admin_gids), 0, 0, NULL },
 	{ "admin.tokens", FIELD_NAMES, MEMBER(admin_tokens), 0, 0, NULL },
 	{ "policy", FIELD_POLICY, 0, 0, 0, NULL },
+	{ "remote", FIELD_SECTION, 0, 0, 0, NULL },
+	{ "remote.keepalive_idle_s", FIELD_U32, MEMBER(keepalive_idle_s), 1,
+	  CONFIG_KEEPALIVE_IDLE_S_MAX, " (seconds)" },
+	{ "remote.keepalive_interval_s", FIELD_U32, MEMBER(keepalive_interval_s), 1,
+	  CONFIG_KEEPALIVE_INTERVAL_S_MAX, " (seconds)" },
+	{ "remote.keepalive_count", FIELD_U32, MEMBER(keepalive_count), 1,
+	  CONFIG_KEEPALIVE_COUNT_MAX, NULL },
+	{ "remote.resume_grace_tcp_s", FIELD_U32, MEMBER(resume_grace_s[POLICY_TRANSPORT_TCP]), 0,
+	  CONFIG_RESUME_GRACE_S_MAX, " (seconds)" },
+	{ "remote.resume_grace_tls_s", FIELD_U32, MEMBER(resume_grace_s[POLICY_TRANSPORT_TLS]), 0,
+	  CONFIG_RESUME_GRACE_S_MAX, " (seconds)" },
+	{ "remote.resume_grace_ipc_s", FIELD_U32, MEMBER(resume_grace_s[POLICY_TRANSPORT_IPC]), 0,
+	  CONFIG_RESUME_GRACE_S_MAX, " (seconds)" },
+	{ "remote.resume_buffer_bytes", FIELD_U64, MEMBER(resume_buffer_bytes),
+	  CONFIG_RESUME_BUFFER_MIN, CONFIG_RESUME_BUFFER_MAX, " (bytes: 64 KiB to 1 GiB)" },
 };
 
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -140,7 +155,7 @@ fail(const struct load *ld, const char *path, const char *fmt, ...)
 static int
 fail(const struct load *ld, const char *path, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -685,6 +700,12 @@ config_init(struct config *cfg)
 		.log_level = LOG_LEVEL_INFO,
 		.ipc_mode = CONFIG_IPC_MODE_DEFAULT,
 		.ipc_directory_mode = CONFIG_IPC_DIRECTORY_MODE_DEFAULT,
+		.keepalive_idle_s = CONFIG_KEEPALIVE_IDLE_S_DEFAULT,
+		.keepalive_interval_s = CONFIG_KEEPALIVE_INTERVAL_S_DEFAULT,
+		.keepalive_count = CONFIG_KEEPALIVE_COUNT_DEFAULT,
+		.resume_grace_s = { [POLICY_TRANSPORT_TCP] = CONFIG_RESUME_GRACE_S_DEFAULT,
+				    [POLICY_TRANSPORT_TLS] = CONFIG_RESUME_GRACE_S_DEFAULT },
+		.resume_buffer_bytes = CONFIG_RESUME_BUFFER_DEFAULT,
 	};
 }
 
@@ -915,7 +936,7 @@ parse_events(const struct load *ld, const struct field *f, const cJSON *v, struc
 	static const char *const every[] = { "*" };
 	char got[128];
 	char path[PATH_MAX_LEN + 24];
-	char known[400];
+	char known[640];
 	const char **names;
 	const cJSON *item;
 	size_t n, i = 0;
@@ -1814,6 +1835,17 @@ config_print(const struct config *cfg, FILE *out)
 		print_string(out, cfg->admin_tokens.names[i]);
 	}
 	fputs("]\n\t},\n", out);
+
+	fprintf(out, "\t\"remote\": {\n\t\t\"keepalive_idle_s\": %lu,\n"
+		"\t\t\"keepalive_interval_s\": %lu,\n\t\t\"keepalive_count\": %lu,\n"
+		"\t\t\"resume_grace_tcp_s\": %lu,\n\t\t\"resume_grace_tls_s\": %lu,\n"
+		"\t\t\"resume_grace_ipc_s\": %lu,\n\t\t\"resume_buffer_bytes\": %llu\n\t},\n",
+		(unsigned long)cfg->keepalive_idle_s, (unsigned long)cfg->keepalive_interval_s,
+		(unsigned long)cfg->keepalive_count,
+		(unsigned long)cfg->resume_grace_s[POLICY_TRANSPORT_TCP],
+		(unsigned long)cfg->resume_grace_s[POLICY_TRANSPORT_TLS],
+		(unsigned long)cfg->resume_grace_s[POLICY_TRANSPORT_IPC],
+		(unsigned long long)cfg->resume_buffer_bytes);
 
 	fputs("\t\"tls\": {", out);
 	if (cfg->tls_cert_key_file) {

@@ -46,6 +46,17 @@
 #define CONFIG_MEMORY_PER_IDENTITY_DEFAULT (64ull * 1024 * 1024)
 #define CONFIG_MEMORY_MIN (1ull * 1024 * 1024)
 #define CONFIG_MEMORY_MAX (1ull << 48)
+#define CONFIG_KEEPALIVE_IDLE_S_DEFAULT 30u
+#define CONFIG_KEEPALIVE_IDLE_S_MAX 7200u
+#define CONFIG_KEEPALIVE_INTERVAL_S_DEFAULT 10u
+#define CONFIG_KEEPALIVE_INTERVAL_S_MAX 600u
+#define CONFIG_KEEPALIVE_COUNT_DEFAULT 3u
+#define CONFIG_KEEPALIVE_COUNT_MAX 127u
+#define CONFIG_RESUME_GRACE_S_DEFAULT 60u
+#define CONFIG_RESUME_GRACE_S_MAX 86400u
+#define CONFIG_RESUME_BUFFER_DEFAULT (1024u * 1024)
+#define CONFIG_RESUME_BUFFER_MIN (64u * 1024)
+#define CONFIG_RESUME_BUFFER_MAX (1024u * 1024 * 1024)
 
 /* A configuration file larger than this is refused rather than read. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -129,6 +140,18 @@ struct config {
 	/* "policy": the rules every operation passes; NULL for the built-in default
 	 * (policy_init_default()). Owned by the config. */
 	struct policy *policy;
+
+	/* "remote": tcp:// and tls+tcp:// client connections. TCP keepalive probes a connection
+	 * idle for keepalive_idle_s every keepalive_interval_s; keepalive_count unanswered
+	 * probes end it, so a vanished client is noticed within idle + interval * count. */
+	uint32_t keepalive_idle_s;
+	uint32_t keepalive_interval_s;
+	uint32_t keepalive_count;
+	/* How long a session outlives its dropped connection, waiting to be resumed, per
+	 * transport (enum policy_transport; abstract:// uses the ipc entry): 0 ends it with
+	 * the connection. Its replies meanwhile are kept up to resume_buffer_bytes. */
+	uint32_t resume_grace_s[POLICY_TRANSPORT__COUNT];
+	uint64_t resume_buffer_bytes;
 };
 
 /* Fill `cfg` with the defaults and no listen URLs. Release it with config_fini(). */

@@ -16,6 +16,8 @@
 #include "log.h"
 #include "monitor.h"
 #include "privileges.h"
+#include "resume.h"
+#include "session.h"
 #include "resolve.h"
 #include "systemd.h"
 
@@ -37,9 +39,11 @@ on_request(void *userdata, struct tx *tx, uint32_t conn_id, const void *body, si
 
 	if (wire_decode_request(body, len, &daemon->limits, &request, &error) < 0) {
 		log_debug("connection %u: bad request: %s", conn_id, error.message);
+		resume_note_request(daemon, conn_id, error.seq);
 		dispatch_reply_bad_request(daemon, tx, &error);
 		return;
 	}
+	resume_note_request(daemon, conn_id, request->seq);
 	dispatch_request(daemon, tx, conn_id, request);
 }
 
@@ -61,12 +65,19 @@ descriptor_share(void)
 static void
 on_connection_added(void *userdata, uint32_t conn_id, const struct peer_identity *identity)
 {
-	dispatch_session_added(userdata, conn_id, identity);
+	struct daemon *daemon = userdata;
+	dispatch_session_added(daemon, conn_id, identity);
+	struct session *session = session_find(&daemon->sessions, conn_id);
+	if (session)
+		resume_session_added(daemon, session);
 }
 
 static void
 on_connection_removed(void *userdata, uint32_t conn_id)
 {
+	/* A resumable session outlives its connection for its grace period. */
+	if (resume_detach(userdata, conn_id))
+		return;
 	dispatch_session_removed(userdata, conn_id);
 }
 
@@ -110,10 +121,29 @@ sink_set_identity(void *userdata, uint32_t conn_id, const char *key)
 	transport_set_identity(daemon->transport, conn_id, key);
 }
 
+/* A refused TLS handshake: one record, a denial (always written), with the reason. */
+static void
+on_handshake_refused(void *userdata, const struct peer_identity *identity, const char *reason)
+{
+	struct daemon *daemon = userdata;
+	struct audit_record record = {
+		.event = "sockbroker.tls.refused",
+		.peer = identity,
+		.decision = AUDIT_DENY,
+		.rule = "tls",
+		.errnum = EACCES,
+		.error_kind = "denied",
+		.message = reason,
+	};
+	audit_write(daemon->audit, &record);
+}
+
 static const struct transport_callbacks callbacks = {
 	.connection_added = on_connection_added,
 	.connection_removed = on_connection_removed,
 	.request = on_request,
+	.handshake_refused = on_handshake_refused,
+	.reply_route = resume_reply_route,
 };
 
 static void
@@ -323,6 +353,9 @@ open_listeners(struct daemon *daemon, const struct privileges_config *privileges
 		.tls_cert_key_file = config->tls_cert_key_file,
 		.tls_ca_file = config->tls_ca_file,
 		.budget = &daemon->budget,
+		.keepalive_idle_s = (int)config->keepalive_idle_s,
+		.keepalive_interval_s = (int)config->keepalive_interval_s,
+		.keepalive_count = (int)config->keepalive_count,
 	};
 	if ((r = transport_new(&daemon->transport, daemon->reactor, &tc, &callbacks, daemon)) < 0) {
 		snprintf(err, errlen, "cannot create the transport: %s", strerror(-r));

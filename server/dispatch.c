@@ -135,6 +135,7 @@ static const struct op_desc op_table[OP__COUNT] = {
 	[OP_POLL] = { .op = OP_POLL, .name = "poll", .run = op_poll, .expired = op_poll_expired },
 	[OP_CANCEL] = { .op = OP_CANCEL, .name = "cancel", .at_once = cancel },
 	[OP_CREATE_CONNECTION] = { .op = OP_CREATE_CONNECTION, .name = "create_connection",
+				   .flags = OPF_NUMERIC_HOST,
 				   .run = op_create_connection, .policy = OPP_HOST,
 				   .policy_op = POLICY_OP_RESOLVE,
 				   .host = OP_ARG("host", CHARS, create_connection.host),
@@ -1093,6 +1094,12 @@ end_session(struct daemon *daemon, struct session *session, const char *why)
 	quota_release(session->quota);
 	session->quota = NULL;
 	session_free(&daemon->sessions, session);
+}
+
+void
+dispatch_end_session(struct daemon *daemon, struct session *session, const char *why)
+{
+	end_session(daemon, session, why);
 }
 
 void

@@ -64,6 +64,11 @@ void dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
  * handles, and free the session. */
 void dispatch_session_removed(struct daemon *daemon, uint32_t pipe_id);
 
+/* End `session` now, as a dropped connection ends it, `why` in its log line and audit
+ * record (resume.c: a detached session whose grace period passed). */
+struct session;
+void dispatch_end_session(struct daemon *daemon, struct session *session, const char *why);
+
 /* End every session (shutdown). */
 void dispatch_end_all_sessions(struct daemon *daemon);
 

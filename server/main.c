@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
+#include "config-check.h"
 #include "daemon.h"
 #include "log.h"
 #include "monitor.h"
@@ -217,10 +218,16 @@ static int
 print_config(const struct config *config)
 {
 	struct policy builtin = { 0 };
+	char err[1024];
 
+	if (config_check_files(config, stderr, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sockbrokerd: %s\n", err);
+		return EXIT_FAILURE;
+	}
 	config_print(config, stdout);
 	if (config->policy || policy_init_default(&builtin) == 0)
 		policy_print(config->policy ? config->policy : &builtin, stderr);
+	config_check_policy(config->policy, stderr);
 	policy_fini(&builtin);
 	return EXIT_SUCCESS;
 }

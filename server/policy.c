@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "constants.h"
 #include "errname.h"
 #include "family.h"
 
@@ -645,6 +646,29 @@ type_name(int type)
 	}
 }
 
+const char *
+policy_protocol_name(uint64_t families, int proto)
+{
+	const uint64_t ip = (1ull << AF_INET) | (1ull << AF_INET6);
+	const char *prefix = families == 0 || (families & ~ip) == 0 ? "IPPROTO_"
+			     : families == 1ull << AF_PACKET	       ? "ETH_P_"
+			     : families == 1ull << AF_NETLINK	       ? "NETLINK_"
+			     : families == 1ull << AF_CAN	       ? "CAN_"
+								       : NULL;
+	size_t n;
+	const struct constant *table = constants_table(&n);
+	const char *found = NULL;
+
+	for (size_t i = 0; prefix && i < n; i++) {
+		if (table[i].value != proto || strncmp(table[i].name, prefix, strlen(prefix)) != 0)
+			continue;
+		if (found)
+			return NULL;
+		found = table[i].name;
+	}
+	return found;
+}
+
 static void
 print_identity(const struct policy_identity_match *m, FILE *out)
 {
@@ -718,8 +742,13 @@ print_rule_lists(const struct policy_rule *r, FILE *out)
 {
 	if (r->n_protos) {
 		fprintf(out, " protocols=");
-		for (size_t j = 0; j < r->n_protos; j++)
-			fprintf(out, "%s%d", j ? "," : "", r->protos[j]);
+		for (size_t j = 0; j < r->n_protos; j++) {
+			const char *name = policy_protocol_name(r->families, r->protos[j]);
+			if (name)
+				fprintf(out, "%s%s", j ? "," : "", name);
+			else
+				fprintf(out, "%s%d", j ? "," : "", r->protos[j]);
+		}
 	}
 	if (r->n_addresses) {
 		fprintf(out, " addresses=");

@@ -200,6 +200,11 @@ int policy_init_default(struct policy *policy);
 /* Free what `policy` owns and zero it; harmless on a zeroed policy. */
 void policy_fini(struct policy *policy);
 
+/* The name of protocol `proto` for a rule of `families` (1ull << AF_*; 0: any): IPPROTO_*
+ * for the IP families, ETH_P_* for AF_PACKET, NETLINK_* for AF_NETLINK, CAN_* for AF_CAN;
+ * NULL when the families mix, or no name or several names have that value. */
+const char *policy_protocol_name(uint64_t families, int proto);
+
 /* Write the effective rules and quotas, one per line, as an operator reads
  * them (for --check-config). */
 void policy_print(const struct policy *policy, FILE *out);

@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include "resume.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -63,6 +65,7 @@ session_free(struct session_table *table, struct session *session)
 {
 	assert(list_empty(&session->handles) && session->n_handles == 0);
 	assert(list_empty(&session->parked) && session->n_parked == 0);
+	resume_free(session->resume);
 	idmap_remove(&table->by_pipe, session->pipe_id);
 	list_remove(&session->link);
 	idmap_fini(&session->parked_by_seq);

@@ -22,6 +22,7 @@
 #define SESSION_SECRET_LEN 16
 
 struct quota_account;
+struct resume_state;
 
 struct session {
 	uint64_t id;
@@ -31,6 +32,7 @@ struct session {
 	char client_name[64];
 	char token_name[64]; /* the token Hello authenticated with; "" for none */
 	uint8_t resume_secret[SESSION_SECRET_LEN];
+	struct resume_state *resume; /* resume.h: NULL when it ends with its connection */
 
 	struct quota_account *quota; /* shared with the identity's other sessions; NULL: none */
 	/* The memory its operations hold (parked requests, MSG_WAITALL

@@ -107,6 +107,7 @@ struct conn {
 	bool hung_up;  /* the peer closed or failed: read until the end */
 	SSL *ssl;
 	struct peer_identity identity;
+	void *tag; /* transport_set_tag() */
 
 	/* Before CONN_OPEN: the handshake deadline; after: the age of the
 	 * oldest unsent reply. */
@@ -839,7 +840,11 @@ tls_handshake(struct conn *conn)
 	int r = SSL_do_handshake(conn->ssl);
 	if (r == 1) {
 		X509 *cert = SSL_get_peer_certificate(conn->ssl);
-		conn->identity.tls_verified = cert && SSL_get_verify_result(conn->ssl) == X509_V_OK;
+		unsigned digest_len = 0;
+		conn->identity.tls_verified = cert && SSL_get_verify_result(conn->ssl) == X509_V_OK &&
+					      X509_digest(cert, EVP_sha256(),
+							  conn->identity.cert_sha256, &digest_len) &&
+					      digest_len == sizeof(conn->identity.cert_sha256);
 		X509_free(cert);
 		conn->state = CONN_SP_HANDSHAKE;
 		send_handshake(conn);
@@ -848,17 +853,26 @@ tls_handshake(struct conn *conn)
 	int e = SSL_get_error(conn->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return;
-	char buf[256];
+	char buf[256], reason[320];
 	long verify = SSL_get_verify_result(conn->ssl);
-	if (verify != X509_V_OK) {
-		ERR_clear_error();
-		conn_close(conn, LOG_LEVEL_INFO, "TLS handshake failed: the client certificate was "
-			   "refused: %s", X509_verify_cert_error_string(verify));
-		return;
-	}
-	conn_close(conn, LOG_LEVEL_INFO, "TLS handshake failed: %s",
-		   e == SSL_ERROR_SYSCALL ? "the client went away" : tls_error_string(buf, sizeof(buf)));
+	if (verify != X509_V_OK)
+		snprintf(reason, sizeof(reason), "the client certificate was refused: %s",
+			 X509_verify_cert_error_string(verify));
+	else if (e == SSL_ERROR_SYSCALL)
+		snprintf(reason, sizeof(reason), "the client went away");
+	else
+		snprintf(reason, sizeof(reason), "%s", tls_error_string(buf, sizeof(buf)));
 	ERR_clear_error();
+	/* A client that presented nothing gets OpenSSL's "peer did not return a
+	 * certificate": say what to do about it. */
+	if (strstr(reason, "did not return a certificate") || strstr(reason, "certificate required"))
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason),
+			 " (the client sent no certificate: give it one signed by tls.ca_file)");
+	/* Told before the close: the identity goes with the connection. */
+	if (conn->transport->callbacks->handshake_refused)
+		conn->transport->callbacks->handshake_refused(conn->transport->userdata,
+							      &conn->identity, reason);
+	conn_close(conn, LOG_LEVEL_INFO, "TLS handshake failed: %s", reason);
 }
 
 static void
@@ -926,6 +940,28 @@ describe_peer(struct conn *conn, const struct sockaddr_storage *ss)
 			id->pid = cred.pid;
 		}
 	}
+}
+
+/* Dead-peer detection: a client whose host vanished (link down, crash, a NAT
+ * that forgot the flow) sends nothing more, so only probes notice it. The
+ * kernel ends the connection after keepalive_count unanswered probes, and
+ * the reactor sees the error like any other. */
+static void
+set_keepalive(struct conn *conn)
+{
+	const struct transport_config *c = &conn->transport->config;
+	int fd = conn->source.fd, one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+	    (c->keepalive_idle_s > 0 && setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE,
+						   &c->keepalive_idle_s, sizeof(int)) < 0) ||
+	    (c->keepalive_interval_s > 0 &&
+	     setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &c->keepalive_interval_s, sizeof(int)) <
+		     0) ||
+	    (c->keepalive_count > 0 &&
+	     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &c->keepalive_count, sizeof(int)) < 0))
+		log_warn("connection %u (%s): cannot set TCP keepalive: %s; a vanished client "
+			 "may go unnoticed", conn->id, conn->identity.peer, strerror(errno));
 }
 
 static bool
@@ -1013,6 +1049,7 @@ add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
 	if (conn->kind == KIND_TCP || conn->kind == KIND_TLS) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		set_keepalive(conn);
 	}
 	if (conn->kind == KIND_TLS) {
 		if (!(conn->ssl = SSL_new(transport->tls)) || !SSL_set_fd(conn->ssl, fd)) {
@@ -1336,6 +1373,45 @@ out:
 	return r;
 }
 
+/* Load the server's certificate chain and key and the client CA into `ctx`: what a tls+tcp://
+ * listener and --check-config both do. A file that cannot be opened is named with errno's
+ * words; one OpenSSL cannot use, with OpenSSL's. Returns 0 or -EINVAL. */
+static int
+tls_load_files(SSL_CTX *ctx, const char *cert_key_file, const char *ca_file, char *err,
+	       size_t errlen)
+{
+	char buf[256];
+	const char *files[] = { cert_key_file, ca_file };
+	const char *keys[] = { "tls.cert_key_file", "tls.ca_file" };
+
+	for (int i = 0; i < 2; i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "%s: cannot open %s: %s", keys[i], files[i],
+				 strerror(errno));
+			return -EINVAL;
+		}
+		close(fd);
+	}
+	const char *what = "no certificate chain (PEM) in";
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_key_file) != 1)
+		goto fail;
+	what = "no private key (PEM) matching its certificate in";
+	if (SSL_CTX_use_PrivateKey_file(ctx, cert_key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		snprintf(err, errlen, "tls.ca_file: no CA certificate (PEM) in %s: %s", ca_file,
+			 tls_error_string(buf, sizeof(buf)));
+		return -EINVAL;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "tls.cert_key_file: %s %s: %s", what, cert_key_file,
+		 tls_error_string(buf, sizeof(buf)));
+	return -EINVAL;
+}
+
 static int
 tls_setup(struct transport *transport, const char *url, char *err, size_t errlen)
 {
@@ -1360,22 +1436,31 @@ tls_setup(struct transport *transport, const char *url, char *err, size_t errlen
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	const char *what = "load the certificate chain from tls.cert_key_file";
-	if (SSL_CTX_use_certificate_chain_file(ctx, config->tls_cert_key_file) != 1)
-		goto fail;
-	what = "load the private key from tls.cert_key_file";
-	if (SSL_CTX_use_PrivateKey_file(ctx, config->tls_cert_key_file, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		goto fail;
-	what = "load tls.ca_file";
-	if (SSL_CTX_load_verify_locations(ctx, config->tls_ca_file, NULL) != 1)
-		goto fail;
+	int r = tls_load_files(ctx, config->tls_cert_key_file, config->tls_ca_file, buf,
+			       sizeof(buf));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", url, buf);
+		SSL_CTX_free(ctx);
+		return r;
+	}
 	transport->tls = ctx;
 	return 0;
-fail:
-	snprintf(err, errlen, "%s: cannot %s: %s", url, what, tls_error_string(buf, sizeof(buf)));
+}
+
+int
+transport_check_tls_files(const char *cert_key_file, const char *ca_file, char *err,
+			  size_t errlen)
+{
+	char buf[256];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		snprintf(err, errlen, "cannot create a TLS context: %s",
+			 tls_error_string(buf, sizeof(buf)));
+		return -ENOMEM;
+	}
+	int r = tls_load_files(ctx, cert_key_file, ca_file, err, errlen);
 	SSL_CTX_free(ctx);
-	return -EINVAL;
+	return r;
 }
 
 int
@@ -1657,17 +1742,41 @@ transport_reply_buffer(struct tx *tx, size_t len)
 }
 
 void
+transport_set_tag(struct transport *transport, uint32_t conn_id, void *tag)
+{
+	struct conn *conn = idmap_get(&transport->by_id, conn_id);
+	if (conn)
+		conn->tag = tag;
+}
+
+/* ---- resumable sessions: where a tagged connection's reply goes ---------- */
+
+/* The connection to queue `tx`'s reply on: its own, or the one reply_route names. */
+static struct conn *
+reply_target(struct tx *tx)
+{
+	struct conn *conn = tx->conn;
+	struct transport *transport = conn->transport;
+
+	if (!conn->tag || !transport->callbacks->reply_route)
+		return conn;
+	uint32_t to = transport->callbacks->reply_route(
+		transport->userdata, conn->tag, conn->id, tx->header, tx->header_len,
+		tx->reply ? tx->reply->data + FRAME_ROOM : NULL, tx->reply ? tx->body_len : 0);
+	if (to == conn->id)
+		return conn;
+	/* The same transport (resume.c checks): a descriptor can go where it could. */
+	struct conn *other = to ? idmap_get(&transport->by_id, to) : NULL;
+	return other && other->state != CONN_CLOSED ? other : NULL;
+}
+
+/* ---- end of resumable sessions ------------------------------------------- */
+
+void
 transport_reply_send(struct tx *tx)
 {
 	struct conn *conn = tx->conn;
 
-	if (conn->state == CONN_CLOSED) {
-		if (tx->reply)
-			outbuf_free(conn, tx->reply);
-		if (tx->fd >= 0)
-			close(tx->fd);
-		goto out;
-	}
 	if (!tx->reply && !transport_reply_buffer(tx, 0)) {
 		conn_close(conn, LOG_LEVEL_ERROR, "out of memory for a reply; closed, so that the "
 			   "client is not left waiting for it");
@@ -1675,8 +1784,20 @@ transport_reply_send(struct tx *tx)
 			close(tx->fd);
 		goto out;
 	}
+	struct conn *target = reply_target(tx);
+	if (!target || target->state == CONN_CLOSED) {
+		outbuf_free(conn, tx->reply);
+		if (tx->fd >= 0)
+			close(tx->fd);
+		goto out;
+	}
 	struct outbuf *buf = tx->reply;
-	size_t hlen = frame_header_len(conn->kind);
+	if (target != conn) {
+		/* Charged to the connection that queues it from now on. */
+		budget_share_release(&conn->budget, buf->charged);
+		budget_share_charge(&target->budget, buf->charged);
+	}
+	size_t hlen = frame_header_len(target->kind);
 	size_t message_len = tx->header_len + tx->body_len;
 	buf->start = FRAME_ROOM - tx->header_len - hlen;
 	buf->len = hlen + message_len;
@@ -1687,7 +1808,7 @@ transport_reply_send(struct tx *tx)
 		*p++ = SP_IPC_MSG;
 	put_be64(p, message_len);
 	memcpy(p + 8, tx->header, tx->header_len);
-	queue_output(conn, buf);
+	queue_output(target, buf);
 out:
 	conn_unref(conn);
 	free(tx);

@@ -53,6 +53,7 @@ struct peer_identity {
 	gid_t gid;
 	pid_t pid;
 	bool tls_verified; /* a client certificate was verified (tls+tcp://) */
+	uint8_t cert_sha256[32]; /* with tls_verified: the SHA-256 of that certificate */
 	enum policy_transport transport; /* which kind of listener accepted it */
 	char peer[96];     /* "ipc", "tcp 127.0.0.1:40112", ... */
 };
@@ -67,6 +68,19 @@ struct transport_callbacks {
 	/* A request arrived. `body` is valid only during the call. */
 	void (*request)(void *userdata, struct tx *tx, uint32_t conn_id, const void *body,
 			size_t len);
+	/* A tls+tcp:// client's TLS handshake failed (no certificate, one the CA did not
+	 * sign, a protocol error) and its connection was closed; `reason` says which, for
+	 * the operator. NULL: not told. */
+	void (*handshake_refused)(void *userdata, const struct peer_identity *identity,
+				  const char *reason);
+	/* Resumable sessions. Every reply of a connection given a tag (transport_set_tag())
+	 * passes here before it is queued, whether or not its connection is still open, in
+	 * the order its client will read them; `header` is its SP request id. The answer
+	 * is the connection to queue it on: its own, one that took over the tag's session
+	 * (the reply keeps its request id), or 0 to drop it (the callee keeps what it
+	 * needs). NULL: every reply goes to its own connection. */
+	uint32_t (*reply_route)(void *userdata, void *tag, uint32_t conn_id, const uint8_t *header,
+				size_t header_len, const void *body, size_t len);
 };
 
 struct transport_config {
@@ -86,6 +100,10 @@ struct transport_config {
 	 * transport_set_identity(); NULL: not counted. The transport listens
 	 * to its releases to resume reading. */
 	struct budget *budget;
+	/* TCP keepalive on tcp:// and tls+tcp:// connections (0: the kernel's settings). */
+	int keepalive_idle_s;
+	int keepalive_interval_s;
+	int keepalive_count;
 };
 
 /* Create a transport serving on `reactor`. `config` is copied (its strings
@@ -109,6 +127,13 @@ int transport_listen(struct transport *transport, const char *url, char *err, si
  * -errno with `err` saying why. */
 int transport_adopt(struct transport *transport, int fd, const char *name, const char **url,
 		    char *err, size_t errlen);
+
+/* Whether a tls+tcp:// listener could use these files: each can be opened, the first holds
+ * a certificate chain and its private key, the second CA certificates, all PEM (for
+ * --check-config). Returns 0, or -errno with `err` naming the key, the file and what is
+ * wrong. */
+int transport_check_tls_files(const char *cert_key_file, const char *ca_file, char *err,
+			      size_t errlen);
 
 /* Watch the listeners: connections are accepted from now on. Returns 0 or
  * -errno. */
@@ -151,6 +176,11 @@ void transport_reply_send(struct tx *tx);
 
 /* The connection a request came from. */
 uint32_t transport_tx_pipe(const struct tx *tx);
+
+/* Give connection `conn_id` a tag for callbacks->reply_route (NULL: none). It stays with
+ * the connection after it closes, for the replies still to come. Unknown ids are
+ * ignored. */
+void transport_set_tag(struct transport *transport, uint32_t conn_id, void *tag);
 
 /* Close one client connection (a misbehaving client); its removal runs at
  * the end of the turn. Unknown ids are ignored. */

@@ -1185,13 +1185,31 @@ decode_op(const Request *msg, struct request *req, const struct wire_limits *lim
 		const Sockbroker__V1__HelloRequest *m = msg->hello;
 		req->op = OP_HELLO;
 		req->hello.protocol_version = m->has_protocol_version ? m->protocol_version : 1;
-		/* This daemon keeps no session beyond its connection. A client
-		 * asking to resume one learns it here, before it counts on
-		 * handles that are gone; the session stays as it was. */
-		if (m->has_resume_secret && m->resume_secret.len > 0)
-			return invalid(error, ESTALE, "hello.resume_secret: this daemon cannot "
-				       "resume sessions; say Hello without a resume secret to start "
-				       "a new session");
+		if (m->has_resume_secret && m->resume_secret.len > 0) {
+			/* Not a secret this daemon made: no session has it. */
+			if (m->resume_secret.len != WIRE_RESUME_SECRET_LEN)
+				return invalid(error, ESTALE, "hello.resume_secret: %zu bytes, not "
+					       "a secret of this daemon (%d bytes); say Hello without "
+					       "one to start a new session",
+					       m->resume_secret.len, WIRE_RESUME_SECRET_LEN);
+			if (m->n_resume_pending_seqs > WIRE_RESUME_PENDING_MAX)
+				return invalid(error, EINVAL, "hello.resume_pending_seqs: %zu "
+					       "entries, more than %d", m->n_resume_pending_seqs,
+					       WIRE_RESUME_PENDING_MAX);
+			req->hello.resume = true;
+			memcpy(req->hello.resume_secret, m->resume_secret.data,
+			       WIRE_RESUME_SECRET_LEN);
+			req->hello.pending_seqs = m->resume_pending_seqs;
+			req->hello.n_pending_seqs = m->n_resume_pending_seqs;
+			*keep = true;
+		} else if (m->n_resume_pending_seqs > 0) {
+			return invalid(error, EINVAL, "hello.resume_pending_seqs: given without "
+				       "hello.resume_secret");
+		}
+		if (m->has_constants_digest && m->constants_digest.len == WIRE_DIGEST_LEN) {
+			req->hello.has_digest = true;
+			memcpy(req->hello.digest, m->constants_digest.data, WIRE_DIGEST_LEN);
+		}
 		if (m->client_name)
 			snprintf(req->hello.client_name, sizeof(req->hello.client_name), "%s",
 				 m->client_name);
@@ -2449,6 +2467,7 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 	Sockbroker__V1__Identity identity = SOCKBROKER__V1__IDENTITY__INIT;
 	Sockbroker__V1__Constant *constants = NULL;
 	Sockbroker__V1__Constant **constant_ptrs = NULL;
+	ProtobufCBinaryData *missed = NULL;
 	int r = 0;
 
 	fill_envelope(reply, &msg);
@@ -2502,6 +2521,30 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 		hello.identity = &identity;
 		hello.has_handoff = h->handoff;
 		hello.handoff = h->handoff;
+		hello.has_resume_grace_ms = true;
+		hello.resume_grace_ms = h->resume_grace_ms;
+		if (h->constants_digest) {
+			hello.has_constants_digest = true;
+			hello.constants_digest.data = (uint8_t *)h->constants_digest;
+			hello.constants_digest.len = WIRE_DIGEST_LEN;
+		}
+		if (h->resumed) {
+			hello.has_resumed = hello.has_resume_next_seq = true;
+			hello.resumed = true;
+			hello.resume_next_seq = h->resume_next_seq;
+			missed = calloc(h->n_missed ? h->n_missed : 1, sizeof(*missed));
+			if (!missed) {
+				r = -ENOMEM;
+				goto out;
+			}
+			for (size_t i = 0; i < h->n_missed; i++) {
+				missed[i].data = (uint8_t *)h->missed_replies[i];
+				missed[i].len = h->missed_lens[i];
+			}
+			hello.n_missed_request_ids = hello.n_missed_replies = h->n_missed;
+			hello.missed_request_ids = (uint32_t *)h->missed_request_ids;
+			hello.missed_replies = missed;
+		}
 		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_HELLO;
 		msg.hello = &hello;
 		break;
@@ -2517,5 +2560,23 @@ pack:
 out:
 	free(constant_ptrs);
 	free(constants);
+	free(missed);
 	return r;
+}
+
+uint64_t
+wire_reply_seq(const void *body, size_t len)
+{
+	const uint8_t *p = body;
+	uint64_t seq = 0;
+
+	/* Field 1, varint: tag byte 0x08. */
+	if (len < 2 || p[0] != 0x08)
+		return 0;
+	for (size_t i = 1; i < len && i <= 10; i++) {
+		seq |= (uint64_t)(p[i] & 0x7f) << (7 * (i - 1));
+		if (!(p[i] & 0x80))
+			return seq;
+	}
+	return 0;
 }

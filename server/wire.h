@@ -103,6 +103,11 @@ enum sockopt_value_kind {
 
 /* The longest access token a Hello may carry, in bytes. */
 #define WIRE_TOKEN_MAX 4096
+/* The most seqs a resuming Hello may list (HelloRequest.resume_pending_seqs). */
+#define WIRE_RESUME_PENDING_MAX 65536
+/* Resume secrets and the constants digest: their lengths. */
+#define WIRE_RESUME_SECRET_LEN 16
+#define WIRE_DIGEST_LEN 32
 
 /* Poll readiness bits: the protocol's PollEvents values, independent of the
  * host's POLL* numbers. ERROR and HANGUP are reported whether asked or not. */
@@ -138,6 +143,15 @@ struct request {
 			 * the unpacked message, wiped by wire_request_free(). A
 			 * secret: never logged, audited or echoed. */
 			const char *token;
+			/* Resuming (HelloRequest.resume_secret): the secret, and the seqs the
+			 * client waits for (into the unpacked message). */
+			bool resume;
+			uint8_t resume_secret[WIRE_RESUME_SECRET_LEN];
+			const uint64_t *pending_seqs;
+			size_t n_pending_seqs;
+			/* The client's constants digest; has_digest false: none. */
+			bool has_digest;
+			uint8_t digest[WIRE_DIGEST_LEN];
 		} hello;
 		struct {
 			int family, type, proto;
@@ -370,6 +384,15 @@ struct reply_hello {
 	const char *peer;
 	const char *token_name; /* the token that authenticated the session; NULL or "": none */
 	bool handoff;           /* descriptors can be handed over on this connection */
+	uint32_t resume_grace_ms;
+	const uint8_t *constants_digest; /* WIRE_DIGEST_LEN bytes; NULL: none */
+	bool resumed;
+	uint64_t resume_next_seq;
+	/* With `resumed`: the missed replies, encoded, and their SP request ids. */
+	const uint32_t *missed_request_ids;
+	const uint8_t *const *missed_replies;
+	const size_t *missed_lens;
+	size_t n_missed;
 };
 
 /* One result of getaddrinfo. */
@@ -585,6 +608,10 @@ struct reply {
 /* Pack `reply` into a buffer that alloc(userdata, size) provides (the
  * transport's reply message). Returns 0, or -ENOMEM when allocation
  * failed. */
+/* The `seq` of an encoded Reply (its field 1, which the encoder writes first); 0 when it
+ * has none. Reads at most the first 11 bytes. */
+uint64_t wire_reply_seq(const void *body, size_t len);
+
 int wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size_t len),
 		      void *userdata);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -29,6 +30,9 @@
 #define WRITE_BEHIND_MAX (64 * 1024)
 /* The high bit of an SP request id says "last hop"; the other 31 are ours. */
 #define REQUEST_ID_BIT 0x80000000u
+/* The length of a resume secret (HelloReply.resume_secret) and of the constants digest. */
+#define RESUME_SECRET_LEN 16
+#define DIGEST_LEN 32
 
 /* errors */
 
@@ -302,6 +306,17 @@ struct sb_client {
 	pthread_mutex_t write_lock;
 	uint64_t last_seq; /* guarded by write_lock */
 
+	/* Resuming the session over a new connection (tcp, tls+tcp): what the first
+	 * connection was made with (owned copies), and what the broker's Hello gave.
+	 * Set before any other thread can see the client. */
+	struct sb_client_options options;
+	char *client_name, *token, *tls_ca_file, *tls_cert_key_file;
+	uint8_t resume_secret[RESUME_SECRET_LEN];
+	bool has_resume_secret;
+	uint32_t resume_grace_ms; /* 0: the session ends with its connection */
+	uint8_t constants_digest[DIGEST_LEN];
+	bool has_digest;
+
 	pthread_mutex_t lock;
 	/* Everything below is guarded by `lock`. */
 	pthread_cond_t calls_done;
@@ -309,6 +324,10 @@ struct sb_client {
 	bool reading; /* a waiting thread holds the reader role */
 	bool lost;    /* the connection failed or was shut down */
 	int lost_errno;
+	/* A send failed on a resumable session: the reader resumes it, and the frames of
+	 * registered calls are sent again then. */
+	bool link_down;
+	char resume_error[200]; /* why resuming failed, when it did */
 	bool closing; /* sb_client_free() has begun */
 	unsigned active_calls;
 	struct pending_call *pending_calls;
@@ -324,6 +343,11 @@ unusable_error(const struct sb_client *client, struct sb_error *err)
 	if (client->closing)
 		return sb__error_set(err, SB_ERR_TRANSPORT, ECONNRESET,
 				     "the client was closed while the call was in flight");
+	if (client->resume_error[0])
+		return sb__error_set(err, SB_ERR_TRANSPORT, ECONNRESET,
+				     "the connection to the broker at %s was lost (%s) and the "
+				     "session could not be resumed: %s; make a new client",
+				     client->url, strerror(client->lost_errno), client->resume_error);
 	return sb__error_set(err, SB_ERR_TRANSPORT, ECONNRESET,
 			     "the connection to the broker at %s was lost (%s); the session and "
 			     "its handles are gone: make a new client",
@@ -615,6 +639,242 @@ deliver(struct sb_client *client, uint32_t id, Sockbroker__V1__Reply *reply, int
 		pthread_cond_signal(&call->waiter->wake);
 }
 
+/* ---- resuming the session over a new connection ---------------------------------- */
+
+static uint8_t *set_seq(struct pending_call *call, size_t *length);
+
+/* Called with client->lock held: whether a lost connection is worth resuming. */
+static bool
+resumable(const struct sb_client *client)
+{
+	return client->has_resume_secret && client->resume_grace_ms > 0 && !client->closing &&
+	       !client->lost;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+compare_calls_by_seq(const void *a, const void *b)
+{
+	const struct pending_call *x = *(struct pending_call *const *)a;
+	const struct pending_call *y = *(struct pending_call *const *)b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Say the resuming Hello on `t` (request id `id`), listing the `n` seqs in `pending`, and
+ * read its reply into *out (owned by the caller). Returns 0 or a negative errno. */
+static int
+resume_hello(struct sb_client *client, struct sb__transport *t, uint32_t id,
+	     uint64_t *pending, size_t n, Sockbroker__V1__Reply **out)
+{
+	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	const uint8_t *body;
+	size_t length;
+	uint32_t got;
+	int r;
+
+	hello.has_protocol_version = true;
+	hello.protocol_version = SB_PROTOCOL_VERSION;
+	hello.client_name = client->client_name;
+	hello.token = client->token;
+	hello.has_resume_secret = true;
+	hello.resume_secret.data = client->resume_secret;
+	hello.resume_secret.len = RESUME_SECRET_LEN;
+	hello.n_resume_pending_seqs = n;
+	hello.resume_pending_seqs = pending;
+	if (client->has_digest) {
+		hello.has_constants_digest = true;
+		hello.constants_digest.data = client->constants_digest;
+		hello.constants_digest.len = DIGEST_LEN;
+	}
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello;
+	length = protobuf_c_message_get_packed_size(&request.base);
+	uint8_t *frame = malloc(SB__FRAME_HEADROOM + length);
+	if (frame == NULL)
+		return -ENOMEM;
+	protobuf_c_message_pack(&request.base, frame + SB__FRAME_HEADROOM);
+	r = sb__transport_send(t, id, frame + SB__FRAME_HEADROOM, length);
+	free(frame);
+	if (r < 0)
+		return r;
+	/* Nothing of the session comes before the Hello's reply on a new connection. */
+	if ((r = sb__transport_recv(t, &got, &body, &length)) < 0)
+		return r;
+	if (got != id)
+		return -EPROTO;
+	*out = sockbroker__v1__reply__unpack(NULL, length, body);
+	return *out != NULL ? 0 : -EBADMSG;
+}
+
+/* Connect again and resume the session: 0 with the new transport in *out and the Hello's
+ * reply in *reply, or a negative errno with `why` saying what went wrong; ends at once when
+ * the broker refuses, else tries until the grace period is over. Called holding only
+ * write_lock. */
+static int
+reconnect(struct sb_client *client, struct sb__transport **out, Sockbroker__V1__Reply **reply,
+	  char *why, size_t why_len)
+{
+	int64_t deadline = monotonic_ms() + client->resume_grace_ms;
+
+	for (unsigned attempt = 0;; attempt++) {
+		struct sb_error e;
+		struct pending_call *call;
+		uint64_t *pending;
+		size_t n = 0;
+		uint32_t id;
+		int r;
+
+		pthread_mutex_lock(&client->lock);
+		if (client->closing) {
+			pthread_mutex_unlock(&client->lock);
+			snprintf(why, why_len, "the client was closed");
+			return -ECONNRESET;
+		}
+		for (call = client->pending_calls; call != NULL; call = call->next)
+			n++;
+		pending = malloc((n != 0 ? n : 1) * sizeof(*pending));
+		n = 0;
+		for (call = client->pending_calls; pending != NULL && call != NULL; call = call->next)
+			pending[n++] = call->seq;
+		id = next_request_id(client);
+		pthread_mutex_unlock(&client->lock);
+		if (pending == NULL) {
+			snprintf(why, why_len, "out of memory");
+			return -ENOMEM;
+		}
+
+		*out = NULL;
+		*reply = NULL;
+		r = sb__transport_open(out, client->url, &client->options, &e);
+		if (r == 0) {
+			r = resume_hello(client, *out, id, pending, n, reply);
+			snprintf(e.message, sizeof(e.message), "%s", strerror(-r));
+		}
+		free(pending);
+		if (r == 0 && (*reply)->error == NULL && (*reply)->hello != NULL &&
+		    (*reply)->hello->resumed)
+			return 0;
+		if (r == 0) {
+			/* The broker answered: no later attempt can do better. */
+			snprintf(why, why_len, "%.180s",
+				 (*reply)->error != NULL && (*reply)->error->message != NULL
+					 ? (*reply)->error->message
+					 : "the broker did not resume it");
+			sb__reply_free(*reply);
+			*reply = NULL;
+			sb__transport_free(*out);
+			*out = NULL;
+			return -ESTALE;
+		}
+		sb__transport_free(*out);
+		*out = NULL;
+		snprintf(why, why_len, "%.180s", e.message);
+		int64_t now = monotonic_ms();
+		if (now >= deadline)
+			return r;
+		int64_t pause = attempt < 4 ? 100LL << attempt : 1000;
+		if (pause > deadline - now)
+			pause = deadline - now;
+		struct timespec ts = { .tv_sec = pause / 1000, .tv_nsec = (pause % 1000) * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * The connection failed with `errnum` and the session is resumable: called by the reader
+ * with client->lock held, and returns with it held. Connects again (within the broker's
+ * grace period) and resumes the session: the replies the broker sent while the link was
+ * down are handed to their calls, the requests it never received are sent again, in
+ * order, and the calls still waiting in the broker get their replies on the new
+ * connection. Writers wait meanwhile (write_lock). When the broker cannot resume it, the
+ * connection is lost as without resuming, and the calls fail saying why.
+ */
+static void
+resume_session(struct sb_client *client, int errnum)
+{
+	struct sb__transport *t, *old;
+	Sockbroker__V1__Reply *reply;
+	char why[sizeof(client->resume_error)];
+	int r;
+
+	client->link_down = true;
+	/* A writer blocked on the dead link lets go of write_lock. */
+	sb__transport_shutdown(client->transport);
+	pthread_mutex_unlock(&client->lock);
+	pthread_mutex_lock(&client->write_lock);
+	r = reconnect(client, &t, &reply, why, sizeof(why));
+	pthread_mutex_lock(&client->lock);
+	if (r == 0 && (client->closing || client->lost)) {
+		/* Closed meanwhile: the new connection is not wanted. */
+		sb__reply_free(reply);
+		sb__transport_free(t);
+		snprintf(why, sizeof(why), "the client was closed");
+		r = -ECONNRESET;
+	}
+	if (r < 0) {
+		snprintf(client->resume_error, sizeof(client->resume_error), "%s", why);
+		connection_lost(client, errnum);
+		pthread_mutex_unlock(&client->write_lock);
+		return;
+	}
+	old = client->transport;
+	client->transport = t;
+	client->link_down = false;
+
+	const Sockbroker__V1__HelloReply *hello = reply->hello;
+	for (size_t i = 0; i < hello->n_missed_replies && i < hello->n_missed_request_ids; i++) {
+		Sockbroker__V1__Reply *missed = sockbroker__v1__reply__unpack(
+			NULL, hello->missed_replies[i].len, hello->missed_replies[i].data);
+
+		deliver(client, hello->missed_request_ids[i], missed, missed != NULL ? 0 : -EBADMSG,
+			-1);
+	}
+	/* The requests the broker never received, in their order. */
+	size_t n = 0, k = 0;
+	for (struct pending_call *c = client->pending_calls; c != NULL; c = c->next)
+		n += c->seq >= hello->resume_next_seq;
+	struct pending_call **again = malloc((n != 0 ? n : 1) * sizeof(*again));
+	for (struct pending_call *c = client->pending_calls; again != NULL && c != NULL;
+	     c = c->next) {
+		if (c->seq >= hello->resume_next_seq) {
+			c->in_write = true;
+			again[k++] = c;
+		}
+	}
+	qsort(again, k, sizeof(*again), compare_calls_by_seq);
+	sb__reply_free(reply);
+	pthread_mutex_unlock(&client->lock);
+	sb__transport_free(old);
+	r = again != NULL || n == 0 ? 0 : -ENOMEM;
+	for (size_t i = 0; i < k && r == 0; i++) {
+		size_t length;
+		uint8_t *body = set_seq(again[i], &length);
+
+		r = sb__transport_send(t, again[i]->id, body, length);
+	}
+	pthread_mutex_lock(&client->lock);
+	for (size_t i = 0; i < k; i++) {
+		again[i]->in_write = false;
+		if (again[i]->behind && again[i]->done)
+			finish_behind(client, again[i]);
+	}
+	free(again);
+	/* A send that failed already: the next receive fails too, and resumes again. */
+	if (r < 0)
+		sb__transport_shutdown(t);
+	pthread_mutex_unlock(&client->write_lock);
+}
+
 static bool
 settled(struct sb_client *client, sb_handle handle)
 {
@@ -670,11 +930,13 @@ await(struct sb_client *client, struct pending_call *call, sb_handle settle)
 				handed_fd = sb__transport_take_fd(client->transport);
 		}
 		pthread_mutex_lock(&client->lock);
-		client->reading = false;
-		if (r < 0)
+		if (r < 0 && resumable(client))
+			resume_session(client, -r);
+		else if (r < 0)
 			connection_lost(client, -r);
 		else
 			deliver(client, id, reply, reply != NULL ? 0 : -EBADMSG, handed_fd);
+		client->reading = false;
 	}
 
 	if (call != NULL)
@@ -769,14 +1031,23 @@ send_calls(struct sb_client *client, struct pending_call **calls, size_t count,
 	}
 	pthread_mutex_unlock(&client->lock);
 
-	for (size_t i = 0; i < count && r == 0; i++) {
+	/* With the link down, the frames wait for the session's resume. */
+	pthread_mutex_lock(&client->lock);
+	bool link_down = client->link_down;
+	pthread_mutex_unlock(&client->lock);
+	for (size_t i = 0; i < count && r == 0 && !link_down; i++) {
 		size_t length;
 		uint8_t *body = set_seq(calls[i], &length);
 
 		r = sb__transport_send(client->transport, calls[i]->id, body, length);
 	}
 	pthread_mutex_lock(&client->lock);
-	if (r < 0) {
+	if (r < 0 && resumable(client)) {
+		/* Registered: the reader resumes the session and sends them again. */
+		client->link_down = true;
+		sb__transport_shutdown(client->transport);
+		r = 0;
+	} else if (r < 0) {
 		connection_lost(client, -r);
 		r = unusable_error(client, err);
 	}
@@ -1286,6 +1557,15 @@ store_hello(struct sb_client *client, const Sockbroker__V1__HelloReply *hello,
 	info->max_parked = hello->has_max_parked ? hello->max_parked : 0;
 	info->session_id = hello->has_session_id ? hello->session_id : 0;
 	info->handoff = hello->has_handoff && hello->handoff;
+	if (hello->has_resume_secret && hello->resume_secret.len == RESUME_SECRET_LEN) {
+		memcpy(client->resume_secret, hello->resume_secret.data, RESUME_SECRET_LEN);
+		client->has_resume_secret = true;
+	}
+	client->resume_grace_ms = hello->has_resume_grace_ms ? hello->resume_grace_ms : 0;
+	if (hello->has_constants_digest && hello->constants_digest.len == DIGEST_LEN) {
+		memcpy(client->constants_digest, hello->constants_digest.data, DIGEST_LEN);
+		client->has_digest = true;
+	}
 	if (hello->identity != NULL) {
 		const Sockbroker__V1__Identity *id = hello->identity;
 
@@ -1367,6 +1647,13 @@ client_destroy(struct sb_client *client)
 		}
 	}
 	sb__transport_free(client->transport);
+	if (client->token != NULL)
+		explicit_bzero(client->token, strlen(client->token));
+	free(client->token);
+	free(client->client_name);
+	free(client->tls_ca_file);
+	free(client->tls_cert_key_file);
+	explicit_bzero(client->resume_secret, sizeof(client->resume_secret));
 	for (size_t i = 0; i < client->n_constants; i++)
 		free(client->constants[i].name);
 	free(client->constants);
@@ -1418,6 +1705,26 @@ sb_client_new_with(struct sb_client **out, const struct sb_client_options *optio
 	pthread_mutex_init(&client->write_lock, NULL);
 	pthread_mutex_init(&client->lock, NULL);
 	pthread_cond_init(&client->calls_done, NULL);
+	/* What a resume connects again with: the settings in effect now. */
+	client->client_name =
+		strdup(options->client_name != NULL ? options->client_name : "libsockbroker");
+	client->token = token != NULL && token[0] != '\0' ? strdup(token) : NULL;
+	client->tls_ca_file = options->tls_ca_file != NULL ? strdup(options->tls_ca_file) : NULL;
+	client->tls_cert_key_file =
+		options->tls_cert_key_file != NULL ? strdup(options->tls_cert_key_file) : NULL;
+	if (client->client_name == NULL || (token != NULL && token[0] != '\0' && !client->token) ||
+	    (options->tls_ca_file != NULL && client->tls_ca_file == NULL) ||
+	    (options->tls_cert_key_file != NULL && client->tls_cert_key_file == NULL)) {
+		r = sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "out of memory");
+		goto err_connection;
+	}
+	client->options = (struct sb_client_options){
+		.url = client->url,
+		.client_name = client->client_name,
+		.token = client->token != NULL ? client->token : "",
+		.tls_ca_file = client->tls_ca_file,
+		.tls_cert_key_file = client->tls_cert_key_file,
+	};
 
 	r = sb__transport_open(&client->transport, client->url, options, err);
 	if (r < 0)

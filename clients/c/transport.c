@@ -28,6 +28,11 @@
 #define URL_FORMS "ipc://PATH, abstract://NAME, tcp://HOST:PORT or tls+tcp://HOST:PORT"
 /* Bounds connect and the handshake, so that a listener that never answers is an error. */
 #define CONNECT_TIMEOUT_S 30
+/* TCP keepalive on tcp and tls+tcp connections: probes after 15 s of silence, every 5 s,
+ * 3 unanswered end the connection. */
+#define KEEPALIVE_IDLE_S 15
+#define KEEPALIVE_INTERVAL_S 5
+#define KEEPALIVE_COUNT 3
 /* What one read asks of the kernel; a larger frame grows the buffer. */
 #define READ_CHUNK (64 * 1024)
 
@@ -55,6 +60,12 @@ struct sb__transport {
 	SSL *ssl;
 	pthread_mutex_t tls_lock;
 	int wait_ms; /* how long one wait for the socket may take; -1: for ever */
+	/* What the broker's TLS said last when it ended the connection ("tlsv13 alert
+	 * certificate required"), and the certificate this side offered (NULL: none;
+	 * borrowed, for messages during the open): with TLS 1.3 a refused client
+	 * certificate shows only after the handshake. */
+	char tls_alert[160];
+	const char *tls_cert_key_file;
 };
 
 /* ---- frames ----------------------------------------------------------------- */
@@ -479,6 +490,13 @@ stream_connect(struct sb__transport *t, const struct sb__sp_address *address,
 	freeaddrinfo(found);
 	if (fd < 0)
 		return connect_error(t->url, err, r);
+	/* A link gone silent is noticed (and the session resumed) within idle + interval *
+	 * count seconds, well inside the broker's default grace period. */
+	int idle = KEEPALIVE_IDLE_S, interval = KEEPALIVE_INTERVAL_S, count = KEEPALIVE_COUNT;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
 	t->fd = fd;
 	return 0;
 }
@@ -494,6 +512,18 @@ stream_handshake(struct sb__transport *t, struct sb_error *err)
 	r = write_all(t, mine, sizeof(mine));
 	if (r == 0)
 		r = fill(t, SB__SP_HANDSHAKE_SIZE);
+	if (r < 0 && t->ssl != NULL && r != -EAGAIN && t->tls_cert_key_file == NULL)
+		return sb__error_set(err, SB_ERR_TRANSPORT, EACCES,
+				     "the broker at %s wants a client certificate: set %s to a PEM "
+				     "file with one its client CA signed and its key (TLS: %s)",
+				     t->url, TLS_CERT_KEY_FILE_ENV,
+				     t->tls_alert[0] ? t->tls_alert : strerror(-r));
+	if (r < 0 && t->ssl != NULL && r != -EAGAIN)
+		return sb__error_set(err, SB_ERR_TRANSPORT, EACCES,
+				     "the broker at %s refused the client certificate of %s (%s): "
+				     "give one its client CA (tls.ca_file) signed (TLS: %s)",
+				     t->url, t->tls_cert_key_file, TLS_CERT_KEY_FILE_ENV,
+				     t->tls_alert[0] ? t->tls_alert : strerror(-r));
 	if (r < 0)
 		return sb__error_set(err, SB_ERR_TRANSPORT, r == -EAGAIN ? ETIMEDOUT : -r,
 				     "the broker at %s did not complete the SP handshake: %s; is "
@@ -572,6 +602,8 @@ tls_io(struct sb__transport *t, bool write, void *buf, size_t length)
 		n = write ? SSL_write(t->ssl, buf, chunk) : SSL_read(t->ssl, buf, chunk);
 		saved_errno = errno;
 		e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, n);
+		if (e == SSL_ERROR_SSL && ERR_peek_error() != 0)
+			tls_error_string(t->tls_alert, sizeof(t->tls_alert));
 		ERR_clear_error();
 		pthread_mutex_unlock(&t->tls_lock);
 		if (n > 0)
@@ -646,6 +678,8 @@ tls_connect(struct sb__transport *t, const struct sb__sp_address *address,
 				     "cannot use the certificate file %s (%s): %s", cert_key_file,
 				     TLS_CERT_KEY_FILE_ENV, tls_error_string(buf, sizeof(buf)));
 
+	t->tls_cert_key_file =
+		cert_key_file != NULL && cert_key_file[0] != '\0' ? cert_key_file : NULL;
 	t->ssl = SSL_new(t->tls_ctx);
 	if (t->ssl == NULL || SSL_set_fd(t->ssl, t->fd) != 1)
 		return sb__error_set(err, SB_ERR_TRANSPORT, ENOMEM, "cannot set up TLS: %s",

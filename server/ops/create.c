@@ -225,12 +225,16 @@ attempt_failed(struct connect_state *state, enum error_kind kind, int errnum, in
 }
 
 /* The policy refused the attempt: its error is the attempt's. The refusal
- * wrote its own audit record; the op's final one is still to come. */
+ * wrote its own audit record; the op's final one is still to come, for a
+ * later attempt that connects (all_failed() drops it when none does, so that
+ * a decision is recorded once). The rule that allowed an earlier step of
+ * this attempt decided nothing the op did. */
 static enum attempt_result
 attempt_denied(struct op *op, struct connect_state *state, const struct reply *denial)
 {
 	state->errors[state->n_errors++] = denial->error;
 	op->audited = false;
+	op->rule = NULL;
 	end_attempt(state, false);
 	return ATTEMPT_FAILED;
 }
@@ -380,6 +384,13 @@ all_failed(struct op *op, struct connect_state *state, struct reply *reply)
 {
 	if (state->n_errors == 0)
 		return op_fail(reply, ERROR_OS, 0, "getaddrinfo returns an empty list");
+	/* Every attempt refused by the policy: each refusal has its record, and there is
+	 * no other decision to record. */
+	bool all_denied = true;
+	for (size_t i = 0; i < state->n_errors; i++)
+		all_denied = all_denied && state->errors[i].kind == ERROR_DENIED;
+	if (all_denied)
+		op->audited = true;
 	if (op->req->create_connection.all_errors) {
 		reply->shape = REPLY_CREATE_CONNECTION;
 		reply->create_connection.attempt_errors = state->errors;

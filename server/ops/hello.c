@@ -12,9 +12,10 @@
  * same and changes nothing. The token itself is never logged, audited or
  * echoed: only the entry's name is.
  *
- * Sessions are not resumed: a session ends with its connection. A Hello
- * that brings a resume secret never gets here; wire.c answers it
- * BAD_REQUEST/ESTALE, and the session may say a plain Hello after it.
+ * A Hello that brings a resume secret takes a detached session over
+ * (resume.c), after the same token check: the reply is that session's, with
+ * the replies its client missed. The constants table is left out when the
+ * client already holds it (HelloRequest.constants_digest).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include "../constants.h"
 #include "../daemon.h"
 #include "../log.h"
+#include "../resume.h"
 #include "../session.h"
 #include "sha256.h"
 #include "ops.h"
@@ -119,6 +121,32 @@ authenticate(struct op *op, struct reply *reply)
 	return 0;
 }
 
+/* The SHA-256 of the constants table, as HelloReply.constants_digest gives it: each entry
+ * as "NAME=VALUE\n", in the table's order. Made once. */
+static const uint8_t *
+constants_digest(void)
+{
+	static uint8_t digest[SHA256_DIGEST_LEN];
+	static bool made;
+
+	if (!made) {
+		size_t n;
+		const struct constant *table = constants_table(&n);
+		struct sha256_ctx ctx;
+		char line[128];
+
+		sha256_init(&ctx);
+		for (size_t i = 0; i < n; i++) {
+			int len = snprintf(line, sizeof(line), "%s=%lld\n", table[i].name,
+					   (long long)table[i].value);
+			sha256_update(&ctx, line, (size_t)len < sizeof(line) ? (size_t)len : 0);
+		}
+		sha256_final(&ctx, digest);
+		made = true;
+	}
+	return digest;
+}
+
 int
 op_hello(struct op *op, struct reply *reply)
 {
@@ -128,7 +156,18 @@ op_hello(struct op *op, struct reply *reply)
 
 	/* Hello has no policy question; its one record is written here. */
 	op->audited = true;
-	if (!session->said_hello) {
+	if (req->hello.resume) {
+		if (!session->said_hello) {
+			memcpy(session->client_name, req->hello.client_name,
+			       sizeof(session->client_name));
+			int r = authenticate(op, reply);
+			if (r != 0)
+				return r;
+		}
+		int r = resume_take_over(op, reply, &session);
+		if (r != 0)
+			return r;
+	} else if (!session->said_hello) {
 		char who[160];
 		memcpy(session->client_name, req->hello.client_name, sizeof(session->client_name));
 		int r = authenticate(op, reply);
@@ -159,6 +198,8 @@ op_hello(struct op *op, struct reply *reply)
 
 	reply->shape = REPLY_HELLO;
 	struct reply_hello *hello = &reply->hello;
+	hello->constants_digest = constants_digest();
+	hello->resume_grace_ms = resume_grace_ms(daemon, session);
 	hello->protocol_version = 1;
 	hello->server_version = "sockbrokerd " SOCKBROKER_VERSION;
 	hello->max_message_size = daemon->config->max_message_size;
@@ -166,11 +207,11 @@ op_hello(struct op *op, struct reply *reply)
 	hello->max_handles = daemon->config->max_handles;
 	hello->max_parked = daemon->config->max_parked;
 	hello->session_id = session->id;
-	/* The protocol has room for resuming; this daemon hands out a secret
-	 * that nothing accepts back. */
 	hello->resume_secret = session->resume_secret;
 	hello->resume_secret_len = sizeof(session->resume_secret);
-	hello->constants = constants_table(&hello->n_constants);
+	if (!req->hello.has_digest ||
+	    memcmp(req->hello.digest, hello->constants_digest, SHA256_DIGEST_LEN) != 0)
+		hello->constants = constants_table(&hello->n_constants);
 	hello->has_credentials = session->identity.has_credentials;
 	hello->uid = session->identity.uid;
 	hello->gid = session->identity.gid;

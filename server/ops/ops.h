@@ -122,6 +122,8 @@ enum {
 	OPF_RECEIVES = 1 << 7,     /* moves bytes in: the quota's receive rate admits it */
 	OPF_IDENTIFIES = 1 << 8,   /* completes the session's identity (Hello): its quota
 				    * attaches when the op succeeds */
+	OPF_NUMERIC_HOST = 1 << 9, /* OPP_HOST: a numeric host is no lookup, so no
+				    * `resolve` question (create_connection, as connect) */
 };
 
 /* How the policy judges an operation before it first runs (op_admit(), ops/permit.c). */

@@ -572,10 +572,17 @@ request_of(struct op *op, struct policy_request *p)
 	case OPP_SOCKET:
 		socket_of(op, p);
 		return true;
-	case OPP_HOST:
-		/* create_connection: each attempt is judged in ops/create.c; the name first. */
+	case OPP_HOST: {
+		/* A name, as a lookup (create_connection: each attempt is then
+		 * judged in ops/create.c). */
+		struct in6_addr numeric;
 		p->host = arg_string(req, &desc->host);
+		if ((desc->flags & OPF_NUMERIC_HOST) && p->host &&
+		    (inet_pton(AF_INET, p->host, &numeric) == 1 ||
+		     inet_pton(AF_INET6, p->host, &numeric) == 1))
+			return false;
 		return true;
+	}
 	case OPP_PLAIN:
 		return true;
 	}

@@ -342,7 +342,7 @@ START_TEST(config_rejects_an_unknown_key_naming_it)
 	assert_rejected("{\"listn\": []}",
 			"test.json: unknown key \"listn\" (did you mean \"listen\"? known keys: "
 			"listen, limits, log_level, resolver_threads, ipc, privileges, tls, auth, audit, "
-			"admin, policy)");
+			"admin, policy, remote)");
 }
 END_TEST
 
@@ -895,7 +895,9 @@ START_TEST(config_rejects_an_unknown_audit_event_listing_the_events)
 	/* The whole list fits in the message. */
 	assert_rejected_with("{\"audit\": {\"events\": [\"bogus\"]}}",
 			     "socket.sethostname, sockbroker.session.start, sockbroker.session.end, "
-			     "sockbroker.hello, sockbroker.handoff, or \"*\" for every event");
+			     "sockbroker.hello, sockbroker.handoff, sockbroker.tls.refused, "
+			     "sockbroker.session.detach, sockbroker.session.resume, or \"*\" for "
+			     "every event");
 	assert_rejected("{\"audit\": {\"events\": [7]}}",
 			"test.json: audit.events[0]: must be an audit event name (a string), got 7");
 	assert_rejected_with("{\"audit\": {\"events\": \"socket.bind\"}}",
@@ -919,7 +921,9 @@ START_TEST(config_print_shows_the_audit_settings_and_loads_back)
 	ck_assert_msg(strstr(printed, "\"audit\": {\n\t\t\"events\": [\"sockbroker.session.start\", "
 				      "\"sockbroker.session.end\", \"sockbroker.hello\", "
 				      "\"socket.bind\", \"socket.connect\", "
-				      "\"socket.sethostname\", \"sockbroker.handoff\"]\n\t}"),
+				      "\"socket.sethostname\", \"sockbroker.handoff\", "
+				      "\"sockbroker.tls.refused\", \"sockbroker.session.detach\", "
+				      "\"sockbroker.session.resume\"]\n\t}"),
 		      "%s", printed);
 	free(printed);
 

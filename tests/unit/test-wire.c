@@ -582,7 +582,7 @@ START_TEST(wire_decodes_the_hello_token_and_refuses_an_overlong_one)
 }
 END_TEST
 
-START_TEST(wire_refuses_a_hello_resume_secret_with_estale)
+START_TEST(wire_decodes_a_resuming_hello_and_refuses_bad_resume_fields)
 {
 	Request msg = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__HelloRequest m = SOCKBROKER__V1__HELLO_REQUEST__INIT;
@@ -606,20 +606,47 @@ START_TEST(wire_refuses_a_hello_resume_secret_with_estale)
 	ck_assert_str_eq(req->hello.client_name, "resumer");
 	wire_request_free(req);
 
-	/* This daemon resumes no session: the client learns it, and how to go on. */
+	/* A secret and the seqs the client waits for: decoded for the Hello handler. */
+	uint64_t pending[3] = { 7, 3, 5 };
 	memset(secret, 0x5a, sizeof(secret));
 	m.resume_secret.len = sizeof(secret);
 	m.resume_secret.data = secret;
+	m.n_resume_pending_seqs = 3;
+	m.resume_pending_seqs = pending;
+	req = decode_ok(&msg);
+	ck_assert(req->hello.resume);
+	ck_assert_mem_eq(req->hello.resume_secret, secret, sizeof(secret));
+	ck_assert_uint_eq(req->hello.n_pending_seqs, 3);
+	ck_assert_uint_eq(req->hello.pending_seqs[1], 3);
+	wire_request_free(req);
+
+	/* A secret of another length is none of this daemon's: ESTALE, and how to go on. */
+	m.resume_secret.len = 15;
 	struct wire_error error = decode_invalid(&msg, ESTALE, "");
-	ck_assert_str_eq(error.message, "hello.resume_secret: this daemon cannot resume sessions; "
-					"say Hello without a resume secret to start a new session");
+	ck_assert_str_eq(error.message, "hello.resume_secret: 15 bytes, not a secret of this "
+					"daemon (16 bytes); say Hello without one to start a new "
+					"session");
 	ck_assert_uint_eq(error.seq, 9);
 	ck_assert_int_eq(error.op, OP_HELLO);
 
 	/* A token beside it changes nothing, and is not echoed. */
 	m.token = "s3cret";
-	error = decode_invalid(&msg, ESTALE, "hello.resume_secret: this daemon cannot resume");
+	error = decode_invalid(&msg, ESTALE, "hello.resume_secret: 15 bytes");
 	ck_assert_ptr_null(strstr(error.message, "s3cret"));
+	m.token = NULL;
+
+	/* Pending seqs without a secret, or too many of them. */
+	m.has_resume_secret = false;
+	decode_invalid(&msg, EINVAL, "hello.resume_pending_seqs: given without "
+				     "hello.resume_secret");
+	m.has_resume_secret = true;
+	m.resume_secret.len = sizeof(secret);
+	m.n_resume_pending_seqs = WIRE_RESUME_PENDING_MAX + 1;
+	uint64_t *many = calloc(WIRE_RESUME_PENDING_MAX + 1, sizeof(*many));
+	ck_assert_ptr_nonnull(many);
+	m.resume_pending_seqs = many;
+	decode_invalid(&msg, EINVAL, "hello.resume_pending_seqs: 65537 entries, more than 65536");
+	free(many);
 }
 END_TEST
 
@@ -3163,7 +3190,7 @@ wire_suite(void)
 	suite_add_tcase(s, valid);
 
 	tcase_add_test(invalid, wire_rejects_recv_without_a_handle_naming_the_field);
-	tcase_add_test(invalid, wire_refuses_a_hello_resume_secret_with_estale);
+	tcase_add_test(invalid, wire_decodes_a_resuming_hello_and_refuses_bad_resume_fields);
 	tcase_add_test(invalid, wire_rejects_operations_on_a_handle_without_one);
 	tcase_add_test(invalid, wire_rejects_negative_recv_bufsize_naming_the_field);
 	tcase_add_test(invalid, wire_rejects_recv_without_a_bufsize);

@@ -106,7 +106,7 @@ class _Call:
     """
 
     __slots__ = ("lock", "seq", "request_id", "data", "error", "discard", "waker", "unwaited",
-                 "sleeping", "fd")
+                 "sleeping", "fd", "frame")
 
     def __init__(self, seq: int, request_id: int) -> None:
         self.lock = threading.Lock()
@@ -124,6 +124,9 @@ class _Call:
         # The descriptor its reply handed over (Reply.handed_off), until
         # the caller takes it.
         self.fd: Optional[int] = None
+        # Its frame's parts, to send again when a resumed session did not
+        # receive it (resumable sessions only).
+        self.frame: Optional[Tuple[bytes, ...]] = None
 
     def done(self) -> bool:
         return self.data is not None or self.error is not None
@@ -164,6 +167,14 @@ class Session:
         # Requests that need no answer, queued by a thread that could not
         # send them itself; sent after the next request.
         self.deferred: List[bytes] = []
+        # Resuming the session over a new connection (tcp, tls+tcp): what
+        # Hello gave; grace 0: the session ends with its connection.
+        self.resume_secret = b""
+        self.resume_grace = 0.0
+        self.constants_digest = b""
+        # A send failed: the frames of pending calls go out again once the
+        # reader has resumed the session.
+        self.link_down = False
 
 
 class Core:
@@ -245,6 +256,9 @@ class Core:
             self._lose(session, "the session could not be started")
             raise
         session.hello = reply
+        session.resume_secret = reply.resume_secret
+        session.resume_grace = reply.resume_grace_ms / 1000.0
+        session.constants_digest = reply.constants_digest
         if reply.max_data_size:
             session.max_data_size = reply.max_data_size
         session.constants = Constants({c.name: c.value for c in reply.constants})
@@ -295,6 +309,108 @@ class Core:
         with session.mutex:
             if session.leader is None:
                 session.conn.close()
+
+    # ---- resuming the session --------------------------------------------
+
+    def _resumable(self, session: Session) -> bool:
+        return bool(session.resume_secret) and session.resume_grace > 0 and \
+            not session.lost and not self._closed
+
+    def _resume_or_lose(self, session: Session, why: str) -> None:
+        """The connection failed while this thread holds the reader role:
+        resume the session over a new connection when it is resumable, else
+        lose it."""
+        if not self._resumable(session):
+            self._lose(session, why)
+            return
+        try:
+            self._resume(session)
+        except OSError as e:
+            self._lose(session, f"{why}; the session could not be resumed: "
+                       f"{e.strerror or e}")
+
+    def _resume(self, session: Session) -> None:
+        """Connect again within the broker's grace period and resume the
+        session: the replies the broker sent while the link was down go to
+        their calls, the requests it never received go out again in order,
+        and the calls still waiting there get their replies on the new
+        connection. Senders wait meanwhile (the send lock)."""
+        session.link_down = True
+        session.conn.shutdown()
+        deadline = time.monotonic() + session.resume_grace
+        with self._send_lock:
+            pause = 0.1
+            while True:
+                try:
+                    conn, reply = self._resume_hello(session)
+                    break
+                except _ResumeRefused:
+                    raise
+                except OSError:
+                    if time.monotonic() + pause >= deadline or self._closed:
+                        raise
+                    time.sleep(pause)
+                    pause = min(1.0, pause * 2)
+            conn.pass_fds = session.handoff
+            old, session.conn = session.conn, conn
+            old.close()
+            for request_id, data in zip(reply.missed_request_ids, reply.missed_replies):
+                call = session.pending.pop(request_id & 0x7FFFFFFF, None)
+                if call is None or call.discard:
+                    continue
+                with session.mutex:
+                    if not call.done():
+                        call.data = _REQUEST_ID.pack(request_id) + data
+                    if call.sleeping:
+                        _rouse_locked(session, call)
+                if call.waker is not None:
+                    call.waker()
+            again = sorted((c for c in session.pending.values()
+                            if c.seq >= reply.resume_next_seq and c.frame is not None),
+                           key=lambda c: c.seq)
+            session.link_down = False
+            for call in again:
+                conn.send(call.frame)
+
+    def _resume_hello(self, session: Session) -> Tuple[Connection, Any]:
+        """A new connection and the reply of the Hello that resumed the
+        session on it."""
+        conn = Connection(self.url)
+        try:
+            hello = pb.HelloRequest(protocol_version=PROTOCOL_VERSION,
+                                    client_name=f"{self._client_name} (pid {os.getpid()})",
+                                    resume_secret=session.resume_secret,
+                                    resume_pending_seqs=sorted(
+                                        c.seq for c in session.pending.values()),
+                                    constants_digest=session.constants_digest)
+            if self._token:
+                hello.token = self._token
+            session.request_id = (session.request_id + 1) & 0x7FFFFFFF
+            while session.request_id in session.pending:
+                session.request_id = (session.request_id + 1) & 0x7FFFFFFF
+            request_id = session.request_id
+            conn.send((_REQUEST_ID.pack(request_id | 0x80000000),
+                       pb.Request(hello=hello).SerializeToString()))
+            deadline = time.monotonic() + 30.0
+            while True:
+                frame = conn.peek_frame()
+                if frame is not None:
+                    break
+                if not conn.wait_readable(max(0.0, deadline - time.monotonic())):
+                    raise TimeoutError("the broker did not answer the resuming Hello")
+                conn.fill()
+            conn.consume(frame[1])
+            reply = pb.Reply.FromString(frame[0][4:])
+            if _REQUEST_ID.unpack_from(frame[0])[0] & 0x7FFFFFFF != request_id:
+                raise BrokerProtocolError("the broker answered another request first")
+            if reply.HasField("error") or not reply.hello.resumed:
+                raise _ResumeRefused(
+                    reply.error.errno_number or 0,
+                    reply.error.message or "the broker did not resume the session")
+            return conn, reply.hello
+        except BaseException:
+            conn.close()
+            raise
 
     def _fail_pending(self, session: Session) -> None:
         pending = session.pending
@@ -408,7 +524,8 @@ class Core:
             try:
                 readable = conn.wait_readable(remaining)
             except OSError as e:
-                self._lose(session, f"{e.strerror or e}")
+                self._resume_or_lose(session, f"{e.strerror or e}")
+                conn = session.conn
                 continue
             finally:
                 session.safe = False
@@ -421,7 +538,8 @@ class Core:
             try:
                 conn.fill()
             except OSError as e:
-                self._lose(session, f"{e.strerror or e}" if not session.lost else "")
+                self._resume_or_lose(session, f"{e.strerror or e}" if not session.lost else "")
+                conn = session.conn
             except BaseException:
                 # Interrupted while the kernel handed over bytes: whether
                 # it did is unknown, and so is where the next reply starts.
@@ -491,6 +609,7 @@ class Core:
         else:
             self._send_lock.acquire()
         self._send_owner = self._get_ident()
+        call: Optional[_Call] = None
         try:
             if session.lost:
                 if session is self._session or session.hello is None:
@@ -504,6 +623,12 @@ class Core:
                 return call
             except OSError as e:
                 failure = e
+                if self._resumable(session):
+                    # The calls stay pending; the reader resumes the session and
+                    # sends their frames again.
+                    session.link_down = True
+                    session.conn.shutdown()
+                    return call if call is not None else session.pending[session.request_id]
         finally:
             self._send_owner = None
             self._send_lock.release()
@@ -516,11 +641,16 @@ class Core:
         session.request_id = (session.request_id + 1) & 0x7FFFFFFF
         call = _Call(seq, session.request_id)
         session.pending[call.request_id] = call
+        frame = (_REQUEST_ID.pack(call.request_id | 0x80000000), _seq_prefix(seq), body)
+        if session.resume_grace:
+            call.frame = frame
+            if session.link_down:
+                return call  # sent when the session is resumed
         try:
-            session.conn.send((_REQUEST_ID.pack(call.request_id | 0x80000000),
-                               _seq_prefix(seq), body))
+            session.conn.send(frame)
         except BaseException:
-            session.pending.pop(call.request_id, None)
+            if not self._resumable(session):
+                session.pending.pop(call.request_id, None)
             raise
         return call
 
@@ -678,6 +808,11 @@ def handoff_default() -> bool:
     ("0", "no", "off" or "false" turn it off), else yes."""
     value = os.environ.get(HANDOFF_ENV, "").strip().lower()
     return value not in ("0", "no", "off", "false")
+
+
+class _ResumeRefused(_errors.BrokerConnectionError):
+    """The broker answered the resuming Hello with a refusal: no later
+    attempt can do better."""
 
 
 def _rouse_locked(session: Session, call: _Call) -> None:
