@@ -1,0 +1,104 @@
+/*
+ * The race of the sbrun tests: one thread connects (tcp) or sends a datagram
+ * (udp) to an address in memory while a second thread flips that address
+ * between an allowed and a denied destination as fast as it can. Whatever sbrun
+ * judged must be what the kernel used: the program counts its outcomes, and
+ * the test checks on the host that nothing reached the denied destination.
+ *
+ * race tcp|udp ALLOWED_HOST ALLOWED_PORT DENIED_HOST DENIED_PORT ITERATIONS
+ * prints "connected N denied N other N denied-reached N" (tcp: a connect
+ * whose peer is the denied host counts in denied-reached) or "sent N denied N
+ * other N" (udp).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct sockaddr_in target; /* rewritten under the connecting thread's feet */
+static struct sockaddr_in allowed, denied;
+static atomic_bool done;
+
+static void *
+flip(void *arg)
+{
+	(void)arg;
+	volatile unsigned char *bytes = (volatile unsigned char *)&target;
+	while (!atomic_load(&done)) {
+		for (size_t i = 0; i < sizeof(target); i++)
+			bytes[i] = ((const unsigned char *)&denied)[i];
+		for (size_t i = 0; i < sizeof(target); i++)
+			bytes[i] = ((const unsigned char *)&allowed)[i];
+	}
+	return NULL;
+}
+
+static void
+parse(struct sockaddr_in *sin, const char *host, const char *port)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)atoi(port));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+		fprintf(stderr, "race: bad address %s\n", host);
+		exit(2);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 7 || (strcmp(argv[1], "tcp") != 0 && strcmp(argv[1], "udp") != 0)) {
+		fprintf(stderr, "usage: race tcp|udp ALLOWED_HOST PORT DENIED_HOST PORT N\n");
+		return 2;
+	}
+	bool tcp = strcmp(argv[1], "tcp") == 0;
+	parse(&allowed, argv[2], argv[3]);
+	parse(&denied, argv[4], argv[5]);
+	int iterations = atoi(argv[6]);
+	target = allowed;
+
+	pthread_t flipper;
+	if (pthread_create(&flipper, NULL, flip, NULL) != 0)
+		return 2;
+	int ok = 0, refused = 0, other = 0, reached = 0;
+	for (int i = 0; i < iterations; i++) {
+		int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+		if (fd < 0)
+			return 2;
+		int r = tcp ? connect(fd, (struct sockaddr *)&target, sizeof(target))
+			    : (int)sendto(fd, "race", 4, 0, (struct sockaddr *)&target,
+					  sizeof(target));
+		if (r >= 0) {
+			ok++;
+			struct sockaddr_in peer;
+			socklen_t len = sizeof(peer);
+			if (tcp && getpeername(fd, (struct sockaddr *)&peer, &len) == 0 &&
+			    peer.sin_addr.s_addr == denied.sin_addr.s_addr &&
+			    peer.sin_port == denied.sin_port)
+				reached++;
+		} else if (errno == EACCES || errno == EPERM) {
+			refused++;
+		} else {
+			other++;
+			if (other == 1)
+				fprintf(stderr, "race: %s\n", strerror(errno));
+		}
+		close(fd);
+	}
+	atomic_store(&done, true);
+	pthread_join(flipper, NULL);
+	if (tcp)
+		printf("connected %d denied %d other %d denied-reached %d\n", ok, refused, other,
+		       reached);
+	else
+		printf("sent %d denied %d other %d\n", ok, refused, other);
+	return 0;
+}

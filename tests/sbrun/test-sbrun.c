@@ -1,0 +1,648 @@
+/*
+ * sbrun against the real daemon: unmodified programs (curl, python3 without
+ * the drop-in, node, ...) run in a new network namespace, where a direct
+ * connect to a server on the host fails ("Network is unreachable"), and
+ * reach it under sbrun; a destination the policy denies stays unreachable,
+ * also for a program whose second thread rewrites the address while the
+ * first one's connect is being judged.
+ *
+ * Each case starts the daemon (fixture.h) with a policy that denies
+ * 127.0.0.2, and servers of its own on 127.0.0.1 (allowed) and 127.0.0.2
+ * (denied: a connection that reached it is in its accept queue). Every
+ * process a case starts is stopped by its pid, every wait is bounded.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fixture.h"
+#include "servers.h"
+
+#define DENIED_HOST "127.0.0.2"
+#define PAGE_BODY "a page served on the host\n"
+#define RUN_TIMEOUT_MS 60000
+
+static const char policy_config[] =
+	"{\"policy\": {\"rules\": ["
+	"{\"name\": \"deny-test-host\", \"allow\": false, \"ops\": [\"connect\", \"send-to\"],"
+	" \"addresses\": [\"" DENIED_HOST "/32\"]},"
+	"{\"name\": \"tests-allow-all\", \"allow\": true}]}}";
+
+/* ---- servers on the host ------------------------------------------------------------------- */
+
+/* An HTTP/1.0 server on 127.0.0.1 that answers every request with PAGE_BODY, one connection
+ * at a time, on its own thread, until stopped. */
+struct page_server {
+	int fd;
+	int stop[2];
+	uint16_t port;
+	pthread_t thread;
+	atomic_int served;
+};
+
+static int
+listen_on(const char *host, uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, host, &sin.sin_addr), 1);
+	sin.sin_port = htons(*port);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ck_assert_msg(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "bind %s:%u: %s", host,
+		      *port, strerror(errno));
+	ck_assert_int_eq(listen(fd, 64), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void
+serve_page(struct page_server *server, int conn)
+{
+	char request[8192];
+	size_t got = 0;
+	int64_t deadline = test_now_ms() + 10000;
+
+	/* Up to the end of the headers (a bounded read, a bounded time). */
+	while (got < sizeof(request) - 1 && test_now_ms() < deadline) {
+		struct pollfd pfd = { .fd = conn, .events = POLLIN };
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		ssize_t n = read(conn, request + got, sizeof(request) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		request[got] = '\0';
+		if (strstr(request, "\r\n\r\n") != NULL)
+			break;
+	}
+	char reply[256];
+	int len = snprintf(reply, sizeof(reply),
+			   "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+			   "Connection: close\r\n\r\n%s",
+			   strlen(PAGE_BODY), PAGE_BODY);
+	if (write(conn, reply, (size_t)len) == len)
+		atomic_fetch_add(&server->served, 1);
+}
+
+static void *
+page_server_main(void *arg)
+{
+	struct page_server *server = arg;
+
+	for (;;) {
+		struct pollfd fds[2] = { { .fd = server->fd, .events = POLLIN },
+					 { .fd = server->stop[0], .events = POLLIN } };
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			break;
+		if (!(fds[0].revents & POLLIN))
+			continue;
+		int conn = accept4(server->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0)
+			continue;
+		serve_page(server, conn);
+		close(conn);
+	}
+	return NULL;
+}
+
+static void
+page_server_start(struct page_server *server)
+{
+	memset(server, 0, sizeof(*server));
+	server->fd = listen_on("127.0.0.1", &server->port);
+	ck_assert_int_eq(pipe2(server->stop, O_CLOEXEC), 0);
+	ck_assert_int_eq(pthread_create(&server->thread, NULL, page_server_main, server), 0);
+}
+
+static void
+page_server_stop(struct page_server *server)
+{
+	ck_assert_int_eq(write(server->stop[1], "x", 1), 1);
+	pthread_join(server->thread, NULL);
+	close(server->stop[0]);
+	close(server->stop[1]);
+	close(server->fd);
+}
+
+/* How many connections reached a listener nobody accepts on (its queue, drained). */
+static int
+connections_queued(int listener)
+{
+	int n = 0;
+	int conn;
+
+	ck_assert_int_eq(fcntl(listener, F_SETFL, O_NONBLOCK), 0);
+	while ((conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		close(conn);
+		n++;
+	}
+	return n;
+}
+
+/* ---- running programs in a network namespace of their own ---------------------------------- */
+
+struct sandboxed {
+	pid_t pid;
+	int output; /* stdout and stderr of the program (and of sbrun) */
+	char text[16384];
+	size_t len;
+};
+
+static const char *
+sbrun_path(void)
+{
+	const char *path = getenv("SBRUN");
+	ck_assert_msg(path != NULL, "SBRUN must name the sbrun binary");
+	return path;
+}
+
+/* Start argv (NULL-terminated) in a new network namespace, under sbrun when `brokered`. */
+static void
+sandbox_start(struct sandboxed *run, bool brokered, const char *const *argv)
+{
+	int out[2];
+	const char *args[64];
+	size_t n = 0;
+
+	memset(run, 0, sizeof(*run));
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	if (brokered) {
+		args[n++] = "sbrun";
+		args[n++] = "--broker";
+		args[n++] = daemon_under_test.url;
+		args[n++] = "--";
+	}
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		ck_assert_uint_lt(n, sizeof(args) / sizeof(args[0]) - 1);
+		args[n++] = argv[i];
+	}
+	args[n] = NULL;
+	run->pid = fork();
+	ck_assert_int_ge(run->pid, 0);
+	if (run->pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		dup2(out[1], STDERR_FILENO);
+		if (unshare(CLONE_NEWNET) < 0) {
+			printf("SKIP: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+			_exit(77);
+		}
+		if (brokered)
+			execv(sbrun_path(), (char *const *)args);
+		else
+			execvp(args[0], (char *const *)args);
+		printf("cannot run %s: %s\n", args[0], strerror(errno));
+		_exit(126);
+	}
+	close(out[1]);
+	run->output = out[0];
+}
+
+/* Read the output until `text` appears (true) or it ends or the time is up (false). */
+static bool
+sandbox_read_until(struct sandboxed *run, const char *text, int64_t deadline)
+{
+	while (text == NULL || strstr(run->text, text) == NULL) {
+		int64_t left = deadline - test_now_ms();
+		struct pollfd pfd = { .fd = run->output, .events = POLLIN };
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return false;
+		if (run->len == sizeof(run->text) - 1)
+			return false;
+		ssize_t n = read(run->output, run->text + run->len, sizeof(run->text) - 1 - run->len);
+		if (n <= 0)
+			return false;
+		run->len += (size_t)n;
+		run->text[run->len] = '\0';
+	}
+	return true;
+}
+
+/* Collect the rest of the output and the exit status (killed past the deadline). */
+static int
+sandbox_finish(struct sandboxed *run)
+{
+	int status = 0;
+
+	sandbox_read_until(run, NULL, test_now_ms() + RUN_TIMEOUT_MS);
+	if (waitpid(run->pid, &status, WNOHANG) == 0) {
+		int64_t deadline = test_now_ms() + 10000;
+		while (waitpid(run->pid, &status, WNOHANG) == 0 && test_now_ms() < deadline) {
+			struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+			nanosleep(&pause, NULL);
+		}
+		if (waitpid(run->pid, &status, WNOHANG) == 0) {
+			kill(run->pid, SIGKILL);
+			waitpid(run->pid, &status, 0);
+			ck_abort_msg("%s did not end; its output: %s", "the sandboxed program",
+				     run->text);
+		}
+	}
+	close(run->output);
+	return status;
+}
+
+/* Run argv to its end; returns its wait status, its output in run->text. */
+static int
+sandbox_run(struct sandboxed *run, bool brokered, const char *const *argv)
+{
+	sandbox_start(run, brokered, argv);
+	return sandbox_finish(run);
+}
+
+static bool
+exited_with(int status, int code)
+{
+	return WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+/* A program the case needs, or a skip. */
+static bool
+have_program(const char *test, const char *name)
+{
+	char command[256];
+	snprintf(command, sizeof(command), "command -v %s >/dev/null 2>&1", name);
+	if (system(command) == 0)
+		return true;
+	test_skip(test, "%s is not installed (scripts/install-deps.sh installs it)", name);
+	return false;
+}
+
+static const char *
+python(void)
+{
+	/* Debian's interpreter where there is one: a version manager's shim is a script. */
+	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
+/* The direct way fails in the namespace, and the same command under sbrun prints `expected`. */
+static void
+check_direct_fails_brokered_works(const char *const *argv, const char *expected)
+{
+	struct sandboxed run;
+	int status = sandbox_run(&run, false, argv);
+	if (exited_with(status, 77) && strncmp(run.text, "SKIP", 4) == 0) {
+		test_skip(argv[0], "%s", run.text);
+		return;
+	}
+	ck_assert_msg(!exited_with(status, 0), "%s reached the host without sbrun: %s", argv[0],
+		      run.text);
+	ck_assert_msg(strstr(run.text, expected) == NULL, "direct: %s", run.text);
+
+	status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "%s under sbrun: status %#x, output: %s", argv[0],
+		      status, run.text);
+	ck_assert_msg(strstr(run.text, expected) != NULL, "%s under sbrun said: %s", argv[0],
+		      run.text);
+}
+
+static struct page_server page;
+static int denied_listener = -1;
+static uint16_t denied_port;
+
+static void
+setup(void)
+{
+	fixture_start(policy_config, "test-sbrun");
+	page_server_start(&page);
+	denied_port = 0;
+	denied_listener = listen_on(DENIED_HOST, &denied_port);
+}
+
+static void
+teardown(void)
+{
+	int reached = connections_queued(denied_listener);
+	close(denied_listener);
+	page_server_stop(&page);
+	fixture_stop();
+	ck_assert_msg(reached == 0, "%d connections reached the denied destination", reached);
+}
+
+/* ---- TCP --------------------------------------------------------------------------------- */
+
+START_TEST(curl_fetches_a_page_from_the_host)
+{
+	if (!have_program("curl", "curl"))
+		return;
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/index.txt", page.port);
+	const char *argv[] = { "curl", "-sS", "--max-time", "30", url, NULL };
+	check_direct_fails_brokered_works(argv, PAGE_BODY);
+	ck_assert_int_eq(atomic_load(&page.served), 1);
+}
+END_TEST
+
+START_TEST(python_without_the_drop_in_fetches_a_page_with_blocking_sockets)
+{
+	char url[128], script[512];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/index.txt", page.port);
+	snprintf(script, sizeof(script),
+		 "import sys, urllib.request\n"
+		 "sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())\n");
+	const char *argv[] = { python(), "-c", script, url, NULL };
+	check_direct_fails_brokered_works(argv, PAGE_BODY);
+}
+END_TEST
+
+START_TEST(node_fetches_a_page)
+{
+	if (!have_program("node", "node"))
+		return;
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/index.txt", page.port);
+	const char *argv[] = {
+		"node", "-e",
+		"fetch(process.argv[1]).then(r => r.text()).then(t => process.stdout.write(t),"
+		" e => { console.error(String(e.cause || e)); process.exit(1); })",
+		url, NULL
+	};
+	check_direct_fails_brokered_works(argv, PAGE_BODY);
+}
+END_TEST
+
+/* A non-blocking connect stays one: EINPROGRESS, then the program's poll and SO_ERROR. The
+ * program's descriptor number, close-on-exec flag and options are those it chose. */
+START_TEST(a_non_blocking_connect_stays_non_blocking_and_keeps_the_programs_choices)
+{
+	char port[16];
+	snprintf(port, sizeof(port), "%u", page.port);
+	const char *script =
+		"import errno, os, select, socket, sys\n"
+		"s = socket.socket()\n"
+		"s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+		"s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)\n"
+		"s.setblocking(False)\n"
+		"fd = s.fileno()\n"
+		"r = s.connect_ex(('127.0.0.1', int(sys.argv[1])))\n"
+		"print('connect_ex', errno.errorcode.get(r, r))\n"
+		"select.select([], [s], [], 30)\n"
+		"print('SO_ERROR', s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))\n"
+		"print('same fd', s.fileno() == fd, 'inheritable', os.get_inheritable(fd))\n"
+		"print('nodelay', s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0,"
+		" 'keepalive', s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0)\n"
+		"print('blocking', s.getblocking())\n"
+		"s.setblocking(True)\n"
+		"s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+		"data = b''\n"
+		"while chunk := s.recv(4096): data += chunk\n"
+		"print('body', data.split(b'\\r\\n\\r\\n', 1)[1].decode(), end='')\n";
+	const char *argv[] = { python(), "-c", script, port, NULL };
+	check_direct_fails_brokered_works(argv, "body " PAGE_BODY);
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "connect_ex EINPROGRESS\n") ||
+			      strstr(run.text, "connect_ex 0\n"),
+		      "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "SO_ERROR 0\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "same fd True inheritable False\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "nodelay True keepalive True\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "blocking False\n"), "output: %s", run.text);
+}
+END_TEST
+
+START_TEST(a_denied_destination_answers_the_policys_errno_and_the_socket_stays_unconnected)
+{
+	char port[16];
+	snprintf(port, sizeof(port), "%u", denied_port);
+	const char *script = "import errno, socket, sys\n"
+			     "s = socket.socket()\n"
+			     "r = s.connect_ex(('" DENIED_HOST "', int(sys.argv[1])))\n"
+			     "print('connect_ex', errno.errorcode.get(r, r))\n"
+			     "try:\n"
+			     "    s.getpeername()\n"
+			     "except OSError as e:\n"
+			     "    print('getpeername', errno.errorcode[e.errno])\n";
+	const char *argv[] = { python(), "-c", script, port, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "connect_ex EACCES\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "getpeername ENOTCONN\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "denied by the daemon's policy (rule \"deny-test-host\")"),
+		      "output: %s", run.text);
+}
+END_TEST
+
+START_TEST(a_refused_connect_and_bad_arguments_answer_as_the_kernel_would)
+{
+	char port[16];
+	snprintf(port, sizeof(port), "%u", closed_tcp_port());
+	const char *script =
+		"import ctypes, errno, os, socket, sys\n"
+		"s = socket.socket()\n"
+		"print('refused', errno.errorcode[s.connect_ex(('127.0.0.1', int(sys.argv[1])))])\n"
+		"libc = ctypes.CDLL(None, use_errno=True)\n"
+		"def call(fd, addr, length):\n"
+		"    r = libc.connect(fd, addr, length)\n"
+		"    if r == 0: return r\n"
+		"    return {errno.ENOTSUP: 'EOPNOTSUPP'}.get(ctypes.get_errno(),"
+		" errno.errorcode[ctypes.get_errno()])\n"
+		"sin = bytes([2, 0, 0, 80, 127, 0, 0, 1]) + bytes(8)\n"
+		"print('bad fd', call(999, sin, 16))\n"
+		"r, w = os.pipe()\n"
+		"print('not a socket', call(r, sin, 16))\n"
+		"t = socket.socket()\n"
+		"print('bad pointer', call(t.fileno(), ctypes.c_void_p(8), 16))\n"
+		"print('too long', call(t.fileno(), sin, 4096))\n"
+		"print('too short', call(t.fileno(), sin, 8))\n"
+		"print('unspec', call(t.fileno(), bytes(16), 16))\n"
+		"u = socket.socket(socket.AF_INET6)\n"
+		"print('wrong family', call(u.fileno(), sin, 16))\n";
+	const char *argv[] = { python(), "-c", script, port, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	const char *expected[] = {
+		"refused ECONNREFUSED\n", "bad fd EBADF\n",    "not a socket ENOTSOCK\n",
+		"bad pointer EFAULT\n",   "too long EINVAL\n", "too short EINVAL\n",
+		"unspec EOPNOTSUPP\n",    "wrong family EAFNOSUPPORT\n",
+	};
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		ck_assert_msg(strstr(run.text, expected[i]), "no \"%s\" in: %s", expected[i],
+			      run.text);
+}
+END_TEST
+
+/* AF_UNIX stays local (sbrun makes the call on the program's socket), a relative path from
+ * the program's working directory included. */
+START_TEST(a_unix_socket_connect_stays_local_with_a_relative_path)
+{
+	const char *script = "import os, socket, tempfile\n"
+			     "os.chdir(tempfile.mkdtemp())\n"
+			     "server = socket.socket(socket.AF_UNIX)\n"
+			     "server.bind('here.sock')\n"
+			     "server.listen()\n"
+			     "c = socket.socket(socket.AF_UNIX)\n"
+			     "c.connect('here.sock')\n"
+			     "conn, _ = server.accept()\n"
+			     "c.sendall(b'local')\n"
+			     "print('got', conn.recv(16).decode())\n"
+			     "os.unlink('here.sock')\n"
+			     "os.rmdir(os.getcwd())\n";
+	const char *argv[] = { python(), "-c", script, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "got local\n"), "output: %s", run.text);
+}
+END_TEST
+
+/* The second thread flips the address between the allowed and the denied host while the first
+ * connects: each connect is judged on the bytes sbrun copied, and nothing reaches the denied
+ * host (teardown checks its queue). */
+START_TEST(a_thread_rewriting_the_address_during_connect_never_reaches_the_denied_host)
+{
+	const char *race = getenv("SBRUN_RACE");
+	ck_assert_msg(race != NULL, "SBRUN_RACE must name the race program");
+	char allowed[16], denied[16];
+	snprintf(allowed, sizeof(allowed), "%u", page.port);
+	snprintf(denied, sizeof(denied), "%u", denied_port);
+	const char *argv[] = { race, "tcp", "127.0.0.1", allowed, DENIED_HOST, denied, "200", NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "denied-reached 0\n"), "output: %s", run.text);
+	/* The race was run: some connects went each way. */
+	ck_assert_msg(strstr(run.text, "connected 0 ") == NULL, "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, " denied 0 ") == NULL, "output: %s", run.text);
+}
+END_TEST
+
+/* ---- the program's life -------------------------------------------------------------------- */
+
+START_TEST(sbrun_exits_with_the_programs_status_and_dies_of_its_signal)
+{
+	struct sandboxed run;
+	const char *exits[] = { "sh", "-c", "exit 42", NULL };
+	int status = sandbox_run(&run, true, exits);
+	ck_assert_msg(exited_with(status, 42), "status %#x: %s", status, run.text);
+
+	const char *killed[] = { "sh", "-c", "kill -TERM $$", NULL };
+	status = sandbox_run(&run, true, killed);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %#x: %s",
+		      status, run.text);
+}
+END_TEST
+
+START_TEST(sbrun_forwards_signals_to_the_program)
+{
+	const char *script = "import signal, sys\n"
+			     "signal.signal(signal.SIGUSR1, lambda *a: sys.exit(7))\n"
+			     "print('ready', flush=True)\n"
+			     "signal.pause()\n";
+	const char *argv[] = { python(), "-c", script, NULL };
+	struct sandboxed run;
+	sandbox_start(&run, true, argv);
+	bool ready = sandbox_read_until(&run, "ready\n", test_now_ms() + RUN_TIMEOUT_MS);
+	kill(run.pid, SIGUSR1);
+	int status = sandbox_finish(&run);
+	ck_assert_msg(ready, "output: %s", run.text);
+	ck_assert_msg(exited_with(status, 7), "status %#x: %s", status, run.text);
+}
+END_TEST
+
+START_TEST(children_and_threads_of_the_program_are_served)
+{
+	char port[16];
+	snprintf(port, sizeof(port), "%u", page.port);
+	const char *script =
+		"import os, socket, sys, threading\n"
+		"def fetch(tag):\n"
+		"    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+		"    s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+		"    print(tag, b'host' in s.makefile('rb').read(), flush=True)\n"
+		"t = threading.Thread(target=fetch, args=('thread',))\n"
+		"t.start(); t.join()\n"
+		"pid = os.fork()\n"
+		"if pid == 0:\n"
+		"    fetch('child'); os._exit(0)\n"
+		"os.waitpid(pid, 0)\n";
+	const char *argv[] = { python(), "-c", script, port, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "thread True\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "child True\n"), "output: %s", run.text);
+}
+END_TEST
+
+START_TEST(bad_command_lines_and_a_missing_program_are_errors)
+{
+	struct sandboxed run;
+	const char *none[] = { NULL };
+	int status = sandbox_run(&run, true, none);
+	ck_assert_msg(exited_with(status, 125), "status %#x: %s", status, run.text);
+	ck_assert_msg(strstr(run.text, "no PROGRAM to run"), "output: %s", run.text);
+
+	const char *missing[] = { "/nonexistent/program", NULL };
+	status = sandbox_run(&run, true, missing);
+	ck_assert_msg(exited_with(status, 127), "status %#x: %s", status, run.text);
+	ck_assert_msg(strstr(run.text, "cannot run /nonexistent/program"), "output: %s", run.text);
+
+	/* No daemon there: a clear error, and PROGRAM never runs. */
+	char url[400];
+	snprintf(url, sizeof(url), "--url=ipc://%s/nothing.sock", daemon_under_test.dir);
+	const char *no_daemon[] = { url, "--", "sh", "-c", "echo ran", NULL };
+	const char *args[8] = { sbrun_path() };
+	for (size_t i = 0; no_daemon[i] != NULL; i++)
+		args[i + 1] = no_daemon[i];
+	status = sandbox_run(&run, false, args);
+	ck_assert_msg(exited_with(status, 125), "status %#x: %s", status, run.text);
+	ck_assert_msg(strstr(run.text, "ran") == NULL, "output: %s", run.text);
+}
+END_TEST
+
+static Suite *
+sbrun_suite(void)
+{
+	Suite *s = suite_create("sbrun");
+	const struct fixture_case cases[] = {
+		{ "curl", curl_fetches_a_page_from_the_host },
+		{ "python", python_without_the_drop_in_fetches_a_page_with_blocking_sockets },
+		{ "node", node_fetches_a_page },
+		{ "nonblocking",
+		  a_non_blocking_connect_stays_non_blocking_and_keeps_the_programs_choices },
+		{ "denied",
+		  a_denied_destination_answers_the_policys_errno_and_the_socket_stays_unconnected },
+		{ "errors", a_refused_connect_and_bad_arguments_answer_as_the_kernel_would },
+		{ "unix", a_unix_socket_connect_stays_local_with_a_relative_path },
+		{ "race-tcp",
+		  a_thread_rewriting_the_address_during_connect_never_reaches_the_denied_host },
+		{ "status", sbrun_exits_with_the_programs_status_and_dies_of_its_signal },
+		{ "signals", sbrun_forwards_signals_to_the_program },
+		{ "children", children_and_threads_of_the_program_are_served },
+		{ "usage", bad_command_lines_and_a_missing_program_are_errors },
+	};
+	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
+	return s;
+}
+
+int
+main(void)
+{
+	return fixture_run(sbrun_suite());
+}
