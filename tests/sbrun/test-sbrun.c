@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -179,9 +180,20 @@ sbrun_path(void)
 	return path;
 }
 
+enum where { ON_THE_HOST, IN_A_NAMESPACE };
+
+static void spawn(struct sandboxed *run, enum where where, bool brokered,
+		  const char *const *argv);
+
 /* Start argv (NULL-terminated) in a new network namespace, under sbrun when `brokered`. */
 static void
 sandbox_start(struct sandboxed *run, bool brokered, const char *const *argv)
+{
+	spawn(run, IN_A_NAMESPACE, brokered, argv);
+}
+
+static void
+spawn(struct sandboxed *run, enum where where, bool brokered, const char *const *argv)
 {
 	int out[2];
 	const char *args[64];
@@ -205,7 +217,7 @@ sandbox_start(struct sandboxed *run, bool brokered, const char *const *argv)
 	if (run->pid == 0) {
 		dup2(out[1], STDOUT_FILENO);
 		dup2(out[1], STDERR_FILENO);
-		if (unshare(CLONE_NEWNET) < 0) {
+		if (where == IN_A_NAMESPACE && unshare(CLONE_NEWNET) < 0) {
 			printf("SKIP: unshare(CLONE_NEWNET): %s\n", strerror(errno));
 			_exit(77);
 		}
@@ -532,6 +544,129 @@ START_TEST(a_thread_rewriting_the_address_during_connect_never_reaches_the_denie
 }
 END_TEST
 
+/* ---- more programs: wget, git, TLS ---------------------------------------------------------- */
+
+/* A directory of the case's own (removed by remove_work_dir()). */
+static void
+make_work_dir(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/sbrun-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void
+remove_work_dir(const char *dir)
+{
+	char command[512];
+	snprintf(command, sizeof(command), "rm -rf -- '%s'", dir);
+	ck_assert_int_eq(system(command), 0);
+}
+
+static void
+shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+shell(const char *fmt, ...)
+{
+	char command[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(command, sizeof(command), fmt, ap);
+	va_end(ap);
+	int status = system(command);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "failed: %s", command);
+}
+
+/* tests/sbrun/host-server.py with `args` (its mode and files) on the host: its pid in
+ * server->pid, its port returned. */
+static uint16_t
+host_server_start(struct sandboxed *server, const char *const *args)
+{
+	const char *script = getenv("SBRUN_HOST_SERVER");
+	ck_assert_msg(script != NULL, "SBRUN_HOST_SERVER must name host-server.py");
+	const char *argv[8] = { python(), "-u", script };
+	for (size_t i = 0; args[i] != NULL; i++) {
+		ck_assert_uint_lt(i + 3, 7);
+		argv[i + 3] = args[i];
+	}
+	spawn(server, ON_THE_HOST, false, argv);
+	ck_assert_msg(sandbox_read_until(server, "\n", test_now_ms() + RUN_TIMEOUT_MS),
+		      "host-server.py: %s", server->text);
+	unsigned port = 0;
+	ck_assert_msg(sscanf(server->text, "port %u", &port) == 1 && port > 0 && port < 65536,
+		      "host-server.py: %s", server->text);
+	return (uint16_t)port;
+}
+
+static void
+host_server_stop(struct sandboxed *server)
+{
+	kill(server->pid, SIGTERM);
+	sandbox_finish(server);
+}
+
+START_TEST(wget_fetches_a_page_from_the_host)
+{
+	if (!have_program("wget", "wget"))
+		return;
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/index.txt", page.port);
+	const char *argv[] = { "wget", "-q", "-t", "1", "-T", "30", "-O", "-", url, NULL };
+	check_direct_fails_brokered_works(argv, PAGE_BODY);
+}
+END_TEST
+
+/* git clone over HTTP (git's remote helper is a child of git: it is served too). */
+START_TEST(git_clones_a_repository_over_http_from_the_host)
+{
+	if (!have_program("git", "git"))
+		return;
+	char dir[64];
+	make_work_dir(dir, sizeof(dir));
+	shell("cd '%s' && git init -q work && cd work && echo 'cloned through sbrun' > README && "
+	      "git add README && git -c user.name=t -c user.email=t@example.org commit -qm one && "
+	      "git clone -q --bare . ../repo.git && cd ../repo.git && git update-server-info",
+	      dir);
+	struct sandboxed server;
+	const char *args[] = { "files", dir, NULL };
+	uint16_t port = host_server_start(&server, args);
+
+	char command[512];
+	snprintf(command, sizeof(command),
+		 "git clone -q http://127.0.0.1:%u/repo.git '%s/clone' && cat '%s/clone/README'",
+		 port, dir, dir);
+	const char *argv[] = { "sh", "-c", command, NULL };
+	check_direct_fails_brokered_works(argv, "cloned through sbrun\n");
+	host_server_stop(&server);
+	remove_work_dir(dir);
+}
+END_TEST
+
+START_TEST(curl_fetches_a_page_over_https_from_a_local_tls_server)
+{
+	if (!have_program("curl", "curl") || !have_program("openssl", "openssl"))
+		return;
+	char dir[64];
+	make_work_dir(dir, sizeof(dir));
+	shell("cd '%s' && echo 'a page over TLS' > index.txt && openssl req -x509 -newkey rsa:2048 "
+	      "-nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+	      "-keyout key.pem -out cert.pem 2>/dev/null",
+	      dir);
+	char cert[128], key[128], url[128];
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	struct sandboxed server;
+	const char *args[] = { "tls", cert, key, dir, NULL };
+	uint16_t port = host_server_start(&server, args);
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/index.txt", port);
+	const char *argv[] = { "curl", "-sS", "--max-time", "30", "--cacert", cert, url, NULL };
+	check_direct_fails_brokered_works(argv, "a page over TLS\n");
+	host_server_stop(&server);
+	remove_work_dir(dir);
+}
+END_TEST
+
 /* ---- the program's life -------------------------------------------------------------------- */
 
 START_TEST(sbrun_exits_with_the_programs_status_and_dies_of_its_signal)
@@ -632,6 +767,9 @@ sbrun_suite(void)
 		{ "unix", a_unix_socket_connect_stays_local_with_a_relative_path },
 		{ "race-tcp",
 		  a_thread_rewriting_the_address_during_connect_never_reaches_the_denied_host },
+		{ "wget", wget_fetches_a_page_from_the_host },
+		{ "git", git_clones_a_repository_over_http_from_the_host },
+		{ "https", curl_fetches_a_page_over_https_from_a_local_tls_server },
 		{ "status", sbrun_exits_with_the_programs_status_and_dies_of_its_signal },
 		{ "signals", sbrun_forwards_signals_to_the_program },
 		{ "children", children_and_threads_of_the_program_are_served },
