@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -182,6 +183,10 @@ sbrun_path(void)
 
 enum where { ON_THE_HOST, IN_A_NAMESPACE };
 
+/* When set, the namespace's programs get this file as /etc/resolv.conf (a mount namespace of
+ * their own, with a bind mount). */
+static const char *sandbox_resolv_conf;
+
 static void spawn(struct sandboxed *run, enum where where, bool brokered,
 		  const char *const *argv);
 
@@ -219,6 +224,13 @@ spawn(struct sandboxed *run, enum where where, bool brokered, const char *const 
 		dup2(out[1], STDERR_FILENO);
 		if (where == IN_A_NAMESPACE && unshare(CLONE_NEWNET) < 0) {
 			printf("SKIP: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+			_exit(77);
+		}
+		if (where == IN_A_NAMESPACE && sandbox_resolv_conf != NULL &&
+		    (unshare(CLONE_NEWNS) < 0 ||
+		     mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		     mount(sandbox_resolv_conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)) {
+			printf("SKIP: a resolv.conf of the namespace's own: %s\n", strerror(errno));
 			_exit(77);
 		}
 		if (brokered)
@@ -667,6 +679,157 @@ START_TEST(curl_fetches_a_page_over_https_from_a_local_tls_server)
 }
 END_TEST
 
+/* ---- names: the C library's resolver over TCP ---------------------------------------------- */
+
+#define DNS_HOST "127.0.0.3"
+#define DNS_NAME "svc.sbrun.test"
+
+/* A DNS responder over TCP on DNS_HOST:53, on its own thread: every A question gets 127.0.0.1,
+ * any other an empty answer. */
+struct dns_server {
+	int fd;
+	int stop[2];
+	pthread_t thread;
+	atomic_int answered;
+};
+
+static bool
+read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, 10000) <= 0)
+			return false;
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+/* One query in `query` (len bytes) answered into `reply`; returns the reply's length or 0. */
+static size_t
+dns_answer(const uint8_t *query, size_t len, uint8_t *reply, size_t size)
+{
+	size_t at = 12;
+	if (len < 12 || size < len + 16)
+		return 0;
+	while (at < len && query[at] != 0)
+		at += (size_t)query[at] + 1;
+	if (at + 5 > len)
+		return 0;
+	size_t question_end = at + 5;
+	bool a_question = query[at + 1] == 0 && query[at + 2] == 1;
+	memcpy(reply, query, question_end);
+	reply[2] = 0x81; /* a response, recursion desired */
+	reply[3] = 0x80; /* recursion available, NOERROR */
+	reply[4] = 0, reply[5] = 1;
+	reply[6] = 0, reply[7] = a_question ? 1 : 0;
+	memset(reply + 8, 0, 4);
+	if (!a_question)
+		return question_end;
+	static const uint8_t answer[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1 };
+	memcpy(reply + question_end, answer, sizeof(answer));
+	return question_end + sizeof(answer);
+}
+
+static void *
+dns_server_main(void *arg)
+{
+	struct dns_server *server = arg;
+	for (;;) {
+		struct pollfd fds[2] = { { .fd = server->fd, .events = POLLIN },
+					 { .fd = server->stop[0], .events = POLLIN } };
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			break;
+		int conn = accept4(server->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0)
+			continue;
+		uint8_t length[2], query[512], reply[600];
+		while (read_full(conn, length, 2)) {
+			size_t len = (size_t)length[0] << 8 | length[1];
+			if (len > sizeof(query) || !read_full(conn, query, len))
+				break;
+			size_t n = dns_answer(query, len, reply + 2, sizeof(reply) - 2);
+			if (n == 0)
+				break;
+			reply[0] = (uint8_t)(n >> 8), reply[1] = (uint8_t)n;
+			if (write(conn, reply, n + 2) != (ssize_t)(n + 2))
+				break;
+			atomic_fetch_add(&server->answered, 1);
+		}
+		close(conn);
+	}
+	return NULL;
+}
+
+static bool
+dns_server_start(struct dns_server *server)
+{
+	memset(server, 0, sizeof(*server));
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(53) };
+	inet_pton(AF_INET, DNS_HOST, &sin.sin_addr);
+	server->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(server->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(server->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		test_skip("dns", "cannot bind " DNS_HOST ":53: %s", strerror(errno));
+		close(server->fd);
+		return false;
+	}
+	ck_assert_int_eq(listen(server->fd, 16), 0);
+	ck_assert_int_eq(pipe2(server->stop, O_CLOEXEC), 0);
+	ck_assert_int_eq(pthread_create(&server->thread, NULL, dns_server_main, server), 0);
+	return true;
+}
+
+static void
+dns_server_stop(struct dns_server *server)
+{
+	ck_assert_int_eq(write(server->stop[1], "x", 1), 1);
+	pthread_join(server->thread, NULL);
+	close(server->stop[0]);
+	close(server->stop[1]);
+	close(server->fd);
+}
+
+/* getent ahosts, and curl by name: the C library's lookups over TCP ("options use-vc") reach
+ * the responder on the host only under sbrun. */
+START_TEST(the_c_librarys_name_lookups_over_tcp_reach_a_dns_server_on_the_host)
+{
+	struct dns_server dns;
+	if (!dns_server_start(&dns))
+		return;
+	char dir[64], resolv[128];
+	make_work_dir(dir, sizeof(dir));
+	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+	shell("printf 'nameserver " DNS_HOST "\\noptions use-vc attempts:1 timeout:5\\n' > '%s'",
+	      resolv);
+	sandbox_resolv_conf = resolv;
+
+	const char *getent[] = { "getent", "ahosts", DNS_NAME, NULL };
+	check_direct_fails_brokered_works(getent, "127.0.0.1       STREAM " DNS_NAME);
+	if (have_program("curl", "curl")) {
+		char url[128];
+		snprintf(url, sizeof(url), "http://" DNS_NAME ":%u/index.txt", page.port);
+		const char *curl[] = { "curl", "-4", "-sS", "--max-time", "30", url, NULL };
+		check_direct_fails_brokered_works(curl, PAGE_BODY);
+	}
+	if (access("/usr/bin/dig", X_OK) == 0) {
+		const char *dig[] = { "dig", "+tcp", "+short", "+tries=1", "@" DNS_HOST, DNS_NAME, NULL };
+		check_direct_fails_brokered_works(dig, "127.0.0.1\n");
+	}
+	sandbox_resolv_conf = NULL;
+	ck_assert_int_gt(atomic_load(&dns.answered), 0);
+	dns_server_stop(&dns);
+	remove_work_dir(dir);
+}
+END_TEST
+
 /* ---- the program's life -------------------------------------------------------------------- */
 
 START_TEST(sbrun_exits_with_the_programs_status_and_dies_of_its_signal)
@@ -770,6 +933,7 @@ sbrun_suite(void)
 		{ "wget", wget_fetches_a_page_from_the_host },
 		{ "git", git_clones_a_repository_over_http_from_the_host },
 		{ "https", curl_fetches_a_page_over_https_from_a_local_tls_server },
+		{ "dns-tcp", the_c_librarys_name_lookups_over_tcp_reach_a_dns_server_on_the_host },
 		{ "status", sbrun_exits_with_the_programs_status_and_dies_of_its_signal },
 		{ "signals", sbrun_forwards_signals_to_the_program },
 		{ "children", children_and_threads_of_the_program_are_served },
