@@ -407,6 +407,19 @@ START_TEST(node_fetches_a_page)
 }
 END_TEST
 
+/* nc (netcat-openbsd): a request on its stdin, the page on its stdout. */
+START_TEST(nc_talks_to_a_server_on_the_host)
+{
+	if (!have_program("nc", "nc"))
+		return;
+	char command[256];
+	snprintf(command, sizeof(command),
+		 "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -N -w 30 127.0.0.1 %u", page.port);
+	const char *argv[] = { "sh", "-c", command, NULL };
+	check_direct_fails_brokered_works(argv, PAGE_BODY);
+}
+END_TEST
+
 /* A non-blocking connect stays one: EINPROGRESS, then the program's poll and SO_ERROR. The
  * program's descriptor number, close-on-exec flag and options are those it chose. */
 START_TEST(a_non_blocking_connect_stays_non_blocking_and_keeps_the_programs_choices)
@@ -553,6 +566,24 @@ START_TEST(a_thread_rewriting_the_address_during_connect_never_reaches_the_denie
 	/* The race was run: some connects went each way. */
 	ck_assert_msg(strstr(run.text, "connected 0 ") == NULL, "output: %s", run.text);
 	ck_assert_msg(strstr(run.text, " denied 0 ") == NULL, "output: %s", run.text);
+}
+END_TEST
+
+/* The descriptor races too: a handed-over socket and an AF_UNIX one take turns at the number
+ * being connected while the address flips between an AF_UNIX name and AF_UNSPEC. sbrun acts on the file it inspected with the address it copied: the handed-over socket
+ * is never disconnected or sent elsewhere. */
+START_TEST(a_thread_swapping_the_descriptor_during_connect_never_frees_a_handed_over_socket)
+{
+	const char *race = getenv("SBRUN_RACE");
+	ck_assert_msg(race != NULL, "SBRUN_RACE must name the race program");
+	char allowed[16], denied[16];
+	snprintf(allowed, sizeof(allowed), "%u", page.port);
+	snprintf(denied, sizeof(denied), "%u", denied_port);
+	const char *argv[] = { race, "swap", "127.0.0.1", allowed, DENIED_HOST, denied, "2000", NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "handed-peer-ok 1\n"), "output: %s", run.text);
 }
 END_TEST
 
@@ -922,6 +953,7 @@ sbrun_suite(void)
 		{ "curl", curl_fetches_a_page_from_the_host },
 		{ "python", python_without_the_drop_in_fetches_a_page_with_blocking_sockets },
 		{ "node", node_fetches_a_page },
+		{ "nc", nc_talks_to_a_server_on_the_host },
 		{ "nonblocking",
 		  a_non_blocking_connect_stays_non_blocking_and_keeps_the_programs_choices },
 		{ "denied",
@@ -934,6 +966,8 @@ sbrun_suite(void)
 		{ "git", git_clones_a_repository_over_http_from_the_host },
 		{ "https", curl_fetches_a_page_over_https_from_a_local_tls_server },
 		{ "dns-tcp", the_c_librarys_name_lookups_over_tcp_reach_a_dns_server_on_the_host },
+		{ "race-swap",
+		  a_thread_swapping_the_descriptor_during_connect_never_frees_a_handed_over_socket },
 		{ "status", sbrun_exits_with_the_programs_status_and_dies_of_its_signal },
 		{ "signals", sbrun_forwards_signals_to_the_program },
 		{ "children", children_and_threads_of_the_program_are_served },
