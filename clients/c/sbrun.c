@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "sockbroker.h"
+#include "sbrun.h"
 #include "tokenfile.h"
 
 #if defined(__x86_64__)
@@ -72,8 +73,6 @@
 /* sbrun's own failures, distinct from any status PROGRAM exits with (env, timeout). */
 #define EXIT_SBRUN 125
 #define EXIT_EXEC_FAILED 127
-/* Blocking connects waiting for their handshake at once; beyond it, EAGAIN. */
-#define MAX_PARKED 1024
 
 static const char usage_text[] =
 	"Usage: sbrun [--broker URL] [--token-file FILE] [-v] [--] PROGRAM [ARGS...]\n"
@@ -93,26 +92,8 @@ struct options {
 	char **program; /* argv of PROGRAM, NULL-terminated */
 };
 
-/* A blocking connect whose handshake is under way: answered when `fd` is writable. */
-struct parked {
-	uint64_t id;
-	int fd; /* sbrun's copy of the socket now at the program's number */
-};
-
-struct sbrun {
-	struct sb_client *client;
-	bool verbose;
-	int listener; /* the seccomp notification listener */
-	struct seccomp_notif_sizes sizes;
-	struct parked parked[MAX_PARKED];
-	size_t n_parked;
-};
-
-static void
-say(const struct sbrun *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-say(const struct sbrun *run, const char *fmt, ...)
+void
+sbrun_say(const struct sbrun *run, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -185,9 +166,16 @@ parse_options(struct options *options, int argc, char **argv)
 #define LOAD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
 /* The low 32 bits of argument `i` (both ABIs here are little-endian). */
 #define LOAD_ARG(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]))
+#define LOAD_ARG_HIGH(i)                                                                  \
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]) + 4)
 #define RETURN(action) BPF_STMT(BPF_RET | BPF_K, (action))
 /* nr == `call`: `action`, else on. */
 #define ON_CALL(call, action) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (call), 0, 1), RETURN(action)
+/* nr == `call` with a non-NULL pointer in argument `arg` (both halves): `action`. Reloads nr. */
+#define ON_CALL_WITH_POINTER(call, arg, action)                                             \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (call), 0, 5), LOAD_ARG(arg),                  \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2), LOAD_ARG_HIGH(arg),          \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0), RETURN(action), LOAD_NR
 /* nr == `call` with MSG_FASTOPEN in its flags argument `arg`: EOPNOTSUPP. Reloads nr. */
 #define NO_FASTOPEN(call, arg)                                                            \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (call), 0, 3), LOAD_ARG(arg),                  \
@@ -208,6 +196,15 @@ static struct sock_filter filter_code[] = {
 	NO_FASTOPEN(__NR_sendto, 3),
 	NO_FASTOPEN(__NR_sendmsg, 2),
 	NO_FASTOPEN(__NR_sendmmsg, 3),
+	/* Sends and receives that name an address, and the names: served on UDP placeholders
+	 * (sbrun-udp.c), continued on anything else. */
+	ON_CALL_WITH_POINTER(__NR_sendto, 4, SECCOMP_RET_USER_NOTIF),
+	ON_CALL_WITH_POINTER(__NR_recvfrom, 4, SECCOMP_RET_USER_NOTIF),
+	ON_CALL(__NR_sendmsg, SECCOMP_RET_USER_NOTIF),
+	ON_CALL(__NR_recvmsg, SECCOMP_RET_USER_NOTIF),
+	ON_CALL(__NR_recvmmsg, SECCOMP_RET_USER_NOTIF),
+	ON_CALL(__NR_getsockname, SECCOMP_RET_USER_NOTIF),
+	ON_CALL(__NR_getpeername, SECCOMP_RET_USER_NOTIF),
 	RETURN(SECCOMP_RET_ALLOW),
 };
 
@@ -363,8 +360,8 @@ open_target(pid_t tid)
 	return pidfd < 0 ? -errno : pidfd;
 }
 
-static bool
-still_waiting(const struct sbrun *run, uint64_t id)
+bool
+sbrun_still_waiting(const struct sbrun *run, uint64_t id)
 {
 	return ioctl(run->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
@@ -391,7 +388,9 @@ answer(const struct sbrun *run, uint64_t id, int result)
 {
 	struct seccomp_notif_resp resp = { .id = id };
 
-	if (result < 0)
+	if (result == SBRUN_CONTINUE)
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else if (result < 0)
 		resp.error = result;
 	else
 		resp.val = result;
@@ -400,15 +399,58 @@ answer(const struct sbrun *run, uint64_t id, int result)
 		fprintf(stderr, "sbrun: cannot answer a system call: %s\n", strerror(errno));
 }
 
-static void
-park(struct sbrun *run, uint64_t id, int fd)
+void
+sbrun_park(struct sbrun *run, enum parked_kind kind, const struct seccomp_notif *req, int fd)
 {
-	if (run->n_parked == MAX_PARKED) {
+	if (run->n_parked == SBRUN_MAX_PARKED) {
 		close(fd);
-		answer(run, id, -EAGAIN);
+		answer(run, req->id, -EAGAIN);
 		return;
 	}
-	run->parked[run->n_parked++] = (struct parked){ .id = id, .fd = fd };
+	struct parked *p = &run->parked[run->n_parked++];
+	p->kind = kind;
+	p->id = req->id;
+	p->fd = fd;
+	p->req = *req;
+}
+
+int
+sbrun_read(pid_t tid, uint64_t address, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)address, .iov_len = len };
+
+	if (len == 0)
+		return 0;
+	return process_vm_readv(tid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+int
+sbrun_write(pid_t tid, uint64_t address, const void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)address, .iov_len = len };
+
+	if (len == 0)
+		return 0;
+	return process_vm_writev(tid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+int
+sbrun_program_fd(const struct sbrun *run, const struct seccomp_notif *req, int number)
+{
+	int pidfd = open_target(req->pid);
+	if (pidfd < 0)
+		return pidfd;
+	/* The pid named the calling thread until now: pidfd_getfd reaches the right process. */
+	if (!sbrun_still_waiting(run, req->id)) {
+		close(pidfd);
+		return -EINTR;
+	}
+	int sock = (int)syscall(SYS_pidfd_getfd, pidfd, number, 0);
+	int r = sock < 0 ? -errno : sock;
+	close(pidfd);
+	return r;
 }
 
 /* The options a program sets before connecting that its socket must keep. */
@@ -449,7 +491,7 @@ copy_options(struct sbrun *run, int sock, int family, sb_handle h, struct sb_err
 		int r = sb_setsockopt_int(run->client, h, copied_options[i].level,
 					  copied_options[i].name, value, err);
 		if (r < 0) {
-			say(run, "setsockopt %s: %s", copied_options[i].what, err->message);
+			sbrun_say(run, "setsockopt %s: %s", copied_options[i].what, err->message);
 			if (fresh >= 0)
 				close(fresh);
 			return r;
@@ -460,8 +502,8 @@ copy_options(struct sbrun *run, int sock, int family, sb_handle h, struct sb_err
 	return 0;
 }
 
-static void
-describe(const struct sockaddr_storage *ss, char *buf, size_t len)
+void
+sbrun_describe(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
@@ -479,9 +521,8 @@ describe(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
-/* The daemon's form of the address the program gave (already checked to be of `family`). */
-static int
-broker_address(const struct sockaddr_storage *ss, struct sb_addr *addr)
+int
+sbrun_broker_address(const struct sockaddr_storage *ss, struct sb_addr *addr)
 {
 	char host[INET6_ADDRSTRLEN];
 
@@ -498,8 +539,8 @@ broker_address(const struct sockaddr_storage *ss, struct sb_addr *addr)
 
 /*
  * connect() of an inet stream socket: the daemon's socket, connected (or
- * connecting), placed at the program's number. Returns the answer, or 1 when
- * parked (a blocking connect whose handshake is under way).
+ * connecting), placed at the program's number. Returns the answer, or
+ * SBRUN_PARKED (a blocking connect whose handshake is under way).
  */
 static int
 broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int family,
@@ -537,16 +578,16 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 		int copy = fcntl(sock, F_DUPFD_CLOEXEC, 3);
 		if (copy < 0)
 			return -errno;
-		park(run, req->id, copy);
-		return 1;
+		sbrun_park(run, PARKED_CONNECT, req, copy);
+		return SBRUN_PARKED;
 	}
 
-	describe(ss, where, sizeof(where));
-	if (broker_address(ss, &addr) < 0)
+	sbrun_describe(ss, where, sizeof(where));
+	if (sbrun_broker_address(ss, &addr) < 0)
 		return -EINVAL;
 	r = sb_socket(run->client, family, SOCK_STREAM, proto, &h, &err);
 	if (r < 0) {
-		say(run, "connect to %s: socket: %s", where, err.message);
+		sbrun_say(run, "connect to %s: socket: %s", where, err.message);
 		return -(err.errno_number ? err.errno_number : EACCES);
 	}
 	if ((r = copy_options(run, sock, family, h, &err)) < 0 ||
@@ -556,7 +597,7 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 			fprintf(stderr, "sbrun: connect to %s denied by the daemon's policy (rule \"%s\")\n",
 				where, err.rule);
 		else
-			say(run, "connect to %s: %s", where, err.message);
+			sbrun_say(run, "connect to %s: %s", where, err.message);
 		sb_close(run->client, h, NULL);
 		return -(err.errno_number ? err.errno_number : EACCES);
 	}
@@ -570,7 +611,7 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 			result = error;
 		sb_close(run->client, h, NULL);
 		if (result != 0 && result != EINPROGRESS) {
-			say(run, "connect to %s: %s", where, strerror(result));
+			sbrun_say(run, "connect to %s: %s", where, strerror(result));
 			return -result;
 		}
 		fprintf(stderr,
@@ -597,11 +638,11 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 		close(fd);
 		return r;
 	}
-	say(run, "connect to %s (fd %d): %s, handed over", where, number,
+	sbrun_say(run, "connect to %s (fd %d): %s, handed over", where, number,
 	    result ? strerror(result) : "connected");
 	if (result == EINPROGRESS && !nonblocking) {
-		park(run, req->id, fd);
-		return 1;
+		sbrun_park(run, PARKED_CONNECT, req, fd);
+		return SBRUN_PARKED;
 	}
 	close(fd);
 	return -result;
@@ -651,33 +692,20 @@ serve_connect(struct sbrun *run, const struct seccomp_notif *req)
 	int number = (int)req->data.args[0];
 	int addrlen = (int)req->data.args[2];
 	struct sockaddr_storage ss;
-	int pidfd, sock, family = 0, type = 0, r;
+	int sock, family = 0, type = 0, r;
 	socklen_t optlen;
+	struct placeholder *ph;
 
 	if (addrlen < 0 || (size_t)addrlen > sizeof(ss))
 		return -EINVAL;
 	memset(&ss, 0, sizeof(ss));
-	pidfd = open_target(req->pid);
-	if (pidfd < 0)
-		return pidfd;
-	/* The pid named the calling thread until now: pidfd_getfd reaches the right process. */
-	if (!still_waiting(run, req->id)) {
-		close(pidfd);
-		return -EINTR;
-	}
-	struct iovec local = { .iov_base = &ss, .iov_len = (size_t)addrlen };
-	struct iovec remote = { .iov_base = (void *)(uintptr_t)req->data.args[1],
-				.iov_len = (size_t)addrlen };
-	if (addrlen > 0 && process_vm_readv(req->pid, &local, 1, &remote, 1, 0) != addrlen) {
-		close(pidfd);
+	if (sbrun_read(req->pid, req->data.args[1], &ss, (size_t)addrlen) < 0)
 		return -EFAULT;
-	}
-	sock = (int)syscall(SYS_pidfd_getfd, pidfd, number, 0);
-	r = -errno;
-	close(pidfd);
+	sock = sbrun_program_fd(run, req, number);
 	if (sock < 0)
-		return r == -EBADF ? -EBADF : r;
-	if (!still_waiting(run, req->id)) {
+		return sock;
+	/* Read before the check: a notification still waiting names the same thread. */
+	if (!sbrun_still_waiting(run, req->id)) {
 		close(sock);
 		return -EINTR;
 	}
@@ -696,9 +724,12 @@ serve_connect(struct sbrun *run, const struct seccomp_notif *req)
 	if (family == AF_INET || family == AF_INET6) {
 		if (type == SOCK_STREAM)
 			r = broker_connect(run, req, sock, family, &ss, (socklen_t)addrlen);
+		else if (type == SOCK_DGRAM)
+			r = udp_connect(run, req, sock, family, &ss, (socklen_t)addrlen);
 		else
-			/* Only connected TCP is handed over; datagrams reach nothing yet. */
-			r = -ENETUNREACH;
+			r = -EACCES;
+	} else if ((ph = udp_placeholder_of(run, sock)) != NULL) {
+		r = udp_reconnect(run, ph, &ss, (socklen_t)addrlen);
 	} else {
 		r = local_connect(req, sock, &ss, (socklen_t)addrlen);
 	}
@@ -716,29 +747,38 @@ serve_notification(struct sbrun *run, struct seccomp_notif *req)
 			fprintf(stderr, "sbrun: reading a notification: %s\n", strerror(errno));
 		return;
 	}
-	int r = req->data.nr == __NR_connect ? serve_connect(run, req) : -ENOSYS;
-	if (r <= 0)
+	int r = req->data.nr == __NR_connect ? serve_connect(run, req) : udp_serve(run, req);
+	if (r != SBRUN_PARKED)
 		answer(run, req->id, r);
 }
 
-/* Parked connects whose handshake ended: answer them with SO_ERROR. */
+/* Parked calls whose socket is ready: a connect's handshake ended (answered with SO_ERROR),
+ * a recv has a datagram (served again). */
 static void
 serve_parked(struct sbrun *run, const struct pollfd *fds, size_t n_polled)
 {
 	size_t kept = 0;
 
 	for (size_t i = 0; i < n_polled; i++) {
-		struct parked *p = &run->parked[i];
-		if (fds[i].revents == 0 && still_waiting(run, p->id)) {
-			run->parked[kept++] = *p;
+		struct parked p = run->parked[i];
+		if (fds[i].revents == 0 && sbrun_still_waiting(run, p.id)) {
+			run->parked[kept++] = p;
+			continue;
+		}
+		if (p.kind == PARKED_RECV) {
+			close(p.fd);
+			/* Served again, it may park again: at the end, past n_polled. */
+			int r = sbrun_still_waiting(run, p.id) ? udp_serve(run, &p.req) : -EINTR;
+			if (r != SBRUN_PARKED)
+				answer(run, p.id, r);
 			continue;
 		}
 		int error = 0;
 		socklen_t len = sizeof(error);
-		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+		if (getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
 			error = errno;
-		answer(run, p->id, -error);
-		close(p->fd);
+		close(p.fd);
+		answer(run, p.id, -error);
 	}
 	/* Those parked since the poll wait for the next. */
 	for (size_t i = n_polled; i < run->n_parked; i++)
@@ -771,7 +811,7 @@ static int
 supervise(struct sbrun *run, pid_t child, int signals)
 {
 	struct seccomp_notif *req = calloc(1, run->sizes.seccomp_notif);
-	struct pollfd fds[MAX_PARKED + 2];
+	struct pollfd fds[SBRUN_MAX_PARKED + SBRUN_MAX_PLACEHOLDERS + 2];
 	bool listener_gone = false;
 	int status;
 
@@ -784,14 +824,20 @@ supervise(struct sbrun *run, pid_t child, int signals)
 	for (;;) {
 		size_t n_parked = run->n_parked;
 		for (size_t i = 0; i < n_parked; i++)
-			fds[i] = (struct pollfd){ .fd = run->parked[i].fd, .events = POLLOUT };
-		struct pollfd *signal_poll = &fds[n_parked], *listener_poll = &fds[n_parked + 1];
+			fds[i] = (struct pollfd){ .fd = run->parked[i].fd,
+						  .events = run->parked[i].kind == PARKED_RECV
+								    ? POLLIN
+								    : POLLOUT };
+		struct pollfd *relay_polls = &fds[n_parked];
+		size_t n_relays = udp_poll_fds(run, relay_polls);
+		struct pollfd *signal_poll = &fds[n_parked + n_relays];
+		struct pollfd *listener_poll = signal_poll + 1;
 		*signal_poll = (struct pollfd){ .fd = signals, .events = POLLIN };
 		/* Once every task under the filter is gone (POLLHUP) only the exit is awaited. */
 		*listener_poll = (struct pollfd){ .fd = listener_gone ? -1 : run->listener,
 						  .events = POLLIN };
 		/* Parked callers killed meanwhile are noticed at least once a second. */
-		int n = poll(fds, n_parked + 2, n_parked ? 1000 : -1);
+		int n = poll(fds, n_parked + n_relays + 2, n_parked ? 1000 : -1);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "sbrun: poll: %s\n", strerror(errno));
 			kill(child, SIGKILL);
@@ -800,6 +846,7 @@ supervise(struct sbrun *run, pid_t child, int signals)
 			continue;
 		/* Parked before this notification adds any (fds holds only those). */
 		serve_parked(run, fds, n_parked);
+		udp_serve_polled(run, relay_polls, n_relays);
 		if (listener_poll->revents & POLLIN)
 			serve_notification(run, req);
 		else if (listener_poll->revents & (POLLHUP | POLLERR))
@@ -883,12 +930,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* The program may not ptrace sbrun or read its memory. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	say(&run, "running %s (pid %d) with %s", options.program[0], (int)child,
+	sbrun_say(&run, "running %s (pid %d) with %s", options.program[0], (int)child,
 	    client_options.url);
 
 	int status = supervise(&run, child, signals);
 	for (size_t i = 0; i < run.n_parked; i++)
 		close(run.parked[i].fd);
+	udp_close_all(&run);
 	close(run.listener);
 	close(signals);
 	sb_client_free(run.client);

@@ -715,10 +715,11 @@ END_TEST
 #define DNS_HOST "127.0.0.3"
 #define DNS_NAME "svc.sbrun.test"
 
-/* A DNS responder over TCP on DNS_HOST:53, on its own thread: every A question gets 127.0.0.1,
- * any other an empty answer. */
+/* A DNS responder over TCP and UDP on DNS_HOST:53, on its own thread: every A question gets
+ * 127.0.0.1, any other an empty answer. */
 struct dns_server {
 	int fd;
+	int udp;
 	int stop[2];
 	pthread_t thread;
 	atomic_int answered;
@@ -771,16 +772,29 @@ dns_server_main(void *arg)
 {
 	struct dns_server *server = arg;
 	for (;;) {
-		struct pollfd fds[2] = { { .fd = server->fd, .events = POLLIN },
-					 { .fd = server->stop[0], .events = POLLIN } };
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+		struct pollfd fds[3] = { { .fd = server->fd, .events = POLLIN },
+					 { .fd = server->stop[0], .events = POLLIN },
+					 { .fd = server->udp, .events = POLLIN } };
+		if (poll(fds, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[1].revents)
 			break;
+		uint8_t length[2], query[512], reply[600];
+		if (fds[2].revents & POLLIN) {
+			struct sockaddr_storage from;
+			socklen_t from_len = sizeof(from);
+			ssize_t len = recvfrom(server->udp, query, sizeof(query), MSG_DONTWAIT,
+					       (struct sockaddr *)&from, &from_len);
+			size_t n = len > 0 ? dns_answer(query, (size_t)len, reply, sizeof(reply)) : 0;
+			if (n > 0 && sendto(server->udp, reply, n, 0, (struct sockaddr *)&from,
+					    from_len) == (ssize_t)n)
+				atomic_fetch_add(&server->answered, 1);
+		}
+		if (!(fds[0].revents & POLLIN))
+			continue;
 		int conn = accept4(server->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0)
 			continue;
-		uint8_t length[2], query[512], reply[600];
 		while (read_full(conn, length, 2)) {
 			size_t len = (size_t)length[0] << 8 | length[1];
 			if (len > sizeof(query) || !read_full(conn, query, len))
@@ -813,6 +827,9 @@ dns_server_start(struct dns_server *server)
 		return false;
 	}
 	ck_assert_int_eq(listen(server->fd, 16), 0);
+	server->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_msg(bind(server->udp, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+		      "bind udp " DNS_HOST ":53: %s", strerror(errno));
 	ck_assert_int_eq(pipe2(server->stop, O_CLOEXEC), 0);
 	ck_assert_int_eq(pthread_create(&server->thread, NULL, dns_server_main, server), 0);
 	return true;
@@ -826,6 +843,7 @@ dns_server_stop(struct dns_server *server)
 	close(server->stop[0]);
 	close(server->stop[1]);
 	close(server->fd);
+	close(server->udp);
 }
 
 /* getent ahosts, and curl by name: the C library's lookups over TCP ("options use-vc") reach
@@ -852,6 +870,38 @@ START_TEST(the_c_librarys_name_lookups_over_tcp_reach_a_dns_server_on_the_host)
 	}
 	if (access("/usr/bin/dig", X_OK) == 0) {
 		const char *dig[] = { "dig", "+tcp", "+short", "+tries=1", "@" DNS_HOST, DNS_NAME, NULL };
+		check_direct_fails_brokered_works(dig, "127.0.0.1\n");
+	}
+	sandbox_resolv_conf = NULL;
+	ck_assert_int_gt(atomic_load(&dns.answered), 0);
+	dns_server_stop(&dns);
+	remove_work_dir(dir);
+}
+END_TEST
+
+/* The same over UDP, the C library's default: getent, curl by name, dig. */
+START_TEST(the_c_librarys_name_lookups_over_udp_reach_a_dns_server_on_the_host)
+{
+	struct dns_server dns;
+	if (!dns_server_start(&dns))
+		return;
+	char dir[64], resolv[128];
+	make_work_dir(dir, sizeof(dir));
+	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+	shell("printf 'nameserver " DNS_HOST "\\noptions attempts:1 timeout:5\\n' > '%s'", resolv);
+	sandbox_resolv_conf = resolv;
+
+	const char *getent[] = { "getent", "ahosts", DNS_NAME, NULL };
+	check_direct_fails_brokered_works(getent, "127.0.0.1       STREAM " DNS_NAME);
+	if (have_program("curl", "curl")) {
+		char url[128];
+		snprintf(url, sizeof(url), "http://" DNS_NAME ":%u/index.txt", page.port);
+		const char *curl[] = { "curl", "-4", "-sS", "--max-time", "30", url, NULL };
+		check_direct_fails_brokered_works(curl, PAGE_BODY);
+	}
+	if (have_program("dig", "dig")) {
+		const char *dig[] = { "dig", "+short", "+tries=1", "+timeout=5", "@" DNS_HOST,
+				      DNS_NAME, NULL };
 		check_direct_fails_brokered_works(dig, "127.0.0.1\n");
 	}
 	sandbox_resolv_conf = NULL;
@@ -966,6 +1016,7 @@ sbrun_suite(void)
 		{ "git", git_clones_a_repository_over_http_from_the_host },
 		{ "https", curl_fetches_a_page_over_https_from_a_local_tls_server },
 		{ "dns-tcp", the_c_librarys_name_lookups_over_tcp_reach_a_dns_server_on_the_host },
+		{ "dns-udp", the_c_librarys_name_lookups_over_udp_reach_a_dns_server_on_the_host },
 		{ "race-swap",
 		  a_thread_swapping_the_descriptor_during_connect_never_frees_a_handed_over_socket },
 		{ "status", sbrun_exits_with_the_programs_status_and_dies_of_its_signal },
