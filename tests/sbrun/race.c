@@ -8,7 +8,8 @@
  * race tcp|udp ALLOWED_HOST ALLOWED_PORT DENIED_HOST DENIED_PORT ITERATIONS
  * prints "connected N denied N other N denied-reached N" (tcp: a connect
  * whose peer is the denied host counts in denied-reached) or "sent N denied N
- * other N" (udp).
+ * other N" (udp: one socket, connected to the allowed destination first,
+ * sends to the flipping address).
  *
  * race swap ...: the descriptor races too. A socket connected (handed over)
  * to the allowed destination and an AF_UNIX socket take turns at one
@@ -133,8 +134,17 @@ main(int argc, char **argv)
 	if (pthread_create(&flipper, NULL, flip, NULL) != 0)
 		return 2;
 	int ok = 0, refused = 0, other = 0, reached = 0;
+	/* udp: one socket, connected to the allowed destination, sends to the flipping one. */
+	int udp = -1;
+	if (!tcp) {
+		udp = socket(AF_INET, SOCK_DGRAM, 0);
+		if (udp < 0 || connect(udp, (struct sockaddr *)&allowed, sizeof(allowed)) < 0) {
+			fprintf(stderr, "race: udp connect: %s\n", strerror(errno));
+			return 2;
+		}
+	}
 	for (int i = 0; i < iterations; i++) {
-		int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+		int fd = tcp ? socket(AF_INET, SOCK_STREAM, 0) : dup(udp);
 		if (fd < 0)
 			return 2;
 		int r = tcp ? connect(fd, (struct sockaddr *)&target, sizeof(target))

@@ -13,6 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -587,6 +588,208 @@ START_TEST(a_thread_swapping_the_descriptor_during_connect_never_frees_a_handed_
 }
 END_TEST
 
+/* ---- UDP ----------------------------------------------------------------------------------- */
+
+/* A UDP echo server on 127.0.0.1 that answers in upper case, on its own thread; and a UDP
+ * socket on the denied host that counts what reaches it. */
+struct udp_server {
+	int fd;
+	int stop[2];
+	uint16_t port;
+	pthread_t thread;
+};
+
+static void *
+udp_server_main(void *arg)
+{
+	struct udp_server *server = arg;
+	for (;;) {
+		struct pollfd fds[2] = { { .fd = server->fd, .events = POLLIN },
+					 { .fd = server->stop[0], .events = POLLIN } };
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			break;
+		char buf[2048];
+		struct sockaddr_storage from;
+		socklen_t from_len = sizeof(from);
+		ssize_t n = recvfrom(server->fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &from_len);
+		for (ssize_t i = 0; i < n; i++)
+			buf[i] = (char)toupper((unsigned char)buf[i]);
+		if (n > 0)
+			(void)sendto(server->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, from_len);
+	}
+	return NULL;
+}
+
+static int
+udp_bound(const char *host, uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, host, &sin.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void
+udp_server_start(struct udp_server *server)
+{
+	memset(server, 0, sizeof(*server));
+	server->fd = udp_bound("127.0.0.1", &server->port);
+	ck_assert_int_eq(pipe2(server->stop, O_CLOEXEC), 0);
+	ck_assert_int_eq(pthread_create(&server->thread, NULL, udp_server_main, server), 0);
+}
+
+static void
+udp_server_stop(struct udp_server *server)
+{
+	ck_assert_int_eq(write(server->stop[1], "x", 1), 1);
+	pthread_join(server->thread, NULL);
+	close(server->stop[0]);
+	close(server->stop[1]);
+	close(server->fd);
+}
+
+static int
+datagrams_queued(int fd)
+{
+	char buf[2048];
+	int n = 0;
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		n++;
+	return n;
+}
+
+/* A connected UDP socket: send and recv, sendto/sendmsg with the address, recvfrom/recvmsg and
+ * getpeername with the peer's address, non-blocking mode kept. */
+START_TEST(python_talks_udp_to_the_host_on_a_connected_socket)
+{
+	struct udp_server echo;
+	udp_server_start(&echo);
+	char port[16];
+	snprintf(port, sizeof(port), "%u", echo.port);
+	const char *script =
+		"import errno, socket, sys\n"
+		"peer = ('127.0.0.1', int(sys.argv[1]))\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"s.settimeout(30)\n"
+		"s.connect(peer)\n"
+		"print('peer', s.getpeername() == peer, 'name', s.getsockname()[0])\n"
+		"s.send(b'one')\n"
+		"data, source = s.recvfrom(100)\n"
+		"print('recvfrom', data.decode(), source == peer)\n"
+		"s.sendto(b'two', peer)\n"
+		"print('recv', s.recv(100).decode())\n"
+		"s.sendmsg([b'thr', b'ee'], [], 0, peer)\n"
+		"data, _, flags, source = s.recvmsg(100)\n"
+		"print('recvmsg', data.decode(), source == peer)\n"
+		"s.send(b'truncated')\n"
+		"data, _, flags, _ = s.recvmsg(4)\n"
+		"print('short', data.decode(), bool(flags & socket.MSG_TRUNC))\n"
+		"s.setblocking(False)\n"
+		"try:\n"
+		"    print('empty', s.recv(8))\n"
+		"except BlockingIOError as e:\n"
+		"    print('empty', errno.errorcode[e.errno])\n";
+	const char *argv[] = { python(), "-c", script, port, NULL };
+	check_direct_fails_brokered_works(argv, "recvfrom ONE True\n");
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	const char *expected[] = { "peer True name 127.0.0.1\n", "recv TWO\n",
+				   "recvmsg THREE True\n", "short TRUN True\n",
+				   "empty EAGAIN\n" };
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		ck_assert_msg(strstr(run.text, expected[i]), "no \"%s\" in: %s", expected[i],
+			      run.text);
+}
+END_TEST
+
+START_TEST(nc_talks_udp_to_the_host)
+{
+	if (!have_program("nc", "nc"))
+		return;
+	struct udp_server echo;
+	udp_server_start(&echo);
+	char command[256];
+	snprintf(command, sizeof(command),
+		 "printf 'over udp\\n' | nc -u -w 2 127.0.0.1 %u", echo.port);
+	const char *argv[] = { "sh", "-c", command, NULL };
+	check_direct_fails_brokered_works(argv, "OVER UDP\n");
+	udp_server_stop(&echo);
+}
+END_TEST
+
+/* A denied destination for UDP: connect and sendto answer the policy's errno, nothing arrives. */
+START_TEST(a_denied_udp_destination_is_refused_for_connect_and_sendto)
+{
+	struct udp_server echo;
+	udp_server_start(&echo);
+	uint16_t port;
+	int denied = udp_bound(DENIED_HOST, &port);
+	char allowed_port[16], denied_port_text[16];
+	snprintf(allowed_port, sizeof(allowed_port), "%u", echo.port);
+	snprintf(denied_port_text, sizeof(denied_port_text), "%u", port);
+	const char *script =
+		"import errno, socket, sys\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"print('connect', errno.errorcode.get(s.connect_ex(('" DENIED_HOST "',"
+		" int(sys.argv[2]))), 0))\n"
+		"s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+		"try:\n"
+		"    s.sendto(b'x', ('" DENIED_HOST "', int(sys.argv[2])))\n"
+		"    print('sendto sent')\n"
+		"except OSError as e:\n"
+		"    print('sendto', errno.errorcode[e.errno])\n";
+	const char *argv[] = { python(), "-c", script, allowed_port, denied_port_text, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	int reached = datagrams_queued(denied);
+	close(denied);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "connect EACCES\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "sendto EACCES\n"), "output: %s", run.text);
+	ck_assert_int_eq(reached, 0);
+}
+END_TEST
+
+/* The second thread flips the address of the first one's sendto (on a UDP socket connected to
+ * the allowed host): each datagram is judged on the bytes sbrun copied, none reaches the denied
+ * host. */
+START_TEST(a_thread_rewriting_the_address_during_sendto_never_reaches_the_denied_host)
+{
+	const char *race = getenv("SBRUN_RACE");
+	ck_assert_msg(race != NULL, "SBRUN_RACE must name the race program");
+	struct udp_server echo;
+	udp_server_start(&echo);
+	uint16_t port;
+	int denied = udp_bound(DENIED_HOST, &port);
+	char allowed_port[16], denied_port_text[16];
+	snprintf(allowed_port, sizeof(allowed_port), "%u", echo.port);
+	snprintf(denied_port_text, sizeof(denied_port_text), "%u", port);
+	const char *argv[] = { race, "udp", "127.0.0.1", allowed_port, DENIED_HOST, denied_port_text,
+			       "500", NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	int reached = datagrams_queued(denied);
+	close(denied);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "sent 0 ") == NULL, "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, " denied 0 ") == NULL, "output: %s", run.text);
+	ck_assert_msg(reached == 0, "%d datagrams reached the denied host; output: %s", reached,
+		      run.text);
+}
+END_TEST
+
 /* ---- more programs: wget, git, TLS ---------------------------------------------------------- */
 
 /* A directory of the case's own (removed by remove_work_dir()). */
@@ -1019,6 +1222,11 @@ sbrun_suite(void)
 		{ "dns-udp", the_c_librarys_name_lookups_over_udp_reach_a_dns_server_on_the_host },
 		{ "race-swap",
 		  a_thread_swapping_the_descriptor_during_connect_never_frees_a_handed_over_socket },
+		{ "udp", python_talks_udp_to_the_host_on_a_connected_socket },
+		{ "nc-udp", nc_talks_udp_to_the_host },
+		{ "denied-udp", a_denied_udp_destination_is_refused_for_connect_and_sendto },
+		{ "race-udp",
+		  a_thread_rewriting_the_address_during_sendto_never_reaches_the_denied_host },
 		{ "status", sbrun_exits_with_the_programs_status_and_dies_of_its_signal },
 		{ "signals", sbrun_forwards_signals_to_the_program },
 		{ "children", children_and_threads_of_the_program_are_served },
