@@ -1,8 +1,9 @@
 /*
  * sbrun: run an unmodified program whose network goes through sockbrokerd.
  *
- * The program runs under a seccomp filter that sends its connect() calls to
- * sbrun as user notifications (seccomp_unotify(2)). For an AF_INET/AF_INET6
+ * The program runs under a seccomp filter that sends its connect() calls (and
+ * its sends and receives that name an address) to sbrun as user
+ * notifications (seccomp_unotify(2)). For an AF_INET/AF_INET6
  * stream socket sbrun has the daemon create the equivalent socket, judge and
  * start the connect and hand the socket over, puts it at the program's
  * descriptor number (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SETFD)
@@ -12,8 +13,9 @@
  * reaches nothing (the caller's `unshare -n`), so a socket it creates itself
  * reaches nothing; only the descriptors the daemon hands over reach the
  * network, and each of those is a TCP socket whose peer the policy judged and
- * the kernel fixed. Nothing the program can do makes one of them reach
- * another destination:
+ * the kernel fixed. A UDP socket the program connects becomes a placeholder
+ * relayed by sbrun (sbrun-udp.c, sbrun.h): UDP sockets are never handed over.
+ * Nothing the program can do makes a descriptor reach another destination:
  *  - connect() is never answered with SECCOMP_USER_NOTIF_FLAG_CONTINUE: a
  *    racing thread could swap the descriptor (dup2) or rewrite the address
  *    between the check and the kernel's action. sbrun performs every connect
@@ -22,6 +24,8 @@
  *    inet sockets.
  *  - sendto()/sendmsg()/sendmmsg() with MSG_FASTOPEN (a connect in disguise)
  *    are refused by the filter itself, from the flags register: no race.
+ *    Other sends and receives are continued unless they are on a placeholder:
+ *    whatever file they reach, it can send nowhere unjudged.
  *  - io_uring_setup() fails with ENOSYS (its operations bypass seccomp).
  *  - Only the native system call ABI is allowed (no i386 socketcall, no x32).
  * sbrun itself is not dumpable, so the program cannot ptrace it.
@@ -77,7 +81,7 @@
 static const char usage_text[] =
 	"Usage: sbrun [--broker URL] [--token-file FILE] [-v] [--] PROGRAM [ARGS...]\n"
 	"Run PROGRAM (in a network namespace of its own, such as `unshare -n` makes)\n"
-	"with its TCP connections opened by sockbrokerd: each connect() is judged\n"
+	"with its TCP and UDP connections through sockbrokerd: each connect() is judged\n"
 	"by the daemon's policy and answered with a real socket. See sbrun(1).\n"
 	"\n"
 	"    --broker URL, --url URL  the daemon (ipc:// or abstract://; default\n"
