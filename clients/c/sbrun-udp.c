@@ -99,24 +99,12 @@ daemon_connect(struct sbrun *run, sb_handle h, const struct sockaddr_storage *ss
 	return 0;
 }
 
-static int
-check_address(int family, const struct sockaddr_storage *ss, socklen_t len)
-{
-	if (ss->ss_family == AF_UNSPEC)
-		return -EOPNOTSUPP;
-	if (ss->ss_family != family)
-		return -EAFNOSUPPORT;
-	if (len < (family == AF_INET ? sizeof(struct sockaddr_in) : 24))
-		return -EINVAL;
-	return 0;
-}
-
 int
 udp_reconnect(struct sbrun *run, struct placeholder *ph, const struct sockaddr_storage *ss,
 	      socklen_t len)
 {
 	char where[80];
-	int r = check_address(ph->peer.ss_family, ss, len);
+	int r = sbrun_check_address(ph->peer.ss_family, ss, len);
 
 	if (r < 0)
 		return r;
@@ -142,7 +130,7 @@ udp_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int fa
 	int proto = 0, r;
 	socklen_t optlen = sizeof(proto);
 
-	if ((r = check_address(family, ss, len)) < 0)
+	if ((r = sbrun_check_address(family, ss, len)) < 0)
 		return r;
 	if (run->n_placeholders == SBRUN_MAX_PLACEHOLDERS)
 		return -EMFILE;
@@ -165,20 +153,9 @@ udp_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int fa
 	}
 	/* The program's blocking mode and close-on-exec flag stay as they were. */
 	int status_flags = fcntl(sock, F_GETFL);
-	int fd_flags = 0;
+	int fd_flags = sbrun_program_cloexec(req->pid, number) ? O_CLOEXEC : 0;
 	if (status_flags >= 0 && (status_flags & O_NONBLOCK))
 		fcntl(pair[1], F_SETFL, O_NONBLOCK);
-	char path[64], line[128];
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)req->pid, number);
-	FILE *info = fopen(path, "re");
-	unsigned long flags = 0;
-	while (info != NULL && fgets(line, sizeof(line), info) != NULL)
-		if (sscanf(line, "flags: %lo", &flags) == 1)
-			break;
-	if (info != NULL)
-		fclose(info);
-	if (flags & O_CLOEXEC)
-		fd_flags = O_CLOEXEC;
 	struct stat st;
 	if (fstat(pair[1], &st) < 0) {
 		r = -errno;
@@ -234,7 +211,7 @@ sendto_daemon(struct sbrun *run, struct placeholder *ph, const void *data, size_
 	struct sb_addr addr;
 	struct sb_error err;
 	char where[80];
-	int r = check_address(ph->peer.ss_family, ss, ss_len);
+	int r = sbrun_check_address(ph->peer.ss_family, ss, ss_len);
 
 	if (r < 0)
 		return r;

@@ -370,9 +370,8 @@ sbrun_still_waiting(const struct sbrun *run, uint64_t id)
 	return ioctl(run->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-/* Close-on-exec of the program's descriptor `fd`, from /proc (no system call tells). */
-static bool
-program_cloexec(pid_t tid, int fd)
+bool
+sbrun_program_cloexec(pid_t tid, int fd)
 {
 	char path[64], line[128];
 	unsigned long flags = 0;
@@ -416,6 +415,20 @@ sbrun_park(struct sbrun *run, enum parked_kind kind, const struct seccomp_notif 
 	p->id = req->id;
 	p->fd = fd;
 	p->req = *req;
+}
+
+int
+sbrun_check_address(int family, const struct sockaddr_storage *ss, socklen_t len)
+{
+	if (ss->ss_family == AF_UNSPEC)
+		/* It would disconnect a handed-over socket, free to connect anywhere after. */
+		return -EOPNOTSUPP;
+	if (ss->ss_family != family)
+		return -EAFNOSUPPORT;
+	/* SIN6_LEN_RFC2133: the kernel takes an AF_INET6 address without its scope id. */
+	if (len < (family == AF_INET ? sizeof(struct sockaddr_in) : 24))
+		return -EINVAL;
+	return 0;
 }
 
 int
@@ -557,13 +570,8 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 	int result, fd, r;
 	char where[80];
 
-	if (ss->ss_family == AF_UNSPEC)
-		/* It would disconnect a handed-over socket, free to connect anywhere after. */
-		return -EOPNOTSUPP;
-	if (ss->ss_family != family)
-		return -EAFNOSUPPORT;
-	if (len < (family == AF_INET ? sizeof(struct sockaddr_in) : 24))
-		return -EINVAL;
+	if ((r = sbrun_check_address(family, ss, len)) < 0)
+		return r;
 	int proto = 0;
 	socklen_t optlen = sizeof(proto);
 	getsockopt(sock, SOL_SOCKET, SO_PROTOCOL, &proto, &optlen);
@@ -635,7 +643,7 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 		.flags = SECCOMP_ADDFD_FLAG_SETFD,
 		.srcfd = (uint32_t)fd,
 		.newfd = (uint32_t)number,
-		.newfd_flags = program_cloexec(req->pid, number) ? O_CLOEXEC : 0,
+		.newfd_flags = sbrun_program_cloexec(req->pid, number) ? O_CLOEXEC : 0,
 	};
 	if (ioctl(run->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0) {
 		r = -errno;

@@ -79,6 +79,11 @@ int sbrun_read(pid_t tid, uint64_t address, void *buf, size_t len);
 int sbrun_write(pid_t tid, uint64_t address, const void *buf, size_t len);
 /* Park `fd` (sbrun's, taken over) for the call `req`; answers EAGAIN when full. */
 void sbrun_park(struct sbrun *run, enum parked_kind kind, const struct seccomp_notif *req, int fd);
+/* Close-on-exec of the program's descriptor `fd`, from /proc (no system call tells). */
+bool sbrun_program_cloexec(pid_t tid, int fd);
+/* An address for a connect or sendto on an inet socket of `family`: 0, or the kernel's errno
+ * (AF_UNSPEC, which would disconnect, is EOPNOTSUPP). */
+int sbrun_check_address(int family, const struct sockaddr_storage *ss, socklen_t len);
 /* The daemon's form of an AF_INET/AF_INET6 address. */
 int sbrun_broker_address(const struct sockaddr_storage *ss, struct sb_addr *addr);
 void sbrun_describe(const struct sockaddr_storage *ss, char *buf, size_t len);
