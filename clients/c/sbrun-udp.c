@@ -380,7 +380,7 @@ serve_recv(struct sbrun *run, const struct seccomp_notif *req, struct placeholde
 		int status_flags = fcntl(*sock, F_GETFL);
 		if (r == -EAGAIN && !(flags & MSG_DONTWAIT) && status_flags >= 0 &&
 		    !(status_flags & O_NONBLOCK)) {
-			sbrun_park(run, PARKED_RECV, req, *sock);
+			sbrun_park(run, PARKED_CALL, req, *sock);
 			*sock = -1;
 			r = SBRUN_PARKED;
 		}

@@ -209,6 +209,10 @@ static struct sock_filter filter_code[] = {
 	ON_CALL(__NR_recvmmsg, SECCOMP_RET_USER_NOTIF),
 	ON_CALL(__NR_getsockname, SECCOMP_RET_USER_NOTIF),
 	ON_CALL(__NR_getpeername, SECCOMP_RET_USER_NOTIF),
+	/* Servers (sbrun-listen.c). */
+	ON_CALL(__NR_listen, SECCOMP_RET_USER_NOTIF),
+	ON_CALL(__NR_accept, SECCOMP_RET_USER_NOTIF),
+	ON_CALL(__NR_accept4, SECCOMP_RET_USER_NOTIF),
 	RETURN(SECCOMP_RET_ALLOW),
 };
 
@@ -325,6 +329,7 @@ start_program(struct sbrun *run, char **program, const sigset_t *old_mask)
 			strerror(-r));
 		exit(EXIT_SBRUN);
 	}
+	run->addfd_send = probe_addfd(run->listener, SECCOMP_ADDFD_FLAG_SEND) == 0;
 	if (write(from_parent[1], "g", 1) != 1) {
 		fprintf(stderr, "sbrun: the child died before running %s\n", program[0]);
 		exit(EXIT_SBRUN);
@@ -749,6 +754,22 @@ serve_connect(struct sbrun *run, const struct seccomp_notif *req)
 	return r;
 }
 
+/* One trapped call, by its number: its answer, or SBRUN_PARKED / SBRUN_ANSWERED. */
+static int
+dispatch(struct sbrun *run, const struct seccomp_notif *req)
+{
+	int nr = (int)req->data.nr;
+	int r;
+
+	if (nr == __NR_connect)
+		return serve_connect(run, req);
+	if (nr == __NR_listen || nr == __NR_accept || nr == __NR_accept4)
+		return listen_serve(run, req);
+	if (nr == __NR_getsockname && (r = listen_serve(run, req)) != SBRUN_CONTINUE)
+		return r;
+	return udp_serve(run, req);
+}
+
 static void
 serve_notification(struct sbrun *run, struct seccomp_notif *req)
 {
@@ -759,8 +780,8 @@ serve_notification(struct sbrun *run, struct seccomp_notif *req)
 			fprintf(stderr, "sbrun: reading a notification: %s\n", strerror(errno));
 		return;
 	}
-	int r = req->data.nr == __NR_connect ? serve_connect(run, req) : udp_serve(run, req);
-	if (r != SBRUN_PARKED)
+	int r = dispatch(run, req);
+	if (r != SBRUN_PARKED && r != SBRUN_ANSWERED)
 		answer(run, req->id, r);
 }
 
@@ -777,11 +798,11 @@ serve_parked(struct sbrun *run, const struct pollfd *fds, size_t n_polled)
 			run->parked[kept++] = p;
 			continue;
 		}
-		if (p.kind == PARKED_RECV) {
+		if (p.kind == PARKED_CALL) {
 			close(p.fd);
 			/* Served again, it may park again: at the end, past n_polled. */
-			int r = sbrun_still_waiting(run, p.id) ? udp_serve(run, &p.req) : -EINTR;
-			if (r != SBRUN_PARKED)
+			int r = sbrun_still_waiting(run, p.id) ? dispatch(run, &p.req) : -EINTR;
+			if (r != SBRUN_PARKED && r != SBRUN_ANSWERED)
 				answer(run, p.id, r);
 			continue;
 		}
@@ -837,7 +858,7 @@ supervise(struct sbrun *run, pid_t child, int signals)
 		size_t n_parked = run->n_parked;
 		for (size_t i = 0; i < n_parked; i++)
 			fds[i] = (struct pollfd){ .fd = run->parked[i].fd,
-						  .events = run->parked[i].kind == PARKED_RECV
+						  .events = run->parked[i].kind == PARKED_CALL
 								    ? POLLIN
 								    : POLLOUT };
 		struct pollfd *relay_polls = &fds[n_parked];
@@ -949,6 +970,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < run.n_parked; i++)
 		close(run.parked[i].fd);
 	udp_close_all(&run);
+	listen_close_all(&run);
 	close(run.listener);
 	close(signals);
 	sb_client_free(run.client);

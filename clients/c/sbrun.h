@@ -35,15 +35,18 @@
 /* What a handler answers besides a value or a negative errno. */
 #define SBRUN_PARKED (-0x7ffffff0)   /* answered later, from the parked list */
 #define SBRUN_CONTINUE (-0x7ffffff1) /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
+#define SBRUN_ANSWERED (-0x7ffffff2) /* answered already (SECCOMP_ADDFD_FLAG_SEND) */
 
-enum parked_kind { PARKED_CONNECT, PARKED_RECV };
+/* A parked connect is answered with SO_ERROR once writable; any other parked call (a recv, an
+ * accept) is served again once readable. */
+enum parked_kind { PARKED_CONNECT, PARKED_CALL };
 
 /* A blocking call waiting for `fd` to be ready. */
 struct parked {
 	enum parked_kind kind;
 	uint64_t id;
 	int fd;                 /* sbrun's copy of the program's socket */
-	struct seccomp_notif req; /* PARKED_RECV: the call, served again when fd is readable */
+	struct seccomp_notif req; /* PARKED_CALL: the call, served again when fd is readable */
 };
 
 /* A connected UDP socket of the program (see the header's paragraph). */
@@ -57,15 +60,20 @@ struct placeholder {
 	bool reader_started;
 };
 
+struct listener; /* sbrun-listen.c */
+
 struct sbrun {
 	struct sb_client *client;
 	bool verbose;
-	int listener; /* the seccomp notification listener */
+	int listener;     /* the seccomp notification listener */
+	bool addfd_send;  /* SECCOMP_ADDFD_FLAG_SEND (Linux 5.14): servers are brokered */
 	struct seccomp_notif_sizes sizes;
 	struct parked parked[SBRUN_MAX_PARKED];
 	size_t n_parked;
 	struct placeholder *placeholders[SBRUN_MAX_PLACEHOLDERS];
 	size_t n_placeholders;
+	struct listener *listeners[SBRUN_MAX_PLACEHOLDERS];
+	size_t n_listeners;
 };
 
 /* sbrun.c */
@@ -104,5 +112,11 @@ size_t udp_poll_fds(const struct sbrun *run, struct pollfd *fds);
 void udp_serve_polled(struct sbrun *run, const struct pollfd *fds, size_t n);
 /* Close every placeholder (at exit). */
 void udp_close_all(struct sbrun *run);
+
+/* sbrun-listen.c: listen, accept and accept4, and getsockname of a listening placeholder;
+ * SBRUN_CONTINUE for anything else. */
+int listen_serve(struct sbrun *run, const struct seccomp_notif *req);
+/* Close every listener (at exit). */
+void listen_close_all(struct sbrun *run);
 
 #endif

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +44,8 @@
 
 static const char policy_config[] =
 	"{\"policy\": {\"rules\": ["
-	"{\"name\": \"deny-test-host\", \"allow\": false, \"ops\": [\"connect\", \"send-to\"],"
+	"{\"name\": \"deny-test-host\", \"allow\": false,"
+	" \"ops\": [\"connect\", \"send-to\", \"bind\"],"
 	" \"addresses\": [\"" DENIED_HOST "/32\"]},"
 	"{\"name\": \"tests-allow-all\", \"allow\": true}]}}";
 
@@ -1119,6 +1121,126 @@ START_TEST(the_c_librarys_name_lookups_over_udp_reach_a_dns_server_on_the_host)
 }
 END_TEST
 
+/* ---- servers under sbrun ---------------------------------------------------------------------- */
+
+/* A loopback port nothing listens on now. */
+static uint16_t
+free_port(void)
+{
+	uint16_t port = 0;
+	int fd = listen_on("127.0.0.1", &port);
+	close(fd);
+	return port;
+}
+
+/* Connect from the host to 127.0.0.1:port, send `request`, read to the end into `reply`.
+ * Returns 0 or -errno of the connect. */
+static int
+host_request(uint16_t port, const char *request, char *reply, size_t len)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	struct timeval timeout = { .tv_sec = 30 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	ck_assert_int_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+	size_t got = 0;
+	ssize_t n;
+	while (got < len - 1 && (n = read(fd, reply + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	reply[got] = '\0';
+	close(fd);
+	return 0;
+}
+
+/* python3 -m http.server, unmodified, under sbrun: reached from the host (and not without
+ * sbrun, where it listens in the namespace only). */
+START_TEST(an_http_server_under_sbrun_is_reached_from_the_host)
+{
+	char dir[64], port_text[16], reply[4096];
+	make_work_dir(dir, sizeof(dir));
+	shell("echo 'served from the sandbox' > '%s/index.txt'", dir);
+	for (int brokered = 0; brokered <= 1; brokered++) {
+		uint16_t port = free_port();
+		snprintf(port_text, sizeof(port_text), "%u", port);
+		const char *argv[] = { python(), "-u", "-m", "http.server", port_text, "--bind",
+				       "127.0.0.1", "--directory", dir, NULL };
+		struct sandboxed server;
+		sandbox_start(&server, brokered, argv);
+		bool serving = sandbox_read_until(&server, "Serving HTTP", test_now_ms() + RUN_TIMEOUT_MS);
+		int r = serving ? host_request(port, "GET /index.txt HTTP/1.0\r\n\r\n", reply,
+					       sizeof(reply))
+				: -ETIMEDOUT;
+		kill(server.pid, SIGTERM);
+		sandbox_finish(&server);
+		ck_assert_msg(serving, "the server did not start: %s", server.text);
+		if (!brokered) {
+			ck_assert_msg(r == -ECONNREFUSED, "reached without sbrun: %s", strerror(-r));
+			continue;
+		}
+		ck_assert_msg(r == 0, "connect: %s; the server said: %s", strerror(-r), server.text);
+		ck_assert_msg(strstr(reply, "served from the sandbox\n"), "reply: %s", reply);
+	}
+	remove_work_dir(dir);
+}
+END_TEST
+
+/* Port 0 takes the daemon's port (getsockname says it), accept gives the peer's address and the
+ * flags asked for, a non-blocking accept with nothing pending is EAGAIN, and a listen on a
+ * denied address is refused. */
+START_TEST(a_listener_under_sbrun_keeps_the_kernels_accept_semantics)
+{
+	const char *script =
+		"import errno, os, select, socket\n"
+		"denied = socket.socket()\n"
+		"denied.bind(('" DENIED_HOST "', 0))\n"
+		"try:\n"
+		"    denied.listen()\n"
+		"    print('denied listen ok')\n"
+		"except OSError as e:\n"
+		"    print('denied listen', errno.errorcode[e.errno])\n"
+		"s = socket.socket()\n"
+		"s.bind(('127.0.0.1', 0))\n"
+		"s.listen()\n"
+		"s.setblocking(False)\n"
+		"try:\n"
+		"    s.accept()\n"
+		"except BlockingIOError as e:\n"
+		"    print('empty', errno.errorcode[e.errno])\n"
+		"print('port', s.getsockname()[1], 'listening', flush=True)\n"
+		"select.select([s], [], [], 30)\n"
+		"conn, peer = s.accept()\n"
+		"print('peer', peer[0], 'inheritable', os.get_inheritable(conn.fileno()))\n"
+		"conn.setblocking(True)\n"
+		"conn.sendall(b'hi ' + conn.recv(16))\n"
+		"conn.close()\n";
+	const char *argv[] = { python(), "-u", "-c", script, NULL };
+	struct sandboxed run;
+	sandbox_start(&run, true, argv);
+	bool listening = sandbox_read_until(&run, " listening\n", test_now_ms() + RUN_TIMEOUT_MS);
+	unsigned port = 0;
+	const char *at = strstr(run.text, "port ");
+	char reply[64] = "";
+	int r = -1;
+	if (listening && at != NULL && sscanf(at, "port %u", &port) == 1 && port > 0 && port < 65536)
+		r = host_request((uint16_t)port, "there", reply, sizeof(reply));
+	int status = sandbox_finish(&run);
+	ck_assert_msg(r == 0, "connect to port %u: %s; output: %s", port, strerror(-r), run.text);
+	ck_assert_str_eq(reply, "hi there");
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "denied listen EACCES\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "empty EAGAIN\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "peer 127.0.0.1 inheritable False\n"), "output: %s",
+		      run.text);
+}
+END_TEST
+
 /* ---- the program's life -------------------------------------------------------------------- */
 
 START_TEST(sbrun_exits_with_the_programs_status_and_dies_of_its_signal)
@@ -1232,6 +1354,8 @@ sbrun_suite(void)
 		{ "denied-udp", a_denied_udp_destination_is_refused_for_connect_and_sendto },
 		{ "race-udp",
 		  a_thread_rewriting_the_address_during_sendto_never_reaches_the_denied_host },
+		{ "server", an_http_server_under_sbrun_is_reached_from_the_host },
+		{ "listener", a_listener_under_sbrun_keeps_the_kernels_accept_semantics },
 		{ "status", sbrun_exits_with_the_programs_status_and_dies_of_its_signal },
 		{ "signals", sbrun_forwards_signals_to_the_program },
 		{ "children", children_and_threads_of_the_program_are_served },
