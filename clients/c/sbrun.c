@@ -15,6 +15,8 @@
  * network, and each of those is a TCP socket whose peer the policy judged and
  * the kernel fixed. A UDP socket the program connects becomes a placeholder
  * relayed by sbrun (sbrun-udp.c, sbrun.h): UDP sockets are never handed over.
+ * A TCP socket the program listens on listens in the daemon, and the program
+ * accepts the connections the daemon handed over (sbrun-listen.c).
  * Nothing the program can do makes a descriptor reach another destination:
  *  - connect() is never answered with SECCOMP_USER_NOTIF_FLAG_CONTINUE: a
  *    racing thread could swap the descriptor (dup2) or rewrite the address

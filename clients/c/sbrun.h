@@ -9,7 +9,9 @@
  * fixed. A UDP socket the program connects becomes a placeholder: one end of
  * an AF_UNIX SOCK_SEQPACKET pair whose other end is sbrun's, relayed to a
  * connected UDP socket that stays in the daemon (every destination judged
- * there). So answering a send or a recv with SECCOMP_USER_NOTIF_FLAG_CONTINUE
+ * there). A listening TCP socket's placeholder is an AF_UNIX listener of
+ * sbrun's (sbrun-listen.c); its connections are handed over, peer fixed.
+ * So answering a send or a recv with SECCOMP_USER_NOTIF_FLAG_CONTINUE
  * is safe whatever another thread does meanwhile; a connect never is (it could
  * disconnect a handed-over socket), and sbrun always makes it itself.
  */
