@@ -24,7 +24,9 @@
 # only as good as the machine is quiet: the table says when other work kept
 # the CPUs busy before the run.
 #
-# The full run takes one to two minutes on two cores.
+# The full run takes one to two minutes on two cores. Last, as root with sbrun
+# built: python3 and curl on the host against the same under `unshare -n sbrun`
+# (bench/sbrun_probe.py).
 set -euo pipefail
 
 usage() {
@@ -482,6 +484,68 @@ verdict "parked recvs: under 2 KiB of daemon memory per handle" $ok
 ok=1
 compare "$(value "$p" wake_p99_us)" "<" 1000 || ok=0
 verdict "parked recvs: wake-up p99 under 1 ms" $ok
+
+# sbrun: an unmodified program (python3, curl) on the host and the same in a
+# network namespace of its own under sbrun, against servers on the host; the
+# parked probe's daemon serves it. Root only (unshare -n).
+sbrun_bin=$build_dir/clients/c/sbrun
+if [[ -x "$sbrun_bin" ]] && command -v curl >/dev/null && ((EUID == 0)); then
+	echo "running sbrun" >&2
+	probe=$(dirname "$0")/sbrun_probe.py
+	exec 4> >(exec python3 "$probe" server >"$work/sbrun-server.out" 2>"$work/sbrun-server.err")
+	sbrun_server_pid=$!
+	pids+=("$sbrun_server_pid")
+	for ((i = 0; i < 50; i++)); do
+		[[ -s "$work/sbrun-server.out" ]] && break
+		sleep 0.1
+	done
+	sbrun_port=$(awk '{ print $2 }' "$work/sbrun-server.out")
+	sbrun_count=$((quick ? 1000 : 10000))
+	sbrun_connects=$((quick ? 100 : 1000))
+	mkdir -p "$work/files"
+	truncate -s $((quick ? 16 : 256))M "$work/files/download"
+	python3 -m http.server --bind 127.0.0.1 --directory "$work/files" "$(free_port)" \
+		>"$work/files.out" 2>&1 &
+	files_pid=$!
+	pids+=("$files_pid")
+	for ((i = 0; i < 50; i++)); do
+		files_port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$work/files.out" 2>/dev/null || true)
+		[[ -n "$files_port" ]] && break
+		sleep 0.1
+	done
+	for mode in direct sbrun; do
+		run=()
+		[[ $mode == sbrun ]] && run=(unshare -n "$sbrun_bin" --broker "$daemon_url" --)
+		timeout "$program_timeout_s" "${run[@]}" python3 "$probe" echo "$sbrun_port" \
+			"$sbrun_count" >"$work/sbrun-echo-$mode.out" 2>>"$work/sbrun.err" || true
+		timeout "$program_timeout_s" "${run[@]}" python3 "$probe" connect "$sbrun_port" \
+			"$sbrun_connects" >"$work/sbrun-connect-$mode.out" 2>>"$work/sbrun.err" || true
+		timeout "$program_timeout_s" "${run[@]}" curl -sS -o /dev/null \
+			-w 'download mbps=%{speed_download}\n' \
+			"http://127.0.0.1:$files_port/download" \
+			>"$work/sbrun-curl-$mode.out" 2>>"$work/sbrun.err" || true
+	done
+	exec 4>&-
+	stop_pid "$files_pid"
+	stop_pid "$sbrun_server_pid"
+	echo
+	echo "sbrun (python3 and curl on the host, and in unshare -n under sbrun):"
+	for kind in echo connect; do
+		d=$(value "$work/sbrun-$kind-direct.out" median_us)
+		b=$(value "$work/sbrun-$kind-sbrun.out" median_us)
+		printf '%-26s direct %sus | sbrun %sus | sbrun/direct %s\n' \
+			"$([[ $kind == echo ]] && echo "echo 64B RTT median" ||
+				echo "connect+1B+close median"):" "${d:-failed}" "${b:-failed}" "$(ratio "$b" "$d")"
+	done
+	d=$(value "$work/sbrun-curl-direct.out" mbps)
+	b=$(value "$work/sbrun-curl-sbrun.out" mbps)
+	d=$(awk -v v="$d" 'BEGIN { if (v != "") printf "%.0f", v / 1e6 }')
+	b=$(awk -v v="$b" 'BEGIN { if (v != "") printf "%.0f", v / 1e6 }')
+	printf '%-26s direct %s MB/s | sbrun %s MB/s | sbrun/direct %s\n' \
+		"curl download $((quick ? 16 : 256)) MiB:" "${d:-failed}" "${b:-failed}" "$(ratio "$b" "$d")"
+else
+	notes+=("sbrun rows left out: they need root (unshare -n), curl and a build with sbrun")
+fi
 
 for note in "${notes[@]}"; do
 	echo "note: $note"

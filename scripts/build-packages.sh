@@ -67,6 +67,7 @@ want libsockbroker0 "/usr/lib/$multiarch/libsockbroker.so.0"
 want libsockbroker-dev /usr/include/sockbroker.h "/usr/lib/$multiarch/libsockbroker.so" \
 	"/usr/lib/$multiarch/pkgconfig/sockbroker.pc" /usr/share/man/man3/libsockbroker.3.gz
 want sbcat /usr/bin/sbcat /usr/share/man/man1/sbcat.1.gz
+want sbcat /usr/bin/sbrun /usr/share/man/man1/sbrun.1.gz
 want python3-sockbroker /usr/lib/python3/dist-packages/sockbroker/__init__.py \
 	/usr/lib/python3/dist-packages/sockbroker/sockbroker_pb2.py
 

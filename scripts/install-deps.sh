@@ -31,6 +31,9 @@ packages=(
 if ! command -v node >/dev/null 2>&1; then
 	packages+=(nodejs npm)
 fi
+# sbrun tests (tests/sbrun): unmodified programs run under sbrun against
+# servers on the host.
+packages+=(curl wget git dnsutils netcat-openbsd)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -805,6 +805,20 @@ int sb_admin_handles(struct sb_client *c, uint64_t session, struct sb_admin_hand
 		     size_t *count, struct sb_error *err);
 void sb_admin_handles_free(struct sb_admin_handle *handles, size_t count);
 
+/*
+ * connect_ex with handoff in one round trip: connect handle `h` (of this
+ * session) to `addr` as sb_connect_ex() does and ask for the socket itself
+ * (see sb_handoff()). Returns 0 with *result the connect's errno (0, or
+ * EINPROGRESS for a handle in non-blocking mode, whose socket then comes over
+ * with its handshake under way: poll it for writing and read SO_ERROR, as
+ * after a native non-blocking connect), and *fd the handed-over descriptor
+ * (close-on-exec, non-blocking; the handle is then gone) or -1 where the
+ * connect failed or the policy keeps the socket brokered (the handle stays).
+ * A denied destination or a bad handle is a negative errno with `err` set.
+ */
+int sb_connect_fd(struct sb_client *c, sb_handle h, const struct sb_addr *addr, int *result, int *fd,
+		  struct sb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

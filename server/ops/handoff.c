@@ -10,10 +10,15 @@
  * connection that can carry descriptors, for a session whose quota does not
  * meter bytes (those are counted here, on the RPC path, and nowhere else).
  * Listening and unconnected sockets never go: they could reach what the
- * policy would judge per peer.
+ * policy would judge per peer. A TCP socket whose connect_ex (asked with
+ * handoff) is still in progress goes too: its peer is the address that
+ * connect just judged, fixed from SYN_SENT on, so that a non-blocking
+ * connect of a client (sbrun) stays non-blocking.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +55,27 @@ refuse(struct reply_error *why, enum error_kind kind, int errnum, const char *ru
 	return false;
 }
 
+/* The handoff asked with this connect_ex, whose TCP handshake is under way: its
+ * peer, unreadable with getpeername() until the handshake ends, is the target
+ * connect judged (the kernel connects a SYN_SENT socket nowhere else). */
+static bool
+connect_in_progress(const struct op *op, const struct handle *handle,
+		    struct sockaddr_storage *peer, socklen_t *peer_len)
+{
+	if (op->req->op != OP_CONNECT || handle != op->handle || handle->type != SOCK_STREAM ||
+	    (handle->family != AF_INET && handle->family != AF_INET6))
+		return false;
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (getsockopt(handle->fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0 ||
+	    info.tcpi_state != TCP_SYN_SENT)
+		return false;
+	memcpy(peer, &op->target.ss, sizeof(*peer));
+	*peer_len = op->target.len;
+	return true;
+}
+
 bool
 op_handoff_allowed(const struct op *op, struct handle *handle, const char **rule,
 		   struct reply_error *why)
@@ -84,7 +110,8 @@ op_handoff_allowed(const struct op *op, struct handle *handle, const char **rule
 	struct sockaddr_storage peer;
 	socklen_t peer_len = sizeof(peer);
 	memset(&peer, 0, sizeof(peer));
-	if (getpeername(handle->fd, (struct sockaddr *)&peer, &peer_len) < 0)
+	if (getpeername(handle->fd, (struct sockaddr *)&peer, &peer_len) < 0 &&
+	    !connect_in_progress(op, handle, &peer, &peer_len))
 		return refuse(why, ERROR_DENIED, EACCES, NULL,
 			      "handle %llu is not connected: only a socket whose peer is fixed "
 			      "is handed off",
@@ -162,7 +189,8 @@ op_handoff_if_asked(struct op *op, struct reply *reply)
 		id = reply->create_connection.socket.handle;
 	else if (op->req->op == OP_CONNECT && op->handle && !op->req->addr.ex)
 		id = op->handle->id;
-	else if (op->req->op == OP_CONNECT && op->handle && reply->connect.errnum == 0)
+	else if (op->req->op == OP_CONNECT && op->handle &&
+		 (reply->connect.errnum == 0 || reply->connect.errnum == EINPROGRESS))
 		id = op->handle->id;
 	struct handle *handle = id ? handle_find(&op->daemon->handles, op->session, id) : NULL;
 	if (!handle)

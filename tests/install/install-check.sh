@@ -36,6 +36,7 @@ want() {
 want "$prefix/sbin/sockbrokerd"
 want "$prefix/bin/sbcat"
 want "$prefix/bin/sockbrokerctl"
+want "$prefix/bin/sbrun"
 want "$prefix/include/sockbroker.h"
 want "$libdir/pkgconfig/sockbroker.pc"
 for page in man8/sockbrokerd.8 man5/sockbrokerd.json.5 man1/sbcat.1 man8/sockbrokerctl.8 \

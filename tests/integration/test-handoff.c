@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "daemon.h"
 #include "fixture.h"
 #include "raw.h"
+#include "servers.h"
 #include "sockbroker.h"
 #include "sockbroker.pb-c.h"
 #include "sp.h"
@@ -473,6 +475,105 @@ START_TEST(the_c_client_keeps_the_handle_where_the_policy_or_transport_says_no)
 }
 END_TEST
 
+/*
+ * connect_ex with handoff on a non-blocking handle whose handshake cannot end yet (the
+ * listener's accept queue is full, so its SYN is dropped): the socket comes over in SYN_SENT
+ * with EINPROGRESS, and finishes its handshake in the client's hands once the queue drains.
+ */
+START_TEST(a_connect_in_progress_goes_with_its_handshake_under_way)
+{
+	start(NULL, true);
+	struct sb_client *c = c_client(daemon_under_test.url);
+	struct sb_error err;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int full = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(full, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(full, 0), 0);
+	ck_assert_int_eq(getsockname(full, (struct sockaddr *)&sin, &len), 0);
+	/* Backlog 0 holds one connection: this one fills the queue. */
+	int first = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(first, (struct sockaddr *)&sin, sizeof(sin)), 0);
+
+	sb_handle h;
+	struct sb_addr addr;
+	int result, fd;
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	ck_assert_int_eq(sb_setblocking(c, h, false, &err), 0);
+	ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", ntohs(sin.sin_port)), 0);
+	ck_assert_msg(sb_connect_fd(c, h, &addr, &result, &fd, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(result, EINPROGRESS);
+	ck_assert_msg(fd >= 0, "no descriptor came with the connect in progress");
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	ck_assert_int_eq(sb_getsockname(c, h, &addr, &err), -EBADF);
+
+	/* The queue drains: the retransmitted SYN is answered, on the client's socket. */
+	int accepted = accept(full, NULL, NULL);
+	ck_assert_int_ge(accepted, 0);
+	ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
+	int error = -1;
+	socklen_t error_len = sizeof(error);
+	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len), 0);
+	ck_assert_int_eq(error, 0);
+	struct sockaddr_in peer;
+	socklen_t peer_len = sizeof(peer);
+	ck_assert_int_eq(getpeername(fd, (struct sockaddr *)&peer, &peer_len), 0);
+	ck_assert_uint_eq(peer.sin_port, sin.sin_port);
+	close(fd);
+	close(accepted);
+	close(first);
+	close(full);
+	sb_client_free(c);
+}
+END_TEST
+
+/* sb_connect_fd()'s other answers: a refused connect and a blocking handle that connected keep
+ * or hand over as connect does; a denied destination is the policy's errno, with nothing
+ * handed over and the handle still there; bad arguments are EINVAL. */
+START_TEST(connect_fd_answers_a_refusal_a_denial_and_bad_arguments)
+{
+	start("{\"policy\": {\"rules\": [{\"name\": \"no-port-9\", \"allow\": false, "
+	      "\"ops\": [\"connect\"], \"ports\": [9]}, {\"name\": \"the-rest\", "
+	      "\"allow\": true}]}}",
+	      false);
+	struct sb_client *c = c_client(daemon_under_test.url);
+	struct sb_error err;
+	struct sb_addr addr;
+	sb_handle h;
+	int result, fd;
+
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", server_port), 0);
+	ck_assert_msg(sb_connect_fd(c, h, &addr, &result, &fd, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(result, 0);
+	ck_assert_int_ge(fd, 0);
+	assert_talks(fd);
+	close(fd);
+
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", closed_tcp_port()), 0);
+	ck_assert_int_eq(sb_connect_fd(c, h, &addr, &result, &fd, &err), 0);
+	ck_assert_int_eq(result, ECONNREFUSED);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(sb_close(c, h, &err), 0);
+
+	ck_assert_int_eq(sb_socket(c, AF_INET, SOCK_STREAM, 0, &h, &err), 0);
+	ck_assert_int_eq(sb_addr_inet(&addr, "127.0.0.1", 9), 0);
+	ck_assert_int_eq(sb_connect_fd(c, h, &addr, &result, &fd, &err), -EACCES);
+	ck_assert_int_eq(err.kind, SB_ERR_DENIED);
+	ck_assert_str_eq(err.rule, "no-port-9");
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(sb_close(c, h, &err), 0);
+
+	ck_assert_int_eq(sb_connect_fd(c, h, NULL, &result, &fd, &err), -EINVAL);
+	ck_assert_int_eq(sb_connect_fd(c, h, &addr, NULL, &fd, &err), -EINVAL);
+	ck_assert_int_eq(sb_connect_fd(c, h, &addr, &result, NULL, &err), -EINVAL);
+	ck_assert_int_eq(sb_connect_fd(c, 999999, &addr, &result, &fd, &err), -EBADF);
+	sb_client_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -488,6 +589,8 @@ main(void)
 		{ "thousand", a_thousand_handoffs_leave_the_daemon_at_its_descriptor_baseline },
 		{ "c-client", the_c_client_gets_a_descriptor_from_create_connection_and_sb_handoff },
 		{ "c-client-kept", the_c_client_keeps_the_handle_where_the_policy_or_transport_says_no },
+		{ "in-progress", a_connect_in_progress_goes_with_its_handshake_under_way },
+		{ "connect-fd", connect_fd_answers_a_refusal_a_denial_and_bad_arguments },
 	};
 	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
 	return fixture_run(s);
