@@ -493,6 +493,29 @@ class SandboxTestCase(BrokerTestCase):
         self.addCleanup(_stop_process, process)
         return process
 
+    def start_server_program(self, script: str, *args: str, broker: bool = True,
+                             handoff: bool = False) -> Tuple[subprocess.Popen, int]:
+        """Start a program that prints the port it serves on first; return
+        it and the port."""
+        process = self.start_program(script, *args, broker=broker, handoff=handoff)
+        line = process.stdout.readline()
+        if not line.strip().isdigit():
+            _stop_process(process)
+            self.fail(f"the program printed {line!r}, not its port: {process.stderr.read()}")
+        return process, int(line)
+
+    def assert_finishes(self, process: subprocess.Popen, expect: str) -> None:
+        """The program exits 0 after printing expect."""
+        out, err = process.communicate(timeout=PROGRAM_TIMEOUT)
+        self.assertEqual((process.returncode, out), (0, expect), err)
+
+    def assert_unreachable_from_the_host(self, script: str, *args: str) -> None:
+        """Without the broker, the program serves inside the sandbox, where
+        the host cannot reach it."""
+        _, port = self.start_server_program(script, *args, broker=False)
+        with self.assertRaises(ConnectionRefusedError):
+            real_create_connection(("127.0.0.1", port), timeout=30).close()
+
     def assert_runs(self, script: str, *args: str, expect: str, handoff: bool = False) -> None:
         """The program prints expect through the broker."""
         result = self.run_program(script, *args, handoff=handoff)

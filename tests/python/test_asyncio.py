@@ -204,25 +204,13 @@ class AsyncioTest(sbtest.SandboxTestCase):
         script = self.program(SERVER, "server.py")
         for name, handoff in MODES:
             with self.subTest(path=name):
-                process = self.start_program(script, handoff=handoff)
-                line = process.stdout.readline()
-                if not line.strip().isdigit():
-                    process.terminate()
-                    self.fail(f"the server printed {line!r}, not its port: "
-                              f"{process.communicate()[1]}")
-                with sbtest.real_create_connection(("127.0.0.1", int(line)),
-                                                   timeout=30) as conn:
+                process, port = self.start_server_program(script, handoff=handoff)
+                with sbtest.real_create_connection(("127.0.0.1", port), timeout=30) as conn:
                     conn.sendall(b"from the host\n")
                     reply = conn.makefile("rb").readline()
                 self.assertEqual(reply, b"FROM THE HOST\n")
-                out, err = process.communicate(timeout=sbtest.PROGRAM_TIMEOUT)
-                self.assertEqual((process.returncode, out), (0, "served\n"), err)
-        # Without the broker it listens in the sandbox, where the host
-        # cannot reach it.
-        process = self.start_program(script, broker=False)
-        line = process.stdout.readline()
-        with self.assertRaises(ConnectionRefusedError):
-            sbtest.real_create_connection(("127.0.0.1", int(line)), timeout=30).close()
+                self.assert_finishes(process, "served\n")
+        self.assert_unreachable_from_the_host(script)
 
     def test_200_concurrent_connections(self) -> None:
         script = self.program(MANY, "many.py")

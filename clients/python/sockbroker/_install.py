@@ -38,10 +38,17 @@ from ._socket import HANDOFF_CLASSES
 __all__ = ["install", "installed", "uninstall", "UNIX_ENV"]
 
 UNIX_ENV = "SOCKBROKER_UNIX"
+# Set for Python children: the start-up hook in _children installs the
+# broker in a process that finds it set to "1".
+INSTALL_ENV = "SOCKBROKER_INSTALL"
+CHILDREN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_children")
 _UNIX_MODES = ("local", "broker")
 
 # What install() replaced: (module, name) -> original (or _MISSING).
 _saved: Dict[Tuple[Any, str], Any] = {}
+# The environment variables install() set for children: name -> old value
+# (None: unset).
+_saved_env: Dict[str, Optional[str]] = {}
 _MISSING = object()
 
 _SOCKET_FUNCTIONS = (
@@ -137,13 +144,33 @@ def _local_socketpair(family: Optional[int] = None, type: Optional[int] = None, 
     return sockbroker.socketpair(family, type, proto)
 
 
+def _setenv(name: str, value: str) -> None:
+    if name not in _saved_env:
+        _saved_env[name] = os.environ.get(name)
+    os.environ[name] = value
+
+
+def _arrange_children(url: str, unix_mode: str, handoff: bool) -> None:
+    """Make Python children of this process install the broker too: the
+    start-up hook's directory first on $PYTHONPATH, and the settings of this
+    installation in the environment they inherit."""
+    _setenv(INSTALL_ENV, "1")
+    _setenv("SOCKBROKER_URL", url)
+    _setenv(UNIX_ENV, unix_mode)
+    _setenv("SOCKBROKER_HANDOFF", "1" if handoff else "0")
+    path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if CHILDREN_DIR not in path:
+        _setenv("PYTHONPATH", os.pathsep.join([CHILDREN_DIR] + path))
+
+
 def installed() -> bool:
     """Whether install() is in effect."""
     return bool(_saved)
 
 
 def install(url: Optional[str] = None, *, connect: bool = True,
-            unix: Optional[str] = None, handoff: Optional[bool] = None) -> None:
+            unix: Optional[str] = None, handoff: Optional[bool] = None,
+            children: bool = True) -> None:
     """Make the standard socket, select and selectors modules use the broker.
 
     url: the broker (default $SOCKBROKER_URL or the daemon's default path).
@@ -157,6 +184,11 @@ def install(url: Optional[str] = None, *, connect: bool = True,
     over, which then are the standard library's own sockets on real
     descriptors; default $SOCKBROKER_HANDOFF, else yes (where the daemon
     and its policy allow it).
+    children: make Python children (subprocess running sys.executable,
+    multiprocessing spawn and forkserver) install the broker too, with these
+    settings: through the environment ($SOCKBROKER_INSTALL, $SOCKBROKER_URL,
+    $SOCKBROKER_UNIX, $SOCKBROKER_HANDOFF) and a start-up hook on
+    $PYTHONPATH. uninstall() restores the environment.
     """
     import sockbroker
 
@@ -202,6 +234,8 @@ def install(url: Optional[str] = None, *, connect: bool = True,
         _patch(socketserver, "_ServerSelector", BrokerSelector)
 
     _patch(_stdssl.SSLContext, "wrap_socket", _tls.wrap_socket_patched)
+    if children:
+        _arrange_children(client.url, unix_mode, client.handoff)
 
 
 def uninstall() -> None:
@@ -215,3 +249,9 @@ def uninstall() -> None:
         else:
             setattr(module, name, original)
     _saved.clear()
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()
