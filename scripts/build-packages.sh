@@ -69,6 +69,7 @@ want libsockbroker-dev /usr/include/sockbroker.h "/usr/lib/$multiarch/libsockbro
 want sbcat /usr/bin/sbcat /usr/share/man/man1/sbcat.1.gz
 want python3-sockbroker /usr/lib/python3/dist-packages/sockbroker/__init__.py \
 	/usr/lib/python3/dist-packages/sockbroker/sockbroker_pb2.py
+want python3-sockbroker /usr/lib/python3/dist-packages/sockbroker/_children/sitecustomize.py
 
 # The configuration is a conffile, and the system user is made before the
 # units start.

@@ -17,9 +17,12 @@ standard, local sockets. ``install(unix="broker")`` or
 filesystem is the one meant). The module's own API (``sockbroker.socket``,
 ``sockbroker.connect().socket``) always brokers.
 
+asyncio's default loop takes ``selectors.DefaultSelector``, so it waits
+with BrokerSelector. Python children install the broker too (children=True):
+the environment and a start-up hook (``_children/sitecustomize.py``).
+
 Not patched: ``socket.close(fd)`` and ``socket.dup(fd)`` (they act on OS
-descriptors), ``select.epoll`` and friends, and asyncio's event loops, which
-need OS descriptors.
+descriptors), ``select.epoll`` and friends.
 """
 
 from __future__ import annotations
