@@ -65,8 +65,10 @@ _SOCKET_FUNCTIONS = (
 # The standard socket class, and the C module's default timeout, before any
 # install(): the standard library's own sockets keep using them.
 _RealSocket = _stdsocket.socket
+_GLOBAL_DEFAULT_TIMEOUT = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 _real_setdefaulttimeout = _stdsocket.setdefaulttimeout
 _real_socketpair = _stdsocket.socketpair
+_real_create_connection = _stdsocket.create_connection
 _LOCAL_AF_UNIX = _stdsocket.AF_UNIX
 
 _SELECTOR_CLASSES = ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector",
@@ -89,6 +91,25 @@ def _real_accept(self: Any) -> Tuple[Any, Any]:
     if _stdsocket.getdefaulttimeout() is None and self.gettimeout():
         sock.setblocking(True)
     return sock, address
+
+
+# The socket class install() put into the socket module.
+_installed_class: Any = None
+
+
+def _create_connection(address: Tuple[Any, int], timeout: Any = _GLOBAL_DEFAULT_TIMEOUT,
+                       source_address: Optional[Tuple[Any, int]] = None, *,
+                       all_errors: bool = False) -> Any:
+    """create_connection() of the installed module: the daemon's, in one
+    call, unless the program (or its tests) replaced socket.socket after
+    install(); then the reference's own, which makes its sockets with that
+    class (resolving names through the broker)."""
+    import sockbroker
+    if _stdsocket.socket is not _installed_class:
+        return _real_create_connection(address, timeout, source_address,
+                                       all_errors=all_errors)
+    return sockbroker.create_connection(address, timeout, source_address,
+                                        all_errors=all_errors)
 
 
 def _setdefaulttimeout(timeout: Optional[float]) -> None:
@@ -217,6 +238,9 @@ def install(url: Optional[str] = None, *, connect: bool = True,
         _patch(_stdsocket, "SocketType", local_class)
         _patch(_stdsocket, "socketpair", _local_socketpair)
     _patch(_stdsocket, "setdefaulttimeout", _setdefaulttimeout)
+    _patch(_stdsocket, "create_connection", _create_connection)
+    global _installed_class
+    _installed_class = _stdsocket.socket
     _patch(_RealSocket, "accept", _real_accept)
     _patch(_stdsocket, "has_ipv6", sockbroker.has_ipv6)
     for name in sockbroker._constant_names:
