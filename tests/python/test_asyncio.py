@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import unittest
+from typing import Any, Tuple
 
 import sbtest
 
@@ -259,3 +260,85 @@ class AsyncioTest(sbtest.SandboxTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LoopTest(sbtest.BrokerTestCase):
+    """The default loop after install(), in this process, on the RPC path:
+    it parks on brokered sockets (no spinning) and wakes for local events
+    (no missed wake-up)."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        import sockbroker
+        sockbroker.install(self.daemon.url, children=False, handoff=False)
+        self.addCleanup(sockbroker.uninstall)
+        # Made after install(): its accept() makes standard sockets.
+        self.echo = sbtest.EchoServer()
+        self.addCleanup(self.echo.close)
+
+    def run_counting(self, main: Any) -> Tuple[Any, int]:
+        """asyncio.run(main()), and how many times the loop's selector
+        waited."""
+        import asyncio
+        import selectors
+        waits = [0]
+        base = selectors.DefaultSelector
+
+        class Counting(base):  # type: ignore[misc, valid-type]
+            def select(self, timeout: Any = None) -> Any:
+                waits[0] += 1
+                return super().select(timeout)
+
+        selectors.DefaultSelector = Counting
+        try:
+            result = asyncio.run(main())
+        finally:
+            selectors.DefaultSelector = base
+        return result, waits[0]
+
+    def test_an_idle_loop_parks_on_a_brokered_socket(self) -> None:
+        import asyncio
+
+        async def main() -> Any:
+            reader, writer = await asyncio.open_connection(*self.echo.address)
+            self.assertIsInstance(writer.get_extra_info("socket")._sock, sockbroker_socket())
+            loop = asyncio.get_running_loop()
+            # Nothing arrives; the loop waits until the timer ends it.
+            done = loop.create_future()
+            loop.call_later(0.3, done.set_result, None)
+            await done
+            writer.close()
+            await writer.wait_closed()
+
+        _, waits = self.run_counting(main)
+        # A loop that spun on the reserved descriptor would wait thousands
+        # of times in 0.3 s; a parked one a handful.
+        self.assertLess(waits, 50)
+
+    def test_another_thread_wakes_a_loop_parked_on_a_brokered_socket(self) -> None:
+        import asyncio
+        import threading
+
+        async def main() -> Any:
+            reader, writer = await asyncio.open_connection(*self.echo.address)
+            loop = asyncio.get_running_loop()
+            woken = loop.create_future()
+            reading = asyncio.ensure_future(reader.read(1))
+            await asyncio.sleep(0)  # the read now waits on the brokered socket
+            threading.Thread(target=loop.call_soon_threadsafe,
+                             args=(woken.set_result, "woken")).start()
+            result = await asyncio.wait_for(woken, 30)
+            self.assertFalse(reading.done())
+            writer.write(b"x")
+            self.assertEqual(await asyncio.wait_for(reading, 30), b"x")
+            writer.close()
+            await writer.wait_closed()
+            return result
+
+        result, _ = self.run_counting(main)
+        self.assertEqual(result, "woken")
+
+
+def sockbroker_socket() -> Any:
+    import sockbroker
+    return sockbroker.socket
