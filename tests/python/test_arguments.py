@@ -134,6 +134,17 @@ class PrivateHelpersTest(sbtest.BrokerTestCase):
                     self.assertEqual(f.tell(), 1100)
                     self.assertEqual(self.echo_back(sock, 1000), self.data[100:1100])
 
+    def test_sendfile_helpers_of_a_handed_off_socket_are_the_kernels(self) -> None:
+        with sockbroker.connect(self.daemon.url, handoff=True) as client:
+            if not client.server_info.handoff:
+                self.skipTest("the daemon does not hand sockets over on this URL")
+            with client.socket() as sock, open(self.path, "rb") as f:
+                sock.settimeout(30)
+                sock.connect(self.echo.address)
+                self.assertIsInstance(sock, sockbroker.HandedOffSocket)
+                self.assertEqual(sock._sendfile_use_sendfile(f, 0, 1000), 1000)
+                self.assertEqual(self.echo_back(sock, 1000), self.data[:1000])
+
     def test_sendfile_use_sendfile_gives_up_on_what_is_not_a_file(self) -> None:
         import io
         with sockbroker.create_connection(self.echo.address, timeout=30) as sock:

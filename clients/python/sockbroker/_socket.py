@@ -1216,7 +1216,7 @@ for _name in ("accept", "bind", "connect", "connect_ex", "detach", "dup", "filen
               "gettimeout", "listen", "makefile", "recv", "recv_into", "recvfrom",
               "recvfrom_into", "recvmsg", "recvmsg_into", "send", "sendall", "sendfile",
               "sendmsg", "sendto", "set_inheritable", "setblocking", "setsockopt", "settimeout",
-              "shutdown"):
+              "shutdown", "_accept", "_sendfile_use_send", "_sendfile_use_sendfile"):
     setattr(HandedOffSocket, _name, _forward(_name))
 del _name
 
