@@ -40,6 +40,22 @@ MULTIPROCESSING = """\
             print(pool.apply(fetch, (sys.argv[1],)), end="")
     """
 
+MANAGER = """\
+    import multiprocessing, sys, urllib.request
+
+    def fetch(url, results):
+        results[url] = urllib.request.urlopen(url, timeout=30).read().decode()
+
+    if __name__ == "__main__":
+        context = multiprocessing.get_context("forkserver")
+        with context.Manager() as manager:
+            results = manager.dict()
+            child = context.Process(target=fetch, args=(sys.argv[1], results))
+            child.start()
+            child.join(60)
+            print(results.get(sys.argv[1], f"nothing (exit code {child.exitcode})"), end="")
+    """
+
 FORKING_SERVER = """\
     import os, socketserver
 
@@ -83,6 +99,13 @@ class ChildrenTest(sbtest.SandboxTestCase):
             with self.subTest(method=method):
                 self.assert_runs(script, self.http.url, method, expect=sbtest.PAGE.decode())
                 self.assert_fails_without_broker(script, self.http.url, method)
+
+    def test_a_manager_and_a_process_that_fetches_a_page(self) -> None:
+        script = self.program(MANAGER, "manager_fetch.py")
+        self.assert_runs(script, self.http.url, expect=sbtest.PAGE.decode())
+        result = self.run_program(script, self.http.url, broker=False)
+        self.assertIn("nothing (exit code 1)", result.stdout)
+        self.assertIn("Network is unreachable", result.stderr)
 
     def test_a_forking_tcp_server_serves_the_host(self) -> None:
         script = self.program(FORKING_SERVER, "forking_server.py")
