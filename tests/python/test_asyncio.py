@@ -117,6 +117,32 @@ UDP = """\
     asyncio.run(main(int(sys.argv[1])))
     """
 
+UDP_SERVER = """\
+    import asyncio
+
+    class Upper(asyncio.DatagramProtocol):
+        def __init__(self, done):
+            self.done = done
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            self.transport.sendto(data.upper(), addr)
+            self.done.set_result(None)
+
+    async def main():
+        done = asyncio.get_running_loop().create_future()
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: Upper(done), local_addr=("127.0.0.1", 0))
+        print(transport.get_extra_info("sockname")[1], flush=True)
+        await done
+        transport.close()
+        print("served", flush=True)
+
+    asyncio.run(main())
+    """
+
 TLS = """\
     import asyncio, ssl, sys
 
@@ -224,6 +250,25 @@ class AsyncioTest(sbtest.SandboxTestCase):
         port = str(self.udp.address[1])
         self.each_mode(script, port, expect="a datagram\n")
         self.assert_fails_without_broker(script, port)
+
+    def test_a_udp_server_endpoint_reached_from_the_host(self) -> None:
+        script = self.program(UDP_SERVER, "udp_server.py")
+        for name, handoff in MODES + (("without the broker", None),):
+            with self.subTest(path=name):
+                process, port = self.start_server_program(script, broker=handoff is not None,
+                                                          handoff=bool(handoff))
+                with sbtest.RealSocket(sbtest.stdsocket.AF_INET,
+                                       sbtest.stdsocket.SOCK_DGRAM) as udp:
+                    udp.settimeout(30)
+                    udp.connect(("127.0.0.1", port))
+                    udp.send(b"a datagram from the host")
+                    if handoff is None:
+                        # It listens in the sandbox: nothing does here.
+                        with self.assertRaises(ConnectionRefusedError):
+                            udp.recv(100)
+                        continue
+                    self.assertEqual(udp.recv(100), b"A DATAGRAM FROM THE HOST")
+                self.assert_finishes(process, "served\n")
 
     def test_tls_through_open_connection(self) -> None:
         directory = tempfile.mkdtemp(prefix="sockbroker-pytest-")
