@@ -169,6 +169,18 @@ class EnvironmentTest(sbtest.BrokerTestCase):
         self.assertNotEqual(os.path.dirname(hook), _install.CHILDREN_DIR)
         self.assertEqual(self.environment(), self.before)
 
+    def test_a_child_that_cannot_install_says_so_and_runs(self) -> None:
+        env = dict(os.environ, SOCKBROKER_URL=self.daemon.url, SOCKBROKER_UNIX="sideways",
+                   PYTHONPATH=os.pathsep.join([_install.CHILDREN_DIR,
+                                               os.environ.get("PYTHONPATH", "")]))
+        env[_install.INSTALL_ENV] = "1"
+        child = subprocess.run([sys.executable, "-c", "import sockbroker; "
+                                "print(sockbroker.installed())"],
+                               env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual((child.returncode, child.stdout), (0, "False\n"), child.stderr)
+        self.assertIn("could not install the broker, so its sockets are its own: "
+                      "$SOCKBROKER_UNIX is 'sideways'", child.stderr)
+
     def test_install_without_children_leaves_the_environment(self) -> None:
         sockbroker.install(self.daemon.url, connect=False, children=False)
         try:

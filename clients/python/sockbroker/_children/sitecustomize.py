@@ -34,11 +34,20 @@ def _install() -> None:
     if os.environ.get("SOCKBROKER_INSTALL") != "1":
         return
     try:
-        import sockbroker
-    except ImportError:
-        sys.path.append(os.path.dirname(os.path.dirname(_HERE)))
-        import sockbroker
-    sockbroker.install(connect=False)
+        try:
+            import sockbroker
+        except ImportError as e:
+            if e.name != "sockbroker":
+                raise
+            sys.path.append(os.path.dirname(os.path.dirname(_HERE)))
+            import sockbroker
+        sockbroker.install(connect=False)
+    except Exception as e:  # noqa: BLE001 (said, and the child runs on)
+        sys.stderr.write(
+            f"sockbroker: this Python ({sys.executable}), started by a brokered program, "
+            f"could not install the broker, so its sockets are its own: {e}. It needs "
+            "the sockbroker package and python3-protobuf (or unset SOCKBROKER_INSTALL "
+            "for it).\n")
 
 
 _chain()
