@@ -48,6 +48,14 @@ CLIENT = """\
         while not buffer[:got].endswith(b"\\n"):
             got += await loop.sock_recv_into(sock, memoryview(buffer)[got:])
         print(buffer[:got].decode(), end="")
+        with open(sys.argv[0], "rb") as f:
+            sent = await loop.sock_sendfile(sock, f)
+            f.seek(0)
+            source = f.read()
+        data = b""
+        while len(data) < sent:
+            data += await loop.sock_recv(sock, 65536)
+        print("sock_sendfile", data == source)
         sock.close()
 
     asyncio.run(main(int(sys.argv[1])))
@@ -224,7 +232,8 @@ class AsyncioTest(sbtest.SandboxTestCase):
         script = self.program(CLIENT, "client.py")
         port = str(self.echo.port)
         self.each_mode(script, port,
-                       expect="open_connection\nsock_sendall\nsock_recv_into\n")
+                       expect="open_connection\nsock_sendall\nsock_recv_into\n"
+                              "sock_sendfile True\n")
         self.assert_fails_without_broker(script, port)
 
     def test_start_server_reached_from_the_host(self) -> None:
