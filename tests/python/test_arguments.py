@@ -68,6 +68,11 @@ def _cases() -> List[Case]:
         add(f"getnameinfo flags {v!r}",
             lambda m, s, v=v: m.getnameinfo(("127.0.0.1", 80), v))
     add("getaddrinfo port 2**64", lambda m, s: m.getaddrinfo("127.0.0.1", BIG))
+    to = ("127.0.0.1", 9)
+    for args in ((b"x",), (b"x", None), (b"x", 0, None), (b"x", "bar", to),
+                 (b"x", 0, to, 4), ("x", to), ("x", 0, to)):
+        add(f"sendto{args!r}",
+            lambda m, s, args=args: s(m.AF_INET, m.SOCK_DGRAM).sendto(*args))
     return cases
 
 
@@ -94,6 +99,17 @@ class ArgumentsTest(sbtest.BrokerTestCase):
         for label, call in _cases():
             with self.subTest(call=label):
                 self.assertEqual(self.outcome(sockbroker, call), self.outcome(stdsocket, call))
+
+    def test_sendto_counts_its_arguments_as_the_reference(self) -> None:
+        with self.sock(sockbroker.AF_INET, sockbroker.SOCK_DGRAM) as s:
+            for args, given in (((b"x",), "(1 given)"), ((b"x", 0, ("127.0.0.1", 9), 4),
+                                                           "(4 given)")):
+                with self.assertRaises(TypeError) as caught:
+                    s.sendto(*args)
+                self.assertIn(given, str(caught.exception))
+            with self.assertRaises(TypeError) as caught:
+                s.sendto(b"x", 0, None)
+            self.assertIn("not NoneType", str(caught.exception))
 
     def test_setdefaulttimeout_checks_as_settimeout(self) -> None:
         for v in (float("inf"), BIG, "1", -1, float("nan")):

@@ -921,12 +921,15 @@ class socket:  # noqa: N801 (the reference's name)
             handle=self._h, data=data, flags=_c_int(flags))), "send")
         return reply.count
 
-    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+    def sendto(self, *args: Any) -> int:
         """sendto(data, address) or sendto(data, flags, address)."""
-        if address is None:
-            flags, address = 0, flags_or_address
+        if len(args) == 2:
+            (data, address), flags = args, 0
+        elif len(args) == 3:
+            data, flags, address = args
+            flags = _c_int(flags)
         else:
-            flags = _c_int(flags_or_address)
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args)} given)")
         sys.audit("socket.sendto", self, address)
         data = _bytes(data)
         msg = self._encode_address(address, "sendto")
