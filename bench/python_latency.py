@@ -12,8 +12,11 @@ The same socket work three ways, in one run on one machine:
   holds the sockets; the client calls their methods over RPyC).
 
 Operations: a 64-byte echo round trip, getsockname, setsockopt,
-socket+connect+close, and a 1 MiB echo. The echo server is a separate
-process. The table gives medians in microseconds and the ratios
+socket+connect+close, and a 1 MiB echo; then asyncio (a program of its own
+for each column, run directly or under ``python3 -m sockbroker.run``): a
+64-byte echo over a stream, and 200 connections opened at once in one loop,
+each echoing 64 bytes, then closed (one sample is all 200). RPyC has no
+asyncio rows. The echo server is a separate process. The table gives medians in microseconds and the ratios
 sockbroker/direct, handoff/direct and rpyc/sockbroker (below 1: RPyC is
 faster).
 
@@ -31,6 +34,7 @@ process started here is stopped by its pid before the script exits.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -48,7 +52,7 @@ ECHO_SERVER = """\
 import socket, sys, threading
 listener = socket.socket()
 listener.bind(("127.0.0.1", 0))
-listener.listen(128)
+listener.listen(1024)  # 200 asyncio connections at once
 print(listener.getsockname()[1], flush=True)
 def echo(conn):
     with conn:
@@ -62,6 +66,47 @@ while True:
     conn, _ = listener.accept()
     threading.Thread(target=echo, args=(conn,), daemon=True).start()
 """
+
+ASYNCIO_SUITE = """\
+import asyncio, json, statistics, sys, time
+
+async def main(port, count, connections, rounds):
+    clock = time.perf_counter_ns
+    small = b"x" * 64
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    samples = []
+    for i in range(count + max(10, count // 10)):
+        start = clock()
+        writer.write(small)
+        await writer.drain()
+        await reader.readexactly(64)
+        if i >= max(10, count // 10):
+            samples.append(clock() - start)
+    writer.close()
+    await writer.wait_closed()
+    results = {"asyncio echo 64 B": statistics.median(samples) / 1000.0}
+
+    async def one():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(small)
+        await reader.readexactly(64)
+        return writer
+
+    samples = []
+    for _ in range(rounds):
+        start = clock()
+        writers = await asyncio.gather(*[one() for _ in range(connections)])
+        for writer in writers:
+            writer.close()
+        await asyncio.gather(*[writer.wait_closed() for writer in writers])
+        samples.append(clock() - start)
+    results[f"asyncio {connections} conns"] = statistics.median(samples) / 1000.0
+    print(json.dumps(results), flush=True)
+
+asyncio.run(main(*map(int, sys.argv[1:5])))
+"""
+
+ASYNCIO_CONNECTIONS = 200
 
 RPYC_SERVER = """\
 import sys
@@ -157,6 +202,21 @@ def run_suite(module: Any, echo_port: int, count: int) -> Dict[str, float]:
     return results
 
 
+def run_asyncio_suite(processes: "Processes", echo_port: int, count: int,
+                      env: Dict[str, str], brokered: bool) -> Dict[str, float]:
+    """The asyncio operations, in a program of their own (under
+    sockbroker.run when brokered)."""
+    rounds = 3 if count < 500 else 10
+    argv = [sys.executable] + (["-m", "sockbroker.run"] if brokered else []) + [
+        "-c", ASYNCIO_SUITE, str(echo_port), str(max(10, count // 4)),
+        str(ASYNCIO_CONNECTIONS), str(rounds)]
+    child = processes.start(argv, stdout=subprocess.PIPE, env=env)
+    out, _ = child.communicate(timeout=300)
+    if child.returncode != 0:
+        raise SystemExit(f"python_latency: the asyncio suite failed ({child.returncode})")
+    return json.loads(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -214,6 +274,13 @@ def main() -> int:
             print("python_latency: the daemon does not hand sockets over on "
                   f"{url}: the handoff column is left out", file=sys.stderr)
         client.close()
+
+        env = dict(os.environ, SOCKBROKER_URL=url, PYTHONPATH=os.pathsep.join(sys.path[:2]))
+        columns["direct"].update(run_asyncio_suite(processes, echo_port, count, env, False))
+        for column, handoff in (("sockbroker", "0"), ("handoff", "1")):
+            if column in columns:
+                columns[column].update(run_asyncio_suite(
+                    processes, echo_port, count, dict(env, SOCKBROKER_HANDOFF=handoff), True))
         if rpyc is not None:
             server = processes.start([sys.executable, "-c", RPYC_SERVER],
                                      stdout=subprocess.PIPE)
@@ -252,13 +319,14 @@ def main() -> int:
         line = f"{name:<22}{direct:>11.1f}{broker:>15.1f}"
         if handoff:
             line += f"{columns['handoff'][name]:>12.1f}"
+        rpyc_value = columns.get("rpyc", {}).get(name)
         if "rpyc" in columns:
-            line += f"{columns['rpyc'][name]:>11.1f}"
+            line += f"{rpyc_value:>11.1f}" if rpyc_value is not None else f"{'-':>11}"
         line += f"{broker / direct:>15.1f}"
         if handoff:
             line += f"{columns['handoff'][name] / direct:>16.1f}"
         if "rpyc" in columns:
-            line += f"{columns['rpyc'][name] / broker:>13.2f}"
+            line += f"{rpyc_value / broker:>13.2f}" if rpyc_value is not None else f"{'-':>13}"
         print(line)
     return 0
 

@@ -70,6 +70,7 @@ want sbcat /usr/bin/sbcat /usr/share/man/man1/sbcat.1.gz
 want sbcat /usr/bin/sbrun /usr/share/man/man1/sbrun.1.gz
 want python3-sockbroker /usr/lib/python3/dist-packages/sockbroker/__init__.py \
 	/usr/lib/python3/dist-packages/sockbroker/sockbroker_pb2.py
+want python3-sockbroker /usr/lib/python3/dist-packages/sockbroker/_children/sitecustomize.py
 
 # The configuration is a conffile, and the system user is made before the
 # units start.

@@ -26,6 +26,9 @@ packages=(
 	# benchmarks: RPyC, compared against by bench/python_latency.py
 	python3-rpyc
 )
+# Python client: the libraries its real-program tests run (tests/python/
+# test_libraries.py; skipped, saying which, where one is missing).
+packages+=(python3-aiohttp python3-httpx python3-websockets)
 # Node client (clients/node): Debian's Node.js and npm, unless the machine
 # already has a node of its own.
 if ! command -v node >/dev/null 2>&1; then

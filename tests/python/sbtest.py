@@ -26,7 +26,9 @@ import shutil
 import signal
 import socket as stdsocket
 import subprocess
+import sys
 import tempfile
+import textwrap
 import threading
 import time
 import unittest
@@ -256,12 +258,12 @@ def ipv6_available() -> bool:
 class EchoServer:
     """A real TCP echo server (one thread per connection) on host:0."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", backlog: int = 64) -> None:
         family = stdsocket.AF_INET6 if ":" in host else stdsocket.AF_INET
         self.listener = RealSocket(family, stdsocket.SOCK_STREAM)
         self.listener.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
         self.listener.bind((host, 0))
-        self.listener.listen(64)
+        self.listener.listen(backlog)
         self.address = self.listener.getsockname()
         self.port = self.address[1]
         self._threads: List[threading.Thread] = []
@@ -425,3 +427,116 @@ class ClosedPort:
 
     def close(self) -> None:
         self.sock.close()
+
+
+PROGRAM_TIMEOUT = 60
+
+
+class SandboxTestCase(BrokerTestCase):
+    """A daemon, and programs run in a new network namespace (``unshare
+    -n``: no network at all, not even loopback) with the test's servers on
+    127.0.0.1 outside it. ``run_program()`` runs a program under ``python3 -m
+    sockbroker.run`` (or, with ``broker=False``, plainly, to show it
+    failing); ``start_program()`` starts one that serves, stopped by pid at the end
+    of the test."""
+
+    unshare: str
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        unshare = shutil.which("unshare")
+        if not unshare:
+            raise unittest.SkipTest("SKIP: the unshare tool (util-linux) is missing")
+        probe = subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=30)
+        if probe.returncode != 0:
+            raise unittest.SkipTest("SKIP: cannot make a network namespace here (needs root "
+                                    f"or user namespaces): {probe.stderr.decode().strip()}")
+        cls.unshare = unshare
+        super().setUpClass()
+        cls.tmp = tempfile.mkdtemp(prefix="sockbroker-pytest-")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        super().tearDownClass()
+
+    def program(self, source: str, name: str = "program.py") -> str:
+        """Write a program's source into the class's directory."""
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(source))
+        return path
+
+    def argv(self, script: str, *args: str, broker: bool = True) -> List[str]:
+        run = ["-m", "sockbroker.run"] if broker else []
+        return ["timeout", "-k", "5", str(PROGRAM_TIMEOUT), self.unshare, "-n",
+                sys.executable, *run, script, *args]
+
+    def env(self, handoff: bool = False, **extra: str) -> dict:
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        env["SOCKBROKER_URL"] = self.daemon.url
+        env["SOCKBROKER_HANDOFF"] = "1" if handoff else "0"
+        env.update(extra)
+        return env
+
+    def run_program(self, script: str, *args: str, broker: bool = True, handoff: bool = False,
+            **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(script, *args, broker=broker),
+                              env=self.env(handoff, **extra), cwd=self.tmp,
+                              capture_output=True, text=True, timeout=PROGRAM_TIMEOUT + 30)
+
+    def start_program(self, script: str, *args: str, broker: bool = True,
+              handoff: bool = False) -> subprocess.Popen:
+        process = subprocess.Popen(self.argv(script, *args, broker=broker),
+                                   env=self.env(handoff), cwd=self.tmp, stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(_stop_process, process)
+        return process
+
+    def start_server_program(self, script: str, *args: str, broker: bool = True,
+                             handoff: bool = False) -> Tuple[subprocess.Popen, int]:
+        """Start a program that prints the port it serves on first; return
+        it and the port."""
+        process = self.start_program(script, *args, broker=broker, handoff=handoff)
+        line = process.stdout.readline()
+        if not line.strip().isdigit():
+            _stop_process(process)
+            self.fail(f"the program printed {line!r}, not its port: {process.stderr.read()}")
+        return process, int(line)
+
+    def assert_finishes(self, process: subprocess.Popen, expect: str) -> None:
+        """The program exits 0 after printing expect."""
+        out, err = process.communicate(timeout=PROGRAM_TIMEOUT)
+        self.assertEqual((process.returncode, out), (0, expect), err)
+
+    def assert_unreachable_from_the_host(self, script: str, *args: str) -> None:
+        """Without the broker, the program serves inside the sandbox, where
+        the host cannot reach it."""
+        _, port = self.start_server_program(script, *args, broker=False)
+        with self.assertRaises(ConnectionRefusedError):
+            real_create_connection(("127.0.0.1", port), timeout=30).close()
+
+    def assert_runs(self, script: str, *args: str, expect: str, handoff: bool = False) -> None:
+        """The program prints expect through the broker."""
+        result = self.run_program(script, *args, handoff=handoff)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, expect, result.stderr)
+
+    def assert_fails_without_broker(self, script: str, *args: str,
+                                    error: str = "Network is unreachable") -> None:
+        """The same program run without the broker fails with error."""
+        result = self.run_program(script, *args, broker=False)
+        self.assertNotEqual(result.returncode, 0, result.stdout)
+        self.assertIn(error, result.stderr)
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    """Stop a program started under timeout(1): SIGTERM, which timeout
+    passes on to the program, then SIGKILL after a bounded wait."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.communicate(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate(timeout=STOP_TIMEOUT)

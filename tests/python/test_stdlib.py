@@ -63,7 +63,9 @@ class InstallTest(sbtest.BrokerTestCase):
         self.assertTrue(sockbroker.installed())
         # A subclass whose AF_UNIX sockets stay local (test_local_unix).
         self.assertTrue(issubclass(socket.socket, sockbroker.socket))
-        self.assertIs(socket.create_connection, sockbroker.create_connection)
+        # The daemon's create_connection unless socket.socket is replaced
+        # (test_arguments).
+        self.assertIs(socket.create_connection, sockbroker._install._create_connection)
         self.assertIs(selectors.DefaultSelector, sockbroker.selectors.BrokerSelector)
         self.assertIs(select.select, sockbroker.select.select)
         with socket.socket() as s:

@@ -25,8 +25,8 @@ from ._constants import to_enum
 from ._core import Core
 from ._errors import UnsupportedOperation, from_wire
 from ._pb import pb
-from ._socket import (_GLOBAL_DEFAULT_TIMEOUT, _index, _native_socket, _timeout_of,
-                      _timeout_value, default_timeout_of, live_socket, name_of,
+from ._socket import (_C_LONG, _GLOBAL_DEFAULT_TIMEOUT, _c_int, _index, _native_socket,
+                      _timeout_of, _timeout_value, default_timeout_of, live_socket, name_of,
                       release_number, reserve_number, socket)
 from ._socket import setdefaulttimeout as _set_module_default_timeout
 
@@ -153,9 +153,9 @@ class Client(Core):
         session = self.session()
         consts = session.constants
         request = pb.SocketPairRequest(
-            family=_index(consts["AF_UNIX"] if family is None else family),
-            type=_index(consts["SOCK_STREAM"] if type is None else type),
-            proto=_index(proto))
+            family=_c_int(consts["AF_UNIX"] if family is None else family),
+            type=_c_int(consts["SOCK_STREAM"] if type is None else type),
+            proto=_c_int(proto))
         timeout = self.getdefaulttimeout()
         if timeout is not None:
             request.timeout = timeout
@@ -309,12 +309,12 @@ class Client(Core):
                 raise ValueError("dualstack_ipv6 requires AF_INET6 family")
         if not _op_unsupported(self, "create_server"):
             request = pb.CreateServerRequest(
-                family=_index(family), reuse_port=bool(reuse_port),
+                family=_c_int(family), reuse_port=bool(reuse_port),
                 dualstack_ipv6=bool(dualstack_ipv6))
             request.address.CopyFrom(_address.encode(consts.get, family, address, 0,
                                                      "create_server"))
             if backlog is not None:
-                request.backlog = max(0, _index(backlog))
+                request.backlog = max(0, _c_int(backlog))
             timeout = self.getdefaulttimeout()
             if timeout is not None:
                 request.timeout = timeout
@@ -372,12 +372,14 @@ class Client(Core):
         """Resolve (host, port) on the daemon: a list of (family, type,
         proto, canonname, sockaddr)."""
         sys.audit("socket.getaddrinfo", host, port, family, type, proto, flags)
-        request = pb.GetAddrInfoRequest(family=_index(family), type=_index(type),
-                                        proto=_index(proto), flags=_index(flags))
+        request = pb.GetAddrInfoRequest(family=_c_int(family), type=_c_int(type),
+                                        proto=_c_int(proto), flags=_c_int(flags))
         if host is not None:
             request.host = _address.encode_host(host, "getaddrinfo")
         if port is not None:
             if isinstance(port, int):
+                if not -_C_LONG <= port < _C_LONG:
+                    raise OverflowError("Python int too large to convert to C long")
                 request.port = str(port)
             elif isinstance(port, str):
                 request.port = port
@@ -406,7 +408,7 @@ class Client(Core):
         family = consts["AF_INET6"] if len(sockaddr) > 2 or ":" in host else consts["AF_INET"]
         if family == consts["AF_INET"] and len(sockaddr) != 2:
             raise OSError("IPv4 sockaddr must be 2 tuple")
-        request = pb.GetNameInfoRequest(flags=_index(flags))
+        request = pb.GetNameInfoRequest(flags=_c_int(flags))
         request.address.CopyFrom(_address.encode(consts.get, family, sockaddr, 0,
                                                  "getnameinfo"))
         reply = self.call(pb.Request(getnameinfo=request), "getnameinfo")

@@ -17,9 +17,12 @@ standard, local sockets. ``install(unix="broker")`` or
 filesystem is the one meant). The module's own API (``sockbroker.socket``,
 ``sockbroker.connect().socket``) always brokers.
 
+asyncio's default loop takes ``selectors.DefaultSelector``, so it waits
+with BrokerSelector. Python children install the broker too (children=True):
+the environment and a start-up hook (``_children/sitecustomize.py``).
+
 Not patched: ``socket.close(fd)`` and ``socket.dup(fd)`` (they act on OS
-descriptors), ``select.epoll`` and friends, and asyncio's event loops, which
-need OS descriptors.
+descriptors), ``select.epoll`` and friends.
 """
 
 from __future__ import annotations
@@ -38,10 +41,17 @@ from ._socket import HANDOFF_CLASSES
 __all__ = ["install", "installed", "uninstall", "UNIX_ENV"]
 
 UNIX_ENV = "SOCKBROKER_UNIX"
+# Set for Python children: the start-up hook in _children installs the
+# broker in a process that finds it set to "1".
+INSTALL_ENV = "SOCKBROKER_INSTALL"
+CHILDREN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_children")
 _UNIX_MODES = ("local", "broker")
 
 # What install() replaced: (module, name) -> original (or _MISSING).
 _saved: Dict[Tuple[Any, str], Any] = {}
+# The environment variables install() set for children: name -> old value
+# (None: unset).
+_saved_env: Dict[str, Optional[str]] = {}
 _MISSING = object()
 
 _SOCKET_FUNCTIONS = (
@@ -55,8 +65,10 @@ _SOCKET_FUNCTIONS = (
 # The standard socket class, and the C module's default timeout, before any
 # install(): the standard library's own sockets keep using them.
 _RealSocket = _stdsocket.socket
+_GLOBAL_DEFAULT_TIMEOUT = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 _real_setdefaulttimeout = _stdsocket.setdefaulttimeout
 _real_socketpair = _stdsocket.socketpair
+_real_create_connection = _stdsocket.create_connection
 _LOCAL_AF_UNIX = _stdsocket.AF_UNIX
 
 _SELECTOR_CLASSES = ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector",
@@ -79,6 +91,25 @@ def _real_accept(self: Any) -> Tuple[Any, Any]:
     if _stdsocket.getdefaulttimeout() is None and self.gettimeout():
         sock.setblocking(True)
     return sock, address
+
+
+# The socket class install() put into the socket module.
+_installed_class: Any = None
+
+
+def _create_connection(address: Tuple[Any, int], timeout: Any = _GLOBAL_DEFAULT_TIMEOUT,
+                       source_address: Optional[Tuple[Any, int]] = None, *,
+                       all_errors: bool = False) -> Any:
+    """create_connection() of the installed module: the daemon's, in one
+    call, unless the program (or its tests) replaced socket.socket after
+    install(); then the reference's own, which makes its sockets with that
+    class (resolving names through the broker)."""
+    import sockbroker
+    if _stdsocket.socket is not _installed_class:
+        return _real_create_connection(address, timeout, source_address,
+                                       all_errors=all_errors)
+    return sockbroker.create_connection(address, timeout, source_address,
+                                        all_errors=all_errors)
 
 
 def _setdefaulttimeout(timeout: Optional[float]) -> None:
@@ -137,13 +168,33 @@ def _local_socketpair(family: Optional[int] = None, type: Optional[int] = None, 
     return sockbroker.socketpair(family, type, proto)
 
 
+def _setenv(name: str, value: str) -> None:
+    if name not in _saved_env:
+        _saved_env[name] = os.environ.get(name)
+    os.environ[name] = value
+
+
+def _arrange_children(url: str, unix_mode: str, handoff: bool) -> None:
+    """Make Python children of this process install the broker too: the
+    start-up hook's directory first on $PYTHONPATH, and the settings of this
+    installation in the environment they inherit."""
+    _setenv(INSTALL_ENV, "1")
+    _setenv("SOCKBROKER_URL", url)
+    _setenv(UNIX_ENV, unix_mode)
+    _setenv("SOCKBROKER_HANDOFF", "1" if handoff else "0")
+    path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if CHILDREN_DIR not in path:
+        _setenv("PYTHONPATH", os.pathsep.join([CHILDREN_DIR] + path))
+
+
 def installed() -> bool:
     """Whether install() is in effect."""
     return bool(_saved)
 
 
 def install(url: Optional[str] = None, *, connect: bool = True,
-            unix: Optional[str] = None, handoff: Optional[bool] = None) -> None:
+            unix: Optional[str] = None, handoff: Optional[bool] = None,
+            children: bool = True) -> None:
     """Make the standard socket, select and selectors modules use the broker.
 
     url: the broker (default $SOCKBROKER_URL or the daemon's default path).
@@ -157,6 +208,11 @@ def install(url: Optional[str] = None, *, connect: bool = True,
     over, which then are the standard library's own sockets on real
     descriptors; default $SOCKBROKER_HANDOFF, else yes (where the daemon
     and its policy allow it).
+    children: make Python children (subprocess running sys.executable,
+    multiprocessing spawn and forkserver) install the broker too, with these
+    settings: through the environment ($SOCKBROKER_INSTALL, $SOCKBROKER_URL,
+    $SOCKBROKER_UNIX, $SOCKBROKER_HANDOFF) and a start-up hook on
+    $PYTHONPATH. uninstall() restores the environment.
     """
     import sockbroker
 
@@ -182,6 +238,9 @@ def install(url: Optional[str] = None, *, connect: bool = True,
         _patch(_stdsocket, "SocketType", local_class)
         _patch(_stdsocket, "socketpair", _local_socketpair)
     _patch(_stdsocket, "setdefaulttimeout", _setdefaulttimeout)
+    _patch(_stdsocket, "create_connection", _create_connection)
+    global _installed_class
+    _installed_class = _stdsocket.socket
     _patch(_RealSocket, "accept", _real_accept)
     _patch(_stdsocket, "has_ipv6", sockbroker.has_ipv6)
     for name in sockbroker._constant_names:
@@ -202,6 +261,8 @@ def install(url: Optional[str] = None, *, connect: bool = True,
         _patch(socketserver, "_ServerSelector", BrokerSelector)
 
     _patch(_stdssl.SSLContext, "wrap_socket", _tls.wrap_socket_patched)
+    if children:
+        _arrange_children(client.url, unix_mode, client.handoff)
 
 
 def uninstall() -> None:
@@ -215,3 +276,9 @@ def uninstall() -> None:
         else:
             setattr(module, name, original)
     _saved.clear()
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()

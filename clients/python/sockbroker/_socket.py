@@ -146,18 +146,17 @@ def _timeout_value(value: Any) -> Optional[float]:
     """A timeout argument checked as the reference checks it."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an "
-                            "integer") from None
-    value = float(value)
-    if math.isnan(value):
+    # As _PyTime_FromSecondsObject: a float, else an integer (__index__),
+    # in nanoseconds within a signed 64-bit count.
+    if not isinstance(value, float):
+        value = _index(value)
+    if isinstance(value, float) and math.isnan(value):
         raise ValueError("Invalid value NaN (not a number)")
+    if not -_C_LONG <= value * 1e9 < _C_LONG:
+        raise OverflowError("timestamp too large to convert to C _PyTime_t")
     if value < 0:
         raise ValueError("Timeout value out of range")
-    return value
+    return float(value)
 
 
 def getdefaulttimeout() -> Optional[float]:
@@ -185,6 +184,30 @@ def _index(value: Any) -> int:
     except TypeError:
         raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an "
                         "integer") from None
+
+
+_C_LONG = 2**63
+
+
+def _c_int(value: Any) -> int:
+    """An argument the reference parses as a C int: OverflowError out of
+    range, as CPython's argument parsing raises it."""
+    value = _index(value)
+    if not -_C_LONG <= value < _C_LONG:
+        raise OverflowError("Python int too large to convert to C long")
+    if value >= 2**31:
+        raise OverflowError("signed integer is greater than maximum")
+    if value < -2**31:
+        raise OverflowError("signed integer is less than minimum")
+    return value
+
+
+def _c_ssize(value: Any) -> int:
+    """An argument the reference parses as a C ssize_t (buffer sizes)."""
+    value = _index(value)
+    if not -_C_LONG <= value < _C_LONG:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return value
 
 
 def _bytes(data: Any) -> bytes:
@@ -276,7 +299,7 @@ class socket:  # noqa: N801 (the reference's name)
                 type = consts["SOCK_STREAM"]
             if proto is None or proto == -1:
                 proto = 0
-            family, type, proto = _index(family), _index(type), _index(proto)
+            family, type, proto = _c_int(family), _c_int(type), _c_int(proto)
             request = pb.SocketRequest(family=family, type=type, proto=proto)
             timeout = default_timeout_of(core)
             if timeout is not None:
@@ -593,8 +616,16 @@ class socket:  # noqa: N801 (the reference's name)
         """Enable a server to accept connections."""
         request = pb.ListenRequest(handle=self._h)
         if backlog is not None:
-            request.backlog = max(0, min(_index(backlog), 2**31 - 1))
+            request.backlog = max(0, _c_int(backlog))
         self._call(pb.Request(listen=request), "done")
+
+    def _accept(self) -> Tuple[int, Any]:
+        """The reference's private accept: (number, address). The number is
+        the accepted socket's, for socket(fileno=...) to take up; after a
+        handoff it is the kernel socket's descriptor (for the standard
+        class)."""
+        sock, address = self.accept()
+        return sock.detach(), address
 
     def accept(self) -> Tuple["socket", Any]:
         """Accept a connection: (new socket, peer address)."""
@@ -681,7 +712,7 @@ class socket:  # noqa: N801 (the reference's name)
     def shutdown(self, how: int) -> None:
         """Shut down one or both halves of the connection."""
         self._flush_behind()
-        self._call(pb.Request(shutdown=pb.ShutdownRequest(handle=self._h, how=_index(how))),
+        self._call(pb.Request(shutdown=pb.ShutdownRequest(handle=self._h, how=_c_int(how))),
                    "done")
         # A send after shutting the sending side fails there and then (EPIPE):
         # it must not be written behind.
@@ -702,10 +733,10 @@ class socket:  # noqa: N801 (the reference's name)
 
     def getsockopt(self, level: int, optname: int, buflen: Optional[int] = None) -> Any:
         """An option's value: an int, or up to buflen bytes."""
-        request = pb.GetSockOptRequest(handle=self._h, level=_index(level),
-                                       optname=_index(optname))
+        request = pb.GetSockOptRequest(handle=self._h, level=_c_int(level),
+                                       optname=_c_int(optname))
         if buflen is not None:
-            buflen = _index(buflen)
+            buflen = _c_int(buflen)
             if not 0 < buflen <= 1024:
                 raise OSError("getsockopt buflen out of range")
             request.buflen = buflen
@@ -718,17 +749,19 @@ class socket:  # noqa: N801 (the reference's name)
                    optlen: Optional[int] = None) -> None:
         """Set an option: setsockopt(level, optname, int | buffer) or
         setsockopt(level, optname, None, optlen)."""
-        request = pb.SetSockOptRequest(handle=self._h, level=_index(level),
-                                       optname=_index(optname))
+        request = pb.SetSockOptRequest(handle=self._h, level=_c_int(level),
+                                       optname=_c_int(optname))
         if optlen is not None:
             if value is not None:
                 raise TypeError("setsockopt() takes value None when optlen is given")
-            request.null_optlen = _index(optlen)
+            request.null_optlen = _c_int(optlen)
         elif value is None:
             raise TypeError("setsockopt() with value None needs optlen")
         elif isinstance(value, int):
             if not -2**31 <= value < 2**31:
-                raise OverflowError("Python int too large to convert to C int")
+                # The reference tries (int, int, int), then (int, int,
+                # buffer), and reports the last.
+                raise TypeError("a bytes-like object is required, not 'int'")
             request.int_value = value
         else:
             data = _bytes(value)
@@ -772,20 +805,20 @@ class socket:  # noqa: N801 (the reference's name)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Receive up to bufsize bytes."""
-        bufsize = _index(bufsize)
+        bufsize = _c_ssize(bufsize)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         reply = self._call(pb.Request(recv=pb.RecvRequest(
-            handle=self._h, bufsize=bufsize, flags=_index(flags))), "recv")
+            handle=self._h, bufsize=bufsize, flags=_c_int(flags))), "recv")
         return reply.data
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> Tuple[bytes, Any]:
         """Receive up to bufsize bytes: (data, sender address or None)."""
-        bufsize = _index(bufsize)
+        bufsize = _c_ssize(bufsize)
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
         reply = self._call(pb.Request(recvfrom=pb.RecvRequest(
-            handle=self._h, bufsize=bufsize, flags=_index(flags))), "recv")
+            handle=self._h, bufsize=bufsize, flags=_c_int(flags))), "recv")
         address = self._decode_address(reply.address) if reply.HasField("address") else None
         return reply.data, address
 
@@ -796,7 +829,7 @@ class socket:  # noqa: N801 (the reference's name)
             raise TypeError(f"{caller}() argument 1 must be read-write bytes-like object, "
                             f"not {type(buffer).__name__}")
         view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
-        nbytes = _index(nbytes)
+        nbytes = _c_ssize(nbytes)
         if nbytes < 0:
             raise ValueError(f"negative buffersize in {caller}")
         if nbytes == 0:
@@ -809,7 +842,7 @@ class socket:  # noqa: N801 (the reference's name)
         """Receive into buffer (up to nbytes, default its size); return the count."""
         view, nbytes = self._target(buffer, nbytes, "recv_into")
         reply = self._call(pb.Request(recv=pb.RecvRequest(
-            handle=self._h, bufsize=nbytes, flags=_index(flags))), "recv")
+            handle=self._h, bufsize=nbytes, flags=_c_int(flags))), "recv")
         data = reply.data
         view[:len(data)] = data
         return reply.count if reply.HasField("count") else len(data)
@@ -818,7 +851,7 @@ class socket:  # noqa: N801 (the reference's name)
         """Receive into buffer: (count, sender address or None)."""
         view, nbytes = self._target(buffer, nbytes, "recvfrom_into")
         reply = self._call(pb.Request(recvfrom=pb.RecvRequest(
-            handle=self._h, bufsize=nbytes, flags=_index(flags))), "recv")
+            handle=self._h, bufsize=nbytes, flags=_c_int(flags))), "recv")
         data = reply.data
         view[:len(data)] = data
         address = self._decode_address(reply.address) if reply.HasField("address") else None
@@ -832,13 +865,13 @@ class socket:  # noqa: N801 (the reference's name)
         session; their ids come as a native int array, as the reference's
         fds do (wrap them with socket(fileno=id)).
         """
-        bufsize, ancbufsize = _index(bufsize), _index(ancbufsize)
+        bufsize, ancbufsize = _c_ssize(bufsize), _c_ssize(ancbufsize)
         if bufsize < 0:
             raise ValueError("negative buffer size in recvmsg()")
-        if ancbufsize < 0:
-            raise ValueError("negative buffer size in recvmsg()")
+        if not 0 <= ancbufsize < 2**31:
+            raise ValueError("invalid ancillary data buffer length")
         reply = self._call(pb.Request(recvmsg=pb.RecvMsgRequest(
-            handle=self._h, bufsize=bufsize, ancbufsize=ancbufsize, flags=_index(flags))),
+            handle=self._h, bufsize=bufsize, ancbufsize=ancbufsize, flags=_c_int(flags))),
             "recvmsg")
         ancdata = []
         for anc in reply.ancillary:
@@ -878,22 +911,25 @@ class socket:  # noqa: N801 (the reference's name)
     def send(self, data: Any, flags: int = 0) -> int:
         """Send data; return the number of bytes sent (maybe fewer than given)."""
         data = _bytes(data)
-        flags = _index(flags)
+        flags = _c_int(flags)
         if self._write_behind(data, flags):
             return len(data)
         limit = self._session.max_data_size
         if len(data) > limit:
             data = data[:limit]  # a partial send, as the kernel may do
         reply = self._call(pb.Request(send=pb.SendRequest(
-            handle=self._h, data=data, flags=_index(flags))), "send")
+            handle=self._h, data=data, flags=_c_int(flags))), "send")
         return reply.count
 
-    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+    def sendto(self, *args: Any) -> int:
         """sendto(data, address) or sendto(data, flags, address)."""
-        if address is None:
-            flags, address = 0, flags_or_address
+        if len(args) == 2:
+            (data, address), flags = args, 0
+        elif len(args) == 3:
+            data, flags, address = args
+            flags = _c_int(flags)
         else:
-            flags = _index(flags_or_address)
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args)} given)")
         sys.audit("socket.sendto", self, address)
         data = _bytes(data)
         msg = self._encode_address(address, "sendto")
@@ -938,7 +974,7 @@ class socket:  # noqa: N801 (the reference's name)
         Data above the daemon's max_data_size goes as several pipelined
         requests, which the daemon runs in order.
         """
-        flags = _index(flags)
+        flags = _c_int(flags)
         limit = self._session.max_data_size
         if isinstance(data, bytes) and len(data) <= limit:
             if self._write_behind(data, flags):
@@ -965,7 +1001,7 @@ class socket:  # noqa: N801 (the reference's name)
         """Send data gathered from buffers, with ancillary data; return the
         byte count. SCM_RIGHTS items carry handle ids (a native int array, as
         fileno() gives them); the daemon passes their sockets."""
-        flags = _index(flags)
+        flags = _c_int(flags)
         buffers = [_bytes(b) for b in buffers]
         ancdata = list(ancdata)
         if not ancdata and address is None and self._write_behind(b"".join(buffers), flags):
@@ -1001,7 +1037,7 @@ class socket:  # noqa: N801 (the reference's name)
     def sendmsg_afalg(self, msg: Iterable[Any] = (), *, op: int, iv: Any = None,
                       assoclen: Optional[int] = None, flags: int = 0) -> int:
         """sendmsg() for an AF_ALG socket: operation, IV and AEAD length."""
-        request = pb.SendMsgAfalgRequest(handle=self._h, op=_index(op), flags=_index(flags))
+        request = pb.SendMsgAfalgRequest(handle=self._h, op=_index(op), flags=_c_int(flags))
         request.buffers.extend(_bytes(b) for b in msg)
         if iv is not None:
             request.iv = _bytes(iv)
@@ -1028,6 +1064,31 @@ class socket:  # noqa: N801 (the reference's name)
         """Send a binary file's contents until EOF (or count bytes); return
         the count sent. The file is read here and its data pipelined to the
         daemon; file.tell() afterwards is just past what was sent."""
+        return self._sendfile_use_send(file, offset, count)
+
+    def _sendfile_use_sendfile(self, file: Any, offset: int = 0,
+                               count: Optional[int] = None) -> int:
+        """The reference's os.sendfile() path, which sendfile() tries first:
+        it gives up (_GiveupOnSendfile) on what is not a regular file, as
+        the reference's does. The socket is in the daemon, so there is no
+        zero-copy: the file's data is pipelined as _sendfile_use_send()
+        does."""
+        self._check_sendfile_params(file, offset, count)
+        try:
+            fileno = file.fileno()
+        except (AttributeError, io.UnsupportedOperation) as err:
+            raise _stdsocket._GiveupOnSendfile(err)  # type: ignore[attr-defined]
+        try:
+            size = os.fstat(fileno).st_size
+        except OSError as err:
+            raise _stdsocket._GiveupOnSendfile(err)  # type: ignore[attr-defined]
+        if not size:
+            return 0
+        return self._sendfile_use_send(file, offset, count)
+
+    def _sendfile_use_send(self, file: Any, offset: int = 0,
+                           count: Optional[int] = None) -> int:
+        """sendfile() through send requests (the reference's fallback)."""
         self._check_sendfile_params(file, offset, count)
         if self._timeout == 0:
             raise ValueError("non-blocking sockets are not supported")
@@ -1158,7 +1219,7 @@ for _name in ("accept", "bind", "connect", "connect_ex", "detach", "dup", "filen
               "gettimeout", "listen", "makefile", "recv", "recv_into", "recvfrom",
               "recvfrom_into", "recvmsg", "recvmsg_into", "send", "sendall", "sendfile",
               "sendmsg", "sendto", "set_inheritable", "setblocking", "setsockopt", "settimeout",
-              "shutdown"):
+              "shutdown", "_accept", "_sendfile_use_send", "_sendfile_use_sendfile"):
     setattr(HandedOffSocket, _name, _forward(_name))
 del _name
 

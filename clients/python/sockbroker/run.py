@@ -7,7 +7,9 @@
 sockbroker.install() is called first (reaching the daemon at URL, default
 $SOCKBROKER_URL or the daemon's default path), then the program runs as
 ``python3 script.py`` would run it: same sys.argv, sys.path[0] and
-``__name__ == "__main__"``.
+``__name__ == "__main__"``. Its Python children (subprocess running
+sys.executable, multiprocessing spawn and forkserver) install the broker
+too, through the environment and a start-up hook (see install()).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ usage: python3 -m sockbroker.run [--url URL] script.py [args...]
 
 Run a Python program with every socket it creates held by the sockbroker
 daemon at URL (default: $SOCKBROKER_URL, else the daemon's default path).
+Its Python children (subprocess, multiprocessing) are brokered too.
 """
 
 
