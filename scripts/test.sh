@@ -20,6 +20,7 @@ matrix=(
 	"clang        build-clang    clang  Clang, debugoptimized; every suite"
 	"asan         build-asan     gcc    GCC with AddressSanitizer + UndefinedBehaviorSanitizer; every suite"
 	"valgrind     build          gcc    the gcc build's tests under valgrind, the daemon included (no script suites)"
+	"fuzz         build-fuzz     clang  libFuzzer on decode + dispatch, 60 s under ASan + UBSan (when clang is present)"
 	"packages     build-deb      gcc    the Debian packages: dpkg-buildpackage, lintian, their contents"
 )
 
@@ -121,6 +122,22 @@ run_config() {
 		else
 			scripts/build-packages.sh
 		fi
+		;;
+	fuzz)
+		# Requests fuzzed through decode and dispatch on a daemon in the
+		# fuzzer's process (tests/fuzz/fuzz-dispatch.c), starting from the
+		# corpus in the tree; findings are written to the build directory.
+		if ! command -v clang >/dev/null; then
+			echo "no clang: the fuzzing run is skipped"
+			return 0
+		fi
+		build "$dir" "$compiler" "${common[@]}" -Dfuzz=true -Dbuildtype=debugoptimized \
+			-Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+		rm -rf "$dir/corpus-dispatch"
+		cp -r tests/fuzz/corpus-dispatch "$dir/corpus-dispatch"
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+			"$dir/tests/fuzz/fuzz-dispatch" -max_total_time=60 -detect_leaks=0 \
+			-artifact_prefix="$dir/" "$dir/corpus-dispatch"
 		;;
 	esac
 }

@@ -1708,6 +1708,9 @@ transport_free(struct transport *transport)
 	if (!transport)
 		return;
 	transport_stop(transport);
+	/* Memory given back from now on wakes nobody. */
+	if (transport->config.budget)
+		transport->config.budget->released = NULL;
 	for (size_t i = 0; i < transport->n_listeners; i++) {
 		free(transport->listeners[i]->socket_path);
 		free(transport->listeners[i]->url);

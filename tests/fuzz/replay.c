@@ -15,7 +15,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#ifndef MUTATIONS_PER_SEED
 #define MUTATIONS_PER_SEED 3000
+#endif
 #define FUZZ_INPUT_MAX 4096
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
