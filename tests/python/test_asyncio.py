@@ -10,7 +10,6 @@ with the kernel, in one select() call.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import unittest
