@@ -1218,6 +1218,10 @@ START_TEST(a_listener_under_sbrun_keeps_the_kernels_accept_semantics)
 		"conn, peer = s.accept()\n"
 		"print('peer', peer[0], 'inheritable', os.get_inheritable(conn.fileno()))\n"
 		"conn.setblocking(True)\n"
+		"try:\n"
+		"    conn.listen()\n"
+		"except OSError as e:\n"
+		"    print('listen connected', errno.errorcode[e.errno])\n"
 		"conn.sendall(b'hi ' + conn.recv(16))\n"
 		"conn.close()\n";
 	const char *argv[] = { python(), "-u", "-c", script, NULL };
@@ -1238,6 +1242,7 @@ START_TEST(a_listener_under_sbrun_keeps_the_kernels_accept_semantics)
 	ck_assert_msg(strstr(run.text, "empty EAGAIN\n"), "output: %s", run.text);
 	ck_assert_msg(strstr(run.text, "peer 127.0.0.1 inheritable False\n"), "output: %s",
 		      run.text);
+	ck_assert_msg(strstr(run.text, "listen connected EINVAL\n"), "output: %s", run.text);
 }
 END_TEST
 
