@@ -36,7 +36,7 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 # sbrun tests (tests/sbrun): unmodified programs run under sbrun against
 # servers on the host.
-packages+=(curl wget git dnsutils netcat-openbsd)
+packages+=(curl wget git dnsutils netcat-openbsd openssh-client openssh-server)
 
 missing=()
 for p in "${packages[@]}"; do

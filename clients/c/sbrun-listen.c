@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,13 @@ serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 	getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &optlen);
 	/* Anything else listens where it is: it can be reached from the sandbox only. */
 	if ((family != AF_INET && family != AF_INET6) || type != SOCK_STREAM)
+		return SBRUN_CONTINUE;
+	/* A connected (handed-over) socket cannot listen: the kernel says so. */
+	struct tcp_info info;
+	optlen = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
+	    info.tcpi_state != TCP_CLOSE)
 		return SBRUN_CONTINUE;
 	if (!run->addfd_send) {
 		fprintf(stderr, "sbrun: a server stays in the sandbox: this kernel cannot answer "

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -920,6 +921,50 @@ START_TEST(curl_fetches_a_page_over_https_from_a_local_tls_server)
 }
 END_TEST
 
+static uint16_t free_port(void);
+
+/* ssh to an sshd on the host (a configuration, keys and port of the case's own). */
+START_TEST(ssh_runs_a_command_on_a_local_sshd)
+{
+	if (access("/usr/sbin/sshd", X_OK) != 0 || !have_program("ssh", "ssh")) {
+		test_skip("ssh", "sshd is not installed (Debian package openssh-server)");
+		return;
+	}
+	char dir[64], config[128], key[128], port_text[16], login[80];
+	make_work_dir(dir, sizeof(dir));
+	uint16_t port = free_port();
+	snprintf(config, sizeof(config), "%s/sshd_config", dir);
+	snprintf(key, sizeof(key), "%s/user_key", dir);
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	struct passwd *me = getpwuid(getuid());
+	ck_assert_ptr_nonnull(me);
+	snprintf(login, sizeof(login), "%s@127.0.0.1", me->pw_name);
+	shell("mkdir -p /run/sshd && cd '%s' && ssh-keygen -q -t ed25519 -N '' -f host_key && "
+	      "ssh-keygen -q -t ed25519 -N '' -f user_key && cp user_key.pub authorized_keys && "
+	      "printf 'Port %u\\nListenAddress 127.0.0.1\\nHostKey %s/host_key\\n"
+	      "AuthorizedKeysFile %s/authorized_keys\\nPermitRootLogin yes\\n"
+	      "PasswordAuthentication no\\nKbdInteractiveAuthentication no\\nUsePAM no\\n"
+	      "StrictModes no\\nPidFile %s/sshd.pid\\n' > sshd_config",
+	      dir, port, dir, dir, dir);
+	const char *sshd_argv[] = { "/usr/sbin/sshd", "-D", "-e", "-f", config, NULL };
+	struct sandboxed sshd;
+	spawn(&sshd, ON_THE_HOST, false, sshd_argv);
+	bool listening = sandbox_read_until(&sshd, "Server listening", test_now_ms() + RUN_TIMEOUT_MS);
+	if (listening) {
+		const char *argv[] = { "ssh", "-F", "/dev/null", "-i", key, "-p", port_text,
+				       "-o", "StrictHostKeyChecking=no",
+				       "-o", "UserKnownHostsFile=/dev/null",
+				       "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+				       login, "echo", "ran over ssh", NULL };
+		check_direct_fails_brokered_works(argv, "ran over ssh\n");
+	}
+	kill(sshd.pid, SIGTERM);
+	sandbox_finish(&sshd);
+	ck_assert_msg(listening, "sshd did not start: %s", sshd.text);
+	remove_work_dir(dir);
+}
+END_TEST
+
 /* ---- names: the C library's resolver over TCP ---------------------------------------------- */
 
 #define DNS_HOST "127.0.0.3"
@@ -1218,6 +1263,10 @@ START_TEST(a_listener_under_sbrun_keeps_the_kernels_accept_semantics)
 		"conn, peer = s.accept()\n"
 		"print('peer', peer[0], 'inheritable', os.get_inheritable(conn.fileno()))\n"
 		"conn.setblocking(True)\n"
+		"try:\n"
+		"    conn.listen()\n"
+		"except OSError as e:\n"
+		"    print('listen connected', errno.errorcode[e.errno])\n"
 		"conn.sendall(b'hi ' + conn.recv(16))\n"
 		"conn.close()\n";
 	const char *argv[] = { python(), "-u", "-c", script, NULL };
@@ -1238,6 +1287,7 @@ START_TEST(a_listener_under_sbrun_keeps_the_kernels_accept_semantics)
 	ck_assert_msg(strstr(run.text, "empty EAGAIN\n"), "output: %s", run.text);
 	ck_assert_msg(strstr(run.text, "peer 127.0.0.1 inheritable False\n"), "output: %s",
 		      run.text);
+	ck_assert_msg(strstr(run.text, "listen connected EINVAL\n"), "output: %s", run.text);
 }
 END_TEST
 
@@ -1345,6 +1395,7 @@ sbrun_suite(void)
 		{ "wget", wget_fetches_a_page_from_the_host },
 		{ "git", git_clones_a_repository_over_http_from_the_host },
 		{ "https", curl_fetches_a_page_over_https_from_a_local_tls_server },
+		{ "ssh", ssh_runs_a_command_on_a_local_sshd },
 		{ "dns-tcp", the_c_librarys_name_lookups_over_tcp_reach_a_dns_server_on_the_host },
 		{ "dns-udp", the_c_librarys_name_lookups_over_udp_reach_a_dns_server_on_the_host },
 		{ "race-swap",
