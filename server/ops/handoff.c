@@ -9,8 +9,9 @@
  * kind a "handoff" rule allows, with no operation waiting on it, on a
  * connection that can carry descriptors, for a session whose quota does not
  * meter bytes (those are counted here, on the RPC path, and nowhere else).
- * Listening and unconnected sockets never go: they could reach what the
- * policy would judge per peer. A TCP socket whose connect_ex (asked with
+ * Listening, unconnected and connectionless sockets never go: they could
+ * reach what the policy would judge per peer (a connected UDP socket still
+ * sends wherever sendto() names). A TCP socket whose connect_ex (asked with
  * handoff) is still in progress goes too: its peer is the address that
  * connect just judged, fixed from SYN_SENT on, so that a non-blocking
  * connect of a client (sbrun) stays non-blocking.
@@ -138,6 +139,14 @@ op_handoff_allowed(const struct op *op, struct handle *handle, const char **rule
 			      "handing this socket to the client is not allowed by the daemon's "
 			      "policy (rule \"%s\"); it stays brokered",
 			      decision.rule);
+	/* A connected datagram (or raw) socket still sends wherever sendto()
+	 * names, which the policy judges destination by destination: only a
+	 * connection's socket, whose peer cannot change, goes. */
+	if (handle->type != SOCK_STREAM && handle->type != SOCK_SEQPACKET)
+		return refuse(why, ERROR_DENIED, EACCES, NULL,
+			      "handle %llu is a connectionless socket: even connected it can send "
+			      "to any address, so it is not handed off and stays brokered",
+			      (unsigned long long)handle->id);
 	*rule = decision.rule;
 	return true;
 }

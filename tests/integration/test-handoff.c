@@ -292,6 +292,31 @@ START_TEST(a_connected_udp_socket_is_not_handed_off_by_the_default_policy)
 }
 END_TEST
 
+/* Even where the policy allows every handoff: a connected UDP socket could
+ * still send anywhere with sendto(), so it stays brokered. */
+START_TEST(a_connected_udp_socket_is_never_handed_off_even_where_the_policy_allows_it)
+{
+	start("{\"policy\": {\"rules\": [{\"name\": \"everything\", \"allow\": true}]}}",
+	      false);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t udp = open_socket(SOCK_DGRAM);
+	Reply *reply = connect_to(udp, "127.0.0.1", server_port, true);
+	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
+	ck_assert(!reply->handed_off);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(sp_take_fd(&sp), -1);
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, udp);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
+	ck_assert_msg(strstr(reply->error->message, "connectionless"), "message: %s",
+		      reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* Still the daemon's: it answers for it. */
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_GETTIMEOUT, udp);
+	ck_assert_msg(!reply->error, "gettimeout: %s", reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+}
+END_TEST
+
 START_TEST(a_policy_that_forbids_handoff_keeps_the_rpc_path)
 {
 	start("{\"policy\": {\"rules\": [{\"name\": \"no-handoff\", \"allow\": false, "
@@ -583,6 +608,7 @@ main(void)
 		{ "operation", the_handoff_operation_passes_a_socket_connected_earlier },
 		{ "unconnected", an_unconnected_udp_or_unconnected_tcp_socket_is_never_handed_off },
 		{ "udp", a_connected_udp_socket_is_not_handed_off_by_the_default_policy },
+		{ "udp-allowed", a_connected_udp_socket_is_never_handed_off_even_where_the_policy_allows_it },
 		{ "policy", a_policy_that_forbids_handoff_keeps_the_rpc_path },
 		{ "denied", a_denied_destination_is_never_handed_off },
 		{ "tcp-transport", a_tcp_client_gets_the_rpc_path },
