@@ -71,8 +71,8 @@ address_of_create_server(const struct request *req)
 	  OP_ARG("proto", INT, socket.proto) }
 #define TARGET_ARG { "address", OP_ARG_TARGET, 0 }
 #define NAME_ARGS { OP_ARG("name", STRING, name.name) }
-#define LOOKUP(code, op_name, handler, op_event)                                       \
-	[code] = { .op = code, .name = op_name, .run = handler, .policy = OPP_HOST,    \
+#define LOOKUP(code, op_name, op_event)                                                \
+	[code] = { .op = code, .name = op_name, .run = op_name_lookup, .policy = OPP_HOST,  \
 		   .policy_op = POLICY_OP_RESOLVE, .host = OP_ARG("host", STRING, name.name), \
 		   .event = op_event, .args = NAME_ARGS }
 #define INTERFACES(code, op_name, handler, ...)                                        \
@@ -166,17 +166,16 @@ static const struct op_desc op_table[OP__COUNT] = {
 			     .args = { OP_ARG("host", CHARS, getnameinfo.address.inet.host),
 				       OP_ARG("port", UINT16, getnameinfo.address.inet.port),
 				       OP_ARG("flags", INT, getnameinfo.flags) } },
-	LOOKUP(OP_GETHOSTBYNAME, "gethostbyname", op_gethostbyname, "socket.gethostbyname"),
-	LOOKUP(OP_GETHOSTBYNAME_EX, "gethostbyname_ex", op_gethostbyname_ex,
-	       "socket.gethostbyname"),
-	LOOKUP(OP_GETHOSTBYADDR, "gethostbyaddr", op_gethostbyaddr, "socket.gethostbyaddr"),
-	LOOKUP(OP_GETFQDN, "getfqdn", op_getfqdn, NULL),
+	LOOKUP(OP_GETHOSTBYNAME, "gethostbyname", "socket.gethostbyname"),
+	LOOKUP(OP_GETHOSTBYNAME_EX, "gethostbyname_ex", "socket.gethostbyname"),
+	LOOKUP(OP_GETHOSTBYADDR, "gethostbyaddr", "socket.gethostbyaddr"),
+	LOOKUP(OP_GETFQDN, "getfqdn", NULL),
 	[OP_GETHOSTNAME] = { .op = OP_GETHOSTNAME, .name = "gethostname", .run = op_gethostname,
 			     .event = "socket.gethostname" },
 	[OP_SETHOSTNAME] = { .op = OP_SETHOSTNAME, .name = "sethostname", .run = op_sethostname,
 			     .policy = OPP_PLAIN, .policy_op = POLICY_OP_SETHOSTNAME,
 			     .event = "socket.sethostname" },
-	PLAIN(OP_GETPROTOBYNAME, "getprotobyname", 0, op_getprotobyname),
+	PLAIN(OP_GETPROTOBYNAME, "getprotobyname", 0, op_name_lookup),
 	[OP_GETSERVBYNAME] = { .op = OP_GETSERVBYNAME, .name = "getservbyname",
 			       .run = op_getservbyname, .event = "socket.getservbyname",
 			       .args = { OP_ARG("name", STRING, getservbyname.name),

@@ -2053,7 +2053,7 @@ build_quota_row(const struct admin_quota_row *row, Sockbroker__V1__AdminQuota *m
 /* AdminStatus: the daemon, its identities, rules and quotas. */
 static int
 encode_admin_status(const struct reply *reply, Reply *msg,
-		   void *(*alloc)(void *userdata, size_t len), void *userdata)
+		    void *(*alloc)(void *userdata, size_t len), void *userdata)
 {
 	Sockbroker__V1__AdminStatusReply status = SOCKBROKER__V1__ADMIN_STATUS_REPLY__INIT;
 	Sockbroker__V1__AdminIdentity *identities = NULL, **identity_ptrs = NULL;
@@ -2127,7 +2127,7 @@ out:
 /* AdminSessions: a row per session. */
 static int
 encode_admin_sessions(const struct reply *reply, Reply *msg,
-		     void *(*alloc)(void *userdata, size_t len), void *userdata)
+		      void *(*alloc)(void *userdata, size_t len), void *userdata)
 {
 	Sockbroker__V1__AdminSessionsReply sessions = SOCKBROKER__V1__ADMIN_SESSIONS_REPLY__INIT;
 	Sockbroker__V1__AdminSession *session_msgs = NULL, **session_ptrs = NULL;
@@ -2185,7 +2185,7 @@ out:
 /* AdminHandles: a row per handle. */
 static int
 encode_admin_handles(const struct reply *reply, Reply *msg,
-		    void *(*alloc)(void *userdata, size_t len), void *userdata)
+		     void *(*alloc)(void *userdata, size_t len), void *userdata)
 {
 	Sockbroker__V1__AdminHandlesReply handles = SOCKBROKER__V1__ADMIN_HANDLES_REPLY__INIT;
 	Sockbroker__V1__AdminHandle *handle_msgs = NULL, **handle_ptrs = NULL;

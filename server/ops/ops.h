@@ -319,11 +319,8 @@ int op_recvmsg(struct op *op, struct reply *reply);
 /* The name service, on the resolver pool (ops/resolve.c). */
 int op_getaddrinfo(struct op *op, struct reply *reply);
 int op_getnameinfo(struct op *op, struct reply *reply);
-int op_gethostbyname(struct op *op, struct reply *reply);
-int op_gethostbyname_ex(struct op *op, struct reply *reply);
-int op_gethostbyaddr(struct op *op, struct reply *reply);
-int op_getfqdn(struct op *op, struct reply *reply);
-int op_getprotobyname(struct op *op, struct reply *reply);
+/* gethostbyname, gethostbyname_ex, gethostbyaddr, getfqdn, getprotobyname. */
+int op_name_lookup(struct op *op, struct reply *reply);
 int op_getservbyname(struct op *op, struct reply *reply);
 int op_getservbyport(struct op *op, struct reply *reply);
 

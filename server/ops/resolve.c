@@ -666,45 +666,16 @@ op_getnameinfo(struct op *op, struct reply *reply)
 	return op_wait_job(op, &job->base);
 }
 
-/* The operations that take one name. */
-static int
-name_lookup(struct op *op)
+/* The operations that take one name (gethostbyname, gethostbyname_ex, gethostbyaddr,
+ * getfqdn, getprotobyname): their rows share this handler. */
+int
+op_name_lookup(struct op *op, struct reply *reply)
 {
 	struct name_job *job = new_job(op);
 	if (!job)
 		return -ENOMEM;
 	copy_argument(job->name, sizeof(job->name), &job->has_name, op->req->name.name);
 	return op_wait_job(op, &job->base);
-}
-
-int
-op_gethostbyname(struct op *op, struct reply *reply)
-{
-	return name_lookup(op);
-}
-
-int
-op_gethostbyname_ex(struct op *op, struct reply *reply)
-{
-	return name_lookup(op);
-}
-
-int
-op_gethostbyaddr(struct op *op, struct reply *reply)
-{
-	return name_lookup(op);
-}
-
-int
-op_getfqdn(struct op *op, struct reply *reply)
-{
-	return name_lookup(op);
-}
-
-int
-op_getprotobyname(struct op *op, struct reply *reply)
-{
-	return name_lookup(op);
 }
 
 int
