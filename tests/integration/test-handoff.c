@@ -275,17 +275,27 @@ START_TEST(an_unconnected_udp_or_unconnected_tcp_socket_is_never_handed_off)
 }
 END_TEST
 
-START_TEST(a_connected_udp_socket_is_not_handed_off_by_the_default_policy)
+/* A socket of `type` connected to the test's server with handoff asked: it
+ * must stay brokered (no descriptor comes); then the Handoff operation is
+ * asked for it, and its reply returned. */
+static Reply *
+connect_then_ask_handoff(int type, uint64_t *handle)
 {
-	start(NULL, true);
-	sockbroker__v1__reply__free_unpacked(hello(), NULL);
-	uint64_t udp = open_socket(SOCK_DGRAM);
-	Reply *reply = connect_to(udp, "127.0.0.1", server_port, true);
+	*handle = open_socket(type);
+	Reply *reply = connect_to(*handle, "127.0.0.1", server_port, true);
 	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
 	ck_assert(!reply->handed_off);
 	sockbroker__v1__reply__free_unpacked(reply, NULL);
 	ck_assert_int_eq(sp_take_fd(&sp), -1);
-	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, udp);
+	return handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, *handle);
+}
+
+START_TEST(a_connected_udp_socket_is_not_handed_off_by_the_default_policy)
+{
+	start(NULL, true);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t udp;
+	Reply *reply = connect_then_ask_handoff(SOCK_DGRAM, &udp);
 	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
 	ck_assert_str_eq(reply->error->rule, "default-deny");
 	sockbroker__v1__reply__free_unpacked(reply, NULL);
@@ -299,13 +309,8 @@ START_TEST(a_connected_udp_socket_is_never_handed_off_even_where_the_policy_allo
 	start("{\"policy\": {\"rules\": [{\"name\": \"everything\", \"allow\": true}]}}",
 	      false);
 	sockbroker__v1__reply__free_unpacked(hello(), NULL);
-	uint64_t udp = open_socket(SOCK_DGRAM);
-	Reply *reply = connect_to(udp, "127.0.0.1", server_port, true);
-	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
-	ck_assert(!reply->handed_off);
-	sockbroker__v1__reply__free_unpacked(reply, NULL);
-	ck_assert_int_eq(sp_take_fd(&sp), -1);
-	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, udp);
+	uint64_t udp;
+	Reply *reply = connect_then_ask_handoff(SOCK_DGRAM, &udp);
 	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
 	ck_assert_msg(strstr(reply->error->message, "connectionless"), "message: %s",
 		      reply->error->message);
@@ -323,13 +328,8 @@ START_TEST(a_policy_that_forbids_handoff_keeps_the_rpc_path)
 	      "\"ops\": [\"handoff\"]}, {\"name\": \"the-rest\", \"allow\": true}]}}",
 	      false);
 	sockbroker__v1__reply__free_unpacked(hello(), NULL);
-	uint64_t handle = open_socket(SOCK_STREAM);
-	Reply *reply = connect_to(handle, "127.0.0.1", server_port, true);
-	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
-	ck_assert(!reply->handed_off);
-	sockbroker__v1__reply__free_unpacked(reply, NULL);
-	ck_assert_int_eq(sp_take_fd(&sp), -1);
-	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_HANDOFF, handle);
+	uint64_t handle;
+	Reply *reply = connect_then_ask_handoff(SOCK_STREAM, &handle);
 	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__DENIED, "EACCES");
 	ck_assert_str_eq(reply->error->rule, "no-handoff");
 	sockbroker__v1__reply__free_unpacked(reply, NULL);
