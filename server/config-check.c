@@ -73,8 +73,11 @@ covers_mask(uint64_t a, uint64_t b)
 	return a == 0 || (b != 0 && (a & b) == b);
 }
 
+/* A list condition: empty accepts anything; else every element of `b` must be one that
+ * an element of `a` accepts (`one(x, y)`: x accepts all that y does). */
 static bool
-covers_ints(const int *a, size_t na, const int *b, size_t nb)
+covers_list(const void *a, size_t na, const void *b, size_t nb, size_t size,
+	    bool (*one)(const void *x, const void *y))
 {
 	if (na == 0)
 		return true;
@@ -83,7 +86,7 @@ covers_ints(const int *a, size_t na, const int *b, size_t nb)
 	for (size_t i = 0; i < nb; i++) {
 		bool found = false;
 		for (size_t j = 0; j < na && !found; j++)
-			found = a[j] == b[i];
+			found = one((const char *)a + j * size, (const char *)b + i * size);
 		if (!found)
 			return false;
 	}
@@ -91,107 +94,57 @@ covers_ints(const int *a, size_t na, const int *b, size_t nb)
 }
 
 static bool
-covers_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+one_int(const void *x, const void *y)
 {
-	if (na == 0)
-		return true;
-	if (nb == 0)
-		return false;
-	for (size_t i = 0; i < nb; i++) {
-		bool found = false;
-		for (size_t j = 0; j < na && !found; j++)
-			found = a[j] == b[i];
-		if (!found)
-			return false;
-	}
-	return true;
+	return *(const int *)x == *(const int *)y;
 }
 
 static bool
-covers_strings(char *const *a, size_t na, char *const *b, size_t nb)
+one_id(const void *x, const void *y)
 {
-	if (na == 0)
-		return true;
-	if (nb == 0)
-		return false;
-	for (size_t i = 0; i < nb; i++) {
-		bool found = false;
-		for (size_t j = 0; j < na && !found; j++)
-			found = strcmp(a[j], b[i]) == 0;
-		if (!found)
-			return false;
-	}
-	return true;
+	return *(const uint32_t *)x == *(const uint32_t *)y;
 }
 
 static bool
-covers_cidrs(const struct policy_cidr *a, size_t na, const struct policy_cidr *b, size_t nb)
+one_string(const void *x, const void *y)
 {
-	if (na == 0)
-		return true;
-	if (nb == 0)
-		return false;
-	for (size_t i = 0; i < nb; i++) {
-		bool found = false;
-		for (size_t j = 0; j < na && !found; j++) {
-			const struct policy_cidr *x = &a[j], *y = &b[i];
-			if (x->family != y->family || x->prefix > y->prefix)
-				continue;
-			/* y lies inside x: their first x->prefix bits agree. */
-			unsigned full = x->prefix / 8, rest = x->prefix % 8;
-			found = memcmp(x->addr, y->addr, full) == 0 &&
-				(rest == 0 ||
-				 ((x->addr[full] ^ y->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0);
-		}
-		if (!found)
-			return false;
-	}
-	return true;
+	return strcmp(*(char *const *)x, *(char *const *)y) == 0;
 }
 
 static bool
-covers_ports(const struct policy_port_range *a, size_t na, const struct policy_port_range *b,
-	     size_t nb)
+one_cidr(const void *xv, const void *yv)
 {
-	if (na == 0)
-		return true;
-	if (nb == 0)
+	const struct policy_cidr *x = xv, *y = yv;
+	if (x->family != y->family || x->prefix > y->prefix)
 		return false;
-	for (size_t i = 0; i < nb; i++) {
-		bool found = false;
-		for (size_t j = 0; j < na && !found; j++)
-			found = a[j].lo <= b[i].lo && b[i].hi <= a[j].hi;
-		if (!found)
-			return false;
-	}
-	return true;
+	/* y lies inside x: their first x->prefix bits agree. */
+	unsigned full = x->prefix / 8, rest = x->prefix % 8;
+	return memcmp(x->addr, y->addr, full) == 0 &&
+	       (rest == 0 || ((x->addr[full] ^ y->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0);
 }
 
 static bool
-covers_sockopts(const struct policy_sockopt *a, size_t na, const struct policy_sockopt *b,
-		size_t nb)
+one_port_range(const void *xv, const void *yv)
 {
-	if (na == 0)
-		return true;
-	if (nb == 0)
-		return false;
-	for (size_t i = 0; i < nb; i++) {
-		bool found = false;
-		for (size_t j = 0; j < na && !found; j++)
-			found = a[j].level == b[i].level &&
-				(a[j].optname == -1 || a[j].optname == b[i].optname);
-		if (!found)
-			return false;
-	}
-	return true;
+	const struct policy_port_range *x = xv, *y = yv;
+	return x->lo <= y->lo && y->hi <= x->hi;
 }
+
+static bool
+one_sockopt(const void *xv, const void *yv)
+{
+	const struct policy_sockopt *x = xv, *y = yv;
+	return x->level == y->level && (x->optname == -1 || x->optname == y->optname);
+}
+
+#define COVERS(a, na, b, nb, one) covers_list(a, na, b, nb, sizeof(*(a)), one)
 
 static bool
 covers_who(const struct policy_identity_match *a, const struct policy_identity_match *b)
 {
-	return covers_ids(a->uids, a->n_uids, b->uids, b->n_uids) &&
-	       covers_ids(a->gids, a->n_gids, b->gids, b->n_gids) &&
-	       covers_strings(a->tokens, a->n_tokens, b->tokens, b->n_tokens) &&
+	return COVERS(a->uids, a->n_uids, b->uids, b->n_uids, one_id) &&
+	       COVERS(a->gids, a->n_gids, b->gids, b->n_gids, one_id) &&
+	       COVERS(a->tokens, a->n_tokens, b->tokens, b->n_tokens, one_string) &&
 	       (a->tls == -1 || a->tls == b->tls) && covers_mask(a->transports, b->transports);
 }
 
@@ -201,12 +154,13 @@ covers(const struct policy_rule *a, const struct policy_rule *b)
 {
 	return covers_who(&a->who, &b->who) && covers_mask(a->ops, b->ops) &&
 	       covers_mask(a->families, b->families) && covers_mask(a->types, b->types) &&
-	       covers_ints(a->protos, a->n_protos, b->protos, b->n_protos) &&
-	       covers_cidrs(a->addresses, a->n_addresses, b->addresses, b->n_addresses) &&
-	       covers_ports(a->ports, a->n_ports, b->ports, b->n_ports) &&
-	       covers_strings(a->unix_paths, a->n_unix_paths, b->unix_paths, b->n_unix_paths) &&
-	       covers_sockopts(a->sockopts, a->n_sockopts, b->sockopts, b->n_sockopts) &&
-	       covers_strings(a->hosts, a->n_hosts, b->hosts, b->n_hosts);
+	       COVERS(a->protos, a->n_protos, b->protos, b->n_protos, one_int) &&
+	       COVERS(a->addresses, a->n_addresses, b->addresses, b->n_addresses, one_cidr) &&
+	       COVERS(a->ports, a->n_ports, b->ports, b->n_ports, one_port_range) &&
+	       COVERS(a->unix_paths, a->n_unix_paths, b->unix_paths, b->n_unix_paths,
+		      one_string) &&
+	       COVERS(a->sockopts, a->n_sockopts, b->sockopts, b->n_sockopts, one_sockopt) &&
+	       COVERS(a->hosts, a->n_hosts, b->hosts, b->n_hosts, one_string);
 }
 
 size_t
