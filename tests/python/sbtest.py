@@ -530,6 +530,21 @@ class SandboxTestCase(BrokerTestCase):
         self.assertIn(error, result.stderr)
 
 
+
+class SandboxHttpTestCase(SandboxTestCase):
+    """A SandboxTestCase with a page served on the host (``self.http``,
+    its URL ``self.http.url``) for the class's programs to fetch."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.http = HttpServer()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.http.close()
+        super().tearDownClass()
+
 def _stop_process(process: subprocess.Popen) -> None:
     """Stop a program started under timeout(1): SIGTERM, which timeout
     passes on to the program, then SIGKILL after a bounded wait."""

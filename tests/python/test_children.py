@@ -74,17 +74,7 @@ FORKING_SERVER = """\
     """
 
 
-class ChildrenTest(sbtest.SandboxTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.http = sbtest.HttpServer()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.http.close()
-        super().tearDownClass()
-
+class ChildrenTest(sbtest.SandboxHttpTestCase):
     def test_a_subprocess_running_python_fetches_a_page(self) -> None:
         script = self.program(SUBPROCESS, "subprocess_fetch.py")
         for handoff in (False, True):

@@ -135,17 +135,7 @@ class WebSocketEchoServer:
         self.loop.close()
 
 
-class LibrariesTest(sbtest.SandboxTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.http = sbtest.HttpServer()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.http.close()
-        super().tearDownClass()
-
+class LibrariesTest(sbtest.SandboxHttpTestCase):
     def each_mode(self, script: str, *args: str, expect: str) -> None:
         for name, handoff in MODES:
             with self.subTest(path=name):

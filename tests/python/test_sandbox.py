@@ -17,17 +17,7 @@ SCRIPT = """\
     """
 
 
-class SandboxTest(sbtest.SandboxTestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.http = sbtest.HttpServer()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.http.close()
-        super().tearDownClass()
-
+class SandboxTest(sbtest.SandboxHttpTestCase):
     def test_fetch_through_the_broker(self) -> None:
         self.assert_runs(self.program(SCRIPT, "fetch.py"), self.http.url,
                          expect=sbtest.PAGE.decode())
