@@ -31,6 +31,7 @@
 #include "sockbroker.h"
 #include "sockbroker.pb-c.h"
 #include "sp.h"
+#include "fixture.h"
 #include "stress.h"
 
 #define MIB (1024ull * 1024)
@@ -47,7 +48,7 @@
 	"{\"limits\": {\"frame_timeout_ms\": 3000, \"reply_timeout_ms\": 3000" extra "}, " \
 	"\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" CI_HASH "\"}]}}"
 
-static struct test_daemon daemon_under_test;
+static struct test_daemon pressed_daemon;
 
 /* ---- the well-behaved client ------------------------------------------- */
 
@@ -99,7 +100,7 @@ prober_start(struct prober *p)
 {
 	memset(p, 0, sizeof(*p));
 	ck_assert_int_eq(echo_server_start(&p->echo, AF_INET, SOCK_STREAM), 0);
-	struct sb_client_options options = { .url = daemon_under_test.url,
+	struct sb_client_options options = { .url = pressed_daemon.url,
 					     .client_name = "well-behaved", .token = CI_TOKEN };
 	struct sb_error err;
 	ck_assert_msg(sb_client_new_with(&p->client, &options, &err) == 0, "%s", err.message);
@@ -299,20 +300,20 @@ static long long start_rss;
 static void
 start_case(const char *config)
 {
-	test_daemon_start(&daemon_under_test, config);
-	start_rss = stress_rss_bytes(daemon_under_test.pid, "VmRSS:");
+	test_daemon_start(&pressed_daemon, config);
+	start_rss = stress_rss_bytes(pressed_daemon.pid, "VmRSS:");
 }
 
 static long long
 peak_above_start(void)
 {
-	return stress_rss_bytes(daemon_under_test.pid, "VmHWM:") - start_rss;
+	return stress_rss_bytes(pressed_daemon.pid, "VmHWM:") - start_rss;
 }
 
 static void
 stop_case(void)
 {
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	ck_assert_int_eq(test_daemon_stop(&pressed_daemon), 0);
 }
 
 /* 20 connections each send 16 MiB - 1 of a 16 MiB frame and stall. */
@@ -326,7 +327,7 @@ START_TEST(stalled_partial_frames)
 	size_t sent[N];
 	static char chunk[256 * 1024];
 	for (int i = 0; i < N; i++) {
-		sp_connect(&greedy[i], daemon_under_test.url);
+		sp_connect(&greedy[i], pressed_daemon.url);
 		uint8_t header[9 + 4] = { 0x01 };
 		for (int b = 0; b < 8; b++)
 			header[1 + b] = (uint8_t)(BIG >> (56 - 8 * b));
@@ -363,7 +364,7 @@ START_TEST(stalled_partial_frames)
 	int64_t t0 = test_now_ms();
 	struct sb_client *late;
 	struct sb_error err;
-	struct sb_client_options options = { .url = daemon_under_test.url,
+	struct sb_client_options options = { .url = pressed_daemon.url,
 					     .client_name = "late", .token = CI_TOKEN };
 	ck_assert_msg(sb_client_new_with(&late, &options, &err) == 0, "%s", err.message);
 	sb_handle h;
@@ -379,8 +380,8 @@ START_TEST(stalled_partial_frames)
 		ck_assert_msg(sp_wait_closed(&greedy[i], 15000), "connection %d still open", i);
 		sp_close(&greedy[i]);
 	}
-	ck_assert(test_daemon_wait_log(&daemon_under_test, "waited 3000 ms", 1000) ||
-		  test_daemon_wait_log(&daemon_under_test, "stayed incomplete", 1000));
+	ck_assert(test_daemon_wait_log(&pressed_daemon, "waited 3000 ms", 1000) ||
+		  test_daemon_wait_log(&pressed_daemon, "stayed incomplete", 1000));
 	prober_stop(&prober, "partial-frames", peak);
 	ck_assert_msg(!stress_measured() || peak < (long long)(BUDGET + SLACK), "peak RSS %lld MiB above start",
 		      peak / (long long)MIB);
@@ -419,7 +420,7 @@ flood_parked_sendall(int n)
 	struct tcp_peer sink;
 	tcp_peer_start(&sink, false);
 	struct sp_client greedy;
-	sp_connect(&greedy, daemon_under_test.url);
+	sp_connect(&greedy, pressed_daemon.url);
 	raw_hello(&greedy);
 	uint64_t handle = raw_tcp_connect(&greedy, sink.port);
 
@@ -480,7 +481,7 @@ START_TEST(memory_returns_after_a_burst)
 	/* The session's end frees what it held; RSS follows (bounded wait). */
 	long long rss = -1;
 	for (int i = 0; i < 50; i++) {
-		rss = stress_rss_bytes(daemon_under_test.pid, "VmRSS:") - start_rss;
+		rss = stress_rss_bytes(pressed_daemon.pid, "VmRSS:") - start_rss;
 		if (rss < (long long)(16 * MIB))
 			break;
 		test_sleep_ms(100);
@@ -506,7 +507,7 @@ START_TEST(waitall_replies_unread)
 	struct tcp_peer source;
 	tcp_peer_start(&source, true);
 	struct sp_client greedy;
-	sp_connect(&greedy, daemon_under_test.url);
+	sp_connect(&greedy, pressed_daemon.url);
 	raw_hello(&greedy);
 	uint64_t handle = raw_tcp_connect(&greedy, source.port);
 
@@ -521,7 +522,7 @@ START_TEST(waitall_replies_unread)
 	for (int i = 0; i < N; i++)
 		raw_send(&greedy, &request);
 	/* Nothing is read: the reply deadline ends the session. */
-	ck_assert_msg(test_daemon_wait_log(&daemon_under_test, "did not read its replies", 20000),
+	ck_assert_msg(test_daemon_wait_log(&pressed_daemon, "did not read its replies", 20000),
 		      "the session outlived its reply deadline");
 	long long peak = peak_above_start();
 	printf("greed waitall-unread: the source wrote %.1f MiB before the session ended\n",
@@ -540,7 +541,7 @@ static long long
 daemon_cpu_ms(void)
 {
 	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_under_test.pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pressed_daemon.pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -567,12 +568,12 @@ START_TEST(a_thousand_connections_under_a_low_descriptor_limit)
 	char wrapper[64];
 	snprintf(wrapper, sizeof(wrapper), "prlimit --nofile=%d:%d", LIMIT, LIMIT);
 	ck_assert_int_eq(setenv("SOCKBROKERD_WRAPPER", wrapper, 1), 0);
-	test_daemon_start_listening(&daemon_under_test, CONFIG(""), url);
+	test_daemon_start_listening(&pressed_daemon, CONFIG(""), url);
 	unsetenv("SOCKBROKERD_WRAPPER");
-	start_rss = stress_rss_bytes(daemon_under_test.pid, "VmRSS:");
+	start_rss = stress_rss_bytes(pressed_daemon.pid, "VmRSS:");
 	struct prober prober;
 	prober_start(&prober);
-	int fds_before = test_daemon_fd_count(&daemon_under_test);
+	int fds_before = test_daemon_fd_count(&pressed_daemon);
 
 	static int greedy[N];
 	static const uint8_t handshake[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
@@ -591,7 +592,7 @@ START_TEST(a_thousand_connections_under_a_low_descriptor_limit)
 	for (int i = 0; i < 100 && fds != last; i++) {
 		last = fds;
 		test_sleep_ms(100);
-		fds = test_daemon_fd_count(&daemon_under_test);
+		fds = test_daemon_fd_count(&pressed_daemon);
 	}
 	long long cpu0 = daemon_cpu_ms();
 	test_sleep_ms(1000);
@@ -600,7 +601,7 @@ START_TEST(a_thousand_connections_under_a_low_descriptor_limit)
 	/* A new client of another identity is served, and opens sockets. */
 	struct sb_client *late;
 	struct sb_error err;
-	struct sb_client_options options = { .url = daemon_under_test.url,
+	struct sb_client_options options = { .url = pressed_daemon.url,
 					     .client_name = "late", .token = CI_TOKEN };
 	int r = sb_client_new_with(&late, &options, &err);
 	ck_assert_msg(r == 0, "a new client was not served: %s", err.message);
@@ -636,9 +637,5 @@ main(void)
 	tcase_add_test(tc, a_thousand_connections_under_a_low_descriptor_limit);
 	tcase_add_test(tc, memory_returns_after_a_burst);
 	suite_add_tcase(suite, tc);
-	SRunner *runner = srunner_create(suite);
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fixture_run(suite);
 }

@@ -34,11 +34,12 @@
 
 #include "daemon.h"
 #include "sockbroker.h"
+#include "fixture.h"
 #include "stress.h"
 
 #define MIB (1024ll * 1024)
 
-static struct test_daemon daemon_under_test;
+static struct test_daemon pressed_daemon;
 
 static int
 env_count(const char *name, int fallback)
@@ -195,7 +196,7 @@ worker_run(void *arg)
 	uint64_t rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(w->index + 1);
 	struct sb_client *c;
 	struct sb_error err;
-	if (sb_client_new(&c, daemon_under_test.url, "stress-load", &err) < 0) {
+	if (sb_client_new(&c, pressed_daemon.url, "stress-load", &err) < 0) {
 		worker_fail(w, "connect", &err);
 		return NULL;
 	}
@@ -293,8 +294,8 @@ done:
 START_TEST(load)
 {
 	int threads = env_count("STRESS_THREADS", 100), ops = env_count("STRESS_OPS", 1000);
-	test_daemon_start(&daemon_under_test, getenv("STRESS_CONFIG"));
-	long long start_rss = stress_rss_bytes(daemon_under_test.pid, "VmRSS:");
+	test_daemon_start(&pressed_daemon, getenv("STRESS_CONFIG"));
+	long long start_rss = stress_rss_bytes(pressed_daemon.pid, "VmRSS:");
 	struct servers servers;
 	servers_start(&servers);
 	struct worker *workers = calloc((size_t)threads, sizeof(*workers));
@@ -317,7 +318,7 @@ START_TEST(load)
 			first = workers[i].error;
 	}
 	int64_t ms = test_now_ms() - t0;
-	long long peak = stress_rss_bytes(daemon_under_test.pid, "VmHWM:") - start_rss;
+	long long peak = stress_rss_bytes(pressed_daemon.pid, "VmHWM:") - start_rss;
 	printf("load: %d threads x %d operations in %.1f s: %.1f MiB TCP echoed and compared, "
 	       "%lld UDP bytes, %lld connect/close, %lld polls, %lld errors; daemon peak RSS "
 	       "%.1f MiB above start\n",
@@ -325,11 +326,11 @@ START_TEST(load)
 	       errors, (double)peak / (double)MIB);
 	fflush(stdout);
 	if (errors)
-		test_daemon_dump_log(&daemon_under_test);
+		test_daemon_dump_log(&pressed_daemon);
 	ck_assert_msg(errors == 0, "%s", first ? first : "");
 	servers_stop(&servers);
 	free(workers);
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	ck_assert_int_eq(test_daemon_stop(&pressed_daemon), 0);
 }
 END_TEST
 
@@ -341,7 +342,7 @@ child_run(unsigned kind, unsigned port)
 {
 	struct sb_client *c;
 	struct sb_error err;
-	if (sb_client_new(&c, daemon_under_test.url, "stress-fault", &err) < 0)
+	if (sb_client_new(&c, pressed_daemon.url, "stress-fault", &err) < 0)
 		_exit(1);
 	sb_handle h, pair[2];
 	struct sb_addr addr;
@@ -382,7 +383,7 @@ child_run(unsigned kind, unsigned port)
 START_TEST(faults)
 {
 	int cycles = env_count("STRESS_CYCLES", 500);
-	test_daemon_start(&daemon_under_test, NULL);
+	test_daemon_start(&pressed_daemon, NULL);
 	/* A sink that accepts and never reads, for the half-sent sendall. */
 	int sink = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(sink, 0);
@@ -392,7 +393,7 @@ START_TEST(faults)
 	/* Warm up (the first session, the resolver threads), then the baseline. */
 	struct sb_client *c;
 	struct sb_error err;
-	ck_assert_int_eq(sb_client_new(&c, daemon_under_test.url, "baseline", &err), 0);
+	ck_assert_int_eq(sb_client_new(&c, pressed_daemon.url, "baseline", &err), 0);
 	struct sb_addrinfo *res;
 	size_t n;
 	ck_assert_int_eq(sb_getaddrinfo(c, "localhost", "80", AF_UNSPEC, SOCK_STREAM, 0, 0, &res,
@@ -400,13 +401,13 @@ START_TEST(faults)
 	sb_addrinfo_free(res);
 	sb_client_free(c);
 	/* The baseline once the warm-up session's end has run (its count settles). */
-	int base_fds = test_daemon_fd_count(&daemon_under_test), was = -1;
+	int base_fds = test_daemon_fd_count(&pressed_daemon), was = -1;
 	for (int i = 0; i < 50 && base_fds != was; i++) {
 		test_sleep_ms(50);
 		was = base_fds;
-		base_fds = test_daemon_fd_count(&daemon_under_test);
+		base_fds = test_daemon_fd_count(&pressed_daemon);
 	}
-	long long base_rss = stress_rss_bytes(daemon_under_test.pid, "VmRSS:");
+	long long base_rss = stress_rss_bytes(pressed_daemon.pid, "VmRSS:");
 
 	uint64_t rnd = 12345;
 	int64_t t0 = test_now_ms();
@@ -427,9 +428,9 @@ START_TEST(faults)
 	}
 	int64_t ms = test_now_ms() - t0;
 	/* The daemon notices each end; its counts settle back (bounded wait). */
-	int fds = test_daemon_wait_fd_count(&daemon_under_test, base_fds, 10000);
-	long long rss = stress_rss_bytes(daemon_under_test.pid, "VmRSS:");
-	long long peak = stress_rss_bytes(daemon_under_test.pid, "VmHWM:");
+	int fds = test_daemon_wait_fd_count(&pressed_daemon, base_fds, 10000);
+	long long rss = stress_rss_bytes(pressed_daemon.pid, "VmRSS:");
+	long long peak = stress_rss_bytes(pressed_daemon.pid, "VmHWM:");
 	printf("faults: %d clients killed with SIGKILL in %.1f s; daemon descriptors %d "
 	       "(baseline %d), RSS %.1f MiB (baseline %.1f, peak %.1f)\n",
 	       cycles, (double)ms / 1000, fds, base_fds, (double)rss / (double)MIB,
@@ -439,23 +440,18 @@ START_TEST(faults)
 	ck_assert_int_eq(fds, base_fds);
 	ck_assert_msg(!stress_measured() || rss < base_rss + 16 * MIB, "RSS %lld MiB after, %lld before",
 		      rss / MIB, base_rss / MIB);
-	ck_assert_int_eq(test_daemon_stop(&daemon_under_test), 0);
+	ck_assert_int_eq(test_daemon_stop(&pressed_daemon), 0);
 }
 END_TEST
 
 int
 main(void)
 {
-	signal(SIGPIPE, SIG_IGN);
 	Suite *suite = suite_create("load");
 	TCase *tc = tcase_create("load");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, load);
 	tcase_add_test(tc, faults);
 	suite_add_tcase(suite, tc);
-	SRunner *runner = srunner_create(suite);
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fixture_run(suite);
 }
