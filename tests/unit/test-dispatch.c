@@ -130,6 +130,7 @@ setup(void)
 		.can_pass_fds = sink_can_pass_fds,
 		.attach_fd = sink_attach_fd,
 	};
+	dispatch_context_init(&state);
 	n_replies = 0;
 	disconnected = 0;
 }
