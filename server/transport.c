@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "budget.h"
+#include "container.h"
 #include "idmap.h"
 #include "list.h"
 #include "log.h"
@@ -328,8 +329,7 @@ budget_admit_frame(struct conn *conn, uint64_t len)
 static void
 budget_resume(struct reactor_task *task)
 {
-	struct transport *transport =
-		(struct transport *)(void *)((char *)task - offsetof(struct transport, budget_task));
+	struct transport *transport = container_of(task, struct transport, budget_task);
 	transport->budget_task_pending = false;
 	/* Each waiter is tried once: one that pauses again goes back on the
 	 * transport's list, and one closed meanwhile has left this one. */
@@ -385,7 +385,7 @@ free_output(struct conn *conn)
 static void
 run_removed(struct reactor_task *task)
 {
-	struct conn *conn = (struct conn *)(void *)((char *)task - offsetof(struct conn, removed_task));
+	struct conn *conn = container_of(task, struct conn, removed_task);
 	struct transport *transport = conn->transport;
 	if (conn->announced)
 		transport->callbacks->connection_removed(transport->userdata, conn->id);
@@ -439,7 +439,7 @@ conn_close(struct conn *conn, enum log_level level, const char *fmt, ...)
 static void
 conn_timer_expired(struct reactor_timer *timer)
 {
-	struct conn *conn = (struct conn *)(void *)((char *)timer - offsetof(struct conn, timer));
+	struct conn *conn = container_of(timer, struct conn, timer);
 	struct transport *transport = conn->transport;
 
 	if (conn->state != CONN_OPEN) {
@@ -479,8 +479,7 @@ arm_frame_deadline(struct conn *conn)
 static void
 frame_timer_expired(struct reactor_timer *timer)
 {
-	struct conn *conn =
-		(struct conn *)(void *)((char *)timer - offsetof(struct conn, frame_timer));
+	struct conn *conn = container_of(timer, struct conn, frame_timer);
 	struct transport *transport = conn->transport;
 
 	if (conn->state == CONN_CLOSED || !conn->partial_since_ns)
@@ -1112,8 +1111,7 @@ listener_back_off(struct listener *listener)
 static void
 listener_backoff_expired(struct reactor_timer *timer)
 {
-	struct listener *listener =
-		(struct listener *)(void *)((char *)timer - offsetof(struct listener, backoff));
+	struct listener *listener = container_of(timer, struct listener, backoff);
 	struct transport *transport = listener->transport;
 	if (transport->reserve_fd < 0)
 		transport->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
