@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "erange.h"
 #include "error.h"
 #include "log.h"
 #include "monitor.h"
@@ -79,22 +80,15 @@ not_found(int r)
 static int
 get_user(const char *name, uid_t id, bool by_id, struct passwd *pw, char **buffer, bool *found)
 {
-	size_t len = 1024;
+	size_t len = 0;
 	struct passwd *result = NULL;
-	int r;
+	int r = ERANGE, g;
 
-	for (;;) {
-		char *grown = realloc(*buffer, len);
-
-		if (!grown)
-			return -ENOMEM;
-		*buffer = grown;
+	while ((g = erange_grow(buffer, &len, r, 1024, LOOKUP_BUFFER_MAX)) > 0)
 		r = by_id ? getpwuid_r(id, pw, *buffer, len, &result)
-			  : getpwnam_r(name, pw, *buffer, len, &result);
-		if (r != ERANGE || len >= LOOKUP_BUFFER_MAX)
-			break;
-		len *= 2;
-	}
+			   : getpwnam_r(name, pw, *buffer, len, &result);
+	if (g < 0)
+		return g;
 	*found = result != NULL;
 	if (result || not_found(r))
 		return 0;
@@ -104,22 +98,15 @@ get_user(const char *name, uid_t id, bool by_id, struct passwd *pw, char **buffe
 static int
 get_group(const char *name, gid_t id, bool by_id, struct group *gr, char **buffer, bool *found)
 {
-	size_t len = 1024;
+	size_t len = 0;
 	struct group *result = NULL;
-	int r;
+	int r = ERANGE, g;
 
-	for (;;) {
-		char *grown = realloc(*buffer, len);
-
-		if (!grown)
-			return -ENOMEM;
-		*buffer = grown;
+	while ((g = erange_grow(buffer, &len, r, 1024, LOOKUP_BUFFER_MAX)) > 0)
 		r = by_id ? getgrgid_r(id, gr, *buffer, len, &result)
-			  : getgrnam_r(name, gr, *buffer, len, &result);
-		if (r != ERANGE || len >= LOOKUP_BUFFER_MAX)
-			break;
-		len *= 2;
-	}
+			   : getgrnam_r(name, gr, *buffer, len, &result);
+	if (g < 0)
+		return g;
 	*found = result != NULL;
 	if (result || not_found(r))
 		return 0;
