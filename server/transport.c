@@ -1509,15 +1509,16 @@ transport_listen(struct transport *transport, const char *url, char *err, size_t
 	return 0;
 }
 
-int
-transport_adopt(struct transport *transport, int fd, const char *name, const char **url,
-		char *err, size_t errlen)
+/* The listener a passed socket (of the service manager's unit `name`) is: its kind and its
+ * URL in `text`, from the socket's own address. Returns 0, or -errno with `err` filled. */
+static int
+describe_passed_socket(int fd, const char *name, enum listener_kind *kind, char *text,
+		       size_t size, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	int type = 0, listening = 0;
 	socklen_t optlen = sizeof(type);
-	char text[160];
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0 || type != SOCK_STREAM ||
 	    (optlen = sizeof(listening),
@@ -1525,21 +1526,19 @@ transport_adopt(struct transport *transport, int fd, const char *name, const cha
 	    !listening || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
 		snprintf(err, errlen, "descriptor %d from the service manager is not a listening "
 			 "stream socket (ListenStream= in the socket unit)", fd);
-		close(fd);
 		return -EINVAL;
 	}
-	enum listener_kind kind;
 	if (ss.ss_family == AF_UNIX) {
 		const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
 		size_t n = len > offsetof(struct sockaddr_un, sun_path)
 				   ? len - offsetof(struct sockaddr_un, sun_path)
 				   : 0;
-		kind = n > 0 && sun->sun_path[0] == '\0' ? KIND_ABSTRACT : KIND_IPC;
-		if (kind == KIND_ABSTRACT)
-			snprintf(text, sizeof(text), "abstract://%.*s", (int)(n - 1),
+		*kind = n > 0 && sun->sun_path[0] == '\0' ? KIND_ABSTRACT : KIND_IPC;
+		if (*kind == KIND_ABSTRACT)
+			snprintf(text, size, "abstract://%.*s", (int)(n - 1),
 				 sun->sun_path + 1);
 		else
-			snprintf(text, sizeof(text), "ipc://%.*s", (int)strnlen(sun->sun_path, n),
+			snprintf(text, size, "ipc://%.*s", (int)strnlen(sun->sun_path, n),
 				 sun->sun_path);
 	} else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
 		char host[INET6_ADDRSTRLEN] = "?";
@@ -1553,17 +1552,30 @@ transport_adopt(struct transport *transport, int fd, const char *name, const cha
 			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
 			port = ntohs(sin6->sin6_port);
 		}
-		kind = strcmp(name, "tls") == 0 ? KIND_TLS : KIND_TCP;
-		snprintf(text, sizeof(text), "%s://%s%s%s:%u", kind == KIND_TLS ? "tls+tcp" : "tcp",
+		*kind = strcmp(name, "tls") == 0 ? KIND_TLS : KIND_TCP;
+		snprintf(text, size, "%s://%s%s%s:%u", *kind == KIND_TLS ? "tls+tcp" : "tcp",
 			 ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "",
 			 port);
 	} else {
 		snprintf(err, errlen, "descriptor %d from the service manager is of address family "
 			 "%d; only unix and TCP sockets are served", fd, ss.ss_family);
-		close(fd);
 		return -EAFNOSUPPORT;
 	}
-	int r = 0;
+	return 0;
+}
+
+int
+transport_adopt(struct transport *transport, int fd, const char *name, const char **url,
+		char *err, size_t errlen)
+{
+	enum listener_kind kind;
+	char text[160];
+	int r = describe_passed_socket(fd, name, &kind, text, sizeof(text), err, errlen);
+
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	if (kind == KIND_TLS)
 		r = tls_setup(transport, text, err, errlen);
 	struct listener *listener = r == 0 ? calloc(1, sizeof(*listener)) : NULL;
