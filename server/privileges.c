@@ -779,6 +779,49 @@ ids_are(const struct privileges_config *cfg, char *what, size_t len)
 	return true;
 }
 
+/* What the drop left (the user, the capabilities kept), and what the policy will lack. */
+static void
+log_dropped(const struct privileges_config *cfg, unsigned needed_caps, capmask wanted,
+	    capmask held, capmask keep, bool bound)
+{
+	char kept[256];
+	char lacking[512];
+
+	describe_caps(kept, sizeof(kept), keep);
+	if (cfg->switch_user) {
+		char ipc_group[64] = "";
+
+		if (cfg->ipc_gid != cfg->gid)
+			group_name(ipc_group, sizeof(ipc_group), cfg->ipc_gid);
+		log_info("privileges: running as user %s (uid %lu), group %s (gid %lu)%s%s%s; "
+			 "capabilities kept: %s; no_new_privs set",
+			 cfg->user, (unsigned long)cfg->uid, cfg->group, (unsigned long)cfg->gid,
+			 ipc_group[0] ? ", supplementary group " : "", ipc_group,
+			 cfg->default_user ? " (privileges.user is not set: the dedicated user "
+					     "\"" PRIVILEGES_DEFAULT_USER "\" exists)"
+					   : "",
+			 kept);
+		if ((needed_caps & POLICY_CAP_SYS_ADMIN) && !monitor_running())
+			log_warn("privileges: the policy allows sethostname, which needs "
+				 "CAP_SYS_ADMIN; that capability is never kept after switching to "
+				 "user %s, so sethostname will fail with EPERM", cfg->user);
+	} else {
+		log_warn("privileges: the daemon runs as root (uid 0) with root's access to every "
+			 "file root owns, because privileges.user is %s; capabilities kept: %s. To "
+			 "run as an unprivileged user after "
+			 "opening the listeners, set \"privileges\": {\"user\": \"NAME\"} in the "
+			 "configuration",
+			 cfg->user_configured ? "root" : "not set", kept);
+	}
+	describe_lacking(lacking, sizeof(lacking), needed_caps, wanted & ~held);
+	if (lacking[0])
+		log_warn("privileges: the daemon was started without capabilities the policy "
+			 "needs: %s; those operations will fail with EPERM or EACCES", lacking);
+	if (!bound)
+		log_warn("privileges: without CAP_SETPCAP the bounding set is left as it was; "
+			 "no_new_privs still keeps a program from gaining capabilities");
+}
+
 int
 privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char *err,
 		size_t errlen)
@@ -786,8 +829,6 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 	capmask wanted = kept_caps(cfg, needed_caps);
 	capmask held, keep;
 	bool bound;
-	char kept[256];
-	char lacking[512];
 	char what[160];
 	int r;
 
@@ -827,38 +868,6 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 		return -EPERM;
 	}
 
-	describe_caps(kept, sizeof(kept), keep);
-	if (cfg->switch_user) {
-		char ipc_group[64] = "";
-
-		if (cfg->ipc_gid != cfg->gid)
-			group_name(ipc_group, sizeof(ipc_group), cfg->ipc_gid);
-		log_info("privileges: running as user %s (uid %lu), group %s (gid %lu)%s%s%s; "
-			 "capabilities kept: %s; no_new_privs set",
-			 cfg->user, (unsigned long)cfg->uid, cfg->group, (unsigned long)cfg->gid,
-			 ipc_group[0] ? ", supplementary group " : "", ipc_group,
-			 cfg->default_user ? " (privileges.user is not set: the dedicated user "
-					     "\"" PRIVILEGES_DEFAULT_USER "\" exists)"
-					   : "",
-			 kept);
-		if ((needed_caps & POLICY_CAP_SYS_ADMIN) && !monitor_running())
-			log_warn("privileges: the policy allows sethostname, which needs "
-				 "CAP_SYS_ADMIN; that capability is never kept after switching to "
-				 "user %s, so sethostname will fail with EPERM", cfg->user);
-	} else {
-		log_warn("privileges: the daemon runs as root (uid 0) with root's access to every "
-			 "file root owns, because privileges.user is %s; capabilities kept: %s. To "
-			 "run as an unprivileged user after "
-			 "opening the listeners, set \"privileges\": {\"user\": \"NAME\"} in the "
-			 "configuration",
-			 cfg->user_configured ? "root" : "not set", kept);
-	}
-	describe_lacking(lacking, sizeof(lacking), needed_caps, wanted & ~held);
-	if (lacking[0])
-		log_warn("privileges: the daemon was started without capabilities the policy "
-			 "needs: %s; those operations will fail with EPERM or EACCES", lacking);
-	if (!bound)
-		log_warn("privileges: without CAP_SETPCAP the bounding set is left as it was; "
-			 "no_new_privs still keeps a program from gaining capabilities");
+	log_dropped(cfg, needed_caps, wanted, held, keep, bound);
 	return 0;
 }

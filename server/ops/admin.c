@@ -131,13 +131,44 @@ account_name(const struct quota_account *account)
 	return strncmp(key, "quota ", 6) == 0 && strlen(key) > skip ? key + skip : key;
 }
 
+/* The sessions' totals into `a`, and per identity (most handles first) into
+ * state->identities, which has room for one per session. */
+static void
+count_sessions(const struct op_context *ctx, struct status_state *state, struct admin_status *a)
+{
+	size_t n_identities = 0;
+	struct list *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &ctx->sessions->all) {
+		const struct session *session = list_entry(pos, struct session, link);
+		char key[sizeof(state->identities->identity)];
+		size_t i;
+
+		a->sessions++;
+		a->handles += session->n_handles;
+		a->parked += session->n_parked;
+		identity_key(session, key, sizeof(key));
+		for (i = 0; i < n_identities; i++)
+			if (strcmp(state->identities[i].identity, key) == 0)
+				break;
+		if (i == n_identities)
+			memcpy(state->identities[n_identities++].identity, key, sizeof(key));
+		state->identities[i].sessions++;
+		state->identities[i].handles += session->n_handles;
+		state->identities[i].parked += session->n_parked;
+	}
+	qsort(state->identities, n_identities, sizeof(*state->identities), by_handles_then_name);
+	a->identities = state->identities;
+	a->n_identities = n_identities;
+}
+
 int
 op_admin_status(struct op *op, struct reply *reply)
 {
 	struct op_context *ctx = op->ctx;
 	const struct policy *policy = ctx->policy;
 	struct status_state *state = calloc(1, sizeof(*state));
-	size_t n_sessions = 0, n_accounts = 0, n_identities = 0;
+	size_t n_sessions = 0, n_accounts = 0;
 	struct list *pos, *tmp;
 
 	if (!state)
@@ -167,27 +198,7 @@ op_admin_status(struct op *op, struct reply *reply)
 	a->max_sessions = ctx->config->max_sessions;
 	a->rss_bytes = resident_bytes();
 
-	list_for_each_safe(pos, tmp, &ctx->sessions->all) {
-		const struct session *session = list_entry(pos, struct session, link);
-		char key[sizeof(state->identities->identity)];
-		size_t i;
-
-		a->sessions++;
-		a->handles += session->n_handles;
-		a->parked += session->n_parked;
-		identity_key(session, key, sizeof(key));
-		for (i = 0; i < n_identities; i++)
-			if (strcmp(state->identities[i].identity, key) == 0)
-				break;
-		if (i == n_identities)
-			memcpy(state->identities[n_identities++].identity, key, sizeof(key));
-		state->identities[i].sessions++;
-		state->identities[i].handles += session->n_handles;
-		state->identities[i].parked += session->n_parked;
-	}
-	qsort(state->identities, n_identities, sizeof(*state->identities), by_handles_then_name);
-	a->identities = state->identities;
-	a->n_identities = n_identities;
+	count_sessions(ctx, state, a);
 
 	for (size_t i = 0; i <= policy->n_rules && i < ctx->stats->n_rule_counts; i++) {
 		struct admin_rule_row *row = &state->rules[i];
