@@ -73,6 +73,18 @@ not_found(int r)
 	return r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM;
 }
 
+/* What a lookup that ended with erange_grow() answering `g` and the call answering `r`
+ * says: 0 with *found (`got`: it returned an entry; else the entry does not exist), or
+ * -errno when it failed. */
+static int
+lookup_outcome(int g, int r, bool got, bool *found)
+{
+	if (g < 0)
+		return g;
+	*found = got;
+	return got || not_found(r) ? 0 : -r;
+}
+
 /*
  * Look up a user by name (or by id when `by_id`). Returns 0 with *found telling whether it
  * exists, or -errno when the lookup failed.
@@ -87,12 +99,7 @@ get_user(const char *name, uid_t id, bool by_id, struct passwd *pw, char **buffe
 	while ((g = erange_grow(buffer, &len, r, 1024, LOOKUP_BUFFER_MAX)) > 0)
 		r = by_id ? getpwuid_r(id, pw, *buffer, len, &result)
 			   : getpwnam_r(name, pw, *buffer, len, &result);
-	if (g < 0)
-		return g;
-	*found = result != NULL;
-	if (result || not_found(r))
-		return 0;
-	return -r;
+	return lookup_outcome(g, r, result != NULL, found);
 }
 
 static int
@@ -105,12 +112,7 @@ get_group(const char *name, gid_t id, bool by_id, struct group *gr, char **buffe
 	while ((g = erange_grow(buffer, &len, r, 1024, LOOKUP_BUFFER_MAX)) > 0)
 		r = by_id ? getgrgid_r(id, gr, *buffer, len, &result)
 			   : getgrnam_r(name, gr, *buffer, len, &result);
-	if (g < 0)
-		return g;
-	*found = result != NULL;
-	if (result || not_found(r))
-		return 0;
-	return -r;
+	return lookup_outcome(g, r, result != NULL, found);
 }
 
 /* The user `field` names: its uid, and its primary group when it has a passwd entry. */
