@@ -339,10 +339,12 @@ send_has_ipv6(uint32_t conn, uint32_t id, uint64_t seq)
 	send_request(conn, id, &request);
 }
 
-/* A socketpair (request `id`), then a blocking recv on its first socket (request id + 1,
- * with `seq`; 0: none), which has nothing to read: it parks. */
-static void
-park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
+/* A socketpair (request `id`, and `id` again for settimeout when `timeout` > 0: the socket
+ * in timeout mode), then a recv (request id + 1, with `seq`; 0: none) on its first socket,
+ * which has nothing to read: it would wait. `*failures` (when not NULL) is set to 1 just
+ * before the recv goes. Returns the recv's request id. */
+static uint32_t
+send_waiting_recv(uint32_t conn, uint32_t id, uint64_t seq, double timeout, unsigned *failures)
 {
 	Request pair = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__SocketPairRequest pair_args = SOCKBROKER__V1__SOCKET_PAIR_REQUEST__INIT;
@@ -354,6 +356,21 @@ park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
 	uint64_t handle = reply->socketpair->first->handle;
 	free_reply(reply);
 
+	if (timeout > 0) {
+		Request set = SOCKBROKER__V1__REQUEST__INIT;
+		Sockbroker__V1__SetTimeoutRequest set_args =
+			SOCKBROKER__V1__SET_TIMEOUT_REQUEST__INIT;
+		set.op_case = SOCKBROKER__V1__REQUEST__OP_SETTIMEOUT;
+		set.settimeout = &set_args;
+		set_args.has_handle = true;
+		set_args.handle = handle;
+		set_args.has_timeout = true;
+		set_args.timeout = timeout;
+		reply = call(conn, id, &set);
+		ck_assert_msg(!reply->error, "settimeout: %s", reply->error->message);
+		free_reply(reply);
+	}
+
 	Request recv_request = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__RecvRequest recv_args = SOCKBROKER__V1__RECV_REQUEST__INIT;
 	recv_request.has_seq = seq != 0;
@@ -364,7 +381,18 @@ park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
 	recv_args.handle = handle;
 	recv_args.has_bufsize = true;
 	recv_args.bufsize = 64;
+	if (failures)
+		*failures = 1;
 	send_request(conn, id + 1, &recv_request);
+	return id + 1;
+}
+
+/* A socketpair (request `id`), then a blocking recv on its first socket (request id + 1,
+ * with `seq`; 0: none), which has nothing to read: it parks. */
+static void
+park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
+{
+	send_waiting_recv(conn, id, seq, 0, NULL);
 	assert_no_reply(conn);
 	ck_assert_uint_eq(session_find(&state.sessions, conn)->n_parked, 1);
 }
@@ -684,53 +712,6 @@ END_TEST
 
 /* ---- out of memory to wait --------------------------------------------------------------- */
 
-/* A recv on the first socket of a new socketpair (request `id`) that has nothing to read,
- * with `seq` and, when `timeout` > 0, the socket in timeout mode (request id + 1): it would
- * wait. `*failures` (when not NULL) is set to 1 just before the recv goes. Returns the
- * recv's request id. */
-static uint32_t
-send_waiting_recv(uint32_t conn, uint32_t id, uint64_t seq, double timeout, unsigned *failures)
-{
-	Request pair = SOCKBROKER__V1__REQUEST__INIT;
-	Sockbroker__V1__SocketPairRequest pair_args = SOCKBROKER__V1__SOCKET_PAIR_REQUEST__INIT;
-	pair.op_case = SOCKBROKER__V1__REQUEST__OP_SOCKETPAIR;
-	pair.socketpair = &pair_args;
-	Reply *reply = call(conn, id, &pair);
-	ck_assert_msg(!reply->error, "socketpair: %s", reply->error->message);
-	uint64_t handle = reply->socketpair->first->handle;
-	free_reply(reply);
-
-	if (timeout > 0) {
-		Request set = SOCKBROKER__V1__REQUEST__INIT;
-		Sockbroker__V1__SetTimeoutRequest set_args =
-			SOCKBROKER__V1__SET_TIMEOUT_REQUEST__INIT;
-		set.op_case = SOCKBROKER__V1__REQUEST__OP_SETTIMEOUT;
-		set.settimeout = &set_args;
-		set_args.has_handle = true;
-		set_args.handle = handle;
-		set_args.has_timeout = true;
-		set_args.timeout = timeout;
-		reply = call(conn, id + 1, &set);
-		ck_assert_msg(!reply->error, "settimeout: %s", reply->error->message);
-		free_reply(reply);
-	}
-
-	Request recv_request = SOCKBROKER__V1__REQUEST__INIT;
-	Sockbroker__V1__RecvRequest recv_args = SOCKBROKER__V1__RECV_REQUEST__INIT;
-	recv_request.has_seq = seq != 0;
-	recv_request.seq = seq;
-	recv_request.op_case = SOCKBROKER__V1__REQUEST__OP_RECV;
-	recv_request.recv = &recv_args;
-	recv_args.has_handle = true;
-	recv_args.handle = handle;
-	recv_args.has_bufsize = true;
-	recv_args.bufsize = 64;
-	if (failures)
-		*failures = 1;
-	send_request(conn, id + 2, &recv_request);
-	return id + 2;
-}
-
 /* The op that cannot be kept waiting is answered ENOMEM at once, nothing of it stays parked,
  * and the same seq parks on the next try. */
 static void
@@ -754,7 +735,7 @@ check_enomem_to_wait(unsigned *failures, double timeout)
 	/* Memory is back: the same seq is free and the recv waits. */
 	send_waiting_recv(client, 20, 7, timeout, NULL);
 	assert_no_reply(client);
-	ck_assert_uint_eq(session_find(&state.sessions, client)->n_parked, 1);
+	ck_assert_uint_eq(session->n_parked, 1);
 }
 
 START_TEST(dispatch_answers_enomem_when_the_seq_table_cannot_grow)
