@@ -4,7 +4,8 @@
  * row of the op table, checks what the row demands (a Hello first, a handle
  * of this session, an address resolved), has ops/permit.c ask the row's policy
  * question, and calls the handler with a `struct op` and a reply to fill. The
- * error convention is server/error.h's.
+ * error convention is server/error.h's. What a handler sees of the daemon is
+ * op->ctx (struct op_context below), never struct daemon.
  *
  * A handler returns
  *   OP_DONE       the reply is filled;
