@@ -644,15 +644,12 @@ name_or_number(const char *prefix, int64_t value)
 	return found ? cJSON_CreateString(found) : cJSON_CreateNumber((double)value);
 }
 
-static cJSON *
-rule_to_json(const struct policy_rule *r)
+/* A rule's conditions on the socket: "ops", "families", "types", "protocols". */
+static bool
+add_socket_conditions(cJSON *obj, const struct policy_rule *r)
 {
-	cJSON *obj = cJSON_CreateObject();
-	bool ok = obj && cJSON_AddStringToObject(obj, "name", r->name) &&
-		  cJSON_AddBoolToObject(obj, "allow", r->allow);
-	if (ok && r->errnum)
-		ok = cJSON_AddStringToObject(obj, "errno", errname_from_errno(r->errnum)) != NULL;
-	ok = ok && add_identity(obj, &r->who);
+	bool ok = true;
+
 	if (ok && r->ops) {
 		cJSON *a = cJSON_AddArrayToObject(obj, "ops");
 		for (unsigned op = 0; a && op < POLICY_OP__COUNT; op++)
@@ -683,6 +680,16 @@ rule_to_json(const struct policy_rule *r)
 		}
 		ok &= a != NULL;
 	}
+	return ok;
+}
+
+/* A rule's conditions on the peer and the options: "addresses", "ports", "unix_paths",
+ * "sockopts", "hosts". */
+static bool
+add_peer_conditions(cJSON *obj, const struct policy_rule *r)
+{
+	bool ok = true;
+
 	if (ok && r->n_addresses) {
 		cJSON *a = cJSON_AddArrayToObject(obj, "addresses");
 		for (size_t i = 0; a && i < r->n_addresses; i++) {
@@ -727,6 +734,19 @@ rule_to_json(const struct policy_rule *r)
 		ok = cJSON_AddItemToObject(obj, "hosts",
 					   cJSON_CreateStringArray((const char *const *)r->hosts,
 								   (int)r->n_hosts));
+	return ok;
+}
+
+static cJSON *
+rule_to_json(const struct policy_rule *r)
+{
+	cJSON *obj = cJSON_CreateObject();
+	bool ok = obj && cJSON_AddStringToObject(obj, "name", r->name) &&
+		  cJSON_AddBoolToObject(obj, "allow", r->allow);
+	if (ok && r->errnum)
+		ok = cJSON_AddStringToObject(obj, "errno", errname_from_errno(r->errnum)) != NULL;
+	ok = ok && add_identity(obj, &r->who);
+	ok = ok && add_socket_conditions(obj, r) && add_peer_conditions(obj, r);
 	if (!ok) {
 		cJSON_Delete(obj);
 		return NULL;

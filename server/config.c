@@ -388,18 +388,13 @@ unknown_key(const struct load *ld, const char *parent, const char *name)
 	return fail(ld, parent, "unknown key %s (%sknown keys: %s)", quoted, hint, known);
 }
 
+/* No spaces or control characters anywhere in `url`. */
 static int
-parse_listen_url(struct listen_url *u, const char *url, char *err, size_t errlen)
+check_url_characters(const char *url, char *err, size_t errlen)
 {
 	char quoted[160];
-	const char *colon;
-	const char *port;
-	size_t host_len;
-	char *end;
-	unsigned long port_number;
-	size_t i;
 
-	for (i = 0; url[i]; i++) {
+	for (size_t i = 0; url[i]; i++) {
 		unsigned char c = (unsigned char)url[i];
 
 		if (c <= 0x20 || c == 0x7f) {
@@ -409,20 +404,14 @@ parse_listen_url(struct listen_url *u, const char *url, char *err, size_t errlen
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
 
-	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-		if (strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
-			break;
-	}
-	if (i == sizeof(schemes) / sizeof(schemes[0])) {
-		set_err(err, errlen, "%.200s: unsupported listen URL; use " URL_FORMS, url);
-		return -EINVAL;
-	}
-	u->kind = schemes[i].kind;
-	u->address = url + strlen(schemes[i].prefix);
-	u->host[0] = '\0';
-	u->port = 0;
-
+/* An ipc:// or abstract:// URL's path or name: 0 when it is one and well-formed, 1 when the
+ * URL is of another kind (HOST:PORT follows), -EINVAL. */
+static int
+check_local_address(const struct listen_url *u, const char *url, char *err, size_t errlen)
+{
 	switch (u->kind) {
 	case URL_IPC:
 		if (!u->address[0]) {
@@ -449,6 +438,19 @@ parse_listen_url(struct listen_url *u, const char *url, char *err, size_t errlen
 	case URL_TLS_TCP:
 		break;
 	}
+	return 1;
+}
+
+/* The HOST:PORT of a tcp:// or tls+tcp:// URL (its scheme `prefix`) into u->host, u->port. */
+static int
+parse_host_port(struct listen_url *u, const char *url, const char *prefix, char *err,
+		size_t errlen)
+{
+	const char *colon;
+	const char *port;
+	size_t host_len;
+	char *end;
+	unsigned long port_number;
 
 	if (u->address[0] == '[') {
 		colon = strchr(u->address, ']');
@@ -467,14 +469,14 @@ parse_listen_url(struct listen_url *u, const char *url, char *err, size_t errlen
 		host_len = colon ? (size_t)(colon - u->address) : 0;
 		if (colon && memchr(u->address, ':', host_len)) {
 			set_err(err, errlen, "%.200s: an IPv6 address must be in brackets, as in "
-				"%s[::1]:9000", url, schemes[i].prefix);
+				"%s[::1]:9000", url, prefix);
 			return -EINVAL;
 		}
 		memcpy(u->host, u->address, host_len < sizeof(u->host) ? host_len : 0);
 	}
 	if (!colon) {
 		set_err(err, errlen, "%.200s: a listen URL of this kind needs HOST:PORT, as in "
-			"%s127.0.0.1:9000", url, schemes[i].prefix);
+			"%s127.0.0.1:9000", url, prefix);
 		return -EINVAL;
 	}
 	if (host_len >= sizeof(u->host)) {
@@ -493,6 +495,32 @@ parse_listen_url(struct listen_url *u, const char *url, char *err, size_t errlen
 	}
 	u->port = (unsigned)port_number;
 	return 0;
+}
+
+static int
+parse_listen_url(struct listen_url *u, const char *url, char *err, size_t errlen)
+{
+	size_t i;
+	int r;
+
+	if ((r = check_url_characters(url, err, errlen)) < 0)
+		return r;
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		if (strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+			break;
+	}
+	if (i == sizeof(schemes) / sizeof(schemes[0])) {
+		set_err(err, errlen, "%.200s: unsupported listen URL; use " URL_FORMS, url);
+		return -EINVAL;
+	}
+	u->kind = schemes[i].kind;
+	u->address = url + strlen(schemes[i].prefix);
+	u->host[0] = '\0';
+	u->port = 0;
+
+	if ((r = check_local_address(u, url, err, errlen)) <= 0)
+		return r;
+	return parse_host_port(u, url, schemes[i].prefix, err, errlen);
 }
 
 /* Whether a tcp listener on `host` can only be reached from this machine. */
@@ -928,6 +956,22 @@ parse_string(const struct load *ld, const struct field *f, const cJSON *v, struc
 	return r;
 }
 
+/* The audit event names, comma-separated, into `known` (cut short at `size`). */
+static void
+list_event_names(char *known, size_t size)
+{
+	size_t pos = 0;
+
+	known[0] = '\0';
+	for (size_t k = 0; audit_event_names[k]; k++) {
+		int w = snprintf(known + pos, size - pos, "%s%s", k ? ", " : "",
+				 audit_event_names[k]);
+		if (w < 0 || (size_t)w >= size - pos)
+			break;
+		pos += (size_t)w;
+	}
+}
+
 /* "audit.events": event names from audit_event_names, "*" among them for every event, or
  * "*" alone. The list replaces the one before it, like "listen". */
 static int
@@ -940,7 +984,6 @@ parse_events(const struct load *ld, const struct field *f, const cJSON *v, struc
 	const char **names;
 	const cJSON *item;
 	size_t n, i = 0;
-	size_t pos = 0;
 	int r = 0;
 
 	if (cJSON_IsString(v) && strcmp(v->valuestring, "*") == 0) {
@@ -955,13 +998,7 @@ parse_events(const struct load *ld, const struct field *f, const cJSON *v, struc
 			    "[\"socket.connect\", \"socket.bind\"], or \"*\" for every event, got %s",
 			    got);
 	}
-	for (size_t k = 0; audit_event_names[k]; k++) {
-		int w = snprintf(known + pos, sizeof(known) - pos, "%s%s", k ? ", " : "",
-				 audit_event_names[k]);
-		if (w < 0 || (size_t)w >= sizeof(known) - pos)
-			break;
-		pos += (size_t)w;
-	}
+	list_event_names(known, sizeof(known));
 	n = (size_t)cJSON_GetArraySize(v);
 	names = calloc(n + 1, sizeof(*names));
 	if (!names) {
@@ -1581,12 +1618,10 @@ check_token_names(const struct config *cfg, const char *what, const char *name,
 	return 0;
 }
 
-int
-config_validate(const struct config *cfg, char *err, size_t errlen)
+/* The numbers: each within its field's range, and the memory bounds consistent. */
+static int
+validate_numbers(const struct config *cfg, char *err, size_t errlen)
 {
-	struct listen_url url;
-	char msg[384];
-
 	for (size_t i = 0; i < N_FIELDS; i++) {
 		const struct field *f = &fields[i];
 		uint64_t value;
@@ -1611,6 +1646,13 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 			(unsigned long long)cfg->memory_total);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* The log level, the modes, and the settings that need another or an absolute file name. */
+static int
+validate_settings(const struct config *cfg, char *err, size_t errlen)
+{
 	if ((unsigned)cfg->log_level > LOG_LEVEL_DEBUG) {
 		set_err(err, errlen, "log_level: must be one of \"error\", \"warn\", \"info\", "
 			"\"debug\", got the value %d", (int)cfg->log_level);
@@ -1642,6 +1684,13 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 		set_err(err, errlen, "audit.file: must be an absolute file name");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Every token named (auth.require_token, the rules' and quotas' "who", admin.tokens) exists. */
+static int
+validate_token_names(const struct config *cfg, char *err, size_t errlen)
+{
 	if (cfg->require_token >> POLICY_TRANSPORT__COUNT) {
 		set_err(err, errlen, "auth.require_token: names a transport this version does not "
 			"know (mask 0x%x)", cfg->require_token);
@@ -1680,6 +1729,16 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+/* Each listen URL: well-formed, given once, TLS set up for tls+tcp, no unauthenticated TCP
+ * beyond loopback. */
+static int
+validate_listen_urls(const struct config *cfg, char *err, size_t errlen)
+{
+	struct listen_url url;
+	char msg[384];
 
 	for (size_t i = 0; i < cfg->n_listen_urls; i++) {
 		const char *u = cfg->listen_urls[i];
@@ -1716,6 +1775,19 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+int
+config_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = validate_numbers(cfg, err, errlen)) < 0 ||
+	    (r = validate_settings(cfg, err, errlen)) < 0 ||
+	    (r = validate_token_names(cfg, err, errlen)) < 0 ||
+	    (r = validate_listen_urls(cfg, err, errlen)) < 0)
+		return r;
+	return 0;
+}
+
 static void
 print_string(FILE *out, const char *s)
 {
@@ -1733,8 +1805,9 @@ print_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-void
-config_print(const struct config *cfg, FILE *out)
+/* The policy, the listen URLs, the limits, the log level and the resolver threads. */
+static void
+print_policy_listen_limits(const struct config *cfg, FILE *out)
 {
 	fputs("{\n", out);
 	config_print_policy(cfg->policy, out);
@@ -1764,7 +1837,12 @@ config_print(const struct config *cfg, FILE *out)
 		(unsigned long)cfg->max_sessions_per_identity);
 	fprintf(out, "\t\"log_level\": \"%s\",\n", log_level_name(cfg->log_level));
 	fprintf(out, "\t\"resolver_threads\": %lu,\n", (unsigned long)cfg->resolver_threads);
+}
 
+/* The ipc and privileges sections. */
+static void
+print_ipc_privileges(const struct config *cfg, FILE *out)
+{
 	fprintf(out, "\t\"ipc\": {\n\t\t\"mode\": \"%04o\"", cfg->ipc_mode);
 	if (cfg->ipc_group) {
 		fputs(",\n\t\t\"group\": ", out);
@@ -1787,7 +1865,12 @@ config_print(const struct config *cfg, FILE *out)
 		print_string(out, cfg->privileges_group);
 	}
 	fputs(cfg->privileges_user || cfg->privileges_group ? "\n\t},\n" : "},\n", out);
+}
 
+/* The audit section, its events listed even when they are the default. */
+static void
+print_audit(const struct config *cfg, FILE *out)
+{
 	fputs("\t\"audit\": {", out);
 	if (cfg->audit_file) {
 		fputs("\n\t\t\"file\": ", out);
@@ -1803,7 +1886,12 @@ config_print(const struct config *cfg, FILE *out)
 		print_string(out, events[i]);
 	}
 	fputs("]\n\t},\n", out);
+}
 
+/* The auth and admin sections (tokens as their SHA-256, never a secret). */
+static void
+print_auth_admin(const struct config *cfg, FILE *out)
+{
 	fputs("\t\"auth\": {\n\t\t\"tokens\": [", out);
 	for (size_t i = 0; i < cfg->n_tokens; i++) {
 		char hex[SHA256_HEX_LEN + 1];
@@ -1835,7 +1923,12 @@ config_print(const struct config *cfg, FILE *out)
 		print_string(out, cfg->admin_tokens.names[i]);
 	}
 	fputs("]\n\t},\n", out);
+}
 
+/* The remote and tls sections, and the closing brace. */
+static void
+print_remote_tls(const struct config *cfg, FILE *out)
+{
 	fprintf(out, "\t\"remote\": {\n\t\t\"keepalive_idle_s\": %lu,\n"
 		"\t\t\"keepalive_interval_s\": %lu,\n\t\t\"keepalive_count\": %lu,\n"
 		"\t\t\"resume_grace_tcp_s\": %lu,\n\t\t\"resume_grace_tls_s\": %lu,\n"
@@ -1857,6 +1950,16 @@ config_print(const struct config *cfg, FILE *out)
 		print_string(out, cfg->tls_ca_file);
 	}
 	fputs(cfg->tls_cert_key_file || cfg->tls_ca_file ? "\n\t}\n}\n" : "}\n}\n", out);
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	print_policy_listen_limits(cfg, out);
+	print_ipc_privileges(cfg, out);
+	print_audit(cfg, out);
+	print_auth_admin(cfg, out);
+	print_remote_tls(cfg, out);
 }
 
 const char *

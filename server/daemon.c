@@ -274,10 +274,11 @@ init_state(struct daemon *daemon, const struct config *config, char *err, size_t
 	}
 
 	/* What the admin operations count and list. */
-	daemon->n_rule_counts = daemon->policy->n_rules + 1;
-	if (!(daemon->rule_counts = calloc(daemon->n_rule_counts, sizeof(*daemon->rule_counts))) ||
-	    !(daemon->listener_urls = calloc(systemd_listen_count() + config->n_listen_urls + 1,
-					     sizeof(*daemon->listener_urls)))) {
+	struct op_stats *stats = &daemon->stats;
+	stats->n_rule_counts = daemon->policy->n_rules + 1;
+	if (!(stats->rule_counts = calloc(stats->n_rule_counts, sizeof(*stats->rule_counts))) ||
+	    !(stats->listener_urls = calloc(systemd_listen_count() + config->n_listen_urls + 1,
+					    sizeof(*stats->listener_urls)))) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		return r;
@@ -372,7 +373,7 @@ open_listeners(struct daemon *daemon, const struct privileges_config *privileges
 					 &url, err, errlen)) < 0)
 			return r;
 		log_info("listening on %s (passed by the service manager)", url);
-		daemon->listener_urls[daemon->n_listeners++] = url;
+		daemon->stats.listener_urls[daemon->stats.n_listeners++] = url;
 	}
 	systemd_listen_done();
 	for (size_t i = 0; i < config->n_listen_urls; i++) {
@@ -382,7 +383,7 @@ open_listeners(struct daemon *daemon, const struct privileges_config *privileges
 			return r;
 		if ((r = transport_listen(daemon->transport, url, err, errlen)) < 0)
 			return r;
-		daemon->listener_urls[daemon->n_listeners++] = url;
+		daemon->stats.listener_urls[daemon->stats.n_listeners++] = url;
 	}
 	return 0;
 }
@@ -438,6 +439,7 @@ daemon_new(struct daemon **out, const struct config *config,
 		for (size_t i = 0; i < config->n_listen_urls; i++)
 			check_ipc_directory(config->listen_urls[i]);
 	}
+	dispatch_context_init(daemon);
 	*out = daemon;
 	return 0;
 
@@ -455,7 +457,7 @@ daemon_run(struct daemon *daemon)
 	int r = transport_start(daemon->transport);
 	if (r < 0)
 		return r;
-	daemon->started_ns = reactor_now_ns();
+	daemon->stats.started_ns = reactor_now_ns();
 	for (size_t i = 0; i < daemon->config->n_listen_urls; i++)
 		log_info("listening on %s", daemon->config->listen_urls[i]);
 	if (systemd_notify("READY=1\nSTATUS=serving") < 0)
@@ -472,6 +474,7 @@ daemon_run(struct daemon *daemon)
 	daemon->stopping = true;
 	resolver_free(daemon->resolver);
 	daemon->resolver = NULL;
+	daemon->ops.resolver = NULL;
 	reactor_drain(daemon->reactor);
 	dispatch_end_all_sessions(daemon);
 	reactor_drain(daemon->reactor);
@@ -511,8 +514,8 @@ daemon_free(struct daemon *daemon)
 	budget_fini(&daemon->budget);
 	reactor_free(daemon->reactor);
 	policy_fini(&daemon->builtin_policy);
-	free(daemon->rule_counts);
-	free(daemon->listener_urls);
+	free(daemon->stats.rule_counts);
+	free(daemon->stats.listener_urls);
 	free(daemon->scratch);
 	free(daemon);
 }

@@ -4,8 +4,9 @@
  * callbacks land here on the reactor thread, decode the request (wire) and
  * hand it to dispatch, which answers through `sink`, the transport's
  * functions (dispatch itself calls nothing of the transport's). Everything
- * below `reactor` is touched only on the reactor thread. Handlers still
- * reach the daemon through op->daemon (ops/ops.h says which parts).
+ * below `reactor` is touched only on the reactor thread. Handlers see only
+ * `ops`, the narrow context of ops/ops.h (struct op_context), which points
+ * into this struct; they include nothing of this header.
  */
 #ifndef SOCKBROKER_DAEMON_H
 #define SOCKBROKER_DAEMON_H
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "handle.h"
+#include "ops/ops.h"
 #include "policy.h"
 #include "quota.h"
 #include "reactor.h"
@@ -51,15 +53,11 @@ struct daemon {
 	bool stopping;
 
 	/* What the admin operations report (ops/admin.c). */
-	uint64_t started_ns;        /* CLOCK_MONOTONIC when the daemon began to serve */
-	uint64_t n_requests;        /* requests started since */
-	const char **listener_urls; /* passed sockets' URLs, then the configured ones; the
-				     * array is the daemon's, the strings the transport's and
-				     * the config's */
-	size_t n_listeners;
-	/* Per policy rule, in its order, then default-deny: [0] allowed, [1] denied. */
-	uint64_t (*rule_counts)[2];
-	size_t n_rule_counts;
+	struct op_stats stats;
+
+	/* What handlers see of all this (dispatch_context_init() fills it;
+	 * every op points at it). */
+	struct op_context ops;
 };
 
 /* Create the daemon for `config` (which must outlive it) and open its

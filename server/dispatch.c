@@ -22,6 +22,7 @@
 #include "quota.h"
 #include "ops/ops.h"
 #include "resolve.h"
+#include "resume.h"
 #include "session.h"
 #include "wire.h"
 
@@ -289,6 +290,32 @@ op_attach_fd(struct op *op, int fd)
 	const struct reply_sink *sink = &op->daemon->sink;
 
 	sink->attach_fd(sink->userdata, op->tx, fd);
+}
+
+uint32_t
+op_resume_grace_ms(const struct op *op)
+{
+	return resume_grace_ms(op->daemon, op->session);
+}
+
+void
+dispatch_context_init(struct daemon *daemon)
+{
+	daemon->ops = (struct op_context){
+		.config = daemon->config,
+		.limits = &daemon->limits,
+		.policy = daemon->policy,
+		.handles = &daemon->handles,
+		.reactor = daemon->reactor,
+		.resolver = daemon->resolver,
+		.audit = daemon->audit,
+		.quotas = &daemon->quotas,
+		.budget = &daemon->budget,
+		.sessions = &daemon->sessions,
+		.scratch = daemon->scratch,
+		.scratch_len = daemon->scratch_len,
+		.stats = &daemon->stats,
+	};
 }
 
 /* ---- op lifetime ------------------------------------------------------ */
@@ -647,7 +674,7 @@ submit_job(struct op *op, struct resolve_job *job)
 {
 	int r;
 
-	if (!op->daemon->resolver) {
+	if (!op->ctx->resolver) {
 		/* Shutdown: requests posted before the transport stopped still run
 		 * once, after the workers are gone. */
 		complete_with_error(op, ERROR_OS, ECANCELED,
@@ -660,7 +687,7 @@ submit_job(struct op *op, struct resolve_job *job)
 	}
 	op->job = job;
 	job->owner = op->session->id;
-	resolver_submit(op->daemon->resolver, job);
+	resolver_submit(op->ctx->resolver, job);
 	return 0;
 }
 
@@ -872,6 +899,7 @@ new_op(struct daemon *daemon, struct session *session, struct tx *tx, struct req
 	}
 	op->held_request = request->wire_len;
 	op->daemon = daemon;
+	op->ctx = &daemon->ops;
 	op->session = session;
 	op->tx = tx;
 	op->req = request;
@@ -947,7 +975,7 @@ start(struct daemon *daemon, struct session *session, struct tx *tx, struct requ
 	if (!charge_request(daemon, session, tx, request, desc))
 		return;
 	session->n_requests++;
-	daemon->n_requests++;
+	daemon->stats.n_requests++;
 	struct op *op = new_op(daemon, session, tx, request, desc);
 	if (!op)
 		return;
@@ -1043,7 +1071,7 @@ dispatch_session_added(struct daemon *daemon, uint32_t pipe_id,
 }
 
 int
-dispatch_close_handle(struct daemon *daemon, struct handle *handle)
+dispatch_close_handle(struct handle *handle)
 {
 	struct list *queues[] = { &handle->parked_reads, &handle->parked_writes };
 	for (size_t i = 0; i < 2; i++) {
@@ -1085,7 +1113,7 @@ end_session(struct daemon *daemon, struct session *session, const char *why)
 	}
 	while ((first = list_first(&session->handles))) {
 		struct handle *handle = list_entry(first, struct handle, session_link);
-		dispatch_close_handle(daemon, handle);
+		dispatch_close_handle(handle);
 	}
 	log_info("%s: %s; closed %zu sockets and %zu waiting operations", who, why, n_handles,
 		 n_ops);

@@ -47,6 +47,10 @@ struct reply_sink {
 	void *userdata;
 };
 
+/* Fill daemon->ops, the handlers' view of the daemon (ops/ops.h), from the
+ * daemon's fields: once they are all set, before the first request. */
+void dispatch_context_init(struct daemon *daemon);
+
 /* Take a decoded request from pipe `pipe_id` (ownership of `request` and
  * the duty to answer `tx` pass to dispatch). */
 void dispatch_request(struct daemon *daemon, struct tx *tx, uint32_t pipe_id,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "erange.h"
 #include "error.h"
 #include "log.h"
 #include "monitor.h"
@@ -72,6 +73,18 @@ not_found(int r)
 	return r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM;
 }
 
+/* What a lookup that ended with erange_grow() answering `g` and the call answering `r`
+ * says: 0 with *found (`got`: it returned an entry; else the entry does not exist), or
+ * -errno when it failed. */
+static int
+lookup_outcome(int g, int r, bool got, bool *found)
+{
+	if (g < 0)
+		return g;
+	*found = got;
+	return got || not_found(r) ? 0 : -r;
+}
+
 /*
  * Look up a user by name (or by id when `by_id`). Returns 0 with *found telling whether it
  * exists, or -errno when the lookup failed.
@@ -79,51 +92,27 @@ not_found(int r)
 static int
 get_user(const char *name, uid_t id, bool by_id, struct passwd *pw, char **buffer, bool *found)
 {
-	size_t len = 1024;
+	size_t len = 0;
 	struct passwd *result = NULL;
-	int r;
+	int r = ERANGE, g;
 
-	for (;;) {
-		char *grown = realloc(*buffer, len);
-
-		if (!grown)
-			return -ENOMEM;
-		*buffer = grown;
+	while ((g = erange_grow(buffer, &len, r, 1024, LOOKUP_BUFFER_MAX)) > 0)
 		r = by_id ? getpwuid_r(id, pw, *buffer, len, &result)
-			  : getpwnam_r(name, pw, *buffer, len, &result);
-		if (r != ERANGE || len >= LOOKUP_BUFFER_MAX)
-			break;
-		len *= 2;
-	}
-	*found = result != NULL;
-	if (result || not_found(r))
-		return 0;
-	return -r;
+			   : getpwnam_r(name, pw, *buffer, len, &result);
+	return lookup_outcome(g, r, result != NULL, found);
 }
 
 static int
 get_group(const char *name, gid_t id, bool by_id, struct group *gr, char **buffer, bool *found)
 {
-	size_t len = 1024;
+	size_t len = 0;
 	struct group *result = NULL;
-	int r;
+	int r = ERANGE, g;
 
-	for (;;) {
-		char *grown = realloc(*buffer, len);
-
-		if (!grown)
-			return -ENOMEM;
-		*buffer = grown;
+	while ((g = erange_grow(buffer, &len, r, 1024, LOOKUP_BUFFER_MAX)) > 0)
 		r = by_id ? getgrgid_r(id, gr, *buffer, len, &result)
-			  : getgrnam_r(name, gr, *buffer, len, &result);
-		if (r != ERANGE || len >= LOOKUP_BUFFER_MAX)
-			break;
-		len *= 2;
-	}
-	*found = result != NULL;
-	if (result || not_found(r))
-		return 0;
-	return -r;
+			   : getgrnam_r(name, gr, *buffer, len, &result);
+	return lookup_outcome(g, r, result != NULL, found);
 }
 
 /* The user `field` names: its uid, and its primary group when it has a passwd entry. */
@@ -792,6 +781,49 @@ ids_are(const struct privileges_config *cfg, char *what, size_t len)
 	return true;
 }
 
+/* What the drop left (the user, the capabilities kept), and what the policy will lack. */
+static void
+log_dropped(const struct privileges_config *cfg, unsigned needed_caps, capmask wanted,
+	    capmask held, capmask keep, bool bound)
+{
+	char kept[256];
+	char lacking[512];
+
+	describe_caps(kept, sizeof(kept), keep);
+	if (cfg->switch_user) {
+		char ipc_group[64] = "";
+
+		if (cfg->ipc_gid != cfg->gid)
+			group_name(ipc_group, sizeof(ipc_group), cfg->ipc_gid);
+		log_info("privileges: running as user %s (uid %lu), group %s (gid %lu)%s%s%s; "
+			 "capabilities kept: %s; no_new_privs set",
+			 cfg->user, (unsigned long)cfg->uid, cfg->group, (unsigned long)cfg->gid,
+			 ipc_group[0] ? ", supplementary group " : "", ipc_group,
+			 cfg->default_user ? " (privileges.user is not set: the dedicated user "
+					     "\"" PRIVILEGES_DEFAULT_USER "\" exists)"
+					   : "",
+			 kept);
+		if ((needed_caps & POLICY_CAP_SYS_ADMIN) && !monitor_running())
+			log_warn("privileges: the policy allows sethostname, which needs "
+				 "CAP_SYS_ADMIN; that capability is never kept after switching to "
+				 "user %s, so sethostname will fail with EPERM", cfg->user);
+	} else {
+		log_warn("privileges: the daemon runs as root (uid 0) with root's access to every "
+			 "file root owns, because privileges.user is %s; capabilities kept: %s. To "
+			 "run as an unprivileged user after "
+			 "opening the listeners, set \"privileges\": {\"user\": \"NAME\"} in the "
+			 "configuration",
+			 cfg->user_configured ? "root" : "not set", kept);
+	}
+	describe_lacking(lacking, sizeof(lacking), needed_caps, wanted & ~held);
+	if (lacking[0])
+		log_warn("privileges: the daemon was started without capabilities the policy "
+			 "needs: %s; those operations will fail with EPERM or EACCES", lacking);
+	if (!bound)
+		log_warn("privileges: without CAP_SETPCAP the bounding set is left as it was; "
+			 "no_new_privs still keeps a program from gaining capabilities");
+}
+
 int
 privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char *err,
 		size_t errlen)
@@ -799,8 +831,6 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 	capmask wanted = kept_caps(cfg, needed_caps);
 	capmask held, keep;
 	bool bound;
-	char kept[256];
-	char lacking[512];
 	char what[160];
 	int r;
 
@@ -840,38 +870,6 @@ privileges_drop(const struct privileges_config *cfg, unsigned needed_caps, char 
 		return -EPERM;
 	}
 
-	describe_caps(kept, sizeof(kept), keep);
-	if (cfg->switch_user) {
-		char ipc_group[64] = "";
-
-		if (cfg->ipc_gid != cfg->gid)
-			group_name(ipc_group, sizeof(ipc_group), cfg->ipc_gid);
-		log_info("privileges: running as user %s (uid %lu), group %s (gid %lu)%s%s%s; "
-			 "capabilities kept: %s; no_new_privs set",
-			 cfg->user, (unsigned long)cfg->uid, cfg->group, (unsigned long)cfg->gid,
-			 ipc_group[0] ? ", supplementary group " : "", ipc_group,
-			 cfg->default_user ? " (privileges.user is not set: the dedicated user "
-					     "\"" PRIVILEGES_DEFAULT_USER "\" exists)"
-					   : "",
-			 kept);
-		if ((needed_caps & POLICY_CAP_SYS_ADMIN) && !monitor_running())
-			log_warn("privileges: the policy allows sethostname, which needs "
-				 "CAP_SYS_ADMIN; that capability is never kept after switching to "
-				 "user %s, so sethostname will fail with EPERM", cfg->user);
-	} else {
-		log_warn("privileges: the daemon runs as root (uid 0) with root's access to every "
-			 "file root owns, because privileges.user is %s; capabilities kept: %s. To "
-			 "run as an unprivileged user after "
-			 "opening the listeners, set \"privileges\": {\"user\": \"NAME\"} in the "
-			 "configuration",
-			 cfg->user_configured ? "root" : "not set", kept);
-	}
-	describe_lacking(lacking, sizeof(lacking), needed_caps, wanted & ~held);
-	if (lacking[0])
-		log_warn("privileges: the daemon was started without capabilities the policy "
-			 "needs: %s; those operations will fail with EPERM or EACCES", lacking);
-	if (!bound)
-		log_warn("privileges: without CAP_SETPCAP the bounding set is left as it was; "
-			 "no_new_privs still keeps a program from gaining capabilities");
+	log_dropped(cfg, needed_caps, wanted, held, keep, bound);
 	return 0;
 }

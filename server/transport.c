@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "budget.h"
+#include "container.h"
 #include "idmap.h"
 #include "list.h"
 #include "log.h"
@@ -328,8 +329,7 @@ budget_admit_frame(struct conn *conn, uint64_t len)
 static void
 budget_resume(struct reactor_task *task)
 {
-	struct transport *transport =
-		(struct transport *)(void *)((char *)task - offsetof(struct transport, budget_task));
+	struct transport *transport = container_of(task, struct transport, budget_task);
 	transport->budget_task_pending = false;
 	/* Each waiter is tried once: one that pauses again goes back on the
 	 * transport's list, and one closed meanwhile has left this one. */
@@ -385,7 +385,7 @@ free_output(struct conn *conn)
 static void
 run_removed(struct reactor_task *task)
 {
-	struct conn *conn = (struct conn *)(void *)((char *)task - offsetof(struct conn, removed_task));
+	struct conn *conn = container_of(task, struct conn, removed_task);
 	struct transport *transport = conn->transport;
 	if (conn->announced)
 		transport->callbacks->connection_removed(transport->userdata, conn->id);
@@ -439,7 +439,7 @@ conn_close(struct conn *conn, enum log_level level, const char *fmt, ...)
 static void
 conn_timer_expired(struct reactor_timer *timer)
 {
-	struct conn *conn = (struct conn *)(void *)((char *)timer - offsetof(struct conn, timer));
+	struct conn *conn = container_of(timer, struct conn, timer);
 	struct transport *transport = conn->transport;
 
 	if (conn->state != CONN_OPEN) {
@@ -479,8 +479,7 @@ arm_frame_deadline(struct conn *conn)
 static void
 frame_timer_expired(struct reactor_timer *timer)
 {
-	struct conn *conn =
-		(struct conn *)(void *)((char *)timer - offsetof(struct conn, frame_timer));
+	struct conn *conn = container_of(timer, struct conn, frame_timer);
 	struct transport *transport = conn->transport;
 
 	if (conn->state == CONN_CLOSED || !conn->partial_since_ns)
@@ -1112,8 +1111,7 @@ listener_back_off(struct listener *listener)
 static void
 listener_backoff_expired(struct reactor_timer *timer)
 {
-	struct listener *listener =
-		(struct listener *)(void *)((char *)timer - offsetof(struct listener, backoff));
+	struct listener *listener = container_of(timer, struct listener, backoff);
 	struct transport *transport = listener->transport;
 	if (transport->reserve_fd < 0)
 		transport->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1511,15 +1509,16 @@ transport_listen(struct transport *transport, const char *url, char *err, size_t
 	return 0;
 }
 
-int
-transport_adopt(struct transport *transport, int fd, const char *name, const char **url,
-		char *err, size_t errlen)
+/* The listener a passed socket (of the service manager's unit `name`) is: its kind and its
+ * URL in `text`, from the socket's own address. Returns 0, or -errno with `err` filled. */
+static int
+describe_passed_socket(int fd, const char *name, enum listener_kind *kind, char *text,
+		       size_t size, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	int type = 0, listening = 0;
 	socklen_t optlen = sizeof(type);
-	char text[160];
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0 || type != SOCK_STREAM ||
 	    (optlen = sizeof(listening),
@@ -1527,21 +1526,19 @@ transport_adopt(struct transport *transport, int fd, const char *name, const cha
 	    !listening || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
 		snprintf(err, errlen, "descriptor %d from the service manager is not a listening "
 			 "stream socket (ListenStream= in the socket unit)", fd);
-		close(fd);
 		return -EINVAL;
 	}
-	enum listener_kind kind;
 	if (ss.ss_family == AF_UNIX) {
 		const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
 		size_t n = len > offsetof(struct sockaddr_un, sun_path)
 				   ? len - offsetof(struct sockaddr_un, sun_path)
 				   : 0;
-		kind = n > 0 && sun->sun_path[0] == '\0' ? KIND_ABSTRACT : KIND_IPC;
-		if (kind == KIND_ABSTRACT)
-			snprintf(text, sizeof(text), "abstract://%.*s", (int)(n - 1),
+		*kind = n > 0 && sun->sun_path[0] == '\0' ? KIND_ABSTRACT : KIND_IPC;
+		if (*kind == KIND_ABSTRACT)
+			snprintf(text, size, "abstract://%.*s", (int)(n - 1),
 				 sun->sun_path + 1);
 		else
-			snprintf(text, sizeof(text), "ipc://%.*s", (int)strnlen(sun->sun_path, n),
+			snprintf(text, size, "ipc://%.*s", (int)strnlen(sun->sun_path, n),
 				 sun->sun_path);
 	} else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
 		char host[INET6_ADDRSTRLEN] = "?";
@@ -1555,17 +1552,30 @@ transport_adopt(struct transport *transport, int fd, const char *name, const cha
 			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
 			port = ntohs(sin6->sin6_port);
 		}
-		kind = strcmp(name, "tls") == 0 ? KIND_TLS : KIND_TCP;
-		snprintf(text, sizeof(text), "%s://%s%s%s:%u", kind == KIND_TLS ? "tls+tcp" : "tcp",
+		*kind = strcmp(name, "tls") == 0 ? KIND_TLS : KIND_TCP;
+		snprintf(text, size, "%s://%s%s%s:%u", *kind == KIND_TLS ? "tls+tcp" : "tcp",
 			 ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "",
 			 port);
 	} else {
 		snprintf(err, errlen, "descriptor %d from the service manager is of address family "
 			 "%d; only unix and TCP sockets are served", fd, ss.ss_family);
-		close(fd);
 		return -EAFNOSUPPORT;
 	}
-	int r = 0;
+	return 0;
+}
+
+int
+transport_adopt(struct transport *transport, int fd, const char *name, const char **url,
+		char *err, size_t errlen)
+{
+	enum listener_kind kind;
+	char text[160];
+	int r = describe_passed_socket(fd, name, &kind, text, sizeof(text), err, errlen);
+
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	if (kind == KIND_TLS)
 		r = tls_setup(transport, text, err, errlen);
 	struct listener *listener = r == 0 ? calloc(1, sizeof(*listener)) : NULL;

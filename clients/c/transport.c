@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 
+#include "hex.h"
 #include "internal.h"
 #include "transport.h"
 
@@ -148,18 +149,6 @@ sb__sp_frame_header(uint8_t *body, size_t length, bool ipc, uint32_t request_id)
 }
 
 /* ---- URLs ------------------------------------------------------------------- */
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static int
 parse_unix(const char *rest, bool abstract, struct sb__sp_address *address)

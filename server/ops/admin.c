@@ -16,7 +16,6 @@
 #include <sys/un.h>
 
 #include "../config.h"
-#include "../daemon.h"
 #include "../handle.h"
 #include "../policy.h"
 #include "../quota.h"
@@ -27,7 +26,7 @@
 bool
 op_admin_allows(const struct op *op)
 {
-	const struct config *config = op->daemon->config;
+	const struct config *config = op->ctx->config;
 	struct policy_identity id;
 
 	op_identity(op->session, &id);
@@ -48,9 +47,9 @@ op_admin_allows(const struct op *op)
 }
 
 void
-op_count_decision(struct daemon *daemon, const struct policy_decision *decision)
+op_count_decision(struct op_context *ctx, const struct policy_decision *decision)
 {
-	const struct policy *policy = daemon->policy;
+	const struct policy *policy = ctx->policy;
 	size_t index = policy->n_rules; /* default-deny, unless a rule decided */
 
 	/* The decision names its rule by the rule's own string. */
@@ -60,8 +59,8 @@ op_count_decision(struct daemon *daemon, const struct policy_decision *decision)
 			break;
 		}
 	}
-	if (index < daemon->n_rule_counts)
-		daemon->rule_counts[index][decision->allow ? 0 : 1]++;
+	if (index < ctx->stats->n_rule_counts)
+		ctx->stats->rule_counts[index][decision->allow ? 0 : 1]++;
 }
 
 static double
@@ -132,43 +131,15 @@ account_name(const struct quota_account *account)
 	return strncmp(key, "quota ", 6) == 0 && strlen(key) > skip ? key + skip : key;
 }
 
-int
-op_admin_status(struct op *op, struct reply *reply)
+/* The sessions' totals into `a`, and per identity (most handles first) into
+ * state->identities, which has room for one per session. */
+static void
+count_sessions(const struct op_context *ctx, struct status_state *state, struct admin_status *a)
 {
-	struct daemon *daemon = op->daemon;
-	const struct policy *policy = daemon->policy;
-	struct status_state *state = calloc(1, sizeof(*state));
-	size_t n_sessions = 0, n_accounts = 0, n_identities = 0;
+	size_t n_identities = 0;
 	struct list *pos, *tmp;
 
-	if (!state)
-		return -ENOMEM;
-	op->state = state;
-	op->release_state = release_status;
-	list_for_each_safe(pos, tmp, &daemon->sessions.all)
-		n_sessions++;
-	list_for_each_safe(pos, tmp, &daemon->quotas.accounts)
-		n_accounts++;
-	state->identities = calloc(n_sessions ? n_sessions : 1, sizeof(*state->identities));
-	state->rules = calloc(policy->n_rules + 1, sizeof(*state->rules));
-	state->quotas = calloc(n_accounts ? n_accounts : 1, sizeof(*state->quotas));
-	if (!state->identities || !state->rules || !state->quotas)
-		return -ENOMEM;
-
-	struct admin_status *a = &reply->admin_status;
-	reply->shape = REPLY_ADMIN_STATUS;
-	a->version = SOCKBROKER_VERSION;
-	a->pid = getpid();
-	a->uptime = seconds_since(daemon->started_ns);
-	a->listeners = daemon->listener_urls;
-	a->n_listeners = daemon->n_listeners;
-	a->requests = daemon->n_requests;
-	a->max_handles_per_session = daemon->config->max_handles;
-	a->max_parked_per_session = daemon->config->max_parked;
-	a->max_sessions = daemon->config->max_sessions;
-	a->rss_bytes = resident_bytes();
-
-	list_for_each_safe(pos, tmp, &daemon->sessions.all) {
+	list_for_each_safe(pos, tmp, &ctx->sessions->all) {
 		const struct session *session = list_entry(pos, struct session, link);
 		char key[sizeof(state->identities->identity)];
 		size_t i;
@@ -189,18 +160,57 @@ op_admin_status(struct op *op, struct reply *reply)
 	qsort(state->identities, n_identities, sizeof(*state->identities), by_handles_then_name);
 	a->identities = state->identities;
 	a->n_identities = n_identities;
+}
 
-	for (size_t i = 0; i <= policy->n_rules && i < daemon->n_rule_counts; i++) {
+int
+op_admin_status(struct op *op, struct reply *reply)
+{
+	struct op_context *ctx = op->ctx;
+	const struct policy *policy = ctx->policy;
+	struct status_state *state = calloc(1, sizeof(*state));
+	size_t n_sessions = 0, n_accounts = 0;
+	struct list *pos, *tmp;
+
+	if (!state)
+		return -ENOMEM;
+	op->state = state;
+	op->release_state = release_status;
+	list_for_each_safe(pos, tmp, &ctx->sessions->all)
+		n_sessions++;
+	list_for_each_safe(pos, tmp, &ctx->quotas->accounts)
+		n_accounts++;
+	state->identities = calloc(n_sessions ? n_sessions : 1, sizeof(*state->identities));
+	state->rules = calloc(policy->n_rules + 1, sizeof(*state->rules));
+	state->quotas = calloc(n_accounts ? n_accounts : 1, sizeof(*state->quotas));
+	if (!state->identities || !state->rules || !state->quotas)
+		return -ENOMEM;
+
+	struct admin_status *a = &reply->admin_status;
+	reply->shape = REPLY_ADMIN_STATUS;
+	a->version = SOCKBROKER_VERSION;
+	a->pid = getpid();
+	a->uptime = seconds_since(ctx->stats->started_ns);
+	a->listeners = ctx->stats->listener_urls;
+	a->n_listeners = ctx->stats->n_listeners;
+	a->requests = ctx->stats->n_requests;
+	a->max_handles_per_session = ctx->config->max_handles;
+	a->max_parked_per_session = ctx->config->max_parked;
+	a->max_sessions = ctx->config->max_sessions;
+	a->rss_bytes = resident_bytes();
+
+	count_sessions(ctx, state, a);
+
+	for (size_t i = 0; i <= policy->n_rules && i < ctx->stats->n_rule_counts; i++) {
 		struct admin_rule_row *row = &state->rules[i];
 		row->name = i < policy->n_rules ? policy->rules[i].name : "default-deny";
 		row->allow = i < policy->n_rules && policy->rules[i].allow;
-		row->allowed = daemon->rule_counts[i][0];
-		row->denied = daemon->rule_counts[i][1];
+		row->allowed = ctx->stats->rule_counts[i][0];
+		row->denied = ctx->stats->rule_counts[i][1];
 		a->n_rules++;
 	}
 	a->rules = state->rules;
 
-	list_for_each_safe(pos, tmp, &daemon->quotas.accounts) {
+	list_for_each_safe(pos, tmp, &ctx->quotas->accounts) {
 		const struct quota_account *account = list_entry(pos, struct quota_account, link);
 		struct admin_quota_row *row = &state->quotas[a->n_quotas++];
 		row->quota = account->limits->name;
@@ -225,12 +235,12 @@ release_rows(struct op *op)
 int
 op_admin_sessions(struct op *op, struct reply *reply)
 {
-	struct daemon *daemon = op->daemon;
+	struct op_context *ctx = op->ctx;
 	struct admin_session_row *rows;
 	struct list *pos, *tmp;
 	size_t n = 0;
 
-	list_for_each_safe(pos, tmp, &daemon->sessions.all)
+	list_for_each_safe(pos, tmp, &ctx->sessions->all)
 		n++;
 	if (!(rows = calloc(n ? n : 1, sizeof(*rows))))
 		return -ENOMEM;
@@ -238,7 +248,7 @@ op_admin_sessions(struct op *op, struct reply *reply)
 	op->release_state = release_rows;
 
 	n = 0;
-	list_for_each_safe(pos, tmp, &daemon->sessions.all) {
+	list_for_each_safe(pos, tmp, &ctx->sessions->all) {
 		const struct session *session = list_entry(pos, struct session, link);
 		struct admin_session_row *row = &rows[n++];
 		row->id = session->id;
@@ -334,13 +344,13 @@ describe_handle(const struct handle *handle, struct admin_handle_row *row)
 int
 op_admin_handles(struct op *op, struct reply *reply)
 {
-	struct daemon *daemon = op->daemon;
+	struct op_context *ctx = op->ctx;
 	uint64_t only = op->req->admin_handles.session;
 	struct admin_handle_row *rows;
 	struct list *pos, *tmp, *hpos, *htmp;
 	size_t n = 0;
 
-	list_for_each_safe(pos, tmp, &daemon->sessions.all) {
+	list_for_each_safe(pos, tmp, &ctx->sessions->all) {
 		const struct session *session = list_entry(pos, struct session, link);
 		if (!only || session->id == only)
 			n += session->n_handles;
@@ -351,7 +361,7 @@ op_admin_handles(struct op *op, struct reply *reply)
 	op->release_state = release_rows;
 
 	size_t filled = 0;
-	list_for_each_safe(pos, tmp, &daemon->sessions.all) {
+	list_for_each_safe(pos, tmp, &ctx->sessions->all) {
 		struct session *session = list_entry(pos, struct session, link);
 		if (only && session->id != only)
 			continue;

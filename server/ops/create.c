@@ -32,7 +32,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../daemon.h"
 #include "../error.h"
 #include "../handle.h"
 #include "../log.h"
@@ -363,7 +362,7 @@ connected(struct op *op, struct connect_state *state, struct reply *reply)
 		return r;
 	}
 	/* handle_new() owns the fd from here, also when it fails. */
-	if ((r = handle_new(&op->daemon->handles, op->session, fd, ai->ai_family, SOCK_STREAM,
+	if ((r = handle_new(op->ctx->handles, op->session, fd, ai->ai_family, SOCK_STREAM,
 			    ai->ai_protocol, op->req->create_connection.timeout_ns, &handle)) < 0)
 		return r;
 	reply->shape = REPLY_CREATE_CONNECTION;
@@ -414,7 +413,7 @@ connect_begin(struct op *op, struct reply *reply)
 		    ADDR_NEEDS_RESOLVE &&
 	    (r = op_admit_host(op, req->create_connection.source.inet.host, reply)))
 		return r;
-	if (!op->daemon->resolver)
+	if (!op->ctx->resolver)
 		return op_fail(reply, ERROR_OS, ECANCELED,
 			       "create_connection was cancelled: the daemon is stopping");
 
@@ -426,7 +425,7 @@ connect_begin(struct op *op, struct reply *reply)
 		return -ENOMEM;
 	}
 	state->op = op;
-	state->reactor = op->daemon->reactor;
+	state->reactor = op->ctx->reactor;
 	state->fd = -1;
 	state->source.fd = -1;
 	state->source.ready = attempt_ready;
@@ -448,7 +447,7 @@ connect_begin(struct op *op, struct reply *reply)
 	job->job.userdata = state;
 	job->job.owner = op->session->id;
 	state->job = job;
-	resolver_submit(op->daemon->resolver, &job->job);
+	resolver_submit(op->ctx->resolver, &job->job);
 	return OP_WAIT_EVENT;
 }
 
@@ -570,7 +569,7 @@ op_create_server(struct op *op, struct reply *reply)
 		r = -errno;
 		goto err_fd;
 	}
-	if ((r = handle_new(&op->daemon->handles, op->session, fd, address->family, SOCK_STREAM, 0,
+	if ((r = handle_new(op->ctx->handles, op->session, fd, address->family, SOCK_STREAM, 0,
 			    req->create_server.timeout_ns, &handle)) < 0)
 		return r;
 	reply->shape = REPLY_SOCKET;

@@ -27,14 +27,12 @@
 #include <unistd.h>
 
 #include "../audit.h"
-#include "../daemon.h"
 #include "../handle.h"
 #include "../log.h"
 #include "ops.h"
 #include "../policy.h"
 #include "../quota.h"
 #include "../session.h"
-#include "../transport.h"
 
 static bool
 refuse(struct reply_error *why, enum error_kind kind, int errnum, const char *rule,
@@ -132,7 +130,7 @@ op_handoff_allowed(const struct op *op, struct handle *handle, const char **rule
 	struct policy_identity id;
 	struct policy_decision decision;
 	op_identity(op->session, &id);
-	policy_check(op->daemon->policy, &id, &request, &decision);
+	policy_check(op->ctx->policy, &id, &request, &decision);
 	if (!decision.allow)
 		return refuse(why, ERROR_DENIED, decision.errnum ? decision.errnum : EACCES,
 			      decision.rule,
@@ -165,7 +163,7 @@ op_hand_over(struct op *op, struct handle *handle, const char *rule, struct repl
 	session_describe(op->session, who, sizeof(who));
 	log_debug("%s: handle %llu handed off (rule \"%s\")", who, (unsigned long long)id, rule);
 	/* The client holds it now: nothing waits on it here (checked). */
-	dispatch_close_handle(op->daemon, handle);
+	dispatch_close_handle(handle);
 	return 0;
 }
 
@@ -201,7 +199,7 @@ op_handoff_if_asked(struct op *op, struct reply *reply)
 	else if (op->req->op == OP_CONNECT && op->handle &&
 		 (reply->connect.errnum == 0 || reply->connect.errnum == EINPROGRESS))
 		id = op->handle->id;
-	struct handle *handle = id ? handle_find(&op->daemon->handles, op->session, id) : NULL;
+	struct handle *handle = id ? handle_find(op->ctx->handles, op->session, id) : NULL;
 	if (!handle)
 		return;
 	const char *rule;

@@ -23,14 +23,13 @@
 #include <string.h>
 
 #include "../audit.h"
+#include "../config.h"
 #include "../constants.h"
-#include "../daemon.h"
 #include "../log.h"
 #include "../resume.h"
 #include "../session.h"
 #include "sha256.h"
 #include "ops.h"
-#include "../transport.h"
 
 #define HELLO_EVENT "sockbroker.hello"
 
@@ -70,7 +69,7 @@ refuse(struct op *op, struct reply *reply, const char *rule, const char *fmt, ..
 		.message = reply->error.message,
 	};
 	audit_arg_bool(&record, "token_given", op->req->hello.token != NULL);
-	audit_write(op->daemon->audit, &record);
+	audit_write(op->ctx->audit, &record);
 	op->audited = true;
 	return OP_FAILED;
 }
@@ -99,7 +98,7 @@ find_token(const struct config *config, const char *token)
 static int
 authenticate(struct op *op, struct reply *reply)
 {
-	const struct config *config = op->daemon->config;
+	const struct config *config = op->ctx->config;
 	struct session *session = op->session;
 	const char *token = op->req->hello.token;
 	enum policy_transport transport = session->identity.transport;
@@ -151,7 +150,7 @@ int
 op_hello(struct op *op, struct reply *reply)
 {
 	struct session *session = op->session;
-	struct daemon *daemon = op->daemon;
+	struct op_context *ctx = op->ctx;
 	const struct request *req = op->req;
 
 	/* Hello has no policy question; its one record is written here. */
@@ -193,19 +192,19 @@ op_hello(struct op *op, struct reply *reply)
 		};
 		audit_arg_string(&record, "token",
 				 session->token_name[0] ? session->token_name : NULL);
-		audit_write(daemon->audit, &record);
+		audit_write(ctx->audit, &record);
 	}
 
 	reply->shape = REPLY_HELLO;
 	struct reply_hello *hello = &reply->hello;
 	hello->constants_digest = constants_digest();
-	hello->resume_grace_ms = resume_grace_ms(daemon, session);
+	hello->resume_grace_ms = op_resume_grace_ms(op);
 	hello->protocol_version = 1;
 	hello->server_version = "sockbrokerd " SOCKBROKER_VERSION;
-	hello->max_message_size = daemon->config->max_message_size;
-	hello->max_data_size = daemon->limits.max_data_size;
-	hello->max_handles = daemon->config->max_handles;
-	hello->max_parked = daemon->config->max_parked;
+	hello->max_message_size = ctx->config->max_message_size;
+	hello->max_data_size = ctx->limits->max_data_size;
+	hello->max_handles = ctx->config->max_handles;
+	hello->max_parked = ctx->config->max_parked;
 	hello->session_id = session->id;
 	hello->resume_secret = session->resume_secret;
 	hello->resume_secret_len = sizeof(session->resume_secret);

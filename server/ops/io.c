@@ -5,8 +5,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../daemon.h"
+#include "../budget.h"
 #include "../handle.h"
+#include "../session.h"
 #include "ops.h"
 
 /* Never let a peer's reset kill the daemon with SIGPIPE. */
@@ -121,7 +122,7 @@ op_recv(struct op *op, struct reply *reply)
 {
 	const struct request *req = op->req;
 	struct handle *handle = op->handle;
-	struct daemon *daemon = op->daemon;
+	struct op_context *ctx = op->ctx;
 	int flags = req->recv.flags;
 
 	if ((flags & MSG_WAITALL) && !(flags & (MSG_PEEK | MSG_DONTWAIT)) &&
@@ -129,13 +130,13 @@ op_recv(struct op *op, struct reply *reply)
 		return recv_waitall(op, reply);
 
 	reply->recv.address.len = sizeof(reply->recv.address.ss);
-	ssize_t n = recvfrom(handle->fd, daemon->scratch, req->recv.bufsize, flags,
+	ssize_t n = recvfrom(handle->fd, ctx->scratch, req->recv.bufsize, flags,
 			     (struct sockaddr *)&reply->recv.address.ss, &reply->recv.address.len);
 	if (n < 0)
 		return errno == EAGAIN ? would_block(flags, OP_WAIT_READ) : -errno;
 	handle->bytes_in += (uint64_t)n;
 	reply->shape = REPLY_RECV;
-	reply->recv.data = daemon->scratch;
+	reply->recv.data = ctx->scratch;
 	/* With MSG_TRUNC the kernel reports the datagram's real length, which
 	 * may exceed what was read. */
 	reply->recv.len = (size_t)n < req->recv.bufsize ? (size_t)n : req->recv.bufsize;

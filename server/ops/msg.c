@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "../cmsg.h"
-#include "../daemon.h"
 #include "../handle.h"
 #include "../log.h"
 #include "ops.h"
@@ -30,7 +29,7 @@ static int
 fd_of_handle(void *userdata, uint64_t id)
 {
 	struct op *op = userdata;
-	struct handle *handle = handle_find(&op->daemon->handles, op->session, id);
+	struct handle *handle = handle_find(op->ctx->handles, op->session, id);
 	return handle ? handle->fd : -EBADF;
 }
 
@@ -129,7 +128,7 @@ adopt_fd(void *userdata, int fd, uint64_t *id)
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		goto err_errno;
 	/* Like an accepted socket without a default timeout: blocking mode. */
-	if ((r = handle_new(&op->daemon->handles, op->session, fd, family, type, proto,
+	if ((r = handle_new(op->ctx->handles, op->session, fd, family, type, proto,
 			    TIMEOUT_NONE, &handle)) < 0)
 		return r;
 	adoption->created[adoption->n_created++] = handle;
@@ -153,7 +152,7 @@ op_recvmsg(struct op *op, struct reply *reply)
 {
 	const struct request *req = op->req;
 	struct handle *handle = op->handle;
-	struct daemon *daemon = op->daemon;
+	struct op_context *ctx = op->ctx;
 	size_t ancbufsize = req->recvmsg.ancbufsize;
 	int flags = req->recvmsg.flags;
 	int r;
@@ -170,7 +169,7 @@ op_recvmsg(struct op *op, struct reply *reply)
 	if (ancbufsize > 0 && !op->buffer && !(op->buffer = malloc(block_size)))
 		return -ENOMEM;
 
-	struct iovec iov = { .iov_base = daemon->scratch, .iov_len = req->recvmsg.bufsize };
+	struct iovec iov = { .iov_base = ctx->scratch, .iov_len = req->recvmsg.bufsize };
 	struct msghdr msg;
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_name = &reply->recvmsg.address.ss;
@@ -210,12 +209,12 @@ op_recvmsg(struct op *op, struct reply *reply)
 		/* The reference's rule: a recvmsg that fails after the kernel
 		 * delivered fds closes them. */
 		for (size_t i = 0; i < adoption.n_created; i++)
-			dispatch_close_handle(daemon, adoption.created[i]);
+			dispatch_close_handle(adoption.created[i]);
 		return r;
 	}
 
 	reply->shape = REPLY_RECVMSG;
-	reply->recvmsg.data = daemon->scratch;
+	reply->recvmsg.data = ctx->scratch;
 	/* With MSG_TRUNC in flags the kernel reports a datagram's real
 	 * length, which may exceed what was read. */
 	reply->recvmsg.len = (size_t)n < iov.iov_len ? (size_t)n : iov.iov_len;

@@ -4,7 +4,8 @@
  * row of the op table, checks what the row demands (a Hello first, a handle
  * of this session, an address resolved), has ops/permit.c ask the row's policy
  * question, and calls the handler with a `struct op` and a reply to fill. The
- * error convention is server/error.h's.
+ * error convention is server/error.h's. What a handler sees of the daemon is
+ * op->ctx (struct op_context below), never struct daemon.
  *
  * A handler returns
  *   OP_DONE       the reply is filled;
@@ -43,11 +44,58 @@
 #include "../resolve.h"
 #include "../wire.h"
 
+struct audit;
+struct budget;
+struct config;
 struct daemon;
 struct handle;
+struct handle_table;
+struct quota_table;
+struct resolver;
 struct session;
+struct session_table;
 struct tx;
 struct resolve_job;
+
+/* What the admin operations report (ops/admin.c); the daemon keeps it. */
+struct op_stats {
+	uint64_t started_ns;        /* CLOCK_MONOTONIC when the daemon began to serve */
+	uint64_t n_requests;        /* requests started since */
+	const char **listener_urls; /* passed sockets' URLs, then the configured ones; the
+				     * array is the daemon's, the strings the transport's and
+				     * the config's */
+	size_t n_listeners;
+	/* Per policy rule, in its order, then default-deny: [0] allowed, [1] denied. */
+	uint64_t (*rule_counts)[2];
+	size_t n_rule_counts;
+};
+
+/*
+ * The part of the daemon a handler sees: the daemon owns it (daemon.h) and
+ * fills it before it serves (dispatch_context_init()); dispatch points every
+ * op at it. Handlers include nothing of daemon.h (a test checks that ops/
+ * does not). Reactor thread only.
+ */
+struct op_context {
+	const struct config *config;
+	const struct wire_limits *limits;
+	const struct policy *policy;       /* config->policy, or the built-in default */
+	struct handle_table *handles;
+	struct reactor *reactor;
+	struct resolver *resolver;         /* NULL once the daemon stops */
+	struct audit *audit;               /* where audit records go */
+	struct quota_table *quotas;        /* the identities' accounts */
+	struct budget *budget;             /* the memory held for clients (budget.h) */
+	/* Every session: read by ops/admin.c, which reports on the whole
+	 * daemon, and by the gate's reuse-port check across sessions
+	 * (ops/permit.c); a handler otherwise uses op->session alone. */
+	struct session_table *sessions;
+	/* One receive buffer of limits->max_data_size for the reactor thread:
+	 * data goes from the kernel into it and from it into the reply. */
+	uint8_t *scratch;
+	size_t scratch_len;
+	struct op_stats *stats;            /* admin_status's counters */
+};
 
 enum op_result {
 	OP_DONE = 0,
@@ -68,11 +116,9 @@ enum op_wait {
 };
 
 struct op {
-	/* What a handler may use of it: handles, config and limits, scratch,
-	 * reactor, resolver, policy and audit. The rest (sessions, quotas,
-	 * counts) is read by ops/admin.c, which reports on the whole daemon,
-	 * and by the gate (ops/permit.c: the decision counts, the reuse-port
-	 * check across sessions). */
+	struct op_context *ctx; /* what a handler may use of the daemon */
+	/* Dispatch's and resume.c's; opaque to handlers (ops/ does not
+	 * include daemon.h). */
 	struct daemon *daemon;
 	struct session *session;
 	struct handle *handle; /* a reference, for operations on a handle */
@@ -371,7 +417,7 @@ int op_admin_handles(struct op *op, struct reply *reply);
 /* Whether the session of `op` is an admin: root on ipc/abstract, or a uid,
  * primary gid or token of the configuration's "admin" section. */
 bool op_admin_allows(const struct op *op);
-void op_count_decision(struct daemon *daemon, const struct policy_decision *decision);
+void op_count_decision(struct op_context *ctx, const struct policy_decision *decision);
 
 /*
  * What dispatch.c does for handlers (ops/ include nothing of dispatch's).
@@ -382,7 +428,7 @@ void op_count_decision(struct daemon *daemon, const struct policy_decision *deci
  * complete the op unless it answers OP_WAIT_EVENT once more. Reactor thread,
  * parked ops only; the op may be freed on return.
  */
-int dispatch_close_handle(struct daemon *daemon, struct handle *handle);
+int dispatch_close_handle(struct handle *handle);
 void dispatch_wake(struct op *op);
 
 /* The op's reply, through dispatch's reply sink: whether it can carry a
@@ -390,6 +436,10 @@ void dispatch_wake(struct op *op);
  * sink owns `fd` from then on; only where op_can_pass_fds()). */
 bool op_can_pass_fds(const struct op *op);
 void op_attach_fd(struct op *op, int fd);
+
+/* How long the op's session is kept for a resume after its connection
+ * drops, in ms (resume.c; 0: never), for Hello's reply. */
+uint32_t op_resume_grace_ms(const struct op *op);
 
 /* Free what an op's handler kept across waits (op->buffer). */
 void op_release_progress(struct op *op);

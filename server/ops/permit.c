@@ -40,7 +40,6 @@
 
 #include "../audit.h"
 #include "../cmsg.h"
-#include "../daemon.h"
 #include "../error.h"
 #include "../handle.h"
 #include "../list.h"
@@ -196,7 +195,7 @@ record_error(struct audit_record *r, const struct reply_error *error)
 void
 op_audit(struct op *op, const struct reply *reply)
 {
-	struct audit *audit = op->daemon->audit;
+	struct audit *audit = op->ctx->audit;
 	const char *event = event_of(op);
 	if (!audit || !event || !audit_wants(audit, event))
 		return;
@@ -215,7 +214,7 @@ op_audit(struct op *op, const struct reply *reply)
 void
 op_audit_event(struct op *op, const char *event, uint64_t handle, const char *rule)
 {
-	struct audit *audit = op->daemon->audit;
+	struct audit *audit = op->ctx->audit;
 	if (!audit || !audit_wants(audit, event))
 		return;
 	struct audit_record r;
@@ -244,7 +243,7 @@ op_refused(struct op *op, const struct reply *reply, enum audit_decision decisio
 	r.decision = decision;
 	r.rule = rule;
 	record_error(&r, &reply->error);
-	audit_write(op->daemon->audit, &r);
+	audit_write(op->ctx->audit, &r);
 	op->audited = true;
 	return OP_FAILED;
 }
@@ -321,8 +320,8 @@ op_permit(struct op *op, const struct policy_request *preq, struct reply *reply)
 	struct policy_decision decision;
 
 	op_identity(op->session, &id);
-	policy_check(op->daemon->policy, &id, preq, &decision);
-	op_count_decision(op->daemon, &decision);
+	policy_check(op->ctx->policy, &id, preq, &decision);
+	op_count_decision(op->ctx, &decision);
 	if (decision.allow) {
 		op->rule = decision.rule;
 		return 0;
@@ -828,10 +827,10 @@ same_identity(const struct session *a, const struct session *b)
 
 /* The handle whose socket has inode `ino`, in any session, or NULL. */
 static struct handle *
-handle_of_inode(struct daemon *daemon, unsigned long ino)
+handle_of_inode(struct op_context *ctx, unsigned long ino)
 {
 	struct list *s_it, *s_next, *h_it, *h_next;
-	list_for_each_safe(s_it, s_next, &daemon->sessions.all) {
+	list_for_each_safe(s_it, s_next, &ctx->sessions->all) {
 		struct session *session = list_entry(s_it, struct session, link);
 		list_for_each_safe(h_it, h_next, &session->handles) {
 			struct handle *handle = list_entry(h_it, struct handle, session_link);
@@ -875,7 +874,7 @@ scan_port_table(struct op *op, const char *table, bool tcp, unsigned port, unsig
 			continue;
 		if (tcp && state != 0x0a /* LISTEN */ && state != 0x07 /* CLOSE: bound */)
 			continue;
-		struct handle *holder = handle_of_inode(op->daemon, ino);
+		struct handle *holder = handle_of_inode(op->ctx, ino);
 		if (!holder) {
 			*foreign = "a socket the daemon does not broker (another program on this "
 				   "host)";

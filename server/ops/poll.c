@@ -37,7 +37,6 @@
 #include <poll.h>
 #include <stdlib.h>
 
-#include "../daemon.h"
 #include "../handle.h"
 #include "../session.h"
 #include "ops.h"
@@ -174,7 +173,7 @@ poll_begin(struct op *op, struct reply *reply)
 			continue;
 		}
 		struct handle *handle =
-			handle_find(&op->daemon->handles, op->session, items[i].handle);
+			handle_find(op->ctx->handles, op->session, items[i].handle);
 		if (!handle)
 			return op_fail(reply, ERROR_BAD_HANDLE, EBADF,
 				       "poll.items: handle %llu is not an open socket of this "
@@ -322,7 +321,7 @@ wake_at_end_of_turn(struct op *op)
 	wake->task.run = run_wake;
 	wake->op = op;
 	state->wake = wake;
-	reactor_defer(op->daemon->reactor, &wake->task);
+	reactor_defer(op->ctx->reactor, &wake->task);
 }
 
 void

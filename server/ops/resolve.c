@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "erange.h"
 #include "ops.h"
 
 /* The buffers of the *_r functions start small and double on ERANGE up to
@@ -233,9 +234,9 @@ host_by_address(struct name_job *job, const char *name)
 	struct hostent entry, *h = NULL;
 	const void *address;
 	socklen_t address_len;
-	size_t len = ENTRY_BUFFER_START;
+	size_t len = 0;
 	char *buffer = NULL;
-	int r, herr = 0;
+	int r = ERANGE, g, herr = 0;
 
 	if (set_ip_address(job, name, AF_UNSPEC, &ss) < 0)
 		return -1;
@@ -246,19 +247,14 @@ host_by_address(struct name_job *job, const char *name)
 		address = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
 		address_len = sizeof(struct in6_addr);
 	}
-	for (;;) {
-		char *bigger = realloc(buffer, len);
-		if (!bigger) {
-			free(buffer);
-			fail_os(job, ENOMEM, NULL);
-			return -1;
-		}
-		buffer = bigger;
+	while ((g = erange_grow(&buffer, &len, r, ENTRY_BUFFER_START, ENTRY_BUFFER_MAX)) > 0) {
 		r = gethostbyaddr_r(address, address_len, ss.ss_family, &entry, buffer, len, &h,
 				    &herr);
-		if (r != ERANGE || len >= ENTRY_BUFFER_MAX)
-			break;
-		len *= 2;
+	}
+	if (g < 0) {
+		free(buffer);
+		fail_os(job, ENOMEM, NULL);
+		return -1;
 	}
 	if (!h) {
 		free(buffer);
@@ -364,26 +360,20 @@ work_gethostbyname_ex(struct name_job *job)
 {
 	struct sockaddr_storage ss;
 	struct hostent entry, *h = NULL;
-	size_t len = ENTRY_BUFFER_START;
+	size_t len = 0;
 	char *buffer = NULL;
-	int r, herr = 0;
+	int r = ERANGE, g, herr = 0;
 
 	/* The reference resolves the name first: a name that does not resolve
 	 * is a gaierror, not an herror. */
 	if (set_ip_address(job, job->name, AF_INET, &ss) < 0)
 		return;
-	for (;;) {
-		char *bigger = realloc(buffer, len);
-		if (!bigger) {
-			free(buffer);
-			fail_os(job, ENOMEM, NULL);
-			return;
-		}
-		buffer = bigger;
+	while ((g = erange_grow(&buffer, &len, r, ENTRY_BUFFER_START, ENTRY_BUFFER_MAX)) > 0)
 		r = gethostbyname_r(job->name, &entry, buffer, len, &h, &herr);
-		if (r != ERANGE || len >= ENTRY_BUFFER_MAX)
-			break;
-		len *= 2;
+	if (g < 0) {
+		free(buffer);
+		fail_os(job, ENOMEM, NULL);
+		return;
 	}
 	if (!h) {
 		free(buffer);
@@ -443,22 +433,16 @@ static void
 work_getprotobyname(struct name_job *job)
 {
 	struct protoent entry, *p = NULL;
-	size_t len = ENTRY_BUFFER_START;
+	size_t len = 0;
 	char *buffer = NULL;
-	int r;
+	int r = ERANGE, g;
 
-	for (;;) {
-		char *bigger = realloc(buffer, len);
-		if (!bigger) {
-			free(buffer);
-			fail_os(job, ENOMEM, NULL);
-			return;
-		}
-		buffer = bigger;
+	while ((g = erange_grow(&buffer, &len, r, ENTRY_BUFFER_START, ENTRY_BUFFER_MAX)) > 0)
 		r = getprotobyname_r(job->name, &entry, buffer, len, &p);
-		if (r != ERANGE || len >= ENTRY_BUFFER_MAX)
-			break;
-		len *= 2;
+	if (g < 0) {
+		free(buffer);
+		fail_os(job, ENOMEM, NULL);
+		return;
 	}
 	if (p)
 		job->integer = p->p_proto;
@@ -474,26 +458,21 @@ work_servent(struct name_job *job)
 {
 	const char *proto = job->has_service ? job->service : NULL;
 	struct servent entry, *s = NULL;
-	size_t len = ENTRY_BUFFER_START;
+	size_t len = 0;
 	char *buffer = NULL;
-	int r;
+	int r = ERANGE, g;
 
-	for (;;) {
-		char *bigger = realloc(buffer, len);
-		if (!bigger) {
-			free(buffer);
-			fail_os(job, ENOMEM, NULL);
-			return;
-		}
-		buffer = bigger;
+	while ((g = erange_grow(&buffer, &len, r, ENTRY_BUFFER_START, ENTRY_BUFFER_MAX)) > 0) {
 		if (job->op == OP_GETSERVBYNAME)
 			r = getservbyname_r(job->name, proto, &entry, buffer, len, &s);
 		else
 			r = getservbyport_r(htons((uint16_t)job->port), proto, &entry, buffer, len,
 					    &s);
-		if (r != ERANGE || len >= ENTRY_BUFFER_MAX)
-			break;
-		len *= 2;
+	}
+	if (g < 0) {
+		free(buffer);
+		fail_os(job, ENOMEM, NULL);
+		return;
 	}
 	if (!s)
 		fail_os(job, ENOENT,

@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../daemon.h"
+#include "../config.h"
 #include "../audit.h"
 #include "../handle.h"
 #include "../monitor.h"
@@ -24,7 +24,7 @@
 static int
 over_handle_quota(struct op *op, struct reply *reply, size_t wanted)
 {
-	struct daemon *daemon = op->daemon;
+	struct op_context *ctx = op->ctx;
 	const struct quota_account *account = op->session->quota;
 	if (!quota_handles_fit(account, wanted)) {
 		op_fail(reply, ERROR_QUOTA, EMFILE,
@@ -43,12 +43,12 @@ over_handle_quota(struct op *op, struct reply *reply, size_t wanted)
 			       budget->account->key, budget->account->descriptors,
 			       budget->account->budget->descriptor_share);
 	budget_share_put_descriptors(budget, (uint32_t)wanted);
-	if (op->session->n_handles + wanted <= daemon->config->max_handles)
+	if (op->session->n_handles + wanted <= ctx->config->max_handles)
 		return 0;
 	return op_fail(reply, ERROR_QUOTA, EMFILE,
 		       "this session already has %zu open sockets (the daemon's "
 		       "limits.max_handles_per_session is %u); close some first",
-		       op->session->n_handles, daemon->config->max_handles);
+		       op->session->n_handles, ctx->config->max_handles);
 }
 
 int
@@ -84,7 +84,7 @@ op_socket(struct op *op, struct reply *reply)
 				req->socket.proto);
 	if (fd < 0)
 		return fd;
-	if ((r = handle_new(&op->daemon->handles, op->session, fd, req->socket.family, type,
+	if ((r = handle_new(op->ctx->handles, op->session, fd, req->socket.family, type,
 			    req->socket.proto, timeout_ns, &handle)) < 0)
 		return r;
 	reply->shape = REPLY_SOCKET;
@@ -106,14 +106,14 @@ op_socketpair(struct op *op, struct reply *reply)
 	if (socketpair(req->socket.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, req->socket.proto,
 		       fds) < 0)
 		return -errno;
-	if ((r = handle_new(&op->daemon->handles, op->session, fds[0], req->socket.family, type,
+	if ((r = handle_new(op->ctx->handles, op->session, fds[0], req->socket.family, type,
 			    req->socket.proto, timeout_ns, &first)) < 0) {
 		close(fds[1]);
 		return r;
 	}
-	if ((r = handle_new(&op->daemon->handles, op->session, fds[1], req->socket.family, type,
+	if ((r = handle_new(op->ctx->handles, op->session, fds[1], req->socket.family, type,
 			    req->socket.proto, timeout_ns, &second)) < 0) {
-		dispatch_close_handle(op->daemon, first);
+		dispatch_close_handle(first);
 		return r;
 	}
 	reply->shape = REPLY_SOCKETPAIR;
@@ -133,7 +133,7 @@ op_dup(struct op *op, struct reply *reply)
 	int fd = fcntl(handle->fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if ((r = handle_new(&op->daemon->handles, op->session, fd, handle->family, handle->type,
+	if ((r = handle_new(op->ctx->handles, op->session, fd, handle->family, handle->type,
 			    handle->proto, handle->timeout_ns, &copy)) < 0)
 		return r;
 	reply->shape = REPLY_SOCKET;
@@ -144,7 +144,7 @@ op_dup(struct op *op, struct reply *reply)
 int
 op_close(struct op *op, struct reply *reply)
 {
-	int r = dispatch_close_handle(op->daemon, op->handle);
+	int r = dispatch_close_handle(op->handle);
 	/* As the reference: ECONNRESET from close() is not an error worth
 	 * raising, the socket is closed either way. */
 	if (r < 0 && r != -ECONNRESET)
@@ -202,7 +202,7 @@ op_accept(struct op *op, struct reply *reply)
 		return errno == EAGAIN ? OP_WAIT_READ : -errno;
 	/* The reference's rule: the new socket takes the default timeout, and
 	 * is blocking when there is none. */
-	if ((r = handle_new(&op->daemon->handles, op->session, fd, op->handle->family,
+	if ((r = handle_new(op->ctx->handles, op->session, fd, op->handle->family,
 			    op->handle->type, op->handle->proto, op->req->accept.default_timeout_ns,
 			    &conn)) < 0)
 		return r;

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "dispatch.h"
 #include "handle.h"
+#include "idmap.h"
 #include "quota.h"
 #include "reactor.h"
 #include "session.h"
@@ -92,6 +93,40 @@ sink_attach_fd(void *userdata, struct tx *tx, int fd)
 	ck_abort_msg("a descriptor attached to a reply that cannot carry one");
 }
 
+/* ---- allocation failures on demand -------------------------------------------------------- */
+
+/* The test links with --wrap=idmap_put,--wrap=reactor_timer_arm: dispatch's calls come here,
+ * and fail with ENOMEM while the count for them is not zero. */
+static unsigned fail_idmap_put, fail_timer_arm;
+
+int __real_idmap_put(struct idmap *map, uint64_t id, void *value);
+int __wrap_idmap_put(struct idmap *map, uint64_t id, void *value);
+int __real_reactor_timer_arm(struct reactor *reactor, struct reactor_timer *timer,
+			     uint64_t deadline_ns);
+int __wrap_reactor_timer_arm(struct reactor *reactor, struct reactor_timer *timer,
+			     uint64_t deadline_ns);
+
+int
+__wrap_idmap_put(struct idmap *map, uint64_t id, void *value)
+{
+	if (fail_idmap_put) {
+		fail_idmap_put--;
+		return -ENOMEM;
+	}
+	return __real_idmap_put(map, id, value);
+}
+
+int
+__wrap_reactor_timer_arm(struct reactor *reactor, struct reactor_timer *timer,
+			 uint64_t deadline_ns)
+{
+	if (fail_timer_arm) {
+		fail_timer_arm--;
+		return -ENOMEM;
+	}
+	return __real_reactor_timer_arm(reactor, timer, deadline_ns);
+}
+
 /* ---- what dispatch works on ---------------------------------------------------------------- */
 
 static struct config config;
@@ -130,8 +165,10 @@ setup(void)
 		.can_pass_fds = sink_can_pass_fds,
 		.attach_fd = sink_attach_fd,
 	};
+	dispatch_context_init(&state);
 	n_replies = 0;
 	disconnected = 0;
+	fail_idmap_put = fail_timer_arm = 0;
 }
 
 static void
@@ -302,10 +339,12 @@ send_has_ipv6(uint32_t conn, uint32_t id, uint64_t seq)
 	send_request(conn, id, &request);
 }
 
-/* A socketpair (request `id`), then a blocking recv on its first socket (request id + 1,
- * with `seq`; 0: none), which has nothing to read: it parks. */
-static void
-park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
+/* A socketpair (request `id`, and `id` again for settimeout when `timeout` > 0: the socket
+ * in timeout mode), then a recv (request id + 1, with `seq`; 0: none) on its first socket,
+ * which has nothing to read: it would wait. `*failures` (when not NULL) is set to 1 just
+ * before the recv goes. Returns the recv's request id. */
+static uint32_t
+send_waiting_recv(uint32_t conn, uint32_t id, uint64_t seq, double timeout, unsigned *failures)
 {
 	Request pair = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__SocketPairRequest pair_args = SOCKBROKER__V1__SOCKET_PAIR_REQUEST__INIT;
@@ -317,6 +356,21 @@ park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
 	uint64_t handle = reply->socketpair->first->handle;
 	free_reply(reply);
 
+	if (timeout > 0) {
+		Request set = SOCKBROKER__V1__REQUEST__INIT;
+		Sockbroker__V1__SetTimeoutRequest set_args =
+			SOCKBROKER__V1__SET_TIMEOUT_REQUEST__INIT;
+		set.op_case = SOCKBROKER__V1__REQUEST__OP_SETTIMEOUT;
+		set.settimeout = &set_args;
+		set_args.has_handle = true;
+		set_args.handle = handle;
+		set_args.has_timeout = true;
+		set_args.timeout = timeout;
+		reply = call(conn, id, &set);
+		ck_assert_msg(!reply->error, "settimeout: %s", reply->error->message);
+		free_reply(reply);
+	}
+
 	Request recv_request = SOCKBROKER__V1__REQUEST__INIT;
 	Sockbroker__V1__RecvRequest recv_args = SOCKBROKER__V1__RECV_REQUEST__INIT;
 	recv_request.has_seq = seq != 0;
@@ -327,7 +381,18 @@ park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
 	recv_args.handle = handle;
 	recv_args.has_bufsize = true;
 	recv_args.bufsize = 64;
+	if (failures)
+		*failures = 1;
 	send_request(conn, id + 1, &recv_request);
+	return id + 1;
+}
+
+/* A socketpair (request `id`), then a blocking recv on its first socket (request id + 1,
+ * with `seq`; 0: none), which has nothing to read: it parks. */
+static void
+park_a_recv(uint32_t conn, uint32_t id, uint64_t seq)
+{
+	send_waiting_recv(conn, id, seq, 0, NULL);
 	assert_no_reply(conn);
 	ck_assert_uint_eq(session_find(&state.sessions, conn)->n_parked, 1);
 }
@@ -644,6 +709,47 @@ START_TEST(dispatch_cancel_answers_the_parked_op_and_then_itself)
 }
 END_TEST
 
+
+/* ---- out of memory to wait --------------------------------------------------------------- */
+
+/* The op that cannot be kept waiting is answered ENOMEM at once, nothing of it stays parked,
+ * and the same seq parks on the next try. */
+static void
+check_enomem_to_wait(unsigned *failures, double timeout)
+{
+	uint32_t client = client_with_hello(1);
+	uint32_t reply_id;
+
+	uint32_t id = send_waiting_recv(client, 10, 7, timeout, failures);
+	Reply *reply = next_reply(client, &reply_id);
+	ck_assert_uint_eq(reply_id, id);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__OS, "ENOMEM");
+	ck_assert_msg(strstr(reply->error->message, "out of memory"), "message: %s",
+		      reply->error->message);
+	free_reply(reply);
+	struct session *session = session_find(&state.sessions, client);
+	ck_assert_uint_eq(session->n_parked, 0);
+	ck_assert_ptr_null(idmap_get(&session->parked_by_seq, 7)); /* Cancel finds nothing */
+	ck_assert_uint_eq(fail_idmap_put + fail_timer_arm, 0);
+
+	/* Memory is back: the same seq is free and the recv waits. */
+	send_waiting_recv(client, 20, 7, timeout, NULL);
+	assert_no_reply(client);
+	ck_assert_uint_eq(session->n_parked, 1);
+}
+
+START_TEST(dispatch_answers_enomem_when_the_seq_table_cannot_grow)
+{
+	check_enomem_to_wait(&fail_idmap_put, 0);
+}
+END_TEST
+
+START_TEST(dispatch_answers_enomem_when_the_deadline_cannot_be_armed)
+{
+	check_enomem_to_wait(&fail_timer_arm, 30.0);
+}
+END_TEST
+
 static Suite *
 dispatch_suite(void)
 {
@@ -659,6 +765,8 @@ dispatch_suite(void)
 	tcase_add_test(tc, dispatch_ends_a_session_that_disconnects_with_operations_waiting);
 	tcase_add_test(tc, dispatch_stopping_answers_a_parked_recv_before_the_session_ends);
 	tcase_add_test(tc, dispatch_cancel_answers_the_parked_op_and_then_itself);
+	tcase_add_test(tc, dispatch_answers_enomem_when_the_seq_table_cannot_grow);
+	tcase_add_test(tc, dispatch_answers_enomem_when_the_deadline_cannot_be_armed);
 	suite_add_tcase(s, tc);
 	return s;
 }
