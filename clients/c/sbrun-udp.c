@@ -86,8 +86,13 @@ relay_in(void *arg)
 	struct sb_addr from;
 
 	while (buf != NULL) {
-		ssize_t n = sb_recvfrom(relay->client, ph->h, buf, SBRUN_MAX_DATAGRAM, 0, &from,
-					&err);
+		pthread_mutex_lock(&ph->lock);
+		bool connected = ph->connected;
+		pthread_mutex_unlock(&ph->lock);
+		/* A connected socket's datagrams all come from its peer. */
+		ssize_t n = connected ? sb_recv(relay->client, ph->h, buf, SBRUN_MAX_DATAGRAM, 0, &err)
+				      : sb_recvfrom(relay->client, ph->h, buf, SBRUN_MAX_DATAGRAM, 0,
+						    &from, &err);
 		if (n < 0)
 			break; /* closed (the program closed its end), or the daemon went away */
 		pthread_mutex_lock(&ph->lock);
@@ -696,15 +701,20 @@ udp_serve_polled(struct sbrun *run, const struct pollfd *fds, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		struct placeholder *ph = run->placeholders[i];
+		bool hangup = (fds[i].revents & (POLLHUP | POLLERR)) != 0;
+		ssize_t len = -1;
 		if (fds[i].revents & POLLIN) {
 			if (data == NULL)
 				data = malloc(SBRUN_MAX_DATAGRAM);
-			ssize_t len = data ? recv(ph->mine, data, SBRUN_MAX_DATAGRAM, MSG_DONTWAIT) : -1;
+			len = data ? recv(ph->mine, data, SBRUN_MAX_DATAGRAM, MSG_DONTWAIT) : -1;
 			struct sb_error err;
-			if (len >= 0 && sb_send(run->client, ph->h, data, (size_t)len, 0, &err) < 0)
+			/* Past the program's close, an empty read is the end (POLLIN stays set),
+			 * not an empty datagram. */
+			if ((len > 0 || (len == 0 && !hangup)) &&
+			    sb_send(run->client, ph->h, data, (size_t)len, 0, &err) < 0)
 				sbrun_say(run, "UDP send: %s", err.message);
 		}
-		if ((fds[i].revents & (POLLHUP | POLLERR)) && !(fds[i].revents & POLLIN)) {
+		if (hangup && len <= 0) {
 			placeholder_free(run, ph);
 			continue;
 		}

@@ -1621,6 +1621,41 @@ START_TEST(a_tcp_socket_bound_before_connect_keeps_its_port)
 }
 END_TEST
 
+/* A connected UDP socket the program closes sends nothing more: its placeholder is freed, not
+ * read as an endless run of empty datagrams (the server counts exactly the one sent). */
+START_TEST(a_closed_udp_socket_sends_nothing_more)
+{
+	struct udp_server echo;
+	udp_server_start(&echo);
+	uint16_t port;
+	int counter = udp_bound("127.0.0.1", &port);
+	char counter_port[16], echo_port[16];
+	snprintf(counter_port, sizeof(counter_port), "%u", port);
+	snprintf(echo_port, sizeof(echo_port), "%u", echo.port);
+	const char *script =
+		"import socket, sys\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+		"s.send(b'one')\n"
+		"s.close()\n"
+		"e = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"e.settimeout(30)\n"
+		"for i in range(20):\n"
+		"    e.sendto(b'x', ('127.0.0.1', int(sys.argv[2])))\n"
+		"    e.recvfrom(10)\n"
+		"print('done')\n";
+	const char *argv[] = { python(), "-c", script, counter_port, echo_port, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	int reached = datagrams_queued(counter);
+	close(counter);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(reached == 1, "%d datagrams reached the server; output: %s", reached,
+		      run.text);
+}
+END_TEST
+
 static Suite *
 sbrun_suite(void)
 {
@@ -1664,6 +1699,7 @@ sbrun_suite(void)
 		  bad_addresses_of_an_unconnected_udp_socket_answer_as_the_kernel_would },
 		{ "udp-server", a_udp_server_under_sbrun_answers_peers_on_the_host },
 		{ "bind-tcp", a_tcp_socket_bound_before_connect_keeps_its_port },
+		{ "udp-close", a_closed_udp_socket_sends_nothing_more },
 	};
 	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
 	return s;
