@@ -1656,6 +1656,34 @@ START_TEST(a_closed_udp_socket_sends_nothing_more)
 }
 END_TEST
 
+/* The same race on a UDP socket never connected: its first sendto makes the unconnected
+ * placeholder, and each datagram is judged on the address sbrun copied. */
+START_TEST(a_thread_rewriting_the_address_of_an_unconnected_sendto_never_reaches_the_denied_host)
+{
+	const char *race = getenv("SBRUN_RACE");
+	ck_assert_msg(race != NULL, "SBRUN_RACE must name the race program");
+	struct udp_server echo;
+	udp_server_start(&echo);
+	uint16_t port;
+	int denied = udp_bound(DENIED_HOST, &port);
+	char allowed_port[16], denied_port_text[16];
+	snprintf(allowed_port, sizeof(allowed_port), "%u", echo.port);
+	snprintf(denied_port_text, sizeof(denied_port_text), "%u", port);
+	const char *argv[] = { race, "udp-unconnected", "127.0.0.1", allowed_port, DENIED_HOST, denied_port_text,
+			       "500", NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	int reached = datagrams_queued(denied);
+	close(denied);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "sent 0 ") == NULL, "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, " denied 0 ") == NULL, "output: %s", run.text);
+	ck_assert_msg(reached == 0, "%d datagrams reached the denied host; output: %s", reached,
+		      run.text);
+}
+END_TEST
+
 static Suite *
 sbrun_suite(void)
 {
@@ -1700,6 +1728,8 @@ sbrun_suite(void)
 		{ "udp-server", a_udp_server_under_sbrun_answers_peers_on_the_host },
 		{ "bind-tcp", a_tcp_socket_bound_before_connect_keeps_its_port },
 		{ "udp-close", a_closed_udp_socket_sends_nothing_more },
+		{ "race-udp-unconnected",
+		  a_thread_rewriting_the_address_of_an_unconnected_sendto_never_reaches_the_denied_host },
 	};
 	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
 	return s;
