@@ -9,6 +9,13 @@
  * it. The program's recvfrom/recvmsg with an address, getpeername and
  * getsockname are answered by sbrun with the UDP peer's address, as the
  * kernel would.
+ *
+ * A UDP socket the program never connects becomes an unconnected placeholder
+ * on its first sendto/sendmsg with an address, or its bind() to an inet
+ * address (a server): each datagram out goes with sb_sendto() and the address
+ * sbrun copied (the daemon judges each); each datagram in is relayed with its
+ * source address kept in a ring beside the pair, in the order the datagrams
+ * wait there, and the program's recvfrom/recvmsg/recvmmsg are answered with it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,24 +56,86 @@ struct relay {
 	struct placeholder *ph;
 };
 
+/* An unconnected placeholder's next datagram came from `from`: kept for the program's recvfrom,
+ * unless the ring is full. Under ph->lock. */
+static bool
+push_source(struct placeholder *ph, const struct sb_addr *from, size_t size)
+{
+	struct sockaddr_storage ss;
+
+	if (ph->n_sources == SBRUN_MAX_SOURCES)
+		return false;
+	struct source *source = &ph->sources[(ph->first + ph->n_sources) % SBRUN_MAX_SOURCES];
+	source->len = sbrun_kernel_address(from, &ss);
+	if (source->len > sizeof(source->addr))
+		source->len = 0;
+	memcpy(&source->addr, &ss, source->len);
+	source->size = size;
+	ph->n_sources++;
+	return true;
+}
+
 /* daemon -> program: each datagram the daemon's socket receives, to sbrun's end. */
 static void *
 relay_in(void *arg)
 {
 	struct relay *relay = arg;
+	struct placeholder *ph = relay->ph;
 	uint8_t *buf = malloc(SBRUN_MAX_DATAGRAM);
 	struct sb_error err;
+	struct sb_addr from;
 
 	while (buf != NULL) {
-		ssize_t n = sb_recv(relay->client, relay->ph->h, buf, SBRUN_MAX_DATAGRAM, 0, &err);
+		pthread_mutex_lock(&ph->lock);
+		bool connected = ph->connected;
+		pthread_mutex_unlock(&ph->lock);
+		/* A connected socket's datagrams all come from its peer. */
+		ssize_t n = connected ? sb_recv(relay->client, ph->h, buf, SBRUN_MAX_DATAGRAM, 0, &err)
+				      : sb_recvfrom(relay->client, ph->h, buf, SBRUN_MAX_DATAGRAM, 0,
+						    &from, &err);
 		if (n < 0)
 			break; /* closed (the program closed its end), or the daemon went away */
-		/* A full receive queue drops the datagram, as UDP would. */
-		(void)send(relay->ph->mine, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		pthread_mutex_lock(&ph->lock);
+		bool sourced = !ph->connected;
+		/* A full receive queue (or ring) drops the datagram, as UDP would. */
+		if ((!sourced || push_source(ph, &from, (size_t)n)) &&
+		    send(ph->mine, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && sourced)
+			ph->n_sources--;
+		pthread_mutex_unlock(&ph->lock);
 	}
 	free(buf);
 	free(relay);
 	return NULL;
+}
+
+/* The source of the datagram of `size` the program reads now (peek: leaving it for the next
+ * read). Datagrams read without an address (read(2), which sbrun does not see) left theirs
+ * behind: those whose size differs are skipped. *len is 0 when none is known. */
+static void
+take_source(struct placeholder *ph, size_t size, bool peek, struct sockaddr_storage *ss,
+	    socklen_t *len)
+{
+	pthread_mutex_lock(&ph->lock);
+	*len = 0;
+	if (ph->connected) {
+		memcpy(ss, &ph->peer, sizeof(*ss));
+		*len = ph->peer_len;
+	}
+	while (!ph->connected && ph->n_sources > 0) {
+		const struct source *source = &ph->sources[ph->first];
+		bool match = source->size == size;
+		if (match) {
+			memcpy(ss, &source->addr, source->len);
+			*len = source->len;
+		}
+		if (match && peek)
+			break;
+		ph->first = (ph->first + 1) % SBRUN_MAX_SOURCES;
+		ph->n_sources--;
+		if (match)
+			break;
+	}
+	pthread_mutex_unlock(&ph->lock);
 }
 
 static void
@@ -78,6 +147,7 @@ placeholder_free(struct sbrun *run, struct placeholder *ph)
 	if (ph->reader_started)
 		pthread_join(ph->reader, NULL);
 	close(ph->mine);
+	pthread_mutex_destroy(&ph->lock);
 	free(ph);
 }
 
@@ -99,57 +169,85 @@ daemon_connect(struct sbrun *run, sb_handle h, const struct sockaddr_storage *ss
 	return 0;
 }
 
+static void
+set_peer(struct placeholder *ph, const struct sockaddr_storage *ss)
+{
+	pthread_mutex_lock(&ph->lock);
+	memcpy(&ph->peer, ss, sizeof(ph->peer));
+	ph->peer_len = ph->family == AF_INET ? sizeof(struct sockaddr_in)
+					     : sizeof(struct sockaddr_in6);
+	ph->connected = true;
+	ph->n_sources = 0;
+	pthread_mutex_unlock(&ph->lock);
+}
+
 int
 udp_reconnect(struct sbrun *run, struct placeholder *ph, const struct sockaddr_storage *ss,
 	      socklen_t len)
 {
 	char where[80];
-	int r = sbrun_check_address(ph->peer.ss_family, ss, len);
+	int r = sbrun_check_address(ph->family, ss, len);
 
 	if (r < 0)
 		return r;
 	sbrun_describe(ss, where, sizeof(where));
 	if ((r = daemon_connect(run, ph->h, ss, where)) < 0)
 		return r;
-	memcpy(&ph->peer, ss, sizeof(ph->peer));
-	ph->peer_len = ph->peer.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-						     : sizeof(struct sockaddr_in6);
+	set_peer(ph, ss);
 	sbrun_say(run, "UDP connect to %s: relayed", where);
 	return 0;
 }
 
-int
-udp_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int family,
-	    const struct sockaddr_storage *ss, socklen_t len)
+/* A placeholder for the program's UDP socket `sock`, with its daemon socket (the options the
+ * program set copied), not yet in the program's hands; 0 or a negative errno. */
+static int
+placeholder_new(struct sbrun *run, int sock, int family, struct placeholder **out)
 {
-	int number = (int)req->data.args[0];
-	struct placeholder *ph = NULL;
 	struct sb_error err;
-	char where[80];
-	int pair[2] = { -1, -1 };
 	int proto = 0, r;
 	socklen_t optlen = sizeof(proto);
 
-	if ((r = sbrun_check_address(family, ss, len)) < 0)
-		return r;
 	if (run->n_placeholders == SBRUN_MAX_PLACEHOLDERS)
 		return -EMFILE;
-	sbrun_describe(ss, where, sizeof(where));
 	getsockopt(sock, SOL_SOCKET, SO_PROTOCOL, &proto, &optlen);
-	ph = calloc(1, sizeof(*ph));
+	struct placeholder *ph = calloc(1, sizeof(*ph));
 	if (ph == NULL)
 		return -ENOMEM;
 	ph->mine = -1;
+	ph->family = family;
 	if (sb_socket(run->client, family, SOCK_DGRAM, proto, &ph->h, &err) < 0) {
 		r = -(err.errno_number ? err.errno_number : EACCES);
 		free(ph);
 		return r;
 	}
-	if ((r = daemon_connect(run, ph->h, ss, where)) < 0)
-		goto err_handle;
+	sbrun_copy_options(run, sock, family, SOCK_DGRAM, ph->h, &err);
+	pthread_mutex_init(&ph->lock, NULL);
+	*out = ph;
+	return 0;
+}
+
+static void
+placeholder_discard(struct sbrun *run, struct placeholder *ph)
+{
+	sb_close(run->client, ph->h, NULL);
+	pthread_mutex_destroy(&ph->lock);
+	free(ph);
+}
+
+/* Put `ph` at the program's number (its socket `sock`), and start relaying; on failure before
+ * the swap, `ph` is discarded. */
+static int
+placeholder_install(struct sbrun *run, const struct seccomp_notif *req, int sock,
+		    struct placeholder *ph, const char *where)
+{
+	int number = (int)req->data.args[0];
+	int pair[2] = { -1, -1 };
+	int r;
+
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
 		r = -errno;
-		goto err_handle;
+		placeholder_discard(run, ph);
+		return r;
 	}
 	/* The program's blocking mode and close-on-exec flag stay as they were. */
 	int status_flags = fcntl(sock, F_GETFL);
@@ -157,10 +255,6 @@ udp_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int fa
 	if (status_flags >= 0 && (status_flags & O_NONBLOCK))
 		fcntl(pair[1], F_SETFL, O_NONBLOCK);
 	struct stat st;
-	if (fstat(pair[1], &st) < 0) {
-		r = -errno;
-		goto err_pair;
-	}
 	struct seccomp_notif_addfd addfd = {
 		.id = req->id,
 		.flags = SECCOMP_ADDFD_FLAG_SETFD,
@@ -168,15 +262,16 @@ udp_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int fa
 		.newfd = (uint32_t)number,
 		.newfd_flags = (uint32_t)fd_flags,
 	};
-	if (ioctl(run->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0) {
+	if (fstat(pair[1], &st) < 0 || ioctl(run->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0) {
 		r = -errno;
-		goto err_pair;
+		close(pair[0]);
+		close(pair[1]);
+		placeholder_discard(run, ph);
+		return r;
 	}
 	close(pair[1]);
 	ph->ino = st.st_ino;
 	ph->mine = pair[0];
-	memcpy(&ph->peer, ss, sizeof(ph->peer));
-	ph->peer_len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	struct relay *relay = malloc(sizeof(*relay));
 	if (relay != NULL) {
 		relay->client = run->client;
@@ -190,16 +285,104 @@ udp_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int fa
 		fprintf(stderr, "sbrun: no thread to relay UDP from %s\n", where);
 		return -ENOMEM;
 	}
-	sbrun_say(run, "UDP connect to %s (fd %d): relayed", where, number);
 	return 0;
+}
 
-err_pair:
-	close(pair[0]);
-	close(pair[1]);
-err_handle:
-	sb_close(run->client, ph->h, NULL);
-	free(ph);
-	return r;
+int
+udp_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int family,
+	    const struct sockaddr_storage *ss, socklen_t len)
+{
+	struct placeholder *ph;
+	char where[80];
+	int r;
+
+	if ((r = sbrun_check_address(family, ss, len)) < 0)
+		return r;
+	sbrun_describe(ss, where, sizeof(where));
+	if ((r = placeholder_new(run, sock, family, &ph)) < 0)
+		return r;
+	if ((r = daemon_connect(run, ph->h, ss, where)) < 0) {
+		placeholder_discard(run, ph);
+		return r;
+	}
+	set_peer(ph, ss);
+	if ((r = placeholder_install(run, req, sock, ph, where)) < 0)
+		return r;
+	sbrun_say(run, "UDP connect to %s (fd %d): relayed", where, (int)req->data.args[0]);
+	return 0;
+}
+
+/* The family of the program's socket `sock` if it is an inet UDP (datagram) socket, else 0. */
+static int
+inet_dgram_family(int sock)
+{
+	int family = 0, type = 0;
+	socklen_t len = sizeof(family);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0 ||
+	    (family != AF_INET && family != AF_INET6))
+		return 0;
+	len = sizeof(type);
+	if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM)
+		return 0;
+	return family;
+}
+
+int
+udp_bind(struct sbrun *run, const struct seccomp_notif *req, int sock,
+	 const struct sockaddr_storage *ss, socklen_t len)
+{
+	int family = inet_dgram_family(sock);
+	struct placeholder *ph;
+	struct sb_addr addr;
+	struct sb_error err;
+	char where[80];
+	int r;
+
+	if (family == 0)
+		return SBRUN_CONTINUE;
+	if ((r = sbrun_check_address(family, ss, len)) < 0)
+		return r;
+	if (sbrun_broker_address(ss, &addr) < 0)
+		return -EINVAL;
+	sbrun_describe(ss, where, sizeof(where));
+	if ((r = placeholder_new(run, sock, family, &ph)) < 0)
+		return r;
+	if (sb_bind(run->client, ph->h, &addr, &err) < 0) {
+		if (err.kind == SB_ERR_DENIED)
+			fprintf(stderr,
+				"sbrun: UDP bind to %s denied by the daemon's policy (rule \"%s\")\n",
+				where, err.rule);
+		else
+			sbrun_say(run, "UDP bind to %s: %s", where, err.message);
+		placeholder_discard(run, ph);
+		return -(err.errno_number ? err.errno_number : EACCES);
+	}
+	if ((r = placeholder_install(run, req, sock, ph, where)) < 0)
+		return r;
+	sbrun_say(run, "UDP bind to %s (fd %d): relayed", where, (int)req->data.args[0]);
+	return 0;
+}
+
+/* The first send with an address of a UDP socket never connected nor bound: an unconnected
+ * placeholder (NULL, with the answer in *r, if not). */
+static struct placeholder *
+udp_unconnected(struct sbrun *run, const struct seccomp_notif *req, int sock,
+		const struct sockaddr_storage *ss, socklen_t len, int *r)
+{
+	int family = inet_dgram_family(sock);
+	struct placeholder *ph;
+
+	if (family == 0) {
+		*r = SBRUN_CONTINUE;
+		return NULL;
+	}
+	if ((*r = sbrun_check_address(family, ss, len)) < 0 ||
+	    (*r = placeholder_new(run, sock, family, &ph)) < 0 ||
+	    (*r = placeholder_install(run, req, sock, ph, "an unconnected socket")) < 0)
+		return NULL;
+	sbrun_say(run, "UDP socket (fd %d), unconnected: relayed", (int)req->data.args[0]);
+	return ph;
 }
 
 /* ---- sends with an address --------------------------------------------------------------- */
@@ -211,7 +394,7 @@ sendto_daemon(struct sbrun *run, struct placeholder *ph, const void *data, size_
 	struct sb_addr addr;
 	struct sb_error err;
 	char where[80];
-	int r = sbrun_check_address(ph->peer.ss_family, ss, ss_len);
+	int r = sbrun_check_address(ph->family, ss, ss_len);
 
 	if (r < 0)
 		return r;
@@ -231,7 +414,7 @@ sendto_daemon(struct sbrun *run, struct placeholder *ph, const void *data, size_
 }
 
 static int
-serve_sendto(struct sbrun *run, const struct seccomp_notif *req, struct placeholder *ph)
+serve_sendto(struct sbrun *run, const struct seccomp_notif *req, int sock, struct placeholder *ph)
 {
 	size_t len = (size_t)req->data.args[2];
 	int flags = (int)req->data.args[3];
@@ -239,6 +422,8 @@ serve_sendto(struct sbrun *run, const struct seccomp_notif *req, struct placehol
 	struct sockaddr_storage ss;
 	uint8_t *data;
 
+	if (ph == NULL && inet_dgram_family(sock) == 0)
+		return SBRUN_CONTINUE;
 	if (len > SBRUN_MAX_DATAGRAM)
 		return -EMSGSIZE;
 	if (addr_len > sizeof(ss))
@@ -250,6 +435,8 @@ serve_sendto(struct sbrun *run, const struct seccomp_notif *req, struct placehol
 	int r = sbrun_read(req->pid, req->data.args[1], data, len);
 	if (r == 0)
 		r = sbrun_read(req->pid, req->data.args[4], &ss, addr_len);
+	if (r == 0 && ph == NULL)
+		ph = udp_unconnected(run, req, sock, &ss, addr_len, &r);
 	if (r == 0)
 		r = sendto_daemon(run, ph, data, len, flags, &ss, addr_len);
 	free(data);
@@ -271,7 +458,7 @@ read_iov(pid_t tid, const struct msghdr *msg, struct iovec *iov, size_t *total)
 }
 
 static int
-serve_sendmsg(struct sbrun *run, const struct seccomp_notif *req, struct placeholder *ph)
+serve_sendmsg(struct sbrun *run, const struct seccomp_notif *req, int sock, struct placeholder *ph)
 {
 	struct msghdr msg;
 	struct sockaddr_storage ss;
@@ -281,7 +468,8 @@ serve_sendmsg(struct sbrun *run, const struct seccomp_notif *req, struct placeho
 	if (sbrun_read(req->pid, req->data.args[1], &msg, sizeof(msg)) < 0)
 		return -EFAULT;
 	/* Without an address it goes to the connected peer, through sbrun's end. */
-	if (msg.msg_name == NULL || msg.msg_namelen == 0)
+	if (msg.msg_name == NULL || msg.msg_namelen == 0 ||
+	    (ph == NULL && inet_dgram_family(sock) == 0))
 		return SBRUN_CONTINUE;
 	if (msg.msg_namelen > sizeof(ss))
 		return -EINVAL;
@@ -307,6 +495,8 @@ serve_sendmsg(struct sbrun *run, const struct seccomp_notif *req, struct placeho
 			       iov[i].iov_len);
 		at += iov[i].iov_len;
 	}
+	if (r == 0 && ph == NULL)
+		ph = udp_unconnected(run, req, sock, &ss, msg.msg_namelen, &r);
 	if (r == 0)
 		r = sendto_daemon(run, ph, data, total, (int)req->data.args[2], &ss,
 				  msg.msg_namelen);
@@ -318,10 +508,11 @@ out:
 
 /* ---- receives with an address, and the names ---------------------------------------------- */
 
-/* Write the peer's address to the program's (addr, *addr_len) as the kernel does: truncated
- * to the room given, the full length written back. */
+/* Write the address (ss, ss_len) to the program's (addr, *addr_len) as the kernel does:
+ * truncated to the room given, the full length written back. */
 static int
-write_address(pid_t tid, const struct placeholder *ph, uint64_t addr, uint64_t addr_len_at)
+write_address(pid_t tid, const struct sockaddr_storage *ss, socklen_t ss_len, uint64_t addr,
+	      uint64_t addr_len_at)
 {
 	socklen_t room;
 
@@ -331,9 +522,9 @@ write_address(pid_t tid, const struct placeholder *ph, uint64_t addr, uint64_t a
 		return -EFAULT;
 	if ((int)room < 0)
 		return -EINVAL;
-	size_t n = room < ph->peer_len ? room : ph->peer_len;
-	if (sbrun_write(tid, addr, &ph->peer, n) < 0 ||
-	    sbrun_write(tid, addr_len_at, &ph->peer_len, sizeof(ph->peer_len)) < 0)
+	size_t n = room < ss_len ? room : ss_len;
+	if (sbrun_write(tid, addr, ss, n) < 0 ||
+	    sbrun_write(tid, addr_len_at, &ss_len, sizeof(ss_len)) < 0)
 		return -EFAULT;
 	return 0;
 }
@@ -387,6 +578,9 @@ serve_recv(struct sbrun *run, const struct seccomp_notif *req, struct placeholde
 		goto out;
 	}
 	size_t copied = (size_t)n < room ? (size_t)n : room;
+	struct sockaddr_storage from;
+	socklen_t from_len;
+	take_source(ph, (size_t)n, (flags & MSG_PEEK) != 0, &from, &from_len);
 	size_t at = 0;
 	for (size_t i = 0; i < msg.msg_iovlen && at < copied; i++) {
 		size_t part = iov[i].iov_len < copied - at ? iov[i].iov_len : copied - at;
@@ -397,17 +591,17 @@ serve_recv(struct sbrun *run, const struct seccomp_notif *req, struct placeholde
 		at += part;
 	}
 	if (nr == __NR_recvfrom) {
-		r = write_address(req->pid, ph, req->data.args[4], req->data.args[5]);
+		r = write_address(req->pid, &from, from_len, req->data.args[4], req->data.args[5]);
 	} else {
 		socklen_t name_len = 0;
 		if (msg.msg_name != NULL) {
-			name_len = msg.msg_namelen < ph->peer_len ? msg.msg_namelen : ph->peer_len;
-			if (sbrun_write(req->pid, (uint64_t)(uintptr_t)msg.msg_name, &ph->peer,
+			name_len = msg.msg_namelen < from_len ? msg.msg_namelen : from_len;
+			if (sbrun_write(req->pid, (uint64_t)(uintptr_t)msg.msg_name, &from,
 					name_len) < 0) {
 				r = -EFAULT;
 				goto out;
 			}
-			name_len = ph->peer_len;
+			name_len = from_len;
 		}
 		int msg_flags = (size_t)n > copied ? MSG_TRUNC : 0;
 		size_t control_len = 0;
@@ -436,25 +630,31 @@ out:
 static int
 serve_name(struct sbrun *run, const struct seccomp_notif *req, struct placeholder *ph)
 {
-	if (req->data.nr == __NR_getpeername)
-		return write_address(req->pid, ph, req->data.args[1], req->data.args[2]);
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (req->data.nr == __NR_getpeername) {
+		pthread_mutex_lock(&ph->lock);
+		bool connected = ph->connected;
+		memcpy(&ss, &ph->peer, sizeof(ss));
+		len = ph->peer_len;
+		pthread_mutex_unlock(&ph->lock);
+		if (!connected)
+			return -ENOTCONN;
+		return write_address(req->pid, &ss, len, req->data.args[1], req->data.args[2]);
+	}
 	/* The daemon's socket's own address. */
 	struct sb_addr local;
-	struct placeholder named = *ph;
-	memset(&named.peer, 0, sizeof(named.peer));
-	named.peer.ss_family = ph->peer.ss_family;
-	if (sb_getsockname(run->client, ph->h, &local, NULL) == 0) {
-		if (local.family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&named.peer;
-			inet_pton(AF_INET, local.host, &in->sin_addr);
-			in->sin_port = htons(local.port);
-		} else if (local.family == AF_INET6) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&named.peer;
-			inet_pton(AF_INET6, local.host, &in6->sin6_addr);
-			in6->sin6_port = htons(local.port);
-		}
+	len = 0;
+	if (sb_getsockname(run->client, ph->h, &local, NULL) == 0)
+		len = sbrun_kernel_address(&local, &ss);
+	if (len == 0) {
+		memset(&ss, 0, sizeof(ss));
+		ss.ss_family = (sa_family_t)ph->family;
+		len = ph->family == AF_INET ? sizeof(struct sockaddr_in)
+					    : sizeof(struct sockaddr_in6);
 	}
-	return write_address(req->pid, &named, req->data.args[1], req->data.args[2]);
+	return write_address(req->pid, &ss, len, req->data.args[1], req->data.args[2]);
 }
 
 int
@@ -468,12 +668,12 @@ udp_serve(struct sbrun *run, const struct seccomp_notif *req)
 	if (sock < 0)
 		return SBRUN_CONTINUE;
 	struct placeholder *ph = udp_placeholder_of(run, sock);
-	if (ph == NULL)
-		r = SBRUN_CONTINUE;
-	else if (nr == __NR_sendto)
-		r = serve_sendto(run, req, ph);
+	if (nr == __NR_sendto)
+		r = serve_sendto(run, req, sock, ph);
 	else if (nr == __NR_sendmsg)
-		r = serve_sendmsg(run, req, ph);
+		r = serve_sendmsg(run, req, sock, ph);
+	else if (ph == NULL)
+		r = SBRUN_CONTINUE;
 	else if (nr == __NR_getsockname || nr == __NR_getpeername)
 		r = serve_name(run, req, ph);
 	else
@@ -501,15 +701,20 @@ udp_serve_polled(struct sbrun *run, const struct pollfd *fds, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		struct placeholder *ph = run->placeholders[i];
+		bool hangup = (fds[i].revents & (POLLHUP | POLLERR)) != 0;
+		ssize_t len = -1;
 		if (fds[i].revents & POLLIN) {
 			if (data == NULL)
 				data = malloc(SBRUN_MAX_DATAGRAM);
-			ssize_t len = data ? recv(ph->mine, data, SBRUN_MAX_DATAGRAM, MSG_DONTWAIT) : -1;
+			len = data ? recv(ph->mine, data, SBRUN_MAX_DATAGRAM, MSG_DONTWAIT) : -1;
 			struct sb_error err;
-			if (len >= 0 && sb_send(run->client, ph->h, data, (size_t)len, 0, &err) < 0)
+			/* Past the program's close, an empty read is the end (POLLIN stays set),
+			 * not an empty datagram. */
+			if ((len > 0 || (len == 0 && !hangup)) &&
+			    sb_send(run->client, ph->h, data, (size_t)len, 0, &err) < 0)
 				sbrun_say(run, "UDP send: %s", err.message);
 		}
-		if ((fds[i].revents & (POLLHUP | POLLERR)) && !(fds[i].revents & POLLIN)) {
+		if (hangup && len <= 0) {
 			placeholder_free(run, ph);
 			continue;
 		}

@@ -215,6 +215,8 @@ static struct sock_filter filter_code[] = {
 	ON_CALL(__NR_listen, SECCOMP_RET_USER_NOTIF),
 	ON_CALL(__NR_accept, SECCOMP_RET_USER_NOTIF),
 	ON_CALL(__NR_accept4, SECCOMP_RET_USER_NOTIF),
+	/* UDP servers (sbrun-udp.c); other binds continued. */
+	ON_CALL(__NR_bind, SECCOMP_RET_USER_NOTIF),
 	RETURN(SECCOMP_RET_ALLOW),
 };
 
@@ -477,32 +479,42 @@ sbrun_program_fd(const struct sbrun *run, const struct seccomp_notif *req, int n
 	return r;
 }
 
-/* The options a program sets before connecting that its socket must keep. */
+/* The options a program sets before connecting (or, UDP, before its first send) that its
+ * socket must keep; `type` 0 for both kinds. */
 static const struct {
-	int level, name;
+	int type, level, name;
 	const char *what;
 } copied_options[] = {
-	{ SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR" },
-	{ SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE" },
-	{ SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY" },
-	{ IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY" },
-	{ IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE" },
-	{ IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL" },
-	{ IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT" },
-	{ IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT" },
-	{ IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY" },
+	{ 0, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR" },
+	{ SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE" },
+	{ 0, SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY" },
+	{ SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY" },
+	{ SOCK_STREAM, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE" },
+	{ SOCK_STREAM, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL" },
+	{ SOCK_STREAM, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT" },
+	{ SOCK_STREAM, IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT" },
+	{ 0, IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY" },
+	{ SOCK_DGRAM, SOL_SOCKET, SO_BROADCAST, "SO_BROADCAST" },
+	{ SOCK_DGRAM, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF" },
+	{ SOCK_DGRAM, SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF" },
+	{ SOCK_DGRAM, IPPROTO_IP, IP_TTL, "IP_TTL" },
+	{ SOCK_DGRAM, IPPROTO_IP, IP_TOS, "IP_TOS" },
+	{ SOCK_DGRAM, IPPROTO_IPV6, IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS" },
 };
 
-/* Copy what the program set on `sock` (a fresh socket's values are left alone). */
-static int
-copy_options(struct sbrun *run, int sock, int family, sb_handle h, struct sb_error *err)
+int
+sbrun_copy_options(struct sbrun *run, int sock, int family, int type, sb_handle h,
+		   struct sb_error *err)
 {
-	int fresh = socket(family, SOCK_STREAM, 0);
+	int fresh = socket(family, type | SOCK_CLOEXEC, 0);
 
 	for (size_t i = 0; i < sizeof(copied_options) / sizeof(copied_options[0]); i++) {
 		int value = 0, initial = 0;
 		socklen_t len = sizeof(value);
-		if (copied_options[i].level == IPPROTO_IPV6 && family != AF_INET6)
+		if (copied_options[i].type != 0 && copied_options[i].type != type)
+			continue;
+		if ((copied_options[i].level == IPPROTO_IPV6 && family != AF_INET6) ||
+		    (copied_options[i].level == IPPROTO_IP && family != AF_INET))
 			continue;
 		if (getsockopt(sock, copied_options[i].level, copied_options[i].name, &value,
 			       &len) < 0)
@@ -512,10 +524,15 @@ copy_options(struct sbrun *run, int sock, int family, sb_handle h, struct sb_err
 					     copied_options[i].name, &initial, &len) == 0 &&
 		    initial == value)
 			continue;
+		/* The kernel reports the buffer sizes doubled, and doubles what it is given. */
+		if (copied_options[i].name == SO_RCVBUF || copied_options[i].name == SO_SNDBUF)
+			value /= 2;
 		int r = sb_setsockopt_int(run->client, h, copied_options[i].level,
 					  copied_options[i].name, value, err);
 		if (r < 0) {
 			sbrun_say(run, "setsockopt %s: %s", copied_options[i].what, err->message);
+			if (type == SOCK_DGRAM)
+				continue;
 			if (fresh >= 0)
 				close(fresh);
 			return r;
@@ -523,6 +540,31 @@ copy_options(struct sbrun *run, int sock, int family, sb_handle h, struct sb_err
 	}
 	if (fresh >= 0)
 		close(fresh);
+	return 0;
+}
+
+socklen_t
+sbrun_kernel_address(const struct sb_addr *addr, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (addr->family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		if (inet_pton(AF_INET, addr->host, &in->sin_addr) != 1)
+			return 0;
+		in->sin_port = htons(addr->port);
+		return sizeof(*in);
+	}
+	if (addr->family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, addr->host, &in6->sin6_addr) != 1)
+			return 0;
+		in6->sin6_port = htons(addr->port);
+		in6->sin6_flowinfo = htonl(addr->flowinfo);
+		in6->sin6_scope_id = addr->scope_id;
+		return sizeof(*in6);
+	}
 	return 0;
 }
 
@@ -559,6 +601,34 @@ sbrun_broker_address(const struct sockaddr_storage *ss, struct sb_addr *addr)
 	inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 	return sb_addr_inet6(addr, host, ntohs(in6->sin6_port), ntohl(in6->sin6_flowinfo),
 			     in6->sin6_scope_id);
+}
+
+/* A TCP socket the program bound before connecting (bind before connect: a source address or
+ * port of its choosing): the daemon's socket bound there too. */
+static int
+carry_bound_address(struct sbrun *run, int sock, sb_handle h, struct sb_error *err)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	struct sb_addr addr;
+
+	memset(&local, 0, sizeof(local));
+	if (getsockname(sock, (struct sockaddr *)&local, &len) < 0)
+		return 0;
+	if (local.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&local;
+		if (in->sin_port == 0 && in->sin_addr.s_addr == htonl(INADDR_ANY))
+			return 0;
+	} else if (local.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&local;
+		if (in6->sin6_port == 0 && IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+			return 0;
+	} else {
+		return 0;
+	}
+	if (sbrun_broker_address(&local, &addr) < 0)
+		return 0;
+	return sb_bind(run->client, h, &addr, err);
 }
 
 /*
@@ -609,7 +679,8 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 		sbrun_say(run, "connect to %s: socket: %s", where, err.message);
 		return -(err.errno_number ? err.errno_number : EACCES);
 	}
-	if ((r = copy_options(run, sock, family, h, &err)) < 0 ||
+	if ((r = sbrun_copy_options(run, sock, family, SOCK_STREAM, h, &err)) < 0 ||
+	    (r = carry_bound_address(run, sock, h, &err)) < 0 ||
 	    (r = sb_setblocking(run->client, h, false, &err)) < 0 ||
 	    (r = sb_connect_fd(run->client, h, &addr, &result, &fd, &err)) < 0) {
 		if (err.kind == SB_ERR_DENIED)
@@ -756,6 +827,28 @@ serve_connect(struct sbrun *run, const struct seccomp_notif *req)
 	return r;
 }
 
+/* bind(): of an inet UDP socket, an unconnected placeholder bound in the daemon (sbrun-udp.c);
+ * of any other socket, the kernel's (a bind reaches no network). */
+static int
+serve_bind(struct sbrun *run, const struct seccomp_notif *req)
+{
+	int addrlen = (int)req->data.args[2];
+	struct sockaddr_storage ss;
+	int sock, r;
+
+	if (addrlen < 0 || (size_t)addrlen > sizeof(ss))
+		return SBRUN_CONTINUE;
+	memset(&ss, 0, sizeof(ss));
+	if (sbrun_read(req->pid, req->data.args[1], &ss, (size_t)addrlen) < 0)
+		return -EFAULT;
+	sock = sbrun_program_fd(run, req, (int)req->data.args[0]);
+	if (sock < 0)
+		return SBRUN_CONTINUE;
+	r = udp_bind(run, req, sock, &ss, (socklen_t)addrlen);
+	close(sock);
+	return r;
+}
+
 /* One trapped call, by its number: its answer, or SBRUN_PARKED / SBRUN_ANSWERED. */
 static int
 dispatch(struct sbrun *run, const struct seccomp_notif *req)
@@ -767,6 +860,8 @@ dispatch(struct sbrun *run, const struct seccomp_notif *req)
 		return serve_connect(run, req);
 	if (nr == __NR_listen || nr == __NR_accept || nr == __NR_accept4)
 		return listen_serve(run, req);
+	if (nr == __NR_bind)
+		return serve_bind(run, req);
 	if (nr == __NR_getsockname && (r = listen_serve(run, req)) != SBRUN_CONTINUE)
 		return r;
 	return udp_serve(run, req);

@@ -51,15 +51,33 @@ struct parked {
 	struct seccomp_notif req; /* PARKED_CALL: the call, served again when fd is readable */
 };
 
-/* A connected UDP socket of the program (see the header's paragraph). */
+/* Source addresses of datagrams relayed to an unconnected placeholder and not yet read: beyond
+ * it, a datagram is dropped (as a full receive queue drops it). */
+#define SBRUN_MAX_SOURCES 256
+
+/* The source of one datagram waiting in sbrun's end of an unconnected placeholder. */
+struct source {
+	struct sockaddr_in6 addr; /* or a sockaddr_in */
+	socklen_t len;
+	size_t size;              /* the datagram's length, to pair it with its address */
+};
+
+/* A UDP socket of the program (see the header's paragraph): connected, or unconnected (made on
+ * its first sendto with an address, or its bind to an inet address). */
 struct placeholder {
 	ino_t ino;          /* the program's end of the pair */
 	int mine;           /* sbrun's end */
-	sb_handle h;        /* the daemon's connected UDP socket */
-	struct sockaddr_storage peer;
+	sb_handle h;        /* the daemon's UDP socket */
+	int family;
+	struct sockaddr_storage peer; /* connected: the peer */
 	socklen_t peer_len;
 	pthread_t reader;   /* daemon -> program */
 	bool reader_started;
+	/* Shared with the relay thread, under `lock`: */
+	pthread_mutex_t lock;
+	bool connected;
+	struct source sources[SBRUN_MAX_SOURCES]; /* a ring, oldest at `first` */
+	size_t first, n_sources;
 };
 
 struct listener; /* sbrun-listen.c */
@@ -79,6 +97,12 @@ struct sbrun {
 };
 
 /* sbrun.c */
+/* Copy what the program set on `sock` (of `type`) to the daemon's socket `h`. For UDP an
+ * option the daemon refuses is only reported (verbose); for TCP it fails the connect. */
+int sbrun_copy_options(struct sbrun *run, int sock, int family, int type, sb_handle h,
+		       struct sb_error *err);
+/* The kernel's form of the daemon's address `addr` (AF_INET/AF_INET6): its length, or 0. */
+socklen_t sbrun_kernel_address(const struct sb_addr *addr, struct sockaddr_storage *ss);
 void sbrun_say(const struct sbrun *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The program's socket `number` of the calling thread `tid` (a copy, sbrun's to close), having
  * checked that the notification still waits; a negative errno otherwise. */
@@ -106,6 +130,10 @@ int udp_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, in
 		const struct sockaddr_storage *ss, socklen_t len);
 int udp_reconnect(struct sbrun *run, struct placeholder *ph, const struct sockaddr_storage *ss,
 		  socklen_t len);
+/* bind() of the program's inet UDP socket `sock` (sbrun's copy): an unconnected placeholder
+ * whose daemon socket is bound there; SBRUN_CONTINUE for any other socket. */
+int udp_bind(struct sbrun *run, const struct seccomp_notif *req, int sock,
+	     const struct sockaddr_storage *ss, socklen_t len);
 /* sendto, sendmsg, recvfrom, recvmsg, recvmmsg, getsockname and getpeername: served on
  * placeholders, SBRUN_CONTINUE on anything else. */
 int udp_serve(struct sbrun *run, const struct seccomp_notif *req);

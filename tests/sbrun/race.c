@@ -9,7 +9,8 @@
  * prints "connected N denied N other N denied-reached N" (tcp: a connect
  * whose peer is the denied host counts in denied-reached) or "sent N denied N
  * other N" (udp: one socket, connected to the allowed destination first,
- * sends to the flipping address).
+ * sends to the flipping address; udp-unconnected: the same, never connected,
+ * its first send making it sbrun's unconnected placeholder).
  *
  * race swap ...: the descriptor races too. A socket connected (handed over)
  * to the allowed destination and an AF_UNIX socket take turns at one
@@ -118,8 +119,9 @@ int
 main(int argc, char **argv)
 {
 	if (argc != 7 || (strcmp(argv[1], "tcp") != 0 && strcmp(argv[1], "udp") != 0 &&
-			  strcmp(argv[1], "swap") != 0)) {
-		fprintf(stderr, "usage: race tcp|udp|swap ALLOWED_HOST PORT DENIED_HOST PORT N\n");
+			  strcmp(argv[1], "udp-unconnected") != 0 && strcmp(argv[1], "swap") != 0)) {
+		fprintf(stderr, "usage: race tcp|udp|udp-unconnected|swap ALLOWED_HOST PORT "
+				"DENIED_HOST PORT N\n");
 		return 2;
 	}
 	bool tcp = strcmp(argv[1], "tcp") == 0;
@@ -138,7 +140,8 @@ main(int argc, char **argv)
 	int udp = -1;
 	if (!tcp) {
 		udp = socket(AF_INET, SOCK_DGRAM, 0);
-		if (udp < 0 || connect(udp, (struct sockaddr *)&allowed, sizeof(allowed)) < 0) {
+		if (udp < 0 || (strcmp(argv[1], "udp") == 0 &&
+				connect(udp, (struct sockaddr *)&allowed, sizeof(allowed)) < 0)) {
 			fprintf(stderr, "race: udp connect: %s\n", strerror(errno));
 			return 2;
 		}

@@ -1375,6 +1375,315 @@ START_TEST(bad_command_lines_and_a_missing_program_are_errors)
 }
 END_TEST
 
+/* ---- UDP sockets never connected, UDP servers, options and binds carried over ---------------- */
+
+/* A UDP socket the program never connects: sendto/sendmsg with an address to two peers,
+ * recvfrom/recvmsg report each datagram's own source, getpeername is ENOTCONN, and SO_BROADCAST
+ * set before the first send is carried over (a broadcast without it is EACCES, as the kernel's). */
+START_TEST(python_talks_udp_to_the_host_on_an_unconnected_socket)
+{
+	struct udp_server one, two;
+	udp_server_start(&one);
+	udp_server_start(&two);
+	char port_one[16], port_two[16];
+	snprintf(port_one, sizeof(port_one), "%u", one.port);
+	snprintf(port_two, sizeof(port_two), "%u", two.port);
+	const char *script =
+		"import errno, socket, sys\n"
+		"a = ('127.0.0.1', int(sys.argv[1]))\n"
+		"b = ('127.0.0.1', int(sys.argv[2]))\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"s.settimeout(30)\n"
+		"s.sendto(b'one', a)\n"
+		"data, source = s.recvfrom(100)\n"
+		"print('recvfrom', data.decode(), source == a)\n"
+		"s.sendmsg([b't', b'wo'], [], 0, b)\n"
+		"data, _, flags, source = s.recvmsg(100)\n"
+		"print('recvmsg', data.decode(), source == b)\n"
+		"s.sendto(b'x', a)\n"
+		"s.sendto(b'yy', b)\n"
+		"got = sorted(s.recvfrom(100) for _ in range(2))\n"
+		"print('both', got == sorted([(b'X', a), (b'YY', b)]))\n"
+		"try:\n"
+		"    s.getpeername()\n"
+		"except OSError as e:\n"
+		"    print('peername', errno.errorcode[e.errno])\n"
+		"print('name', s.getsockname()[0], s.getsockname()[1] > 0)\n"
+		"for broadcast in (0, 1):\n"
+		"    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"    t.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, broadcast)\n"
+		"    try:\n"
+		"        t.sendto(b'b', ('127.255.255.255', a[1]))\n"
+		"        print('broadcast', broadcast, 'sent')\n"
+		"    except OSError as e:\n"
+		"        print('broadcast', broadcast, errno.errorcode[e.errno])\n";
+	const char *argv[] = { python(), "-c", script, port_one, port_two, NULL };
+	check_direct_fails_brokered_works(argv, "recvfrom ONE True\n");
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	udp_server_stop(&one);
+	udp_server_stop(&two);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	const char *expected[] = { "recvmsg TWO True\n", "both True\n", "peername ENOTCONN\n",
+				   "name 0.0.0.0 True\n", "broadcast 0 EACCES\n",
+				   "broadcast 1 sent\n" };
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		ck_assert_msg(strstr(run.text, expected[i]), "no \"%s\" in: %s", expected[i],
+			      run.text);
+}
+END_TEST
+
+/* The daemon judges every datagram of an unconnected socket: a sendto to the denied host is
+ * EACCES and nothing reaches it, the same socket then reaches the allowed host; a bind to the
+ * denied host is EACCES too. */
+START_TEST(a_denied_destination_of_an_unconnected_udp_socket_is_refused_per_datagram)
+{
+	struct udp_server echo;
+	udp_server_start(&echo);
+	uint16_t port;
+	int denied = udp_bound(DENIED_HOST, &port);
+	char allowed_port[16], denied_port_text[16];
+	snprintf(allowed_port, sizeof(allowed_port), "%u", echo.port);
+	snprintf(denied_port_text, sizeof(denied_port_text), "%u", port);
+	const char *script =
+		"import errno, socket, sys\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"s.settimeout(30)\n"
+		"for i in range(2):\n"
+		"    try:\n"
+		"        s.sendto(b'x', ('" DENIED_HOST "', int(sys.argv[2])))\n"
+		"        print('sendto sent')\n"
+		"    except OSError as e:\n"
+		"        print('sendto', i, errno.errorcode[e.errno])\n"
+		"s.sendto(b'allowed', ('127.0.0.1', int(sys.argv[1])))\n"
+		"print('reply', s.recvfrom(100)[0].decode())\n"
+		"b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"try:\n"
+		"    b.bind(('" DENIED_HOST "', 0))\n"
+		"    print('bind ok')\n"
+		"except OSError as e:\n"
+		"    print('bind', errno.errorcode[e.errno])\n";
+	const char *argv[] = { python(), "-c", script, allowed_port, denied_port_text, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	int reached = datagrams_queued(denied);
+	close(denied);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	const char *expected[] = { "sendto 0 EACCES\n", "sendto 1 EACCES\n", "reply ALLOWED\n",
+				   "bind EACCES\n" };
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		ck_assert_msg(strstr(run.text, expected[i]), "no \"%s\" in: %s", expected[i],
+			      run.text);
+	ck_assert_int_eq(reached, 0);
+}
+END_TEST
+
+/* Bad addresses and OS errors of a first sendto or a bind answer as the kernel would: a short
+ * address EINVAL, another family EAFNOSUPPORT, a bad pointer EFAULT, port 0 EINVAL, a port in
+ * use EADDRINUSE; the socket works after them. */
+START_TEST(bad_addresses_of_an_unconnected_udp_socket_answer_as_the_kernel_would)
+{
+	struct udp_server echo;
+	udp_server_start(&echo);
+	char port[16];
+	snprintf(port, sizeof(port), "%u", echo.port);
+	const char *script =
+		"import ctypes, errno, socket, struct, sys\n"
+		"libc = ctypes.CDLL(None, use_errno=True)\n"
+		"port = int(sys.argv[1])\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"s.settimeout(30)\n"
+		"v4 = struct.pack('=HH4s8x', socket.AF_INET, socket.htons(port),"
+		" socket.inet_aton('127.0.0.1'))\n"
+		"v6 = struct.pack('=HHI16sI', socket.AF_INET6, socket.htons(port), 0,"
+		" socket.inet_pton(socket.AF_INET6, '::1'), 0)\n"
+		"def sendto(what, addr, length):\n"
+		"    n = libc.sendto(s.fileno(), b'x', 1, 0, addr, length)\n"
+		"    print(what, n if n >= 0 else errno.errorcode[ctypes.get_errno()])\n"
+		"sendto('short', v4, 8)\n"
+		"sendto('family', v6, len(v6))\n"
+		"sendto('pointer', ctypes.c_void_p(8), 16)\n"
+		"try:\n"
+		"    s.sendto(b'x', ('127.0.0.1', 0))\n"
+		"except OSError as e:\n"
+		"    print('port0', errno.errorcode[e.errno])\n"
+		"s.sendto(b'after', ('127.0.0.1', port))\n"
+		"print('reply', s.recvfrom(100)[0].decode())\n"
+		"b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"try:\n"
+		"    b.bind(('127.0.0.1', port))\n"
+		"    print('bind ok')\n"
+		"except OSError as e:\n"
+		"    print('bind', errno.errorcode[e.errno])\n";
+	const char *argv[] = { python(), "-c", script, port, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	const char *expected[] = { "short EINVAL\n", "family EAFNOSUPPORT\n", "pointer EFAULT\n",
+				   "port0 EINVAL\n", "reply AFTER\n", "bind EADDRINUSE\n" };
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		ck_assert_msg(strstr(run.text, expected[i]), "no \"%s\" in: %s", expected[i],
+			      run.text);
+}
+END_TEST
+
+/* From the host, connected to 127.0.0.1:port, send `text` and read the reply into `reply`:
+ * 0, or -errno (ECONNREFUSED when nothing listens there). */
+static int
+host_datagram(uint16_t port, const char *text, char *reply, size_t len)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	struct timeval timeout = { .tv_sec = 30 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	ck_assert_int_eq(send(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+	ssize_t n = recv(fd, reply, len - 1, 0);
+	int r = n < 0 ? -errno : 0;
+	reply[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return r;
+}
+
+/* A Python UDP echo server (without the drop-in) bound to 127.0.0.1 under sbrun: reached from
+ * the host by two peers, each answered at its own address (and not reached without sbrun,
+ * where it is bound in the namespace only). */
+START_TEST(a_udp_server_under_sbrun_answers_peers_on_the_host)
+{
+	const char *script =
+		"import socket, sys\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+		"print('ready', s.getsockname()[1] == int(sys.argv[1]), flush=True)\n"
+		"for _ in range(2):\n"
+		"    data, peer = s.recvfrom(100)\n"
+		"    s.sendto(data.upper() + b' ' + str(peer[1]).encode(), peer)\n";
+	for (int brokered = 0; brokered <= 1; brokered++) {
+		uint16_t port;
+		close(udp_bound("127.0.0.1", &port));
+		char port_text[16];
+		snprintf(port_text, sizeof(port_text), "%u", port);
+		const char *argv[] = { python(), "-u", "-c", script, port_text, NULL };
+		struct sandboxed server;
+		sandbox_start(&server, brokered, argv);
+		bool ready = sandbox_read_until(&server, "ready True\n",
+						test_now_ms() + RUN_TIMEOUT_MS);
+		char reply[2][128] = { "", "" };
+		int r[2] = { -ETIMEDOUT, -ETIMEDOUT };
+		for (int i = 0; ready && i < 2; i++)
+			r[i] = host_datagram(port, i ? "second" : "first", reply[i], sizeof(reply[i]));
+		/* Served both, the brokered server ends by itself. */
+		if (!brokered || r[0] != 0 || r[1] != 0)
+			kill(server.pid, SIGTERM);
+		int status = sandbox_finish(&server);
+		ck_assert_msg(ready, "the server did not start: %s", server.text);
+		if (!brokered) {
+			ck_assert_msg(r[0] == -ECONNREFUSED, "reached without sbrun: %s",
+				      strerror(-r[0]));
+			continue;
+		}
+		ck_assert_msg(r[0] == 0 && r[1] == 0, "%s, %s; the server said: %s",
+			      strerror(-r[0]), strerror(-r[1]), server.text);
+		ck_assert_msg(strncmp(reply[0], "FIRST ", 6) == 0, "reply: %s", reply[0]);
+		ck_assert_msg(strncmp(reply[1], "SECOND ", 7) == 0, "reply: %s", reply[1]);
+		ck_assert_str_ne(reply[0] + 6, reply[1] + 7);
+		ck_assert_msg(exited_with(status, 0), "output: %s", server.text);
+	}
+}
+END_TEST
+
+/* A TCP socket bound before its connect keeps its local address: the daemon's socket is bound
+ * there too (the server sees the port the program chose). */
+START_TEST(a_tcp_socket_bound_before_connect_keeps_its_port)
+{
+	uint16_t local = free_port();
+	char port_text[16], local_text[16];
+	snprintf(port_text, sizeof(port_text), "%u", page.port);
+	snprintf(local_text, sizeof(local_text), "%u", local);
+	const char *script =
+		"import socket, sys\n"
+		"s = socket.socket()\n"
+		"s.bind(('127.0.0.1', int(sys.argv[2])))\n"
+		"s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+		"print('local', s.getsockname()[1] == int(sys.argv[2]))\n"
+		"s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+		"print(s.makefile('rb').read().decode().split('\\r\\n\\r\\n', 1)[1], end='')\n";
+	const char *argv[] = { python(), "-c", script, port_text, local_text, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "local True\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, PAGE_BODY), "output: %s", run.text);
+}
+END_TEST
+
+/* A connected UDP socket the program closes sends nothing more: its placeholder is freed, not
+ * read as an endless run of empty datagrams (the server counts exactly the one sent). */
+START_TEST(a_closed_udp_socket_sends_nothing_more)
+{
+	struct udp_server echo;
+	udp_server_start(&echo);
+	uint16_t port;
+	int counter = udp_bound("127.0.0.1", &port);
+	char counter_port[16], echo_port[16];
+	snprintf(counter_port, sizeof(counter_port), "%u", port);
+	snprintf(echo_port, sizeof(echo_port), "%u", echo.port);
+	const char *script =
+		"import socket, sys\n"
+		"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+		"s.send(b'one')\n"
+		"s.close()\n"
+		"e = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"e.settimeout(30)\n"
+		"for i in range(20):\n"
+		"    e.sendto(b'x', ('127.0.0.1', int(sys.argv[2])))\n"
+		"    e.recvfrom(10)\n"
+		"print('done')\n";
+	const char *argv[] = { python(), "-c", script, counter_port, echo_port, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	int reached = datagrams_queued(counter);
+	close(counter);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(reached == 1, "%d datagrams reached the server; output: %s", reached,
+		      run.text);
+}
+END_TEST
+
+/* The same race on a UDP socket never connected: its first sendto makes the unconnected
+ * placeholder, and each datagram is judged on the address sbrun copied. */
+START_TEST(a_thread_rewriting_the_address_of_an_unconnected_sendto_never_reaches_the_denied_host)
+{
+	const char *race = getenv("SBRUN_RACE");
+	ck_assert_msg(race != NULL, "SBRUN_RACE must name the race program");
+	struct udp_server echo;
+	udp_server_start(&echo);
+	uint16_t port;
+	int denied = udp_bound(DENIED_HOST, &port);
+	char allowed_port[16], denied_port_text[16];
+	snprintf(allowed_port, sizeof(allowed_port), "%u", echo.port);
+	snprintf(denied_port_text, sizeof(denied_port_text), "%u", port);
+	const char *argv[] = { race, "udp-unconnected", "127.0.0.1", allowed_port, DENIED_HOST, denied_port_text,
+			       "500", NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	int reached = datagrams_queued(denied);
+	close(denied);
+	udp_server_stop(&echo);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "sent 0 ") == NULL, "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, " denied 0 ") == NULL, "output: %s", run.text);
+	ck_assert_msg(reached == 0, "%d datagrams reached the denied host; output: %s", reached,
+		      run.text);
+}
+END_TEST
+
 static Suite *
 sbrun_suite(void)
 {
@@ -1411,6 +1720,16 @@ sbrun_suite(void)
 		{ "signals", sbrun_forwards_signals_to_the_program },
 		{ "children", children_and_threads_of_the_program_are_served },
 		{ "usage", bad_command_lines_and_a_missing_program_are_errors },
+		{ "udp-unconnected", python_talks_udp_to_the_host_on_an_unconnected_socket },
+		{ "denied-udp-unconnected",
+		  a_denied_destination_of_an_unconnected_udp_socket_is_refused_per_datagram },
+		{ "errors-udp-unconnected",
+		  bad_addresses_of_an_unconnected_udp_socket_answer_as_the_kernel_would },
+		{ "udp-server", a_udp_server_under_sbrun_answers_peers_on_the_host },
+		{ "bind-tcp", a_tcp_socket_bound_before_connect_keeps_its_port },
+		{ "udp-close", a_closed_udp_socket_sends_nothing_more },
+		{ "race-udp-unconnected",
+		  a_thread_rewriting_the_address_of_an_unconnected_sendto_never_reaches_the_denied_host },
 	};
 	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
 	return s;
