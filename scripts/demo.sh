@@ -5,7 +5,8 @@
 #   2. a small web server listens on 127.0.0.1;
 #   3. a process in a new, empty network namespace (unshare -n) fails to
 #      reach it directly ("Network is unreachable"), then fetches the page
-#      through the broker with sbcat.
+#      through the broker with sbcat, and with an unmodified curl under
+#      sbrun (its connect() served by the daemon).
 # Everything started here is stopped by pid on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +57,9 @@ unshare -n bash -c "
 	echo 'through the broker:'
 	printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' |
 		SOCKBROKER_URL=$url build/clients/c/sbcat -t 5 tcp:127.0.0.1:$port | sed 's/^/  /'
+	echo 'curl, unmodified, under sbrun:'
+	SOCKBROKER_URL=$url build/clients/c/sbrun -- curl -sS --max-time 5 http://127.0.0.1:$port/ |
+		sed 's/^/  /'
 "
 echo "== the daemon's log"
 sed 's/^/  /' "$work/daemon.log"
