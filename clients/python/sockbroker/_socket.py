@@ -25,9 +25,8 @@ SCM_RIGHTS wait for the written-behind replies first.
 
 Read-ahead: once a program reads from an IPv4/IPv6 stream socket in blocking
 or timeout mode, the client keeps receive requests outstanding on it (at
-most READ_AHEAD_DEPTH, each for the read-ahead window: the program's recv
-size, doubled whenever a reply comes back full, up to READ_AHEAD_MAX), so
-that data already in flight when the program calls recv again is answered
+most READ_AHEAD_DEPTH, each for up to READ_AHEAD_MAX bytes, and none while
+READ_AHEAD_MAX bytes wait here unread), so that data already in flight when the program calls recv again is answered
 here. The bytes come in order: buffered data first, then the end of the
 stream or an error, as the kernel's socket gives them. Only where the round
 trip to the daemon is long (tcp, tls+tcp) unless $SOCKBROKER_READ_AHEAD
@@ -68,7 +67,10 @@ PIPELINE_WINDOW = 4
 WRITE_BEHIND_MAX = 256
 # Read-ahead (see the module's notes): receive requests outstanding at once
 # on one socket, and the most bytes each asks for.
-READ_AHEAD_DEPTH = 2
+# A parked recv holds no buffer in the daemon (it reads into its scratch
+# buffer when the data is there), so the window costs nothing until bytes
+# come; here at most READ_AHEAD_MAX are kept before reading ahead stops.
+READ_AHEAD_DEPTH = 4
 READ_AHEAD_MAX = 256 << 10
 READ_AHEAD_ENV = "SOCKBROKER_READ_AHEAD"
 # Chunk size for sendfile (bounded further by the daemon's max_data_size).
@@ -555,8 +557,6 @@ class socket:  # noqa: N801 (the reference's name)
             ra.final = b""
             return
         ra.buf += data
-        if len(data) >= ra.window:
-            ra.window = min(2 * ra.window, READ_AHEAD_MAX, self._session.max_data_size)
 
     def _ra_harvest(self, ra: _ReadAhead) -> None:
         """Take in the read-ahead replies that came (ra.lock held)."""
@@ -624,7 +624,7 @@ class socket:  # noqa: N801 (the reference's name)
         with ra.lock:
             if n == 0:
                 return b""
-            ra.window = max(ra.window, min(n, READ_AHEAD_MAX, session.max_data_size))
+            ra.window = min(READ_AHEAD_MAX, session.max_data_size)
             timeout = self._timeout
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
