@@ -6,6 +6,8 @@ cached, so that the daemon leaves the table out of HelloReply."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import tempfile
 import threading
 import unittest
@@ -101,6 +103,54 @@ class SetupTest(unittest.TestCase):
                     s.bind(("127.0.0.1", 0))
             finally:
                 client.close()
+
+
+class RoundTripTest(unittest.TestCase):
+    """Round trips counted by wan-relay (SIGHUP prints its count)."""
+
+    def setUp(self) -> None:
+        relay = os.environ.get("WAN_RELAY")
+        if not relay:
+            raise unittest.SkipTest("WAN_RELAY must name wan-relay (meson sets it)")
+        cache = tempfile.TemporaryDirectory()
+        self.addCleanup(cache.cleanup)
+        old = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = cache.name
+        if old is None:
+            self.addCleanup(os.environ.pop, "XDG_CACHE_HOME", None)
+        else:
+            self.addCleanup(os.environ.__setitem__, "XDG_CACHE_HOME", old)
+        port = sbtest.free_tcp_port()
+        self.daemon = sbtest.Daemon(extra_listen=(f"tcp://127.0.0.1:{port}",))
+        self.addCleanup(self.daemon.cleanup)
+        self.addCleanup(self.daemon.stop)
+        # 25 ms each way: far longer than the client takes between the
+        # requests it sends together, so that each turn counts once.
+        self.relay = subprocess.Popen([relay, "127.0.0.1", str(port), "25"],
+                                      stdout=subprocess.PIPE)
+        self.addCleanup(self.relay.wait)
+        self.addCleanup(self.relay.terminate)
+        assert self.relay.stdout is not None
+        self.url = f"tcp://127.0.0.1:{int(self.relay.stdout.readline())}"
+
+    def round_trips(self) -> int:
+        assert self.relay.stdout is not None
+        self.relay.send_signal(signal.SIGHUP)
+        return int(self.relay.stdout.readline())
+
+    def test_a_new_session_and_its_first_call_take_two_round_trips(self) -> None:
+        for attempt in ("table sent", "table cached"):
+            start = self.round_trips()
+            client = sockbroker.connect(self.url)
+            try:
+                s = client.socket()
+                used = self.round_trips() - start
+                s.close()
+            finally:
+                client.close()
+            # SP header + Hello (+ has_ipv6) in one, socket() in the other.
+            self.assertLessEqual(used, 2, attempt)
+            self.assertGreaterEqual(used, 1, attempt)
 
 
 if __name__ == "__main__":

@@ -242,20 +242,27 @@ class Core:
         return session
 
     def _open_session(self) -> Session:
+        cached = _load_constants(self.url)
         conn = Connection(self.url)
         session = Session(self.url, conn)
         hello = pb.HelloRequest(protocol_version=PROTOCOL_VERSION,
                                 client_name=f"{self._client_name} (pid {os.getpid()})")
         if self._token:
             hello.token = self._token
-        cached = _load_constants(self.url)
         if cached is not None:
             hello.constants_digest = cached[0]
         try:
-            # The SP header, Hello and the next request go out together;
-            # the daemon's SP header is checked in front of the reply.
+            # The SP header, Hello and the next request go out together, in
+            # one write; the daemon's SP header is checked in front of the
+            # reply.
+            conn.cork()
             hello_call = self._send(session, pb.Request(hello=hello).SerializeToString())
             ipv6_call = self._send(session, pb.Request(has_ipv6=pb.Empty()).SerializeToString())
+            try:
+                conn.uncork()
+            except OSError as e:
+                self._lose(session, f"sending failed: {e.strerror or e}")
+                raise _errors.connection_lost(self.url, session.lost_reason) from e
             if not self._await(session, hello_call, time.monotonic() + HELLO_WAIT):
                 raise _errors.BrokerConnectionError(
                     f"{self.url} did not answer the SP handshake and Hello within "

@@ -227,6 +227,9 @@ class Connection:
         scheme, address = parse_url(url)
         self._framed_ipc = scheme in ("ipc", "abstract")
         self._peer_checked = True  # until the SP header is sent
+        self._pending_header = b""
+        # Between cork() and uncork(): the messages to send in one write.
+        self._corked: Optional[List[bytes]] = None
         # The peer's SP header was wrong: why the connection failed.
         self.refusal: Optional[BrokerProtocolError] = None
         self._header = _IPC_HEADER if self._framed_ipc else _U64
@@ -306,10 +309,11 @@ class Connection:
         raise last or OSError(f"no address for {host}")
 
     def _handshake(self, timeout: Optional[float]) -> None:
-        """Send the SP header. The daemon's is checked when it comes, in
-        front of the first reply (peek_frame()): the first requests go out
-        without waiting a round trip for it."""
-        self._send_bytes([_HANDSHAKE])
+        """Send the SP header with the first request (one segment). The
+        daemon's is checked when it comes, in front of the first reply
+        (peek_frame()): the first requests go out without waiting a round
+        trip for it."""
+        self._pending_header = _HANDSHAKE
         self._peer_checked = False
 
     def _check_peer_header(self) -> None:
@@ -329,6 +333,9 @@ class Connection:
             raise self.refusal
 
     def _send_bytes(self, parts: List[bytes]) -> None:
+        if self._pending_header:
+            parts = [self._pending_header, *parts]
+            self._pending_header = b""
         if self._tls is not None:
             self._tls.write(b"".join(parts))
         elif sum(len(p) for p in parts) > 4096:
@@ -351,8 +358,24 @@ class Connection:
             header = _IPC_HEADER.pack(1, length)
         else:
             header = _U64.pack(length)
+        if self._corked is not None:
+            self._corked += [header, *body_parts]
+            return
+        self._write([header, *body_parts])
+
+    def cork(self) -> None:
+        """Hold the messages sent from now on until uncork()."""
+        self._corked = []
+
+    def uncork(self) -> None:
+        """Send the messages held since cork(), in one write."""
+        parts, self._corked = self._corked, None
+        if parts:
+            self._write(parts)
+
+    def _write(self, parts: List[bytes]) -> None:
         try:
-            self._send_bytes([header, *body_parts])
+            self._send_bytes(parts)
         except OSError as e:
             refusal = self._peer_refusal()
             if refusal is not None:
