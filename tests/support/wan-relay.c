@@ -16,6 +16,10 @@
  *            NAT that dropped the flows; the relay goes on accepting
  *   SIGUSR2  freeze: stop forwarding and stop reading, sockets left open (a
  *            link gone silent); SIGUSR2 again thaws
+ *   SIGHUP   print the number of round trips relayed so far and a line break
+ *            on stdout: the times a target answered a client that had sent
+ *            something since the target last spoke (its connection's TCP
+ *            handshake, which the relay answers itself, not counted)
  *   SIGTERM  exit
  * Bounds: at most MAX_PAIRS connections and QUEUE_MAX bytes in flight per
  * direction (reading pauses above it). One thread, one poll loop.
@@ -57,6 +61,7 @@ struct direction {
 
 struct pair {
 	bool used;
+	bool client_spoke; /* since the target last did */
 	struct direction dir[2]; /* 0: client -> target, 1: target -> client */
 };
 
@@ -65,6 +70,7 @@ static struct sockaddr_storage target;
 static socklen_t target_len;
 static int64_t delay_ms;
 static bool frozen;
+static unsigned long round_trips;
 
 static int64_t
 now_ms(void)
@@ -213,6 +219,7 @@ main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
@@ -294,6 +301,9 @@ main(int argc, char **argv)
 								close_pair(&pairs[i], true);
 					} else if (si.ssi_signo == SIGUSR2) {
 						frozen = !frozen;
+					} else if (si.ssi_signo == SIGHUP) {
+						printf("%lu\n", round_trips);
+						fflush(stdout);
 					} else {
 						return 0;
 					}
@@ -304,8 +314,20 @@ main(int argc, char **argv)
 			struct direction *d = &p->dir[map[j] & 1];
 			if (!p->used || frozen)
 				continue;
-			if (fds[j].fd == d->from && (fds[j].revents & (POLLIN | POLLHUP | POLLERR)) &&
-			    !pump_in(d, now))
+			if (fds[j].fd != d->from || !(fds[j].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			size_t before = d->queued;
+			bool ok = pump_in(d, now);
+			if (d->queued > before) {
+				/* Bytes from this side: a turn of the conversation. */
+				if (d == &p->dir[0]) {
+					p->client_spoke = true;
+				} else if (p->client_spoke) {
+					p->client_spoke = false;
+					round_trips++;
+				}
+			}
+			if (!ok)
 				close_pair(p, true);
 		}
 	}

@@ -41,6 +41,8 @@ closes a session's sockets when the session ends.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import struct
 import sys
@@ -73,6 +75,8 @@ SHUTDOWN_SEND_WAIT = 0.5
 # Seconds close() waits for the replies to requests nobody waits for (closes,
 # written-behind sends), so that the session ends with nothing in flight.
 CLOSE_DRAIN_WAIT = 2.0
+# Seconds a new connection's SP handshake and Hello may take.
+HELLO_WAIT = 30.0
 # A thread waiting for another thread to read its reply looks again this
 # often (seconds) whether the reader role is free: an exception that a
 # signal handler raised in the reader's thread at the wrong instant may have
@@ -238,22 +242,40 @@ class Core:
         return session
 
     def _open_session(self) -> Session:
+        cached = _load_constants(self.url)
         conn = Connection(self.url)
         session = Session(self.url, conn)
         hello = pb.HelloRequest(protocol_version=PROTOCOL_VERSION,
                                 client_name=f"{self._client_name} (pid {os.getpid()})")
         if self._token:
             hello.token = self._token
+        if cached is not None:
+            hello.constants_digest = cached[0]
         try:
+            # The SP header, Hello and the next request go out together, in
+            # one write; the daemon's SP header is checked in front of the
+            # reply.
+            conn.cork()
             hello_call = self._send(session, pb.Request(hello=hello).SerializeToString())
             ipv6_call = self._send(session, pb.Request(has_ipv6=pb.Empty()).SerializeToString())
+            try:
+                conn.uncork()
+            except OSError as e:
+                self._lose(session, f"sending failed: {e.strerror or e}")
+                raise _errors.connection_lost(self.url, session.lost_reason) from e
+            if not self._await(session, hello_call, time.monotonic() + HELLO_WAIT):
+                raise _errors.BrokerConnectionError(
+                    f"{self.url} did not answer the SP handshake and Hello within "
+                    f"{HELLO_WAIT:g} s; is it a sockbrokerd listen URL?")
             reply = self._wait(session, hello_call, "hello")
             try:
                 session.has_ipv6 = self._wait(session, ipv6_call, "flag").value
             except OSError:
                 session.has_ipv6 = None
-        except BaseException:
+        except BaseException as e:
             self._lose(session, "the session could not be started")
+            if conn.refusal is not None and e is not conn.refusal:
+                raise conn.refusal from e
             raise
         session.hello = reply
         session.resume_secret = reply.resume_secret
@@ -261,7 +283,13 @@ class Core:
         session.constants_digest = reply.constants_digest
         if reply.max_data_size:
             session.max_data_size = reply.max_data_size
-        session.constants = Constants({c.name: c.value for c in reply.constants})
+        if reply.constants or cached is None or reply.constants_digest != cached[0]:
+            table = {c.name: c.value for c in reply.constants}
+            if reply.constants_digest:
+                _store_constants(self.url, reply.constants_digest, table)
+        else:
+            table = cached[1]  # the daemon's table is the one cached
+        session.constants = Constants(table)
         session.handoff = self.handoff and reply.handoff
         conn.pass_fds = session.handoff
         return session
@@ -801,6 +829,54 @@ class Core:
     def server_info(self) -> Any:
         """The daemon's HelloReply (version, limits, identity, constants)."""
         return self.session().hello
+
+
+def _constants_cache_path(url: str) -> Optional[str]:
+    """Where the constants table of the daemon at url is cached:
+    $XDG_CACHE_HOME/sockbroker (default ~/.cache/sockbroker), one file per
+    URL; None without a home."""
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    if not os.path.isabs(base):
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    name = hashlib.sha256(url.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return os.path.join(base, "sockbroker", f"constants-{name}.json")
+
+
+def _load_constants(url: str) -> Optional[Tuple[bytes, Dict[str, int]]]:
+    """The cached (digest, table) for url, if a sound one is there."""
+    path = _constants_cache_path(url)
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        digest = bytes.fromhex(data["digest"])
+        table = data["constants"]
+        if len(digest) != 32 or not isinstance(table, dict) or not all(
+                isinstance(k, str) and type(v) is int for k, v in table.items()):
+            return None
+        return digest, table
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store_constants(url: str, digest: bytes, table: Dict[str, int]) -> None:
+    """Cache the daemon's constants table (best effort: a cache that cannot
+    be written costs the table's bytes on the next Hello, nothing else)."""
+    path = _constants_cache_path(url)
+    if path is None:
+        return
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"url": url, "digest": digest.hex(), "constants": table}, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def handoff_default() -> bool:

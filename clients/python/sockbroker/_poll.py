@@ -135,7 +135,26 @@ def wait(broker: List[Tuple[socket, int]], local: List[Tuple[int, int]],
     ``broker``: (socket, READABLE|WRITABLE bits); ``local``: (fd, POLL*
     mask). Returns ({socket: ready bits}, {fd: revents}). Closed sockets
     must not be passed.
+
+    A socket with bytes read ahead (or their EOF or error) is readable at
+    once; its outstanding read-ahead requests are cancelled first, so that
+    the daemon sees the kernel's own readiness.
     """
+    buffered: Dict[socket, int] = {}
+    for sock, events in broker:
+        if events & READABLE and sock._ra is not None and sock._ra_settle() is not None:
+            buffered[sock] = READABLE
+    if not buffered:
+        return _wait(broker, local, timeout, waker)
+    ready, local_ready = _wait(broker, local, 0.0, waker)
+    for sock, bits in buffered.items():
+        ready[sock] = ready.get(sock, 0) | bits
+    return ready, local_ready
+
+
+def _wait(broker: List[Tuple[socket, int]], local: List[Tuple[int, int]],
+          timeout: Optional[float], waker: Optional[Waker] = None
+          ) -> Tuple[Dict[socket, int], Dict[int, int]]:
     groups: Dict[Any, Tuple[Any, Any, Dict[int, int], Dict[int, List[socket]]]] = {}
     for sock, events in broker:
         session = sock._session

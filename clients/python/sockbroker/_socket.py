@@ -22,6 +22,17 @@ later call on the socket, and an error in it (ECONNRESET, EPIPE, ...) is
 raised by that call, as the kernel raises its asynchronous errors. close,
 shutdown, detach, dup, a timeout change and passing the socket in
 SCM_RIGHTS wait for the written-behind replies first.
+
+Read-ahead: once a program reads from an IPv4/IPv6 stream socket in blocking
+or timeout mode, the client keeps receive requests outstanding on it (at
+most READ_AHEAD_DEPTH, each for up to READ_AHEAD_MAX bytes, and none while
+READ_AHEAD_MAX bytes wait here unread), so that data already in flight when the program calls recv again is answered
+here. The bytes come in order: buffered data first, then the end of the
+stream or an error, as the kernel's socket gives them. Only where the round
+trip to the daemon is long (tcp, tls+tcp) unless $SOCKBROKER_READ_AHEAD
+says otherwise ("1"/"on" always, "0"/"off" never). Calls with flags, recvmsg,
+a timeout change, SO_RCVLOWAT, select/poll and handoff first cancel what is
+outstanding and take in what it had read (see _ra_settle()).
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ import os
 import socket as _stdsocket
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections import deque
@@ -53,6 +65,14 @@ PIPELINE_WINDOW = 4
 # Written-behind sends of one socket whose replies may be outstanding at once
 # (beyond that, a send waits for its reply as without write-behind).
 WRITE_BEHIND_MAX = 256
+# Read-ahead (see the module's notes): receive requests outstanding at once
+# on one socket, and the most bytes each asks for.
+# A parked recv holds no buffer in the daemon (it reads into its scratch
+# buffer when the data is there), so the window costs nothing until bytes
+# come; here at most READ_AHEAD_MAX are kept before reading ahead stops.
+READ_AHEAD_DEPTH = 4
+READ_AHEAD_MAX = 256 << 10
+READ_AHEAD_ENV = "SOCKBROKER_READ_AHEAD"
 # Chunk size for sendfile (bounded further by the daemon's max_data_size).
 SENDFILE_BLOCK = 1 << 20
 # Seconds the daemon may wait for a non-blocking socket's connect to
@@ -70,12 +90,15 @@ _default_timeout: Optional[float] = None
 class _Name:
     """What a reserved descriptor stands for: a handle of a session."""
 
-    __slots__ = ("core", "session", "handle")
+    __slots__ = ("core", "session", "handle", "read_ahead")
 
     def __init__(self, core: Core, session: Session, handle: int) -> None:
         self.core = core
         self.session = session
         self.handle = handle
+        # The read-ahead of the socket detached as this number, taken up
+        # again by socket(fileno=...).
+        self.read_ahead: Optional["_ReadAhead"] = None
 
 
 # The numbers fileno() gives brokered sockets: descriptors of this process
@@ -257,6 +280,48 @@ class _WriteBehind:
         return self.credit - sum(n for call, n in self.pending if call.seq > credit_seq)
 
 
+def read_ahead_wanted(url: str) -> bool:
+    """Whether sockets of a session with the daemon at url read ahead:
+    $SOCKBROKER_READ_AHEAD ("1", "on", "yes", "true" / "0", "off", "no",
+    "false"), else on tcp and tls+tcp only (on ipc a round trip is cheap)."""
+    value = os.environ.get(READ_AHEAD_ENV, "").strip().lower()
+    if value in ("1", "on", "yes", "true"):
+        return True
+    if value in ("0", "off", "no", "false"):
+        return False
+    return url.split("://", 1)[0] in ("tcp", "tcp4", "tcp6", "tls+tcp", "tls+tcp4",
+                                      "tls+tcp6")
+
+
+class _ReadAhead:
+    """The read-ahead state of one stream socket (shared by its dup()s).
+
+    ``buf`` holds the bytes read ahead and not yet given to the program;
+    ``calls`` the receive requests outstanding, oldest first; ``final`` what
+    comes after the buffered bytes once a reply said it: EOF (b"") or an
+    exception. ``off``: no more requests (SO_RCVLOWAT set, a quota said no).
+    """
+
+    __slots__ = ("lock", "buf", "calls", "window", "final", "off", "users")
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.buf = bytearray()
+        self.calls: Deque[_Call] = deque()
+        self.window = 0
+        self.final: Any = None
+        self.off = False
+        # Socket objects on it: a dup() shares it (the kernel's buffer is
+        # one for both).
+        self.users = 1
+
+
+# Errors of a read-ahead request that mean "nothing read" rather than
+# something the program must see: its wait timed out, it was cancelled, or
+# the session may not keep more operations waiting.
+_READ_AHEAD_NOTHING = ("timeout", "cancelled", "quota")
+
+
 class socket:  # noqa: N801 (the reference's name)
     """A brokered socket: socket(family=AF_INET, type=SOCK_STREAM, proto=0,
     fileno=None, *, client=None).
@@ -269,7 +334,8 @@ class socket:  # noqa: N801 (the reference's name)
 
     __module__ = "sockbroker"
     __slots__ = ("__weakref__", "_core", "_session", "_handle", "_family", "_type",
-                 "_proto", "_timeout", "_closed", "_io_refs", "_wb", "_native", "_number")
+                 "_proto", "_timeout", "_closed", "_io_refs", "_wb", "_native", "_number",
+                 "_ra")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1,  # noqa: A002
                  fileno: Optional[int] = None, *, client: Optional[Core] = None) -> None:
@@ -277,6 +343,7 @@ class socket:  # noqa: N801 (the reference's name)
         self._closed = False
         self._io_refs = 0
         self._wb: Optional[_WriteBehind] = None
+        self._ra: Optional[_ReadAhead] = None
         self._native: Optional[_stdsocket.socket] = None
         self._number: Optional[int] = None
         core = client if client is not None else _default.get()
@@ -326,6 +393,8 @@ class socket:  # noqa: N801 (the reference's name)
         self._family, self._type, self._proto = family, type, proto
         self._timeout = _timeout_of(reply)
         self._wb = self._write_behind_state()
+        self._ra = name.read_ahead or self._read_ahead_state()
+        name.read_ahead = None
         self._number = _index(fileno)
         _live[self._number] = self
 
@@ -338,6 +407,7 @@ class socket:  # noqa: N801 (the reference's name)
         self._proto = reply.proto
         self._timeout = _timeout_of(reply)
         self._wb = self._write_behind_state()
+        self._ra = self._read_ahead_state()
 
     @classmethod
     def _wrap(cls, core: Core, session: Session, reply: Any, seq: int = 0,
@@ -349,6 +419,7 @@ class socket:  # noqa: N801 (the reference's name)
         sock._io_refs = 0
         sock._native = None
         sock._number = None
+        sock._ra = None
         sock._core = core
         sock._session = session
         sock._adopt(reply)
@@ -364,6 +435,7 @@ class socket:  # noqa: N801 (the reference's name)
         HandedOffSocket would drop what they add."""
         return (self._session.handoff and type(self) in HANDOFF_CLASSES
                 and self._wb is not None and not self._wb.pending
+                and (self._ra is None or not (self._ra.calls or self._ra.buf))
                 and self._handle is not None)
 
     def _take_over(self, fd: int) -> None:
@@ -375,6 +447,7 @@ class socket:  # noqa: N801 (the reference's name)
         number, self._number = self._number, None
         release_number(number)
         self._wb = None
+        self._ra = None
         self._native = native
         self.__class__ = HandedOffSocket
 
@@ -455,6 +528,174 @@ class socket:  # noqa: N801 (the reference's name)
         """Wait for the written-behind sends; raise the first error."""
         if self._wb is not None and self._wb.pending:
             self._collect(wait=True)
+
+    # ---- read-ahead --------------------------------------------------------
+
+    def _read_ahead_state(self) -> Optional[_ReadAhead]:
+        consts = self._session.constants
+        if self._wb is None or self._family not in (consts.get("AF_INET"),
+                                                    consts.get("AF_INET6")):
+            return None  # not a TCP-like stream (AF_UNIX may carry SCM_RIGHTS)
+        return _ReadAhead() if read_ahead_wanted(self._session.url) else None
+
+    def _ra_take(self, ra: _ReadAhead, call: _Call) -> None:
+        """Take in the reply of a read-ahead request that is done (ra.lock
+        held): its bytes go to the buffer, EOF or an error after them."""
+        try:
+            reply = self._core.reply_of(self._session, call, "recv")
+        except OSError as e:
+            kind = getattr(e, "broker_kind", None)
+            if kind == "quota":
+                ra.off = True
+            if kind not in _READ_AHEAD_NOTHING and ra.final is None:
+                ra.final = e
+            return
+        if ra.final is not None:
+            return  # nothing comes after EOF or an error
+        data = reply.recv.data
+        if not data:
+            ra.final = b""
+            return
+        ra.buf += data
+
+    def _ra_harvest(self, ra: _ReadAhead) -> None:
+        """Take in the read-ahead replies that came (ra.lock held)."""
+        if ra.calls and not ra.calls[0].done():
+            self._core.pump(self._session)
+        while ra.calls and ra.calls[0].done():
+            self._ra_take(ra, ra.calls.popleft())
+
+    def _ra_start(self, ra: _ReadAhead) -> None:
+        """Keep READ_AHEAD_DEPTH requests outstanding (ra.lock held)."""
+        if (ra.off or ra.final is not None or self._timeout == 0.0 or self._handle is None
+                or self._session.lost or len(ra.buf) >= READ_AHEAD_MAX):
+            return
+        while len(ra.calls) < READ_AHEAD_DEPTH:
+            ra.calls.append(self._core.start(pb.Request(recv=pb.RecvRequest(
+                handle=self._handle, bufsize=ra.window)), self._session))
+
+    def _ra_settle(self) -> Optional[_ReadAhead]:
+        """Cancel the outstanding read-ahead requests and take in what they
+        read; return the state when bytes, EOF or an error are buffered."""
+        ra = self._ra
+        if ra is None:
+            return None
+        with ra.lock:
+            if ra.calls:
+                self._ra_harvest(ra)
+            if ra.calls:
+                core, session = self._core, self._session
+                why = core.cannot_wait(session)
+                if why is not None:
+                    raise cannot_wait(session.url, why)
+                for call in ra.calls:
+                    core.call_nowait(pb.Request(cancel=pb.CancelRequest(
+                        target_seq=call.seq)), session)
+                while ra.calls:
+                    core.await_call(session, ra.calls[0])
+                    self._ra_take(ra, ra.calls.popleft())
+            return ra if ra.buf or ra.final is not None else None
+
+    def _ra_buffered(self, ra: _ReadAhead, n: int, peek: bool = False) -> Optional[bytes]:
+        """Up to n buffered bytes, then EOF or the error (raised once, and
+        read-ahead ends); None when nothing is buffered (ra.lock held)."""
+        if ra.buf:
+            data = bytes(ra.buf[:n])
+            if not peek:
+                del ra.buf[:n]
+            return data
+        final = ra.final
+        if final is None:
+            return None
+        if isinstance(final, BaseException):
+            if not peek:
+                ra.final = None
+                ra.off = True
+            raise final
+        return b""
+
+    def _ra_recv(self, n: int) -> Optional[bytes]:
+        """recv(n) with read-ahead; None where the daemon must be asked
+        (read-ahead off, non-blocking mode with nothing buffered)."""
+        ra = self._ra
+        if ra is None or self._handle is None:
+            return None
+        core, session = self._core, self._session
+        with ra.lock:
+            if n == 0:
+                return b""
+            ra.window = min(READ_AHEAD_MAX, session.max_data_size)
+            timeout = self._timeout
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                self._ra_harvest(ra)
+                data = self._ra_buffered(ra, n)
+                if data is not None:
+                    if data:
+                        self._ra_start(ra)
+                    return data
+                if ra.off or timeout == 0.0:
+                    return None
+                self._ra_start(ra)
+                if not ra.calls:
+                    return None
+                why = core.cannot_wait(session)
+                if why is not None:
+                    raise cannot_wait(session.url, why)
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise _stdsocket.timeout("timed out")
+                core.await_call(session, ra.calls[0], remaining)
+
+    def _ra_flagged(self, n: int, flags: int) -> Optional[bytes]:
+        """recv(n, flags) where bytes are read ahead: MSG_PEEK looks at the
+        buffer, MSG_WAITALL takes it and asks the daemon for the rest;
+        None where the daemon must be asked (nothing buffered, other
+        flags)."""
+        const = self._const
+        peek, waitall = const("MSG_PEEK") or 0, const("MSG_WAITALL") or 0
+        if flags & ~(peek | waitall | (const("MSG_DONTWAIT") or 0)):
+            self._ra_settle()
+            return None  # MSG_OOB, MSG_TRUNC...: the kernel's own
+        ra = self._ra_settle()
+        if ra is None:
+            return None
+        with ra.lock:
+            data = self._ra_buffered(ra, n, peek=bool(flags & peek))
+            if data is None or not waitall & flags or flags & peek or \
+                    not data or len(data) >= n:
+                return data
+            try:
+                rest = self._call(pb.Request(recv=pb.RecvRequest(
+                    handle=self._h, bufsize=n - len(data), flags=flags)), "recv").data
+            except BaseException:
+                ra.buf[0:0] = data  # not read after all
+                raise
+            return data + rest
+
+    def _ra_read(self, n: int, flags: int) -> Optional[bytes]:
+        """What a recv of n bytes gets from the read-ahead; None where the
+        daemon must be asked."""
+        if self._ra is None:
+            return None
+        if flags:
+            return self._ra_flagged(n, flags)
+        return self._ra_recv(n)
+
+    def _ra_drop(self) -> None:
+        """This object no longer uses its read-ahead (close): the last user
+        drops what is outstanding (the daemon's close answers it)."""
+        ra, self._ra = self._ra, None
+        if ra is None:
+            return
+        with ra.lock:
+            ra.users -= 1
+            if ra.users > 0:
+                return
+            for call in ra.calls:
+                call.discard = True
+            ra.calls.clear()
+            ra.buf.clear()
 
     def _const(self, name: str) -> Optional[int]:
         return self._session.constants.get(name)
@@ -571,6 +812,12 @@ class socket:  # noqa: N801 (the reference's name)
             return
         number, self._number = self._number, None
         release_number(number)
+        if self._ra is not None and self._ra.users > 1:
+            try:
+                self._ra_settle()  # a dup() goes on reading: keep what came
+            except OSError:
+                pass
+        self._ra_drop()
         if self._session.lost:
             self._handle = None
             return  # the daemon closed it with its session
@@ -598,13 +845,24 @@ class socket:  # noqa: N801 (the reference's name)
         self._closed = True
         handle, number = self._handle, self._number
         self._handle = self._number = None
+        ra, self._ra = self._ra, None
+        name = _names.get(number) if number is not None else None
+        if ra is not None and name is not None:
+            name.read_ahead = ra  # socket(fileno=number) reads on
         return number if handle is not None and number is not None else -1
 
     def dup(self) -> "socket":
         """A new socket object for a duplicate of the handle."""
         self._flush_behind()
         reply = self._call(pb.Request(dup=pb.HandleRequest(handle=self._h)), "socket")
-        return type(self)._wrap(self._core, self._session, reply)
+        sock = type(self)._wrap(self._core, self._session, reply)
+        ra = self._ra
+        if ra is not None:
+            self._ra_settle()  # requests on this handle: the dup's reads come in order
+            with ra.lock:
+                ra.users += 1
+            sock._ra = ra
+        return sock
 
     def bind(self, address: Any) -> None:
         """Bind the socket to address."""
@@ -751,6 +1009,12 @@ class socket:  # noqa: N801 (the reference's name)
         setsockopt(level, optname, None, optlen)."""
         request = pb.SetSockOptRequest(handle=self._h, level=_c_int(level),
                                        optname=_c_int(optname))
+        if self._ra is not None and (level, optname) == (self._const("SOL_SOCKET"),
+                                                         self._const("SO_RCVLOWAT")):
+            # The kernel's low-water mark decides when a recv returns: no
+            # more reading ahead of it (what was read is served first).
+            self._ra_settle()
+            self._ra.off = True
         if optlen is not None:
             if value is not None:
                 raise TypeError("setsockopt() takes value None when optlen is given")
@@ -772,6 +1036,7 @@ class socket:  # noqa: N801 (the reference's name)
         """Set the timeout: None blocking, 0.0 non-blocking, else seconds."""
         timeout = _timeout_value(value)
         self._flush_behind()
+        self._ra_settle()  # requests waiting under the old timeout
         request = pb.SetTimeoutRequest(handle=self._h)
         if timeout is not None:
             request.timeout = timeout
@@ -808,6 +1073,10 @@ class socket:  # noqa: N801 (the reference's name)
         bufsize = _c_ssize(bufsize)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
+        flags = _c_int(flags)
+        data = self._ra_read(bufsize, flags)
+        if data is not None:
+            return data
         reply = self._call(pb.Request(recv=pb.RecvRequest(
             handle=self._h, bufsize=bufsize, flags=_c_int(flags))), "recv")
         return reply.data
@@ -817,6 +1086,10 @@ class socket:  # noqa: N801 (the reference's name)
         bufsize = _c_ssize(bufsize)
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
+        flags = _c_int(flags)
+        data = self._ra_read(bufsize, flags)
+        if data is not None:
+            return data, None  # a stream socket's recvfrom gives no address
         reply = self._call(pb.Request(recvfrom=pb.RecvRequest(
             handle=self._h, bufsize=bufsize, flags=_c_int(flags))), "recv")
         address = self._decode_address(reply.address) if reply.HasField("address") else None
@@ -841,6 +1114,11 @@ class socket:  # noqa: N801 (the reference's name)
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive into buffer (up to nbytes, default its size); return the count."""
         view, nbytes = self._target(buffer, nbytes, "recv_into")
+        flags = _c_int(flags)
+        data = self._ra_read(nbytes, flags)
+        if data is not None:
+            view[:len(data)] = data
+            return len(data)
         reply = self._call(pb.Request(recv=pb.RecvRequest(
             handle=self._h, bufsize=nbytes, flags=_c_int(flags))), "recv")
         data = reply.data
@@ -850,6 +1128,11 @@ class socket:  # noqa: N801 (the reference's name)
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Tuple[int, Any]:
         """Receive into buffer: (count, sender address or None)."""
         view, nbytes = self._target(buffer, nbytes, "recvfrom_into")
+        flags = _c_int(flags)
+        data = self._ra_read(nbytes, flags)
+        if data is not None:
+            view[:len(data)] = data
+            return len(data), None
         reply = self._call(pb.Request(recvfrom=pb.RecvRequest(
             handle=self._h, bufsize=nbytes, flags=_c_int(flags))), "recv")
         data = reply.data
@@ -870,6 +1153,12 @@ class socket:  # noqa: N801 (the reference's name)
             raise ValueError("negative buffer size in recvmsg()")
         if not 0 <= ancbufsize < 2**31:
             raise ValueError("invalid ancillary data buffer length")
+        flags = _c_int(flags)
+        if self._ra is not None:
+            # A TCP stream's bytes carry no ancillary data.
+            data = self._ra_flagged(bufsize, flags)
+            if data is not None:
+                return data, [], 0, None
         reply = self._call(pb.Request(recvmsg=pb.RecvMsgRequest(
             handle=self._h, bufsize=bufsize, ancbufsize=ancbufsize, flags=_c_int(flags))),
             "recvmsg")

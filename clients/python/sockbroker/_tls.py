@@ -53,6 +53,7 @@ class SSLSocket(socket):
         sock._handle = sock._number = None  # handed to this object
         sock._closed = True
         self._wb = sock._wb
+        self._ra, sock._ra = sock._ra, None
         if self._number is not None:
             _live[self._number] = self
         self._context = context

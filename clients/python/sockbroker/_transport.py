@@ -226,6 +226,12 @@ class Connection:
         self.url = url
         scheme, address = parse_url(url)
         self._framed_ipc = scheme in ("ipc", "abstract")
+        self._peer_checked = True  # until the SP header is sent
+        self._pending_header = b""
+        # Between cork() and uncork(): the messages to send in one write.
+        self._corked: Optional[List[bytes]] = None
+        # The peer's SP header was wrong: why the connection failed.
+        self.refusal: Optional[BrokerProtocolError] = None
         self._header = _IPC_HEADER if self._framed_ipc else _U64
         self._tls: Optional[_TlsEngine] = None
         self._wake_read = self._wake_write = -1
@@ -303,24 +309,33 @@ class Connection:
         raise last or OSError(f"no address for {host}")
 
     def _handshake(self, timeout: Optional[float]) -> None:
-        self._send_bytes([_HANDSHAKE])
-        while self._end - self._start < 8:
-            if not self.wait_readable(timeout):
-                raise TimeoutError(f"{self.url} did not answer the SP handshake")
-            self.fill()
+        """Send the SP header with the first request (one segment). The
+        daemon's is checked when it comes, in front of the first reply
+        (peek_frame()): the first requests go out without waiting a round
+        trip for it."""
+        self._pending_header = _HANDSHAKE
+        self._peer_checked = False
+
+    def _check_peer_header(self) -> None:
         peer = bytes(self._view[self._start:self._start + 8])
-        self.consume(8)
+        self._start += 8
+        self._peer_checked = True
         if peer[:4] != b"\x00SP\x00" or peer[6:] != b"\x00\x00":
-            raise BrokerProtocolError(
+            self.refusal = BrokerProtocolError(
                 f"{self.url} does not speak the SP protocol (it answered {peer!r}); "
                 "is it a sockbrokerd listen URL?")
+            raise self.refusal
         (proto,) = struct.unpack(">H", peer[4:6])
         if proto != PROTO_REP0:
-            raise BrokerProtocolError(
+            self.refusal = BrokerProtocolError(
                 f"{self.url} speaks SP protocol 0x{proto:x}, not rep0 (0x31); is it a "
                 "sockbrokerd listen URL?")
+            raise self.refusal
 
     def _send_bytes(self, parts: List[bytes]) -> None:
+        if self._pending_header:
+            parts = [self._pending_header, *parts]
+            self._pending_header = b""
         if self._tls is not None:
             self._tls.write(b"".join(parts))
         elif sum(len(p) for p in parts) > 4096:
@@ -343,7 +358,48 @@ class Connection:
             header = _IPC_HEADER.pack(1, length)
         else:
             header = _U64.pack(length)
-        self._send_bytes([header, *body_parts])
+        if self._corked is not None:
+            self._corked += [header, *body_parts]
+            return
+        self._write([header, *body_parts])
+
+    def cork(self) -> None:
+        """Hold the messages sent from now on until uncork()."""
+        self._corked = []
+
+    def uncork(self) -> None:
+        """Send the messages held since cork(), in one write."""
+        parts, self._corked = self._corked, None
+        if parts:
+            self._write(parts)
+
+    def _write(self, parts: List[bytes]) -> None:
+        try:
+            self._send_bytes(parts)
+        except OSError as e:
+            refusal = self._peer_refusal()
+            if refusal is not None:
+                raise refusal from e
+            raise
+
+    def _peer_refusal(self) -> Optional[BrokerProtocolError]:
+        """After a send failed before the daemon's SP header was checked:
+        the complaint about the header, if the peer sent a wrong one (a
+        server that is not sockbrokerd, which closed the connection)."""
+        if self._peer_checked:
+            return None
+        try:
+            while self._end - self._start < 8 and self.wait_readable(0.5):
+                self.fill()
+        except OSError:
+            pass
+        if self._end - self._start < 8:
+            return None
+        try:
+            self._check_peer_header()
+        except BrokerProtocolError as e:
+            return e
+        return None
 
     # ---- reading ---------------------------------------------------------
 
@@ -456,6 +512,10 @@ class Connection:
         """The next whole message received (without its frame header) and
         the size to consume() once it was handed over; None until one is
         in."""
+        if not self._peer_checked:
+            if self._end - self._start < 8:
+                return None
+            self._check_peer_header()
         start = self._start
         available = self._end - start
         header = self._header
