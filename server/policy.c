@@ -544,6 +544,7 @@ policy_init_default(struct policy *policy)
 		{ AF_INET6, { 0xfe, 0xc0 }, 10 },
 	};
 	static const int tcp_udp[] = { 0, IPPROTO_TCP, IPPROTO_UDP };
+	static const int tcp[] = { 0, IPPROTO_TCP };
 	/* Options that need a capability, and those that choose the device or the route a
 	 * packet takes (a device binding escapes rules about addresses; source routing
 	 * escapes them on the path), as options or, for the routing ones, as ancillary data
@@ -595,8 +596,8 @@ policy_init_default(struct policy *policy)
 		  NULL, 0, NULL, 0, NULL, 0 },
 		/* A connected or accepted TCP socket reaches only the peer the policy
 		 * already let it reach: the client may hold it itself. */
-		{ "handoff-tcp", true, OPS(POLICY_OP_HANDOFF), inet, 1u << SOCK_STREAM, tcp_udp,
-		  N(tcp_udp), NULL, 0, NULL, 0, NULL, 0 },
+		{ "handoff-tcp", true, OPS(POLICY_OP_HANDOFF), inet, 1u << SOCK_STREAM, tcp, N(tcp),
+		  NULL, 0, NULL, 0, NULL, 0 },
 	};
 
 	memset(policy, 0, sizeof(*policy));
