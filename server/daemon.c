@@ -403,7 +403,7 @@ daemon_new(struct daemon **out, const struct config *config,
 
 	/* While this is the only thread: every thread made from here on inherits
 	 * no_new_privs and the narrowed capability sets. */
-	unsigned needed_caps = policy_needed_caps(daemon->policy);
+	unsigned needed_caps = monitor_needed_caps(daemon->policy);
 	if (privileges && (r = privileges_prepare(privileges, needed_caps, err, errlen)) < 0)
 		goto err;
 

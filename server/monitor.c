@@ -3,12 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/capability.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -34,6 +36,79 @@ static struct {
 	struct reactor *reactor;
 	struct reactor_source source;
 } serving = { .fd = -1 };
+
+/* ---- holding a handed-off socket to its peer ----------------------------- */
+
+/*
+ * A TCP socket's peer is not fixed by its connection: the client holding it
+ * could disconnect it (connect() to AF_UNSPEC, or shutdown() of a connect
+ * under way) and connect it again, anywhere the daemon's network reaches. So
+ * before it goes, the socket gets a filter that accepts only segments from
+ * the peer the policy judged, locked (SO_LOCK_FILTER) so that the client
+ * cannot take it off: connected elsewhere, it never hears back, and no
+ * connection is ever made. The filter runs on the TCP header (offset 0:
+ * the source port) and reaches the IP header below it (SKF_NET_OFF).
+ * Some kernels let only CAP_NET_ADMIN attach a socket filter: then the
+ * monitor does it (MONITOR_PIN), building the same filter from the peer.
+ */
+static unsigned
+pin_filter(const struct sockaddr *peer, struct sock_filter code[16])
+{
+	unsigned n = 0;
+	uint16_t port;
+
+	if (peer->sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)peer)->sin6_addr)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+		uint32_t word[4];
+		memcpy(word, &in6->sin6_addr, sizeof(word));
+		port = ntohs(in6->sin6_port);
+		code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF);
+		code[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+		code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x60, 0, 11);
+		for (unsigned i = 0; i < 4; i++) {
+			code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+								 SKF_NET_OFF + 8 + 4 * i);
+			code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+								 ntohl(word[i]), 0, 9 - 2 * i);
+		}
+	} else {
+		uint32_t ip;
+		if (peer->sa_family == AF_INET) {
+			ip = ((const struct sockaddr_in *)peer)->sin_addr.s_addr;
+			port = ntohs(((const struct sockaddr_in *)peer)->sin_port);
+		} else {
+			const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+			memcpy(&ip, &in6->sin6_addr.s6_addr[12], sizeof(ip));
+			port = ntohs(in6->sin6_port);
+		}
+		code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF);
+		code[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+		code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40, 0, 5);
+		code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12);
+		code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(ip), 0, 3);
+	}
+	code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
+	code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 1);
+	code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffff);
+	code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+
+	return n;
+}
+
+/* Attach and lock the filter that holds `fd` to `peer`. */
+static int
+attach_pin(int fd, const struct sockaddr *peer)
+{
+	struct sock_filter code[16];
+	struct sock_fprog program = { .len = (unsigned short)pin_filter(peer, code),
+				      .filter = code };
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
 
 /* ---- the checks ---------------------------------------------------------- */
 
@@ -140,6 +215,23 @@ check_setsockopt(const struct policy *policy, const struct monitor_request *m, i
 }
 
 static int
+check_pin(const struct policy *policy, const struct monitor_request *m, int fd)
+{
+	struct policy_request p = { .op = POLICY_OP_HANDOFF };
+	int r;
+
+	if ((r = socket_of(fd, &p)) < 0)
+		return r == -ENOTSOCK ? -EINVAL : r;
+	if (p.type != SOCK_STREAM || (p.proto != 0 && p.proto != IPPROTO_TCP))
+		return -EINVAL;
+	if (!((p.family == AF_INET && m->len == sizeof(struct sockaddr_in)) ||
+	      (p.family == AF_INET6 && m->len == sizeof(struct sockaddr_in6))) ||
+	    ((const struct sockaddr *)(const void *)m->data)->sa_family != p.family)
+		return -EINVAL;
+	return !policy || policy_could_allow(policy, &p) ? 0 : -EPERM;
+}
+
+static int
 check_sethostname(const struct policy *policy, const struct monitor_request *m, int fd)
 {
 	struct policy_request p = { .op = POLICY_OP_SETHOSTNAME };
@@ -177,6 +269,13 @@ run_setsockopt(const struct monitor_request *m, int fd, int *fd_out)
 }
 
 static int
+run_pin(const struct monitor_request *m, int fd, int *fd_out)
+{
+	(void)fd_out;
+	return attach_pin(fd, (const struct sockaddr *)(const void *)m->data);
+}
+
+static int
 run_sethostname(const struct monitor_request *m, int fd, int *fd_out)
 {
 	(void)fd;
@@ -195,6 +294,7 @@ static const struct {
 	{ MONITOR_BIND, "bind", true, check_bind, run_bind },
 	{ MONITOR_SETSOCKOPT, "setsockopt", true, check_setsockopt, run_setsockopt },
 	{ MONITOR_SETHOSTNAME, "sethostname", false, check_sethostname, run_sethostname },
+	{ MONITOR_PIN, "pin", true, check_pin, run_pin },
 };
 
 #define N_OPS (sizeof(monitor_table) / sizeof(monitor_table[0]))
@@ -409,6 +509,47 @@ monitor_ready(struct reactor_source *source, uint32_t events)
 	gone("has ended");
 }
 
+/* Whether this kernel lets only a process with CAP_NET_ADMIN attach a socket filter (some
+ * hardened ones do): asked once, of a child that drops every capability and tries. */
+static bool
+filters_need_capability(void)
+{
+	static int known = -1;
+	if (known >= 0)
+		return known;
+	pid_t pid = fork();
+	if (pid == 0) {
+		cap_t none = cap_init();
+		struct sock_filter accept_all = BPF_STMT(BPF_RET | BPF_K, 0xffffffff);
+		struct sock_fprog program = { .len = 1, .filter = &accept_all };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		bool ok = none && cap_set_proc(none) == 0 && fd >= 0 &&
+			  setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) == 0;
+		_exit(ok ? 0 : 1);
+	}
+	int status = 0;
+	known = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		WEXITSTATUS(status) != 0;
+	return known;
+}
+
+unsigned
+monitor_needed_caps(const struct policy *policy)
+{
+	unsigned caps = policy_needed_caps(policy);
+	struct policy_request handoff[] = {
+		{ .op = POLICY_OP_HANDOFF, .has_socket = true, .family = AF_INET,
+		  .type = SOCK_STREAM, .proto = IPPROTO_TCP },
+		{ .op = POLICY_OP_HANDOFF, .has_socket = true, .family = AF_INET6,
+		  .type = SOCK_STREAM, .proto = IPPROTO_TCP },
+	};
+	if (geteuid() == 0 && (policy_could_allow(policy, &handoff[0]) ||
+			       policy_could_allow(policy, &handoff[1])) &&
+	    filters_need_capability())
+		caps |= POLICY_CAP_NET_ADMIN;
+	return caps;
+}
+
 int
 monitor_start(struct reactor *reactor, const struct policy *policy,
 	      const struct privileges_config *privileges, char *err, size_t errlen)
@@ -417,7 +558,7 @@ monitor_start(struct reactor *reactor, const struct policy *policy,
 
 	if (serving.fd >= 0 || geteuid() != 0)
 		return 0;
-	unsigned caps = privileges_held(policy_needed_caps(policy));
+	unsigned caps = privileges_held(monitor_needed_caps(policy));
 	if (!caps)
 		return 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
@@ -555,6 +696,24 @@ monitor_bind(int fd, const struct sockaddr *addr, socklen_t len)
 	if (unused >= 0)
 		close(unused);
 	return r == -EPERM ? -e : r; /* a refusal: the kernel's own answer */
+}
+
+int
+monitor_pin(int fd, const struct sockaddr *peer, socklen_t len)
+{
+	int r = attach_pin(fd, peer);
+	if (r == 0)
+		return 0;
+	struct monitor_request m = { .op = MONITOR_PIN, .len = len };
+	if (!refused(-r) || len > sizeof(m.data))
+		return r;
+	memcpy(m.data, peer, len);
+	if (monitor_check(NULL, &m, fd) < 0)
+		return r;
+	int unused, e = monitor_call(&m, fd, &unused);
+	if (unused >= 0)
+		close(unused);
+	return e == -EPERM ? r : e;
 }
 
 int

@@ -12,6 +12,8 @@
  *   setsockopt  set a privileged option (SO_MARK, IP_TRANSPARENT, IPV6_TRANSPARENT,
  *               SO_PRIORITY, SO_RCVBUFFORCE, SO_SNDBUFFORCE) on a passed descriptor
  *   sethostname rename the host (its UTS namespace)
+ *   pin         attach and lock the filter that holds a handed-off TCP socket to its peer
+ *               (where the kernel lets only CAP_NET_ADMIN attach socket filters)
  *
  * or an errno. The monitor re-checks every request against what the loaded policy could ever
  * allow (policy_could_allow(), for any identity), so a compromised serving process gets no
@@ -44,6 +46,7 @@ enum monitor_op {
 	MONITOR_BIND,
 	MONITOR_SETSOCKOPT,
 	MONITOR_SETHOSTNAME,
+	MONITOR_PIN,
 };
 
 #define MONITOR_DATA_MAX 256
@@ -71,6 +74,11 @@ struct monitor_answer {
  * watched on `reactor`: if the monitor ends, the reactor is stopped. Returns 0, or -errno
  * with a message in err (the daemon must not start).
  */
+/* The capabilities the daemon keeps for its monitor: what the policy needs
+ * (policy_needed_caps()), and CAP_NET_ADMIN where handoff is allowed and this
+ * kernel lets only that capability attach the filter monitor_pin() needs. */
+unsigned monitor_needed_caps(const struct policy *policy);
+
 int monitor_start(struct reactor *reactor, const struct policy *policy,
 		  const struct privileges_config *privileges, char *err, size_t errlen);
 
@@ -98,6 +106,9 @@ int monitor_socket(int family, int type, int proto);
 int monitor_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int monitor_setsockopt(int fd, int level, int optname, const void *value, socklen_t len);
 int monitor_sethostname(const char *name, size_t len);
+/* Hold TCP socket `fd` to `peer` (its connection's other end) before it is handed off: a
+ * locked socket filter drops every segment from anywhere else (ops/handoff.c). */
+int monitor_pin(int fd, const struct sockaddr *peer, socklen_t len);
 
 /* Send `request` as it is (with `fd` passed when >= 0) and return the answer, a descriptor
  * received in *fd_out (or -1). For the tests of the monitor's own checks. */

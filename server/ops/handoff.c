@@ -11,7 +11,9 @@
  * meter bytes (those are counted here, on the RPC path, and nowhere else).
  * Listening, unconnected and connectionless sockets never go: they could
  * reach what the policy would judge per peer (a connected UDP socket still
- * sends wherever sendto() names). A TCP socket whose connect_ex (asked with
+ * sends wherever sendto() names). A TCP socket goes held to its peer by a
+ * locked socket filter (monitor_pin()): reconnected elsewhere by the client,
+ * it never completes a connection. A TCP socket whose connect_ex (asked with
  * handoff) is still in progress goes too: its peer is the address that
  * connect just judged, fixed from SYN_SENT on, so that a non-blocking
  * connect of a client (sbrun) stays non-blocking.
@@ -29,6 +31,7 @@
 #include "../audit.h"
 #include "../handle.h"
 #include "../log.h"
+#include "../monitor.h"
 #include "ops.h"
 #include "../policy.h"
 #include "../quota.h"
@@ -139,12 +142,34 @@ op_handoff_allowed(const struct op *op, struct handle *handle, const char **rule
 			      decision.rule);
 	/* A connected datagram (or raw) socket still sends wherever sendto()
 	 * names, which the policy judges destination by destination: only a
-	 * connection's socket, whose peer cannot change, goes. */
+	 * connection's socket goes, of a kind whose peer can be held fixed. */
 	if (handle->type != SOCK_STREAM && handle->type != SOCK_SEQPACKET)
 		return refuse(why, ERROR_DENIED, EACCES, NULL,
 			      "handle %llu is a connectionless socket: even connected it can send "
 			      "to any address, so it is not handed off and stays brokered",
 			      (unsigned long long)handle->id);
+	if (handle->family == AF_INET || handle->family == AF_INET6) {
+		/* TCP only: an SCTP association takes peers the policy never saw. */
+		if (handle->type != SOCK_STREAM ||
+		    (handle->proto != 0 && handle->proto != IPPROTO_TCP))
+			return refuse(why, ERROR_DENIED, EACCES, NULL,
+				      "handle %llu is not a TCP socket (protocol %d): only TCP "
+				      "connections are handed off; it stays brokered",
+				      (unsigned long long)handle->id, handle->proto);
+		int r = monitor_pin(handle->fd, (const struct sockaddr *)&peer, peer_len);
+		if (r < 0)
+			return refuse(why, ERROR_OS, -r, NULL,
+				      "handle %llu: cannot hold it to its peer (%s), so it is not "
+				      "handed off and stays brokered",
+				      (unsigned long long)handle->id, strerror(-r));
+	} else if (handle->family != AF_UNIX) {
+		/* A local stream connection cannot be made again once made; of other
+		 * families nothing is known here. */
+		return refuse(why, ERROR_DENIED, EACCES, NULL,
+			      "handle %llu: sockets of family %d are not handed off (only TCP and "
+			      "AF_UNIX connections are); it stays brokered",
+			      (unsigned long long)handle->id, handle->family);
+	}
 	*rule = decision.rule;
 	return true;
 }

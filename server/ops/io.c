@@ -30,11 +30,28 @@ would_block(int flags, int wait)
 }
 
 int
+op_refuse_fastopen(int flags, struct reply *reply)
+{
+	if (!(flags & MSG_FASTOPEN))
+		return 0;
+	/* On a TCP socket not yet connected it would connect it, judged as a
+	 * send and not as the connect it is. */
+	return op_fail(reply, ERROR_OS, EOPNOTSUPP,
+		       "MSG_FASTOPEN is not supported by the broker (it would connect the "
+		       "socket without the policy's connect decision); connect() first, "
+		       "then send");
+}
+
+int
 op_send(struct op *op, struct reply *reply)
 {
 	const struct request *req = op->req;
 	struct handle *handle = op->handle;
 	ssize_t n;
+	int r;
+
+	if ((r = op_refuse_fastopen(req->send.flags, reply)))
+		return r;
 
 	if (req->send.has_address)
 		n = sendto(handle->fd, req->send.data, req->send.len, req->send.flags | SEND_FLAGS,
@@ -54,6 +71,10 @@ op_sendall(struct op *op, struct reply *reply)
 {
 	const struct request *req = op->req;
 	struct handle *handle = op->handle;
+	int r;
+
+	if ((r = op_refuse_fastopen(req->send.flags, reply)))
+		return r;
 
 	while (op->progress < req->send.len) {
 		ssize_t n = send(handle->fd, req->send.data + op->progress,

@@ -43,6 +43,8 @@ op_sendmsg(struct op *op, struct reply *reply)
 	int flags = req->sendmsg.flags;
 	int r;
 
+	if ((r = op_refuse_fastopen(flags, reply)))
+		return r;
 	memset(&msg, 0, sizeof(msg));
 	if (req->sendmsg.n_buffers > 0 && !req->sendmsg.buffers)
 		return -EMSGSIZE; /* more buffers than IOV_MAX: the kernel's answer */

@@ -353,6 +353,9 @@ int op_set_inheritable(struct op *op, struct reply *reply);
 int op_get_inheritable(struct op *op, struct reply *reply);
 
 /* Data transfer (ops/io.c). */
+/* 0, or OP_FAILED with reply->error filled when a send's `flags` ask for
+ * MSG_FASTOPEN, which the broker refuses (ops/io.c). */
+int op_refuse_fastopen(int flags, struct reply *reply);
 int op_send(struct op *op, struct reply *reply);
 int op_sendall(struct op *op, struct reply *reply);
 int op_recv(struct op *op, struct reply *reply);

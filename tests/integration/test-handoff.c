@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -322,6 +323,96 @@ START_TEST(a_connected_udp_socket_is_never_handed_off_even_where_the_policy_allo
 }
 END_TEST
 
+/* A TCP socket listening on 127.0.0.1, for a connection that must never be made. */
+static int
+listener_nobody_should_reach(uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* The client holds a handed-off TCP socket: disconnected (connect to AF_UNSPEC) and
+ * connected again elsewhere, it never completes a connection, and the filter that holds
+ * it to its peer cannot be taken off. Its own peer it still talks to. */
+START_TEST(a_handed_off_socket_connected_again_elsewhere_never_connects)
+{
+	start(NULL, true);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t handle = open_socket(SOCK_STREAM);
+	Reply *reply = connect_to(handle, "127.0.0.1", server_port, true);
+	ck_assert_msg(!reply->error, "connect: %s", reply->error->message);
+	ck_assert(reply->handed_off);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	int fd = sp_take_fd(&sp);
+	ck_assert_int_ge(fd, 0);
+	assert_talks(fd);
+
+	int one = 1;
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &one, sizeof(one)), -1);
+	ck_assert_int_eq(errno, EPERM);
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	ck_assert_int_eq(connect(fd, &unspec, sizeof(unspec)), 0);
+
+	uint16_t port;
+	int other = listener_nobody_should_reach(&port);
+	struct sockaddr_in elsewhere = { .sin_family = AF_INET, .sin_port = htons(port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	int r = connect(fd, (struct sockaddr *)&elsewhere, sizeof(elsewhere));
+	ck_assert_msg(r < 0 && errno == EINPROGRESS, "connect elsewhere: %d (%s)", r,
+		      strerror(errno));
+	/* On loopback a handshake takes microseconds: a second without one is none. */
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	ck_assert_int_eq(poll(&p, 1, 1000), 0);
+	ck_assert_int_eq(accept(other, NULL, NULL), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	close(other);
+	close(fd);
+}
+END_TEST
+
+/* MSG_FASTOPEN would connect a TCP socket as a send: the broker refuses it, and the socket
+ * stays unconnected. */
+START_TEST(a_send_with_msg_fastopen_is_refused)
+{
+	start(NULL, true);
+	sockbroker__v1__reply__free_unpacked(hello(), NULL);
+	uint64_t handle = open_socket(SOCK_STREAM);
+	Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__SendRequest args = SOCKBROKER__V1__SEND_REQUEST__INIT;
+	Sockbroker__V1__Address address = SOCKBROKER__V1__ADDRESS__INIT;
+	Sockbroker__V1__InetAddress inet = SOCKBROKER__V1__INET_ADDRESS__INIT;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_SENDTO;
+	request.sendto = &args;
+	args.has_handle = args.has_data = args.has_flags = true;
+	args.handle = handle;
+	args.data.data = (uint8_t *)"GET";
+	args.data.len = 3;
+	args.flags = MSG_FASTOPEN;
+	args.address = &address;
+	address.family_case = SOCKBROKER__V1__ADDRESS__FAMILY_AF_INET;
+	address.af_inet = &inet;
+	inet.host = "127.0.0.1";
+	inet.has_port = true;
+	inet.port = server_port;
+	Reply *reply = call(&request);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__OS, "EOPNOTSUPP");
+	ck_assert_msg(strstr(reply->error->message, "MSG_FASTOPEN"), "message: %s",
+		      reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = handle_op(SOCKBROKER__V1__REQUEST__OP_GETPEERNAME, handle);
+	assert_error(reply, SOCKBROKER__V1__ERROR_KIND__OS, "ENOTCONN");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+}
+END_TEST
+
 START_TEST(a_policy_that_forbids_handoff_keeps_the_rpc_path)
 {
 	start("{\"policy\": {\"rules\": [{\"name\": \"no-handoff\", \"allow\": false, "
@@ -609,6 +700,8 @@ main(void)
 		{ "unconnected", an_unconnected_udp_or_unconnected_tcp_socket_is_never_handed_off },
 		{ "udp", a_connected_udp_socket_is_not_handed_off_by_the_default_policy },
 		{ "udp-allowed", a_connected_udp_socket_is_never_handed_off_even_where_the_policy_allows_it },
+		{ "pinned", a_handed_off_socket_connected_again_elsewhere_never_connects },
+		{ "fastopen", a_send_with_msg_fastopen_is_refused },
 		{ "policy", a_policy_that_forbids_handoff_keeps_the_rpc_path },
 		{ "denied", a_denied_destination_is_never_handed_off },
 		{ "tcp-transport", a_tcp_client_gets_the_rpc_path },

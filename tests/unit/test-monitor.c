@@ -231,10 +231,11 @@ END_TEST
 
 START_TEST(no_monitor_for_a_policy_that_needs_no_capability)
 {
-	struct policy builtin;
+	/* No rule at all: nothing can need a capability (the built-in default's handoff rule
+	 * may, on kernels where attaching a socket filter needs CAP_NET_ADMIN). */
+	struct policy builtin = { 0 };
 	struct privileges_config privileges = { .uid = 0, .gid = 0 };
 	char err[512];
-	ck_assert_int_eq(policy_init_default(&builtin), 0);
 	ck_assert_int_eq(monitor_start(NULL, &builtin, &privileges, err, sizeof(err)), 0);
 	ck_assert(!monitor_running());
 	ck_assert_int_eq(monitor_pid(), 0);
