@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "container.h"
 #include "daemon.h"
 #include "dispatch.h"
 #include "log.h"
@@ -145,16 +146,13 @@ audit_event(struct daemon *daemon, const struct session *session, const char *ev
 		return;
 	struct audit_record record = {
 		.event = event,
-		.session = session->id,
-		.peer = &session->identity,
-		.token_name = session->token_name[0] ? session->token_name : NULL,
-		.client_name = session->client_name,
 		.decision = decision,
 		.rule = decision == AUDIT_DENY ? "resume" : NULL,
 		.errnum = errnum,
 		.error_kind = errnum ? (errnum == EACCES ? "denied" : "bad_request") : NULL,
 		.message = errnum ? message : NULL,
 	};
+	session_audit_fields(&record, session);
 	if (a_key)
 		audit_arg_int(&record, a_key, a);
 	if (b_key)
@@ -165,8 +163,7 @@ audit_event(struct daemon *daemon, const struct session *session, const char *ev
 static void
 grace_expired(struct reactor_timer *timer)
 {
-	struct resume_state *state =
-		(struct resume_state *)(void *)((char *)timer - offsetof(struct resume_state, grace));
+	struct resume_state *state = container_of(timer, struct resume_state, grace);
 	dispatch_end_session(state->daemon, state->session,
 			     "not resumed within its grace period");
 }
