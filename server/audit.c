@@ -299,6 +299,22 @@ put_family(struct line *line, int family)
 	putf(line, "%d", family);
 }
 
+/* An AF_UNIX address's fields. An abstract name is "@name", as the log and the
+ * tools show it; the bytes after "@" are the name's, NULs included. */
+static void
+put_unix_address(struct line *line, bool *first, const struct address *addr)
+{
+	char path[ADDRESS_PATH_MAX + 1];
+	size_t n = 0;
+
+	if (addr->un.abstract)
+		path[n++] = '@';
+	memcpy(path + n, addr->un.path, addr->un.len);
+	n += addr->un.len;
+	put_key(line, first, "path");
+	put_string_bytes(line, path, n);
+}
+
 /* A sockaddr as an object with its family's own fields (audit.h). */
 static void
 put_address(struct line *line, const struct sockaddr *sa, socklen_t len)
@@ -326,20 +342,9 @@ put_address(struct line *line, const struct sockaddr *sa, socklen_t len)
 			put_uint(line, &first, "scope_id", addr.inet.scope_id);
 		}
 		break;
-	case AF_UNIX: {
-		/* An abstract name is "@name", as the log and the tools show it;
-		 * the bytes after "@" are the name's, NULs included. */
-		char path[ADDRESS_PATH_MAX + 1];
-		size_t n = 0;
-
-		if (addr.un.abstract)
-			path[n++] = '@';
-		memcpy(path + n, addr.un.path, addr.un.len);
-		n += addr.un.len;
-		put_key(line, &first, "path");
-		put_string_bytes(line, path, n);
+	case AF_UNIX:
+		put_unix_address(line, &first, &addr);
 		break;
-	}
 	case AF_NETLINK:
 		put_uint(line, &first, "pid", addr.netlink.pid);
 		put_uint(line, &first, "groups", addr.netlink.groups);

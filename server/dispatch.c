@@ -1028,11 +1028,8 @@ audit_session(struct daemon *daemon, const struct session *session, const char *
 		return;
 	struct audit_record record = {
 		.event = event,
-		.session = session->id,
-		.peer = &session->identity,
-		.token_name = session->token_name[0] ? session->token_name : NULL,
-		.client_name = session->client_name,
 	};
+	session_audit_fields(&record, session);
 	if (reason) {
 		audit_arg_int(&record, "handles_closed", (int64_t)handles_closed);
 		audit_arg_int(&record, "ops_cancelled", (int64_t)ops_cancelled);

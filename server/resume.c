@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "container.h"
 #include "daemon.h"
 #include "dispatch.h"
 #include "log.h"
@@ -145,16 +146,13 @@ audit_event(struct daemon *daemon, const struct session *session, const char *ev
 		return;
 	struct audit_record record = {
 		.event = event,
-		.session = session->id,
-		.peer = &session->identity,
-		.token_name = session->token_name[0] ? session->token_name : NULL,
-		.client_name = session->client_name,
 		.decision = decision,
 		.rule = decision == AUDIT_DENY ? "resume" : NULL,
 		.errnum = errnum,
 		.error_kind = errnum ? (errnum == EACCES ? "denied" : "bad_request") : NULL,
 		.message = errnum ? message : NULL,
 	};
+	session_audit_fields(&record, session);
 	if (a_key)
 		audit_arg_int(&record, a_key, a);
 	if (b_key)
@@ -165,8 +163,7 @@ audit_event(struct daemon *daemon, const struct session *session, const char *ev
 static void
 grace_expired(struct reactor_timer *timer)
 {
-	struct resume_state *state =
-		(struct resume_state *)(void *)((char *)timer - offsetof(struct resume_state, grace));
+	struct resume_state *state = container_of(timer, struct resume_state, grace);
 	dispatch_end_session(state->daemon, state->session,
 			     "not resumed within its grace period");
 }
@@ -360,8 +357,10 @@ refuse(struct op *op, struct reply *reply, const struct session *target, int err
 	return OP_FAILED;
 }
 
-int
-resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
+/* The session a Hello's resume secret names, if this connection may take it over:
+ * 0 with `*out` set, or OP_FAILED with the refusal in `reply`. */
+static int
+find_resumable(struct op *op, struct reply *reply, struct session **out)
 {
 	struct daemon *daemon = op->daemon;
 	struct session *self = op->session;
@@ -390,6 +389,19 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 			      "detached than remote.resume_buffer_bytes keeps; say Hello without "
 			      "a resume secret to start a new session",
 			      (unsigned long long)target->id);
+	*out = target;
+	return 0;
+}
+
+/* The kept replies of the seqs the client waits for, into a `struct missed` owned by
+ * `op`: 0 with `*out` set, or OP_FAILED with the refusal or error in `reply`. */
+static int
+collect_missed(struct op *op, struct reply *reply, struct session *target,
+	       struct missed **out)
+{
+	struct daemon *daemon = op->daemon;
+	const struct request *req = op->req;
+	struct resume_state *state = target->resume;
 
 	/* The replies the client waits for: kept ones go in the reply, those of waiting
 	 * operations will follow, those never received the client sends again. */
@@ -454,10 +466,18 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 			      "session %llu cannot be resumed: its missed replies (%zu bytes) do "
 			      "not fit in one message (limits.max_message_size)",
 			      (unsigned long long)target->id, total);
+	*out = m;
+	return 0;
+}
 
-	struct end_task *end = calloc(1, sizeof(*end));
-	if (!end)
-		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
+/* Move `target` onto `self`'s connection: 0, or OP_FAILED with the error in `reply`
+ * (`target` has ended then). */
+static int
+move_to_connection(struct op *op, struct reply *reply, struct session *target)
+{
+	struct daemon *daemon = op->daemon;
+	struct session *self = op->session;
+	struct resume_state *state = target->resume;
 
 	/* An old connection the daemon still holds is one the client gave up. */
 	if (!state->detached) {
@@ -473,7 +493,6 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 		/* Without a table entry its requests would find no session: end it. */
 		target->pipe_id = 0;
 		state->detached = true;
-		free(end);
 		dispatch_end_session(daemon, target, "out of memory while it was resumed");
 		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
 	}
@@ -482,6 +501,33 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	target->identity = self->identity;
 	state->detached = false;
 	state->skip = 1; /* this Hello's reply, from `target` now */
+	return 0;
+}
+
+int
+resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
+{
+	struct daemon *daemon = op->daemon;
+	struct session *self = op->session;
+	struct session *target = NULL;
+	struct missed *m = NULL;
+
+	int rc = find_resumable(op, reply, &target);
+	if (rc)
+		return rc;
+	struct resume_state *state = target->resume;
+	rc = collect_missed(op, reply, target, &m);
+	if (rc)
+		return rc;
+
+	struct end_task *end = calloc(1, sizeof(*end));
+	if (!end)
+		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
+	rc = move_to_connection(op, reply, target);
+	if (rc) {
+		free(end);
+		return rc;
+	}
 
 	end->task.run = run_end_task;
 	end->daemon = daemon;
@@ -494,7 +540,7 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	session_describe(target, who, sizeof(who));
 	log_info("%s: resumed on a new connection; %zu missed replies handed over", who, m->n);
 	audit_event(daemon, target, "sockbroker.session.resume", AUDIT_ALLOW, 0, NULL,
-		    (int64_t)m->n, "missed_replies", (int64_t)n, "pending");
+		    (int64_t)m->n, "missed_replies", (int64_t)op->req->hello.n_pending_seqs, "pending");
 	op->audited = true;
 
 	reply->hello.resumed = true;

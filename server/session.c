@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include "audit.h"
 #include "resume.h"
 
 #include <assert.h>
@@ -86,4 +87,13 @@ session_describe(const struct session *session, char *buf, size_t len)
 		snprintf(buf, len, "session %llu (%s%s%s)", (unsigned long long)session->id,
 			 session->identity.peer, session->client_name[0] ? ", " : "",
 			 session->client_name);
+}
+
+void
+session_audit_fields(struct audit_record *record, const struct session *session)
+{
+	record->session = session->id;
+	record->peer = &session->identity;
+	record->token_name = session->token_name[0] ? session->token_name : NULL;
+	record->client_name = session->client_name;
 }

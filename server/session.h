@@ -76,4 +76,9 @@ void session_free(struct session_table *table, struct session *session);
 /* "session 7 (uid 1000 pid 4242, ipc)": for log lines. */
 void session_describe(const struct session *session, char *buf, size_t len);
 
+/* Fill the fields of an audit record that name `session`: its id, peer, token
+ * and client name. */
+struct audit_record;
+void session_audit_fields(struct audit_record *record, const struct session *session);
+
 #endif

@@ -984,6 +984,101 @@ next_conn_id(struct transport *transport)
 	return id;
 }
 
+/* A new connection's fields, before it has a budget or is watched. */
+static void
+conn_init(struct conn *conn, struct listener *listener, int fd,
+	  const struct sockaddr_storage *ss)
+{
+	struct transport *transport = listener->transport;
+
+	conn->source.fd = fd;
+	conn->source.ready = conn_ready;
+	conn->transport = transport;
+	conn->kind = listener->kind;
+	conn->refs = 1;
+	conn->state = listener->kind == KIND_TLS ? CONN_TLS_HANDSHAKE : CONN_SP_HANDSHAKE;
+	conn->id = next_conn_id(transport);
+	conn->removed_task.run = run_removed;
+	reactor_timer_init(&conn->timer, conn_timer_expired);
+	reactor_timer_init(&conn->frame_timer, frame_timer_expired);
+	list_init(&conn->link);
+	list_init(&conn->budget_link);
+	static const uint8_t handshake[SP_HANDSHAKE_LEN] = { 0, 'S', 'P', 0, 0, SP_PROTO_REP0,
+							      0, 0 };
+	memcpy(conn->handshake_out, handshake, sizeof(handshake));
+	describe_peer(conn, ss);
+}
+
+/* Charge a new connection to its peer's budget: 0, or -1 (logged) when out of
+ * memory or the peer holds all the connections or descriptors it may. */
+static int
+conn_take_budget(struct listener *listener, struct conn *conn)
+{
+	struct transport *transport = listener->transport;
+
+	char key[96];
+	budget_key(key, sizeof(key), NULL, conn->identity.has_credentials,
+		   (unsigned)conn->identity.uid, conn->identity.peer, conn->id);
+	if (budget_share_open(&conn->budget, transport->config.budget, key) < 0) {
+		log_error("transport: %s: out of memory for a new connection; closed it",
+			  listener->url);
+		return -1;
+	}
+	const char *limit = budget_share_take_connection(&conn->budget);
+	if (limit) {
+		if (refusal_log_due(transport))
+			log_warn("transport: %s: refusing connections of %s (%s): it holds %u "
+				 "connections and %u descriptors, all that %s allows (this line is "
+				 "repeated at most every 5 s)", listener->url, key,
+				 conn->identity.peer, conn->budget.account->connections,
+				 conn->budget.account->descriptors, limit);
+		budget_share_close(&conn->budget);
+		return -1;
+	}
+	return 0;
+}
+
+/* Set a new connection's socket up, register it and watch it: 0, or -1 (logged)
+ * with nothing of it registered. */
+static int
+conn_watch(struct listener *listener, struct conn *conn, int fd)
+{
+	struct transport *transport = listener->transport;
+
+	if (conn->kind == KIND_TCP || conn->kind == KIND_TLS) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		set_keepalive(conn);
+	}
+	if (conn->kind == KIND_TLS) {
+		if (!(conn->ssl = SSL_new(transport->tls)) || !SSL_set_fd(conn->ssl, fd)) {
+			log_error("transport: %s: cannot start TLS for a new connection; closed it",
+				  listener->url);
+			return -1;
+		}
+		SSL_set_accept_state(conn->ssl);
+	}
+	if (idmap_put(&transport->by_id, conn->id, conn) < 0) {
+		log_error("transport: %s: out of memory for a new connection; closed it",
+			  listener->url);
+		return -1;
+	}
+	int r = reactor_timer_arm(transport->reactor, &conn->timer,
+				  reactor_now_ns() + (uint64_t)transport->config.handshake_timeout_ms *
+							     1000000ULL);
+	if (r == 0)
+		r = reactor_add_fd(transport->reactor, &conn->source,
+				   EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+	if (r < 0) {
+		log_error("transport: %s: cannot watch a new connection: %s; closed it",
+			  listener->url, strerror(-r));
+		reactor_timer_cancel(transport->reactor, &conn->timer);
+		idmap_remove(&transport->by_id, conn->id);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
 {
@@ -1005,77 +1100,15 @@ add_conn(struct listener *listener, int fd, const struct sockaddr_storage *ss)
 		close(fd);
 		return;
 	}
-	conn->source.fd = fd;
-	conn->source.ready = conn_ready;
-	conn->transport = transport;
-	conn->kind = listener->kind;
-	conn->refs = 1;
-	conn->state = listener->kind == KIND_TLS ? CONN_TLS_HANDSHAKE : CONN_SP_HANDSHAKE;
-	conn->id = next_conn_id(transport);
-	conn->removed_task.run = run_removed;
-	reactor_timer_init(&conn->timer, conn_timer_expired);
-	reactor_timer_init(&conn->frame_timer, frame_timer_expired);
-	list_init(&conn->link);
-	list_init(&conn->budget_link);
-	static const uint8_t handshake[SP_HANDSHAKE_LEN] = { 0, 'S', 'P', 0, 0, SP_PROTO_REP0,
-							      0, 0 };
-	memcpy(conn->handshake_out, handshake, sizeof(handshake));
-	describe_peer(conn, ss);
-	char key[96];
-	budget_key(key, sizeof(key), NULL, conn->identity.has_credentials,
-		   (unsigned)conn->identity.uid, conn->identity.peer, conn->id);
-	if (budget_share_open(&conn->budget, transport->config.budget, key) < 0) {
-		log_error("transport: %s: out of memory for a new connection; closed it",
-			  listener->url);
+	conn_init(conn, listener, fd, ss);
+	if (conn_take_budget(listener, conn) < 0) {
 		close(fd);
-		free(conn);
-		return;
-	}
-	const char *limit = budget_share_take_connection(&conn->budget);
-	if (limit) {
-		if (refusal_log_due(transport))
-			log_warn("transport: %s: refusing connections of %s (%s): it holds %u "
-				 "connections and %u descriptors, all that %s allows (this line is "
-				 "repeated at most every 5 s)", listener->url, key,
-				 conn->identity.peer, conn->budget.account->connections,
-				 conn->budget.account->descriptors, limit);
-		close(fd);
-		budget_share_close(&conn->budget);
 		free(conn);
 		return;
 	}
 
-	if (conn->kind == KIND_TCP || conn->kind == KIND_TLS) {
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		set_keepalive(conn);
-	}
-	if (conn->kind == KIND_TLS) {
-		if (!(conn->ssl = SSL_new(transport->tls)) || !SSL_set_fd(conn->ssl, fd)) {
-			log_error("transport: %s: cannot start TLS for a new connection; closed it",
-				  listener->url);
-			goto err;
-		}
-		SSL_set_accept_state(conn->ssl);
-	}
-	if (idmap_put(&transport->by_id, conn->id, conn) < 0) {
-		log_error("transport: %s: out of memory for a new connection; closed it",
-			  listener->url);
+	if (conn_watch(listener, conn, fd) < 0)
 		goto err;
-	}
-	int r = reactor_timer_arm(transport->reactor, &conn->timer,
-				  reactor_now_ns() + (uint64_t)transport->config.handshake_timeout_ms *
-							     1000000ULL);
-	if (r == 0)
-		r = reactor_add_fd(transport->reactor, &conn->source,
-				   EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
-	if (r < 0) {
-		log_error("transport: %s: cannot watch a new connection: %s; closed it",
-			  listener->url, strerror(-r));
-		reactor_timer_cancel(transport->reactor, &conn->timer);
-		idmap_remove(&transport->by_id, conn->id);
-		goto err;
-	}
 	list_append(&transport->conns, &conn->link);
 	transport->n_conns++;
 	log_debug("connection %u (%s): accepted on %s", conn->id, conn->identity.peer,

@@ -2457,6 +2457,88 @@ fill_envelope(const struct reply *reply, Reply *msg)
 	msg->handed_off = reply->handed_off;
 }
 
+/* The Hello reply's identity: who the daemon takes the client for. */
+static void
+build_hello_identity(const struct reply_hello *h, Sockbroker__V1__Identity *identity)
+{
+	if (h->has_credentials) {
+		identity->has_uid = identity->has_gid = identity->has_pid = true;
+		identity->uid = h->uid;
+		identity->gid = h->gid;
+		identity->pid = h->pid;
+	}
+	identity->has_tls_verified = true;
+	identity->tls_verified = h->tls_verified;
+	identity->peer = (char *)h->peer;
+	if (h->token_name && h->token_name[0])
+		identity->token_name = (char *)h->token_name;
+}
+
+/* The Hello reply, pointing into `h`; the arrays it allocates go to the `*_out`
+ * pointers (set before they can fail, for the caller to free). 0 or -ENOMEM. */
+static int
+build_hello_reply(const struct reply_hello *h, Sockbroker__V1__HelloReply *hello,
+		  Sockbroker__V1__Identity *identity, Sockbroker__V1__Constant **constants_out,
+		  Sockbroker__V1__Constant ***ptrs_out, ProtobufCBinaryData **missed_out)
+{
+	Sockbroker__V1__Constant *constants;
+	Sockbroker__V1__Constant **constant_ptrs;
+	ProtobufCBinaryData *missed;
+
+	hello->has_protocol_version = hello->has_max_message_size = true;
+	hello->has_max_data_size = hello->has_max_handles = hello->has_max_parked = true;
+	hello->has_session_id = hello->has_resume_secret = true;
+	hello->protocol_version = h->protocol_version;
+	hello->server_version = (char *)h->server_version;
+	hello->max_message_size = h->max_message_size;
+	hello->max_data_size = h->max_data_size;
+	hello->max_handles = h->max_handles;
+	hello->max_parked = h->max_parked;
+	hello->session_id = h->session_id;
+	hello->resume_secret.data = (uint8_t *)h->resume_secret;
+	hello->resume_secret.len = h->resume_secret_len;
+	*constants_out = constants = calloc(h->n_constants, sizeof(*constants));
+	*ptrs_out = constant_ptrs = calloc(h->n_constants, sizeof(*constant_ptrs));
+	if (h->n_constants && (!constants || !constant_ptrs))
+		return -ENOMEM;
+	for (size_t i = 0; i < h->n_constants; i++) {
+		sockbroker__v1__constant__init(&constants[i]);
+		constants[i].name = (char *)h->constants[i].name;
+		constants[i].has_value = true;
+		constants[i].value = h->constants[i].value;
+		constant_ptrs[i] = &constants[i];
+	}
+	hello->n_constants = h->n_constants;
+	hello->constants = constant_ptrs;
+	build_hello_identity(h, identity);
+	hello->identity = identity;
+	hello->has_handoff = h->handoff;
+	hello->handoff = h->handoff;
+	hello->has_resume_grace_ms = true;
+	hello->resume_grace_ms = h->resume_grace_ms;
+	if (h->constants_digest) {
+		hello->has_constants_digest = true;
+		hello->constants_digest.data = (uint8_t *)h->constants_digest;
+		hello->constants_digest.len = WIRE_DIGEST_LEN;
+	}
+	if (h->resumed) {
+		hello->has_resumed = hello->has_resume_next_seq = true;
+		hello->resumed = true;
+		hello->resume_next_seq = h->resume_next_seq;
+		*missed_out = missed = calloc(h->n_missed ? h->n_missed : 1, sizeof(*missed));
+		if (!missed)
+			return -ENOMEM;
+		for (size_t i = 0; i < h->n_missed; i++) {
+			missed[i].data = (uint8_t *)h->missed_replies[i];
+			missed[i].len = h->missed_lens[i];
+		}
+		hello->n_missed_request_ids = hello->n_missed_replies = h->n_missed;
+		hello->missed_request_ids = (uint32_t *)h->missed_request_ids;
+		hello->missed_replies = missed;
+	}
+	return 0;
+}
+
 int
 wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size_t len),
 		  void *userdata)
@@ -2479,72 +2561,10 @@ wire_encode_reply(const struct reply *reply, void *(*alloc)(void *userdata, size
 
 	switch (reply->shape) {
 	case REPLY_HELLO: {
-		const struct reply_hello *h = &reply->hello;
-		hello.has_protocol_version = hello.has_max_message_size = true;
-		hello.has_max_data_size = hello.has_max_handles = hello.has_max_parked = true;
-		hello.has_session_id = hello.has_resume_secret = true;
-		hello.protocol_version = h->protocol_version;
-		hello.server_version = (char *)h->server_version;
-		hello.max_message_size = h->max_message_size;
-		hello.max_data_size = h->max_data_size;
-		hello.max_handles = h->max_handles;
-		hello.max_parked = h->max_parked;
-		hello.session_id = h->session_id;
-		hello.resume_secret.data = (uint8_t *)h->resume_secret;
-		hello.resume_secret.len = h->resume_secret_len;
-		constants = calloc(h->n_constants, sizeof(*constants));
-		constant_ptrs = calloc(h->n_constants, sizeof(*constant_ptrs));
-		if (h->n_constants && (!constants || !constant_ptrs)) {
-			r = -ENOMEM;
+		r = build_hello_reply(&reply->hello, &hello, &identity, &constants,
+				      &constant_ptrs, &missed);
+		if (r < 0)
 			goto out;
-		}
-		for (size_t i = 0; i < h->n_constants; i++) {
-			sockbroker__v1__constant__init(&constants[i]);
-			constants[i].name = (char *)h->constants[i].name;
-			constants[i].has_value = true;
-			constants[i].value = h->constants[i].value;
-			constant_ptrs[i] = &constants[i];
-		}
-		hello.n_constants = h->n_constants;
-		hello.constants = constant_ptrs;
-		if (h->has_credentials) {
-			identity.has_uid = identity.has_gid = identity.has_pid = true;
-			identity.uid = h->uid;
-			identity.gid = h->gid;
-			identity.pid = h->pid;
-		}
-		identity.has_tls_verified = true;
-		identity.tls_verified = h->tls_verified;
-		identity.peer = (char *)h->peer;
-		if (h->token_name && h->token_name[0])
-			identity.token_name = (char *)h->token_name;
-		hello.identity = &identity;
-		hello.has_handoff = h->handoff;
-		hello.handoff = h->handoff;
-		hello.has_resume_grace_ms = true;
-		hello.resume_grace_ms = h->resume_grace_ms;
-		if (h->constants_digest) {
-			hello.has_constants_digest = true;
-			hello.constants_digest.data = (uint8_t *)h->constants_digest;
-			hello.constants_digest.len = WIRE_DIGEST_LEN;
-		}
-		if (h->resumed) {
-			hello.has_resumed = hello.has_resume_next_seq = true;
-			hello.resumed = true;
-			hello.resume_next_seq = h->resume_next_seq;
-			missed = calloc(h->n_missed ? h->n_missed : 1, sizeof(*missed));
-			if (!missed) {
-				r = -ENOMEM;
-				goto out;
-			}
-			for (size_t i = 0; i < h->n_missed; i++) {
-				missed[i].data = (uint8_t *)h->missed_replies[i];
-				missed[i].len = h->missed_lens[i];
-			}
-			hello.n_missed_request_ids = hello.n_missed_replies = h->n_missed;
-			hello.missed_request_ids = (uint32_t *)h->missed_request_ids;
-			hello.missed_replies = missed;
-		}
 		msg.result_case = SOCKBROKER__V1__REPLY__RESULT_HELLO;
 		msg.hello = &hello;
 		break;

@@ -128,13 +128,107 @@ acceptor_main(void *arg)
 	return NULL;
 }
 
+/* Whether listen() on `sock` is served in the daemon: a TCP socket not yet
+ * connected, on a kernel that can answer accept() with a descriptor. */
+static bool
+listen_in_daemon(struct sbrun *run, int sock, int *family_out)
+{
+	int family = 0, type = 0;
+	socklen_t optlen = sizeof(family);
+
+	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &optlen);
+	optlen = sizeof(type);
+	getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &optlen);
+	/* Anything else listens where it is: it can be reached from the sandbox only. */
+	if ((family != AF_INET && family != AF_INET6) || type != SOCK_STREAM)
+		return false;
+	/* A connected (handed-over) socket cannot listen: the kernel says so. */
+	struct tcp_info info;
+	optlen = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
+	    info.tcpi_state != TCP_CLOSE)
+		return false;
+	if (!run->addfd_send) {
+		fprintf(stderr, "sbrun: a server stays in the sandbox: this kernel cannot answer "
+				"accept() with a descriptor (SECCOMP_ADDFD_FLAG_SEND, Linux 5.14)\n");
+		return false;
+	}
+	*family_out = family;
+	return true;
+}
+
+/* Bind and listen the daemon's socket of `l` at `addr`, as `sock` asks (SO_REUSEADDR):
+ * 0 or -errno (said on stderr). */
+static int
+listen_in_broker(struct sbrun *run, struct listener *l, int sock, const struct sb_addr *addr,
+		 int backlog, const char *where)
+{
+	struct sb_error err;
+	int reuse = 0;
+	socklen_t optlen = sizeof(reuse);
+
+	if ((getsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &reuse, &optlen) == 0 && reuse &&
+	     sb_setsockopt_int(run->client, l->h, SOL_SOCKET, SO_REUSEADDR, 1, &err) < 0) ||
+	    sb_bind(run->client, l->h, addr, &err) < 0 ||
+	    sb_listen(run->client, l->h, backlog, &err) < 0) {
+		if (err.kind == SB_ERR_DENIED)
+			fprintf(stderr, "sbrun: listen on %s denied by the daemon's policy (rule \"%s\")\n",
+				where, err.rule);
+		else
+			sbrun_say(run, "listen on %s: %s", where, err.message);
+		return -(err.errno_number ? err.errno_number : EACCES);
+	}
+	struct sb_addr local;
+	if (sb_getsockname(run->client, l->h, &local, &err) == 0)
+		l->local_len = sockaddr_of(&local, &l->local);
+	return 0;
+}
+
+/* The placeholder of `l`: a Unix socket listening on an abstract name no one else
+ * is told, put in the program's descriptor `number` in place of its socket. 0 or
+ * -errno. */
+static int
+install_placeholder(struct sbrun *run, const struct seccomp_notif *req, struct listener *l,
+		    int sock, int number)
+{
+	int placeholder = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (placeholder < 0)
+		return -errno;
+	static unsigned serial;
+	l->name.sun_family = AF_UNIX;
+	int n = snprintf(l->name.sun_path + 1, sizeof(l->name.sun_path) - 1, "sbrun-%d-%u",
+			 (int)getpid(), serial++);
+	l->name_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	int status_flags = fcntl(sock, F_GETFL);
+	struct stat st;
+	if (bind(placeholder, (struct sockaddr *)&l->name, l->name_len) < 0 ||
+	    listen(placeholder, MAX_QUEUED) < 0 || fstat(placeholder, &st) < 0 ||
+	    (status_flags >= 0 && (status_flags & O_NONBLOCK) &&
+	     fcntl(placeholder, F_SETFL, O_NONBLOCK) < 0)) {
+		int r = -errno;
+		close(placeholder);
+		return r;
+	}
+	l->ino = st.st_ino;
+	struct seccomp_notif_addfd addfd = {
+		.id = req->id,
+		.flags = SECCOMP_ADDFD_FLAG_SETFD,
+		.srcfd = (uint32_t)placeholder,
+		.newfd = (uint32_t)number,
+		.newfd_flags = sbrun_program_cloexec(req->pid, number) ? O_CLOEXEC : 0,
+	};
+	int r = ioctl(run->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 ? -errno : 0;
+	close(placeholder);
+	return r;
+}
+
 static int
 serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 {
 	int number = (int)req->data.args[0];
 	int backlog = (int)req->data.args[1];
-	int family = 0, type = 0;
-	socklen_t optlen = sizeof(family);
+	int family = 0;
 	struct sockaddr_storage bound;
 	socklen_t bound_len = sizeof(bound);
 	struct sb_error err;
@@ -142,24 +236,8 @@ serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 	char where[80];
 	int r;
 
-	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &optlen);
-	optlen = sizeof(type);
-	getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &optlen);
-	/* Anything else listens where it is: it can be reached from the sandbox only. */
-	if ((family != AF_INET && family != AF_INET6) || type != SOCK_STREAM)
+	if (!listen_in_daemon(run, sock, &family))
 		return SBRUN_CONTINUE;
-	/* A connected (handed-over) socket cannot listen: the kernel says so. */
-	struct tcp_info info;
-	optlen = sizeof(info);
-	memset(&info, 0, sizeof(info));
-	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
-	    info.tcpi_state != TCP_CLOSE)
-		return SBRUN_CONTINUE;
-	if (!run->addfd_send) {
-		fprintf(stderr, "sbrun: a server stays in the sandbox: this kernel cannot answer "
-				"accept() with a descriptor (SECCOMP_ADDFD_FLAG_SEND, Linux 5.14)\n");
-		return SBRUN_CONTINUE;
-	}
 	if (run->n_listeners == SBRUN_MAX_PLACEHOLDERS)
 		return -EMFILE;
 	memset(&bound, 0, sizeof(bound));
@@ -178,55 +256,10 @@ serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 		r = -(err.errno_number ? err.errno_number : EACCES);
 		goto err_free;
 	}
-	int reuse = 0;
-	optlen = sizeof(reuse);
-	if ((getsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &reuse, &optlen) == 0 && reuse &&
-	     sb_setsockopt_int(run->client, l->h, SOL_SOCKET, SO_REUSEADDR, 1, &err) < 0) ||
-	    sb_bind(run->client, l->h, &addr, &err) < 0 ||
-	    sb_listen(run->client, l->h, backlog, &err) < 0) {
-		if (err.kind == SB_ERR_DENIED)
-			fprintf(stderr, "sbrun: listen on %s denied by the daemon's policy (rule \"%s\")\n",
-				where, err.rule);
-		else
-			sbrun_say(run, "listen on %s: %s", where, err.message);
-		r = -(err.errno_number ? err.errno_number : EACCES);
+	r = listen_in_broker(run, l, sock, &addr, backlog, where);
+	if (r < 0)
 		goto err_handle;
-	}
-	struct sb_addr local;
-	if (sb_getsockname(run->client, l->h, &local, &err) == 0)
-		l->local_len = sockaddr_of(&local, &l->local);
-
-	/* The placeholder: listening on an abstract name no one else is told. */
-	int placeholder = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (placeholder < 0) {
-		r = -errno;
-		goto err_handle;
-	}
-	static unsigned serial;
-	l->name.sun_family = AF_UNIX;
-	int n = snprintf(l->name.sun_path + 1, sizeof(l->name.sun_path) - 1, "sbrun-%d-%u",
-			 (int)getpid(), serial++);
-	l->name_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-	int status_flags = fcntl(sock, F_GETFL);
-	struct stat st;
-	if (bind(placeholder, (struct sockaddr *)&l->name, l->name_len) < 0 ||
-	    listen(placeholder, MAX_QUEUED) < 0 || fstat(placeholder, &st) < 0 ||
-	    (status_flags >= 0 && (status_flags & O_NONBLOCK) &&
-	     fcntl(placeholder, F_SETFL, O_NONBLOCK) < 0)) {
-		r = -errno;
-		close(placeholder);
-		goto err_handle;
-	}
-	l->ino = st.st_ino;
-	struct seccomp_notif_addfd addfd = {
-		.id = req->id,
-		.flags = SECCOMP_ADDFD_FLAG_SETFD,
-		.srcfd = (uint32_t)placeholder,
-		.newfd = (uint32_t)number,
-		.newfd_flags = sbrun_program_cloexec(req->pid, number) ? O_CLOEXEC : 0,
-	};
-	r = ioctl(run->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 ? -errno : 0;
-	close(placeholder);
+	r = install_placeholder(run, req, l, sock, number);
 	if (r < 0)
 		goto err_handle;
 	l->acceptor_started = pthread_create(&l->acceptor, NULL, acceptor_main, l) == 0;

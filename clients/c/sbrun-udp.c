@@ -529,6 +529,56 @@ write_address(pid_t tid, const struct sockaddr_storage *ss, socklen_t ss_len, ui
 	return 0;
 }
 
+/* The `copied` bytes received into the program's buffers `iov` (of `msg`). 0 or
+ * -EFAULT. */
+static int
+write_received(pid_t pid, const struct msghdr *msg, const struct iovec *iov,
+	       const uint8_t *data, size_t copied)
+{
+	size_t at = 0;
+	for (size_t i = 0; i < msg->msg_iovlen && at < copied; i++) {
+		size_t part = iov[i].iov_len < copied - at ? iov[i].iov_len : copied - at;
+		if (sbrun_write(pid, (uint64_t)(uintptr_t)iov[i].iov_base, data + at, part) < 0)
+			return -EFAULT;
+		at += part;
+	}
+	return 0;
+}
+
+/* recvmsg/recvmmsg: the sender's address, the lengths and flags written back into
+ * the program's msghdr at `msg_at` (`n` bytes received, `copied` of them kept). 0 or
+ * -EFAULT. */
+static int
+write_msghdr_back(const struct seccomp_notif *req, uint64_t msg_at, const struct msghdr *msg,
+		  const struct sockaddr_storage *from, socklen_t from_len, ssize_t n,
+		  size_t copied)
+{
+	socklen_t name_len = 0;
+	if (msg->msg_name != NULL) {
+		name_len = msg->msg_namelen < from_len ? msg->msg_namelen : from_len;
+		if (sbrun_write(req->pid, (uint64_t)(uintptr_t)msg->msg_name, from,
+				name_len) < 0)
+			return -EFAULT;
+		name_len = from_len;
+	}
+	int msg_flags = (size_t)n > copied ? MSG_TRUNC : 0;
+	size_t control_len = 0;
+	int r = 0;
+	if (sbrun_write(req->pid, msg_at + offsetof(struct msghdr, msg_namelen), &name_len,
+			sizeof(name_len)) < 0 ||
+	    sbrun_write(req->pid, msg_at + offsetof(struct msghdr, msg_controllen),
+			&control_len, sizeof(control_len)) < 0 ||
+	    sbrun_write(req->pid, msg_at + offsetof(struct msghdr, msg_flags), &msg_flags,
+			sizeof(msg_flags)) < 0)
+		r = -EFAULT;
+	unsigned msg_len = (unsigned)copied;
+	if (r == 0 && req->data.nr == __NR_recvmmsg &&
+	    sbrun_write(req->pid, msg_at + offsetof(struct mmsghdr, msg_len), &msg_len,
+			sizeof(msg_len)) < 0)
+		r = -EFAULT;
+	return r;
+}
+
 /* One datagram from the program's end (sbrun's copy `sock`) into the program's buffers. */
 static int
 serve_recv(struct sbrun *run, const struct seccomp_notif *req, struct placeholder *ph, int *sock)
@@ -581,44 +631,13 @@ serve_recv(struct sbrun *run, const struct seccomp_notif *req, struct placeholde
 	struct sockaddr_storage from;
 	socklen_t from_len;
 	take_source(ph, (size_t)n, (flags & MSG_PEEK) != 0, &from, &from_len);
-	size_t at = 0;
-	for (size_t i = 0; i < msg.msg_iovlen && at < copied; i++) {
-		size_t part = iov[i].iov_len < copied - at ? iov[i].iov_len : copied - at;
-		if (sbrun_write(req->pid, (uint64_t)(uintptr_t)iov[i].iov_base, data + at, part) < 0) {
-			r = -EFAULT;
-			goto out;
-		}
-		at += part;
-	}
-	if (nr == __NR_recvfrom) {
+	r = write_received(req->pid, &msg, iov, data, copied);
+	if (r < 0)
+		goto out;
+	if (nr == __NR_recvfrom)
 		r = write_address(req->pid, &from, from_len, req->data.args[4], req->data.args[5]);
-	} else {
-		socklen_t name_len = 0;
-		if (msg.msg_name != NULL) {
-			name_len = msg.msg_namelen < from_len ? msg.msg_namelen : from_len;
-			if (sbrun_write(req->pid, (uint64_t)(uintptr_t)msg.msg_name, &from,
-					name_len) < 0) {
-				r = -EFAULT;
-				goto out;
-			}
-			name_len = from_len;
-		}
-		int msg_flags = (size_t)n > copied ? MSG_TRUNC : 0;
-		size_t control_len = 0;
-		r = 0;
-		if (sbrun_write(req->pid, msg_at + offsetof(struct msghdr, msg_namelen), &name_len,
-				sizeof(name_len)) < 0 ||
-		    sbrun_write(req->pid, msg_at + offsetof(struct msghdr, msg_controllen),
-				&control_len, sizeof(control_len)) < 0 ||
-		    sbrun_write(req->pid, msg_at + offsetof(struct msghdr, msg_flags), &msg_flags,
-				sizeof(msg_flags)) < 0)
-			r = -EFAULT;
-		unsigned msg_len = (unsigned)copied;
-		if (r == 0 && nr == __NR_recvmmsg &&
-		    sbrun_write(req->pid, msg_at + offsetof(struct mmsghdr, msg_len), &msg_len,
-				sizeof(msg_len)) < 0)
-			r = -EFAULT;
-	}
+	else
+		r = write_msghdr_back(req, msg_at, &msg, &from, from_len, n, copied);
 	if (r == 0)
 		r = nr == __NR_recvmmsg ? 1 : (int)((flags & MSG_TRUNC) ? (size_t)n : copied);
 out:

@@ -631,6 +631,62 @@ carry_bound_address(struct sbrun *run, int sock, sb_handle h, struct sb_error *e
 	return sb_bind(run->client, h, &addr, err);
 }
 
+/* The daemon's socket for a connect to `addr`: created, given `sock`'s options and
+ * bound address, connected without blocking. 0 with `*h`, `*result` and (if handed
+ * over) `*fd` set, or -errno (said on stderr) with nothing left open. */
+static int
+connect_in_broker(struct sbrun *run, int sock, int family, int proto,
+		  const struct sb_addr *addr, const char *where, sb_handle *h, int *result,
+		  int *fd)
+{
+	struct sb_error err;
+	int r;
+
+	r = sb_socket(run->client, family, SOCK_STREAM, proto, h, &err);
+	if (r < 0) {
+		sbrun_say(run, "connect to %s: socket: %s", where, err.message);
+		return -(err.errno_number ? err.errno_number : EACCES);
+	}
+	if ((r = sbrun_copy_options(run, sock, family, SOCK_STREAM, *h, &err)) < 0 ||
+	    (r = carry_bound_address(run, sock, *h, &err)) < 0 ||
+	    (r = sb_setblocking(run->client, *h, false, &err)) < 0 ||
+	    (r = sb_connect_fd(run->client, *h, addr, result, fd, &err)) < 0) {
+		if (err.kind == SB_ERR_DENIED)
+			fprintf(stderr, "sbrun: connect to %s denied by the daemon's policy (rule \"%s\")\n",
+				where, err.rule);
+		else
+			sbrun_say(run, "connect to %s: %s", where, err.message);
+		sb_close(run->client, *h, NULL);
+		return -(err.errno_number ? err.errno_number : EACCES);
+	}
+	return 0;
+}
+
+/* A connect the daemon did not hand over (its socket `h`, now closed): its error
+ * from the handshake, or EACCES when the policy keeps the socket brokered. */
+static int
+connect_not_handed_over(struct sbrun *run, sb_handle h, int result, const char *where)
+{
+	/* A handshake over before the handoff (refused at once, on loopback) left
+	 * its error in the daemon's socket. */
+	int error = 0;
+	if (result == EINPROGRESS &&
+	    sb_getsockopt_int(run->client, h, SOL_SOCKET, SO_ERROR, &error, NULL) == 0 &&
+	    error != 0)
+		result = error;
+	sb_close(run->client, h, NULL);
+	if (result != 0 && result != EINPROGRESS) {
+		sbrun_say(run, "connect to %s: %s", where, strerror(result));
+		return -result;
+	}
+	fprintf(stderr,
+		"sbrun: connect to %s: the daemon's policy keeps this socket brokered "
+		"(no \"handoff\" rule allows it), and sbrun can only give the program "
+		"handed-over sockets\n",
+		where);
+	return -EACCES;
+}
+
 /*
  * connect() of an inet stream socket: the daemon's socket, connected (or
  * connecting), placed at the program's number. Returns the answer, or
@@ -641,7 +697,6 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 	       const struct sockaddr_storage *ss, socklen_t len)
 {
 	int number = (int)req->data.args[0];
-	struct sb_error err;
 	struct sb_addr addr;
 	sb_handle h;
 	int result, fd, r;
@@ -674,43 +729,11 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 	sbrun_describe(ss, where, sizeof(where));
 	if (sbrun_broker_address(ss, &addr) < 0)
 		return -EINVAL;
-	r = sb_socket(run->client, family, SOCK_STREAM, proto, &h, &err);
-	if (r < 0) {
-		sbrun_say(run, "connect to %s: socket: %s", where, err.message);
-		return -(err.errno_number ? err.errno_number : EACCES);
-	}
-	if ((r = sbrun_copy_options(run, sock, family, SOCK_STREAM, h, &err)) < 0 ||
-	    (r = carry_bound_address(run, sock, h, &err)) < 0 ||
-	    (r = sb_setblocking(run->client, h, false, &err)) < 0 ||
-	    (r = sb_connect_fd(run->client, h, &addr, &result, &fd, &err)) < 0) {
-		if (err.kind == SB_ERR_DENIED)
-			fprintf(stderr, "sbrun: connect to %s denied by the daemon's policy (rule \"%s\")\n",
-				where, err.rule);
-		else
-			sbrun_say(run, "connect to %s: %s", where, err.message);
-		sb_close(run->client, h, NULL);
-		return -(err.errno_number ? err.errno_number : EACCES);
-	}
-	if (fd < 0) {
-		/* A handshake over before the handoff (refused at once, on loopback) left
-		 * its error in the daemon's socket. */
-		int error = 0;
-		if (result == EINPROGRESS &&
-		    sb_getsockopt_int(run->client, h, SOL_SOCKET, SO_ERROR, &error, NULL) == 0 &&
-		    error != 0)
-			result = error;
-		sb_close(run->client, h, NULL);
-		if (result != 0 && result != EINPROGRESS) {
-			sbrun_say(run, "connect to %s: %s", where, strerror(result));
-			return -result;
-		}
-		fprintf(stderr,
-			"sbrun: connect to %s: the daemon's policy keeps this socket brokered "
-			"(no \"handoff\" rule allows it), and sbrun can only give the program "
-			"handed-over sockets\n",
-			where);
-		return -EACCES;
-	}
+	r = connect_in_broker(run, sock, family, proto, &addr, where, &h, &result, &fd);
+	if (r < 0)
+		return r;
+	if (fd < 0)
+		return connect_not_handed_over(run, h, result, where);
 	if (!nonblocking && fcntl(fd, F_SETFL, status_flags) < 0) {
 		r = -errno;
 		close(fd);
