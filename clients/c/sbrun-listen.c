@@ -145,20 +145,29 @@ serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &optlen);
 	optlen = sizeof(type);
 	getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &optlen);
-	/* Anything else listens where it is: it can be reached from the sandbox only. */
-	if ((family != AF_INET && family != AF_INET6) || type != SOCK_STREAM)
-		return SBRUN_CONTINUE;
-	/* A connected (handed-over) socket cannot listen: the kernel says so. */
+	/* A host socket (handed over, its connect failed or shut down) would listen on the host,
+	 * unjudged: EINVAL, as for a connected socket. */
+	if (sbrun_host_socket(run, sock, family)) {
+		fprintf(stderr, "sbrun: listen on fd %d refused: it is a socket of the host "
+				"(handed over by the daemon), not of the sandbox\n",
+			number);
+		return -EINVAL;
+	}
+	/* Anything else listens where it is, reached from the sandbox only: sbrun listens on the
+	 * file it inspected (never a CONTINUE, which a racing dup2 could point at a host socket). */
 	struct tcp_info info;
 	optlen = sizeof(info);
 	memset(&info, 0, sizeof(info));
-	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
+	if ((family != AF_INET && family != AF_INET6) || type != SOCK_STREAM ||
+	    getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
 	    info.tcpi_state != TCP_CLOSE)
-		return SBRUN_CONTINUE;
+		return listen(sock, backlog) < 0 ? -errno : 0;
 	if (!run->addfd_send) {
-		fprintf(stderr, "sbrun: a server stays in the sandbox: this kernel cannot answer "
-				"accept() with a descriptor (SECCOMP_ADDFD_FLAG_SEND, Linux 5.14)\n");
-		return SBRUN_CONTINUE;
+		fprintf(stderr, "sbrun: listen on fd %d refused: servers are not supported on this "
+				"kernel, which cannot answer accept() with a descriptor "
+				"(SECCOMP_ADDFD_FLAG_SEND, Linux 5.14)\n",
+			number);
+		return -EOPNOTSUPP;
 	}
 	if (run->n_listeners == SBRUN_MAX_PLACEHOLDERS)
 		return -EMFILE;
@@ -317,10 +326,11 @@ listen_serve(struct sbrun *run, const struct seccomp_notif *req)
 	int r;
 
 	if (sock < 0)
-		return SBRUN_CONTINUE;
+		return nr == __NR_listen ? sock : SBRUN_CONTINUE;
 	struct listener *l = listener_of(run, sock);
 	if (nr == __NR_listen)
-		r = l != NULL ? SBRUN_CONTINUE : serve_listen(run, req, sock);
+		r = l != NULL ? (listen(sock, (int)req->data.args[1]) < 0 ? -errno : 0)
+			      : serve_listen(run, req, sock);
 	else if (l == NULL)
 		r = SBRUN_CONTINUE;
 	else if (nr == __NR_getsockname) {

@@ -72,6 +72,9 @@
 #error "sbrun knows the system call ABI of x86_64 and aarch64 only"
 #endif
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
 #endif
@@ -462,6 +465,34 @@ sbrun_write(pid_t tid, uint64_t address, const void *buf, size_t len)
 	return process_vm_writev(tid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
 }
 
+bool
+sbrun_host_socket(const struct sbrun *run, int sock, int family)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (run->sandbox_netns != 0 &&
+	    getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0)
+		return cookie != run->sandbox_netns;
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* The cookie of sbrun's own namespace, the sandbox's (sbrun runs in it, as the program does). */
+static uint64_t
+sandbox_netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (sock < 0)
+		return 0;
+	if (getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0)
+		cookie = 0;
+	close(sock);
+	return cookie;
+}
+
 int
 sbrun_program_fd(const struct sbrun *run, const struct seccomp_notif *req, int number)
 {
@@ -652,6 +683,16 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 	int proto = 0;
 	socklen_t optlen = sizeof(proto);
 	getsockopt(sock, SOL_SOCKET, SO_PROTOCOL, &proto, &optlen);
+	/* TCP only: an SCTP association can add peers (and MPTCP subflows) through calls sbrun
+	 * does not trap, so its peer would not stay the one the policy judged. EPROTONOSUPPORT,
+	 * not EACCES: sbrun cannot carry the protocol, whatever the policy says. */
+	if (proto != 0 && proto != IPPROTO_TCP) {
+		fprintf(stderr,
+			"sbrun: connect: a stream socket of protocol %d is not supported "
+			"(only TCP is brokered); use IPPROTO_TCP\n",
+			proto);
+		return -EPROTONOSUPPORT;
+	}
 	struct tcp_info info;
 	optlen = sizeof(info);
 	memset(&info, 0, sizeof(info));
@@ -828,13 +869,17 @@ serve_connect(struct sbrun *run, const struct seccomp_notif *req)
 }
 
 /* bind(): of an inet UDP socket, an unconnected placeholder bound in the daemon (sbrun-udp.c);
- * of any other socket, the kernel's (a bind reaches no network). */
+ * of a host socket (a handed-over TCP socket whose connect failed or was shut down during its
+ * handshake is unbound again), EINVAL, as the kernel answers for a socket already bound: its
+ * port or source address would be held on the host unjudged; of any other socket, the
+ * kernel's (a sandbox socket's bind reaches no network). */
 static int
 serve_bind(struct sbrun *run, const struct seccomp_notif *req)
 {
 	int addrlen = (int)req->data.args[2];
 	struct sockaddr_storage ss;
-	int sock, r;
+	int sock, r, family = 0;
+	socklen_t optlen = sizeof(family);
 
 	if (addrlen < 0 || (size_t)addrlen > sizeof(ss))
 		return SBRUN_CONTINUE;
@@ -843,8 +888,23 @@ serve_bind(struct sbrun *run, const struct seccomp_notif *req)
 		return -EFAULT;
 	sock = sbrun_program_fd(run, req, (int)req->data.args[0]);
 	if (sock < 0)
-		return SBRUN_CONTINUE;
+		return sock;
+	if (getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &optlen) == 0 &&
+	    (family == AF_INET || family == AF_INET6) && sbrun_host_socket(run, sock, family)) {
+		fprintf(stderr, "sbrun: bind of fd %d refused: it is a socket of the host "
+				"(handed over by the daemon), not of the sandbox\n",
+			(int)req->data.args[0]);
+		close(sock);
+		return -EINVAL;
+	}
 	r = udp_bind(run, req, sock, &ss, (socklen_t)addrlen);
+	/* Anything else is bound by sbrun, on the file it inspected: a CONTINUE would let a racing
+	 * dup2 put a host socket at the number. Only an address no inet socket takes (AF_UNIX's,
+	 * whose relative path and umask are the program's) goes on to the kernel: were a host
+	 * socket swapped in, its bind would fail (EAFNOSUPPORT). */
+	if (r == SBRUN_CONTINUE &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6 || ss.ss_family == AF_UNSPEC))
+		r = bind(sock, (struct sockaddr *)&ss, (socklen_t)addrlen) < 0 ? -errno : 0;
 	close(sock);
 	return r;
 }
@@ -1054,6 +1114,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "sbrun: signalfd: %s\n", strerror(errno));
 		return EXIT_SBRUN;
 	}
+	run.sandbox_netns = sandbox_netns_cookie();
 	pid_t child = start_program(&run, options.program, &old_mask);
 	/* A closed pipe is PROGRAM's business; sbrun never dies of it (set after the fork,
 	 * as an ignored signal would stay ignored across exec). */
