@@ -145,11 +145,20 @@ serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &optlen);
 	optlen = sizeof(type);
 	getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &optlen);
+	bool inet_stream = (family == AF_INET || family == AF_INET6) && type == SOCK_STREAM;
+	if (inet_stream && !run->addfd_send) {
+		fprintf(stderr, "sbrun: listen on fd %d refused: servers are not supported on this "
+				"kernel, which cannot answer accept() with a descriptor "
+				"(SECCOMP_ADDFD_FLAG_SEND, Linux 5.14)\n",
+			number);
+		return -EOPNOTSUPP;
+	}
 	/* A host socket (handed over, its connect failed or shut down) would listen on the host,
 	 * unjudged: EINVAL, as for a connected socket. */
-	if (sbrun_host_socket(run, sock, family)) {
-		fprintf(stderr, "sbrun: listen on fd %d refused: it is a socket of the host "
-				"(handed over by the daemon), not of the sandbox\n",
+	if (sbrun_host_socket(run, sock)) {
+		fprintf(stderr, "sbrun: listen on fd %d refused: it is a socket of the host's network "
+				"namespace (handed over by the daemon, or inherited), not of the "
+				"sandbox's\n",
 			number);
 		return -EINVAL;
 	}
@@ -158,17 +167,9 @@ serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 	struct tcp_info info;
 	optlen = sizeof(info);
 	memset(&info, 0, sizeof(info));
-	if ((family != AF_INET && family != AF_INET6) || type != SOCK_STREAM ||
-	    getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
+	if (!inet_stream || getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
 	    info.tcpi_state != TCP_CLOSE)
 		return listen(sock, backlog) < 0 ? -errno : 0;
-	if (!run->addfd_send) {
-		fprintf(stderr, "sbrun: listen on fd %d refused: servers are not supported on this "
-				"kernel, which cannot answer accept() with a descriptor "
-				"(SECCOMP_ADDFD_FLAG_SEND, Linux 5.14)\n",
-			number);
-		return -EOPNOTSUPP;
-	}
 	if (run->n_listeners == SBRUN_MAX_PLACEHOLDERS)
 		return -EMFILE;
 	memset(&bound, 0, sizeof(bound));

@@ -466,15 +466,20 @@ sbrun_write(pid_t tid, uint64_t address, const void *buf, size_t len)
 }
 
 bool
-sbrun_host_socket(const struct sbrun *run, int sock, int family)
+sbrun_host_socket(const struct sbrun *run, int sock)
 {
 	uint64_t cookie = 0;
+	int family = 0, type = 0;
 	socklen_t len = sizeof(cookie);
 
 	if (run->sandbox_netns != 0 &&
 	    getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0)
 		return cookie != run->sandbox_netns;
-	return family == AF_INET || family == AF_INET6;
+	len = sizeof(family);
+	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &len);
+	len = sizeof(type);
+	getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len);
+	return (family == AF_INET || family == AF_INET6) && type == SOCK_STREAM;
 }
 
 /* The cookie of sbrun's own namespace, the sandbox's (sbrun runs in it, as the program does). */
@@ -868,31 +873,30 @@ serve_connect(struct sbrun *run, const struct seccomp_notif *req)
 	return r;
 }
 
-/* bind(): of an inet UDP socket, an unconnected placeholder bound in the daemon (sbrun-udp.c);
- * of a host socket (a handed-over TCP socket whose connect failed or was shut down during its
- * handshake is unbound again), EINVAL, as the kernel answers for a socket already bound: its
- * port or source address would be held on the host unjudged; of any other socket, the
- * kernel's (a sandbox socket's bind reaches no network). */
+/* bind(): of a host socket (a handed-over TCP socket whose connect failed, or was shut down
+ * during its handshake, is unbound again), EINVAL, as the kernel answers for a socket already
+ * bound: its port or source address would be held on the host unjudged; of an inet UDP
+ * socket, an unconnected placeholder bound in the daemon (sbrun-udp.c); of any other socket,
+ * the kernel's (a sandbox socket's bind reaches no network). */
 static int
 serve_bind(struct sbrun *run, const struct seccomp_notif *req)
 {
 	int addrlen = (int)req->data.args[2];
 	struct sockaddr_storage ss;
-	int sock, r, family = 0;
-	socklen_t optlen = sizeof(family);
+	int sock, r;
 
 	if (addrlen < 0 || (size_t)addrlen > sizeof(ss))
-		return SBRUN_CONTINUE;
+		return -EINVAL; /* the kernel's answer */
 	memset(&ss, 0, sizeof(ss));
 	if (sbrun_read(req->pid, req->data.args[1], &ss, (size_t)addrlen) < 0)
 		return -EFAULT;
 	sock = sbrun_program_fd(run, req, (int)req->data.args[0]);
 	if (sock < 0)
 		return sock;
-	if (getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &optlen) == 0 &&
-	    (family == AF_INET || family == AF_INET6) && sbrun_host_socket(run, sock, family)) {
-		fprintf(stderr, "sbrun: bind of fd %d refused: it is a socket of the host "
-				"(handed over by the daemon), not of the sandbox\n",
+	if (sbrun_host_socket(run, sock)) {
+		fprintf(stderr, "sbrun: bind of fd %d refused: it is a socket of the host's network "
+				"namespace (handed over by the daemon, or inherited), not of the "
+				"sandbox's\n",
 			(int)req->data.args[0]);
 		close(sock);
 		return -EINVAL;
@@ -900,7 +904,7 @@ serve_bind(struct sbrun *run, const struct seccomp_notif *req)
 	r = udp_bind(run, req, sock, &ss, (socklen_t)addrlen);
 	/* Anything else is bound by sbrun, on the file it inspected: a CONTINUE would let a racing
 	 * dup2 put a host socket at the number. Only an address no inet socket takes (AF_UNIX's,
-	 * whose relative path and umask are the program's) goes on to the kernel: were a host
+	 * whose relative path and umask are the program's) goes on to the kernel: were a host inet
 	 * socket swapped in, its bind would fail (EAFNOSUPPORT). */
 	if (r == SBRUN_CONTINUE &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6 || ss.ss_family == AF_UNSPEC))

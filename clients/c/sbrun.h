@@ -106,10 +106,10 @@ int sbrun_copy_options(struct sbrun *run, int sock, int family, int type, sb_han
 		       struct sb_error *err);
 /* The kernel's form of the daemon's address `addr` (AF_INET/AF_INET6): its length, or 0. */
 socklen_t sbrun_kernel_address(const struct sb_addr *addr, struct sockaddr_storage *ss);
-/* Whether `sock` (of `family`) lives in the host's namespace (a handed-over or inherited
- * socket), where a bind or a listen would not be judged: by its SO_NETNS_COOKIE. Without the
- * cookie (Linux before 5.14), every inet socket counts as a host socket, and no other does. */
-bool sbrun_host_socket(const struct sbrun *run, int sock, int family);
+/* Whether `sock` lives in the host's namespace (a handed-over or inherited socket), where a
+ * bind or a listen would not be judged: by its SO_NETNS_COOKIE. Without the cookie (Linux
+ * before 5.14), every inet stream socket counts as a host socket, and no other does. */
+bool sbrun_host_socket(const struct sbrun *run, int sock);
 void sbrun_say(const struct sbrun *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The program's socket `number` of the calling thread `tid` (a copy, sbrun's to close), having
  * checked that the notification still waits; a negative errno otherwise. */
