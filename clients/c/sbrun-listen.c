@@ -156,10 +156,7 @@ serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 	/* A host socket (handed over, its connect failed or shut down) would listen on the host,
 	 * unjudged: EINVAL, as for a connected socket. */
 	if (sbrun_host_socket(run, sock)) {
-		fprintf(stderr, "sbrun: listen on fd %d refused: it is a socket of the host's network "
-				"namespace (handed over by the daemon, or inherited), not of the "
-				"sandbox's\n",
-			number);
+		sbrun_refuse_host_socket(run, "listen", number);
 		return -EINVAL;
 	}
 	/* Anything else listens where it is, reached from the sandbox only: sbrun listens on the

@@ -482,6 +482,23 @@ sbrun_host_socket(const struct sbrun *run, int sock)
 	return (family == AF_INET || family == AF_INET6) && type == SOCK_STREAM;
 }
 
+void
+sbrun_refuse_host_socket(const struct sbrun *run, const char *call, int number)
+{
+	static bool told;
+
+	if (told) {
+		sbrun_say(run, "%s of fd %d refused: a socket of the host's namespace", call, number);
+		return;
+	}
+	told = true;
+	fprintf(stderr,
+		"sbrun: %s of fd %d refused: it is a socket of the host's network namespace "
+		"(handed over by the daemon, or inherited), not of the sandbox's; bind and listen "
+		"on sockets the program makes itself (said once; -v says each)\n",
+		call, number);
+}
+
 /* The cookie of sbrun's own namespace, the sandbox's (sbrun runs in it, as the program does). */
 static uint64_t
 sandbox_netns_cookie(void)
@@ -894,10 +911,7 @@ serve_bind(struct sbrun *run, const struct seccomp_notif *req)
 	if (sock < 0)
 		return sock;
 	if (sbrun_host_socket(run, sock)) {
-		fprintf(stderr, "sbrun: bind of fd %d refused: it is a socket of the host's network "
-				"namespace (handed over by the daemon, or inherited), not of the "
-				"sandbox's\n",
-			(int)req->data.args[0]);
+		sbrun_refuse_host_socket(run, "bind", (int)req->data.args[0]);
 		close(sock);
 		return -EINVAL;
 	}

@@ -110,6 +110,8 @@ socklen_t sbrun_kernel_address(const struct sb_addr *addr, struct sockaddr_stora
  * bind or a listen would not be judged: by its SO_NETNS_COOKIE. Without the cookie (Linux
  * before 5.14), every inet stream socket counts as a host socket, and no other does. */
 bool sbrun_host_socket(const struct sbrun *run, int sock);
+/* Say that `call` (bind, listen) of the program's `number` is refused: a host socket. */
+void sbrun_refuse_host_socket(const struct sbrun *run, const char *call, int number);
 void sbrun_say(const struct sbrun *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The program's socket `number` of the calling thread `tid` (a copy, sbrun's to close), having
  * checked that the notification still waits; a negative errno otherwise. */

@@ -1740,6 +1740,34 @@ START_TEST(a_handed_over_socket_shut_down_while_connecting_cannot_bind_or_listen
 }
 END_TEST
 
+/* The descriptor races a listen and a bind: a host socket (handed over, shut down while
+ * connecting) and an AF_UNIX socket take turns at the number. sbrun acts on the file it
+ * inspected, never letting the kernel act on whatever the number holds by then: the host
+ * socket ends neither listening nor bound. */
+START_TEST(a_thread_swapping_the_descriptor_during_listen_never_makes_a_host_socket_listen)
+{
+	const char *race = getenv("SBRUN_RACE");
+	ck_assert_msg(race != NULL, "SBRUN_RACE must name the race program");
+	uint16_t port;
+	int filler;
+	int silent = silent_port(&port, &filler);
+	char silent_text[16], denied[16];
+	snprintf(silent_text, sizeof(silent_text), "%u", port);
+	snprintf(denied, sizeof(denied), "%u", denied_port);
+	const char *argv[] = { race,   "swap-listen", "127.0.0.1", silent_text, DENIED_HOST,
+			       denied, "2000",        NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	close(filler);
+	close(silent);
+	/* Its end only: sbrun says each refusal. */
+	size_t length = strlen(run.text);
+	const char *tail = run.text + (length > 400 ? length - 400 : 0);
+	ck_assert_msg(exited_with(status, 0), "output ends: %s", tail);
+	ck_assert_msg(strstr(run.text, "host-listening 0 host-bound 0\n"), "output ends: %s", tail);
+}
+END_TEST
+
 /* A stream socket of another protocol than TCP (here MPTCP, whose subflows, like an SCTP
  * association's peers, change through calls sbrun does not trap) is not connected:
  * EPROTONOSUPPORT, while a TCP socket of the same program is. */
@@ -1816,6 +1844,8 @@ sbrun_suite(void)
 		{ "host-socket",
 		  a_handed_over_socket_shut_down_while_connecting_cannot_bind_or_listen },
 		{ "protocol", a_stream_socket_of_another_protocol_than_tcp_is_refused },
+		{ "race-listen",
+		  a_thread_swapping_the_descriptor_during_listen_never_makes_a_host_socket_listen },
 	};
 	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
 	return s;
