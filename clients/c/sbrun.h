@@ -13,7 +13,12 @@
  * sbrun's (sbrun-listen.c); its connections are handed over, peer fixed.
  * So answering a send or a recv with SECCOMP_USER_NOTIF_FLAG_CONTINUE
  * is safe whatever another thread does meanwhile; a connect never is (it could
- * disconnect a handed-over socket), and sbrun always makes it itself.
+ * disconnect a handed-over socket), and sbrun always makes it itself. Nor is a
+ * bind or a listen, which on a host socket (a handed-over one whose connect
+ * failed or was shut down, told by its namespace cookie) would hold a port or
+ * listen on the host: sbrun refuses those, and makes the others itself on the
+ * file it inspected (a bind to an AF_UNIX address excepted, which no inet
+ * socket takes).
  */
 #ifndef SOCKBROKER_SBRUN_H
 #define SOCKBROKER_SBRUN_H
@@ -152,8 +157,8 @@ void udp_serve_polled(struct sbrun *run, const struct pollfd *fds, size_t n);
 /* Close every placeholder (at exit). */
 void udp_close_all(struct sbrun *run);
 
-/* sbrun-listen.c: listen, accept and accept4, and getsockname of a listening placeholder;
- * SBRUN_CONTINUE for anything else. */
+/* sbrun-listen.c: listen (always answered by sbrun), accept and accept4, and getsockname of
+ * a listening placeholder; SBRUN_CONTINUE for an accept or getsockname of anything else. */
 int listen_serve(struct sbrun *run, const struct seccomp_notif *req);
 /* Close every listener (at exit). */
 void listen_close_all(struct sbrun *run);
