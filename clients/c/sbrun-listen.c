@@ -323,9 +323,9 @@ listen_serve(struct sbrun *run, const struct seccomp_notif *req)
 	int sock = sbrun_program_fd(run, req, (int)req->data.args[0]);
 	int r;
 
-	/* An accept let through acts on whatever the number holds by then; harmless, as no host
-	 * socket of the program listens (sbrun refuses those listens): the kernel answers EINVAL,
-	 * or accepts in the sandbox. */
+	/* An accept let through acts on whatever the number holds by then; harmless, as no socket
+	 * the daemon handed over listens (sbrun refuses those listens): the kernel answers EINVAL,
+	 * or accepts in the sandbox (or on a listening socket the program inherited). */
 	if (sock < 0)
 		return nr == __NR_listen ? sock : SBRUN_CONTINUE;
 	struct listener *l = listener_of(run, sock);
