@@ -128,10 +128,12 @@ acceptor_main(void *arg)
 	return NULL;
 }
 
-/* Whether listen() on `sock` is served in the daemon: a TCP socket not yet
- * connected, on a kernel that can answer accept() with a descriptor. */
-static bool
-listen_in_daemon(struct sbrun *run, int sock, int *family_out)
+/* Where listen() on `sock` (the program's descriptor `number`) is served: 1 in the daemon (a
+ * TCP socket of the sandbox not yet connected), 0 here by sbrun on the file it inspected
+ * (anything else listens where it is, reached from the sandbox only: never a CONTINUE, which a
+ * racing dup2 could point at a host socket), or -errno to answer. */
+static int
+listen_where(struct sbrun *run, int sock, int number, int *family_out)
 {
 	int family = 0, type = 0;
 	socklen_t optlen = sizeof(family);
@@ -139,23 +141,28 @@ listen_in_daemon(struct sbrun *run, int sock, int *family_out)
 	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &optlen);
 	optlen = sizeof(type);
 	getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &optlen);
-	/* Anything else listens where it is: it can be reached from the sandbox only. */
-	if ((family != AF_INET && family != AF_INET6) || type != SOCK_STREAM)
-		return false;
-	/* A connected (handed-over) socket cannot listen: the kernel says so. */
+	bool inet_stream = (family == AF_INET || family == AF_INET6) && type == SOCK_STREAM;
+	if (inet_stream && !run->addfd_send) {
+		fprintf(stderr, "sbrun: listen on fd %d refused: servers are not supported on this "
+				"kernel, which cannot answer accept() with a descriptor "
+				"(SECCOMP_ADDFD_FLAG_SEND, Linux 5.14)\n",
+			number);
+		return -EOPNOTSUPP;
+	}
+	/* A host socket (handed over, its connect failed or shut down) would listen on the host,
+	 * unjudged: EINVAL, as for a connected socket. */
+	if (sbrun_host_socket(run, sock)) {
+		sbrun_refuse_host_socket(run, "listen", number);
+		return -EINVAL;
+	}
 	struct tcp_info info;
 	optlen = sizeof(info);
 	memset(&info, 0, sizeof(info));
-	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
+	if (!inet_stream || getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &optlen) < 0 ||
 	    info.tcpi_state != TCP_CLOSE)
-		return false;
-	if (!run->addfd_send) {
-		fprintf(stderr, "sbrun: a server stays in the sandbox: this kernel cannot answer "
-				"accept() with a descriptor (SECCOMP_ADDFD_FLAG_SEND, Linux 5.14)\n");
-		return false;
-	}
+		return 0;
 	*family_out = family;
-	return true;
+	return 1;
 }
 
 /* Bind and listen the daemon's socket of `l` at `addr`, as `sock` asks (SO_REUSEADDR):
@@ -236,8 +243,9 @@ serve_listen(struct sbrun *run, const struct seccomp_notif *req, int sock)
 	char where[80];
 	int r;
 
-	if (!listen_in_daemon(run, sock, &family))
-		return SBRUN_CONTINUE;
+	r = listen_where(run, sock, number, &family);
+	if (r <= 0)
+		return r < 0 ? r : (listen(sock, backlog) < 0 ? -errno : 0);
 	if (run->n_listeners == SBRUN_MAX_PLACEHOLDERS)
 		return -EMFILE;
 	memset(&bound, 0, sizeof(bound));
@@ -349,11 +357,15 @@ listen_serve(struct sbrun *run, const struct seccomp_notif *req)
 	int sock = sbrun_program_fd(run, req, (int)req->data.args[0]);
 	int r;
 
+	/* An accept let through acts on whatever the number holds by then; harmless, as no socket
+	 * the daemon handed over listens (sbrun refuses those listens): the kernel answers EINVAL,
+	 * or accepts in the sandbox (or on a listening socket the program inherited). */
 	if (sock < 0)
-		return SBRUN_CONTINUE;
+		return nr == __NR_listen ? sock : SBRUN_CONTINUE;
 	struct listener *l = listener_of(run, sock);
 	if (nr == __NR_listen)
-		r = l != NULL ? SBRUN_CONTINUE : serve_listen(run, req, sock);
+		r = l != NULL ? (listen(sock, (int)req->data.args[1]) < 0 ? -errno : 0)
+			      : serve_listen(run, req, sock);
 	else if (l == NULL)
 		r = SBRUN_CONTINUE;
 	else if (nr == __NR_getsockname) {

@@ -72,6 +72,9 @@
 #error "sbrun knows the system call ABI of x86_64 and aarch64 only"
 #endif
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
 #endif
@@ -462,6 +465,56 @@ sbrun_write(pid_t tid, uint64_t address, const void *buf, size_t len)
 	return process_vm_writev(tid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
 }
 
+bool
+sbrun_host_socket(const struct sbrun *run, int sock)
+{
+	uint64_t cookie = 0;
+	int family = 0, type = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (run->sandbox_netns != 0 &&
+	    getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0)
+		return cookie != run->sandbox_netns;
+	len = sizeof(family);
+	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &family, &len);
+	len = sizeof(type);
+	getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len);
+	return (family == AF_INET || family == AF_INET6) && type == SOCK_STREAM;
+}
+
+void
+sbrun_refuse_host_socket(const struct sbrun *run, const char *call, int number)
+{
+	static bool told;
+
+	if (told) {
+		sbrun_say(run, "%s of fd %d refused: a socket of the host's namespace", call, number);
+		return;
+	}
+	told = true;
+	fprintf(stderr,
+		"sbrun: %s of fd %d refused: it is a socket of the host's network namespace "
+		"(handed over by the daemon, or inherited), not of the sandbox's; bind and listen "
+		"on sockets the program makes itself (said once; -v says each)\n",
+		call, number);
+}
+
+/* The cookie of sbrun's own namespace, the sandbox's (sbrun runs in it, as the program does). */
+static uint64_t
+sandbox_netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (sock < 0)
+		return 0;
+	if (getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0)
+		cookie = 0;
+	close(sock);
+	return cookie;
+}
+
 int
 sbrun_program_fd(const struct sbrun *run, const struct seccomp_notif *req, int number)
 {
@@ -707,6 +760,16 @@ broker_connect(struct sbrun *run, const struct seccomp_notif *req, int sock, int
 	int proto = 0;
 	socklen_t optlen = sizeof(proto);
 	getsockopt(sock, SOL_SOCKET, SO_PROTOCOL, &proto, &optlen);
+	/* TCP only: an SCTP association can add peers (and MPTCP subflows) through calls sbrun
+	 * does not trap, so its peer would not stay the one the policy judged. EPROTONOSUPPORT,
+	 * not EACCES: sbrun cannot carry the protocol, whatever the policy says. */
+	if (proto != 0 && proto != IPPROTO_TCP) {
+		fprintf(stderr,
+			"sbrun: connect: a stream socket of protocol %d is not supported "
+			"(only TCP is brokered); use IPPROTO_TCP\n",
+			proto);
+		return -EPROTONOSUPPORT;
+	}
 	struct tcp_info info;
 	optlen = sizeof(info);
 	memset(&info, 0, sizeof(info));
@@ -850,8 +913,11 @@ serve_connect(struct sbrun *run, const struct seccomp_notif *req)
 	return r;
 }
 
-/* bind(): of an inet UDP socket, an unconnected placeholder bound in the daemon (sbrun-udp.c);
- * of any other socket, the kernel's (a bind reaches no network). */
+/* bind(): of a host socket (a handed-over TCP socket whose connect failed, or was shut down
+ * during its handshake, is unbound again), EINVAL, as the kernel answers for a socket already
+ * bound: its port or source address would be held on the host unjudged; of an inet UDP
+ * socket, an unconnected placeholder bound in the daemon (sbrun-udp.c); of any other socket,
+ * the kernel's (a sandbox socket's bind reaches no network). */
 static int
 serve_bind(struct sbrun *run, const struct seccomp_notif *req)
 {
@@ -860,14 +926,26 @@ serve_bind(struct sbrun *run, const struct seccomp_notif *req)
 	int sock, r;
 
 	if (addrlen < 0 || (size_t)addrlen > sizeof(ss))
-		return SBRUN_CONTINUE;
+		return -EINVAL; /* the kernel's answer */
 	memset(&ss, 0, sizeof(ss));
 	if (sbrun_read(req->pid, req->data.args[1], &ss, (size_t)addrlen) < 0)
 		return -EFAULT;
 	sock = sbrun_program_fd(run, req, (int)req->data.args[0]);
 	if (sock < 0)
-		return SBRUN_CONTINUE;
+		return sock;
+	if (sbrun_host_socket(run, sock)) {
+		sbrun_refuse_host_socket(run, "bind", (int)req->data.args[0]);
+		close(sock);
+		return -EINVAL;
+	}
 	r = udp_bind(run, req, sock, &ss, (socklen_t)addrlen);
+	/* Anything else is bound by sbrun, on the file it inspected: a CONTINUE would let a racing
+	 * dup2 put a host socket at the number. Only an address no inet socket takes (AF_UNIX's,
+	 * whose relative path and umask are the program's) goes on to the kernel: were a host inet
+	 * socket swapped in, its bind would fail (EAFNOSUPPORT). */
+	if (r == SBRUN_CONTINUE &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6 || ss.ss_family == AF_UNSPEC))
+		r = bind(sock, (struct sockaddr *)&ss, (socklen_t)addrlen) < 0 ? -errno : 0;
 	close(sock);
 	return r;
 }
@@ -1077,6 +1155,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "sbrun: signalfd: %s\n", strerror(errno));
 		return EXIT_SBRUN;
 	}
+	run.sandbox_netns = sandbox_netns_cookie();
 	pid_t child = start_program(&run, options.program, &old_mask);
 	/* A closed pipe is PROGRAM's business; sbrun never dies of it (set after the fork,
 	 * as an ignored signal would stay ignored across exec). */

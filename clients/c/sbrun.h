@@ -13,7 +13,12 @@
  * sbrun's (sbrun-listen.c); its connections are handed over, peer fixed.
  * So answering a send or a recv with SECCOMP_USER_NOTIF_FLAG_CONTINUE
  * is safe whatever another thread does meanwhile; a connect never is (it could
- * disconnect a handed-over socket), and sbrun always makes it itself.
+ * disconnect a handed-over socket), and sbrun always makes it itself. Nor is a
+ * bind or a listen, which on a host socket (a handed-over one whose connect
+ * failed or was shut down, told by its namespace cookie) would hold a port or
+ * listen on the host: sbrun refuses those, and makes the others itself on the
+ * file it inspected (a bind to an AF_UNIX address excepted, which no inet
+ * socket takes).
  */
 #ifndef SOCKBROKER_SBRUN_H
 #define SOCKBROKER_SBRUN_H
@@ -87,6 +92,9 @@ struct sbrun {
 	bool verbose;
 	int listener;     /* the seccomp notification listener */
 	bool addfd_send;  /* SECCOMP_ADDFD_FLAG_SEND (Linux 5.14): servers are brokered */
+	/* SO_NETNS_COOKIE (Linux 5.14) of the sandbox's namespace, taken from a socket sbrun made
+	 * before the program ran; 0 when the kernel cannot tell. */
+	uint64_t sandbox_netns;
 	struct seccomp_notif_sizes sizes;
 	struct parked parked[SBRUN_MAX_PARKED];
 	size_t n_parked;
@@ -103,6 +111,12 @@ int sbrun_copy_options(struct sbrun *run, int sock, int family, int type, sb_han
 		       struct sb_error *err);
 /* The kernel's form of the daemon's address `addr` (AF_INET/AF_INET6): its length, or 0. */
 socklen_t sbrun_kernel_address(const struct sb_addr *addr, struct sockaddr_storage *ss);
+/* Whether `sock` lives in the host's namespace (a handed-over or inherited socket), where a
+ * bind or a listen would not be judged: by its SO_NETNS_COOKIE. Without the cookie (Linux
+ * before 5.14), every inet stream socket counts as a host socket, and no other does. */
+bool sbrun_host_socket(const struct sbrun *run, int sock);
+/* Say that `call` (bind, listen) of the program's `number` is refused: a host socket. */
+void sbrun_refuse_host_socket(const struct sbrun *run, const char *call, int number);
 void sbrun_say(const struct sbrun *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The program's socket `number` of the calling thread `tid` (a copy, sbrun's to close), having
  * checked that the notification still waits; a negative errno otherwise. */
@@ -143,8 +157,8 @@ void udp_serve_polled(struct sbrun *run, const struct pollfd *fds, size_t n);
 /* Close every placeholder (at exit). */
 void udp_close_all(struct sbrun *run);
 
-/* sbrun-listen.c: listen, accept and accept4, and getsockname of a listening placeholder;
- * SBRUN_CONTINUE for anything else. */
+/* sbrun-listen.c: listen (always answered by sbrun), accept and accept4, and getsockname of
+ * a listening placeholder; SBRUN_CONTINUE for an accept or getsockname of anything else. */
 int listen_serve(struct sbrun *run, const struct seccomp_notif *req);
 /* Close every listener (at exit). */
 void listen_close_all(struct sbrun *run);

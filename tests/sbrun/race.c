@@ -19,6 +19,13 @@
  * connects that number. Prints
  * "handed-peer-ok 1" when the handed-over socket is still connected to the
  * allowed destination at the end.
+ *
+ * race swap-listen ...: a host socket (handed over while connecting to the
+ * allowed destination, which must not answer, then shut down: unbound again)
+ * and an AF_UNIX socket take turns at one descriptor number while the first
+ * thread calls listen() and bind() (AF_UNSPEC, which an AF_INET socket takes
+ * as INADDR_ANY) on it. Prints "host-listening N host-bound N": whether the
+ * host socket ended listening or bound.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -115,13 +122,55 @@ swap_race(int iterations)
 	return 0;
 }
 
+static int
+swap_listen_race(int iterations)
+{
+	int host = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (host < 0 || connect(host, (struct sockaddr *)&allowed, sizeof(allowed)) == 0 ||
+	    errno != EINPROGRESS || shutdown(host, SHUT_RDWR) < 0) {
+		fprintf(stderr, "race: a host socket connecting, then shut down: %s\n",
+			strerror(errno));
+		return 2;
+	}
+	/* Its name after the shutdown keeps the port it had (getsockname does not tell it is
+	 * unbound): a bind shows as a change. */
+	struct sockaddr_in before, local;
+	socklen_t len = sizeof(before);
+	memset(&before, 0, sizeof(before));
+	getsockname(host, (struct sockaddr *)&before, &len);
+	swap_files[0] = host;
+	swap_files[1] = socket(AF_UNIX, SOCK_STREAM, 0);
+	swap_slot = dup(swap_files[1]);
+	pthread_t flipper;
+	if (swap_files[1] < 0 || swap_slot < 0 ||
+	    pthread_create(&flipper, NULL, swap_flip, NULL) != 0)
+		return 2;
+	struct sockaddr_in any = { .sin_family = AF_UNSPEC };
+	for (int i = 0; i < iterations; i++) {
+		listen(swap_slot, 1);
+		bind(swap_slot, (struct sockaddr *)&any, sizeof(any));
+	}
+	atomic_store(&done, true);
+	pthread_join(flipper, NULL);
+	int listening = 0;
+	len = sizeof(listening);
+	getsockopt(host, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+	len = sizeof(local);
+	memset(&local, 0, sizeof(local));
+	getsockname(host, (struct sockaddr *)&local, &len);
+	printf("host-listening %d host-bound %d\n", listening != 0,
+	       memcmp(&local, &before, sizeof(local)) != 0);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc != 7 || (strcmp(argv[1], "tcp") != 0 && strcmp(argv[1], "udp") != 0 &&
-			  strcmp(argv[1], "udp-unconnected") != 0 && strcmp(argv[1], "swap") != 0)) {
-		fprintf(stderr, "usage: race tcp|udp|udp-unconnected|swap ALLOWED_HOST PORT "
-				"DENIED_HOST PORT N\n");
+			  strcmp(argv[1], "udp-unconnected") != 0 && strcmp(argv[1], "swap") != 0 &&
+			  strcmp(argv[1], "swap-listen") != 0)) {
+		fprintf(stderr, "usage: race tcp|udp|udp-unconnected|swap|swap-listen ALLOWED_HOST "
+				"PORT DENIED_HOST PORT N\n");
 		return 2;
 	}
 	bool tcp = strcmp(argv[1], "tcp") == 0;
@@ -131,6 +180,8 @@ main(int argc, char **argv)
 	target = allowed;
 	if (strcmp(argv[1], "swap") == 0)
 		return swap_race(iterations);
+	if (strcmp(argv[1], "swap-listen") == 0)
+		return swap_listen_race(iterations);
 
 	pthread_t flipper;
 	if (pthread_create(&flipper, NULL, flip, NULL) != 0)

@@ -1678,6 +1678,123 @@ START_TEST(a_thread_rewriting_the_address_of_an_unconnected_sendto_never_reaches
 }
 END_TEST
 
+/* A port on the host that does not answer: a listener whose accept queue one connection of
+ * the test fills (a full queue drops each SYN, so a connect stays in SYN_SENT). Returns the
+ * listener; the filling connection in *filler. */
+static int
+silent_port(uint16_t *port, int *filler)
+{
+	*port = 0;
+	int fd = listen_on("127.0.0.1", port);
+	ck_assert_int_eq(listen(fd, 0), 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(*port) };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(*filler, 0);
+	ck_assert_int_eq(connect(*filler, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	/* Queued once the listener is readable. */
+	struct pollfd queued = { .fd = fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&queued, 1, RUN_TIMEOUT_MS), 1);
+	return fd;
+}
+
+/* A handed-over TCP socket the program shuts down during its handshake is a host socket again
+ * unbound: sbrun refuses its bind and its listen (EINVAL), which would hold a port or a source
+ * address on the host, or listen there, without the policy's judgement. */
+START_TEST(a_handed_over_socket_shut_down_while_connecting_cannot_bind_or_listen)
+{
+	uint16_t port;
+	int filler;
+	int silent = silent_port(&port, &filler);
+	char port_text[16];
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	const char *script =
+		"import errno, socket, sys\n"
+		"def outcome(what, call):\n"
+		"    try:\n"
+		"        call()\n"
+		"        print(what, 0)\n"
+		"    except OSError as e:\n"
+		"        print(what, errno.errorcode.get(e.errno, e.errno))\n"
+		"s = socket.socket()\n"
+		"s.setblocking(False)\n"
+		"outcome('connect', lambda: s.connect(('127.0.0.1', int(sys.argv[1]))))\n"
+		"outcome('shutdown', lambda: s.shutdown(socket.SHUT_RDWR))\n"
+		"outcome('bind', lambda: s.bind(('127.0.0.1', 0)))\n"
+		"outcome('listen', lambda: s.listen(1))\n"
+		"t = socket.socket()\n"
+		"outcome('sandbox-bind', lambda: t.bind(('127.0.0.1', 0)))\n";
+	const char *argv[] = { python(), "-c", script, port_text, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	close(filler);
+	close(silent);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	/* Handed over while connecting, then shut down. */
+	ck_assert_msg(strstr(run.text, "connect EINPROGRESS\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "shutdown 0\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "bind EINVAL\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "listen EINVAL\n"), "output: %s", run.text);
+	/* A socket of the sandbox still binds. */
+	ck_assert_msg(strstr(run.text, "sandbox-bind 0\n"), "output: %s", run.text);
+}
+END_TEST
+
+/* The descriptor races a listen and a bind: a host socket (handed over, shut down while
+ * connecting) and an AF_UNIX socket take turns at the number. sbrun acts on the file it
+ * inspected, never letting the kernel act on whatever the number holds by then: the host
+ * socket ends neither listening nor bound. */
+START_TEST(a_thread_swapping_the_descriptor_during_listen_never_makes_a_host_socket_listen)
+{
+	const char *race = getenv("SBRUN_RACE");
+	ck_assert_msg(race != NULL, "SBRUN_RACE must name the race program");
+	uint16_t port;
+	int filler;
+	int silent = silent_port(&port, &filler);
+	char silent_text[16], denied[16];
+	snprintf(silent_text, sizeof(silent_text), "%u", port);
+	snprintf(denied, sizeof(denied), "%u", denied_port);
+	const char *argv[] = { race,   "swap-listen", "127.0.0.1", silent_text, DENIED_HOST,
+			       denied, "2000",        NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	close(filler);
+	close(silent);
+	/* Its end only: sbrun says each refusal. */
+	size_t length = strlen(run.text);
+	const char *tail = run.text + (length > 400 ? length - 400 : 0);
+	ck_assert_msg(exited_with(status, 0), "output ends: %s", tail);
+	ck_assert_msg(strstr(run.text, "host-listening 0 host-bound 0\n"), "output ends: %s", tail);
+}
+END_TEST
+
+/* A stream socket of another protocol than TCP (here MPTCP, whose subflows, like an SCTP
+ * association's peers, change through calls sbrun does not trap) is not connected:
+ * EPROTONOSUPPORT, while a TCP socket of the same program is. */
+START_TEST(a_stream_socket_of_another_protocol_than_tcp_is_refused)
+{
+	char port_text[16];
+	snprintf(port_text, sizeof(port_text), "%u", page.port);
+	const char *script =
+		"import errno, socket, sys\n"
+		"for name, proto in (('mptcp', 262), ('tcp', socket.IPPROTO_TCP), ('default', 0)):\n"
+		"    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)\n"
+		"    try:\n"
+		"        s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+		"        print(name, 0)\n"
+		"    except OSError as e:\n"
+		"        print(name, errno.errorcode.get(e.errno, e.errno))\n"
+		"    s.close()\n";
+	const char *argv[] = { python(), "-c", script, port_text, NULL };
+	struct sandboxed run;
+	int status = sandbox_run(&run, true, argv);
+	ck_assert_msg(exited_with(status, 0), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "mptcp EPROTONOSUPPORT\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "tcp 0\n"), "output: %s", run.text);
+	ck_assert_msg(strstr(run.text, "default 0\n"), "output: %s", run.text);
+}
+END_TEST
+
 static Suite *
 sbrun_suite(void)
 {
@@ -1724,6 +1841,11 @@ sbrun_suite(void)
 		{ "udp-close", a_closed_udp_socket_sends_nothing_more },
 		{ "race-udp-unconnected",
 		  a_thread_rewriting_the_address_of_an_unconnected_sendto_never_reaches_the_denied_host },
+		{ "host-socket",
+		  a_handed_over_socket_shut_down_while_connecting_cannot_bind_or_listen },
+		{ "protocol", a_stream_socket_of_another_protocol_than_tcp_is_refused },
+		{ "race-listen",
+		  a_thread_swapping_the_descriptor_during_listen_never_makes_a_host_socket_listen },
 	};
 	fixture_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), setup, teardown, 120);
 	return s;
