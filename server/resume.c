@@ -404,6 +404,19 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	if (n)
 		memcpy(pending, req->hello.pending_seqs, n * sizeof(*pending));
 	qsort(pending, n, sizeof(*pending), compare_u64);
+	/* Each seq once: a Hello repeating one seq costs no more than naming it once. */
+	size_t unique = 0;
+	for (size_t i = 0; i < n; i++)
+		if (unique == 0 || pending[unique - 1] != pending[i])
+			pending[unique++] = pending[i];
+	n = unique;
+	/* found[i]: pending[i] has a kept reply (marked in the one walk of the kept list). */
+	bool *found = calloc(n ? n : 1, sizeof(*found));
+	if (!found) {
+		free(pending);
+		free(m);
+		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
+	}
 	size_t n_kept = 0, total = 0;
 	for (struct kept_reply *k = state->head; k; k = k->next)
 		n_kept++;
@@ -414,13 +427,17 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	op->release_state = release_missed;
 	if (!m->ids || !m->bodies || !m->lens) {
 		free(pending);
+		free(found);
 		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
 	}
 	/* A seq may have been answered more than once (never by this daemon, but the kept
 	 * list is searched from the newest): the latest reply of each seq counts. */
 	for (struct kept_reply *k = state->head; k; k = k->next) {
-		if (!k->seq || !bsearch(&k->seq, pending, n, sizeof(*pending), compare_u64))
+		const uint64_t *hit =
+			k->seq ? bsearch(&k->seq, pending, n, sizeof(*pending), compare_u64) : NULL;
+		if (!hit)
 			continue;
+		found[hit - pending] = true;
 		uint32_t id = 0;
 		for (size_t i = 0; i + 4 <= k->header_len; i += 4)
 			id = (uint32_t)k->header[i] << 24 | (uint32_t)k->header[i + 1] << 16 |
@@ -434,21 +451,18 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	/* Every other seq must still be waiting, or never have arrived. */
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = pending[i];
-		bool kept = false;
-		if (seq >= state->next_seq || idmap_get(&target->parked_by_seq, seq))
+		if (found[i] || seq >= state->next_seq || idmap_get(&target->parked_by_seq, seq))
 			continue;
-		for (struct kept_reply *k = state->head; k && !kept; k = k->next)
-			kept = k->seq == seq;
-		if (!kept) {
-			free(pending);
-			return refuse(op, reply, target, ESTALE,
-				      "session %llu cannot be resumed: the reply to request %llu "
-				      "is no longer kept (remote.resume_buffer_bytes); say Hello "
-				      "without a resume secret to start a new session",
-				      (unsigned long long)target->id, (unsigned long long)seq);
-		}
+		free(pending);
+		free(found);
+		return refuse(op, reply, target, ESTALE,
+			      "session %llu cannot be resumed: the reply to request %llu is no "
+			      "longer kept (remote.resume_buffer_bytes); say Hello without a "
+			      "resume secret to start a new session",
+			      (unsigned long long)target->id, (unsigned long long)seq);
 	}
 	free(pending);
+	free(found);
 	if (total + 64 * 1024 > daemon->config->max_message_size)
 		return refuse(op, reply, target, ESTALE,
 			      "session %llu cannot be resumed: its missed replies (%zu bytes) do "

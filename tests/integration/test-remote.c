@@ -550,6 +550,66 @@ START_TEST(detached_sessions_are_bounded_by_max_sessions)
 }
 END_TEST
 
+/* A Hello that names the newest kept reply 65,536 times over a kept list of thousands is
+ * answered with that one reply, without walking the kept list once per named seq (that took
+ * seconds of the daemon's loop; under valgrind, past raw_call's 10 s). */
+#define FILL_REQUESTS 10000
+#define REPEATS 65536
+
+START_TEST(a_hello_repeating_one_seq_many_times_is_answered_at_once)
+{
+	uint8_t secret[16];
+
+	start(NULL);
+	struct raw_client *first = raw_connect(tcp_url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(first, NULL, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	memcpy(secret, reply->hello->resume_secret.data, 16);
+	uint64_t session = reply->hello->session_id;
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* Tiny requests (no operation: each answered with an error) fill the kept list. */
+	for (uint64_t seq = 1; seq <= FILL_REQUESTS; seq++) {
+		Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+		request.has_seq = true;
+		request.seq = seq;
+		reply = raw_call(first, &request);
+		ck_assert_ptr_nonnull(reply);
+		sockbroker__v1__reply__free_unpacked(reply, NULL);
+	}
+
+	uint64_t *pending = malloc(REPEATS * sizeof(*pending));
+	ck_assert_ptr_nonnull(pending);
+	for (size_t i = 0; i < REPEATS; i++)
+		pending[i] = FILL_REQUESTS;
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+	hello.client_name = "raw";
+	hello.has_resume_secret = true;
+	hello.resume_secret.data = secret;
+	hello.resume_secret.len = 16;
+	hello.n_resume_pending_seqs = REPEATS;
+	hello.resume_pending_seqs = pending;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello;
+	struct raw_client *second = raw_connect(tcp_url, 0);
+	int64_t began = test_now_ms();
+	reply = raw_call(second, &request);
+	int64_t took = test_now_ms() - began;
+	free(pending);
+	ck_assert_ptr_nonnull(reply);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	ck_assert(reply->hello->resumed);
+	ck_assert_uint_eq(reply->hello->session_id, session);
+	ck_assert_uint_eq(reply->hello->n_missed_replies, 1);
+	ck_assert_uint_eq(reply->hello->resume_next_seq, FILL_REQUESTS + 1);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* raw_call bounds it at 10 s; the repeats are walked once, not 65,536 times. */
+	ck_assert_msg(took < 10000, "the resuming Hello took %lld ms", (long long)took);
+	raw_close(second);
+	raw_close(first);
+}
+END_TEST
+
 /* ---- create_connection ----------------------------------------------------- */
 
 /* No `resolve` anywhere: names cannot be looked up; 127.0.0.2 may not be reached. */
@@ -882,6 +942,7 @@ main(void)
 		{ "resume", a_reset_link_resumes_with_the_same_handles_and_every_byte_once },
 		{ "resume-identity", another_identitys_secret_is_refused_and_the_same_identity_resumes },
 		{ "resume-bound", detached_sessions_are_bounded_by_max_sessions },
+		{ "resume-repeats", a_hello_repeating_one_seq_many_times_is_answered_at_once },
 		{ "check-config", check_config_fails_on_a_tls_file_it_cannot_load_and_warns_of_shadowed_rules },
 		{ "ip-certificate", the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate },
 	};
