@@ -334,6 +334,17 @@ run_end_task(struct reactor_task *task)
 	free(t);
 }
 
+/* End session `session_id` once the reply being made is sent. */
+static void
+defer_end(struct end_task *end, struct daemon *daemon, uint64_t session_id, const char *why)
+{
+	end->task.run = run_end_task;
+	end->daemon = daemon;
+	end->session_id = session_id;
+	snprintf(end->why, sizeof(end->why), "%s", why);
+	reactor_defer(daemon->reactor, &end->task);
+}
+
 static int
 refuse(struct op *op, struct reply *reply, const struct session *target, int errnum,
        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -484,10 +495,19 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	self->pipe_id = 0;
 	target->pipe_id = conn_id;
 	if (idmap_put(&daemon->sessions.by_pipe, conn_id, target) < 0) {
-		/* Without a table entry its requests would find no session: end it. */
+		/* Without a table entry its requests would find no session: end it. The fresh
+		 * session gets its connection back, or, failing that, ends after this reply
+		 * (not left on the session list with no connection). */
 		target->pipe_id = 0;
 		state->detached = true;
-		free(end);
+		self->pipe_id = conn_id;
+		if (idmap_put(&daemon->sessions.by_pipe, conn_id, self) < 0) {
+			self->pipe_id = 0;
+			defer_end(end, daemon, self->id, "out of memory while it resumed a session");
+			transport_disconnect(daemon->transport, conn_id);
+		} else {
+			free(end);
+		}
 		dispatch_end_session(daemon, target, "out of memory while it was resumed");
 		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
 	}
@@ -497,12 +517,9 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	state->detached = false;
 	state->skip = 1; /* this Hello's reply, from `target` now */
 
-	end->task.run = run_end_task;
-	end->daemon = daemon;
-	end->session_id = self->id;
-	snprintf(end->why, sizeof(end->why), "it resumed session %llu",
-		 (unsigned long long)target->id);
-	reactor_defer(daemon->reactor, &end->task);
+	char why[64];
+	snprintf(why, sizeof(why), "it resumed session %llu", (unsigned long long)target->id);
+	defer_end(end, daemon, self->id, why);
 
 	char who[160];
 	session_describe(target, who, sizeof(who));
