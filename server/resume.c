@@ -514,6 +514,8 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	transport_set_tag(daemon->transport, conn_id, target);
 	/* The new connection's address is the session's now (the principal is the same). */
 	target->identity = self->identity;
+	/* Its memory is counted, and its connection read (or paused), as its identity's. */
+	dispatch_identify(daemon, target);
 	state->detached = false;
 	state->skip = 1; /* this Hello's reply, from `target` now */
 

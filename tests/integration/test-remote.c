@@ -550,6 +550,43 @@ START_TEST(detached_sessions_are_bounded_by_max_sessions)
 }
 END_TEST
 
+/* The new connection of a resumed session is counted as the session's identity (its
+ * token), as a Hello counts the connection that says it: not under its address, where it
+ * would take one of the connections the address's clients may have before they say
+ * Hello. */
+START_TEST(a_resumed_connection_is_counted_as_its_identity)
+{
+	uint8_t secret[16];
+
+	start("{\"limits\": {\"max_sessions_per_identity\": 2}, "
+	      "\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" CI_HASH "\"}]}}");
+	struct raw_client *first = raw_connect(tcp_url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(first, CI_TOKEN, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	memcpy(secret, reply->hello->resume_secret.data, 16);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* Closed first: a connection the take-over ended would be dialled again. */
+	raw_close(first);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 0 sockets", 10000));
+	/* Resumed on a second connection, which then counts under "ci", not 127.0.0.1. */
+	struct raw_client *second = raw_connect(tcp_url, 0);
+	reply = raw_hello(second, CI_TOKEN, secret);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	ck_assert(reply->hello->resumed);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* So 127.0.0.1 may still open two connections, and both are answered. */
+	struct raw_client *third = raw_connect(tcp_url, 0);
+	struct raw_client *fourth = raw_connect(tcp_url, 0);
+	reply = raw_hello(fourth, CI_TOKEN, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(log_count("refusing connections of"), 0);
+	raw_close(fourth);
+	raw_close(third);
+	raw_close(second);
+}
+END_TEST
+
 /* A Hello that names the newest kept reply 65,536 times over a kept list of thousands is
  * answered with that one reply, without walking the kept list once per named seq (that took
  * seconds of the daemon's loop; under valgrind, past raw_call's 10 s). */
@@ -943,6 +980,7 @@ main(void)
 		{ "resume-identity", another_identitys_secret_is_refused_and_the_same_identity_resumes },
 		{ "resume-bound", detached_sessions_are_bounded_by_max_sessions },
 		{ "resume-repeats", a_hello_repeating_one_seq_many_times_is_answered_at_once },
+		{ "resume-identity-count", a_resumed_connection_is_counted_as_its_identity },
 		{ "check-config", check_config_fails_on_a_tls_file_it_cannot_load_and_warns_of_shadowed_rules },
 		{ "ip-certificate", the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate },
 	};
