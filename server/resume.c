@@ -73,14 +73,18 @@ resume_grace_ms(const struct daemon *daemon, const struct session *session)
 	return daemon->config->resume_grace_s[t] * 1000u;
 }
 
-/* The one place kept bytes are charged (a memory budget can take this over): false when
- * `delta` more would pass the session's bound. */
+/* The one place kept bytes are charged, to the session's bound and to its identity's
+ * memory (budget.h): false when `delta` more would pass either. */
 static bool
 resume_charge(struct resume_state *state, ptrdiff_t delta)
 {
+	struct budget_share *share = &state->session->budget;
 	if (delta > 0 &&
-	    state->bytes + (size_t)delta > state->daemon->config->resume_buffer_bytes)
+	    (state->bytes + (size_t)delta > state->daemon->config->resume_buffer_bytes ||
+	     budget_share_try(share, (uint64_t)delta)))
 		return false;
+	if (delta < 0)
+		budget_share_release(share, (uint64_t)-delta);
 	state->bytes = (size_t)((ptrdiff_t)state->bytes + delta);
 	return true;
 }
@@ -201,16 +205,27 @@ resume_detach(struct daemon *daemon, uint32_t conn_id)
 	struct session *session = state->session;
 	/* Detached sessions hold no connection, so limits.max_sessions, which counts
 	 * connections, bounds them apart: at most as many again. */
-	size_t detached = 0;
+	size_t detached = 0, mine = 0;
 	struct list *link, *tmp;
 	list_for_each_safe(link, tmp, &daemon->sessions.all) {
 		const struct session *s = list_entry(link, struct session, link);
-		detached += s->resume && s->resume->detached;
+		bool d = s->resume && s->resume->detached;
+		detached += d;
+		/* And one identity's by limits.max_sessions_per_identity, so that it cannot
+		 * take every one. */
+		mine += d && s->budget.account && s->budget.account == session->budget.account;
 	}
 	if (detached >= daemon->config->max_sessions) {
 		log_warn("session %llu: connection lost; not kept for a resume: %zu sessions are "
 			 "detached already (limits.max_sessions)",
 			 (unsigned long long)session->id, detached);
+		return false;
+	}
+	uint32_t per_identity = daemon->budget.connections_per_identity;
+	if (per_identity && mine >= per_identity) {
+		log_warn("session %llu: connection lost; not kept for a resume: %zu sessions of "
+			 "its identity are detached already (limits.max_sessions_per_identity)",
+			 (unsigned long long)session->id, mine);
 		return false;
 	}
 	if (reactor_timer_arm(daemon->reactor, &state->grace, reactor_now_ns() + state->grace_ns) <

@@ -550,6 +550,91 @@ START_TEST(detached_sessions_are_bounded_by_max_sessions)
 }
 END_TEST
 
+/* Kept replies count in the identity's memory: with remote.resume_buffer_bytes above
+ * limits.memory_per_identity, the oldest are dropped at the identity's bound (the requests
+ * still succeed), so the reply to the first request can no longer be handed over; the
+ * newest can. */
+#define BUDGET_REQUESTS 15000
+
+static Sockbroker__V1__Reply *
+resume_hello(struct raw_client *raw, const uint8_t *secret, uint64_t pending)
+{
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+
+	hello.client_name = "raw";
+	hello.has_resume_secret = true;
+	hello.resume_secret.data = (uint8_t *)secret;
+	hello.resume_secret.len = 16;
+	hello.n_resume_pending_seqs = 1;
+	hello.resume_pending_seqs = &pending;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello;
+	Sockbroker__V1__Reply *reply = raw_call(raw, &request);
+	ck_assert_ptr_nonnull(reply);
+	return reply;
+}
+
+START_TEST(kept_replies_count_in_the_identitys_memory)
+{
+	uint8_t secret[16];
+
+	start("{\"limits\": {\"memory_per_identity\": 1048576, \"max_message_size\": 524288}, "
+	      "\"remote\": {\"resume_buffer_bytes\": 8388608}}");
+	struct raw_client *first = raw_connect(tcp_url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(first, NULL, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	memcpy(secret, reply->hello->resume_secret.data, 16);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	for (uint64_t seq = 1; seq <= BUDGET_REQUESTS; seq++) {
+		Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+		request.has_seq = true;
+		request.seq = seq;
+		reply = raw_call(first, &request);
+		ck_assert_ptr_nonnull(reply);
+		/* Answered as always (no operation), never refused for memory. */
+		ck_assert_ptr_nonnull(reply->error);
+		ck_assert_msg(!strstr(reply->error->message, "memory_per_identity"), "%s",
+			      reply->error->message);
+		sockbroker__v1__reply__free_unpacked(reply, NULL);
+	}
+	raw_close(first);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 0 sockets", 10000));
+
+	struct raw_client *second = raw_connect(tcp_url, 0);
+	reply = resume_hello(second, secret, 1);
+	ck_assert_ptr_nonnull(reply->error);
+	ck_assert_int_eq(reply->error->errno_number, ESTALE);
+	ck_assert_msg(strstr(reply->error->message, "the reply to request 1 is no longer kept"),
+		      "%s", reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = resume_hello(second, secret, BUDGET_REQUESTS);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	ck_assert(reply->hello->resumed);
+	ck_assert_uint_eq(reply->hello->n_missed_replies, 1);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(second);
+}
+END_TEST
+
+/* One identity (here one peer address) keeps at most limits.max_sessions_per_identity
+ * sessions detached, whatever limits.max_sessions allows. */
+START_TEST(detached_sessions_are_bounded_per_identity)
+{
+	start("{\"limits\": {\"max_sessions\": 8, \"max_sessions_per_identity\": 1}}");
+	struct raw_client *raw = raw_connect(tcp_url, 1);
+	raw_close(raw);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 0 sockets", 10000));
+	raw = raw_connect(tcp_url, 1);
+	raw_close(raw);
+	ck_assert(test_daemon_wait_log(&daemon_under_test,
+				       "not kept for a resume: 1 sessions of its identity are "
+				       "detached already (limits.max_sessions_per_identity)",
+				       10000));
+	ck_assert_int_eq(log_count("detached with 0 sockets"), 1);
+}
+END_TEST
+
 /* The new connection of a resumed session is counted as the session's identity (its
  * token), as a Hello counts the connection that says it: not under its address, where it
  * would take one of the connections the address's clients may have before they say
@@ -981,6 +1066,8 @@ main(void)
 		{ "resume-bound", detached_sessions_are_bounded_by_max_sessions },
 		{ "resume-repeats", a_hello_repeating_one_seq_many_times_is_answered_at_once },
 		{ "resume-identity-count", a_resumed_connection_is_counted_as_its_identity },
+		{ "resume-memory", kept_replies_count_in_the_identitys_memory },
+		{ "resume-bound-identity", detached_sessions_are_bounded_per_identity },
 		{ "check-config", check_config_fails_on_a_tls_file_it_cannot_load_and_warns_of_shadowed_rules },
 		{ "ip-certificate", the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate },
 	};
