@@ -372,6 +372,12 @@ attach_quota(struct daemon *daemon, struct session *session)
 	if (quota_acquire(&daemon->quotas, limits, &id, session->id, &session->quota) < 0)
 		log_error("out of memory for the quota account of session %llu; it runs "
 			  "without its quota", (unsigned long long)session->id);
+	dispatch_identify(daemon, session);
+}
+
+void
+dispatch_identify(struct daemon *daemon, struct session *session)
+{
 	/* Its memory is counted under its whole identity (its token, if any)
 	 * from now on. */
 	char key[96];
@@ -431,8 +437,10 @@ complete(struct op *op, int result, struct reply *reply)
 	op_account(op);
 	if (!op->audited)
 		op_audit(op, reply);
+	/* A resumed session was identified by its first Hello (resume.c tells the
+	 * transport of its new connection). */
 	if ((op->desc->flags & OPF_IDENTIFIES) && reply->error.kind == ERROR_NONE &&
-	    !op->session->quota)
+	    !op->session->quota && !(reply->shape == REPLY_HELLO && reply->hello.resumed))
 		attach_quota(op->daemon, op->session);
 	log_debug("%s %llu: %s -> %s%s%s", dispatch_op_name(op->req->op),
 		  (unsigned long long)op->req->handle,

@@ -73,6 +73,11 @@ void dispatch_session_removed(struct daemon *daemon, uint32_t pipe_id);
 struct session;
 void dispatch_end_session(struct daemon *daemon, struct session *session, const char *why);
 
+/* Count `session` under its whole identity (token, else uid, else peer), and tell the
+ * transport that its connection is that identity's: after its Hello, and on the new
+ * connection of a resume (resume.c). */
+void dispatch_identify(struct daemon *daemon, struct session *session);
+
 /* End every session (shutdown). */
 void dispatch_end_all_sessions(struct daemon *daemon);
 

@@ -74,14 +74,18 @@ resume_grace_ms(const struct daemon *daemon, const struct session *session)
 	return daemon->config->resume_grace_s[t] * 1000u;
 }
 
-/* The one place kept bytes are charged (a memory budget can take this over): false when
- * `delta` more would pass the session's bound. */
+/* The one place kept bytes are charged, to the session's bound and to its identity's
+ * memory (budget.h): false when `delta` more would pass either. */
 static bool
 resume_charge(struct resume_state *state, ptrdiff_t delta)
 {
+	struct budget_share *share = &state->session->budget;
 	if (delta > 0 &&
-	    state->bytes + (size_t)delta > state->daemon->config->resume_buffer_bytes)
+	    (state->bytes + (size_t)delta > state->daemon->config->resume_buffer_bytes ||
+	     budget_share_try(share, (uint64_t)delta)))
 		return false;
+	if (delta < 0)
+		budget_share_release(share, (uint64_t)-delta);
 	state->bytes = (size_t)((ptrdiff_t)state->bytes + delta);
 	return true;
 }
@@ -198,16 +202,27 @@ resume_detach(struct daemon *daemon, uint32_t conn_id)
 	struct session *session = state->session;
 	/* Detached sessions hold no connection, so limits.max_sessions, which counts
 	 * connections, bounds them apart: at most as many again. */
-	size_t detached = 0;
+	size_t detached = 0, mine = 0;
 	struct list *link, *tmp;
 	list_for_each_safe(link, tmp, &daemon->sessions.all) {
 		const struct session *s = list_entry(link, struct session, link);
-		detached += s->resume && s->resume->detached;
+		bool d = s->resume && s->resume->detached;
+		detached += d;
+		/* And one identity's by limits.max_sessions_per_identity, so that it cannot
+		 * take every one. */
+		mine += d && s->budget.account && s->budget.account == session->budget.account;
 	}
 	if (detached >= daemon->config->max_sessions) {
 		log_warn("session %llu: connection lost; not kept for a resume: %zu sessions are "
 			 "detached already (limits.max_sessions)",
 			 (unsigned long long)session->id, detached);
+		return false;
+	}
+	uint32_t per_identity = daemon->budget.connections_per_identity;
+	if (per_identity && mine >= per_identity) {
+		log_warn("session %llu: connection lost; not kept for a resume: %zu sessions of "
+			 "its identity are detached already (limits.max_sessions_per_identity)",
+			 (unsigned long long)session->id, mine);
 		return false;
 	}
 	if (reactor_timer_arm(daemon->reactor, &state->grace, reactor_now_ns() + state->grace_ns) <
@@ -331,6 +346,17 @@ run_end_task(struct reactor_task *task)
 	free(t);
 }
 
+/* End session `session_id` once the reply being made is sent. */
+static void
+defer_end(struct end_task *end, struct daemon *daemon, uint64_t session_id, const char *why)
+{
+	end->task.run = run_end_task;
+	end->daemon = daemon;
+	end->session_id = session_id;
+	snprintf(end->why, sizeof(end->why), "%s", why);
+	reactor_defer(daemon->reactor, &end->task);
+}
+
 static int
 refuse(struct op *op, struct reply *reply, const struct session *target, int errnum,
        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -416,6 +442,19 @@ collect_missed(struct op *op, struct reply *reply, struct session *target,
 	if (n)
 		memcpy(pending, req->hello.pending_seqs, n * sizeof(*pending));
 	qsort(pending, n, sizeof(*pending), compare_u64);
+	/* Each seq once: a Hello repeating one seq costs no more than naming it once. */
+	size_t unique = 0;
+	for (size_t i = 0; i < n; i++)
+		if (unique == 0 || pending[unique - 1] != pending[i])
+			pending[unique++] = pending[i];
+	n = unique;
+	/* found[i]: pending[i] has a kept reply (marked in the one walk of the kept list). */
+	bool *found = calloc(n ? n : 1, sizeof(*found));
+	if (!found) {
+		free(pending);
+		free(m);
+		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
+	}
 	size_t n_kept = 0, total = 0;
 	for (struct kept_reply *k = state->head; k; k = k->next)
 		n_kept++;
@@ -426,13 +465,17 @@ collect_missed(struct op *op, struct reply *reply, struct session *target,
 	op->release_state = release_missed;
 	if (!m->ids || !m->bodies || !m->lens) {
 		free(pending);
+		free(found);
 		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
 	}
 	/* A seq may have been answered more than once (never by this daemon, but the kept
 	 * list is searched from the newest): the latest reply of each seq counts. */
 	for (struct kept_reply *k = state->head; k; k = k->next) {
-		if (!k->seq || !bsearch(&k->seq, pending, n, sizeof(*pending), compare_u64))
+		const uint64_t *hit =
+			k->seq ? bsearch(&k->seq, pending, n, sizeof(*pending), compare_u64) : NULL;
+		if (!hit)
 			continue;
+		found[hit - pending] = true;
 		uint32_t id = 0;
 		for (size_t i = 0; i + 4 <= k->header_len; i += 4)
 			id = (uint32_t)k->header[i] << 24 | (uint32_t)k->header[i + 1] << 16 |
@@ -446,21 +489,18 @@ collect_missed(struct op *op, struct reply *reply, struct session *target,
 	/* Every other seq must still be waiting, or never have arrived. */
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = pending[i];
-		bool kept = false;
-		if (seq >= state->next_seq || idmap_get(&target->parked_by_seq, seq))
+		if (found[i] || seq >= state->next_seq || idmap_get(&target->parked_by_seq, seq))
 			continue;
-		for (struct kept_reply *k = state->head; k && !kept; k = k->next)
-			kept = k->seq == seq;
-		if (!kept) {
-			free(pending);
-			return refuse(op, reply, target, ESTALE,
-				      "session %llu cannot be resumed: the reply to request %llu "
-				      "is no longer kept (remote.resume_buffer_bytes); say Hello "
-				      "without a resume secret to start a new session",
-				      (unsigned long long)target->id, (unsigned long long)seq);
-		}
+		free(pending);
+		free(found);
+		return refuse(op, reply, target, ESTALE,
+			      "session %llu cannot be resumed: the reply to request %llu is no "
+			      "longer kept (remote.resume_buffer_bytes); say Hello without a "
+			      "resume secret to start a new session",
+			      (unsigned long long)target->id, (unsigned long long)seq);
 	}
 	free(pending);
+	free(found);
 	if (total + 64 * 1024 > daemon->config->max_message_size)
 		return refuse(op, reply, target, ESTALE,
 			      "session %llu cannot be resumed: its missed replies (%zu bytes) do "
@@ -471,9 +511,10 @@ collect_missed(struct op *op, struct reply *reply, struct session *target,
 }
 
 /* Move `target` onto `self`'s connection: 0, or OP_FAILED with the error in `reply`
- * (`target` has ended then). */
+ * (`target` has ended then, and `end` is used or freed). */
 static int
-move_to_connection(struct op *op, struct reply *reply, struct session *target)
+move_to_connection(struct op *op, struct reply *reply, struct session *target,
+		   struct end_task *end)
 {
 	struct daemon *daemon = op->daemon;
 	struct session *self = op->session;
@@ -490,15 +531,27 @@ move_to_connection(struct op *op, struct reply *reply, struct session *target)
 	self->pipe_id = 0;
 	target->pipe_id = conn_id;
 	if (idmap_put(&daemon->sessions.by_pipe, conn_id, target) < 0) {
-		/* Without a table entry its requests would find no session: end it. */
+		/* Without a table entry its requests would find no session: end it. The fresh
+		 * session gets its connection back, or, failing that, ends after this reply
+		 * (not left on the session list with no connection). */
 		target->pipe_id = 0;
 		state->detached = true;
+		self->pipe_id = conn_id;
+		if (idmap_put(&daemon->sessions.by_pipe, conn_id, self) < 0) {
+			self->pipe_id = 0;
+			defer_end(end, daemon, self->id, "out of memory while it resumed a session");
+			transport_disconnect(daemon->transport, conn_id);
+		} else {
+			free(end);
+		}
 		dispatch_end_session(daemon, target, "out of memory while it was resumed");
 		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
 	}
 	transport_set_tag(daemon->transport, conn_id, target);
 	/* The new connection's address is the session's now (the principal is the same). */
 	target->identity = self->identity;
+	/* Its memory is counted, and its connection read (or paused), as its identity's. */
+	dispatch_identify(daemon, target);
 	state->detached = false;
 	state->skip = 1; /* this Hello's reply, from `target` now */
 	return 0;
@@ -523,18 +576,13 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	struct end_task *end = calloc(1, sizeof(*end));
 	if (!end)
 		return op_fail(reply, ERROR_OS, ENOMEM, "out of memory to resume a session");
-	rc = move_to_connection(op, reply, target);
-	if (rc) {
-		free(end);
+	rc = move_to_connection(op, reply, target, end);
+	if (rc)
 		return rc;
-	}
 
-	end->task.run = run_end_task;
-	end->daemon = daemon;
-	end->session_id = self->id;
-	snprintf(end->why, sizeof(end->why), "it resumed session %llu",
-		 (unsigned long long)target->id);
-	reactor_defer(daemon->reactor, &end->task);
+	char why[64];
+	snprintf(why, sizeof(why), "it resumed session %llu", (unsigned long long)target->id);
+	defer_end(end, daemon, self->id, why);
 
 	char who[160];
 	session_describe(target, who, sizeof(who));

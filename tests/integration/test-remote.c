@@ -550,6 +550,192 @@ START_TEST(detached_sessions_are_bounded_by_max_sessions)
 }
 END_TEST
 
+/* Kept replies count in the identity's memory: with remote.resume_buffer_bytes above
+ * limits.memory_per_identity, the oldest are dropped at the identity's bound (the requests
+ * still succeed), so the reply to the first request can no longer be handed over; the
+ * newest can. */
+#define BUDGET_REQUESTS 15000
+
+static Sockbroker__V1__Reply *
+resume_hello(struct raw_client *raw, const uint8_t *secret, uint64_t pending)
+{
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+
+	hello.client_name = "raw";
+	hello.has_resume_secret = true;
+	hello.resume_secret.data = (uint8_t *)secret;
+	hello.resume_secret.len = 16;
+	hello.n_resume_pending_seqs = 1;
+	hello.resume_pending_seqs = &pending;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello;
+	Sockbroker__V1__Reply *reply = raw_call(raw, &request);
+	ck_assert_ptr_nonnull(reply);
+	return reply;
+}
+
+START_TEST(kept_replies_count_in_the_identitys_memory)
+{
+	uint8_t secret[16];
+
+	start("{\"limits\": {\"memory_per_identity\": 1048576, \"max_message_size\": 524288}, "
+	      "\"remote\": {\"resume_buffer_bytes\": 8388608}}");
+	struct raw_client *first = raw_connect(tcp_url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(first, NULL, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	memcpy(secret, reply->hello->resume_secret.data, 16);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	for (uint64_t seq = 1; seq <= BUDGET_REQUESTS; seq++) {
+		Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+		request.has_seq = true;
+		request.seq = seq;
+		reply = raw_call(first, &request);
+		ck_assert_ptr_nonnull(reply);
+		/* Answered as always (no operation), never refused for memory. */
+		ck_assert_ptr_nonnull(reply->error);
+		ck_assert_msg(!strstr(reply->error->message, "memory_per_identity"), "%s",
+			      reply->error->message);
+		sockbroker__v1__reply__free_unpacked(reply, NULL);
+	}
+	raw_close(first);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 0 sockets", 10000));
+
+	struct raw_client *second = raw_connect(tcp_url, 0);
+	reply = resume_hello(second, secret, 1);
+	ck_assert_ptr_nonnull(reply->error);
+	ck_assert_int_eq(reply->error->errno_number, ESTALE);
+	ck_assert_msg(strstr(reply->error->message, "the reply to request 1 is no longer kept"),
+		      "%s", reply->error->message);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	reply = resume_hello(second, secret, BUDGET_REQUESTS);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	ck_assert(reply->hello->resumed);
+	ck_assert_uint_eq(reply->hello->n_missed_replies, 1);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	raw_close(second);
+}
+END_TEST
+
+/* One identity (here one peer address) keeps at most limits.max_sessions_per_identity
+ * sessions detached, whatever limits.max_sessions allows. */
+START_TEST(detached_sessions_are_bounded_per_identity)
+{
+	start("{\"limits\": {\"max_sessions\": 8, \"max_sessions_per_identity\": 1}}");
+	struct raw_client *raw = raw_connect(tcp_url, 1);
+	raw_close(raw);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 0 sockets", 10000));
+	raw = raw_connect(tcp_url, 1);
+	raw_close(raw);
+	ck_assert(test_daemon_wait_log(&daemon_under_test,
+				       "not kept for a resume: 1 sessions of its identity are "
+				       "detached already (limits.max_sessions_per_identity)",
+				       10000));
+	ck_assert_int_eq(log_count("detached with 0 sockets"), 1);
+}
+END_TEST
+
+/* The new connection of a resumed session is counted as the session's identity (its
+ * token), as a Hello counts the connection that says it: not under its address, where it
+ * would take one of the connections the address's clients may have before they say
+ * Hello. */
+START_TEST(a_resumed_connection_is_counted_as_its_identity)
+{
+	uint8_t secret[16];
+
+	start("{\"limits\": {\"max_sessions_per_identity\": 2}, "
+	      "\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" CI_HASH "\"}]}}");
+	struct raw_client *first = raw_connect(tcp_url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(first, CI_TOKEN, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	memcpy(secret, reply->hello->resume_secret.data, 16);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* Closed first: a connection the take-over ended would be dialled again. */
+	raw_close(first);
+	ck_assert(test_daemon_wait_log(&daemon_under_test, "detached with 0 sockets", 10000));
+	/* Resumed on a second connection, which then counts under "ci", not 127.0.0.1. */
+	struct raw_client *second = raw_connect(tcp_url, 0);
+	reply = raw_hello(second, CI_TOKEN, secret);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	ck_assert(reply->hello->resumed);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* So 127.0.0.1 may still open two connections, and both are answered. */
+	struct raw_client *third = raw_connect(tcp_url, 0);
+	struct raw_client *fourth = raw_connect(tcp_url, 0);
+	reply = raw_hello(fourth, CI_TOKEN, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	ck_assert_int_eq(log_count("refusing connections of"), 0);
+	raw_close(fourth);
+	raw_close(third);
+	raw_close(second);
+}
+END_TEST
+
+/* A Hello that names the newest kept reply 65,536 times over a kept list of thousands is
+ * answered with that one reply, without walking the kept list once per named seq (that took
+ * seconds of the daemon's loop; under valgrind, past raw_call's 10 s). */
+#define FILL_REQUESTS 10000
+#define REPEATS 65536
+
+START_TEST(a_hello_repeating_one_seq_many_times_is_answered_at_once)
+{
+	uint8_t secret[16];
+
+	start(NULL);
+	struct raw_client *first = raw_connect(tcp_url, 0);
+	Sockbroker__V1__Reply *reply = raw_hello(first, NULL, NULL);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	memcpy(secret, reply->hello->resume_secret.data, 16);
+	uint64_t session = reply->hello->session_id;
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* Tiny requests (no operation: each answered with an error) fill the kept list. */
+	for (uint64_t seq = 1; seq <= FILL_REQUESTS; seq++) {
+		Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+		request.has_seq = true;
+		request.seq = seq;
+		reply = raw_call(first, &request);
+		ck_assert_ptr_nonnull(reply);
+		sockbroker__v1__reply__free_unpacked(reply, NULL);
+	}
+
+	uint64_t *pending = malloc(REPEATS * sizeof(*pending));
+	ck_assert_ptr_nonnull(pending);
+	for (size_t i = 0; i < REPEATS; i++)
+		pending[i] = FILL_REQUESTS;
+	Sockbroker__V1__Request request = SOCKBROKER__V1__REQUEST__INIT;
+	Sockbroker__V1__HelloRequest hello = SOCKBROKER__V1__HELLO_REQUEST__INIT;
+	hello.client_name = "raw";
+	hello.has_resume_secret = true;
+	hello.resume_secret.data = secret;
+	hello.resume_secret.len = 16;
+	hello.n_resume_pending_seqs = REPEATS;
+	hello.resume_pending_seqs = pending;
+	request.op_case = SOCKBROKER__V1__REQUEST__OP_HELLO;
+	request.hello = &hello;
+	struct raw_client *second = raw_connect(tcp_url, 0);
+	int64_t began = test_now_ms();
+	reply = raw_call(second, &request);
+	int64_t took = test_now_ms() - began;
+	free(pending);
+	ck_assert_ptr_nonnull(reply);
+	ck_assert_msg(!reply->error, "%s", reply->error ? reply->error->message : "");
+	ck_assert(reply->hello->resumed);
+	ck_assert_uint_eq(reply->hello->session_id, session);
+	ck_assert_uint_eq(reply->hello->n_missed_replies, 1);
+	ck_assert_uint_eq(reply->hello->resume_next_seq, FILL_REQUESTS + 1);
+	sockbroker__v1__reply__free_unpacked(reply, NULL);
+	/* raw_call bounds it at 10 s; the repeats are walked once, not 65,536 times: the
+	 * take-over counts one pending seq (its audit record says how many it looked up). */
+	ck_assert_msg(took < 10000, "the resuming Hello took %lld ms", (long long)took);
+	ck_assert(test_daemon_wait_log(&daemon_under_test,
+				       "\"event\": \"sockbroker.session.resume\"", 10000));
+	ck_assert_int_eq(log_count("\"args\": {\"missed_replies\": 1, \"pending\": 1}"), 1);
+	raw_close(second);
+	raw_close(first);
+}
+END_TEST
+
 /* ---- create_connection ----------------------------------------------------- */
 
 /* No `resolve` anywhere: names cannot be looked up; 127.0.0.2 may not be reached. */
@@ -882,6 +1068,10 @@ main(void)
 		{ "resume", a_reset_link_resumes_with_the_same_handles_and_every_byte_once },
 		{ "resume-identity", another_identitys_secret_is_refused_and_the_same_identity_resumes },
 		{ "resume-bound", detached_sessions_are_bounded_by_max_sessions },
+		{ "resume-repeats", a_hello_repeating_one_seq_many_times_is_answered_at_once },
+		{ "resume-identity-count", a_resumed_connection_is_counted_as_its_identity },
+		{ "resume-memory", kept_replies_count_in_the_identitys_memory },
+		{ "resume-bound-identity", detached_sessions_are_bounded_per_identity },
 		{ "check-config", check_config_fails_on_a_tls_file_it_cannot_load_and_warns_of_shadowed_rules },
 		{ "ip-certificate", the_c_client_and_sbcat_reach_a_daemon_by_ip_with_an_ip_certificate },
 	};
