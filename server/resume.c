@@ -47,6 +47,7 @@ struct missed {
 	const uint8_t **bodies;
 	size_t *lens;
 	size_t n;
+	size_t pending; /* distinct seqs the client named */
 };
 
 /* Ends the fresh session of the connection that resumed another, once its Hello is
@@ -448,6 +449,7 @@ collect_missed(struct op *op, struct reply *reply, struct session *target,
 		if (unique == 0 || pending[unique - 1] != pending[i])
 			pending[unique++] = pending[i];
 	n = unique;
+	m->pending = n;
 	/* found[i]: pending[i] has a kept reply (marked in the one walk of the kept list). */
 	bool *found = calloc(n ? n : 1, sizeof(*found));
 	if (!found) {
@@ -588,7 +590,7 @@ resume_take_over(struct op *op, struct reply *reply, struct session **resumed)
 	session_describe(target, who, sizeof(who));
 	log_info("%s: resumed on a new connection; %zu missed replies handed over", who, m->n);
 	audit_event(daemon, target, "sockbroker.session.resume", AUDIT_ALLOW, 0, NULL,
-		    (int64_t)m->n, "missed_replies", (int64_t)op->req->hello.n_pending_seqs, "pending");
+		    (int64_t)m->n, "missed_replies", (int64_t)m->pending, "pending");
 	op->audited = true;
 
 	reply->hello.resumed = true;
